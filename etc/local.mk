@@ -1,0 +1,1 @@
+# etc/ and systemd/: shipped as examples

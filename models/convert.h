@@ -1,0 +1,27 @@
+/* ONNX -> graph GGUF conversion and re-quantization of GGUF files
+ * (the library behind `modelctl convert` and `modelctl quantize`). */
+#ifndef CONVERT_H
+#define CONVERT_H
+
+#include <stddef.h>
+
+typedef struct convert_options {
+	int quant; /* enum mrt_type for weight matrices: F32, F16, Q8_0 or Q4_0 */
+	int fuse;  /* 1 (default): fuse LayerNorm / GELU patterns and fold BatchNorm */
+} convert_options;
+convert_options convert_default_options(void);
+
+/* Convert an ONNX file into a graph GGUF file. Only weight matrices are
+ * quantized (a matrix whose row length is not a multiple of the block size
+ * stays F32); biases and norms stay F32. Returns 0, or a negative mrt_status
+ * with a message in err (an unsupported operator is named with its op type
+ * and node name). */
+int convert_onnx_file(const char *in_path, const char *out_path, const convert_options *opt,
+		      char *err, size_t errlen);
+
+/* Re-quantize the weight matrices of a GGUF file (graph or llama model)
+ * to type (enum mrt_type); other tensors and all metadata are copied. */
+int convert_quantize_file(const char *in_path, const char *out_path, int type, char *err,
+			  size_t errlen);
+
+#endif

@@ -1,0 +1,1 @@
+# models/convert.mk: owned by its part of the tree

@@ -1,0 +1,1 @@
+# models/modelctl.mk: owned by its part of the tree

@@ -1,0 +1,1 @@
+# runtime/gguf.mk: owned by its part of the tree

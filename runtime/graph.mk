@@ -1,0 +1,1 @@
+# runtime/graph.mk: owned by its part of the tree

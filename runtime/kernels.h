@@ -1,0 +1,48 @@
+/* Internal kernel interface: the worker pool and the matrix kernels every
+ * operator builds on. One reference implementation per kernel, with fast
+ * versions chosen at run time by CPU feature (see kernels.c). */
+#ifndef MRT_KERNELS_H
+#define MRT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- worker pool ----
+ * A fixed set of threads owned by one run context. mrt__pool_run() calls
+ * fn(arg, task, n_tasks) for task = 0 .. n_tasks-1 spread over the pool's
+ * threads and the calling thread, and returns when all are done. A NULL pool
+ * runs every task on the caller. Workers sleep (no spinning) between runs. */
+typedef struct mrt__pool mrt__pool;
+typedef void (*mrt__task_fn)(void *arg, int task, int n_tasks);
+mrt__pool *mrt__pool_new(int n_threads); /* NULL on failure; n_threads >= 1 */
+void mrt__pool_free(mrt__pool *pool);
+int mrt__pool_size(const mrt__pool *pool); /* threads incl. the caller; 1 for NULL */
+void mrt__pool_run(mrt__pool *pool, int n_tasks, mrt__task_fn fn, void *arg);
+
+/* ---- linear: Y = X * W^T (+ bias) ----
+ * X: M rows of K floats, row stride ldx (floats).
+ * W: N rows of K elements of type wtype (enum mrt_type: F32, F16, BF16, Q8_0,
+ *    Q4_0, and the k-quants Q4_K, Q5_K, Q6_K), rows contiguous, row stride
+ *    mrt_type_nbytes(wtype, K). Block types need K % block size == 0.
+ * bias: N floats or NULL. Y: M rows of N floats, row stride ldy.
+ * accumulate: 0 writes Y, 1 adds to Y.
+ * scratch: at least mrt__linear_scratch(wtype, M, K) bytes (quantized
+ * activations), 64-byte aligned; may be NULL when that size is 0.
+ * Returns 0, or MRT_ERR_UNSUPPORTED for a weight type without a kernel. */
+size_t mrt__linear_scratch(int wtype, int64_t M, int64_t K);
+int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
+		float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
+		void *scratch, mrt__pool *pool);
+
+/* Reference version of mrt__linear (plain C, dequantizes W row by row):
+ * what every fast path is tested against. */
+int mrt__linear_ref(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
+		    float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate);
+
+/* Dequantize row r (K elements) of a matrix of type t into dst. */
+int mrt__dequantize_row(int t, const void *W, int64_t r, int64_t K, float *dst);
+
+/* Name of the kernel set in use: "avx512vnni", "avx512", "avx2", "generic". */
+const char *mrt__cpu_level_name(void);
+
+#endif

@@ -1,0 +1,1 @@
+# runtime/kernels.mk: owned by its part of the tree

@@ -1,0 +1,1 @@
+# server/codec.mk: owned by its part of the tree

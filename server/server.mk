@@ -1,0 +1,1 @@
+# server/server.mk: owned by its part of the tree

@@ -1,0 +1,1 @@
+# tests/codec.mk: owned by its part of the tree

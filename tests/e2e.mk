@@ -1,0 +1,1 @@
+# tests/e2e.mk: owned by its part of the tree

@@ -1,0 +1,1 @@
+# tests/gguf.mk: owned by its part of the tree

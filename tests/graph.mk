@@ -1,0 +1,1 @@
+# tests/graph.mk: owned by its part of the tree

@@ -1,0 +1,1 @@
+# tests/kernels.mk: owned by its part of the tree

@@ -1,0 +1,1 @@
+# tests/models.mk: owned by its part of the tree

@@ -1,0 +1,1 @@
+# tests/onnx.mk: owned by its part of the tree
