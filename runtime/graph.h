@@ -45,10 +45,11 @@ typedef struct mrt__node {
 	mrt__attr *attr;
 } mrt__node;
 
-/* A graph input or output: dtype is enum mrt_dtype, -1 dims are symbolic. */
+/* A graph input, output or intermediate value: type is enum mrt_type
+ * (MRT_TYPE_F32, MRT_TYPE_I64 or MRT_TYPE_I32); -1 dims are symbolic. */
 typedef struct mrt__value_info {
 	char *name;
-	int dtype;
+	int type;
 	int ndim;
 	int64_t dims[MRT_MAX_DIMS];
 } mrt__value_info;
