@@ -1,0 +1,2 @@
+# Neural-network operators: convolution, pooling, normalization, RNNs, reductions.
+runtime_libmodelrt_a_SOURCES += runtime/ops_nn.c runtime/ops_rnn.c runtime/ops_reduce.c
