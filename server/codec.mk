@@ -1,1 +1,2 @@
-# server/codec.mk: owned by its part of the tree
+# server/codec.mk: the JSON codec shared by the daemon and modelctl.
+server_libcodec_a_SOURCES += server/codec.c
