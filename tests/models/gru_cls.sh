@@ -1,0 +1,6 @@
+#!/bin/sh
+# Conformance of the gru_cls fixture against PyTorch at every weight type:
+# bidirectional GRU classifier, opset 14.
+MODEL=gru_cls
+. "${top_srcdir:-.}/tests/models/lib.sh"
+models_check
