@@ -1,1 +1,2 @@
-# runtime/gguf.mk: owned by its part of the tree
+# runtime/gguf.mk: the GGUF reader and writer
+runtime_libmodelrt_a_SOURCES += runtime/gguf.c runtime/gguf_write.c

@@ -154,6 +154,11 @@ int mrt_gguf_arr_str(const mrt_gguf_value *arr, uint64_t i, mrt_gguf_str *out);
 int mrt_gguf_arr_sub(const mrt_gguf_value *arr, uint64_t i, mrt_gguf_value *out);
 int mrt_gguf_arr_i64(const mrt_gguf_value *arr, uint64_t i, int64_t *out);
 int mrt_gguf_arr_f64(const mrt_gguf_value *arr, uint64_t i, double *out);
+/* All string elements of an array in one pass: out (OUT) must hold
+ * arr->v.arr.n entries. mrt_gguf_arr_str() walks from the start each call,
+ * so reading a 32000-token vocabulary should use this. Returns 0, or -1 when
+ * arr is not an array of strings. */
+int mrt_gguf_arr_strs(const mrt_gguf_value *arr, mrt_gguf_str *out);
 
 /* Tensor i into *info (OUT); returns 0 or -1. */
 int mrt_gguf_tensor(const mrt_gguf *g, uint64_t i, mrt_gguf_tensor_info *info);
