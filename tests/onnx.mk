@@ -1,1 +1,15 @@
-# tests/onnx.mk: owned by its part of the tree
+# tests/onnx.mk: the ONNX decoder and converter tests, and the decoder's
+# libFuzzer target (./configure CC=clang --enable-fuzzers).
+check_PROGRAMS += tests/unit/models/test_onnx
+TESTS += tests/unit/models/test_onnx
+tests_unit_models_test_onnx_SOURCES = tests/unit/models/test_onnx.c
+tests_unit_models_test_onnx_LDADD = $(CONVERT_LIBS) -lm
+
+EXTRA_DIST += tests/fuzz/onnx_corpus
+
+if FUZZERS
+noinst_PROGRAMS += tests/fuzz/fuzz_onnx
+tests_fuzz_fuzz_onnx_SOURCES = tests/fuzz/fuzz_onnx.c models/onnx.c models/onnx_wire.c
+tests_fuzz_fuzz_onnx_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_onnx_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
+endif
