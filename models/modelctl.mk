@@ -1,1 +1,6 @@
-# models/modelctl.mk: owned by its part of the tree
+# models/modelctl.mk: the modelctl command-line tool.
+bin_PROGRAMS += models/modelctl
+models_modelctl_SOURCES = models/modelctl.c models/modelctl.h models/modelctl_inspect.c \
+	models/modelctl_run.c
+models_modelctl_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+models_modelctl_LDADD = models/libconvert.a $(CODEC_LIBS) $(RUNTIME_LIBS)

@@ -30,6 +30,21 @@ int codec_fail(codec_error *e, int status, const char *code, const char *fmt, ..
 	return -1;
 }
 
+int codec_fail_run(codec_error *e, int status, const char *message)
+{
+	switch (status) {
+	case MRT_ERR_SHAPE:
+		return codec_fail(e, 400, "invalid_shape", "%s", message);
+	case MRT_ERR_DTYPE:
+		return codec_fail(e, 400, "invalid_dtype", "%s", message);
+	case MRT_ERR_RANGE:
+		return codec_fail(e, 400, "out_of_range", "%s", message);
+	case MRT_ERR_INVALID:
+		return codec_fail(e, 400, "invalid_request", "%s", message);
+	}
+	return codec_fail(e, 500, "internal", "%s: %s", mrt_strerror(status), message);
+}
+
 void codec_dims_str(const int64_t *dims, int ndim, char *buf, size_t buflen)
 {
 	size_t used = 0;
@@ -115,20 +130,22 @@ typedef struct decode_state {
 	codec_error *e;
 } decode_state;
 
-static int fail_at(decode_state *s, int depth, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static int fail_at(decode_state *s, int depth, const char *code, const char *label, const char *fmt,
+		   ...) __attribute__((format(printf, 5, 6)));
 
-/* Fail with "input 'x': <what> at [i][j]" style messages. */
-static int fail_at(decode_state *s, int depth, const char *code, const char *fmt, ...)
+/* Fail with "input 'x': <label> at [i][j]: <detail>". */
+static int fail_at(decode_state *s, int depth, const char *code, const char *label, const char *fmt,
+		   ...)
 {
-	char what[256], where[160];
+	char detail[256], where[160];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	path_str(s->path, depth, where, sizeof(where));
-	return codec_fail(s->e, 400, code, "input '%s': %s at %s", s->info->name, what, where);
+	return codec_fail(s->e, 400, code, "input '%s': %s at %s: %s", s->info->name, label, where,
+			  detail);
 }
 
 /* Store one leaf number, checking its type against the input's dtype. */
@@ -141,27 +158,27 @@ static int decode_leaf(decode_state *s, const json_t *v, int depth)
 
 	if (s->info->dtype == MRT_DTYPE_F32) {
 		if (!json_is_number(v))
-			return fail_at(s, depth, "invalid_dtype", "expected a number (%s), got %s",
-				       want, json_kind(v));
+			return fail_at(s, depth, "invalid_dtype", "bad value",
+				       "expected a number (%s), got %s", want, json_kind(v));
 		dv = json_number_value(v);
 		fv = (float)dv;
 		if (!isfinite(dv) || !isfinite(fv))
-			return fail_at(s, depth, "out_of_range",
+			return fail_at(s, depth, "out_of_range", "bad value",
 				       "value %g does not fit float32", dv);
 		((float *)s->data)[s->next++] = fv;
 		return 0;
 	}
 	if (!json_is_integer(v))
-		return fail_at(s, depth, "invalid_dtype", "expected an integer (%s), got %s",
-			       want, json_kind(v));
+		return fail_at(s, depth, "invalid_dtype", "bad value",
+			       "expected an integer (%s), got %s", want, json_kind(v));
 	iv = json_integer_value(v);
 	if (s->info->dtype == MRT_DTYPE_I64) {
 		((int64_t *)s->data)[s->next++] = (int64_t)iv;
 		return 0;
 	}
 	if (iv < INT32_MIN || iv > INT32_MAX)
-		return fail_at(s, depth, "out_of_range", "value %" JSON_INTEGER_FORMAT
-			       " does not fit int32", iv);
+		return fail_at(s, depth, "out_of_range", "bad value",
+			       "value %" JSON_INTEGER_FORMAT " does not fit int32", iv);
 	((int32_t *)s->data)[s->next++] = (int32_t)iv;
 	return 0;
 }
@@ -174,25 +191,24 @@ static int decode_list(decode_state *s, const json_t *list, int depth)
 	size_t i, n = json_array_size(list);
 
 	if ((int64_t)n != s->dims[depth])
-		return fail_at(s, depth, "invalid_shape",
-			       "ragged list: expected %" PRId64 " elements, got %zu",
-			       s->dims[depth], n);
+		return fail_at(s, depth, "invalid_shape", "ragged list",
+			       "expected %" PRId64 " elements, got %zu", s->dims[depth], n);
 	for (i = 0; i < n; i++) {
 		const json_t *item = json_array_get(list, i);
 		s->path[depth] = (int64_t)i;
 		if (depth + 1 == s->ndim) {
 			if (json_is_array(item))
-				return fail_at(s, depth + 1, "invalid_shape",
-					       "ragged list: expected a number, got a list");
+				return fail_at(s, depth + 1, "invalid_shape", "ragged list",
+					       "expected a number, got a list");
 			if (decode_leaf(s, item, depth + 1) != 0)
 				return -1;
 		} else if (!json_is_array(item)) {
 			if (json_is_number(item))
-				return fail_at(s, depth + 1, "invalid_shape",
-					       "ragged list: expected a list of %" PRId64
+				return fail_at(s, depth + 1, "invalid_shape", "ragged list",
+					       "expected a list of %" PRId64
 					       " elements, got a number",
 					       s->dims[depth + 1]);
-			return fail_at(s, depth + 1, "invalid_dtype",
+			return fail_at(s, depth + 1, "invalid_dtype", "bad value",
 				       "expected a list, got %s", json_kind(item));
 		} else if (decode_list(s, item, depth + 1) != 0) {
 			return -1;
@@ -232,13 +248,12 @@ static int check_shape(decode_state *s)
 		return 0;
 	codec_dims_str(info->dims, info->ndim, want, sizeof(want));
 	codec_dims_str(s->dims, s->ndim, got, sizeof(got));
-	return codec_fail(s->e, 400, "invalid_shape", "input '%s': expected %s, got %s",
-			  info->name, want, got);
+	return codec_fail(s->e, 400, "invalid_shape", "input '%s': expected %s, got %s", info->name,
+			  want, got);
 }
 
 /* Decode the batch list of one input into *t (OUT: dims and a new buffer). */
-static int decode_input(const mrt_io_info *info, const json_t *batch, mrt_tensor *t,
-			codec_error *e)
+static int decode_input(const mrt_io_info *info, const json_t *batch, mrt_tensor *t, codec_error *e)
 {
 	decode_state s;
 	int64_t elems = 1;
@@ -264,8 +279,8 @@ static int decode_input(const mrt_io_info *info, const json_t *batch, mrt_tensor
 	for (i = 0; i < s.ndim; i++) {
 		if (__builtin_mul_overflow(elems, s.dims[i], &elems) || elems > CODEC_MAX_ELEMS)
 			return codec_fail(e, 400, "invalid_shape",
-					  "input '%s': more than %" PRId64 " elements",
-					  info->name, CODEC_MAX_ELEMS);
+					  "input '%s': more than %" PRId64 " elements", info->name,
+					  CODEC_MAX_ELEMS);
 	}
 	if (__builtin_mul_overflow((size_t)elems, mrt_dtype_size(info->dtype), &bytes))
 		return codec_fail(e, 400, "invalid_shape", "input '%s': too large", info->name);
@@ -320,8 +335,7 @@ static int input_index(const mrt_model *model, const char *name)
 }
 
 /* {"name": [inst, ...], ...}: every model input present, no unknown name. */
-static int gather_object(const mrt_model *model, const json_t *obj, gathered *g,
-			 codec_error *e)
+static int gather_object(const mrt_model *model, const json_t *obj, gathered *g, codec_error *e)
 {
 	char names[400];
 	mrt_io_info info;
@@ -329,7 +343,8 @@ static int gather_object(const mrt_model *model, const json_t *obj, gathered *g,
 	json_t *val;
 	int i;
 
-	json_object_foreach((json_t *)obj, key, val) {
+	json_object_foreach((json_t *)obj, key, val)
+	{
 		if ((i = input_index(model, key)) < 0) {
 			input_names(model, names, sizeof(names));
 			return codec_fail(e, 400, "unknown_input",
@@ -350,8 +365,7 @@ static int gather_object(const mrt_model *model, const json_t *obj, gathered *g,
 
 /* [{"name": value, ...}, ...]: one object per instance; builds one batch
  * list per input (owned by g). */
-static int gather_instances(const mrt_model *model, const json_t *list, gathered *g,
-			    codec_error *e)
+static int gather_instances(const mrt_model *model, const json_t *list, gathered *g, codec_error *e)
 {
 	char names[400];
 	mrt_io_info info;
@@ -370,12 +384,15 @@ static int gather_instances(const mrt_model *model, const json_t *list, gathered
 		if (!json_is_object(inst))
 			return codec_fail(e, 400, "invalid_request",
 					  "instances[%zu]: expected an object like instances[0], "
-					  "got %s", k, json_kind(inst));
-		json_object_foreach(inst, key, v) {
+					  "got %s",
+					  k, json_kind(inst));
+		json_object_foreach(inst, key, v)
+		{
 			if (input_index(model, key) < 0)
 				return codec_fail(e, 400, "unknown_input",
 						  "instances[%zu]: unknown input '%s' "
-						  "(expected: %s)", k, key, names);
+						  "(expected: %s)",
+						  k, key, names);
 		}
 		for (i = 0; i < g->n; i++) {
 			mrt_model_input(model, i, &info);
@@ -383,7 +400,8 @@ static int gather_instances(const mrt_model *model, const json_t *list, gathered
 			if (!v)
 				return codec_fail(e, 400, "missing_input",
 						  "instances[%zu]: missing input '%s' "
-						  "(expected: %s)", k, info.name, names);
+						  "(expected: %s)",
+						  k, info.name, names);
 			if (json_array_append(g->batch[i], v) != 0)
 				return codec_fail(e, 500, "internal", "out of memory");
 		}
@@ -410,7 +428,8 @@ static int gather(const mrt_model *model, const json_t *val, int instances, gath
 		input_names(model, names, sizeof(names));
 		return codec_fail(e, 400, "invalid_request",
 				  "the model has %d inputs (%s): send \"%s\" as an object of "
-				  "named inputs", g->n, names, key);
+				  "named inputs",
+				  g->n, names, key);
 	}
 	g->batch[0] = (json_t *)val;
 	return 0;
@@ -425,8 +444,9 @@ static int check_batch(const codec_inputs *out, codec_error *e)
 		if (out->t[i].dims[0] != out->t[0].dims[0])
 			return codec_fail(e, 400, "invalid_shape",
 					  "input '%s': batch of %" PRId64 " instances, but input "
-					  "'%s' has %" PRId64, out->t[i].name, out->t[i].dims[0],
-					  out->t[0].name, out->t[0].dims[0]);
+					  "'%s' has %" PRId64,
+					  out->t[i].name, out->t[i].dims[0], out->t[0].name,
+					  out->t[0].dims[0]);
 	return 0;
 }
 

@@ -24,6 +24,12 @@ typedef struct codec_error {
 int codec_fail(codec_error *e, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* A failed mrt_run() (negative mrt_status and its message) as a refusal:
+ * shape, dtype, range and argument errors are the client's (400
+ * invalid_shape / invalid_dtype / out_of_range / invalid_request), anything
+ * else is 500 "internal". Sets *e (OUT) and returns -1. */
+int codec_fail_run(codec_error *e, int status, const char *message);
+
 /* Decoded inputs of one request: one dense tensor per model input, in the
  * model's input order, every one with the same batch size. Owns its buffers. */
 typedef struct codec_inputs {
