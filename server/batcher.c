@@ -1,0 +1,344 @@
+/* Dynamic batching: per model, a bounded FIFO of parsed requests. A batch
+ * closes at max_batch_size instances or when its oldest request has waited
+ * max_batch_delay_us, and only while fewer than `workers` batches of the
+ * model run, so requests pile up into bigger batches under load.
+ * DESIGN: the loop owns the queues; a closed batch is handed whole to a
+ * uv_queue_work worker, which concatenates the inputs into the batch's
+ * reusable buffers, runs the model with a pooled mrt_ctx and writes each
+ * request's answer body; the after-work callback (loop) sends them. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "srv.h"
+
+typedef struct srv__batch {
+	uv_work_t work;
+	srv_model *m;
+	srv_req **reqs;
+	int n, cap;
+	int64_t instances;
+	mrt_tensor *in; /* n_inputs concatenated inputs */
+	void **buf;     /* their buffers, grown as needed, kept for reuse */
+	size_t *buf_cap;
+	int rc;
+	char err[256];
+	uint64_t t_run, t_done;
+	struct srv__batch *next_free;
+} srv__batch;
+
+static void srv__batch_free(srv__batch *b, int n_inputs)
+{
+	for (int i = 0; b->buf && i < n_inputs; i++)
+		free(b->buf[i]);
+	free(b->buf);
+	free(b->buf_cap);
+	free(b->in);
+	free(b->reqs);
+	free(b);
+}
+
+static srv__batch *srv__batch_get(srv_model *m)
+{
+	srv__batch *b = m->batch_free;
+	if (b) {
+		m->batch_free = b->next_free;
+		b->n = 0;
+		b->instances = 0;
+		b->rc = 0;
+		b->err[0] = '\0';
+		return b;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	size_t ni = (size_t)(m->n_inputs > 0 ? m->n_inputs : 1);
+	b->in = calloc(ni, sizeof(*b->in));
+	b->buf = calloc(ni, sizeof(*b->buf));
+	b->buf_cap = calloc(ni, sizeof(*b->buf_cap));
+	if (!b->in || !b->buf || !b->buf_cap) {
+		srv__batch_free(b, 0);
+		return NULL;
+	}
+	b->m = m;
+	return b;
+}
+
+static void srv__batch_put(srv_model *m, srv__batch *b)
+{
+	b->next_free = m->batch_free;
+	m->batch_free = b;
+}
+
+void srv_batch_close(srv_model *m, uv_close_cb cb)
+{
+	srv__batch *b;
+	while ((b = m->batch_free) != NULL) {
+		m->batch_free = b->next_free;
+		srv__batch_free(b, m->n_inputs);
+	}
+	uv_close((uv_handle_t *)&m->timer, cb);
+}
+
+/* Do the non-batch dims of two requests' inputs agree (so they concatenate)? */
+static int srv__same_rows(const srv_req *a, const srv_req *b)
+{
+	for (int i = 0; i < a->in.n; i++) {
+		const mrt_tensor *x = &a->in.t[i], *y = &b->in.t[i];
+		if (x->ndim != y->ndim || x->dtype != y->dtype ||
+		    memcmp(x->dims + 1, y->dims + 1, sizeof(x->dims[0]) * (size_t)(x->ndim - 1)))
+			return 0;
+	}
+	return 1;
+}
+
+/* Bytes of one row (batch entry) of t, or 0 on overflow. */
+static size_t srv__row_bytes(const mrt_tensor *t)
+{
+	size_t n = mrt_dtype_size(t->dtype);
+	for (int d = 1; d < t->ndim; d++) {
+		if (t->dims[d] < 0 || (t->dims[d] && n > SIZE_MAX / (size_t)t->dims[d]))
+			return 0;
+		n *= (size_t)t->dims[d];
+	}
+	return n;
+}
+
+/* Worker: concatenate the requests' inputs along dim 0 into b->in. */
+static int srv__batch_concat(srv__batch *b)
+{
+	srv_model *m = b->m;
+	for (int i = 0; i < m->n_inputs; i++) {
+		const mrt_tensor *t0 = &b->reqs[0]->in.t[i];
+		size_t row = srv__row_bytes(t0);
+		if (!row || (size_t)b->instances > SIZE_MAX / row)
+			return MRT_ERR_NOMEM;
+		size_t need = row * (size_t)b->instances;
+		if (need > b->buf_cap[i]) {
+			void *nb = realloc(b->buf[i], need);
+			if (!nb)
+				return MRT_ERR_NOMEM;
+			b->buf[i] = nb;
+			b->buf_cap[i] = need;
+		}
+		char *dst = b->buf[i];
+		for (int k = 0; k < b->n; k++) {
+			const mrt_tensor *t = &b->reqs[k]->in.t[i];
+			memcpy(dst, t->data, row * (size_t)t->dims[0]);
+			dst += row * (size_t)t->dims[0];
+		}
+		b->in[i] = *t0;
+		b->in[i].dims[0] = b->instances;
+		b->in[i].data = b->buf[i];
+	}
+	return 0;
+}
+
+/* Worker: the answer body of request r, rows [row0, row0 + rows). */
+static char *srv__answer_body(srv_model *m, srv_req *r, const mrt_tensor *out, int64_t row0)
+{
+	int64_t rows = r->in.batch;
+	if (r->kind == SRV_REQ_V2)
+		return srv_v2_outputs_body(r, out, row0, rows);
+	json_t *j = codec_outputs_json(m->model, out, row0, rows);
+	if (!j)
+		return NULL;
+	if (r->kind == SRV_REQ_V1_MODEL)
+		return codec_predict_body(NULL, j, 1);
+	return codec_predict_body(m->cfg.name, j, r->in.used_instances);
+}
+
+static void srv__batch_work(uv_work_t *w)
+{
+	srv__batch *b = w->data;
+	srv_model *m = b->m;
+	mrt_tensor out[MRT_MAX_DIMS * 4];
+	b->t_run = uv_hrtime();
+	if (m->n_outputs > (int)(sizeof(out) / sizeof(out[0]))) {
+		b->rc = MRT_ERR_UNSUPPORTED;
+		snprintf(b->err, sizeof(b->err), "too many outputs");
+		goto done;
+	}
+	mrt_ctx *ctx = srv_model_ctx_take(m, b->err, sizeof(b->err));
+	if (!ctx) {
+		b->rc = MRT_ERR_NOMEM;
+		goto done;
+	}
+	const mrt_tensor *in = b->reqs[0]->in.t;
+	if (b->n > 1) {
+		b->rc = srv__batch_concat(b);
+		in = b->in;
+	}
+	if (b->rc == 0)
+		b->rc = mrt_run(ctx, m->n_inputs, in, out, b->err, sizeof(b->err));
+	if (b->rc == 0) {
+		int64_t row0 = 0;
+		for (int k = 0; k < b->n; k++) {
+			b->reqs[k]->resp = srv__answer_body(m, b->reqs[k], out, row0);
+			row0 += b->reqs[k]->in.batch;
+		}
+	}
+	srv_model_ctx_give(m, ctx);
+done:
+	b->t_done = uv_hrtime();
+}
+
+static int srv__client_fault(int rc)
+{
+	return rc == MRT_ERR_SHAPE || rc == MRT_ERR_DTYPE || rc == MRT_ERR_RANGE ||
+	       rc == MRT_ERR_INVALID;
+}
+
+/* Put the requests of a failed batch back at the head, each to run alone, so
+ * one bad input cannot fail its neighbours. */
+static void srv__batch_requeue(srv__batch *b)
+{
+	srv_model *m = b->m;
+	for (int k = b->n - 1; k >= 0; k--) {
+		srv_req *r = b->reqs[k];
+		r->solo = 1;
+		r->next = m->head;
+		m->head = r;
+		if (!m->tail)
+			m->tail = r;
+		m->n_queued++;
+		m->queued_instances += r->in.batch;
+	}
+}
+
+static void srv__batch_done(uv_work_t *w, int status)
+{
+	srv__batch *b = w->data;
+	srv_model *m = b->m;
+	srv *s = m->srv;
+	if (b->rc != 0 && b->n > 1 && srv__client_fault(b->rc)) {
+		srv__batch_requeue(b);
+		goto out;
+	}
+	for (int k = 0; k < b->n; k++) {
+		srv_req *r = b->reqs[k];
+		r->t_run = b->t_run;
+		r->t_done = b->t_done;
+		r->batch_size = (int)b->instances;
+		if (b->rc == 0) {
+			char *body = r->resp;
+			r->resp = NULL;
+			srv_req_answer(r, 200, body);
+		} else if (srv__client_fault(b->rc)) {
+			srv_req_error(r, 400, b->rc == MRT_ERR_RANGE ? "out_of_range" : "invalid_input",
+				      "%s", b->err);
+		} else {
+			srv_req_error(r, 500, "inference_failed", "%s: %s", mrt_strerror(b->rc),
+				      b->err);
+		}
+	}
+out:
+	m->inflight_batches--;
+	srv__batch_put(m, b);
+	srv_batch_poll(m);
+	srv_model_unref(m);
+	srv_http_run(s);
+}
+
+/* Pop the head request, answering 504 for those whose deadline passed. */
+static srv_req *srv__pop_live(srv_model *m, uint64_t now)
+{
+	while (m->head) {
+		srv_req *r = m->head;
+		m->head = r->next;
+		if (!m->head)
+			m->tail = NULL;
+		r->next = NULL;
+		m->n_queued--;
+		m->queued_instances -= r->in.batch;
+		if (now - r->t_queued <= (uint64_t)m->cfg.timeout_ms * 1000000u)
+			return r;
+		r->t_run = r->t_done = now;
+		srv_req_error(r, 504, "deadline_exceeded",
+			      "request waited more than %lld ms in the queue of '%s'",
+			      (long long)m->cfg.timeout_ms, m->cfg.name);
+	}
+	return NULL;
+}
+
+/* Close one batch from the head of the queue and hand it to a worker. */
+static void srv__batch_dispatch(srv_model *m, uint64_t now)
+{
+	srv__batch *b = srv__batch_get(m);
+	int cap = (int)m->cfg.max_batch_size;
+	if (b && b->cap < cap) {
+		srv_req **nr = realloc(b->reqs, sizeof(*nr) * (size_t)cap);
+		if (nr) {
+			b->reqs = nr;
+			b->cap = cap;
+		}
+	}
+	srv_req *r = b && b->cap >= cap ? srv__pop_live(m, now) : NULL;
+	if (!r) {
+		if (b)
+			srv__batch_put(m, b);
+		if (b && b->cap >= cap)
+			return; /* every waiting request had passed its deadline */
+		if ((r = srv__pop_live(m, now)) != NULL) /* fail one so the queue moves */
+			srv_req_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	/* each request holds >= 1 instance, so cap requests always fit */
+	for (;;) {
+		b->reqs[b->n++] = r;
+		b->instances += r->in.batch;
+		r = m->head;
+		if (!r || r->solo || b->reqs[0]->solo || !srv__same_rows(b->reqs[0], r) ||
+		    b->instances + r->in.batch > m->cfg.max_batch_size)
+			break;
+		if (!(r = srv__pop_live(m, now)))
+			break;
+	}
+	b->work.data = b;
+	m->inflight_batches++;
+	srv_model_ref(m);
+	uv_queue_work(m->srv->loop, &b->work, srv__batch_work, srv__batch_done);
+}
+
+static void srv__on_timer(uv_timer_t *t)
+{
+	srv_batch_poll(t->data);
+}
+
+void srv_batch_poll(srv_model *m)
+{
+	uint64_t now = uv_hrtime();
+	while (m->head && m->inflight_batches < m->srv->cfg.workers) {
+		uint64_t waited = now - m->head->t_queued;
+		uint64_t delay = (uint64_t)m->cfg.max_batch_delay_us * 1000u;
+		if (m->queued_instances < m->cfg.max_batch_size && waited < delay &&
+		    !m->srv->draining && !m->head->solo) {
+			uint64_t left_ms = (delay - waited + 999999) / 1000000;
+			uv_timer_start(&m->timer, srv__on_timer, left_ms, 0);
+			return;
+		}
+		srv__batch_dispatch(m, now);
+	}
+}
+
+void srv_batch_enqueue(srv_req *r)
+{
+	srv_model *m = r->model;
+	if (m->n_queued >= m->cfg.max_queue) {
+		srv_req_error(r, 503, "queue_full", "the queue of '%s' is full (%lld requests)",
+			      m->cfg.name, (long long)m->cfg.max_queue);
+		return;
+	}
+	r->t_queued = uv_hrtime();
+	r->next = NULL;
+	if (m->tail)
+		m->tail->next = r;
+	else
+		m->head = r;
+	m->tail = r;
+	m->n_queued++;
+	m->queued_instances += r->in.batch;
+	srv_batch_poll(m);
+}
