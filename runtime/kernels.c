@@ -1,0 +1,400 @@
+/* Matrix kernels: the reference linear, the plain-C kernel set, run-time
+ * choice of the fastest kernel set for this CPU (capped by MRT_CPU), and the
+ * driver that splits a linear over the worker pool and picks between the
+ * small-M kernels and OpenBLAS sgemm. */
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "kernels_impl.h"
+#include "mrt.h"
+#include "mrt_gguf.h"
+
+/* At and above this many rows, F32 weights go to sgemm and F16/BF16/k-quant
+ * weights are expanded panel by panel into scratch for sgemm. */
+#define SGEMM_MIN_M 16
+#define PANEL_ROWS 128  /* rows of W expanded per sgemm panel */
+#define CHUNK_ELEMS 1024 /* elements of a W row dequantized at a time */
+
+enum cpu_level { LVL_GENERIC, LVL_AVX2, LVL_AVX512, LVL_AVX512VNNI };
+static const char *const level_names[] = {"generic", "avx2", "avx512", "avx512vnni"};
+
+static pthread_once_t hw_once = PTHREAD_ONCE_INIT;
+static int hw_level; /* written once under hw_once, then read-only */
+
+static void hw_detect(void)
+{
+	__builtin_cpu_init();
+	int lvl = LVL_GENERIC;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	    __builtin_cpu_supports("f16c"))
+		lvl = LVL_AVX2;
+	if (lvl == LVL_AVX2 && __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+	    __builtin_cpu_supports("avx512dq"))
+		lvl = LVL_AVX512;
+	if (lvl == LVL_AVX512 && __builtin_cpu_supports("avx512vnni"))
+		lvl = LVL_AVX512VNNI;
+	hw_level = lvl;
+}
+
+/* The level in use: the CPU's best, lowered by MRT_CPU=generic|avx2|avx512
+ * (read on each call so tests can switch; a higher request is ignored). */
+static int cpu_level(void)
+{
+	pthread_once(&hw_once, hw_detect);
+	int lvl = hw_level;
+	const char *env = getenv("MRT_CPU");
+	if (env && *env) {
+		int want = lvl;
+		if (!strcmp(env, "generic"))
+			want = LVL_GENERIC;
+		else if (!strcmp(env, "avx2"))
+			want = LVL_AVX2;
+		else if (!strcmp(env, "avx512"))
+			want = LVL_AVX512;
+		if (want < lvl)
+			lvl = want;
+	}
+	return lvl;
+}
+
+const char *mrt__cpu_level_name(void)
+{
+	return level_names[cpu_level()];
+}
+
+static const mrt__kern *level_kern(int lvl)
+{
+	switch (lvl) {
+	case LVL_AVX512VNNI: return &mrt__kern_avx512vnni;
+	case LVL_AVX512: return &mrt__kern_avx512;
+	case LVL_AVX2: return &mrt__kern_avx2;
+	default: return &mrt__kern_generic;
+	}
+}
+
+int mrt__dequantize_row(int t, const void *W, int64_t r, int64_t K, float *dst)
+{
+	uint64_t rb;
+	if (r < 0 || K < 0 || mrt_type_nbytes(t, (uint64_t)K, &rb) || (rb && (uint64_t)r > SIZE_MAX / rb))
+		return MRT_ERR_INVALID;
+	if (mrt_dequantize(t, (const char *)W + (size_t)(rb * (uint64_t)r), dst, (size_t)K))
+		return MRT_ERR_UNSUPPORTED;
+	return 0;
+}
+
+int mrt__linear_ref(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
+		    float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate)
+{
+	mrt_type_info ti = mrt_type_get(wtype);
+	uint64_t rb;
+	if (M < 0 || N < 0 || K < 0 || mrt_type_nbytes(wtype, (uint64_t)K, &rb))
+		return MRT_ERR_INVALID;
+	if (!ti.can_dequantize)
+		return MRT_ERR_UNSUPPORTED;
+	float *w = malloc(((size_t)K ? (size_t)K : 1) * sizeof(float));
+	if (!w)
+		return MRT_ERR_NOMEM;
+	for (int64_t n = 0; n < N; n++) {
+		mrt_dequantize(wtype, (const char *)W + (size_t)rb * (size_t)n, w, (size_t)K);
+		for (int64_t m = 0; m < M; m++) {
+			const float *x = X + (size_t)m * ldx;
+			double s = bias ? bias[n] : 0.0;
+			for (int64_t k = 0; k < K; k++)
+				s += (double)x[k] * w[k];
+			float *y = Y + (size_t)m * ldy + n;
+			*y = accumulate ? (float)(*y + s) : (float)s;
+		}
+	}
+	free(w);
+	return 0;
+}
+
+/* ---- the plain-C kernel set ---- */
+
+/* Dequantizes W one chunk at a time and accumulates the dot with up to 16
+ * rows of X at once; any dequantizable type. */
+static void gen_lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	float buf[CHUNK_ELEMS];
+	size_t be = mrt_type_get(a->wtype).block_elems, bb = mrt_type_get(a->wtype).block_bytes;
+	int64_t chunk = (int64_t)(CHUNK_ELEMS / be * be);
+	for (int64_t n = n0; n < n1; n++) {
+		const char *wrow = (const char *)a->W + a->wrow * (size_t)n;
+		for (int64_t mb = m0; mb < m1; mb += 16) {
+			int64_t mr = m1 - mb < 16 ? m1 - mb : 16;
+			float acc[16] = {0};
+			for (int64_t k = 0; k < a->K; k += chunk) {
+				int64_t len = a->K - k < chunk ? a->K - k : chunk;
+				mrt_dequantize(a->wtype, wrow + (size_t)k / be * bb, buf, (size_t)len);
+				for (int64_t r = 0; r < mr; r++) {
+					const float *x = a->X + (size_t)(mb + r) * a->ldx + k;
+					float s = 0.0f;
+					for (int64_t i = 0; i < len; i++)
+						s += x[i] * buf[i];
+					acc[r] += s;
+				}
+			}
+			for (int64_t r = 0; r < mr; r++)
+				mrt__lin_store(a, mb + r, n, acc[r]);
+		}
+	}
+}
+
+/* Weight block b of a Q8_0 / Q4_0 row as 32 signed values and its scale. */
+static float gen_wblock(int wtype, const uint8_t *row, int64_t b, int8_t *q)
+{
+	if (wtype == MRT_TYPE_Q8_0) {
+		const uint8_t *blk = row + (size_t)b * 34;
+		memcpy(q, blk + 2, 32);
+		return mrt_f16_to_f32((uint16_t)(blk[0] | blk[1] << 8));
+	}
+	const uint8_t *blk = row + (size_t)b * 18;
+	for (int j = 0; j < 16; j++) {
+		q[j] = (int8_t)((blk[2 + j] & 0xf) - 8);
+		q[j + 16] = (int8_t)((blk[2 + j] >> 4) - 8);
+	}
+	return mrt_f16_to_f32((uint16_t)(blk[0] | blk[1] << 8));
+}
+
+static void gen_lin_q(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	int64_t nb = a->K / MRT__QK;
+	size_t dofs = mrt__q8x_dofs(a->K);
+	int8_t wq[MRT__QK];
+	for (int64_t n = n0; n < n1; n++) {
+		const uint8_t *wrow = (const uint8_t *)a->W + a->wrow * (size_t)n;
+		for (int64_t m = m0; m < m1; m++) {
+			const uint8_t *xr = a->xq + a->xq_row * (size_t)m;
+			const float *xd = (const float *)(xr + dofs);
+			float acc = 0.0f;
+			for (int64_t b = 0; b < nb; b++) {
+				float dw = gen_wblock(a->wtype, wrow, b, wq);
+				const int8_t *xqs = (const int8_t *)xr + b * MRT__QK;
+				int32_t s = 0;
+				for (int j = 0; j < MRT__QK; j++)
+					s += wq[j] * xqs[j];
+				acc += (float)s * (dw * xd[b]);
+			}
+			mrt__lin_store(a, m, n, acc);
+		}
+	}
+}
+
+static void gen_quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
+{
+	int64_t nb = a->K / MRT__QK;
+	size_t dofs = mrt__q8x_dofs(a->K);
+	for (int64_t m = m0; m < m1; m++) {
+		const float *x = a->X + (size_t)m * a->ldx;
+		int8_t *q = (int8_t *)(a->xq + a->xq_row * (size_t)m);
+		float *d = (float *)((uint8_t *)q + dofs);
+		for (int64_t b = 0; b < nb; b++, x += MRT__QK, q += MRT__QK) {
+			float amax = 0.0f;
+			for (int j = 0; j < MRT__QK; j++)
+				amax = fmaxf(amax, fabsf(x[j]));
+			d[b] = amax / 127.0f;
+			float id = amax > 0.0f ? 1.0f / d[b] : 0.0f;
+			for (int j = 0; j < MRT__QK; j++) {
+				float v = nearbyintf(x[j] * id);
+				q[j] = (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : v);
+			}
+		}
+	}
+}
+
+const mrt__kern mrt__kern_generic = {gen_lin_f, gen_lin_q, gen_quant_x};
+
+
+/* ---- the driver ---- */
+
+size_t mrt__linear_scratch(int wtype, int64_t M, int64_t K)
+{
+	if (M <= 0 || K <= 0)
+		return 0;
+	if (wtype == MRT_TYPE_F32)
+		return 0;
+	if (wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0) {
+		size_t row = mrt__q8x_row(K);
+		return (uint64_t)M > SIZE_MAX / row ? SIZE_MAX : row * (size_t)M;
+	}
+	if (M < SGEMM_MIN_M)
+		return 0;
+	return (uint64_t)K > SIZE_MAX / (PANEL_ROWS * sizeof(float)) ? SIZE_MAX
+								    : (size_t)K * PANEL_ROWS * sizeof(float);
+}
+
+enum job_kind { JOB_LIN_F, JOB_LIN_Q, JOB_QUANT_X, JOB_PANEL, JOB_LIN_DEQ };
+
+/* One pool run: task t covers row chunk t / n_col_chunks and column chunk
+ * t % n_col_chunks (JOB_QUANT_X and JOB_PANEL split rows only). */
+typedef struct lin_job {
+	const mrt__lin *a;
+	const mrt__kern *kern;
+	int kind;
+	int64_t rows, rows_per, cols, cols_per, n_col_chunks;
+	float *panel;
+	int64_t p0; /* first W row of the panel */
+} lin_job;
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+	return (a + b - 1) / b;
+}
+
+/* Small M (< SGEMM_MIN_M) over block types without their own kernel:
+ * dequantize a chunk of each W row on the stack and let the level's F32
+ * kernel dot it with the rows of X. */
+static void deq_lin(const lin_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	const mrt__lin *a = j->a;
+	float buf[CHUNK_ELEMS], part[SGEMM_MIN_M];
+	mrt_type_info ti = mrt_type_get(a->wtype);
+	int64_t chunk = (int64_t)(CHUNK_ELEMS / ti.block_elems * ti.block_elems);
+	for (int64_t n = n0; n < n1; n++) {
+		const char *wrow = (const char *)a->W + a->wrow * (size_t)n;
+		for (int64_t k = 0; k < a->K; k += chunk) {
+			int64_t len = a->K - k < chunk ? a->K - k : chunk;
+			mrt_dequantize(a->wtype, wrow + (size_t)k / ti.block_elems * ti.block_bytes,
+				       buf, (size_t)len);
+			mrt__lin s = {.X = a->X + k, .ldx = a->ldx, .W = buf, .wtype = MRT_TYPE_F32,
+				      .wrow = (size_t)len * sizeof(float), .Y = part, .ldy = 1,
+				      .M = a->M, .N = 1, .K = len, .accumulate = k > 0};
+			j->kern->lin_f(&s, m0, m1, 0, 1);
+		}
+		for (int64_t m = m0; m < m1; m++)
+			mrt__lin_store(a, m, n, part[m]);
+	}
+}
+
+static void lin_task(void *arg, int task, int n_tasks)
+{
+	const lin_job *j = arg;
+	int64_t m0 = (task / j->n_col_chunks) * j->rows_per, n0 = (task % j->n_col_chunks) * j->cols_per;
+	int64_t m1 = m0 + j->rows_per < j->rows ? m0 + j->rows_per : j->rows;
+	int64_t n1 = n0 + j->cols_per < j->cols ? n0 + j->cols_per : j->cols;
+	switch (j->kind) {
+	case JOB_LIN_F: j->kern->lin_f(j->a, m0, m1, n0, n1); break;
+	case JOB_LIN_Q: j->kern->lin_q(j->a, m0, m1, n0, n1); break;
+	case JOB_QUANT_X: j->kern->quant_x(j->a, m0, m1); break;
+	case JOB_LIN_DEQ: deq_lin(j, m0, m1, n0, n1); break;
+	default:
+		for (int64_t r = m0; r < m1; r++)
+			mrt__dequantize_row(j->a->wtype, j->a->W, j->p0 + r, j->a->K,
+					    j->panel + (size_t)r * (size_t)j->a->K);
+		break;
+	}
+}
+
+/* Run kind over rows x cols on the pool: rows in chunks of at most 64 (when
+ * split_rows), columns in multiples of 4 so every thread streams its own
+ * rows of W. */
+static void run_split(lin_job *j, mrt__pool *pool, int64_t rows, int64_t cols, int split_rows)
+{
+	int nt = mrt__pool_size(pool);
+	j->rows = rows;
+	j->cols = cols;
+	j->rows_per = rows;
+	j->cols_per = cols;
+	j->n_col_chunks = 1;
+	if (nt > 1 && split_rows && rows > 64)
+		j->rows_per = 64;
+	int64_t n_row_chunks = ceil_div(rows, j->rows_per);
+	if (nt > 1 && cols > 1) {
+		int64_t want = ceil_div(4 * (int64_t)nt, n_row_chunks);
+		int64_t per = (ceil_div(cols, want) + 3) & ~(int64_t)3;
+		j->cols_per = per < cols ? per : cols;
+		j->n_col_chunks = ceil_div(cols, j->cols_per);
+	}
+	mrt__pool_run(pool, (int)(n_row_chunks * j->n_col_chunks), lin_task, j);
+}
+
+/* Split rows only (quantize X, expand a panel): about 2 tasks per thread. */
+static void run_rows(lin_job *j, mrt__pool *pool, int64_t rows)
+{
+	int64_t nt = mrt__pool_size(pool);
+	j->rows = rows;
+	j->rows_per = nt > 1 ? ceil_div(rows, 2 * nt) : rows;
+	j->cols = j->cols_per = j->n_col_chunks = 1;
+	mrt__pool_run(pool, (int)ceil_div(rows, j->rows_per), lin_task, j);
+}
+
+/* Y = X W^T through sgemm on the caller's thread (OpenBLAS has its own
+ * threads). Bias and accumulate are folded into beta. */
+static void sgemm_prepare(const mrt__lin *a, float *beta)
+{
+	*beta = a->accumulate ? 1.0f : 0.0f;
+	if (!a->bias)
+		return;
+	for (int64_t m = 0; m < a->M; m++) {
+		float *y = a->Y + (size_t)m * a->ldy;
+		for (int64_t n = 0; n < a->N; n++)
+			y[n] = a->accumulate ? y[n] + a->bias[n] : a->bias[n];
+	}
+	*beta = 1.0f;
+}
+
+static void sgemm_panels(const mrt__lin *a, const mrt__kern *kern, float *panel, mrt__pool *pool)
+{
+	float beta;
+	sgemm_prepare(a, &beta);
+	if (a->wtype == MRT_TYPE_F32) {
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->M, (int)a->N, (int)a->K,
+			    1.0f, a->X, (int)a->ldx, a->W, (int)a->K, beta, a->Y, (int)a->ldy);
+		return;
+	}
+	lin_job j = {.a = a, .kern = kern, .kind = JOB_PANEL, .panel = panel};
+	for (int64_t p0 = 0; p0 < a->N; p0 += PANEL_ROWS) {
+		int64_t np = a->N - p0 < PANEL_ROWS ? a->N - p0 : PANEL_ROWS;
+		j.p0 = p0;
+		run_rows(&j, pool, np);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->M, (int)np, (int)a->K,
+			    1.0f, a->X, (int)a->ldx, panel, (int)a->K, beta, a->Y + p0, (int)a->ldy);
+	}
+}
+
+int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
+		float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
+		void *scratch, mrt__pool *pool)
+{
+	uint64_t rb;
+	if (M < 0 || N < 0 || K < 0 || M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
+		return MRT_ERR_INVALID;
+	if (!mrt_type_get(wtype).can_dequantize)
+		return MRT_ERR_UNSUPPORTED;
+	if (mrt_type_nbytes(wtype, (uint64_t)K, &rb))
+		return MRT_ERR_INVALID;
+	if (M == 0 || N == 0)
+		return 0;
+	if (mrt__linear_scratch(wtype, M, K) && !scratch)
+		return MRT_ERR_INVALID;
+	mrt__lin a = {.X = X, .ldx = ldx, .W = W, .wtype = wtype, .wrow = (size_t)rb,
+		      .bias = bias, .Y = Y, .ldy = ldy, .M = M, .N = N, .K = K,
+		      .accumulate = accumulate};
+	const mrt__kern *kern = level_kern(cpu_level());
+	lin_job j = {.a = &a, .kern = kern};
+	if (wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0) {
+		a.xq = scratch;
+		a.xq_row = mrt__q8x_row(K);
+		j.kind = JOB_QUANT_X;
+		if (M >= 8)
+			run_rows(&j, pool, M);
+		else
+			kern->quant_x(&a, 0, M);
+		j.kind = JOB_LIN_Q;
+		run_split(&j, pool, M, N, 1);
+		return 0;
+	}
+	if (M >= SGEMM_MIN_M) {
+		sgemm_panels(&a, kern, scratch, pool);
+		return 0;
+	}
+	int plain = wtype == MRT_TYPE_F32 || wtype == MRT_TYPE_F16 || wtype == MRT_TYPE_BF16;
+	j.kind = plain ? JOB_LIN_F : JOB_LIN_DEQ;
+	run_split(&j, pool, M, N, 0);
+	return 0;
+}

@@ -1,0 +1,261 @@
+/* AVX2 + FMA + F16C kernel set: register-tiled F32/F16/BF16 GEMV-style
+ * kernels for small M (W read once for a tile of X rows) and int8 dot
+ * products of Q8_0/Q4_0 weights against Q8X activations. Compiled for the
+ * target by attribute only; kernels.c calls it when the CPU has AVX2. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels_impl.h"
+#include "mrt_gguf.h"
+
+#define TGT __attribute__((target("avx2,fma,f16c")))
+#define INL static inline __attribute__((always_inline)) TGT
+
+INL __m256 load8(const void *w, int wtype, int64_t k)
+{
+	if (wtype == MRT_TYPE_F32)
+		return _mm256_loadu_ps((const float *)w + k);
+	__m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + k));
+	if (wtype == MRT_TYPE_F16)
+		return _mm256_cvtph_ps(h);
+	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+INL float load1(const void *w, int wtype, int64_t k)
+{
+	if (wtype == MRT_TYPE_F32)
+		return ((const float *)w)[k];
+	uint16_t h = ((const uint16_t *)w)[k];
+	return wtype == MRT_TYPE_F16 ? _cvtsh_ss(h) : mrt_bf16_to_f32(h);
+}
+
+INL float hsum8(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* R rows of X (from m) times C rows of W (from n), all of K. */
+INL void ftile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
+{
+	__m256 acc[4][4];
+	const float *x[4];
+	const char *w[4];
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++) {
+		x[r] = a->X + (size_t)(m + r) * a->ldx;
+#pragma GCC unroll 4
+		for (int c = 0; c < C; c++)
+			acc[r][c] = _mm256_setzero_ps();
+	}
+#pragma GCC unroll 4
+	for (int c = 0; c < C; c++)
+		w[c] = (const char *)a->W + a->wrow * (size_t)(n + c);
+	int64_t k = 0, K8 = a->K & ~(int64_t)7;
+	for (; k < K8; k += 8) {
+		__m256 wv[4];
+#pragma GCC unroll 4
+		for (int c = 0; c < C; c++)
+			wv[c] = load8(w[c], wtype, k);
+#pragma GCC unroll 4
+		for (int r = 0; r < R; r++) {
+			__m256 xv = _mm256_loadu_ps(x[r] + k);
+#pragma GCC unroll 4
+			for (int c = 0; c < C; c++)
+				acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]);
+		}
+	}
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+		for (int c = 0; c < C; c++) {
+			float s = hsum8(acc[r][c]);
+			for (int64_t t = k; t < a->K; t++)
+				s += x[r][t] * load1(w[c], wtype, t);
+			mrt__lin_store(a, m + r, n + c, s);
+		}
+}
+
+/* Columns in steps of C (4 when fewer than 4 rows are left so the FMA units
+ * stay busy, else 2), rows in tiles of 4. */
+INL void lin_f_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
+		    int64_t n1)
+{
+	int wide = m1 - m0 < 4;
+	int64_t n = n0;
+	for (; n < n1;) {
+		int C = (int)(n1 - n < (wide ? 4 : 2) ? n1 - n : (wide ? 4 : 2));
+		for (int64_t m = m0; m < m1;) {
+			int R = (int)(m1 - m < 4 ? m1 - m : 4);
+			if (R == 3 && C == 4)
+				C = 3;
+			switch (R * 8 + C) {
+			case 4 * 8 + 2: ftile(a, wtype, m, n, 4, 2); break;
+			case 4 * 8 + 1: ftile(a, wtype, m, n, 4, 1); break;
+			case 3 * 8 + 3: ftile(a, wtype, m, n, 3, 3); break;
+			case 3 * 8 + 2: ftile(a, wtype, m, n, 3, 2); break;
+			case 3 * 8 + 1: ftile(a, wtype, m, n, 3, 1); break;
+			case 2 * 8 + 4: ftile(a, wtype, m, n, 2, 4); break;
+			case 2 * 8 + 3: ftile(a, wtype, m, n, 2, 3); break;
+			case 2 * 8 + 2: ftile(a, wtype, m, n, 2, 2); break;
+			case 2 * 8 + 1: ftile(a, wtype, m, n, 2, 1); break;
+			case 1 * 8 + 4: ftile(a, wtype, m, n, 1, 4); break;
+			case 1 * 8 + 3: ftile(a, wtype, m, n, 1, 3); break;
+			case 1 * 8 + 2: ftile(a, wtype, m, n, 1, 2); break;
+			default: ftile(a, wtype, m, n, 1, 1); break;
+			}
+			m += R;
+		}
+		n += C;
+	}
+}
+
+static TGT void lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	switch (a->wtype) {
+	case MRT_TYPE_F16: lin_f_type(a, MRT_TYPE_F16, m0, m1, n0, n1); break;
+	case MRT_TYPE_BF16: lin_f_type(a, MRT_TYPE_BF16, m0, m1, n0, n1); break;
+	default: lin_f_type(a, MRT_TYPE_F32, m0, m1, n0, n1); break;
+	}
+}
+
+/* ---- Q8_0 / Q4_0 ---- */
+
+/* Block b of a weight row as 32 signed int8 and its scale. */
+INL __m256i wblock(int wtype, const uint8_t *row, int64_t b, float *d)
+{
+	if (wtype == MRT_TYPE_Q8_0) {
+		const uint8_t *blk = row + (size_t)b * 34;
+		*d = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
+		return _mm256_loadu_si256((const __m256i *)(blk + 2));
+	}
+	const uint8_t *blk = row + (size_t)b * 18;
+	*d = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
+	__m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
+	__m128i m4 = _mm_set1_epi8(0x0f);
+	__m256i v = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
+	return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
+}
+
+INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
+{
+	__m256 acc[4][2];
+	const int8_t *xq[4];
+	const float *xd[4];
+	const uint8_t *w[2];
+	size_t dofs = mrt__q8x_dofs(a->K);
+	const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++) {
+		xq[r] = (const int8_t *)(a->xq + a->xq_row * (size_t)(m + r));
+		xd[r] = (const float *)((const uint8_t *)xq[r] + dofs);
+#pragma GCC unroll 2
+		for (int c = 0; c < C; c++)
+			acc[r][c] = _mm256_setzero_ps();
+	}
+#pragma GCC unroll 2
+	for (int c = 0; c < C; c++)
+		w[c] = (const uint8_t *)a->W + a->wrow * (size_t)(n + c);
+	int64_t nb = a->K / 32;
+	for (int64_t b = 0; b < nb; b++) {
+		/* sign trick: |w| (unsigned, so -128 is fine) times x with w's sign */
+		__m256i wv[2], aw[2];
+		__m256 dw[2];
+#pragma GCC unroll 2
+		for (int c = 0; c < C; c++) {
+			float d;
+			wv[c] = wblock(wtype, w[c], b, &d);
+			aw[c] = _mm256_sign_epi8(wv[c], wv[c]);
+			dw[c] = _mm256_set1_ps(d);
+		}
+#pragma GCC unroll 4
+		for (int r = 0; r < R; r++) {
+			__m256i xv = _mm256_loadu_si256((const __m256i *)(xq[r] + b * 32));
+			__m256 dx = _mm256_broadcast_ss(xd[r] + b);
+#pragma GCC unroll 2
+			for (int c = 0; c < C; c++) {
+				__m256i p = _mm256_maddubs_epi16(aw[c], _mm256_sign_epi8(xv, wv[c]));
+				__m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+				acc[r][c] = _mm256_fmadd_ps(f, _mm256_mul_ps(dw[c], dx), acc[r][c]);
+			}
+		}
+	}
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+		for (int c = 0; c < C; c++)
+			mrt__lin_store(a, m + r, n + c, hsum8(acc[r][c]));
+}
+
+INL void lin_q_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
+		    int64_t n1)
+{
+	for (int64_t n = n0; n < n1;) {
+		int C = n1 - n < 2 ? 1 : 2;
+		for (int64_t m = m0; m < m1;) {
+			int R = (int)(m1 - m < 4 ? m1 - m : 4);
+			switch (R * 8 + C) {
+			case 4 * 8 + 2: qtile(a, wtype, m, n, 4, 2); break;
+			case 4 * 8 + 1: qtile(a, wtype, m, n, 4, 1); break;
+			case 3 * 8 + 2: qtile(a, wtype, m, n, 3, 2); break;
+			case 3 * 8 + 1: qtile(a, wtype, m, n, 3, 1); break;
+			case 2 * 8 + 2: qtile(a, wtype, m, n, 2, 2); break;
+			case 2 * 8 + 1: qtile(a, wtype, m, n, 2, 1); break;
+			case 1 * 8 + 2: qtile(a, wtype, m, n, 1, 2); break;
+			default: qtile(a, wtype, m, n, 1, 1); break;
+			}
+			m += R;
+		}
+		n += C;
+	}
+}
+
+static TGT void lin_q(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	if (a->wtype == MRT_TYPE_Q8_0)
+		lin_q_type(a, MRT_TYPE_Q8_0, m0, m1, n0, n1);
+	else
+		lin_q_type(a, MRT_TYPE_Q4_0, m0, m1, n0, n1);
+}
+
+/* Same bytes as the generic quantizer: d = amax / 127, q = nearbyint(x / d
+ * computed as x * (1 / d)), ties to even. */
+static TGT void quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
+{
+	int64_t nb = a->K / 32;
+	size_t dofs = mrt__q8x_dofs(a->K);
+	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	for (int64_t m = m0; m < m1; m++) {
+		const float *x = a->X + (size_t)m * a->ldx;
+		int8_t *q = (int8_t *)(a->xq + a->xq_row * (size_t)m);
+		float *d = (float *)((uint8_t *)q + dofs);
+		for (int64_t b = 0; b < nb; b++, x += 32, q += 32) {
+			__m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+			__m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+			__m256 mx = _mm256_max_ps(
+				_mm256_max_ps(_mm256_and_ps(v0, absmask), _mm256_and_ps(v1, absmask)),
+				_mm256_max_ps(_mm256_and_ps(v2, absmask), _mm256_and_ps(v3, absmask)));
+			__m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+			h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+			h = _mm_max_ss(h, _mm_movehdup_ps(h));
+			float amax = _mm_cvtss_f32(h);
+			d[b] = amax / 127.0f;
+			__m256 id = _mm256_set1_ps(amax > 0.0f ? 1.0f / d[b] : 0.0f);
+			const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+			__m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, id), rnd));
+			__m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, id), rnd));
+			__m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, id), rnd));
+			__m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, id), rnd));
+			/* packs interleave 128-bit lanes; the permute restores order */
+			__m256i s01 = _mm256_packs_epi32(i0, i1), s23 = _mm256_packs_epi32(i2, i3);
+			__m256i s = _mm256_packs_epi16(s01, s23);
+			s = _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+			s = _mm256_max_epi8(s, _mm256_set1_epi8(-127));
+			_mm256_storeu_si256((__m256i *)q, s);
+		}
+	}
+}
+
+const mrt__kern mrt__kern_avx2 = {lin_f, lin_q, quant_x};

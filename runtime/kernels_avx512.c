@@ -1,0 +1,179 @@
+/* AVX-512 (BW/VL/DQ) and AVX-512 VNNI kernel sets for Q8_0/Q4_0 weights:
+ * two 32-blocks per 512-bit vector. The F32/F16/BF16 kernels and the
+ * activation quantizer are the AVX2 ones (same bytes on every level).
+ * The Q tile below is compiled twice, once per target: this file includes
+ * itself with KERN_PASS set, so the two kernels share one text. */
+#ifndef KERN_PASS
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels_impl.h"
+#include "mrt_gguf.h"
+
+#define KERN_PASS 1
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define SFX(name) name##_512
+#define VNNI 0
+#include "kernels_avx512.c"
+#undef TGT
+#undef SFX
+#undef VNNI
+#define TGT                                                                                   \
+	__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+#define SFX(name) name##_vnni
+#define VNNI 1
+#include "kernels_avx512.c"
+
+static void lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	mrt__kern_avx2.lin_f(a, m0, m1, n0, n1);
+}
+
+static void quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
+{
+	mrt__kern_avx2.quant_x(a, m0, m1);
+}
+
+const mrt__kern mrt__kern_avx512 = {lin_f, lin_q_512, quant_x};
+const mrt__kern mrt__kern_avx512vnni = {lin_f, lin_q_vnni, quant_x};
+
+#else /* KERN_PASS: the Q8_0/Q4_0 kernel for target TGT */
+
+#define INL static inline __attribute__((always_inline)) TGT
+
+/* 32 signed weights of block b and its scale. */
+INL __m256i SFX(wblock)(int wtype, const uint8_t *row, int64_t b, float *d)
+{
+	if (wtype == MRT_TYPE_Q8_0) {
+		const uint8_t *blk = row + (size_t)b * 34;
+		*d = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
+		return _mm256_loadu_si256((const __m256i *)(blk + 2));
+	}
+	const uint8_t *blk = row + (size_t)b * 18;
+	*d = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
+	__m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
+	__m128i m4 = _mm_set1_epi8(0x0f);
+	__m256i v = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
+	return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
+}
+
+/* 16 int32 partial sums of w . x over 64 byte pairs; for VNNI, nc holds
+ * -128 * (sums of w) so that (x + 128) . w + nc = x . w. */
+INL __m512i SFX(dot)(__m512i w, __m512i aw, __m512i nc, __m512i x, __m512i xu)
+{
+#if VNNI
+	(void)aw;
+	(void)x;
+	return _mm512_dpbusd_epi32(nc, xu, w);
+#else
+	(void)nc;
+	(void)xu;
+	__mmask64 neg = _mm512_movepi8_mask(w);
+	__m512i sx = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
+	return _mm512_madd_epi16(_mm512_maddubs_epi16(aw, sx), _mm512_set1_epi16(1));
+#endif
+}
+
+INL __m512 SFX(pair)(float d0, float d1)
+{
+	return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(d0)), _mm256_set1_ps(d1),
+				  1);
+}
+
+INL void SFX(qtile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
+{
+	__m512 acc[4][2];
+	const int8_t *xq[4];
+	const float *xd[4];
+	const uint8_t *w[2];
+	size_t dofs = mrt__q8x_dofs(a->K);
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++) {
+		xq[r] = (const int8_t *)(a->xq + a->xq_row * (size_t)(m + r));
+		xd[r] = (const float *)((const uint8_t *)xq[r] + dofs);
+#pragma GCC unroll 2
+		for (int c = 0; c < C; c++)
+			acc[r][c] = _mm512_setzero_ps();
+	}
+#pragma GCC unroll 2
+	for (int c = 0; c < C; c++)
+		w[c] = (const uint8_t *)a->W + a->wrow * (size_t)(n + c);
+	int64_t nb = a->K / 32, b = 0;
+	/* an odd last block is padded with a zero block */
+	for (; b < nb; b += 2) {
+		int two = b + 1 < nb;
+		__m512i wv[2], aw[2], nc[2];
+		__m512 dw[2];
+#pragma GCC unroll 2
+		for (int c = 0; c < C; c++) {
+			float d0, d1 = 0.0f;
+			__m256i lo = SFX(wblock)(wtype, w[c], b, &d0);
+			__m256i hi = two ? SFX(wblock)(wtype, w[c], b + 1, &d1) : _mm256_setzero_si256();
+			wv[c] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+			aw[c] = _mm512_abs_epi8(wv[c]);
+			dw[c] = SFX(pair)(d0, d1);
+#if VNNI
+			nc[c] = _mm512_sub_epi32(_mm512_setzero_si512(),
+						 _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+								     _mm512_set1_epi8((char)0x80),
+								     wv[c]));
+#else
+			nc[c] = _mm512_setzero_si512();
+#endif
+		}
+#pragma GCC unroll 4
+		for (int r = 0; r < R; r++) {
+			__m512i xv = two ? _mm512_loadu_si512(xq[r] + b * 32)
+					 : _mm512_castsi256_si512(_mm256_loadu_si256(
+						   (const __m256i *)(xq[r] + b * 32)));
+			if (!two)
+				xv = _mm512_inserti64x4(xv, _mm256_setzero_si256(), 1);
+			__m512i xu = _mm512_xor_si512(xv, _mm512_set1_epi8((char)0x80));
+			__m512 dx = SFX(pair)(xd[r][b], two ? xd[r][b + 1] : 0.0f);
+#pragma GCC unroll 2
+			for (int c = 0; c < C; c++) {
+				__m512 f = _mm512_cvtepi32_ps(SFX(dot)(wv[c], aw[c], nc[c], xv, xu));
+				acc[r][c] = _mm512_fmadd_ps(f, _mm512_mul_ps(dw[c], dx), acc[r][c]);
+			}
+		}
+	}
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+		for (int c = 0; c < C; c++)
+			mrt__lin_store(a, m + r, n + c, _mm512_reduce_add_ps(acc[r][c]));
+}
+
+INL void SFX(lin_q_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
+			 int64_t n1)
+{
+	for (int64_t n = n0; n < n1;) {
+		int C = n1 - n < 2 ? 1 : 2;
+		for (int64_t m = m0; m < m1;) {
+			int R = (int)(m1 - m < 4 ? m1 - m : 4);
+			switch (R * 8 + C) {
+			case 4 * 8 + 2: SFX(qtile)(a, wtype, m, n, 4, 2); break;
+			case 4 * 8 + 1: SFX(qtile)(a, wtype, m, n, 4, 1); break;
+			case 3 * 8 + 2: SFX(qtile)(a, wtype, m, n, 3, 2); break;
+			case 3 * 8 + 1: SFX(qtile)(a, wtype, m, n, 3, 1); break;
+			case 2 * 8 + 2: SFX(qtile)(a, wtype, m, n, 2, 2); break;
+			case 2 * 8 + 1: SFX(qtile)(a, wtype, m, n, 2, 1); break;
+			case 1 * 8 + 2: SFX(qtile)(a, wtype, m, n, 1, 2); break;
+			default: SFX(qtile)(a, wtype, m, n, 1, 1); break;
+			}
+			m += R;
+		}
+		n += C;
+	}
+}
+
+static TGT void SFX(lin_q)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	if (a->wtype == MRT_TYPE_Q8_0)
+		SFX(lin_q_type)(a, MRT_TYPE_Q8_0, m0, m1, n0, n1);
+	else
+		SFX(lin_q_type)(a, MRT_TYPE_Q4_0, m0, m1, n0, n1);
+}
+
+#undef INL
+#endif

@@ -1,0 +1,63 @@
+/* Private to the kernel files (kernels.c, kernels_avx2.c, kernels_avx512.c):
+ * the argument block of one linear call, the layout of quantized activations
+ * and the per-CPU-level kernel entry points. */
+#ifndef MRT_KERNELS_IMPL_H
+#define MRT_KERNELS_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Quantized activations ("Q8X"): each row of X is cut in blocks of 32 with
+ * d = max|x| / 127 and q = nearbyint(x * (1 / d)) in [-127, 127]. Row r lives
+ * at xq + r * xq_row: K int8 values, then K / 32 float scales at offset
+ * mrt__q8x_dofs(K). Every CPU level produces the same bytes. */
+#define MRT__QK 32
+static inline size_t mrt__q8x_dofs(int64_t K)
+{
+	return ((size_t)K + 63) & ~(size_t)63;
+}
+static inline size_t mrt__q8x_row(int64_t K)
+{
+	return mrt__q8x_dofs(K) + ((((size_t)K / MRT__QK) * sizeof(float) + 63) & ~(size_t)63);
+}
+
+/* One linear call: Y[M,N] (=|+=) X[M,K] W[N,K]^T + bias. Kernels compute the
+ * rectangle rows [m0,m1) x columns [n0,n1) of Y. */
+typedef struct mrt__lin {
+	const float *X;
+	size_t ldx;
+	const void *W;
+	int wtype;
+	size_t wrow; /* bytes per row of W */
+	const float *bias;
+	float *Y;
+	size_t ldy;
+	int64_t M, N, K;
+	int accumulate;
+	uint8_t *xq; /* quantized activations (Q8_0/Q4_0 weights) */
+	size_t xq_row;
+} mrt__lin;
+
+/* Write the final value of Y[m][n]. */
+static inline void mrt__lin_store(const mrt__lin *a, int64_t m, int64_t n, float v)
+{
+	float *y = a->Y + (size_t)m * a->ldy + n;
+	if (a->bias)
+		v += a->bias[n];
+	*y = a->accumulate ? *y + v : v;
+}
+
+/* Kernels of one CPU level. lin_f: F32/F16/BF16 weights from X; lin_q:
+ * Q8_0/Q4_0 weights from xq; quant_x: rows [m0,m1) of X into xq. */
+typedef struct mrt__kern {
+	void (*lin_f)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+	void (*lin_q)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+	void (*quant_x)(const mrt__lin *a, int64_t m0, int64_t m1);
+} mrt__kern;
+
+extern const mrt__kern mrt__kern_generic;
+extern const mrt__kern mrt__kern_avx2;
+extern const mrt__kern mrt__kern_avx512;
+extern const mrt__kern mrt__kern_avx512vnni;
+
+#endif
