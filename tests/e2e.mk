@@ -1,1 +1,5 @@
-# tests/e2e.mk: owned by its part of the tree
+# tests/e2e.mk: end-to-end tests of modeld. Each starts the real daemon on a
+# free loopback port from a generated config with a temporary database.
+E2E_TESTS = tests/e2e/test_api.sh
+TESTS += $(E2E_TESTS)
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/run.sh tests/e2e/lib.mjs tests/e2e/api.mjs
