@@ -14,12 +14,12 @@
 
 static const char *const INSPECT_USAGE = "usage: modelctl inspect FILE.gguf [--json]\n";
 static const char *const INSPECT_HELP =
-	"\n"
-	"Show a GGUF file: version, alignment, metadata (arrays longer than 8\n"
-	"elements show their first 3), for graph models the inputs and outputs\n"
-	"(dtype and shape, * = any size) and the node count by operator, then every\n"
-	"tensor (name, type, shape in ggml order ne0 first, bytes, offset in the data\n"
-	"section) and the totals by type. --json prints the same as one JSON object.\n";
+    "\n"
+    "Show a GGUF file: version, alignment, metadata (arrays longer than 8\n"
+    "elements show their first 3), for graph models the inputs and outputs\n"
+    "(dtype and shape, * = any size) and the node count by operator, then every\n"
+    "tensor (name, type, shape in ggml order ne0 first, bytes, offset in the data\n"
+    "section) and the totals by type. --json prints the same as one JSON object.\n";
 
 #define ARRAY_SHOW_ALL 8 /* arrays up to this length are shown whole */
 #define ARRAY_HEAD 3     /* longer ones show this many elements */
@@ -84,6 +84,23 @@ static void sb_str(strbuf *b, mrt_gguf_str s, char q, uint64_t max)
 
 static void sb_value(strbuf *b, const mrt_gguf_value *v, int depth);
 
+/* The shortest "%g" text that reads back as the same float32 (f32 values
+ * widened to double print as 9.99999975e-06 otherwise), or %.17g. */
+static void sb_real(strbuf *b, double v, int is_f32)
+{
+	char buf[40];
+	int p;
+
+	for (p = 6; is_f32 && p <= 9; p++) {
+		snprintf(buf, sizeof(buf), "%.*g", p, v);
+		if ((float)strtod(buf, NULL) == (float)v) {
+			sb_add(b, "%s", buf);
+			return;
+		}
+	}
+	sb_add(b, "%.17g", v);
+}
+
 /* Element i of an array, shown like a scalar. */
 static void sb_elem(strbuf *b, const mrt_gguf_value *arr, uint64_t i, int depth)
 {
@@ -101,7 +118,7 @@ static void sb_elem(strbuf *b, const mrt_gguf_value *arr, uint64_t i, int depth)
 		sb_add(b, "%s", arr->v.arr.data[i] ? "true" : "false");
 	else if ((et == MRT_GGUF_FLOAT32 || et == MRT_GGUF_FLOAT64) &&
 		 mrt_gguf_arr_f64(arr, i, &dv) == 0)
-		sb_add(b, "%.9g", dv);
+		sb_real(b, dv, et == MRT_GGUF_FLOAT32);
 	else if (et == MRT_GGUF_UINT64) {
 		uint64_t u;
 		memcpy(&u, arr->v.arr.data + i * 8, 8);
@@ -127,7 +144,7 @@ static void sb_value(strbuf *b, const mrt_gguf_value *v, int depth)
 		return;
 	case MRT_GGUF_FLOAT32:
 	case MRT_GGUF_FLOAT64:
-		sb_add(b, "%.9g", v->v.f64);
+		sb_real(b, v->v.f64, v->type == MRT_GGUF_FLOAT32);
 		return;
 	case MRT_GGUF_UINT8:
 	case MRT_GGUF_UINT16:
@@ -201,6 +218,20 @@ static json_t *dims_json(const int64_t *dims, int ndim)
 	return a;
 }
 
+/* Graph value types (enum mrt_type) by the names the API uses. */
+static const char *io_dtype_name(int type)
+{
+	switch (type) {
+	case MRT_TYPE_F32:
+		return mrt_dtype_name(MRT_DTYPE_F32);
+	case MRT_TYPE_I64:
+		return mrt_dtype_name(MRT_DTYPE_I64);
+	case MRT_TYPE_I32:
+		return mrt_dtype_name(MRT_DTYPE_I32);
+	}
+	return mrt_type_get(type).name ?: "?";
+}
+
 static json_t *io_json(const mrt__value_info *v, int n)
 {
 	json_t *a = json_array();
@@ -208,7 +239,7 @@ static json_t *io_json(const mrt__value_info *v, int n)
 
 	for (i = 0; i < n; i++)
 		json_array_append_new(a, json_pack("{s:s,s:s,s:o}", "name", v[i].name, "dtype",
-						   mrt_type_get(v[i].type).name ?: "?", "shape",
+						   io_dtype_name(v[i].type), "shape",
 						   dims_json(v[i].dims, v[i].ndim)));
 	return a;
 }
