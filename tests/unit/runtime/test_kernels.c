@@ -1,0 +1,236 @@
+/* mrt__linear at every CPU level, pool size, weight type and shape against
+ * mrt__linear_ref (and F32 against cblas_sgemm); the worker pool runs every
+ * task exactly once. */
+#include <cblas.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "kernels.h"
+#include "mrt_gguf.h"
+#include "test.h"
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+/* ---- pool ---- */
+static void count_task(void *arg, int task, int n_tasks)
+{
+	atomic_int *hits = arg;
+	atomic_fetch_add(&hits[task], 1);
+}
+
+static void test_pool(void)
+{
+	for (int threads = 1; threads <= 3; threads++) {
+		mrt__pool *pool = mrt__pool_new(threads);
+		CHECK(pool != NULL);
+		CHECK_EQ_INT(mrt__pool_size(pool), threads);
+		static atomic_int hits[64];
+		int bad = 0;
+		for (int run = 0; run < 10000; run++) {
+			int n = 1 + run % 64;
+			for (int i = 0; i < n; i++)
+				atomic_store(&hits[i], 0);
+			mrt__pool_run(pool, n, count_task, hits);
+			for (int i = 0; i < n; i++)
+				bad += atomic_load(&hits[i]) != 1;
+		}
+		CHECK_EQ_INT(bad, 0);
+		mrt__pool_free(pool);
+	}
+	CHECK(mrt__pool_new(0) == NULL);
+	CHECK_EQ_INT(mrt__pool_size(NULL), 1);
+}
+
+/* Activations as the quantized kernels see them: 32-blocks, d = amax / 127,
+ * q = nearbyint(x * (1 / d)); the reference then runs on q * d. */
+static void q8x_roundtrip(float *x, int64_t n)
+{
+	for (int64_t b = 0; b < n; b += 32) {
+		float amax = 0.0f;
+		for (int j = 0; j < 32; j++)
+			amax = fmaxf(amax, fabsf(x[b + j]));
+		float d = amax / 127.0f, id = amax > 0.0f ? 1.0f / d : 0.0f;
+		for (int j = 0; j < 32; j++)
+			x[b + j] = nearbyintf(x[b + j] * id) * d;
+	}
+}
+
+static const int wtypes[] = {MRT_TYPE_F32, MRT_TYPE_F16,  MRT_TYPE_BF16, MRT_TYPE_Q8_0,
+			     MRT_TYPE_Q4_0, MRT_TYPE_Q4_K, MRT_TYPE_Q5_K, MRT_TYPE_Q6_K};
+
+/* One case: returns the number of outputs out of tolerance. */
+static int run_case(int wtype, int64_t M, int64_t N, int64_t K, int accumulate, int use_bias,
+		    mrt__pool *pool)
+{
+	mrt_type_info ti = mrt_type_get(wtype);
+	uint64_t rb;
+	if (K % (int64_t)ti.block_elems || mrt_type_nbytes(wtype, (uint64_t)K, &rb))
+		return 0;
+	size_t ldx = (size_t)K + 3, ldy = (size_t)N + 2;
+	float *X = malloc(sizeof(float) * ldx * (size_t)M);
+	float *Xr = malloc(sizeof(float) * ldx * (size_t)M);
+	float *Wf = malloc(sizeof(float) * (size_t)(N * K));
+	float *Wd = malloc(sizeof(float) * (size_t)K);
+	uint8_t *W = malloc(rb * (size_t)N);
+	float *bias = malloc(sizeof(float) * (size_t)N);
+	float *Y = malloc(sizeof(float) * ldy * (size_t)M);
+	float *Yr = malloc(sizeof(float) * ldy * (size_t)M);
+	float *mag = malloc(sizeof(float) * (size_t)(M * N));
+	size_t ss = mrt__linear_scratch(wtype, M, K);
+	void *scratch = ss ? aligned_alloc(64, (ss + 63) & ~(size_t)63) : NULL;
+	for (size_t i = 0; i < ldx * (size_t)M; i++)
+		X[i] = Xr[i] = frand();
+	for (int64_t i = 0; i < N * K; i++)
+		Wf[i] = frand();
+	for (int64_t n = 0; n < N; n++) {
+		mrt_quantize(wtype, Wf + n * K, W + rb * (size_t)n, (size_t)K);
+		bias[n] = frand();
+	}
+	for (size_t i = 0; i < ldy * (size_t)M; i++)
+		Y[i] = Yr[i] = frand();
+	int quantx = wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0;
+	if (quantx)
+		for (int64_t m = 0; m < M; m++)
+			q8x_roundtrip(Xr + (size_t)m * ldx, K);
+	/* output scale: sum of |x w| for each output */
+	for (int64_t n = 0; n < N; n++) {
+		mrt__dequantize_row(wtype, W, n, K, Wd);
+		for (int64_t m = 0; m < M; m++) {
+			double s = fabs(bias[n]) + fabs(Y[m * ldy + n]);
+			for (int64_t k = 0; k < K; k++)
+				s += fabs(Xr[m * ldx + k] * Wd[k]);
+			mag[m * N + n] = (float)s;
+		}
+	}
+	const float *b = use_bias ? bias : NULL;
+	int rc = mrt__linear(X, ldx, W, wtype, b, Y, ldy, M, N, K, accumulate, scratch, pool);
+	int rr = mrt__linear_ref(Xr, ldx, W, wtype, b, Yr, ldy, M, N, K, accumulate);
+	int bad = rc != 0 || rr != 0;
+	for (int64_t m = 0; m < M; m++)
+		for (int64_t n = 0; n < N; n++) {
+			float d = fabsf(Y[m * ldy + n] - Yr[m * ldy + n]);
+			if (!(d <= 1e-5f * mag[m * N + n] + 1e-6f)) {
+				if (bad < 3)
+					fprintf(stderr, "%s M=%lld N=%lld K=%lld [%lld,%lld]: %g vs %g\n",
+						ti.name, (long long)M, (long long)N, (long long)K,
+						(long long)m, (long long)n, Y[m * ldy + n],
+						Yr[m * ldy + n]);
+				bad++;
+			}
+		}
+	/* the padding columns of Y are untouched */
+	for (int64_t m = 0; m < M; m++)
+		bad += Y[m * ldy + N] != Yr[m * ldy + N];
+	free(X), free(Xr), free(Wf), free(Wd), free(W), free(bias), free(Y), free(Yr), free(mag);
+	free(scratch);
+	return bad;
+}
+
+static void test_linear_level(const char *level)
+{
+	static const int64_t Ms[] = {1, 2, 3, 4, 5, 7, 8, 16, 33, 64, 256};
+	static const int64_t Ns[] = {1, 3, 17, 64, 130};
+	static const int64_t Ks[] = {32, 64, 96, 256, 1024};
+	setenv("MRT_CPU", level, 1);
+	fprintf(stderr, "level %s (in use: %s)\n", level, mrt__cpu_level_name());
+	for (int threads = 1; threads <= 2; threads++) {
+		mrt__pool *pool = mrt__pool_new(threads);
+		int cases = 0, bad = 0;
+		for (size_t t = 0; t < sizeof(wtypes) / sizeof(wtypes[0]); t++)
+			for (size_t i = 0; i < sizeof(Ms) / sizeof(Ms[0]); i++)
+				for (size_t j = 0; j < sizeof(Ns) / sizeof(Ns[0]); j++)
+					for (size_t k = 0; k < sizeof(Ks) / sizeof(Ks[0]); k++) {
+						/* keep the run short: big M only with small N*K */
+						if (Ms[i] >= 64 && Ns[j] * Ks[k] > 64 * 256)
+							continue;
+						int v = (int)(i + j + k + t);
+						bad += run_case(wtypes[t], Ms[i], Ns[j], Ks[k], v & 1,
+								(v >> 1) & 1, pool);
+						cases++;
+					}
+		/* odd K for the plain types, and one large-M case per type */
+		for (int64_t K = 1; K <= 19; K += 9)
+			for (size_t i = 0; i < sizeof(Ms) / sizeof(Ms[0]); i++) {
+				bad += run_case(MRT_TYPE_F32, Ms[i], 17, K, 1, 1, pool);
+				bad += run_case(MRT_TYPE_F16, Ms[i], 17, K, 0, 1, pool);
+				bad += run_case(MRT_TYPE_BF16, Ms[i], 5, K, 1, 0, pool);
+				cases += 3;
+			}
+		for (size_t t = 0; t < sizeof(wtypes) / sizeof(wtypes[0]); t++)
+			bad += run_case(wtypes[t], 256, 130, 1024, 0, 1, pool), cases++;
+		fprintf(stderr, "  %d threads: %d cases\n", threads, cases);
+		CHECK_EQ_INT(bad, 0);
+		mrt__pool_free(pool);
+	}
+	unsetenv("MRT_CPU");
+}
+
+/* F32 mrt__linear against OpenBLAS directly. */
+static void test_vs_sgemm(void)
+{
+	int64_t shapes[][3] = {{1, 64, 256}, {7, 130, 96}, {64, 64, 1024}, {33, 17, 10}};
+	for (size_t s = 0; s < 4; s++) {
+		int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+		float *X = malloc(sizeof(float) * (size_t)(M * K));
+		float *W = malloc(sizeof(float) * (size_t)(N * K));
+		float *Y = malloc(sizeof(float) * (size_t)(M * N));
+		float *Yb = malloc(sizeof(float) * (size_t)(M * N));
+		for (int64_t i = 0; i < M * K; i++)
+			X[i] = frand();
+		for (int64_t i = 0; i < N * K; i++)
+			W[i] = frand();
+		CHECK_EQ_INT(mrt__linear(X, (size_t)K, W, MRT_TYPE_F32, NULL, Y, (size_t)N, M, N, K, 0,
+					 NULL, NULL),
+			     0);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, X,
+			    (int)K, W, (int)K, 0.0f, Yb, (int)N);
+		double maxd = 0.0;
+		for (int64_t i = 0; i < M * N; i++)
+			maxd = fmax(maxd, fabs(Y[i] - Yb[i]));
+		CHECK(maxd <= 1e-5 * sqrt((double)K) * 2);
+		free(X), free(W), free(Y), free(Yb);
+	}
+}
+
+static void test_errors(void)
+{
+	float x[64] = {0}, y[4] = {0};
+	uint8_t w[64] = {0};
+	CHECK_EQ_INT(mrt__linear(x, 33, w, MRT_TYPE_Q8_0, NULL, y, 1, 1, 1, 33, 0, NULL, NULL),
+		     -7);
+	CHECK_EQ_INT(mrt__linear(x, 1, w, 99, NULL, y, 1, 1, 1, 1, 0, NULL, NULL), -3);
+	CHECK_EQ_INT(mrt__linear_ref(x, 1, w, 5, NULL, y, 1, 1, 1, 1, 0), -7);
+	CHECK_EQ_INT(mrt__dequantize_row(MRT_TYPE_Q4_0, w, 0, 31, y), -7);
+	CHECK(strlen(mrt__cpu_level_name()) > 0);
+}
+
+int main(void)
+{
+	openblas_set_num_threads(1);
+	test_pool();
+	test_errors();
+	test_vs_sgemm();
+	test_linear_level("generic");
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	    __builtin_cpu_supports("f16c"))
+		test_linear_level("avx2");
+	else
+		fprintf(stderr, "SKIP avx2 kernels: this CPU lacks AVX2/FMA/F16C\n");
+	if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+		test_linear_level("avx512"); /* and, unset, avx512vnni where present */
+	else
+		fprintf(stderr, "SKIP avx512 kernels: this CPU lacks AVX-512\n");
+	if (__builtin_cpu_supports("avx512vnni"))
+		test_linear_level("native");
+	else
+		fprintf(stderr, "SKIP avx512vnni kernels: this CPU lacks AVX-512 VNNI\n");
+	TEST_END();
+}
