@@ -14,12 +14,12 @@
 
 static const char *const INSPECT_USAGE = "usage: modelctl inspect FILE.gguf [--json]\n";
 static const char *const INSPECT_HELP =
-    "\n"
-    "Show a GGUF file: version, alignment, metadata (arrays longer than 8\n"
-    "elements show their first 3), for graph models the inputs and outputs\n"
-    "(dtype and shape, * = any size) and the node count by operator, then every\n"
-    "tensor (name, type, shape in ggml order ne0 first, bytes, offset in the data\n"
-    "section) and the totals by type. --json prints the same as one JSON object.\n";
+	"\n"
+	"Show a GGUF file: version, alignment, metadata (arrays longer than 8\n"
+	"elements show their first 3), for graph models the inputs and outputs\n"
+	"(dtype and shape, * = any size) and the node count by operator, then every\n"
+	"tensor (name, type, shape in ggml order ne0 first, bytes, offset in the data\n"
+	"section) and the totals by type. --json prints the same as one JSON object.\n";
 
 #define ARRAY_SHOW_ALL 8 /* arrays up to this length are shown whole */
 #define ARRAY_HEAD 3     /* longer ones show this many elements */
@@ -266,6 +266,59 @@ static json_t *graph_json(const mrt_gguf *g, char *err, size_t errlen)
 	return res;
 }
 
+/* The double nearest the shortest decimal that reads back as float32 v, so
+ * that 15-digit printing shows 1e-05 rather than 9.99999975e-06. */
+static double short_f32(double v)
+{
+	strbuf b = {NULL, 0, 0, 0};
+	double d = v;
+
+	sb_real(&b, v, 1);
+	if (b.s)
+		d = strtod(b.s, NULL);
+	free(b.s);
+	return d;
+}
+
+/* A scalar metadata value as its JSON value (strings that are not UTF-8
+ * and arrays give NULL: they are shown as text). */
+static json_t *scalar_json(const mrt_gguf_value *v)
+{
+	switch (v->type) {
+	case MRT_GGUF_ARRAY:
+		return NULL;
+	case MRT_GGUF_STRING:
+		return json_stringn(v->v.str.ptr, v->v.str.len);
+	case MRT_GGUF_BOOL:
+		return json_boolean(v->v.b);
+	case MRT_GGUF_FLOAT32:
+		return json_real(short_f32(v->v.f64));
+	case MRT_GGUF_FLOAT64:
+		return json_real(v->v.f64);
+	case MRT_GGUF_UINT8:
+	case MRT_GGUF_UINT16:
+	case MRT_GGUF_UINT32:
+	case MRT_GGUF_UINT64:
+		if (v->v.u64 > (uint64_t)INT64_MAX)
+			return json_real((double)v->v.u64);
+		return json_integer((json_int_t)v->v.u64);
+	}
+	return json_integer((json_int_t)v->v.i64);
+}
+
+/* An array (or a string that is not UTF-8) in JSON: its element type,
+ * length and summary text (taken over). */
+static json_t *array_json(const mrt_gguf_value *v, json_t *summary)
+{
+	if (!summary)
+		return NULL;
+	if (v->type != MRT_GGUF_ARRAY)
+		return json_pack("{s:s,s:o}", "type", "str", "text", summary);
+	return json_pack("{s:s,s:s,s:I,s:o}", "type", "array", "elem_type",
+			 vtype_name(v->v.arr.elem_type), "n", (json_int_t)v->v.arr.n, "text",
+			 summary);
+}
+
 /* The whole description as JSON (also the source of the text form). */
 static json_t *describe(const mrt_gguf *g, const char *path)
 {
@@ -278,18 +331,22 @@ static json_t *describe(const mrt_gguf *g, const char *path)
 		mrt_gguf_str key;
 		mrt_gguf_value val;
 		strbuf b = {0};
-		json_t *text;
+		json_t *text, *summary;
 		char *k;
 		if (mrt_gguf_kv(g, i, &key, &val) != 0)
 			continue;
-		sb_value(&b, &val, 0);
 		k = file_key(key);
-		text = b.s ? json_stringn(b.s, b.len) : NULL;
-		if (!text) { /* not UTF-8 (or cut inside a character) */
-			free(b.s);
-			b = (strbuf){NULL, 0, 0, 1};
+		text = scalar_json(&val);
+		if (!text) {
 			sb_value(&b, &val, 0);
-			text = b.s ? json_stringn(b.s, b.len) : NULL;
+			summary = b.s ? json_stringn(b.s, b.len) : NULL;
+			if (!summary) { /* not UTF-8 (or cut inside a character) */
+				free(b.s);
+				b = (strbuf){NULL, 0, 0, 1};
+				sb_value(&b, &val, 0);
+				summary = b.s ? json_stringn(b.s, b.len) : NULL;
+			}
+			text = array_json(&val, summary);
 		}
 		if (k && text)
 			json_object_set_new(meta, k, text);
@@ -365,6 +422,20 @@ static void print_io(const char *what, const json_t *list)
 	}
 }
 
+/* One metadata line: arrays by their summary text, scalars as JSON. */
+static void print_meta(const char *key, const json_t *v)
+{
+	char *s;
+
+	if (json_is_object(v)) {
+		printf("  %s = %s\n", key, json_string_value(json_object_get(v, "text")));
+		return;
+	}
+	s = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+	printf("  %s = %s\n", key, s ? s : "?");
+	free(s);
+}
+
 static void print_text(const json_t *doc)
 {
 	const json_t *graph = json_object_get(doc, "graph"), *v;
@@ -377,8 +448,7 @@ static void print_text(const json_t *doc)
 	       (int)json_integer_value(json_object_get(doc, "alignment")),
 	       json_integer_value(json_object_get(doc, "file_size")));
 	printf("\nmetadata (%zu keys):\n", json_object_size(json_object_get(doc, "metadata")));
-	json_object_foreach((json_t *)json_object_get(doc, "metadata"), key, v)
-	    printf("  %s = %s\n", key, json_string_value(v));
+	json_object_foreach((json_t *)json_object_get(doc, "metadata"), key, v) print_meta(key, v);
 	if (graph) {
 		printf("\ngraph:\n");
 		print_io("input", json_object_get(graph, "inputs"));
@@ -450,7 +520,7 @@ int modelctl_inspect(int argc, char **argv)
 	}
 	doc = describe(g, path);
 	if (doc && as_json) {
-		char *s = json_dumps(doc, JSON_INDENT(2));
+		char *s = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 		if (s)
 			printf("%s\n", s);
 		free(s);
