@@ -7,6 +7,14 @@ tests_unit_models_test_onnx_LDADD = $(CONVERT_LIBS) -lm
 
 EXTRA_DIST += tests/fuzz/onnx_corpus
 
+
+check_PROGRAMS += tests/unit/models/test_convert
+TESTS += tests/unit/models/test_convert
+tests_unit_models_test_convert_SOURCES = tests/unit/models/test_convert.c
+tests_unit_models_test_convert_LDADD = $(CONVERT_LIBS) $(RUNTIME_LIBS)
+
+EXTRA_DIST += tests/fixtures/make_onnx_unit.py tests/fixtures/onnx_unit
+
 if FUZZERS
 noinst_PROGRAMS += tests/fuzz/fuzz_onnx
 tests_fuzz_fuzz_onnx_SOURCES = tests/fuzz/fuzz_onnx.c models/onnx.c models/onnx_wire.c

@@ -1,0 +1,277 @@
+/* Weight quantization: which constants of a graph are weight matrices and
+ * their row length, quantizing them, and re-quantizing an existing GGUF
+ * file (graph or llama) to another weight type. */
+#include "convert_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Row length of c for its use as input `slot` of n, or 0 when that use is
+ * not as a weight matrix. */
+static int64_t row_for_use(const mrt__node *n, int slot, const mrt__const *c)
+{
+	int64_t tb = 0, row = 1;
+	int i;
+
+	if ((!strcmp(n->op, "Gemm") || !strcmp(n->op, "MatMul")) && slot == 1) {
+		if (mrt__attr_int(n, "transB", 0, &tb) || !tb || c->ndim != 2)
+			return 0;
+		return c->dims[1];
+	}
+	if (!strcmp(n->op, "Conv") && slot == 1 && c->ndim >= 3) {
+		for (i = 1; i < c->ndim; i++)
+			row *= c->dims[i];
+		return row;
+	}
+	if ((!strcmp(n->op, "LSTM") || !strcmp(n->op, "GRU")) && (slot == 1 || slot == 2) &&
+	    c->ndim == 3)
+		return c->dims[2];
+	if (!strcmp(n->op, "Gather") && slot == 0 && c->ndim == 2)
+		return c->dims[1];
+	return 0;
+}
+
+int64_t cv__weight_row(const mrt__graph *g, const mrt__const *c)
+{
+	int64_t row = 0, r;
+	int i, j;
+
+	for (i = 0; i < g->n_nodes; i++)
+		for (j = 0; j < g->nodes[i].n_in; j++) {
+			if (strcmp(g->nodes[i].in[j], c->name) != 0)
+				continue;
+			r = row_for_use(&g->nodes[i], j, c);
+			if (r <= 0 || (row && r != row))
+				return 0; /* also read as something else */
+			row = r;
+		}
+	return row;
+}
+
+/* Quantize F32 constant c (rows of `row` elements) to type in place, unless
+ * the row length does not fit the type's blocks. */
+static int quantize_const(mrt__const *c, int64_t row, int type, char *err, size_t errlen)
+{
+	mrt_type_info ti = mrt_type_get(type);
+	uint64_t n = c->nbytes / sizeof(float), nbytes;
+	void *dst;
+
+	if (ti.block_elems == 0 || !ti.can_quantize) {
+		snprintf(err, errlen, "cannot quantize to type %d", type);
+		return MRT_ERR_UNSUPPORTED;
+	}
+	if (row <= 0 || (uint64_t)row % ti.block_elems != 0)
+		return 0; /* stays F32 */
+	if (mrt_type_nbytes(type, n, &nbytes) || nbytes > SIZE_MAX) {
+		snprintf(err, errlen, "constant '%s': size overflows", c->name);
+		return MRT_ERR_NOMEM;
+	}
+	dst = malloc(nbytes ? (size_t)nbytes : 1);
+	if (!dst) {
+		snprintf(err, errlen, "out of memory quantizing '%s'", c->name);
+		return MRT_ERR_NOMEM;
+	}
+	if (mrt_quantize(type, c->data, dst, (size_t)n)) {
+		free(dst);
+		snprintf(err, errlen, "cannot quantize '%s' to %s", c->name, ti.name);
+		return MRT_ERR_UNSUPPORTED;
+	}
+	if (c->owned)
+		free(c->data);
+	c->data = dst;
+	c->owned = 1;
+	c->nbytes = (size_t)nbytes;
+	c->type = type;
+	return 0;
+}
+
+int cv__quantize(mrt__graph *g, int type, char *err, size_t errlen)
+{
+	int i, rc;
+
+	if (type == MRT_TYPE_F32)
+		return 0;
+	for (i = 0; i < g->n_consts; i++) {
+		mrt__const *c = &g->consts[i];
+
+		if (c->type != MRT_TYPE_F32)
+			continue;
+		if ((rc = quantize_const(c, cv__weight_row(g, c), type, err, errlen)))
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- re-quantizing a file ---- */
+
+/* Make c an owned F32 constant (dequantizing when needed). */
+static int to_f32(mrt__const *c, char *err, size_t errlen)
+{
+	mrt_type_info ti = mrt_type_get(c->type);
+	uint64_t n;
+	float *f;
+
+	if (c->type == MRT_TYPE_F32)
+		return 0;
+	if (!ti.block_elems || !ti.can_dequantize || c->nbytes % ti.block_bytes) {
+		snprintf(err, errlen, "constant '%s': cannot dequantize type %d", c->name, c->type);
+		return MRT_ERR_UNSUPPORTED;
+	}
+	n = (uint64_t)(c->nbytes / ti.block_bytes) * ti.block_elems;
+	if (n > SIZE_MAX / sizeof(float) || !(f = malloc(n ? (size_t)n * sizeof(float) : 1))) {
+		snprintf(err, errlen, "out of memory for '%s'", c->name);
+		return MRT_ERR_NOMEM;
+	}
+	if (mrt_dequantize(c->type, c->data, f, (size_t)n)) {
+		free(f);
+		snprintf(err, errlen, "constant '%s': cannot dequantize", c->name);
+		return MRT_ERR_UNSUPPORTED;
+	}
+	if (c->owned)
+		free(c->data);
+	c->data = f, c->owned = 1, c->nbytes = (size_t)n * sizeof(float), c->type = MRT_TYPE_F32;
+	return 0;
+}
+
+static int requantize_graph(const mrt_gguf *f, mrt_gguf_writer *w, int type, char *err,
+                            size_t errlen)
+{
+	mrt__graph *g = mrt__graph_read(f, err, errlen);
+	mrt_gguf_str key;
+	mrt_gguf_value val;
+	uint64_t i;
+	int k, rc = 0;
+
+	if (!g)
+		return MRT_ERR_FORMAT;
+	for (k = 0; k < g->n_consts && rc == 0; k++) {
+		int64_t row = cv__weight_row(g, &g->consts[k]);
+
+		if (row <= 0)
+			continue;
+		rc = to_f32(&g->consts[k], err, errlen);
+		if (rc == 0 && type != MRT_TYPE_F32)
+			rc = quantize_const(&g->consts[k], row, type, err, errlen);
+	}
+	if (rc == 0)
+		rc = mrt__graph_write(g, w, err, errlen);
+	for (i = 0; rc == 0 && i < mrt_gguf_n_kv(f); i++) {
+		if (mrt_gguf_kv(f, i, &key, &val))
+			continue;
+		if ((key.len >= 11 && memcmp(key.ptr, "modelgraph.", 11) == 0) ||
+		    mrt_gguf_str_eq(key, "general.architecture") ||
+		    mrt_gguf_str_eq(key, "general.alignment"))
+			continue; /* written by mrt__graph_write / the writer */
+		if ((rc = mrt_gguf_writer_copy_kv(w, f, i)))
+			snprintf(err, errlen, "cannot copy metadata key %.*s", (int)key.len,
+			         key.ptr);
+	}
+	mrt__graph_free(g);
+	return rc;
+}
+
+static int ends_with(mrt_gguf_str s, const char *suffix)
+{
+	size_t n = strlen(suffix);
+
+	return s.len >= n && memcmp(s.ptr + s.len - n, suffix, n) == 0;
+}
+
+/* One llama tensor: 2-D *.weight (not *_norm.weight) whose rows fit the
+ * blocks of type is re-quantized; anything else is copied. */
+static int requantize_tensor(const mrt_gguf_tensor_info *t, mrt_gguf_writer *w, int type,
+                             char *name, char *err, size_t errlen)
+{
+	mrt__const c = {.name = name,
+	                .type = t->type,
+	                .ndim = 2,
+	                .data = (void *)t->data,
+	                .nbytes = (size_t)t->nbytes};
+	int rc;
+
+	if (t->n_dims != 2 || !ends_with(t->name, ".weight") ||
+	    ends_with(t->name, "_norm.weight") || t->type == type ||
+	    !mrt_type_get(t->type).can_dequantize)
+		return mrt_gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data);
+	c.dims[0] = (int64_t)t->ne[1], c.dims[1] = (int64_t)t->ne[0];
+	rc = to_f32(&c, err, errlen);
+	if (rc == 0 && type != MRT_TYPE_F32)
+		rc = quantize_const(&c, c.dims[1], type, err, errlen);
+	if (rc == 0)
+		rc = mrt_gguf_writer_add_tensor(w, name, c.type, 2, t->ne, c.data);
+	if (c.owned)
+		free(c.data);
+	return rc;
+}
+
+static int requantize_llama(const mrt_gguf *f, mrt_gguf_writer *w, int type, char *err,
+                            size_t errlen)
+{
+	mrt_gguf_tensor_info t;
+	mrt_gguf_str key;
+	mrt_gguf_value val;
+	char name[1024];
+	uint64_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < mrt_gguf_n_kv(f); i++)
+		if (mrt_gguf_kv(f, i, &key, &val) == 0 &&
+		    !mrt_gguf_str_eq(key, "general.alignment"))
+			rc = mrt_gguf_writer_copy_kv(w, f, i);
+	for (i = 0; rc == 0 && i < mrt_gguf_n_tensors(f); i++) {
+		if (mrt_gguf_tensor(f, i, &t) || t.name.len >= sizeof(name)) {
+			snprintf(err, errlen, "tensor %llu: bad name", (unsigned long long)i);
+			return MRT_ERR_FORMAT;
+		}
+		memcpy(name, t.name.ptr, t.name.len);
+		name[t.name.len] = '\0';
+		rc = requantize_tensor(&t, w, type, name, err, errlen);
+		if (rc && !err[0])
+			snprintf(err, errlen, "tensor '%s': cannot write", name);
+	}
+	return rc;
+}
+
+int convert_quantize_file(const char *in_path, const char *out_path, int type, char *err,
+                          size_t errlen)
+{
+	mrt_gguf_writer *w = NULL;
+	mrt_gguf_str arch;
+	mrt_gguf *f;
+	int rc;
+
+	err[0] = '\0';
+	if (type != MRT_TYPE_F32 && type != MRT_TYPE_F16 && type != MRT_TYPE_Q8_0 &&
+	    type != MRT_TYPE_Q4_0) {
+		snprintf(err, errlen, "weight type %d is not one of f32, f16, q8_0, q4_0", type);
+		return MRT_ERR_INVALID;
+	}
+	f = mrt_gguf_open(in_path, err, errlen);
+	if (!f)
+		return MRT_ERR_FORMAT;
+	w = mrt_gguf_writer_new();
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		rc = MRT_ERR_NOMEM;
+		goto close_file;
+	}
+	if (mrt_gguf_get_str(f, "general.architecture", &arch)) {
+		snprintf(err, errlen, "%s: no general.architecture", in_path);
+		rc = MRT_ERR_FORMAT;
+	} else if (mrt_gguf_str_eq(arch, MRT_GRAPH_ARCH)) {
+		rc = requantize_graph(f, w, type, err, errlen);
+	} else if (mrt_gguf_str_eq(arch, "llama")) {
+		rc = requantize_llama(f, w, type, err, errlen);
+	} else {
+		snprintf(err, errlen, "%s: architecture '%.*s' is not supported", in_path,
+		         (int)arch.len, arch.ptr);
+		rc = MRT_ERR_UNSUPPORTED;
+	}
+	if (rc == 0)
+		rc = mrt_gguf_writer_write(w, out_path, err, errlen);
+	mrt_gguf_writer_free(w);
+close_file:
+	mrt_gguf_close(f);
+	return rc;
+}
