@@ -8,33 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Stand-ins while runtime/quant.c is not linked; the library's win. */
-__attribute__((weak)) mrt_type_info mrt_type_get(int t)
-{
-	mrt_type_info ti = {0};
-
-	switch (t) {
-	case MRT_TYPE_F32: ti = (mrt_type_info){"f32", 1, 4, 1, 1}; break;
-	case MRT_TYPE_F16: ti = (mrt_type_info){"f16", 1, 2, 1, 1}; break;
-	case MRT_TYPE_Q4_0: ti = (mrt_type_info){"q4_0", 32, 18, 1, 1}; break;
-	case MRT_TYPE_Q8_0: ti = (mrt_type_info){"q8_0", 32, 34, 1, 1}; break;
-	case MRT_TYPE_I64: ti = (mrt_type_info){"i64", 1, 8, 0, 0}; break;
-	default: break;
-	}
-	return ti;
-}
-
-__attribute__((weak)) int mrt_type_nbytes(int t, uint64_t n, uint64_t *bytes)
-{
-	mrt_type_info ti = mrt_type_get(t);
-
-	if (ti.block_elems == 0 || n % ti.block_elems != 0 ||
-	    n / ti.block_elems > UINT64_MAX / ti.block_bytes)
-		return -1;
-	*bytes = n / ti.block_elems * ti.block_bytes;
-	return 0;
-}
-
 static volatile uint64_t sink;
 
 static void walk_value(const mrt_gguf_value *v)
