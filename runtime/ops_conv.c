@@ -168,24 +168,39 @@ typedef struct conv_job {
 	int pos_major;  /* columns as [np][K] instead of [K][np] */
 } conv_job;
 
-/* Column k (channel c, kernel offset ki,kj) of positions p0..p0+np-1. */
+/* Column k (channel c, kernel offset ki,kj) of positions p0..p0+np-1,
+ * written every step floats. Works one output row at a time: the valid
+ * input columns of a row are a contiguous range of output columns. */
 static void im2col_row(const conv_job *j, int64_t k, float *dst, size_t step)
 {
 	const mrt__window *w = &j->g->w;
 	int64_t c = k / j->g->kk, ki = (k % j->g->kk) / w->k[1], kj = k % w->k[1];
 	const float *xc = j->x + c * j->g->pin;
-	int64_t oh = j->p0 / w->out[1], ow = j->p0 % w->out[1];
+	int64_t oh = j->p0 / w->out[1], ow = j->p0 % w->out[1], ow_n = w->out[1];
+	int64_t base = kj * w->d[1] - w->pb[1], s1 = w->s[1];
+	/* Output columns whose input column ow*s1 + base is inside [0, in1). */
+	int64_t lo = base < 0 ? (-base + s1 - 1) / s1 : 0;
+	int64_t hi = w->in[1] - 1 - base < 0 ? 0 : (w->in[1] - 1 - base) / s1 + 1;
 
-	for (int64_t p = 0; p < j->np; p++) {
+	hi = hi > ow_n ? ow_n : hi;
+	for (int64_t p = 0; p < j->np; oh++, ow = 0) {
+		int64_t end = ow + (j->np - p < ow_n - ow ? j->np - p : ow_n - ow);
 		int64_t ih = oh * w->s[0] - w->pb[0] + ki * w->d[0];
-		int64_t iw = ow * w->s[1] - w->pb[1] + kj * w->d[1];
-		dst[p * step] = ih >= 0 && ih < w->in[0] && iw >= 0 && iw < w->in[1]
-					? xc[ih * w->in[1] + iw]
-					: 0.0f;
-		if (++ow == w->out[1]) {
-			ow = 0;
-			oh++;
+		float *d = dst + (size_t)p * step - (size_t)ow * step;
+		const float *xr = xc + ih * w->in[1] + base;
+
+		p += end - ow;
+		if (ih < 0 || ih >= w->in[0]) {
+			for (int64_t o = ow; o < end; o++)
+				d[o * step] = 0.0f;
+			continue;
 		}
+		for (int64_t o = ow; o < end && o < lo; o++)
+			d[o * step] = 0.0f;
+		for (int64_t o = ow > lo ? ow : lo; o < end && o < hi; o++)
+			d[o * step] = xr[o * s1];
+		for (int64_t o = ow > hi ? ow : hi; o < end; o++)
+			d[o * step] = 0.0f;
 	}
 }
 
@@ -203,34 +218,40 @@ static void im2col_task(void *arg, int task, int n_tasks)
 }
 
 /* Depthwise (one input and one output channel per group), F32: direct loop
- * over planes (n, m). */
+ * over planes (n, m), one kernel tap at a time over the output columns it
+ * reaches inside the input. */
 static void conv_dw_task(void *arg, int task, int n_tasks)
 {
 	const conv_job *j = arg;
 	const conv_geom *g = j->g;
 	const mrt__window *w = &g->w;
 	int64_t planes = g->n * g->m, q0 = planes * task / n_tasks;
-	int64_t q1 = planes * (task + 1) / n_tasks;
+	int64_t q1 = planes * (task + 1) / n_tasks, s1 = w->s[1];
 
 	for (int64_t q = q0; q < q1; q++) {
 		int64_t m = q % g->m;
 		const float *xc = j->x + q * g->pin, *wk = j->w + m * g->kk;
 		float *yc = j->dst + q * g->pout, bias = j->b ? j->b[m] : 0.0f;
 		for (int64_t oh = 0; oh < w->out[0]; oh++) {
-			for (int64_t ow = 0; ow < w->out[1]; ow++) {
-				float acc = bias;
-				for (int64_t ki = 0; ki < w->k[0]; ki++) {
-					int64_t ih = oh * w->s[0] - w->pb[0] + ki * w->d[0];
-					if (ih < 0 || ih >= w->in[0])
-						continue;
-					for (int64_t kj = 0; kj < w->k[1]; kj++) {
-						int64_t iw = ow * w->s[1] - w->pb[1] + kj * w->d[1];
-						if (iw >= 0 && iw < w->in[1])
-							acc += xc[ih * w->in[1] + iw] *
-							       wk[ki * w->k[1] + kj];
-					}
+			float *yr = yc + oh * w->out[1];
+			for (int64_t o = 0; o < w->out[1]; o++)
+				yr[o] = bias;
+			for (int64_t ki = 0; ki < w->k[0]; ki++) {
+				int64_t ih = oh * w->s[0] - w->pb[0] + ki * w->d[0];
+				if (ih < 0 || ih >= w->in[0])
+					continue;
+				for (int64_t kj = 0; kj < w->k[1]; kj++) {
+					int64_t base = kj * w->d[1] - w->pb[1];
+					int64_t lo = base < 0 ? (-base + s1 - 1) / s1 : 0;
+					int64_t hi = w->in[1] - 1 - base < 0
+							     ? 0
+							     : (w->in[1] - 1 - base) / s1 + 1;
+					const float *xr = xc + ih * w->in[1] + base;
+					float wv = wk[ki * w->k[1] + kj];
+					hi = hi > w->out[1] ? w->out[1] : hi;
+					for (int64_t o = lo; o < hi; o++)
+						yr[o] += xr[o * s1] * wv;
 				}
-				yc[oh * w->out[1] + ow] = acc;
 			}
 		}
 	}
