@@ -2,10 +2,16 @@
 # each weight type, run `modelctl predict` on its request and compare the
 # answer with what PyTorch computed (tests/fixtures/make_fixtures.py).
 #
-# A script sets MODEL (and optionally QUANTS, INTS_AT_QUANT) and calls
-# models_check. One line per quant names the measured error.
+# A script sets MODEL (and optionally QUANTS, INTS_AT_QUANT, TOL_<quant>) and
+# calls models_check. One line per quant names the measured error.
 # Tolerances are relative to the output's scale (max |expected|):
 #   f32 1e-4, f16 5e-3, q8_0 2e-2, q4_0 1e-1.
+# A script may raise one (TOL_q4_0=...) only where quantizing the weights
+# alone already costs more: its comment gives the error of ideal weight-only
+# quantization of that fixture (`tests/fixtures/make_fixtures.py --simulate`:
+# ggml rounding of the weight matrices, computed in F32), which the tolerance
+# must exceed. The q8_0 kernels also quantize activations to 8 bits, which
+# adds to that (up to 2.5x measured).
 # Integer outputs (TopK indices) must match exactly; at quantized types
 # nearby scores may swap order, so there they are only reported unless
 # INTS_AT_QUANT=exact.
@@ -18,6 +24,11 @@ QUANTS="${QUANTS:-f32 f16 q8_0 q4_0}"
 INTS_AT_QUANT="${INTS_AT_QUANT:-report}"
 
 models_tol() {
+	eval "override=\${TOL_$1:-}"
+	if [ -n "$override" ]; then
+		echo "$override"
+		return 0
+	fi
 	case "$1" in
 	f32) echo 1e-4 ;;
 	f16) echo 5e-3 ;;
@@ -62,15 +73,43 @@ models_one() {
 # models_check: run every quant of $MODEL; exit status 0, 1 (a failure) or
 # 77 (modelctl not built).
 models_check() {
-	if [ ! -x "$MODELCTL" ] || [ ! -x "$JSON_COMPARE" ]; then
-		echo "$MODEL: skipped, modelctl or json_compare not built"
-		exit 77
-	fi
-	WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/modeld-models.XXXXXX") || exit 1
-	trap 'rm -rf "$WORKDIR"' EXIT
+	models_setup
 	failed=0
 	for q in $QUANTS; do
 		models_one "$q" || failed=1
 	done
 	exit $failed
+}
+
+# models_check_shipped NAME TOL: the demo model file models/NAME.gguf answers
+# its example request (models/demo/NAME.request.json) as PyTorch did.
+# Returns 0 pass, 1 failure, 2 when the file is not there.
+models_check_shipped() {
+	gguf="$top_srcdir/models/$1.gguf"
+	demo="$top_srcdir/models/demo"
+	[ -f "$gguf" ] || { echo "$1: models/$1.gguf not present"; return 2; }
+	got="$WORKDIR/$1.got.json"
+	if ! "$MODELCTL" predict "$gguf" "$demo/$1.request.json" >"$got" \
+		2>"$WORKDIR/predict.log"; then
+		echo "$1 shipped: FAIL predict: $(head -c 400 "$WORKDIR/predict.log")" \
+			"$(head -c 400 "$got")"
+		return 1
+	fi
+	if "$JSON_COMPARE" "$got" "$demo/$1.expected.json" --tol "$2" \
+		>"$WORKDIR/compare.log" 2>&1; then
+		echo "$1 shipped: pass ($(tail -n 1 "$WORKDIR/compare.log"))"
+		return 0
+	fi
+	echo "$1 shipped: FAIL ($(tail -n 1 "$WORKDIR/compare.log"))"
+	return 1
+}
+
+# models_setup: skip (77) unless the tools are built; make WORKDIR.
+models_setup() {
+	if [ ! -x "$MODELCTL" ] || [ ! -x "$JSON_COMPARE" ]; then
+		echo "${MODEL:-models}: skipped, modelctl or json_compare not built"
+		exit 77
+	fi
+	WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/modeld-models.XXXXXX") || exit 1
+	trap 'rm -rf "$WORKDIR"' EXIT
 }
