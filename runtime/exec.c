@@ -24,21 +24,21 @@ typedef struct plan_val {
 struct mrt_ctx {
 	const mrt_model *m;
 	mrt__pool *pool;
-	mrt__tensor *tens;        /* one per value */
-	const mrt__tensor **inp;  /* node inputs, laid out like model->in_ids */
+	mrt__tensor *tens;       /* one per value */
+	const mrt__tensor **inp; /* node inputs, laid out like model->in_ids */
 	plan_val *pv;
-	char *node_run;           /* 1: node runs per run; 0: folded at plan time */
-	void **folded;            /* owned buffers of folded values */
+	char *node_run; /* 1: node runs per run; 0: folded at plan time */
+	void **folded;  /* owned buffers of folded values */
 	int n_folded;
 	int planned;
 	int in_ndim[64];
-	int64_t *in_dims;         /* n_inputs x MRT_MAX_DIMS: shapes of the plan */
+	int64_t *in_dims; /* n_inputs x MRT_MAX_DIMS: shapes of the plan */
 	void *arena, *scratch;
 	size_t arena_size, scratch_size, values_bytes;
 };
 
 static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
 {
@@ -140,7 +140,7 @@ static void fmt_dims(char *buf, size_t len, const int64_t *d, int nd)
 			k += (size_t)snprintf(buf + k, len - k, "%s*", i ? "," : "");
 		else
 			k += (size_t)snprintf(buf + k, len - k, "%s%lld", i ? "," : "",
-					      (long long)d[i]);
+			                      (long long)d[i]);
 	}
 	if (k < len)
 		snprintf(buf + k, len - k, "]");
@@ -153,14 +153,14 @@ static int shape_error(const mrt_io_info *want, const mrt_tensor *got, char *err
 	fmt_dims(a, sizeof(a), want->dims, want->ndim);
 	fmt_dims(b, sizeof(b), got->dims, got->ndim);
 	return fail(err, errlen, MRT_ERR_SHAPE, "input '%s': expected %s, got %s", want->name, a,
-		    b);
+	            b);
 }
 
 /* Match inputs to the model's by name and check dtype, rank, dims and the
  * batch (a symbolic first dim) across inputs. order[i] (OUT) is the index
  * in inputs of model input i. */
-static int check_inputs(const mrt_model *m, int n, const mrt_tensor *inputs, int *order,
-			char *err, size_t errlen)
+static int check_inputs(const mrt_model *m, int n, const mrt_tensor *inputs, int *order, char *err,
+                        size_t errlen)
 {
 	const mrt__graph *g = m->graph;
 	int i, j, d, batch_from = -1;
@@ -176,10 +176,10 @@ static int check_inputs(const mrt_model *m, int n, const mrt_tensor *inputs, int
 				break;
 		if (i == g->n_inputs)
 			return fail(err, errlen, MRT_ERR_INVALID, "unknown input '%s'",
-				    inputs[j].name ? inputs[j].name : "(null)");
+			            inputs[j].name ? inputs[j].name : "(null)");
 		if (order[i] >= 0)
 			return fail(err, errlen, MRT_ERR_INVALID, "input '%s' given twice",
-				    inputs[j].name);
+			            inputs[j].name);
 		order[i] = j;
 	}
 	for (i = 0; i < g->n_inputs; i++) {
@@ -191,7 +191,7 @@ static int check_inputs(const mrt_model *m, int n, const mrt_tensor *inputs, int
 		t = &inputs[order[i]];
 		if (t->dtype != w->dtype)
 			return fail(err, errlen, MRT_ERR_DTYPE, "input '%s': expected %s, got %s",
-				    w->name, mrt_dtype_name(w->dtype), mrt_dtype_name(t->dtype));
+			            w->name, mrt_dtype_name(w->dtype), mrt_dtype_name(t->dtype));
 		if (t->ndim != w->ndim)
 			return shape_error(w, t, err, errlen);
 		for (d = 0; d < w->ndim; d++)
@@ -206,10 +206,10 @@ static int check_inputs(const mrt_model *m, int n, const mrt_tensor *inputs, int
 		if (w->ndim > 0 && w->dims[0] < 0) {
 			if (batch >= 0 && t->dims[0] != batch)
 				return fail(err, errlen, MRT_ERR_SHAPE,
-					    "input '%s': batch size %lld differs from %lld of "
-					    "input '%s'",
-					    w->name, (long long)t->dims[0], (long long)batch,
-					    m->in_info[batch_from].name);
+				            "input '%s': batch size %lld differs from %lld of "
+				            "input '%s'",
+				            w->name, (long long)t->dims[0], (long long)batch,
+				            m->in_info[batch_from].name);
 			batch = t->dims[0];
 			batch_from = i;
 		}
@@ -257,8 +257,8 @@ static int fold_node(mrt_ctx *c, int i, char *err, size_t errlen)
 	if (op->scratch)
 		octx.scratch_size = op->scratch(n, in, out);
 	if (octx.scratch_size &&
-	    (octx.scratch = aligned_alloc(ALIGN, (octx.scratch_size + ALIGN - 1) / ALIGN * ALIGN)) ==
-		    NULL)
+	    (octx.scratch =
+	         aligned_alloc(ALIGN, (octx.scratch_size + ALIGN - 1) / ALIGN * ALIGN)) == NULL)
 		return fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
 	rc = op->run(n, in, out, &octx, err, errlen);
 	free(octx.scratch);
@@ -300,8 +300,8 @@ static int plan_node(mrt_ctx *c, int i, char *err, size_t errlen)
 		size_t es = dense_size(out[j].type);
 		if (numel < 0 || es == 0 || (uint64_t)numel > ((uint64_t)1 << 40) / es)
 			return mrt__op_fail(n, MRT_ERR_SHAPE, err, errlen,
-					    "output '%s' has no concrete shape or is too large",
-					    n->out[j]);
+			                    "output '%s' has no concrete shape or is too large",
+			                    n->out[j]);
 		c->tens[v].type = out[j].type;
 		c->tens[v].ndim = out[j].ndim;
 		memcpy(c->tens[v].dims, out[j].dims, sizeof(out[j].dims));
@@ -409,8 +409,7 @@ static void liveness(mrt_ctx *c)
 			c->pv[m->output_ids[i]].last = LIVE_FOREVER;
 }
 
-static int plan(mrt_ctx *c, const mrt_tensor *inputs, const int *order, char *err,
-		size_t errlen)
+static int plan(mrt_ctx *c, const mrt_tensor *inputs, const int *order, char *err, size_t errlen)
 {
 	const mrt_model *m = c->m;
 	const mrt__graph *g = m->graph;
@@ -442,7 +441,7 @@ static int plan(mrt_ctx *c, const mrt_tensor *inputs, const int *order, char *er
 	for (i = 0; i < g->n_nodes; i++) {
 		if (g->nodes[i].n_in > PLAN_MAX_IO || g->nodes[i].n_out > PLAN_MAX_IO)
 			return fail(err, errlen, MRT_ERR_UNSUPPORTED, "node '%s': too many inputs",
-				    g->nodes[i].name);
+			            g->nodes[i].name);
 		if ((rc = plan_node(c, i, err, errlen)) != 0)
 			goto fail;
 	}
@@ -454,7 +453,8 @@ static int plan(mrt_ctx *c, const mrt_tensor *inputs, const int *order, char *er
 		size_t s;
 		if (!c->node_run[i] || op->scratch == NULL)
 			continue;
-		s = op->scratch(&g->nodes[i], &c->inp[m->node_in_off[i]], &c->tens[m->node_out0[i]]);
+		s = op->scratch(&g->nodes[i], &c->inp[m->node_in_off[i]],
+		                &c->tens[m->node_out0[i]]);
 		if (s > scratch)
 			scratch = s;
 	}
@@ -483,16 +483,15 @@ static int same_shapes(const mrt_ctx *c, const mrt_tensor *inputs, const int *or
 		return 0;
 	for (i = 0; i < c->m->graph->n_inputs; i++) {
 		const mrt_tensor *t = &inputs[order[i]];
-		if (t->ndim != c->in_ndim[i] ||
-		    memcmp(t->dims, &c->in_dims[i * MRT_MAX_DIMS],
-			   sizeof(int64_t) * (size_t)t->ndim) != 0)
+		if (t->ndim != c->in_ndim[i] || memcmp(t->dims, &c->in_dims[i * MRT_MAX_DIMS],
+		                                       sizeof(int64_t) * (size_t)t->ndim) != 0)
 			return 0;
 	}
 	return 1;
 }
 
 int mrt_run(mrt_ctx *c, int n_inputs, const mrt_tensor *inputs, mrt_tensor *outputs, char *err,
-	    size_t errlen)
+            size_t errlen)
 {
 	const mrt_model *m;
 	const mrt__graph *g;
@@ -516,7 +515,7 @@ int mrt_run(mrt_ctx *c, int n_inputs, const mrt_tensor *inputs, mrt_tensor *outp
 		if (!c->node_run[i])
 			continue;
 		rc = m->node_op[i]->run(&g->nodes[i], &c->inp[m->node_in_off[i]],
-					&c->tens[m->node_out0[i]], &octx, err, errlen);
+		                        &c->tens[m->node_out0[i]], &octx, err, errlen);
 		if (rc != 0)
 			return rc;
 	}
@@ -532,8 +531,7 @@ int mrt_run(mrt_ctx *c, int n_inputs, const mrt_tensor *inputs, mrt_tensor *outp
 	return 0;
 }
 
-void mrt__ctx_stats(const mrt_ctx *c, size_t *arena_bytes, size_t *values_bytes,
-		    int *nodes_run)
+void mrt__ctx_stats(const mrt_ctx *c, size_t *arena_bytes, size_t *values_bytes, int *nodes_run)
 {
 	int i, n = 0;
 

@@ -118,7 +118,7 @@ static int set_has(name_set *s, const char *name, int add)
 /* ---- reading helpers ---- */
 
 static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
 {
@@ -184,7 +184,7 @@ static int read_shape(const mrt_gguf *f, const char *key, int64_t *dims)
 /* Read a string array at key into new, owned strings (*out, *n). Empty
  * strings are kept (absent optional inputs). */
 static int read_strs(const mrt_gguf *f, const char *key, char ***out, int *n, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	mrt_gguf_value v;
 	mrt_gguf_str *tmp = NULL;
@@ -193,7 +193,8 @@ static int read_strs(const mrt_gguf *f, const char *key, char ***out, int *n, ch
 	*out = NULL;
 	*n = 0;
 	if (mrt_gguf_get_arr(f, key, &v) != 0 || v.v.arr.elem_type != MRT_GGUF_STRING)
-		return fail(err, errlen, MRT_ERR_FORMAT, "key '%s' is missing or not an array of strings", key);
+		return fail(err, errlen, MRT_ERR_FORMAT,
+		            "key '%s' is missing or not an array of strings", key);
 	if (v.v.arr.n > MAX_NODES)
 		return fail(err, errlen, MRT_ERR_FORMAT, "key '%s': too many entries", key);
 	tmp = malloc((v.v.arr.n + 1) * sizeof(*tmp));
@@ -228,8 +229,8 @@ static void free_strs(char **s, int n)
 }
 
 /* Inputs or outputs (what = "input"/"output"). */
-static int read_ios(const mrt_gguf *f, const char *what, mrt__value_info **out, int *n,
-		    char *err, size_t errlen)
+static int read_ios(const mrt_gguf *f, const char *what, mrt__value_info **out, int *n, char *err,
+                    size_t errlen)
 {
 	char key[KEY_MAX], **names = NULL;
 	mrt_gguf_str s;
@@ -254,7 +255,7 @@ static int read_ios(const mrt_gguf *f, const char *what, mrt__value_info **out, 
 		snprintf(key, sizeof(key), "modelgraph.%s.%s.dtype", what, v->name);
 		if (mrt_gguf_get_str(f, key, &s) != 0 || (v->type = type_of_dtype(s)) < 0) {
 			rc = fail(err, errlen, MRT_ERR_FORMAT,
-				  "key '%s' is missing or not float32/int64/int32", key);
+			          "key '%s' is missing or not float32/int64/int32", key);
 			goto out;
 		}
 		snprintf(key, sizeof(key), "modelgraph.%s.%s.shape", what, v->name);
@@ -264,8 +265,8 @@ static int read_ios(const mrt_gguf *f, const char *what, mrt__value_info **out, 
 				v->ndim = -3;
 		if (v->ndim < 0) {
 			rc = fail(err, errlen, MRT_ERR_FORMAT,
-				  "key '%s' is missing, not integers >= -1 or of rank > %d", key,
-				  MRT_MAX_DIMS);
+			          "key '%s' is missing, not integers >= -1 or of rank > %d", key,
+			          MRT_MAX_DIMS);
 			goto out;
 		}
 	}
@@ -283,17 +284,24 @@ static int read_attr(const mrt_gguf_value *v, mrt__attr *a)
 	double d;
 
 	switch (v->type) {
-	case MRT_GGUF_INT64: case MRT_GGUF_INT32: case MRT_GGUF_UINT32: case MRT_GGUF_UINT64:
-	case MRT_GGUF_INT8: case MRT_GGUF_UINT8: case MRT_GGUF_INT16: case MRT_GGUF_UINT16:
+	case MRT_GGUF_INT64:
+	case MRT_GGUF_INT32:
+	case MRT_GGUF_UINT32:
+	case MRT_GGUF_UINT64:
+	case MRT_GGUF_INT8:
+	case MRT_GGUF_UINT8:
+	case MRT_GGUF_INT16:
+	case MRT_GGUF_UINT16:
 		a->kind = MRT__ATTR_INT;
 		a->i = v->type == MRT_GGUF_UINT64 || v->type == MRT_GGUF_UINT32 ||
-				       v->type == MRT_GGUF_UINT16 || v->type == MRT_GGUF_UINT8
-			       ? (int64_t)v->v.u64
-			       : v->v.i64;
+		               v->type == MRT_GGUF_UINT16 || v->type == MRT_GGUF_UINT8
+		           ? (int64_t)v->v.u64
+		           : v->v.i64;
 		if (v->type == MRT_GGUF_UINT64 && v->v.u64 > INT64_MAX)
 			return -1;
 		return 0;
-	case MRT_GGUF_FLOAT32: case MRT_GGUF_FLOAT64:
+	case MRT_GGUF_FLOAT32:
+	case MRT_GGUF_FLOAT64:
 		a->kind = MRT__ATTR_FLOAT;
 		a->f = (float)v->v.f64;
 		return 0;
@@ -373,8 +381,8 @@ static int read_attrs(const mrt_gguf *f, mrt__graph *g, char *err, size_t errlen
 				continue;
 			if (idx >= g->n_nodes)
 				return fail(err, errlen, MRT_ERR_FORMAT,
-					    "attribute key '%.*s' names node %lld of %d",
-					    (int)key.len, key.ptr, (long long)idx, g->n_nodes);
+				            "attribute key '%.*s' names node %lld of %d",
+				            (int)key.len, key.ptr, (long long)idx, g->n_nodes);
 			n = &g->nodes[idx];
 			if (pass == 0) {
 				n->n_attr++;
@@ -385,11 +393,12 @@ static int read_attrs(const mrt_gguf *f, mrt__graph *g, char *err, size_t errlen
 			nm.len = len;
 			if ((a->name = dup_str(nm)) == NULL || read_attr(&v, a) != 0)
 				return fail(err, errlen, MRT_ERR_FORMAT,
-					    "node %lld ('%s'): key '%.*s' has a bad name or type",
-					    (long long)idx, n->name, (int)key.len, key.ptr);
+				            "node %lld ('%s'): key '%.*s' has a bad name or type",
+				            (long long)idx, n->name, (int)key.len, key.ptr);
 		}
 		for (i = 0; pass == 0 && i < g->n_nodes; i++) {
-			g->nodes[i].attr = calloc((size_t)g->nodes[i].n_attr + 1, sizeof(mrt__attr));
+			g->nodes[i].attr =
+			    calloc((size_t)g->nodes[i].n_attr + 1, sizeof(mrt__attr));
 			if (g->nodes[i].attr == NULL)
 				return fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
 			g->nodes[i].n_attr = 0;
@@ -406,10 +415,12 @@ static int read_node(const mrt_gguf *f, int i, mrt__node *n, char *err, size_t e
 
 	snprintf(key, sizeof(key), "modelgraph.node.%d.op", i);
 	if (mrt_gguf_get_str(f, key, &s) != 0 || (n->op = dup_str(s)) == NULL)
-		return fail(err, errlen, MRT_ERR_FORMAT, "key '%s' is missing or not a string", key);
+		return fail(err, errlen, MRT_ERR_FORMAT, "key '%s' is missing or not a string",
+		            key);
 	snprintf(key, sizeof(key), "modelgraph.node.%d.name", i);
 	if (mrt_gguf_get_str(f, key, &s) != 0 || (n->name = dup_str(s)) == NULL)
-		return fail(err, errlen, MRT_ERR_FORMAT, "key '%s' is missing or not a string", key);
+		return fail(err, errlen, MRT_ERR_FORMAT, "key '%s' is missing or not a string",
+		            key);
 	snprintf(key, sizeof(key), "modelgraph.node.%d.inputs", i);
 	if ((rc = read_strs(f, key, &n->in, &n->n_in, err, errlen)) != 0)
 		return rc;
@@ -418,7 +429,7 @@ static int read_node(const mrt_gguf *f, int i, mrt__node *n, char *err, size_t e
 		return rc;
 	if (!mrt__op_supported(n->op))
 		return fail(err, errlen, MRT_ERR_UNSUPPORTED,
-			    "node %d ('%s'): operator '%s' is not supported", i, n->name, n->op);
+		            "node %d ('%s'): operator '%s' is not supported", i, n->name, n->op);
 	return 0;
 }
 
@@ -426,8 +437,8 @@ static int read_node(const mrt_gguf *f, int i, mrt__node *n, char *err, size_t e
 
 static int const_type_ok(int t)
 {
-	return t == MRT_TYPE_F32 || t == MRT_TYPE_F16 || t == MRT_TYPE_BF16 ||
-	       t == MRT_TYPE_Q8_0 || t == MRT_TYPE_Q4_0 || t == MRT_TYPE_I64 || t == MRT_TYPE_I32;
+	return t == MRT_TYPE_F32 || t == MRT_TYPE_F16 || t == MRT_TYPE_BF16 || t == MRT_TYPE_Q8_0 ||
+	       t == MRT_TYPE_Q4_0 || t == MRT_TYPE_I64 || t == MRT_TYPE_I32;
 }
 
 static int read_const(const mrt_gguf *f, uint64_t t, mrt__const *c, char *err, size_t errlen)
@@ -441,11 +452,11 @@ static int read_const(const mrt_gguf *f, uint64_t t, mrt__const *c, char *err, s
 	if (mrt_gguf_tensor(f, t, &ti) != 0 || (c->name = dup_str(ti.name)) == NULL ||
 	    c->name[0] == 0)
 		return fail(err, errlen, MRT_ERR_FORMAT, "tensor %llu has a bad name",
-			    (unsigned long long)t);
+		            (unsigned long long)t);
 	if (!const_type_ok(ti.type))
 		return fail(err, errlen, MRT_ERR_UNSUPPORTED,
-			    "tensor '%s': type %d is not supported in graph models", c->name,
-			    ti.type);
+		            "tensor '%s': type %d is not supported in graph models", c->name,
+		            ti.type);
 	for (d = 0; d < ti.n_dims && d < 4; d++)
 		ne *= ti.ne[d]; /* the reader checked this product fits */
 	c->type = ti.type;
@@ -461,15 +472,16 @@ static int read_const(const mrt_gguf *f, uint64_t t, mrt__const *c, char *err, s
 	}
 	if (c->ndim < 0)
 		return fail(err, errlen, MRT_ERR_FORMAT,
-			    "key '%s' is not an array of integers of rank <= %d", key, MRT_MAX_DIMS);
+		            "key '%s' is not an array of integers of rank <= %d", key,
+		            MRT_MAX_DIMS);
 	n = mrt__numel(c->dims, c->ndim);
 	for (d = 0; d < (uint32_t)c->ndim; d++)
 		if (c->dims[d] < 0)
 			n = -1;
 	if (n < 0 || (uint64_t)n != ne)
 		return fail(err, errlen, MRT_ERR_FORMAT,
-			    "tensor '%s': shape in '%s' has %lld elements, the tensor %llu", c->name,
-			    key, (long long)n, (unsigned long long)ne);
+		            "tensor '%s': shape in '%s' has %lld elements, the tensor %llu",
+		            c->name, key, (long long)n, (unsigned long long)ne);
 	return 0;
 }
 
@@ -491,13 +503,14 @@ static int validate(const mrt__graph *g, char *err, size_t errlen)
 	for (i = 0; i < g->n_inputs; i++)
 		if (set_has(&set, g->inputs[i].name, 1)) {
 			rc = fail(err, errlen, MRT_ERR_FORMAT, "input '%s' is declared twice",
-				  g->inputs[i].name);
+			          g->inputs[i].name);
 			goto out;
 		}
 	for (i = 0; i < g->n_consts; i++)
 		if (set_has(&set, g->consts[i].name, 1)) {
 			rc = fail(err, errlen, MRT_ERR_FORMAT,
-				  "constant '%s' duplicates another value's name", g->consts[i].name);
+			          "constant '%s' duplicates another value's name",
+			          g->consts[i].name);
 			goto out;
 		}
 	for (i = 0; i < g->n_nodes; i++) {
@@ -505,23 +518,24 @@ static int validate(const mrt__graph *g, char *err, size_t errlen)
 		for (j = 0; j < n->n_in; j++)
 			if (n->in[j][0] != 0 && !set_has(&set, n->in[j], 0)) {
 				rc = fail(err, errlen, MRT_ERR_FORMAT,
-					  "node %d ('%s', %s): input '%s' is not a graph input, a "
-					  "constant or an earlier node's output",
-					  i, n->name, n->op, n->in[j]);
+				          "node %d ('%s', %s): input '%s' is not a graph input, a "
+				          "constant or an earlier node's output",
+				          i, n->name, n->op, n->in[j]);
 				goto out;
 			}
 		for (j = 0; j < n->n_out; j++)
 			if (n->out[j][0] == 0 || set_has(&set, n->out[j], 1)) {
-				rc = fail(err, errlen, MRT_ERR_FORMAT,
-					  "node %d ('%s', %s): output '%s' is empty or defined twice",
-					  i, n->name, n->op, n->out[j]);
+				rc = fail(
+				    err, errlen, MRT_ERR_FORMAT,
+				    "node %d ('%s', %s): output '%s' is empty or defined twice", i,
+				    n->name, n->op, n->out[j]);
 				goto out;
 			}
 	}
 	for (i = 0; i < g->n_outputs; i++)
 		if (!set_has(&set, g->outputs[i].name, 0)) {
 			rc = fail(err, errlen, MRT_ERR_FORMAT, "output '%s' is never computed",
-				  g->outputs[i].name);
+			          g->outputs[i].name);
 			goto out;
 		}
 out:
@@ -542,7 +556,8 @@ mrt__graph *mrt__graph_read(const mrt_gguf *f, char *err, size_t errlen)
 	}
 	if (mrt_gguf_get_str(f, "general.architecture", &arch) != 0 ||
 	    !mrt_gguf_str_eq(arch, MRT_GRAPH_ARCH)) {
-		fail(err, errlen, MRT_ERR_FORMAT, "general.architecture is not '%s'", MRT_GRAPH_ARCH);
+		fail(err, errlen, MRT_ERR_FORMAT, "general.architecture is not '%s'",
+		     MRT_GRAPH_ARCH);
 		goto fail;
 	}
 	if (mrt_gguf_get_u64(f, "modelgraph.version", &version) != 0 ||
@@ -629,8 +644,7 @@ static int write_attr(mrt_gguf_writer *w, const char *key, const mrt__attr *a)
 	case MRT__ATTR_INTS:
 		return mrt_gguf_writer_set_arr(w, key, MRT_GGUF_INT64, a->ints, (uint64_t)a->n);
 	case MRT__ATTR_FLOATS:
-		return mrt_gguf_writer_set_arr(w, key, MRT_GGUF_FLOAT32, a->floats,
-					       (uint64_t)a->n);
+		return mrt_gguf_writer_set_arr(w, key, MRT_GGUF_FLOAT32, a->floats, (uint64_t)a->n);
 	default:
 		return MRT_ERR_INVALID;
 	}
@@ -649,14 +663,14 @@ static int write_node(mrt_gguf_writer *w, int i, const mrt__node *n)
 	snprintf(key, sizeof(key), "modelgraph.node.%d.inputs", i);
 	if (rc == 0)
 		rc = mrt_gguf_writer_set_arr_str(w, key, (const char *const *)n->in,
-						 (uint64_t)n->n_in);
+		                                 (uint64_t)n->n_in);
 	snprintf(key, sizeof(key), "modelgraph.node.%d.outputs", i);
 	if (rc == 0)
 		rc = mrt_gguf_writer_set_arr_str(w, key, (const char *const *)n->out,
-						 (uint64_t)n->n_out);
+		                                 (uint64_t)n->n_out);
 	for (j = 0; rc == 0 && j < n->n_attr; j++) {
-		if (snprintf(key, sizeof(key), "modelgraph.node.%d.attr.%s", i,
-			     n->attr[j].name) >= (int)sizeof(key))
+		if (snprintf(key, sizeof(key), "modelgraph.node.%d.attr.%s", i, n->attr[j].name) >=
+		    (int)sizeof(key))
 			return MRT_ERR_INVALID;
 		rc = write_attr(w, key, &n->attr[j]);
 	}
@@ -707,7 +721,7 @@ int mrt__graph_write(const mrt__graph *g, mrt_gguf_writer *w, char *err, size_t 
 	for (i = 0; i < g->n_nodes; i++)
 		if ((rc = write_node(w, i, &g->nodes[i])) != 0)
 			return fail(err, errlen, rc, "cannot write node %d ('%s')", i,
-				    g->nodes[i].name ? g->nodes[i].name : "");
+			            g->nodes[i].name ? g->nodes[i].name : "");
 	for (i = 0; i < g->n_consts; i++) {
 		const mrt__const *c = &g->consts[i];
 		uint32_t nd = const_ne(c, ne);

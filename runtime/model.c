@@ -11,36 +11,54 @@
 const char *mrt_strerror(int status)
 {
 	switch (status) {
-	case MRT_OK: return "success";
-	case MRT_ERR_IO: return "i/o error";
-	case MRT_ERR_FORMAT: return "invalid file format";
-	case MRT_ERR_UNSUPPORTED: return "unsupported";
-	case MRT_ERR_NOMEM: return "out of memory";
-	case MRT_ERR_SHAPE: return "invalid shape";
-	case MRT_ERR_DTYPE: return "invalid dtype";
-	case MRT_ERR_INVALID: return "invalid argument";
-	case MRT_ERR_RANGE: return "value out of range";
-	default: return "unknown error";
+	case MRT_OK:
+		return "success";
+	case MRT_ERR_IO:
+		return "i/o error";
+	case MRT_ERR_FORMAT:
+		return "invalid file format";
+	case MRT_ERR_UNSUPPORTED:
+		return "unsupported";
+	case MRT_ERR_NOMEM:
+		return "out of memory";
+	case MRT_ERR_SHAPE:
+		return "invalid shape";
+	case MRT_ERR_DTYPE:
+		return "invalid dtype";
+	case MRT_ERR_INVALID:
+		return "invalid argument";
+	case MRT_ERR_RANGE:
+		return "value out of range";
+	default:
+		return "unknown error";
 	}
 }
 
 const char *mrt_dtype_name(int dtype)
 {
 	switch (dtype) {
-	case MRT_DTYPE_F32: return "float32";
-	case MRT_DTYPE_I64: return "int64";
-	case MRT_DTYPE_I32: return "int32";
-	default: return "unknown";
+	case MRT_DTYPE_F32:
+		return "float32";
+	case MRT_DTYPE_I64:
+		return "int64";
+	case MRT_DTYPE_I32:
+		return "int32";
+	default:
+		return "unknown";
 	}
 }
 
 size_t mrt_dtype_size(int dtype)
 {
 	switch (dtype) {
-	case MRT_DTYPE_F32: return 4;
-	case MRT_DTYPE_I64: return 8;
-	case MRT_DTYPE_I32: return 4;
-	default: return 0;
+	case MRT_DTYPE_F32:
+		return 4;
+	case MRT_DTYPE_I64:
+		return 8;
+	case MRT_DTYPE_I32:
+		return 4;
+	default:
+		return 0;
 	}
 }
 
@@ -49,7 +67,7 @@ int mrt__type_of_dtype(int dtype)
 	return dtype == MRT_DTYPE_F32   ? MRT_TYPE_F32
 	       : dtype == MRT_DTYPE_I64 ? MRT_TYPE_I64
 	       : dtype == MRT_DTYPE_I32 ? MRT_TYPE_I32
-					: -1;
+	                                : -1;
 }
 
 int mrt__dtype_of_type(int type)
@@ -57,7 +75,7 @@ int mrt__dtype_of_type(int type)
 	return type == MRT_TYPE_F32   ? MRT_DTYPE_F32
 	       : type == MRT_TYPE_I64 ? MRT_DTYPE_I64
 	       : type == MRT_TYPE_I32 ? MRT_DTYPE_I32
-				      : -1;
+	                              : -1;
 }
 
 const char *mrt_cpu_features(void)
@@ -72,7 +90,7 @@ mrt_model_params mrt_model_default_params(void)
 }
 
 static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
 {
@@ -163,8 +181,8 @@ static int resolve(mrt_model *m, char *err, size_t errlen)
 	m->node_out0 = calloc((size_t)g->n_nodes + 1, sizeof(int));
 	m->in_ids = calloc((size_t)n_in + 1, sizeof(int));
 	m->output_ids = calloc((size_t)g->n_outputs + 1, sizeof(int));
-	if (!h.names || !h.ids || !m->values || !m->node_op || !m->node_in_off ||
-	    !m->node_out0 || !m->in_ids || !m->output_ids) {
+	if (!h.names || !h.ids || !m->values || !m->node_op || !m->node_in_off || !m->node_out0 ||
+	    !m->in_ids || !m->output_ids) {
 		fail(err, errlen, rc, "out of memory");
 		goto out;
 	}
@@ -263,13 +281,13 @@ static int expand_consts(mrt_model *m, int expand_all, char *err, size_t errlen)
 		    (f = malloc((size_t)n * sizeof(float) + 1)) == NULL) {
 			free(need);
 			return fail(err, errlen, MRT_ERR_NOMEM, "out of memory expanding '%s'",
-				    k->name);
+			            k->name);
 		}
 		if (mrt_dequantize(k->type, k->data, f, (size_t)n) != 0) {
 			free(f);
 			free(need);
 			return fail(err, errlen, MRT_ERR_UNSUPPORTED,
-				    "constant '%s': cannot dequantize type %d", k->name, k->type);
+			            "constant '%s': cannot dequantize type %d", k->name, k->type);
 		}
 		if (k->owned)
 			free(k->data);
@@ -300,7 +318,7 @@ static int infer_all(mrt_model *m, char *err, size_t errlen)
 		const mrt__node *n = &g->nodes[i];
 		if (n->n_in > LOAD_MAX_IO || n->n_out > LOAD_MAX_IO)
 			return fail(err, errlen, MRT_ERR_UNSUPPORTED,
-				    "node '%s': too many inputs or outputs", n->name);
+			            "node '%s': too many inputs or outputs", n->name);
 		for (j = 0; j < n->n_in; j++) {
 			int v = m->in_ids[m->node_in_off[i] + j];
 			int c = v - m->const_base;
@@ -321,10 +339,10 @@ static int infer_all(mrt_model *m, char *err, size_t errlen)
 	for (i = 0; i < g->n_outputs; i++) {
 		const mrt__value_info *v = &m->values[m->output_ids[i]];
 		if (v->type != g->outputs[i].type)
-			return fail(err, errlen, MRT_ERR_FORMAT,
-				    "output '%s': declared %s but computed type %d",
-				    g->outputs[i].name,
-				    mrt_dtype_name(mrt__dtype_of_type(g->outputs[i].type)), v->type);
+			return fail(
+			    err, errlen, MRT_ERR_FORMAT,
+			    "output '%s': declared %s but computed type %d", g->outputs[i].name,
+			    mrt_dtype_name(mrt__dtype_of_type(g->outputs[i].type)), v->type);
 	}
 	return 0;
 }
@@ -358,8 +376,8 @@ static int make_tensor_types(mrt_model *m)
 		const char *name = mrt_type_get(t).name;
 		if (!seen[t] || name == NULL)
 			continue;
-		len += (size_t)snprintf(m->tensor_types + len, 8 * MRT_TYPE_COUNT + 1 - len,
-					"%s%s", len ? "," : "", name);
+		len += (size_t)snprintf(m->tensor_types + len, 8 * MRT_TYPE_COUNT + 1 - len, "%s%s",
+		                        len ? "," : "", name);
 	}
 	return 0;
 }
@@ -413,7 +431,7 @@ static int load_graph(mrt_model *m, const mrt_model_params *p, char *err, size_t
 }
 
 mrt_model *mrt_model_load(const char *path, const mrt_model_params *params, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	mrt_model_params p = params ? *params : mrt_model_default_params();
 	mrt_model *m;

@@ -32,7 +32,6 @@ int mrt__dtype_of_type(int type);
 
 /* After a run: the context's arena bytes, the bytes all planned values
  * would need without reuse, and the nodes run per run (others folded). */
-void mrt__ctx_stats(const mrt_ctx *c, size_t *arena_bytes, size_t *values_bytes,
-		    int *nodes_run);
+void mrt__ctx_stats(const mrt_ctx *c, size_t *arena_bytes, size_t *values_bytes, int *nodes_run);
 
 #endif

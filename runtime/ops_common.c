@@ -9,8 +9,8 @@
 #include "ops.h"
 
 static const mrt__op_def *const op_tables[] = {
-	mrt__ops_elementwise, mrt__ops_shape, mrt__ops_linear,
-	mrt__ops_nn,          mrt__ops_rnn,   mrt__ops_reduce,
+    mrt__ops_elementwise, mrt__ops_shape, mrt__ops_linear,
+    mrt__ops_nn,          mrt__ops_rnn,   mrt__ops_reduce,
 };
 
 const mrt__op_def *mrt__op_find(const char *op)
@@ -85,7 +85,7 @@ int mrt__op_fail(const mrt__node *n, int status, char *err, size_t errlen, const
 	if (err == NULL || errlen == 0)
 		return status;
 	k = snprintf(err, errlen, "node '%s' (%s): ", n && n->name ? n->name : "",
-		     n && n->op ? n->op : "?");
+	             n && n->op ? n->op : "?");
 	if (k < 0)
 		k = 0;
 	if ((size_t)k < errlen) {
@@ -97,15 +97,15 @@ int mrt__op_fail(const mrt__node *n, int status, char *err, size_t errlen, const
 }
 
 int mrt__node_infer(const mrt__node *node, const mrt__value_info *const *in,
-		    const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		    size_t errlen)
+                    const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                    size_t errlen)
 {
 	const mrt__op_def *d = mrt__op_find(node->op);
 	int i, rc;
 
 	if (d == NULL || d->infer == NULL)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "operator '%s' is not supported", node->op);
+		                    "operator '%s' is not supported", node->op);
 	for (i = 0; i < node->n_out; i++) {
 		out[i].type = MRT_TYPE_F32;
 		out[i].ndim = 0;
@@ -116,8 +116,8 @@ int mrt__node_infer(const mrt__node *node, const mrt__value_info *const *in,
 	for (i = 0; i < node->n_out; i++) {
 		if (out[i].ndim < 0 || out[i].ndim > MRT_MAX_DIMS)
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "output %d has rank %d (at most %d)", i, out[i].ndim,
-					    MRT_MAX_DIMS);
+			                    "output %d has rank %d (at most %d)", i, out[i].ndim,
+			                    MRT_MAX_DIMS);
 	}
 	return 0;
 }
@@ -164,8 +164,8 @@ static int const_to_tensor(const mrt__const *c, mrt__tensor *t, void **owned)
 #define EVAL_MAX_IO 16
 
 /* Evaluate one node over constants; see graph.h. */
-int mrt__node_eval(const mrt__node *node, const mrt__const *const *in, mrt__const *out,
-		   char *err, size_t errlen)
+int mrt__node_eval(const mrt__node *node, const mrt__const *const *in, mrt__const *out, char *err,
+                   size_t errlen)
 {
 	const mrt__op_def *d = mrt__op_find(node->op);
 	mrt__value_info vi[EVAL_MAX_IO], vo[EVAL_MAX_IO];
@@ -178,10 +178,10 @@ int mrt__node_eval(const mrt__node *node, const mrt__const *const *in, mrt__cons
 
 	if (d == NULL || d->run == NULL)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "operator '%s' is not supported", node->op);
+		                    "operator '%s' is not supported", node->op);
 	if (node->n_in > EVAL_MAX_IO || node->n_out > EVAL_MAX_IO)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "too many inputs or outputs to evaluate");
+		                    "too many inputs or outputs to evaluate");
 	for (i = 0; i < node->n_out; i++)
 		memset(&out[i], 0, sizeof(out[i]));
 	for (i = 0; i < node->n_in; i++) {
@@ -211,7 +211,7 @@ int mrt__node_eval(const mrt__node *node, const mrt__const *const *in, mrt__cons
 
 		if (n < 0 || es == 0 || (uint64_t)n > SIZE_MAX / es / 2) {
 			rc = mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					  "output %d has no concrete shape", i);
+			                  "output %d has no concrete shape", i);
 			goto fail;
 		}
 		out[i].type = vo[i].type;

@@ -8,7 +8,16 @@
 #include "ops.h"
 
 enum ew_code {
-	EW_ADD, EW_SUB, EW_MUL, EW_DIV, EW_POW, EW_MIN, EW_MAX, EW_EQUAL, EW_LESS, EW_GREATER,
+	EW_ADD,
+	EW_SUB,
+	EW_MUL,
+	EW_DIV,
+	EW_POW,
+	EW_MIN,
+	EW_MAX,
+	EW_EQUAL,
+	EW_LESS,
+	EW_GREATER,
 };
 
 static size_t elem_size(int type)
@@ -119,11 +128,11 @@ static void bcast_setup(bcast *b, const mrt__tensor *out, const mrt__tensor *con
 }
 
 typedef void (*row_fn)(int code, void *o, const void *const *in, const int64_t *st, int64_t n,
-		       const int *types, int otype);
+                       const int *types, int otype);
 
 /* Walk all rows (last dim) of the broadcast; o, in[] are typed by es sizes. */
 static void bcast_run(const bcast *b, int code, void *out, size_t oes, const void *const *in,
-		      const size_t *ies, const int *types, int otype, row_fn fn)
+                      const size_t *ies, const int *types, int otype, row_fn fn)
 {
 	int64_t idx[MRT_MAX_DIMS] = {0}, off[3] = {0, 0, 0}, ooff = 0;
 	int64_t inner = b->ndim ? b->dims[b->ndim - 1] : 1;
@@ -157,56 +166,90 @@ static void bcast_run(const bcast *b, int code, void *out, size_t oes, const voi
 
 /* ---- binary arithmetic ---- */
 
-#define BIN_LOOP(T, EXPR)                                                                  \
-	do {                                                                               \
-		for (i = 0; i < n; i++) {                                                  \
-			T x = a[i * sa], y = b[i * sb];                                    \
-			o[i] = (EXPR);                                                     \
-		}                                                                          \
+#define BIN_LOOP(T, EXPR)                                                                          \
+	do {                                                                                       \
+		for (i = 0; i < n; i++) {                                                          \
+			T x = a[i * sa], y = b[i * sb];                                            \
+			o[i] = (EXPR);                                                             \
+		}                                                                                  \
 	} while (0)
 
 static void row_f32(int code, void *out, const void *const *in, const int64_t *st, int64_t n,
-		    const int *types, int otype)
+                    const int *types, int otype)
 {
 	const float *a = in[0], *b = in[1];
 	float *o = out;
 	int64_t sa = st[0], sb = st[1], i;
 
 	switch (code) {
-	case EW_ADD: BIN_LOOP(float, x + y); break;
-	case EW_SUB: BIN_LOOP(float, x - y); break;
-	case EW_MUL: BIN_LOOP(float, x * y); break;
-	case EW_DIV: BIN_LOOP(float, x / y); break;
-	case EW_POW: BIN_LOOP(float, powf(x, y)); break;
-	case EW_MIN: BIN_LOOP(float, y < x || isnan(y) ? y : x); break;
-	case EW_MAX: BIN_LOOP(float, y > x || isnan(y) ? y : x); break;
+	case EW_ADD:
+		BIN_LOOP(float, x + y);
+		break;
+	case EW_SUB:
+		BIN_LOOP(float, x - y);
+		break;
+	case EW_MUL:
+		BIN_LOOP(float, x *y);
+		break;
+	case EW_DIV:
+		BIN_LOOP(float, x / y);
+		break;
+	case EW_POW:
+		BIN_LOOP(float, powf(x, y));
+		break;
+	case EW_MIN:
+		BIN_LOOP(float, y < x || isnan(y) ? y : x);
+		break;
+	case EW_MAX:
+		BIN_LOOP(float, y > x || isnan(y) ? y : x);
+		break;
 	}
 }
 
 static void row_i64(int code, void *out, const void *const *in, const int64_t *st, int64_t n,
-		    const int *types, int otype)
+                    const int *types, int otype)
 {
 	const int64_t *a = in[0], *b = in[1];
 	int64_t *o = out;
 	int64_t sa = st[0], sb = st[1], i;
 
 	switch (code) {
-	case EW_ADD: BIN_LOOP(int64_t, (int64_t)((uint64_t)x + (uint64_t)y)); break;
-	case EW_SUB: BIN_LOOP(int64_t, (int64_t)((uint64_t)x - (uint64_t)y)); break;
-	case EW_MUL: BIN_LOOP(int64_t, (int64_t)((uint64_t)x * (uint64_t)y)); break;
-	case EW_DIV: BIN_LOOP(int64_t, y == 0 || (y == -1 && x == INT64_MIN) ? 0 : x / y); break;
-	case EW_POW: BIN_LOOP(int64_t, (int64_t)pow((double)x, (double)y)); break;
-	case EW_MIN: BIN_LOOP(int64_t, y < x ? y : x); break;
-	case EW_MAX: BIN_LOOP(int64_t, y > x ? y : x); break;
-	case EW_EQUAL: BIN_LOOP(int64_t, x == y); break;
-	case EW_LESS: BIN_LOOP(int64_t, x < y); break;
-	case EW_GREATER: BIN_LOOP(int64_t, x > y); break;
+	case EW_ADD:
+		BIN_LOOP(int64_t, (int64_t)((uint64_t)x + (uint64_t)y));
+		break;
+	case EW_SUB:
+		BIN_LOOP(int64_t, (int64_t)((uint64_t)x - (uint64_t)y));
+		break;
+	case EW_MUL:
+		BIN_LOOP(int64_t, (int64_t)((uint64_t)x * (uint64_t)y));
+		break;
+	case EW_DIV:
+		BIN_LOOP(int64_t, y == 0 || (y == -1 && x == INT64_MIN) ? 0 : x / y);
+		break;
+	case EW_POW:
+		BIN_LOOP(int64_t, (int64_t)pow((double)x, (double)y));
+		break;
+	case EW_MIN:
+		BIN_LOOP(int64_t, y < x ? y : x);
+		break;
+	case EW_MAX:
+		BIN_LOOP(int64_t, y > x ? y : x);
+		break;
+	case EW_EQUAL:
+		BIN_LOOP(int64_t, x == y);
+		break;
+	case EW_LESS:
+		BIN_LOOP(int64_t, x < y);
+		break;
+	case EW_GREATER:
+		BIN_LOOP(int64_t, x > y);
+		break;
 	}
 }
 
 /* Any mix of types: computed in double. */
 static void row_any(int code, void *out, const void *const *in, const int64_t *st, int64_t n,
-		    const int *types, int otype)
+                    const int *types, int otype)
 {
 	int64_t i;
 
@@ -214,16 +257,36 @@ static void row_any(int code, void *out, const void *const *in, const int64_t *s
 		double x = load_d(in[0], types[0], i * st[0]);
 		double y = load_d(in[1], types[1], i * st[1]), r = 0;
 		switch (code) {
-		case EW_ADD: r = x + y; break;
-		case EW_SUB: r = x - y; break;
-		case EW_MUL: r = x * y; break;
-		case EW_DIV: r = otype == MRT_TYPE_F32 ? x / y : (y == 0 ? 0 : trunc(x / y)); break;
-		case EW_POW: r = pow(x, y); break;
-		case EW_MIN: r = y < x ? y : x; break;
-		case EW_MAX: r = y > x ? y : x; break;
-		case EW_EQUAL: r = x == y; break;
-		case EW_LESS: r = x < y; break;
-		case EW_GREATER: r = x > y; break;
+		case EW_ADD:
+			r = x + y;
+			break;
+		case EW_SUB:
+			r = x - y;
+			break;
+		case EW_MUL:
+			r = x * y;
+			break;
+		case EW_DIV:
+			r = otype == MRT_TYPE_F32 ? x / y : (y == 0 ? 0 : trunc(x / y));
+			break;
+		case EW_POW:
+			r = pow(x, y);
+			break;
+		case EW_MIN:
+			r = y < x ? y : x;
+			break;
+		case EW_MAX:
+			r = y > x ? y : x;
+			break;
+		case EW_EQUAL:
+			r = x == y;
+			break;
+		case EW_LESS:
+			r = x < y;
+			break;
+		case EW_GREATER:
+			r = x > y;
+			break;
 		}
 		store_d(out, otype, i, r);
 	}
@@ -235,7 +298,7 @@ static int is_compare(int code)
 }
 
 static int infer_binary(const mrt__node *node, const mrt__value_info *const *in, int code,
-			mrt__value_info *out, char *err, size_t errlen)
+                        mrt__value_info *out, char *err, size_t errlen)
 {
 	if (node->n_in != 2 || !in[0] || !in[1] || node->n_out != 1)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "needs 2 inputs, 1 output");
@@ -243,16 +306,16 @@ static int infer_binary(const mrt__node *node, const mrt__value_info *const *in,
 		return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen, "unsupported input type");
 	if (code != EW_POW && !is_compare(code) && in[0]->type != in[1]->type)
 		return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen,
-				    "input types differ (%d vs %d)", in[0]->type, in[1]->type);
+		                    "input types differ (%d vs %d)", in[0]->type, in[1]->type);
 	if (bcast_dims(in, 2, out) != 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "shapes cannot be broadcast together");
+		                    "shapes cannot be broadcast together");
 	out->type = is_compare(code) ? MRT_TYPE_I64 : in[0]->type;
 	return 0;
 }
 
 static int run_binary(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		      int code)
+                      int code)
 {
 	bcast b;
 	const void *p[2] = {in[0]->data, in[1]->data};
@@ -262,25 +325,24 @@ static int run_binary(const mrt__node *node, const mrt__tensor *const *in, mrt__
 
 	if (types[0] == MRT_TYPE_F32 && types[1] == MRT_TYPE_F32 && out->type == MRT_TYPE_F32)
 		fn = row_f32;
-	else if (types[0] == MRT_TYPE_I64 && types[1] == MRT_TYPE_I64 &&
-		 out->type == MRT_TYPE_I64)
+	else if (types[0] == MRT_TYPE_I64 && types[1] == MRT_TYPE_I64 && out->type == MRT_TYPE_I64)
 		fn = row_i64;
 	bcast_setup(&b, out, in, 2);
 	bcast_run(&b, code, out->data, elem_size(out->type), p, es, types, out->type, fn);
 	return 0;
 }
 
-#define BINARY_OP(NAME, CODE)                                                              \
-	static int infer_##NAME(const mrt__node *node, const mrt__value_info *const *in,   \
-				const mrt__const *const *in_const, mrt__value_info *out,   \
-				char *err, size_t errlen)                                  \
-	{                                                                                  \
-		return infer_binary(node, in, CODE, out, err, errlen);                     \
-	}                                                                                  \
-	static int run_##NAME(const mrt__node *node, const mrt__tensor *const *in,         \
-			      mrt__tensor *out, mrt__op_ctx *ctx, char *err, size_t errlen) \
-	{                                                                                  \
-		return run_binary(node, in, out, CODE);                                    \
+#define BINARY_OP(NAME, CODE)                                                                      \
+	static int infer_##NAME(const mrt__node *node, const mrt__value_info *const *in,           \
+	                        const mrt__const *const *in_const, mrt__value_info *out,           \
+	                        char *err, size_t errlen)                                          \
+	{                                                                                          \
+		return infer_binary(node, in, CODE, out, err, errlen);                             \
+	}                                                                                          \
+	static int run_##NAME(const mrt__node *node, const mrt__tensor *const *in,                 \
+	                      mrt__tensor *out, mrt__op_ctx *ctx, char *err, size_t errlen)        \
+	{                                                                                          \
+		return run_binary(node, in, out, CODE);                                            \
 	}
 
 BINARY_OP(add, EW_ADD)
@@ -294,8 +356,8 @@ BINARY_OP(greater, EW_GREATER)
 
 /* Min and Max take one or more inputs; folded pairwise. */
 static int infer_minmax(const mrt__node *node, const mrt__value_info *const *in,
-			const mrt__const *const *in_const, mrt__value_info *out, char *err,
-			size_t errlen)
+                        const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                        size_t errlen)
 {
 	int k;
 
@@ -304,16 +366,16 @@ static int infer_minmax(const mrt__node *node, const mrt__value_info *const *in,
 	for (k = 0; k < node->n_in; k++)
 		if (!in[k] || !dense_type(in[k]->type) || in[k]->type != in[0]->type)
 			return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen,
-					    "inputs must share one type");
+			                    "inputs must share one type");
 	if (bcast_dims(in, node->n_in, out) != 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "shapes cannot be broadcast together");
+		                    "shapes cannot be broadcast together");
 	out->type = in[0]->type;
 	return 0;
 }
 
 static int run_minmax(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		      mrt__op_ctx *ctx, char *err, size_t errlen)
+                      mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	int code = strcmp(node->op, "Min") == 0 ? EW_MIN : EW_MAX;
 	const mrt__tensor *pair[2];
@@ -334,8 +396,8 @@ static int run_minmax(const mrt__node *node, const mrt__tensor *const *in, mrt__
 
 /* Where(cond, X, Y): cond is any type (nonzero = true); X and Y share one. */
 static int infer_where(const mrt__node *node, const mrt__value_info *const *in,
-		       const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		       size_t errlen)
+                       const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                       size_t errlen)
 {
 	if (node->n_in != 3 || !in[0] || !in[1] || !in[2])
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "needs 3 inputs");
@@ -343,13 +405,13 @@ static int infer_where(const mrt__node *node, const mrt__value_info *const *in,
 		return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen, "X and Y types differ");
 	if (bcast_dims(in, 3, out) != 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "shapes cannot be broadcast together");
+		                    "shapes cannot be broadcast together");
 	out->type = in[1]->type;
 	return 0;
 }
 
 static void row_where(int code, void *out, const void *const *in, const int64_t *st, int64_t n,
-		      const int *types, int otype)
+                      const int *types, int otype)
 {
 	size_t es = elem_size(otype);
 	int64_t i;
@@ -357,13 +419,13 @@ static void row_where(int code, void *out, const void *const *in, const int64_t 
 	for (i = 0; i < n; i++) {
 		int c = load_d(in[0], types[0], i * st[0]) != 0;
 		const char *src = c ? (const char *)in[1] + i * st[1] * (int64_t)es
-				    : (const char *)in[2] + i * st[2] * (int64_t)es;
+		                    : (const char *)in[2] + i * st[2] * (int64_t)es;
 		memcpy((char *)out + i * (int64_t)es, src, es);
 	}
 }
 
 static int run_where(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		     mrt__op_ctx *ctx, char *err, size_t errlen)
+                     mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	bcast b;
 	const void *p[3] = {in[0]->data, in[1]->data, in[2]->data};
@@ -378,8 +440,24 @@ static int run_where(const mrt__node *node, const mrt__tensor *const *in, mrt__t
 /* ---- unary ---- */
 
 enum un_code {
-	UN_IDENTITY, UN_NEG, UN_ABS, UN_RELU, UN_SQRT, UN_EXP, UN_LOG, UN_ERF, UN_SIGMOID,
-	UN_TANH, UN_LEAKY, UN_GELU, UN_GELU_TANH, UN_CLIP, UN_FLOOR, UN_CEIL, UN_RECIP, UN_NOT,
+	UN_IDENTITY,
+	UN_NEG,
+	UN_ABS,
+	UN_RELU,
+	UN_SQRT,
+	UN_EXP,
+	UN_LOG,
+	UN_ERF,
+	UN_SIGMOID,
+	UN_TANH,
+	UN_LEAKY,
+	UN_GELU,
+	UN_GELU_TANH,
+	UN_CLIP,
+	UN_FLOOR,
+	UN_CEIL,
+	UN_RECIP,
+	UN_NOT,
 };
 
 static int un_code_of(const mrt__node *node)
@@ -388,12 +466,12 @@ static int un_code_of(const mrt__node *node)
 		const char *op;
 		int code;
 	} map[] = {
-		{"Identity", UN_IDENTITY}, {"Dropout", UN_IDENTITY}, {"Neg", UN_NEG},
-		{"Abs", UN_ABS},           {"Relu", UN_RELU},        {"Sqrt", UN_SQRT},
-		{"Exp", UN_EXP},           {"Log", UN_LOG},          {"Erf", UN_ERF},
-		{"Sigmoid", UN_SIGMOID},   {"Tanh", UN_TANH},        {"LeakyRelu", UN_LEAKY},
-		{"Gelu", UN_GELU},         {"Clip", UN_CLIP},        {"Floor", UN_FLOOR},
-		{"Ceil", UN_CEIL},         {"Reciprocal", UN_RECIP}, {"Not", UN_NOT},
+	    {"Identity", UN_IDENTITY}, {"Dropout", UN_IDENTITY}, {"Neg", UN_NEG},
+	    {"Abs", UN_ABS},           {"Relu", UN_RELU},        {"Sqrt", UN_SQRT},
+	    {"Exp", UN_EXP},           {"Log", UN_LOG},          {"Erf", UN_ERF},
+	    {"Sigmoid", UN_SIGMOID},   {"Tanh", UN_TANH},        {"LeakyRelu", UN_LEAKY},
+	    {"Gelu", UN_GELU},         {"Clip", UN_CLIP},        {"Floor", UN_FLOOR},
+	    {"Ceil", UN_CEIL},         {"Reciprocal", UN_RECIP}, {"Not", UN_NOT},
 	};
 	size_t i;
 
@@ -411,8 +489,8 @@ static int un_any_type(int code)
 }
 
 static int infer_unary(const mrt__node *node, const mrt__value_info *const *in,
-		       const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		       size_t errlen)
+                       const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                       size_t errlen)
 {
 	int code = un_code_of(node), k;
 	const mrt__attr *a;
@@ -425,12 +503,12 @@ static int infer_unary(const mrt__node *node, const mrt__value_info *const *in,
 	    (a->kind != MRT__ATTR_STRING ||
 	     (strcmp(a->s, "none") != 0 && strcmp(a->s, "tanh") != 0)))
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "attribute 'approximate' must be \"none\" or \"tanh\"");
+		                    "attribute 'approximate' must be \"none\" or \"tanh\"");
 	if (code == UN_CLIP)
 		for (k = 1; k < node->n_in; k++)
 			if (in[k] && mrt__numel(in[k]->dims, in[k]->ndim) > 1)
 				return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-						    "min and max must be scalars");
+				                    "min and max must be scalars");
 	if (node->n_out > 2 || (node->n_out == 2 && code != UN_IDENTITY))
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "too many outputs");
 	for (k = 0; k < node->n_out; k++) {
@@ -460,12 +538,12 @@ typedef struct unary_job {
 	int64_t n;
 } unary_job;
 
-#define UN_LOOP(EXPR)                                                                      \
-	do {                                                                               \
-		for (i = b; i < e; i++) {                                                  \
-			float v = x[i];                                                    \
-			y[i] = (EXPR);                                                     \
-		}                                                                          \
+#define UN_LOOP(EXPR)                                                                              \
+	do {                                                                                       \
+		for (i = b; i < e; i++) {                                                          \
+			float v = x[i];                                                            \
+			y[i] = (EXPR);                                                             \
+		}                                                                                  \
 	} while (0)
 
 static void unary_task(void *arg, int task, int n_tasks)
@@ -476,24 +554,60 @@ static void unary_task(void *arg, int task, int n_tasks)
 	int64_t b = j->n * task / n_tasks, e = j->n * (task + 1) / n_tasks, i;
 
 	switch (j->code) {
-	case UN_IDENTITY: memcpy(y + b, x + b, (size_t)(e - b) * sizeof(float)); break;
-	case UN_NEG: UN_LOOP(-v); break;
-	case UN_ABS: UN_LOOP(fabsf(v)); break;
-	case UN_RELU: UN_LOOP(v > 0 ? v : 0); break;
-	case UN_SQRT: UN_LOOP(sqrtf(v)); break;
-	case UN_EXP: UN_LOOP(expf(v)); break;
-	case UN_LOG: UN_LOOP(logf(v)); break;
-	case UN_ERF: UN_LOOP(erff(v)); break;
-	case UN_SIGMOID: UN_LOOP(1.0f / (1.0f + expf(-v))); break;
-	case UN_TANH: UN_LOOP(tanhf(v)); break;
-	case UN_LEAKY: UN_LOOP(v >= 0 ? v : al * v); break;
-	case UN_GELU: UN_LOOP(gelu_erf(v)); break;
-	case UN_GELU_TANH: UN_LOOP(gelu_tanh(v)); break;
-	case UN_CLIP: UN_LOOP(v < lo ? lo : (v > hi ? hi : v)); break;
-	case UN_FLOOR: UN_LOOP(floorf(v)); break;
-	case UN_CEIL: UN_LOOP(ceilf(v)); break;
-	case UN_RECIP: UN_LOOP(1.0f / v); break;
-	case UN_NOT: UN_LOOP(v == 0 ? 1.0f : 0.0f); break;
+	case UN_IDENTITY:
+		memcpy(y + b, x + b, (size_t)(e - b) * sizeof(float));
+		break;
+	case UN_NEG:
+		UN_LOOP(-v);
+		break;
+	case UN_ABS:
+		UN_LOOP(fabsf(v));
+		break;
+	case UN_RELU:
+		UN_LOOP(v > 0 ? v : 0);
+		break;
+	case UN_SQRT:
+		UN_LOOP(sqrtf(v));
+		break;
+	case UN_EXP:
+		UN_LOOP(expf(v));
+		break;
+	case UN_LOG:
+		UN_LOOP(logf(v));
+		break;
+	case UN_ERF:
+		UN_LOOP(erff(v));
+		break;
+	case UN_SIGMOID:
+		UN_LOOP(1.0f / (1.0f + expf(-v)));
+		break;
+	case UN_TANH:
+		UN_LOOP(tanhf(v));
+		break;
+	case UN_LEAKY:
+		UN_LOOP(v >= 0 ? v : al * v);
+		break;
+	case UN_GELU:
+		UN_LOOP(gelu_erf(v));
+		break;
+	case UN_GELU_TANH:
+		UN_LOOP(gelu_tanh(v));
+		break;
+	case UN_CLIP:
+		UN_LOOP(v < lo ? lo : (v > hi ? hi : v));
+		break;
+	case UN_FLOOR:
+		UN_LOOP(floorf(v));
+		break;
+	case UN_CEIL:
+		UN_LOOP(ceilf(v));
+		break;
+	case UN_RECIP:
+		UN_LOOP(1.0f / v);
+		break;
+	case UN_NOT:
+		UN_LOOP(v == 0 ? 1.0f : 0.0f);
+		break;
 	}
 }
 
@@ -505,18 +619,28 @@ static void unary_int(int code, const mrt__tensor *x, mrt__tensor *y, double lo,
 	for (i = 0; i < n; i++) {
 		double v = load_d(x->data, x->type, i), r = v;
 		switch (code) {
-		case UN_NEG: r = -v; break;
-		case UN_ABS: r = v < 0 ? -v : v; break;
-		case UN_RELU: r = v > 0 ? v : 0; break;
-		case UN_CLIP: r = v < lo ? lo : (v > hi ? hi : v); break;
-		case UN_NOT: r = v == 0; break;
+		case UN_NEG:
+			r = -v;
+			break;
+		case UN_ABS:
+			r = v < 0 ? -v : v;
+			break;
+		case UN_RELU:
+			r = v > 0 ? v : 0;
+			break;
+		case UN_CLIP:
+			r = v < lo ? lo : (v > hi ? hi : v);
+			break;
+		case UN_NOT:
+			r = v == 0;
+			break;
 		}
 		store_d(y->data, y->type, i, r);
 	}
 }
 
 static int run_unary(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		     mrt__op_ctx *ctx, char *err, size_t errlen)
+                     mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	unary_job j;
 	const mrt__attr *a;
@@ -564,11 +688,21 @@ static int run_unary(const mrt__node *node, const mrt__tensor *const *in, mrt__t
 static int cast_target(int64_t onnx_type)
 {
 	switch (onnx_type) {
-	case 1: case 10: case 11: case 16:
+	case 1:
+	case 10:
+	case 11:
+	case 16:
 		return MRT_TYPE_F32;
 	case 6:
 		return MRT_TYPE_I32;
-	case 2: case 3: case 4: case 5: case 7: case 9: case 12: case 13:
+	case 2:
+	case 3:
+	case 4:
+	case 5:
+	case 7:
+	case 9:
+	case 12:
+	case 13:
 		return MRT_TYPE_I64;
 	default:
 		return -1;
@@ -576,8 +710,8 @@ static int cast_target(int64_t onnx_type)
 }
 
 static int infer_cast(const mrt__node *node, const mrt__value_info *const *in,
-		      const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		      size_t errlen)
+                      const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                      size_t errlen)
 {
 	int64_t to;
 
@@ -585,7 +719,7 @@ static int infer_cast(const mrt__node *node, const mrt__value_info *const *in,
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "needs one dense input");
 	if (mrt__attr_int(node, "to", -1, &to) != 0 || cast_target(to) < 0)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "attribute 'to' is missing or an unsupported type");
+		                    "attribute 'to' is missing or an unsupported type");
 	*out = *in[0];
 	out->name = NULL;
 	out->type = cast_target(to);
@@ -593,7 +727,7 @@ static int infer_cast(const mrt__node *node, const mrt__value_info *const *in,
 }
 
 static int run_cast(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		    mrt__op_ctx *ctx, char *err, size_t errlen)
+                    mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	int64_t n = mrt__numel(out->dims, out->ndim), i, to = 1;
 
@@ -614,24 +748,18 @@ static int run_cast(const mrt__node *node, const mrt__tensor *const *in, mrt__te
 }
 
 #define UNARY(NAME) {NAME, infer_unary, NULL, run_unary, 0},
-#define UNARY_TABLE                                                                        \
-	UNARY("Identity") UNARY("Dropout") UNARY("Neg") UNARY("Abs") UNARY("Relu")           \
-	UNARY("Sqrt") UNARY("Exp") UNARY("Log") UNARY("Erf") UNARY("Sigmoid") UNARY("Tanh")   \
-	UNARY("LeakyRelu") UNARY("Gelu") UNARY("Clip") UNARY("Floor") UNARY("Ceil")           \
-	UNARY("Reciprocal") UNARY("Not") {"Cast", infer_cast, NULL, run_cast, 0},
+#define UNARY_TABLE                                                                                \
+	UNARY("Identity")                                                                          \
+	UNARY("Dropout") UNARY("Neg") UNARY("Abs") UNARY("Relu") UNARY("Sqrt") UNARY("Exp")        \
+	    UNARY("Log") UNARY("Erf") UNARY("Sigmoid") UNARY("Tanh") UNARY("LeakyRelu")            \
+	        UNARY("Gelu") UNARY("Clip") UNARY("Floor") UNARY("Ceil") UNARY("Reciprocal")       \
+	            UNARY("Not"){"Cast", infer_cast, NULL, run_cast, 0},
 
 const mrt__op_def mrt__ops_elementwise[] = {
-	{"Add", infer_add, NULL, run_add, 0},
-	{"Sub", infer_sub, NULL, run_sub, 0},
-	{"Mul", infer_mul, NULL, run_mul, 0},
-	{"Div", infer_div, NULL, run_div, 0},
-	{"Pow", infer_pow, NULL, run_pow, 0},
-	{"Equal", infer_equal, NULL, run_equal, 0},
-	{"Less", infer_less, NULL, run_less, 0},
-	{"Greater", infer_greater, NULL, run_greater, 0},
-	{"Min", infer_minmax, NULL, run_minmax, 0},
-	{"Max", infer_minmax, NULL, run_minmax, 0},
-	{"Where", infer_where, NULL, run_where, 0},
-	UNARY_TABLE
-	{NULL},
+    {"Add", infer_add, NULL, run_add, 0},       {"Sub", infer_sub, NULL, run_sub, 0},
+    {"Mul", infer_mul, NULL, run_mul, 0},       {"Div", infer_div, NULL, run_div, 0},
+    {"Pow", infer_pow, NULL, run_pow, 0},       {"Equal", infer_equal, NULL, run_equal, 0},
+    {"Less", infer_less, NULL, run_less, 0},    {"Greater", infer_greater, NULL, run_greater, 0},
+    {"Min", infer_minmax, NULL, run_minmax, 0}, {"Max", infer_minmax, NULL, run_minmax, 0},
+    {"Where", infer_where, NULL, run_where, 0}, UNARY_TABLE{NULL},
 };

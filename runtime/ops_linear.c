@@ -31,7 +31,7 @@ typedef struct gemm_dims {
 } gemm_dims;
 
 static int gemm_get(const mrt__node *node, const mrt__value_info *const *in, gemm_dims *g,
-		    char *err, size_t errlen)
+                    char *err, size_t errlen)
 {
 	int64_t k2;
 
@@ -41,7 +41,7 @@ static int gemm_get(const mrt__node *node, const mrt__value_info *const *in, gem
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "A and B must be 2-D");
 	if (mrt__attr_int(node, "transA", 0, &g->ta) || mrt__attr_int(node, "transB", 0, &g->tb))
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "transA/transB must be INT");
+		                    "transA/transB must be INT");
 	g->alpha = mrt__attr_float(node, "alpha", 1.0f);
 	g->beta = mrt__attr_float(node, "beta", 1.0f);
 	g->M = in[0]->dims[g->ta ? 1 : 0];
@@ -50,16 +50,16 @@ static int gemm_get(const mrt__node *node, const mrt__value_info *const *in, gem
 	k2 = in[1]->dims[g->tb ? 1 : 0];
 	if (g->K >= 0 && k2 >= 0 && g->K != k2)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "inner dims differ: A has %lld, B has %lld", (long long)g->K,
-				    (long long)k2);
+		                    "inner dims differ: A has %lld, B has %lld", (long long)g->K,
+		                    (long long)k2);
 	if (g->K < 0)
 		g->K = k2;
 	return 0;
 }
 
 static int infer_gemm(const mrt__node *node, const mrt__value_info *const *in,
-		      const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		      size_t errlen)
+                      const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                      size_t errlen)
 {
 	gemm_dims g;
 	int rc = gemm_get(node, in, &g, err, errlen);
@@ -70,7 +70,7 @@ static int infer_gemm(const mrt__node *node, const mrt__value_info *const *in,
 		return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen, "A must be float32");
 	if (is_quant(in[1]->type) && (!g.tb || g.ta))
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "a quantized B needs transB=1 and transA=0");
+		                    "a quantized B needs transB=1 and transA=0");
 	if (node->n_in > 2 && in[2]) {
 		const mrt__value_info *c = in[2];
 		int64_t cm = c->ndim == 2 ? c->dims[0] : 1, cn = c->ndim ? c->dims[c->ndim - 1] : 1;
@@ -78,7 +78,7 @@ static int infer_gemm(const mrt__node *node, const mrt__value_info *const *in,
 		    (cm != 1 && cm != -1 && g.M >= 0 && cm != g.M) ||
 		    (cn != 1 && cn != -1 && g.N >= 0 && cn != g.N))
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "C does not broadcast to [M,N]");
+			                    "C does not broadcast to [M,N]");
 	}
 	out->type = MRT_TYPE_F32;
 	out->ndim = 2;
@@ -88,7 +88,7 @@ static int infer_gemm(const mrt__node *node, const mrt__value_info *const *in,
 }
 
 static size_t scratch_gemm(const mrt__node *node, const mrt__tensor *const *in,
-			   const mrt__tensor *out)
+                           const mrt__tensor *out)
 {
 	int64_t tb = 0;
 
@@ -99,7 +99,7 @@ static size_t scratch_gemm(const mrt__node *node, const mrt__tensor *const *in,
 }
 
 static int run_gemm(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		    mrt__op_ctx *ctx, char *err, size_t errlen)
+                    mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	const mrt__value_info *vi[2];
 	mrt__value_info a, b;
@@ -129,7 +129,7 @@ static int run_gemm(const mrt__node *node, const mrt__tensor *const *in, mrt__te
 			C = NULL;
 		}
 		rc = mrt__linear(in[0]->data, (size_t)g.K, in[1]->data, in[1]->type, bias, Y,
-				 (size_t)g.N, g.M, g.N, g.K, 0, ctx->scratch, ctx->pool);
+		                 (size_t)g.N, g.M, g.N, g.K, 0, ctx->scratch, ctx->pool);
 		if (rc != 0)
 			return mrt__op_fail(node, rc, err, errlen, "no kernel for B's type");
 		if (g.alpha != 1.0f)
@@ -140,9 +140,9 @@ static int run_gemm(const mrt__node *node, const mrt__tensor *const *in, mrt__te
 			memset(Y, 0, (size_t)(g.M * g.N) * sizeof(float));
 		else
 			cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans,
-				    g.tb ? CblasTrans : CblasNoTrans, (int)g.M, (int)g.N,
-				    (int)g.K, g.alpha, in[0]->data, (int)in[0]->dims[1],
-				    in[1]->data, (int)in[1]->dims[1], 0.0f, Y, (int)g.N);
+			            g.tb ? CblasTrans : CblasNoTrans, (int)g.M, (int)g.N, (int)g.K,
+			            g.alpha, in[0]->data, (int)in[0]->dims[1], in[1]->data,
+			            (int)in[1]->dims[1], 0.0f, Y, (int)g.N);
 	}
 	if (C && g.beta != 0.0f)
 		add_bias(Y, g.M, g.N, C, g.beta);
@@ -160,7 +160,7 @@ typedef struct mm_dims {
 } mm_dims;
 
 static int mm_get(const mrt__node *node, const int64_t *ad, int an, const int64_t *bd, int bn,
-		  mm_dims *m, char *err, size_t errlen)
+                  mm_dims *m, char *err, size_t errlen)
 {
 	int64_t k2;
 	int i, na, nb;
@@ -182,8 +182,8 @@ static int mm_get(const mrt__node *node, const int64_t *ad, int an, const int64_
 	}
 	if (m->K >= 0 && k2 >= 0 && m->K != k2)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "inner dims differ: A has %lld, B has %lld", (long long)m->K,
-				    (long long)k2);
+		                    "inner dims differ: A has %lld, B has %lld", (long long)m->K,
+		                    (long long)k2);
 	if (m->K < 0)
 		m->K = k2;
 	na = an > 2 ? an - 2 : 0;
@@ -202,15 +202,15 @@ static int mm_get(const mrt__node *node, const int64_t *ad, int an, const int64_
 			m->batch[i] = y;
 		else
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "batch dims %lld and %lld do not broadcast",
-					    (long long)x, (long long)y);
+			                    "batch dims %lld and %lld do not broadcast",
+			                    (long long)x, (long long)y);
 	}
 	return 0;
 }
 
 static int infer_matmul(const mrt__node *node, const mrt__value_info *const *in,
-			const mrt__const *const *in_const, mrt__value_info *out, char *err,
-			size_t errlen)
+                        const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                        size_t errlen)
 {
 	mm_dims m;
 	int rc, i;
@@ -224,7 +224,7 @@ static int infer_matmul(const mrt__node *node, const mrt__value_info *const *in,
 		return rc;
 	if (is_quant(in[1]->type) && (!m.tb || m.b1d))
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "a quantized B must be stored transposed (transB=1)");
+		                    "a quantized B must be stored transposed (transB=1)");
 	out->type = MRT_TYPE_F32;
 	out->ndim = 0;
 	for (i = 0; i < m.nb; i++)
@@ -237,7 +237,7 @@ static int infer_matmul(const mrt__node *node, const mrt__value_info *const *in,
 }
 
 static size_t scratch_matmul(const mrt__node *node, const mrt__tensor *const *in,
-			     const mrt__tensor *out)
+                             const mrt__tensor *out)
 {
 	mm_dims m;
 	int64_t rows;
@@ -252,7 +252,7 @@ static size_t scratch_matmul(const mrt__node *node, const mrt__tensor *const *in
 
 /* One [M,K] x B -> [M,N] product. */
 static int mm_one(const mm_dims *m, int64_t rows, const float *A, const void *B, int btype,
-		  float *Y, mrt__op_ctx *ctx)
+                  float *Y, mrt__op_ctx *ctx)
 {
 	if (rows == 0 || m->N == 0)
 		return 0;
@@ -262,14 +262,14 @@ static int mm_one(const mm_dims *m, int64_t rows, const float *A, const void *B,
 	}
 	if (m->tb)
 		return mrt__linear(A, (size_t)m->K, B, btype, NULL, Y, (size_t)m->N, rows, m->N,
-				   m->K, 0, ctx->scratch, ctx->pool);
+		                   m->K, 0, ctx->scratch, ctx->pool);
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)m->N, (int)m->K,
-		    1.0f, A, (int)m->K, B, (int)m->N, 0.0f, Y, (int)m->N);
+	            1.0f, A, (int)m->K, B, (int)m->N, 0.0f, Y, (int)m->N);
 	return 0;
 }
 
 static int run_matmul(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		      mrt__op_ctx *ctx, char *err, size_t errlen)
+                      mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	int64_t idx[MRT_MAX_DIMS] = {0}, nbatch = 1, t, aoff, boff;
 	uint64_t bbytes = 0;
@@ -297,8 +297,8 @@ static int run_matmul(const mrt__node *node, const mrt__tensor *const *in, mrt__
 			boff = boff * m.bbatch[d] + (m.bbatch[d] == 1 ? 0 : idx[d]);
 		}
 		rc = mm_one(&m, m.M, (const float *)in[0]->data + aoff * m.M * m.K,
-			    (const char *)in[1]->data + (uint64_t)boff * bbytes, in[1]->type,
-			    (float *)out->data + t * m.M * m.N, ctx);
+		            (const char *)in[1]->data + (uint64_t)boff * bbytes, in[1]->type,
+		            (float *)out->data + t * m.M * m.N, ctx);
 		for (d = m.nb - 1; d >= 0; d--) {
 			if (++idx[d] < m.batch[d])
 				break;
@@ -312,7 +312,7 @@ done:
 }
 
 const mrt__op_def mrt__ops_linear[] = {
-	{"Gemm", infer_gemm, scratch_gemm, run_gemm, 1u << 1},
-	{"MatMul", infer_matmul, scratch_matmul, run_matmul, 1u << 1},
-	{NULL},
+    {"Gemm", infer_gemm, scratch_gemm, run_gemm, 1u << 1},
+    {"MatMul", infer_matmul, scratch_matmul, run_matmul, 1u << 1},
+    {NULL},
 };

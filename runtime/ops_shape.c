@@ -49,8 +49,8 @@ static int64_t tensor_i64(const mrt__tensor *t, int64_t i)
  * INTS attribute attr when the input is absent. Returns its length, -1 when
  * neither is known (input present but not constant), -2 when absent. */
 static int read_ints(const mrt__node *node, const mrt__value_info *const *in,
-		     const mrt__const *const *in_const, int k, const char *attr, int64_t *v,
-		     int max)
+                     const mrt__const *const *in_const, int k, const char *attr, int64_t *v,
+                     int max)
 {
 	int64_t n, i;
 
@@ -83,7 +83,7 @@ static int read_ints(const mrt__node *node, const mrt__value_info *const *in,
 
 /* Same at run time from a tensor (input k) or the attribute. */
 static int run_ints(const mrt__node *node, const mrt__tensor *const *in, int k, const char *attr,
-		    int64_t *v, int max)
+                    int64_t *v, int max)
 {
 	int64_t n, i;
 
@@ -137,8 +137,8 @@ static void copy_run(const mrt__tensor *x, mrt__tensor *y)
 		memcpy(y->data, x->data, (size_t)n * elem_size(y->type));
 }
 
-static int need_inputs(const mrt__node *node, const mrt__value_info *const *in, int n,
-		       char *err, size_t errlen)
+static int need_inputs(const mrt__node *node, const mrt__value_info *const *in, int n, char *err,
+                       size_t errlen)
 {
 	int k;
 
@@ -146,8 +146,8 @@ static int need_inputs(const mrt__node *node, const mrt__value_info *const *in, 
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "needs %d input(s)", n);
 	for (k = 0; k < n; k++)
 		if (in[k] == NULL)
-			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "input %d is missing", k);
+			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "input %d is missing",
+			                    k);
 	if (!dense_type(in[0]->type))
 		return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen, "unsupported input type");
 	return 0;
@@ -156,8 +156,8 @@ static int need_inputs(const mrt__node *node, const mrt__value_info *const *in, 
 /* ---- Flatten ---- */
 
 static int infer_flatten(const mrt__node *node, const mrt__value_info *const *in,
-			 const mrt__const *const *in_const, mrt__value_info *out, char *err,
-			 size_t errlen)
+                         const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                         size_t errlen)
 {
 	int64_t axis, a = 1, b = 1;
 	int i, rc;
@@ -183,7 +183,7 @@ static int infer_flatten(const mrt__node *node, const mrt__value_info *const *in
 }
 
 static int run_copy(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		    mrt__op_ctx *ctx, char *err, size_t errlen)
+                    mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	copy_run(in[0], out);
 	return 0;
@@ -192,8 +192,8 @@ static int run_copy(const mrt__node *node, const mrt__tensor *const *in, mrt__te
 /* ---- Reshape ---- */
 
 static int infer_reshape(const mrt__node *node, const mrt__value_info *const *in,
-			 const mrt__const *const *in_const, mrt__value_info *out, char *err,
-			 size_t errlen)
+                         const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                         size_t errlen)
 {
 	int64_t shape[MAXD], allowzero, known_in = 1, known_out = 1;
 	int n, i, neg = -1, sym_in = 0, sym_copied = 0, rc;
@@ -206,7 +206,7 @@ static int infer_reshape(const mrt__node *node, const mrt__value_info *const *in
 	if (n == -1) { /* shape not known yet: only the rank */
 		if (in[1]->ndim != 1 || in[1]->dims[0] < 0 || in[1]->dims[0] > MAXD)
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "shape input must be 1-D with at most %d values", MAXD);
+			                    "shape input must be 1-D with at most %d values", MAXD);
 		out->ndim = (int)in[1]->dims[0];
 		for (i = 0; i < out->ndim; i++)
 			out->dims[i] = -1;
@@ -226,18 +226,18 @@ static int infer_reshape(const mrt__node *node, const mrt__value_info *const *in
 		if (d == 0 && !allowzero) {
 			if (i >= in[0]->ndim)
 				return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-						    "0 at index %d copies a missing dim", i);
+				                    "0 at index %d copies a missing dim", i);
 			d = in[0]->dims[i];
 			if (d < 0)
 				sym_copied++;
 		} else if (d == -1) {
 			if (neg >= 0)
 				return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-						    "more than one -1 in shape");
+				                    "more than one -1 in shape");
 			neg = i;
 		} else if (d < 0) {
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "bad dim %lld",
-					    (long long)d);
+			                    (long long)d);
 		}
 		out->dims[i] = d;
 		if (d >= 0 && i != neg)
@@ -248,14 +248,14 @@ static int infer_reshape(const mrt__node *node, const mrt__value_info *const *in
 			out->dims[neg] = -1;
 		else if (known_out <= 0 || known_in < 0 || known_in % known_out != 0)
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "cannot infer -1: %lld elements into %lld",
-					    (long long)known_in, (long long)known_out);
+			                    "cannot infer -1: %lld elements into %lld",
+			                    (long long)known_in, (long long)known_out);
 		else
 			out->dims[neg] = known_in / known_out;
 	} else if (sym_in == 0 && sym_copied == 0 && known_in != known_out) {
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "cannot reshape %lld elements into %lld", (long long)known_in,
-				    (long long)known_out);
+		                    "cannot reshape %lld elements into %lld", (long long)known_in,
+		                    (long long)known_out);
 	}
 	return 0;
 }
@@ -284,8 +284,8 @@ static int get_perm(const mrt__node *node, int rank, int64_t *perm)
 }
 
 static int infer_transpose(const mrt__node *node, const mrt__value_info *const *in,
-			   const mrt__const *const *in_const, mrt__value_info *out, char *err,
-			   size_t errlen)
+                           const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                           size_t errlen)
 {
 	int64_t perm[MAXD];
 	int i, rc;
@@ -294,7 +294,7 @@ static int infer_transpose(const mrt__node *node, const mrt__value_info *const *
 		return rc;
 	if (get_perm(node, in[0]->ndim, perm) != 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "perm is not a permutation of %d axes", in[0]->ndim);
+		                    "perm is not a permutation of %d axes", in[0]->ndim);
 	out->type = in[0]->type;
 	out->ndim = in[0]->ndim;
 	for (i = 0; i < out->ndim; i++)
@@ -305,7 +305,7 @@ static int infer_transpose(const mrt__node *node, const mrt__value_info *const *
 /* Copy src (dims sdims, strides sst in elements, possibly permuted) into a
  * dense dst of dims ddims: a generic strided gather. */
 static void strided_copy(char *dst, const char *src, size_t es, int nd, const int64_t *ddims,
-			 const int64_t *sst, int64_t sbase)
+                         const int64_t *sst, int64_t sbase)
 {
 	int64_t idx[MAXD] = {0}, off = sbase, n = mrt__numel(ddims, nd), k;
 	int d;
@@ -335,7 +335,7 @@ static void dense_strides(const int64_t *dims, int nd, int64_t *st)
 }
 
 static int run_transpose(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-			 mrt__op_ctx *ctx, char *err, size_t errlen)
+                         mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	int64_t perm[MAXD], ist[MAXD], sst[MAXD];
 	int i, nd = in[0]->ndim;
@@ -353,8 +353,8 @@ static int run_transpose(const mrt__node *node, const mrt__tensor *const *in, mr
 /* ---- Concat ---- */
 
 static int infer_concat(const mrt__node *node, const mrt__value_info *const *in,
-			const mrt__const *const *in_const, mrt__value_info *out, char *err,
-			size_t errlen)
+                        const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                        size_t errlen)
 {
 	int64_t axis;
 	int ax, k, i, rc;
@@ -369,15 +369,15 @@ static int infer_concat(const mrt__node *node, const mrt__value_info *const *in,
 	for (k = 1; k < node->n_in; k++) {
 		if (in[k] == NULL || in[k]->ndim != in[0]->ndim || in[k]->type != in[0]->type)
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "input %d differs in rank or type", k);
+			                    "input %d differs in rank or type", k);
 		for (i = 0; i < out->ndim; i++) {
 			int64_t d = in[k]->dims[i];
 			if (i == ax) {
 				out->dims[i] = out->dims[i] < 0 || d < 0 ? -1 : out->dims[i] + d;
 			} else if (d >= 0 && out->dims[i] >= 0 && d != out->dims[i]) {
 				return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-						    "input %d: dim %d is %lld, expected %lld", k,
-						    i, (long long)d, (long long)out->dims[i]);
+				                    "input %d: dim %d is %lld, expected %lld", k, i,
+				                    (long long)d, (long long)out->dims[i]);
 			} else if (out->dims[i] < 0) {
 				out->dims[i] = d;
 			}
@@ -387,7 +387,7 @@ static int infer_concat(const mrt__node *node, const mrt__value_info *const *in,
 }
 
 static int run_concat(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		      mrt__op_ctx *ctx, char *err, size_t errlen)
+                      mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	int64_t axis, outer = 1, inner = 1, o, pos = 0;
 	size_t es = elem_size(out->type);
@@ -426,8 +426,8 @@ static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
 /* Fill sp and dims (in = input dims). Returns 0 or an error message code:
  * -1 bad axes, -2 zero step. */
 static int slice_compute(int nd, const int64_t *in_dims, int n, const int64_t *starts,
-			 const int64_t *ends, const int64_t *axes, const int64_t *steps,
-			 slice_plan *sp, int64_t *dims)
+                         const int64_t *ends, const int64_t *axes, const int64_t *steps,
+                         slice_plan *sp, int64_t *dims)
 {
 	int i, ax, seen = 0;
 
@@ -468,8 +468,8 @@ static int slice_compute(int nd, const int64_t *in_dims, int n, const int64_t *s
 }
 
 static int infer_slice(const mrt__node *node, const mrt__value_info *const *in,
-		       const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		       size_t errlen)
+                       const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                       size_t errlen)
 {
 	int64_t starts[MAXD], ends[MAXD], axes[MAXD], steps[MAXD];
 	int ns, ne, na, nst, i, rc;
@@ -490,17 +490,17 @@ static int infer_slice(const mrt__node *node, const mrt__value_info *const *in,
 	}
 	if (ns < 0 || ne != ns || (na != -2 && na != ns) || (nst != -2 && nst != ns))
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "starts, ends, axes and steps must have one length");
+		                    "starts, ends, axes and steps must have one length");
 	rc = slice_compute(out->ndim, in[0]->dims, ns, starts, ends, na == -2 ? NULL : axes,
-			   nst == -2 ? NULL : steps, &sp, out->dims);
+	                   nst == -2 ? NULL : steps, &sp, out->dims);
 	if (rc != 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    rc == -1 ? "bad or repeated axis" : "step is 0");
+		                    rc == -1 ? "bad or repeated axis" : "step is 0");
 	return 0;
 }
 
 static int run_slice(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		     mrt__op_ctx *ctx, char *err, size_t errlen)
+                     mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	int64_t starts[MAXD], ends[MAXD], axes[MAXD], steps[MAXD], dims[MAXD], ist[MAXD];
 	int64_t sst[MAXD], base = 0;
@@ -512,13 +512,13 @@ static int run_slice(const mrt__node *node, const mrt__tensor *const *in, mrt__t
 	na = run_ints(node, in, 3, "axes", axes, MAXD);
 	nst = run_ints(node, in, 4, NULL, steps, MAXD);
 	if (slice_compute(nd, in[0]->dims, ns, starts, ends, na < 0 ? NULL : axes,
-			  nst < 0 ? NULL : steps, &sp, dims) != 0)
+	                  nst < 0 ? NULL : steps, &sp, dims) != 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "bad slice parameters");
 	dense_strides(in[0]->dims, nd, ist);
 	for (i = 0; i < nd; i++) {
 		if (dims[i] != out->dims[i])
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "slice parameters changed after planning");
+			                    "slice parameters changed after planning");
 		base += sp.start[i] * ist[i];
 		sst[i] = sp.step[i] * ist[i];
 	}
@@ -531,8 +531,8 @@ static int run_slice(const mrt__node *node, const mrt__tensor *const *in, mrt__t
 /* ---- Squeeze / Unsqueeze ---- */
 
 static int infer_squeeze(const mrt__node *node, const mrt__value_info *const *in,
-			 const mrt__const *const *in_const, mrt__value_info *out, char *err,
-			 size_t errlen)
+                         const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                         size_t errlen)
 {
 	int64_t axes[MAXD];
 	int n, i, ax, drop = 0, rc;
@@ -542,12 +542,12 @@ static int infer_squeeze(const mrt__node *node, const mrt__value_info *const *in
 	n = read_ints(node, in, in_const, 1, "axes", axes, MAXD);
 	if (n == -1 || n == -3)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "axes must be a constant");
+		                    "axes must be a constant");
 	for (i = 0; i < n; i++) {
 		if (norm_axis(axes[i], in[0]->ndim, &ax) != 0 || in[0]->dims[ax] > 1 ||
 		    in[0]->dims[ax] == 0)
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "axis %lld is not a dim of size 1", (long long)axes[i]);
+			                    "axis %lld is not a dim of size 1", (long long)axes[i]);
 		drop |= 1 << ax;
 	}
 	if (n < 0)
@@ -563,8 +563,8 @@ static int infer_squeeze(const mrt__node *node, const mrt__value_info *const *in
 }
 
 static int infer_unsqueeze(const mrt__node *node, const mrt__value_info *const *in,
-			   const mrt__const *const *in_const, mrt__value_info *out, char *err,
-			   size_t errlen)
+                           const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                           size_t errlen)
 {
 	int64_t axes[MAXD];
 	int n, i, j, ax, add = 0, rc;
@@ -574,7 +574,7 @@ static int infer_unsqueeze(const mrt__node *node, const mrt__value_info *const *
 	n = read_ints(node, in, in_const, 1, "axes", axes, MAXD);
 	if (n < 0)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "axes must be a constant");
+		                    "axes must be a constant");
 	out->type = in[0]->type;
 	out->ndim = in[0]->ndim + n;
 	if (out->ndim > MAXD)
@@ -582,7 +582,7 @@ static int infer_unsqueeze(const mrt__node *node, const mrt__value_info *const *
 	for (i = 0; i < n; i++) {
 		if (norm_axis(axes[i], out->ndim, &ax) != 0 || (add & (1 << ax)))
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "bad or repeated axis %lld", (long long)axes[i]);
+			                    "bad or repeated axis %lld", (long long)axes[i]);
 		add |= 1 << ax;
 	}
 	for (i = 0, j = 0; i < out->ndim; i++)
@@ -613,7 +613,7 @@ static int pad_mode(const mrt__node *node)
 
 /* Expand pads (with optional axes) to begin/end per dim. */
 static int pad_expand(int nd, int n, const int64_t *pads, int na, const int64_t *axes,
-		      int64_t *begin, int64_t *end)
+                      int64_t *begin, int64_t *end)
 {
 	int i, ax, cnt = na >= 0 ? na : nd;
 
@@ -631,8 +631,8 @@ static int pad_expand(int nd, int n, const int64_t *pads, int na, const int64_t 
 }
 
 static int infer_pad(const mrt__node *node, const mrt__value_info *const *in,
-		     const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		     size_t errlen)
+                     const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                     size_t errlen)
 {
 	int64_t pads[2 * MAXD], axes[MAXD], begin[MAXD], end[MAXD];
 	int n, na, i, mode = pad_mode(node), rc;
@@ -641,7 +641,7 @@ static int infer_pad(const mrt__node *node, const mrt__value_info *const *in,
 		return rc;
 	if (mode < 0)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "mode must be constant, reflect or edge");
+		                    "mode must be constant, reflect or edge");
 	out->type = in[0]->type;
 	out->ndim = in[0]->ndim;
 	n = read_ints(node, in, in_const, 1, "pads", pads, 2 * MAXD);
@@ -653,7 +653,7 @@ static int infer_pad(const mrt__node *node, const mrt__value_info *const *in,
 	}
 	if (n < 0 || pad_expand(out->ndim, n, pads, na == -2 ? -1 : na, axes, begin, end) != 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "pads must hold 2 values per axis");
+		                    "pads must hold 2 values per axis");
 	for (i = 0; i < out->ndim; i++) {
 		int64_t d = in[0]->dims[i];
 		if (d < 0) {
@@ -663,15 +663,15 @@ static int infer_pad(const mrt__node *node, const mrt__value_info *const *in,
 		if (begin[i] < -d || end[i] < -d || d + begin[i] + end[i] < 0 ||
 		    begin[i] > INT32_MAX || end[i] > INT32_MAX)
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "pads out of range on axis %d", i);
+			                    "pads out of range on axis %d", i);
 		if (mode == PAD_REFLECT && (begin[i] >= d || end[i] >= d) &&
 		    (begin[i] > 0 || end[i] > 0))
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "reflect pad on axis %d needs pads < dim %lld", i,
-					    (long long)d);
+			                    "reflect pad on axis %d needs pads < dim %lld", i,
+			                    (long long)d);
 		if (mode == PAD_EDGE && d == 0 && (begin[i] > 0 || end[i] > 0))
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "edge pad of an empty axis %d", i);
+			                    "edge pad of an empty axis %d", i);
 		out->dims[i] = d + begin[i] + end[i];
 	}
 	return 0;
@@ -696,7 +696,7 @@ static int64_t pad_src(int mode, int64_t o, int64_t b, int64_t d)
 }
 
 static int run_pad(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		   mrt__op_ctx *ctx, char *err, size_t errlen)
+                   mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	int64_t pads[2 * MAXD], axes[MAXD], begin[MAXD], end[MAXD], ist[MAXD], idx[MAXD] = {0};
 	int64_t n_out = mrt__numel(out->dims, out->ndim), k;
@@ -711,7 +711,7 @@ static int run_pad(const mrt__node *node, const mrt__tensor *const *in, mrt__ten
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "bad pads");
 	if (node->n_in > 2 && in[2] != NULL && mrt__numel(in[2]->dims, in[2]->ndim) > 0)
 		cval = in[2]->type == MRT_TYPE_F32 ? ((const float *)in[2]->data)[0]
-						   : (double)tensor_i64(in[2], 0);
+		                                   : (double)tensor_i64(in[2], 0);
 	if (out->type == MRT_TYPE_F32) {
 		float f = (float)cval;
 		memcpy(fill, &f, 4);
@@ -759,8 +759,8 @@ static void shape_range(const mrt__node *node, int rank, int64_t *b, int64_t *e)
 }
 
 static int infer_shape(const mrt__node *node, const mrt__value_info *const *in,
-		       const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		       size_t errlen)
+                       const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                       size_t errlen)
 {
 	int64_t b, e;
 
@@ -774,7 +774,7 @@ static int infer_shape(const mrt__node *node, const mrt__value_info *const *in,
 }
 
 static int run_shape(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		     mrt__op_ctx *ctx, char *err, size_t errlen)
+                     mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	int64_t b, e, i;
 
@@ -785,8 +785,8 @@ static int run_shape(const mrt__node *node, const mrt__tensor *const *in, mrt__t
 }
 
 static int infer_cos(const mrt__node *node, const mrt__value_info *const *in,
-		     const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		     size_t errlen)
+                     const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                     size_t errlen)
 {
 	const mrt__attr *a = mrt__node_attr(node, "value");
 	int64_t shape[MAXD];
@@ -820,7 +820,7 @@ static int infer_cos(const mrt__node *node, const mrt__value_info *const *in,
 }
 
 static int run_cos(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		   mrt__op_ctx *ctx, char *err, size_t errlen)
+                   mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	const mrt__attr *a = mrt__node_attr(node, "value");
 	int64_t n = mrt__numel(out->dims, out->ndim), i, iv = 0;
@@ -842,8 +842,8 @@ static int run_cos(const mrt__node *node, const mrt__tensor *const *in, mrt__ten
 /* ---- Expand ---- */
 
 static int infer_expand(const mrt__node *node, const mrt__value_info *const *in,
-			const mrt__const *const *in_const, mrt__value_info *out, char *err,
-			size_t errlen)
+                        const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                        size_t errlen)
 {
 	int64_t shape[MAXD];
 	int n, i, rc;
@@ -873,14 +873,14 @@ static int infer_expand(const mrt__node *node, const mrt__value_info *const *in,
 			out->dims[i] = b;
 		else
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "dim %d: %lld cannot expand to %lld", i, (long long)a,
-					    (long long)b);
+			                    "dim %d: %lld cannot expand to %lld", i, (long long)a,
+			                    (long long)b);
 	}
 	return 0;
 }
 
 static int run_expand(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		      mrt__op_ctx *ctx, char *err, size_t errlen)
+                      mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	int64_t ist[MAXD], sst[MAXD];
 	int i, off = out->ndim - in[0]->ndim;
@@ -915,8 +915,8 @@ static double scalar_d(const mrt__const *c)
 }
 
 static int infer_range(const mrt__node *node, const mrt__value_info *const *in,
-		       const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		       size_t errlen)
+                       const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                       size_t errlen)
 {
 	int k, rc;
 
@@ -925,19 +925,19 @@ static int infer_range(const mrt__node *node, const mrt__value_info *const *in,
 	for (k = 0; k < 3; k++)
 		if (mrt__numel(in[k]->dims, in[k]->ndim) != 1 || in[k]->type != in[0]->type)
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "start, limit and delta must be scalars of one type");
+			                    "start, limit and delta must be scalars of one type");
 	out->type = in[0]->type;
 	out->ndim = 1;
 	out->dims[0] = -1;
 	if (in_const && in_const[0] && in_const[1] && in_const[2] &&
 	    range_len(scalar_d(in_const[0]), scalar_d(in_const[1]), scalar_d(in_const[2]),
-		      &out->dims[0]) != 0)
+	              &out->dims[0]) != 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "bad range");
 	return 0;
 }
 
 static int run_range(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		     mrt__op_ctx *ctx, char *err, size_t errlen)
+                     mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	int64_t i, n = out->dims[0];
 
@@ -958,17 +958,17 @@ static int run_range(const mrt__node *node, const mrt__tensor *const *in, mrt__t
 }
 
 const mrt__op_def mrt__ops_shape[] = {
-	{"Flatten", infer_flatten, NULL, run_copy, 0},
-	{"Reshape", infer_reshape, NULL, run_copy, 0},
-	{"Squeeze", infer_squeeze, NULL, run_copy, 0},
-	{"Unsqueeze", infer_unsqueeze, NULL, run_copy, 0},
-	{"Transpose", infer_transpose, NULL, run_transpose, 0},
-	{"Concat", infer_concat, NULL, run_concat, 0},
-	{"Slice", infer_slice, NULL, run_slice, 0},
-	{"Pad", infer_pad, NULL, run_pad, 0},
-	{"Shape", infer_shape, NULL, run_shape, 0},
-	{"ConstantOfShape", infer_cos, NULL, run_cos, 0},
-	{"Expand", infer_expand, NULL, run_expand, 0},
-	{"Range", infer_range, NULL, run_range, 0},
-	{NULL},
+    {"Flatten", infer_flatten, NULL, run_copy, 0},
+    {"Reshape", infer_reshape, NULL, run_copy, 0},
+    {"Squeeze", infer_squeeze, NULL, run_copy, 0},
+    {"Unsqueeze", infer_unsqueeze, NULL, run_copy, 0},
+    {"Transpose", infer_transpose, NULL, run_transpose, 0},
+    {"Concat", infer_concat, NULL, run_concat, 0},
+    {"Slice", infer_slice, NULL, run_slice, 0},
+    {"Pad", infer_pad, NULL, run_pad, 0},
+    {"Shape", infer_shape, NULL, run_shape, 0},
+    {"ConstantOfShape", infer_cos, NULL, run_cos, 0},
+    {"Expand", infer_expand, NULL, run_expand, 0},
+    {"Range", infer_range, NULL, run_range, 0},
+    {NULL},
 };

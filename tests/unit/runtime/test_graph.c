@@ -32,7 +32,7 @@ static mrt__graph *graph_new(void)
 }
 
 static void io_add(mrt__value_info *v, int *n, const char *name, int type, int ndim, int64_t d0,
-		   int64_t d1)
+                   int64_t d1)
 {
 	mrt__value_info *x = &v[(*n)++];
 	x->name = sdup(name);
@@ -83,7 +83,7 @@ static void attr_i(mrt__node *n, const char *name, int64_t v)
 }
 
 static void const_add(mrt__graph *g, const char *name, int type, int ndim, const int64_t *dims,
-		      const void *data, size_t nbytes)
+                      const void *data, size_t nbytes)
 {
 	mrt__const *c = &g->consts[g->n_consts++];
 	c->name = sdup(name);
@@ -182,7 +182,7 @@ static void fill_x(float *x, int64_t n, int seed)
 }
 
 static int run1(mrt_ctx *c, const char *name, int dtype, int ndim, int64_t d0, int64_t d1,
-		void *data, mrt_tensor *out)
+                void *data, mrt_tensor *out)
 {
 	mrt_tensor in;
 	memset(&in, 0, sizeof(in));
@@ -365,7 +365,7 @@ static void test_refused(void)
 	expect_refused("unknown op", "node 0 ('n0'): operator 'Foo' is not supported");
 	save(one_node("Relu", "nope"), NULL);
 	expect_refused("dangling", "node 0 ('n0', Relu): input 'nope' is not a graph input, a "
-				   "constant or an earlier node's output");
+	                           "constant or an earlier node's output");
 	/* an attribute of a type graphs do not use (bool) */
 	g = one_node("LeakyRelu", "x");
 	w = mrt_gguf_writer_new();
@@ -375,7 +375,7 @@ static void test_refused(void)
 	mrt_gguf_writer_free(w);
 	mrt__graph_free(g);
 	expect_refused("bool attr", "node 0 ('n0'): key 'modelgraph.node.0.attr.alpha' has a bad "
-				    "name or type");
+	                            "name or type");
 	/* an attribute of the wrong kind for its op */
 	g = one_node("Gemm", "x,x");
 	g->nodes[0].attr[0].name = sdup("transB");
@@ -427,13 +427,13 @@ static void test_input_errors(void)
 	in[1].name = "u";
 	in[1].dims[1] = 3;
 	in[1].data = u;
-#define EXPECT(rc_, msg)                                                                   \
-	do {                                                                               \
-		err[0] = 0;                                                                \
-		CHECK_EQ_INT(mrt_run(c, 2, in, out, err, sizeof(err)), rc_);               \
-		CHECK(strcmp(err, msg) == 0);                                              \
-		if (strcmp(err, msg) != 0)                                                 \
-			fprintf(stderr, "  got \"%s\"\n", err);                            \
+#define EXPECT(rc_, msg)                                                                           \
+	do {                                                                                       \
+		err[0] = 0;                                                                        \
+		CHECK_EQ_INT(mrt_run(c, 2, in, out, err, sizeof(err)), rc_);                       \
+		CHECK(strcmp(err, msg) == 0);                                                      \
+		if (strcmp(err, msg) != 0)                                                         \
+			fprintf(stderr, "  got \"%s\"\n", err);                                    \
 	} while (0)
 	in[1].name = "q";
 	EXPECT(MRT_ERR_INVALID, "unknown input 'q'");

@@ -84,7 +84,7 @@ static char errbuf[512];
 
 /* Evaluate t on up to 5 constants (NULL = absent); out must be freed. */
 static int ev(tnode *t, mrt__const *out, const mrt__const *a, const mrt__const *b,
-	      const mrt__const *c, const mrt__const *d, const mrt__const *e)
+              const mrt__const *c, const mrt__const *d, const mrt__const *e)
 {
 	const mrt__const *in[5] = {a, b, c, d, e};
 	int rc;
@@ -203,8 +203,8 @@ static void test_broadcast(void)
 		mrt__const Z = CF(z, 1, 4, 0, 0);
 		node_init(&t, "Add", 2, 1);
 		CHECK_EQ_INT(mrt__node_eval(&t.n, (const mrt__const *[]){&A, &Z}, &o, errbuf,
-					    sizeof(errbuf)),
-			     MRT_ERR_SHAPE);
+		                            sizeof(errbuf)),
+		             MRT_ERR_SHAPE);
 		CHECK_STR_CONTAINS(errbuf, "node 'n' (Add): shapes cannot be broadcast");
 	}
 }
@@ -242,7 +242,7 @@ static void test_where_equal_minmax(void)
 }
 
 static void unary(const char *op, const char *approx, float alpha, const float *x,
-		  const float *want, int n, double tol)
+                  const float *want, int n, double tol)
 {
 	mrt__const X = CF((void *)x, 1, n, 0, 0), o;
 	tnode t;
@@ -263,31 +263,32 @@ static void test_unary(void)
 	float x[5] = {-2, -0.5f, 0, 0.5f, 1};
 
 	/* erf, gelu values from tables (Abramowitz & Stegun; exact formulas) */
-	unary("Erf", NULL, 0, x, (float[]){-0.995322265f, -0.520499878f, 0, 0.520499878f,
-					   0.842700793f}, 5, 1e-6);
-	unary("Gelu", NULL, 0, x, (float[]){-0.0455002639f, -0.154268769f, 0, 0.345731231f,
-					    0.841344746f}, 5, 1e-6);
-	unary("Gelu", "none", 0, x, (float[]){-0.0455002639f, -0.154268769f, 0, 0.345731231f,
-					      0.841344746f}, 5, 1e-6);
-	unary("Gelu", "tanh", 0, x, (float[]){-0.0454023059f, -0.154285990f, 0, 0.345714010f,
-					      0.841191990f}, 5, 1e-6);
+	unary("Erf", NULL, 0, x,
+	      (float[]){-0.995322265f, -0.520499878f, 0, 0.520499878f, 0.842700793f}, 5, 1e-6);
+	unary("Gelu", NULL, 0, x,
+	      (float[]){-0.0455002639f, -0.154268769f, 0, 0.345731231f, 0.841344746f}, 5, 1e-6);
+	unary("Gelu", "none", 0, x,
+	      (float[]){-0.0455002639f, -0.154268769f, 0, 0.345731231f, 0.841344746f}, 5, 1e-6);
+	unary("Gelu", "tanh", 0, x,
+	      (float[]){-0.0454023059f, -0.154285990f, 0, 0.345714010f, 0.841191990f}, 5, 1e-6);
 	unary("Relu", NULL, 0, x, (float[]){0, 0, 0, 0.5f, 1}, 5, 0);
 	unary("LeakyRelu", NULL, 0.1f, x, (float[]){-0.2f, -0.05f, 0, 0.5f, 1}, 5, 1e-7);
 	unary("LeakyRelu", NULL, 0, x, (float[]){-0.02f, -0.005f, 0, 0.5f, 1}, 5, 1e-7);
-	unary("Sigmoid", NULL, 0, x, (float[]){0.119202922f, 0.377540669f, 0.5f, 0.622459331f,
-					       0.731058579f}, 5, 1e-6);
-	unary("Tanh", NULL, 0, x, (float[]){-0.964027580f, -0.462117157f, 0, 0.462117157f,
-					    0.761594156f}, 5, 1e-6);
+	unary("Sigmoid", NULL, 0, x,
+	      (float[]){0.119202922f, 0.377540669f, 0.5f, 0.622459331f, 0.731058579f}, 5, 1e-6);
+	unary("Tanh", NULL, 0, x,
+	      (float[]){-0.964027580f, -0.462117157f, 0, 0.462117157f, 0.761594156f}, 5, 1e-6);
 	unary("Neg", NULL, 0, x, (float[]){2, 0.5f, 0, -0.5f, -1}, 5, 0);
 	unary("Abs", NULL, 0, x, (float[]){2, 0.5f, 0, 0.5f, 1}, 5, 0);
 	unary("Sqrt", NULL, 0, (float[]){0, 1, 4, 2.25f, 100}, (float[]){0, 1, 2, 1.5f, 10}, 5,
 	      1e-7);
-	unary("Exp", NULL, 0, x, (float[]){0.135335283f, 0.60653066f, 1, 1.64872127f,
-					   2.718281828f}, 5, 1e-6);
+	unary("Exp", NULL, 0, x, (float[]){0.135335283f, 0.60653066f, 1, 1.64872127f, 2.718281828f},
+	      5, 1e-6);
 	unary("Identity", NULL, 0, x, x, 5, 0);
 	{ /* Clip with min/max as inputs (opset 11+) */
 		float lo = -1, hi = 0.5f;
-		mrt__const X = CF(x, 1, 5, 0, 0), L = CF(&lo, 0, 0, 0, 0), H = CF(&hi, 0, 0, 0, 0), o;
+		mrt__const X = CF(x, 1, 5, 0, 0), L = CF(&lo, 0, 0, 0, 0), H = CF(&hi, 0, 0, 0, 0),
+		           o;
 		tnode t;
 		node_init(&t, "Clip", 3, 1);
 		if (ev(&t, &o, &X, &L, &H, NULL, NULL) == 0) {
@@ -300,9 +301,9 @@ static void test_unary(void)
 		tnode t;
 		node_init(&t, "Gelu", 1, 1);
 		attr_s(&t, "approximate", "fast");
-		CHECK_EQ_INT(mrt__node_eval(&t.n, (const mrt__const *[]){&X}, &o, errbuf,
-					    sizeof(errbuf)),
-			     MRT_ERR_UNSUPPORTED);
+		CHECK_EQ_INT(
+		    mrt__node_eval(&t.n, (const mrt__const *[]){&X}, &o, errbuf, sizeof(errbuf)),
+		    MRT_ERR_UNSUPPORTED);
 		CHECK_STR_CONTAINS(errbuf, "approximate");
 	}
 }
@@ -335,7 +336,7 @@ static void test_cast(void)
 	node_init(&t, "Cast", 1, 1);
 	attr_i(&t, "to", 8); /* string */
 	CHECK_EQ_INT(mrt__node_eval(&t.n, (const mrt__const *[]){&X}, &o, errbuf, sizeof(errbuf)),
-		     MRT_ERR_UNSUPPORTED);
+	             MRT_ERR_UNSUPPORTED);
 }
 
 /* ---- shape ops ---- */
@@ -360,9 +361,9 @@ static void test_reshape_flatten(void)
 		done(&o);
 	}
 	attr_i(&t, "allowzero", 1); /* 0 is a real zero: 0 x 24 != 24 elements */
-	CHECK_EQ_INT(mrt__node_eval(&t.n, (const mrt__const *[]){&X, &S0}, &o, errbuf,
-				    sizeof(errbuf)),
-		     MRT_ERR_SHAPE);
+	CHECK_EQ_INT(
+	    mrt__node_eval(&t.n, (const mrt__const *[]){&X, &S0}, &o, errbuf, sizeof(errbuf)),
+	    MRT_ERR_SHAPE);
 	/* symbolic batch: [-1,3,4] with [0,-1] -> [-1,12] */
 	memset(&vi, 0, sizeof(vi));
 	memset(&vs, 0, sizeof(vs));
@@ -493,9 +494,9 @@ static void test_squeeze_unsqueeze(void)
 	}
 	node_init(&t, "Squeeze", 2, 1);
 	ax[0] = 1; /* dim of size 3 */
-	CHECK_EQ_INT(mrt__node_eval(&t.n, (const mrt__const *[]){&X, &A}, &o, errbuf,
-				    sizeof(errbuf)),
-		     MRT_ERR_SHAPE);
+	CHECK_EQ_INT(
+	    mrt__node_eval(&t.n, (const mrt__const *[]){&X, &A}, &o, errbuf, sizeof(errbuf)),
+	    MRT_ERR_SHAPE);
 }
 
 static void test_pad(void)
@@ -538,9 +539,9 @@ static void test_pad(void)
 	node_init(&t, "Pad", 2, 1); /* reflect needs pads < dim */
 	attr_s(&t, "mode", "reflect");
 	pads[0] = 3;
-	CHECK_EQ_INT(mrt__node_eval(&t.n, (const mrt__const *[]){&X, &P}, &o, errbuf,
-				    sizeof(errbuf)),
-		     MRT_ERR_SHAPE);
+	CHECK_EQ_INT(
+	    mrt__node_eval(&t.n, (const mrt__const *[]){&X, &P}, &o, errbuf, sizeof(errbuf)),
+	    MRT_ERR_SHAPE);
 }
 
 static void test_shape_family(void)
@@ -643,9 +644,9 @@ static void test_gemm(void)
 		done(&o);
 	}
 	node_init(&t, "Gemm", 2, 1); /* inner dims differ */
-	CHECK_EQ_INT(mrt__node_eval(&t.n, (const mrt__const *[]){&A, &A}, &o, errbuf,
-				    sizeof(errbuf)),
-		     MRT_ERR_SHAPE);
+	CHECK_EQ_INT(
+	    mrt__node_eval(&t.n, (const mrt__const *[]){&A, &A}, &o, errbuf, sizeof(errbuf)),
+	    MRT_ERR_SHAPE);
 	CHECK_STR_CONTAINS(errbuf, "inner dims differ");
 }
 
@@ -695,7 +696,8 @@ static void test_matmul(void)
 	{
 		const mrt__const *in[2] = {&A, &BQ};
 		const mrt__op_def *d = mrt__op_find("MatMul");
-		mrt__tensor ta = {MRT_TYPE_F32, 3, {2, M, K}, a}, tb = {MRT_TYPE_Q8_0, 2, {N, K}, q};
+		mrt__tensor ta = {MRT_TYPE_F32, 3, {2, M, K}, a},
+		            tb = {MRT_TYPE_Q8_0, 2, {N, K}, q};
 		const mrt__tensor *tin[2] = {&ta, &tb};
 		float y[2 * M * N];
 		mrt__tensor ty = {MRT_TYPE_F32, 3, {2, M, N}, y};
@@ -724,7 +726,7 @@ static void test_matmul(void)
 		const mrt__value_info *pin[2] = {&va, &vb};
 		mrt__value_info out;
 		CHECK_EQ_INT(mrt__node_infer(&t.n, pin, NULL, &out, errbuf, sizeof(errbuf)),
-			     MRT_ERR_UNSUPPORTED);
+		             MRT_ERR_UNSUPPORTED);
 	}
 	/* 1-D A: [K] x [K,N] -> [N] */
 	{
@@ -740,11 +742,12 @@ static void test_matmul(void)
 
 static void test_lookup(void)
 {
-	const char *mine[] = {"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Relu",
-			      "LeakyRelu", "Sigmoid", "Tanh", "Gelu", "Cast", "Identity",
-			      "Dropout", "Flatten", "Reshape", "Transpose", "Concat", "Slice",
-			      "Squeeze", "Unsqueeze", "Pad", "Shape", "ConstantOfShape",
-			      "Expand", "Range", "Gemm", "MatMul"};
+	const char *mine[] = {"Add",     "Sub",       "Mul",       "Div",       "Pow",
+	                      "Sqrt",    "Erf",       "Relu",      "LeakyRelu", "Sigmoid",
+	                      "Tanh",    "Gelu",      "Cast",      "Identity",  "Dropout",
+	                      "Flatten", "Reshape",   "Transpose", "Concat",    "Slice",
+	                      "Squeeze", "Unsqueeze", "Pad",       "Shape",     "ConstantOfShape",
+	                      "Expand",  "Range",     "Gemm",      "MatMul"};
 	size_t i;
 
 	for (i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
