@@ -10,7 +10,7 @@ tests_tools_json_compare_LDADD = $(JANSSON_LIBS) -lm
 MODEL_TESTS = tests/models/mlp_small.sh tests/models/mlp_scoring.sh tests/models/cnn.sh \
 	tests/models/lstm_cls.sh tests/models/gru_cls.sh tests/models/autoencoder.sh \
 	tests/models/embedding.sh tests/models/two_tower.sh tests/models/transformer_block.sh \
-	tests/models/transformer_block17.sh
+	tests/models/transformer_block17.sh tests/models/demo.sh
 TESTS += $(MODEL_TESTS)
 EXTRA_DIST += $(MODEL_TESTS) tests/models/lib.sh tests/fixtures/make_fixtures.py
 
@@ -46,3 +46,20 @@ EXTRA_DIST += \
 	tests/fixtures/models/transformer_block17.onnx \
 	tests/fixtures/models/transformer_block17.request.json \
 	tests/fixtures/models/transformer_block17.expected.json
+
+# The demo models shipped in models/ (made by models/demo/make_demo.py and
+# `make demo-models`; see models/demo/README.md).
+EXTRA_DIST += models/regression.gguf models/digits.gguf \
+	models/demo/README.md models/demo/make_demo.py \
+	models/demo/regression.onnx models/demo/regression.request.json \
+	models/demo/regression.expected.json \
+	models/demo/digits.onnx models/demo/digits.request.json models/demo/digits.expected.json
+
+# Rebuild the demo model files from their ONNX files (into the build tree).
+demo-models: models/modelctl$(EXEEXT)
+	$(MKDIR_P) models
+	models/modelctl$(EXEEXT) convert $(srcdir)/models/demo/regression.onnx \
+		models/regression.gguf --quant f32
+	models/modelctl$(EXEEXT) convert $(srcdir)/models/demo/digits.onnx \
+		models/digits.gguf --quant f32
+.PHONY: demo-models
