@@ -14,13 +14,13 @@
 /* Concrete geometry of one Conv/ConvTranspose run. */
 typedef struct conv_geom {
 	mrt__window w;
-	int64_t n, c, m, g;  /* batch, input and output channels, groups */
-	int64_t cg, mg;      /* channels per group (in, out) */
-	int64_t kk;          /* kernel positions kh*kw */
-	int64_t K;           /* GEMM depth: cg*kk (Conv) or rows mg*kk (ConvTranspose) */
-	int64_t pin, pout;   /* input and output positions per channel */
-	int64_t pt;          /* positions per column tile */
-	int direct;          /* Conv: 1x1, stride 1, no pads: X is already the columns */
+	int64_t n, c, m, g; /* batch, input and output channels, groups */
+	int64_t cg, mg;     /* channels per group (in, out) */
+	int64_t kk;         /* kernel positions kh*kw */
+	int64_t K;          /* GEMM depth: cg*kk (Conv) or rows mg*kk (ConvTranspose) */
+	int64_t pin, pout;  /* input and output positions per channel */
+	int64_t pt;         /* positions per column tile */
+	int direct;         /* Conv: 1x1, stride 1, no pads: X is already the columns */
 } conv_geom;
 
 static size_t align64(size_t n)
@@ -32,23 +32,23 @@ static size_t align64(size_t n)
  * transposed: ConvTranspose layout W [C, M/g, k...]. Dims may be -1 at infer
  * time (then pt and K-derived fields are unused). */
 static int conv_geom_init(const mrt__node *node, const int64_t *xd, const int64_t *wd, int ndim,
-			  int wdim, int transposed, conv_geom *g, char *err, size_t errlen)
+                          int wdim, int transposed, conv_geom *g, char *err, size_t errlen)
 {
 	int64_t group;
 	int rc;
 
 	if (ndim < 3 || ndim > 4 || wdim != ndim)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "X and W must both have rank 3 or 4 (got %d and %d)", ndim,
-				    wdim);
+		                    "X and W must both have rank 3 or 4 (got %d and %d)", ndim,
+		                    wdim);
 	if (mrt__attr_int(node, "group", 1, &group) < 0 || group < 1)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "group must be >= 1");
 	for (int i = 0; i < ndim; i++)
 		if (wd[i] < 1)
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "weight dims must be known and >= 1");
+			                    "weight dims must be known and >= 1");
 	rc = mrt__window_init(node, transposed ? MRT__WINDOW_TRANS : MRT__WINDOW_CONV, xd, ndim,
-			      wd + 2, &g->w, err, errlen);
+	                      wd + 2, &g->w, err, errlen);
 	if (rc < 0)
 		return rc;
 	g->g = group;
@@ -57,9 +57,9 @@ static int conv_geom_init(const mrt__node *node, const int64_t *xd, const int64_
 	g->m = transposed ? wd[1] * group : wd[0];
 	if ((xd[1] >= 0 && xd[1] != g->c) || g->c % group || g->m % group)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "X has %lld channels, W %s with group %lld does not fit",
-				    (long long)xd[1], transposed ? "[C, M/g, k]" : "[M, C/g, k]",
-				    (long long)group);
+		                    "X has %lld channels, W %s with group %lld does not fit",
+		                    (long long)xd[1], transposed ? "[C, M/g, k]" : "[M, C/g, k]",
+		                    (long long)group);
 	g->cg = g->c / group;
 	g->mg = g->m / group;
 	g->kk = g->w.k[0] * g->w.k[1];
@@ -67,7 +67,7 @@ static int conv_geom_init(const mrt__node *node, const int64_t *xd, const int64_
 	g->pin = g->w.in[0] * g->w.in[1];
 	g->pout = g->w.out[0] * g->w.out[1];
 	g->direct = !transposed && g->kk == 1 && g->w.s[0] == 1 && g->w.s[1] == 1 &&
-		    g->w.pb[0] + g->w.pb[1] + g->w.pe[0] + g->w.pe[1] == 0;
+	            g->w.pb[0] + g->w.pb[1] + g->w.pe[0] + g->w.pe[1] == 0;
 	{
 		int64_t pos = transposed ? g->pin : g->pout;
 		g->pt = pos;
@@ -78,8 +78,8 @@ static int conv_geom_init(const mrt__node *node, const int64_t *xd, const int64_
 }
 
 static int conv_infer_common(const mrt__node *node, const mrt__value_info *const *in,
-			     const mrt__const *const *in_const, mrt__value_info *out, int transposed,
-			     char *err, size_t errlen)
+                             const mrt__const *const *in_const, mrt__value_info *out,
+                             int transposed, char *err, size_t errlen)
 {
 	const int64_t *wd;
 	conv_geom g;
@@ -96,7 +96,7 @@ static int conv_infer_common(const mrt__node *node, const mrt__value_info *const
 		return rc;
 	if (node->n_in > 2 && in[2] && (in[2]->ndim != 1 || in[2]->dims[0] != g.m))
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "B must have %lld values",
-				    (long long)g.m);
+		                    (long long)g.m);
 	out[0].type = MRT_TYPE_F32;
 	out[0].ndim = in[0]->ndim;
 	out[0].dims[0] = in[0]->dims[0];
@@ -111,18 +111,17 @@ static int conv_infer_common(const mrt__node *node, const mrt__value_info *const
 }
 
 int mrt__conv_infer(const mrt__node *node, const mrt__value_info *const *in,
-		    const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		    size_t errlen)
+                    const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                    size_t errlen)
 {
 	return conv_infer_common(node, in, in_const, out, 0, err, errlen);
 }
 
 int mrt__convt_infer(const mrt__node *node, const mrt__value_info *const *in,
-		     const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		     size_t errlen)
+                     const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                     size_t errlen)
 {
-	if (node->n_in > 1 && in[1] && in_const && in_const[1] &&
-	    in_const[1]->type != MRT_TYPE_F32)
+	if (node->n_in > 1 && in[1] && in_const && in_const[1] && in_const[1]->type != MRT_TYPE_F32)
 		return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen, "W must be float32");
 	return conv_infer_common(node, in, in_const, out, 1, err, errlen);
 }
@@ -139,14 +138,14 @@ static size_t conv_row_bytes(int t, int64_t K)
 }
 
 size_t mrt__conv_scratch(const mrt__node *node, const mrt__tensor *const *in,
-			 const mrt__tensor *out)
+                         const mrt__tensor *out)
 {
 	conv_geom g;
 	char err[8];
 	int wt = in[1]->type;
 
 	if (conv_geom_init(node, in[0]->dims, in[1]->dims, in[0]->ndim, in[1]->ndim, 0, &g, err,
-			   sizeof(err)) < 0)
+	                   sizeof(err)) < 0)
 		return 0;
 	if (wt == MRT_TYPE_F32) {
 		if (g.direct || (g.cg == 1 && g.mg == 1))
@@ -244,8 +243,8 @@ static void conv_dw_task(void *arg, int task, int n_tasks)
 					int64_t base = kj * w->d[1] - w->pb[1];
 					int64_t lo = base < 0 ? (-base + s1 - 1) / s1 : 0;
 					int64_t hi = w->in[1] - 1 - base < 0
-							     ? 0
-							     : (w->in[1] - 1 - base) / s1 + 1;
+					                 ? 0
+					                 : (w->in[1] - 1 - base) / s1 + 1;
 					const float *xr = xc + ih * w->in[1] + base;
 					float wv = wk[ki * w->k[1] + kj];
 					hi = hi > w->out[1] ? w->out[1] : hi;
@@ -265,7 +264,7 @@ static int conv_tasks(mrt__op_ctx *ctx, int64_t work)
 
 /* F32 weights: Y[mg, P] = W[mg, K] * cols[K, P] per (batch, group, tile). */
 static void conv_run_f32(const conv_geom *g, const float *x, const float *w, const float *b,
-			 float *y, mrt__op_ctx *ctx)
+                         float *y, mrt__op_ctx *ctx)
 {
 	conv_job j = {.g = g, .w = w, .b = b};
 
@@ -282,8 +281,8 @@ static void conv_run_f32(const conv_geom *g, const float *x, const float *w, con
 			float *yg = y + (n * g->m + gi * g->mg) * g->pout;
 			if (g->direct) {
 				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg,
-					    (int)g->pout, (int)g->K, 1.0f, wg, (int)g->K, xg,
-					    (int)g->pout, 0.0f, yg, (int)g->pout);
+				            (int)g->pout, (int)g->K, 1.0f, wg, (int)g->K, xg,
+				            (int)g->pout, 0.0f, yg, (int)g->pout);
 				continue;
 			}
 			for (int64_t p0 = 0; p0 < g->pout; p0 += g->pt) {
@@ -294,8 +293,8 @@ static void conv_run_f32(const conv_geom *g, const float *x, const float *w, con
 				j.pos_major = 0;
 				mrt__pool_run(ctx->pool, conv_tasks(ctx, g->K), im2col_task, &j);
 				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg,
-					    (int)j.np, (int)g->K, 1.0f, wg, (int)g->K, j.dst,
-					    (int)j.np, 0.0f, yg + p0, (int)g->pout);
+				            (int)j.np, (int)g->K, 1.0f, wg, (int)g->K, j.dst,
+				            (int)j.np, 0.0f, yg + p0, (int)g->pout);
 			}
 		}
 	}
@@ -309,7 +308,7 @@ static void conv_run_f32(const conv_geom *g, const float *x, const float *w, con
 /* Other weight types: Yt[P, mg] = cols[P, K] * W[mg, K]^T via mrt__linear,
  * then transposed into Y. */
 static int conv_run_packed(const conv_geom *g, const float *x, const void *w, int wt,
-			   const float *b, float *y, mrt__op_ctx *ctx)
+                           const float *b, float *y, mrt__op_ctx *ctx)
 {
 	size_t rb = conv_row_bytes(wt, g->K);
 	float *cols = ctx->scratch;
@@ -329,9 +328,9 @@ static int conv_run_packed(const conv_geom *g, const float *x, const void *w, in
 				j.p0 = p0;
 				j.np = g->pout - p0 < g->pt ? g->pout - p0 : g->pt;
 				mrt__pool_run(ctx->pool, conv_tasks(ctx, g->K), im2col_task, &j);
-				rc = mrt__linear(cols, (size_t)g->K, wg, wt, b ? b + gi * g->mg : NULL,
-						 yt, (size_t)g->mg, j.np, g->mg, g->K, 0, lin,
-						 ctx->pool);
+				rc = mrt__linear(cols, (size_t)g->K, wg, wt,
+				                 b ? b + gi * g->mg : NULL, yt, (size_t)g->mg, j.np,
+				                 g->mg, g->K, 0, lin, ctx->pool);
 				if (rc < 0)
 					return rc;
 				for (int64_t m = 0; m < g->mg; m++)
@@ -344,14 +343,14 @@ static int conv_run_packed(const conv_geom *g, const float *x, const void *w, in
 }
 
 int mrt__conv_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		  mrt__op_ctx *ctx, char *err, size_t errlen)
+                  mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	const float *b = node->n_in > 2 && in[2] ? in[2]->data : NULL;
 	conv_geom g;
 	int rc;
 
 	rc = conv_geom_init(node, in[0]->dims, in[1]->dims, in[0]->ndim, in[1]->ndim, 0, &g, err,
-			    errlen);
+	                    errlen);
 	if (rc < 0)
 		return rc;
 	if (ctx->scratch_size < mrt__conv_scratch(node, in, out))
@@ -365,21 +364,21 @@ int mrt__conv_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tens
 	rc = conv_run_packed(&g, in[0]->data, in[1]->data, in[1]->type, b, out[0].data, ctx);
 	if (rc < 0)
 		return mrt__op_fail(node, rc, err, errlen,
-				    "no kernel for weight type %d with K = %lld", in[1]->type,
-				    (long long)g.K);
+		                    "no kernel for weight type %d with K = %lld", in[1]->type,
+		                    (long long)g.K);
 	return 0;
 }
 
 /* ---- ConvTranspose ---- */
 
 size_t mrt__convt_scratch(const mrt__node *node, const mrt__tensor *const *in,
-			  const mrt__tensor *out)
+                          const mrt__tensor *out)
 {
 	conv_geom g;
 	char err[8];
 
 	if (conv_geom_init(node, in[0]->dims, in[1]->dims, in[0]->ndim, in[1]->ndim, 1, &g, err,
-			   sizeof(err)) < 0)
+	                   sizeof(err)) < 0)
 		return 0;
 	return align64((size_t)(g.K * g.pt) * sizeof(float));
 }
@@ -412,7 +411,7 @@ static void col2im_task(void *arg, int task, int n_tasks)
 }
 
 int mrt__convt_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		   mrt__op_ctx *ctx, char *err, size_t errlen)
+                   mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	const float *x = in[0]->data, *w = in[1]->data;
 	const float *b = node->n_in > 2 && in[2] ? in[2]->data : NULL;
@@ -424,7 +423,7 @@ int mrt__convt_run(const mrt__node *node, const mrt__tensor *const *in, mrt__ten
 	if (in[1]->type != MRT_TYPE_F32)
 		return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen, "W must be float32");
 	rc = conv_geom_init(node, in[0]->dims, in[1]->dims, in[0]->ndim, in[1]->ndim, 1, &g, err,
-			    errlen);
+	                    errlen);
 	if (rc < 0)
 		return rc;
 	if (ctx->scratch_size < mrt__convt_scratch(node, in, out))
@@ -439,10 +438,13 @@ int mrt__convt_run(const mrt__node *node, const mrt__tensor *const *in, mrt__ten
 			for (int64_t p0 = 0; p0 < g.pin; p0 += g.pt) {
 				int64_t np = g.pin - p0 < g.pt ? g.pin - p0 : g.pt;
 				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.K,
-					    (int)np, (int)g.cg, 1.0f, wg, (int)g.K, xg + p0,
-					    (int)g.pin, 0.0f, cols, (int)np);
-				j = (conv_job){.g = &g, .x = cols, .p0 = p0, .np = np,
-					       .dst = y + (n * g.m + gi * g.mg) * g.pout};
+				            (int)np, (int)g.cg, 1.0f, wg, (int)g.K, xg + p0,
+				            (int)g.pin, 0.0f, cols, (int)np);
+				j = (conv_job){.g = &g,
+				               .x = cols,
+				               .p0 = p0,
+				               .np = np,
+				               .dst = y + (n * g.m + gi * g.mg) * g.pout};
 				mrt__pool_run(ctx->pool, conv_tasks(ctx, g.mg), col2im_task, &j);
 			}
 		}

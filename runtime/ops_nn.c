@@ -15,23 +15,23 @@ static int pool_check(const mrt__node *node, int is_max, char *err, size_t errle
 
 	if (node->n_out > 1 && node->out[1] && node->out[1][0])
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "the Indices output is not supported");
+		                    "the Indices output is not supported");
 	if (mrt__attr_int(node, "count_include_pad", 0, &cip) < 0 || cip < 0 || cip > 1)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "count_include_pad must be 0 or 1");
+		                    "count_include_pad must be 0 or 1");
 	if (!is_max && mrt__node_attr(node, "dilations")) {
 		const mrt__attr *a = mrt__node_attr(node, "dilations");
 		for (int64_t i = 0; a->kind == MRT__ATTR_INTS && i < a->n; i++)
 			if (a->ints[i] != 1)
 				return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-						    "AveragePool dilations must be 1");
+				                    "AveragePool dilations must be 1");
 	}
 	return 0;
 }
 
 static int pool_infer(const mrt__node *node, const mrt__value_info *const *in,
-		      const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		      size_t errlen)
+                      const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                      size_t errlen)
 {
 	mrt__window w;
 	int rc;
@@ -44,7 +44,7 @@ static int pool_infer(const mrt__node *node, const mrt__value_info *const *in,
 	if (rc < 0)
 		return rc;
 	rc = mrt__window_init(node, MRT__WINDOW_POOL, in[0]->dims, in[0]->ndim, NULL, &w, err,
-			      errlen);
+	                      errlen);
 	if (rc < 0)
 		return rc;
 	out[0].type = MRT_TYPE_F32;
@@ -124,7 +124,7 @@ static void pool_task(void *arg, int task, int n_tasks)
 		for (int64_t oh = 0; oh < w->out[0]; oh++)
 			for (int64_t ow = 0; ow < w->out[1]; ow++)
 				yc[oh * w->out[1] + ow] =
-					j->is_max ? pool_max(j, xc, oh, ow) : pool_avg(j, xc, oh, ow);
+				    j->is_max ? pool_max(j, xc, oh, ow) : pool_avg(j, xc, oh, ow);
 	}
 }
 
@@ -135,7 +135,7 @@ static int pool_n_tasks(mrt__op_ctx *ctx, int64_t planes)
 }
 
 static int pool_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		    mrt__op_ctx *ctx, char *err, size_t errlen)
+                    mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	mrt__window w;
 	int64_t cip = 0;
@@ -143,13 +143,16 @@ static int pool_run(const mrt__node *node, const mrt__tensor *const *in, mrt__te
 	int rc;
 
 	rc = mrt__window_init(node, MRT__WINDOW_POOL, in[0]->dims, in[0]->ndim, NULL, &w, err,
-			      errlen);
+	                      errlen);
 	if (rc < 0)
 		return rc;
 	mrt__attr_int(node, "count_include_pad", 0, &cip);
-	j = (pool_job){.w = &w, .x = in[0]->data, .y = out[0].data,
-		       .planes = in[0]->dims[0] * in[0]->dims[1],
-		       .is_max = !strcmp(node->op, "MaxPool"), .count_pad = cip != 0};
+	j = (pool_job){.w = &w,
+	               .x = in[0]->data,
+	               .y = out[0].data,
+	               .planes = in[0]->dims[0] * in[0]->dims[1],
+	               .is_max = !strcmp(node->op, "MaxPool"),
+	               .count_pad = cip != 0};
 	mrt__pool_run(ctx->pool, pool_n_tasks(ctx, j.planes), pool_task, &j);
 	return 0;
 }
@@ -157,12 +160,12 @@ static int pool_run(const mrt__node *node, const mrt__tensor *const *in, mrt__te
 /* ---- GlobalAveragePool / GlobalMaxPool ---- */
 
 static int gpool_infer(const mrt__node *node, const mrt__value_info *const *in,
-		       const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		       size_t errlen)
+                       const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                       size_t errlen)
 {
 	if (node->n_in < 1 || !in[0] || in[0]->ndim < 3)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "input must be [N, C, spatial...]");
+		                    "input must be [N, C, spatial...]");
 	if (in[0]->type != MRT_TYPE_F32)
 		return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen, "input must be float32");
 	out[0].type = MRT_TYPE_F32;
@@ -174,7 +177,7 @@ static int gpool_infer(const mrt__node *node, const mrt__value_info *const *in,
 }
 
 static int gpool_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		     mrt__op_ctx *ctx, char *err, size_t errlen)
+                     mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	const float *x = in[0]->data;
 	float *y = out[0].data;
@@ -198,30 +201,30 @@ static int gpool_run(const mrt__node *node, const mrt__tensor *const *in, mrt__t
 /* ---- BatchNormalization (inference) ---- */
 
 static int bn_infer(const mrt__node *node, const mrt__value_info *const *in,
-		    const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		    size_t errlen)
+                    const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                    size_t errlen)
 {
 	int64_t training = 0;
 
 	if (node->n_in < 5 || !in[0] || !in[1] || !in[2] || !in[3] || !in[4])
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "needs X, scale, B, mean and var");
+		                    "needs X, scale, B, mean and var");
 	if (mrt__attr_int(node, "training_mode", 0, &training) < 0 || training != 0 ||
 	    (node->n_out > 1 && node->out[1] && node->out[1][0]))
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "only inference mode is supported");
+		                    "only inference mode is supported");
 	if (in[0]->ndim < 2)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "X must be [N, C, ...]");
 	for (int i = 0; i < 5; i++) {
 		if (in[i]->type != MRT_TYPE_F32 &&
 		    !(in_const && in_const[i] && in_const[i]->type == MRT_TYPE_F32))
 			return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen,
-					    "inputs must be float32");
-		if (i > 0 && (in[i]->ndim != 1 ||
-			      (in[0]->dims[1] >= 0 && in[i]->dims[0] != in[0]->dims[1])))
+			                    "inputs must be float32");
+		if (i > 0 &&
+		    (in[i]->ndim != 1 || (in[0]->dims[1] >= 0 && in[i]->dims[0] != in[0]->dims[1])))
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "input %d must have C = %lld values", i,
-					    (long long)in[0]->dims[1]);
+			                    "input %d must have C = %lld values", i,
+			                    (long long)in[0]->dims[1]);
 	}
 	out[0].type = MRT_TYPE_F32;
 	out[0].ndim = in[0]->ndim;
@@ -230,7 +233,7 @@ static int bn_infer(const mrt__node *node, const mrt__value_info *const *in,
 }
 
 static int bn_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		  mrt__op_ctx *ctx, char *err, size_t errlen)
+                  mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	const float *x = in[0]->data, *scale = in[1]->data, *bias = in[2]->data;
 	const float *mean = in[3]->data, *var = in[4]->data;
@@ -258,8 +261,8 @@ static int ln_axis(const mrt__node *node, int ndim, int *ax)
 }
 
 static int ln_infer(const mrt__node *node, const mrt__value_info *const *in,
-		    const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		    size_t errlen)
+                    const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                    size_t errlen)
 {
 	int ax;
 	int64_t norm;
@@ -275,8 +278,8 @@ static int ln_infer(const mrt__node *node, const mrt__value_info *const *in,
 		int64_t n = in[i] ? mrt__numel(in[i]->dims, in[i]->ndim) : 1;
 		if (norm >= 0 && n != norm && n != 1)
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "%s has %lld values, normalized size is %lld",
-					    i == 1 ? "Scale" : "B", (long long)n, (long long)norm);
+			                    "%s has %lld values, normalized size is %lld",
+			                    i == 1 ? "Scale" : "B", (long long)n, (long long)norm);
 	}
 	for (int o = 0; o < node->n_out && o < 3; o++) {
 		out[o].type = MRT_TYPE_F32;
@@ -289,7 +292,7 @@ static int ln_infer(const mrt__node *node, const mrt__value_info *const *in,
 }
 
 static int ln_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		  mrt__op_ctx *ctx, char *err, size_t errlen)
+                  mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	const float *x = in[0]->data, *sc = in[1]->data;
 	const float *b = node->n_in > 2 && in[2] ? in[2]->data : NULL;
@@ -326,13 +329,13 @@ static int ln_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tens
 }
 
 const mrt__op_def mrt__ops_nn[] = {
-	{"Conv", mrt__conv_infer, mrt__conv_scratch, mrt__conv_run, 1u << 1},
-	{"ConvTranspose", mrt__convt_infer, mrt__convt_scratch, mrt__convt_run, 0},
-	{"MaxPool", pool_infer, NULL, pool_run, 0},
-	{"AveragePool", pool_infer, NULL, pool_run, 0},
-	{"GlobalAveragePool", gpool_infer, NULL, gpool_run, 0},
-	{"GlobalMaxPool", gpool_infer, NULL, gpool_run, 0},
-	{"BatchNormalization", bn_infer, NULL, bn_run, 0},
-	{"LayerNormalization", ln_infer, NULL, ln_run, 0},
-	{NULL},
+    {"Conv", mrt__conv_infer, mrt__conv_scratch, mrt__conv_run, 1u << 1},
+    {"ConvTranspose", mrt__convt_infer, mrt__convt_scratch, mrt__convt_run, 0},
+    {"MaxPool", pool_infer, NULL, pool_run, 0},
+    {"AveragePool", pool_infer, NULL, pool_run, 0},
+    {"GlobalAveragePool", gpool_infer, NULL, gpool_run, 0},
+    {"GlobalMaxPool", gpool_infer, NULL, gpool_run, 0},
+    {"BatchNormalization", bn_infer, NULL, bn_run, 0},
+    {"LayerNormalization", ln_infer, NULL, ln_run, 0},
+    {NULL},
 };

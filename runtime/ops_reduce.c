@@ -37,7 +37,7 @@ static int in_type(const mrt__value_info *const *in, const mrt__const *const *in
 
 /* Resolve the softmax layout: rows of n elements, inner stride. */
 static int softmax_layout(const mrt__node *node, const int64_t *dims, int ndim, int64_t *outer,
-			  int64_t *n, int64_t *inner, char *err, size_t errlen)
+                          int64_t *n, int64_t *inner, char *err, size_t errlen)
 {
 	int64_t coerce = 0, axis;
 	int ax;
@@ -47,7 +47,7 @@ static int softmax_layout(const mrt__node *node, const int64_t *dims, int ndim, 
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen, "bad attribute type");
 	if (ndim < 1 || norm_axis(axis, ndim, &ax) < 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "axis %lld out of range for rank %d", (long long)axis, ndim);
+		                    "axis %lld out of range for rank %d", (long long)axis, ndim);
 	*outer = prod_dims(dims, 0, ax);
 	if (coerce) {
 		*n = prod_dims(dims, ax, ndim);
@@ -60,8 +60,8 @@ static int softmax_layout(const mrt__node *node, const int64_t *dims, int ndim, 
 }
 
 static int softmax_infer(const mrt__node *node, const mrt__value_info *const *in,
-			 const mrt__const *const *in_const, mrt__value_info *out, char *err,
-			 size_t errlen)
+                         const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                         size_t errlen)
 {
 	int64_t o, n, i;
 	int rc;
@@ -80,7 +80,7 @@ static int softmax_infer(const mrt__node *node, const mrt__value_info *const *in
 }
 
 static int softmax_common(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-			  int log_mode, char *err, size_t errlen)
+                          int log_mode, char *err, size_t errlen)
 {
 	const float *x = in[0]->data;
 	float *y = out[0].data;
@@ -119,13 +119,13 @@ static int softmax_common(const mrt__node *node, const mrt__tensor *const *in, m
 }
 
 static int softmax_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		       mrt__op_ctx *ctx, char *err, size_t errlen)
+                       mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	return softmax_common(node, in, out, 0, err, errlen);
 }
 
 static int logsoftmax_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-			  mrt__op_ctx *ctx, char *err, size_t errlen)
+                          mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	return softmax_common(node, in, out, 1, err, errlen);
 }
@@ -150,7 +150,7 @@ static int reduce_kind_of(const char *op)
  * them; axes_data NULL when absent). Sets mask[d] = 1 for reduced axes;
  * an empty axes list reduces everything unless noop_with_empty_axes = 1. */
 static int reduce_mask(const mrt__node *node, int ndim, const void *axes_data, int axes_type,
-		       int64_t n_axes, int mask[MRT_MAX_DIMS], char *err, size_t errlen)
+                       int64_t n_axes, int mask[MRT_MAX_DIMS], char *err, size_t errlen)
 {
 	const mrt__attr *a = mrt__node_attr(node, "axes");
 	int64_t noop = 0;
@@ -170,12 +170,12 @@ static int reduce_mask(const mrt__node *node, int ndim, const void *axes_data, i
 		mask[d] = n_axes == 0 && !noop;
 	for (int64_t i = 0; i < n_axes; i++) {
 		int64_t v = axes_type == MRT_TYPE_I32 ? ((const int32_t *)axes_data)[i]
-						      : ((const int64_t *)axes_data)[i];
+		                                      : ((const int64_t *)axes_data)[i];
 		int ax;
 		if (norm_axis(v, ndim, &ax) < 0)
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "axis %lld out of range for rank %d", (long long)v,
-					    ndim);
+			                    "axis %lld out of range for rank %d", (long long)v,
+			                    ndim);
 		mask[ax] = 1;
 	}
 	return 0;
@@ -183,7 +183,7 @@ static int reduce_mask(const mrt__node *node, int ndim, const void *axes_data, i
 
 /* Output dims of a reduction with the given mask. Returns the output rank. */
 static int reduce_dims(const int64_t *dims, int ndim, const int mask[MRT_MAX_DIMS], int keepdims,
-		       int64_t *odims)
+                       int64_t *odims)
 {
 	int r = 0;
 	for (int d = 0; d < ndim; d++) {
@@ -196,8 +196,8 @@ static int reduce_dims(const int64_t *dims, int ndim, const int mask[MRT_MAX_DIM
 }
 
 static int reduce_infer(const mrt__node *node, const mrt__value_info *const *in,
-			const mrt__const *const *in_const, mrt__value_info *out, char *err,
-			size_t errlen)
+                        const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                        size_t errlen)
 {
 	int mask[MRT_MAX_DIMS];
 	const void *axes = NULL;
@@ -211,11 +211,11 @@ static int reduce_infer(const mrt__node *node, const mrt__value_info *const *in,
 	if (node->n_in > 1 && in[1]) {
 		if (!in_const || !in_const[1])
 			return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-					    "axes input must be a constant");
+			                    "axes input must be a constant");
 		axes_type = in_const[1]->type;
 		if (axes_type != MRT_TYPE_I64 && axes_type != MRT_TYPE_I32)
 			return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen,
-					    "axes must be int64 or int32");
+			                    "axes must be int64 or int32");
 		axes = in_const[1]->data;
 		n_axes = mrt__numel(in_const[1]->dims, in_const[1]->ndim);
 	}
@@ -230,7 +230,7 @@ static int reduce_infer(const mrt__node *node, const mrt__value_info *const *in,
 }
 
 static int reduce_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		      mrt__op_ctx *ctx, char *err, size_t errlen)
+                      mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	const mrt__tensor *x = in[0];
 	const float *src = x->data;
@@ -241,9 +241,9 @@ static int reduce_run(const mrt__node *node, const mrt__tensor *const *in, mrt__
 	int rc;
 
 	rc = reduce_mask(node, nd, node->n_in > 1 && in[1] ? in[1]->data : NULL,
-			 node->n_in > 1 && in[1] ? in[1]->type : MRT_TYPE_I64,
-			 node->n_in > 1 && in[1] ? mrt__numel(in[1]->dims, in[1]->ndim) : 0, mask,
-			 err, errlen);
+	                 node->n_in > 1 && in[1] ? in[1]->type : MRT_TYPE_I64,
+	                 node->n_in > 1 && in[1] ? mrt__numel(in[1]->dims, in[1]->ndim) : 0, mask,
+	                 err, errlen);
 	if (rc < 0)
 		return rc;
 	n_in = mrt__numel(x->dims, nd);
@@ -345,8 +345,8 @@ static int topk_k(const mrt__tensor *kt, int64_t *k)
 }
 
 static int topk_infer(const mrt__node *node, const mrt__value_info *const *in,
-		      const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		      size_t errlen)
+                      const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                      size_t errlen)
 {
 	int64_t axis, k = -1;
 	int ax;
@@ -357,18 +357,18 @@ static int topk_infer(const mrt__node *node, const mrt__value_info *const *in,
 		return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen, "X must be float32");
 	if (mrt__attr_int(node, "axis", -1, &axis) < 0 || norm_axis(axis, in[0]->ndim, &ax) < 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "bad axis for rank %d",
-				    in[0]->ndim);
+		                    in[0]->ndim);
 	if (in_const && in_const[1]) {
 		const mrt__const *c = in_const[1];
 		mrt__tensor kt = {.type = c->type, .ndim = c->ndim, .data = c->data};
 		memcpy(kt.dims, c->dims, sizeof(kt.dims));
 		if (topk_k(&kt, &k) < 0)
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "K must hold one int64");
+			                    "K must hold one int64");
 		if (k < 0 || (in[0]->dims[ax] >= 0 && k > in[0]->dims[ax]))
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "K = %lld out of range for axis of size %lld",
-					    (long long)k, (long long)in[0]->dims[ax]);
+			                    "K = %lld out of range for axis of size %lld",
+			                    (long long)k, (long long)in[0]->dims[ax]);
 	}
 	for (int o = 0; o < node->n_out && o < 2; o++) {
 		out[o].type = o ? MRT_TYPE_I64 : MRT_TYPE_F32;
@@ -380,7 +380,7 @@ static int topk_infer(const mrt__node *node, const mrt__value_info *const *in,
 }
 
 static size_t topk_scratch(const mrt__node *node, const mrt__tensor *const *in,
-			   const mrt__tensor *out)
+                           const mrt__tensor *out)
 {
 	int64_t axis;
 	int ax;
@@ -390,20 +390,21 @@ static size_t topk_scratch(const mrt__node *node, const mrt__tensor *const *in,
 }
 
 static int topk_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		    mrt__op_ctx *ctx, char *err, size_t errlen)
+                    mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	const float *x = in[0]->data;
 	topk_item *h = ctx->scratch;
 	int64_t axis, largest, k, n, outer, inner;
 	int ax;
 
-	if (mrt__attr_int(node, "axis", -1, &axis) < 0 || mrt__attr_int(node, "largest", 1, &largest) < 0 ||
+	if (mrt__attr_int(node, "axis", -1, &axis) < 0 ||
+	    mrt__attr_int(node, "largest", 1, &largest) < 0 ||
 	    norm_axis(axis, in[0]->ndim, &ax) < 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "bad axis");
 	n = in[0]->dims[ax];
 	if (topk_k(in[1], &k) < 0 || k < 0 || k > n || k != out[0].dims[ax])
 		return mrt__op_fail(node, MRT_ERR_RANGE, err, errlen,
-				    "K out of range for axis of size %lld", (long long)n);
+		                    "K out of range for axis of size %lld", (long long)n);
 	if (k > 0 && (!h || ctx->scratch_size < (size_t)k * sizeof(*h)))
 		return mrt__op_fail(node, MRT_ERR_INVALID, err, errlen, "scratch too small");
 	outer = prod_dims(in[0]->dims, 0, ax);
@@ -417,7 +418,8 @@ static int topk_run(const mrt__node *node, const mrt__tensor *const *in, mrt__te
 				if (i < k) {
 					int64_t c = i;
 					h[c] = it;
-					while (c > 0 && topk_before(&h[(c - 1) / 2], &h[c], largest)) {
+					while (c > 0 &&
+					       topk_before(&h[(c - 1) / 2], &h[c], largest)) {
 						topk_item t = h[c];
 						h[c] = h[(c - 1) / 2];
 						h[(c - 1) / 2] = t;
@@ -430,8 +432,8 @@ static int topk_run(const mrt__node *node, const mrt__tensor *const *in, mrt__te
 			}
 			/* Pop worst-first into the tail: output is best-first. */
 			float *vo = (float *)out[0].data + o * k * inner + j;
-			int64_t *io = node->n_out > 1 ? (int64_t *)out[1].data + o * k * inner + j
-						      : NULL;
+			int64_t *io =
+			    node->n_out > 1 ? (int64_t *)out[1].data + o * k * inner + j : NULL;
 			for (int64_t m = k; m > 0; m--) {
 				vo[(m - 1) * inner] = h[0].v;
 				if (io)
@@ -454,8 +456,8 @@ static int gather_is_packed(int t)
 }
 
 static int gather_infer(const mrt__node *node, const mrt__value_info *const *in,
-			const mrt__const *const *in_const, mrt__value_info *out, char *err,
-			size_t errlen)
+                        const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                        size_t errlen)
 {
 	int64_t axis;
 	int ax, dt, it, r = 0;
@@ -469,15 +471,16 @@ static int gather_infer(const mrt__node *node, const mrt__value_info *const *in,
 	dd = in_const && in_const[0] ? in_const[0]->dims : in[0]->dims;
 	dn = in_const && in_const[0] ? in_const[0]->ndim : in[0]->ndim;
 	if (it != MRT_TYPE_I64 && it != MRT_TYPE_I32)
-		return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen, "indices must be int64/int32");
+		return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen,
+		                    "indices must be int64/int32");
 	if (dt != MRT_TYPE_F32 && dt != MRT_TYPE_I64 && dt != MRT_TYPE_I32 && !gather_is_packed(dt))
 		return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen, "unsupported data type %d",
-				    dt);
+		                    dt);
 	if (mrt__attr_int(node, "axis", 0, &axis) < 0 || norm_axis(axis, dn, &ax) < 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "bad axis for rank %d", dn);
 	if (gather_is_packed(dt) && ax != 0)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "quantized data only along axis 0");
+		                    "quantized data only along axis 0");
 	if (dn - 1 + in[1]->ndim > MRT_MAX_DIMS)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "output rank too large");
 	for (int d = 0; d < ax; d++)
@@ -492,7 +495,7 @@ static int gather_infer(const mrt__node *node, const mrt__value_info *const *in,
 }
 
 static int gather_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		      mrt__op_ctx *ctx, char *err, size_t errlen)
+                      mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	const mrt__tensor *data = in[0], *ids = in[1];
 	int64_t axis, outer, n, inner, n_ids;
@@ -510,23 +513,24 @@ static int gather_run(const mrt__node *node, const mrt__tensor *const *in, mrt__
 		es = 4;
 	for (int64_t i = 0; i < n_ids; i++) {
 		int64_t id = ids->type == MRT_TYPE_I32 ? ((const int32_t *)ids->data)[i]
-						       : ((const int64_t *)ids->data)[i];
+		                                       : ((const int64_t *)ids->data)[i];
 		int64_t row = id < 0 ? id + n : id;
 		if (row < 0 || row >= n)
 			return mrt__op_fail(node, MRT_ERR_RANGE, err, errlen,
-					    "index %lld out of range for table of %lld rows "
-					    "(axis %d)",
-					    (long long)id, (long long)n, ax);
+			                    "index %lld out of range for table of %lld rows "
+			                    "(axis %d)",
+			                    (long long)id, (long long)n, ax);
 		if (gather_is_packed(data->type)) {
 			float *dst = (float *)out[0].data + i * inner;
 			rc = mrt__dequantize_row(data->type, data->data, row, inner, dst);
 			if (rc < 0)
 				return mrt__op_fail(node, rc, err, errlen,
-						    "cannot dequantize row of type %d", data->type);
+				                    "cannot dequantize row of type %d", data->type);
 			continue;
 		}
 		for (int64_t o = 0; o < outer; o++) {
-			const char *src = (const char *)data->data + (size_t)((o * n + row) * inner) * es;
+			const char *src =
+			    (const char *)data->data + (size_t)((o * n + row) * inner) * es;
 			char *dst = (char *)out[0].data + (size_t)((o * n_ids + i) * inner) * es;
 			memcpy(dst, src, (size_t)inner * es);
 		}
@@ -535,13 +539,13 @@ static int gather_run(const mrt__node *node, const mrt__tensor *const *in, mrt__
 }
 
 const mrt__op_def mrt__ops_reduce[] = {
-	{"Softmax", softmax_infer, NULL, softmax_run, 0},
-	{"LogSoftmax", softmax_infer, NULL, logsoftmax_run, 0},
-	{"ReduceSum", reduce_infer, NULL, reduce_run, 0},
-	{"ReduceMean", reduce_infer, NULL, reduce_run, 0},
-	{"ReduceMax", reduce_infer, NULL, reduce_run, 0},
-	{"ReduceMin", reduce_infer, NULL, reduce_run, 0},
-	{"TopK", topk_infer, topk_scratch, topk_run, 0},
-	{"Gather", gather_infer, NULL, gather_run, 1u},
-	{NULL},
+    {"Softmax", softmax_infer, NULL, softmax_run, 0},
+    {"LogSoftmax", softmax_infer, NULL, logsoftmax_run, 0},
+    {"ReduceSum", reduce_infer, NULL, reduce_run, 0},
+    {"ReduceMean", reduce_infer, NULL, reduce_run, 0},
+    {"ReduceMax", reduce_infer, NULL, reduce_run, 0},
+    {"ReduceMin", reduce_infer, NULL, reduce_run, 0},
+    {"TopK", topk_infer, topk_scratch, topk_run, 0},
+    {"Gather", gather_infer, NULL, gather_run, 1u},
+    {NULL},
 };

@@ -12,12 +12,12 @@ enum { RNN_LSTM = 0, RNN_GRU = 1 };
 
 /* Everything fixed for one node and input shape. */
 typedef struct rnn_geom {
-	int kind;                /* RNN_LSTM or RNN_GRU */
-	int gates;               /* 4 (iofc) or 3 (zrh) */
-	int dirs, reverse;       /* 1 or 2 directions; reverse-only when 1 */
-	int lbr;                 /* GRU linear_before_reset */
+	int kind;          /* RNN_LSTM or RNN_GRU */
+	int gates;         /* 4 (iofc) or 3 (zrh) */
+	int dirs, reverse; /* 1 or 2 directions; reverse-only when 1 */
+	int lbr;           /* GRU linear_before_reset */
 	int64_t seq, batch, in, hid;
-	float clip;              /* 0: none */
+	float clip; /* 0: none */
 } rnn_geom;
 
 static size_t align64(size_t n)
@@ -42,20 +42,20 @@ static int rnn_attrs(const mrt__node *node, rnn_geom *g, char *err, size_t errle
 		g->dirs = 2;
 	else if (dir && strcmp(dir->s, "forward"))
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "unknown direction '%s'", dir->s);
+		                    "unknown direction '%s'", dir->s);
 	if (mrt__attr_int(node, "layout", 0, &layout) < 0 || layout != 0)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen, "only layout 0");
 	if (mrt__attr_int(node, "input_forget", 0, &input_forget) < 0 || input_forget != 0)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "input_forget is not supported");
+		                    "input_forget is not supported");
 	if (mrt__attr_int(node, "linear_before_reset", 0, &lbr) < 0 || lbr < 0 || lbr > 1)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "linear_before_reset must be 0 or 1");
+		                    "linear_before_reset must be 0 or 1");
 	g->lbr = (int)lbr;
 	if (mrt__node_attr(node, "activations") || mrt__node_attr(node, "activation_alpha") ||
 	    mrt__node_attr(node, "activation_beta"))
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "only the default activations are supported");
+		                    "only the default activations are supported");
 	g->clip = mrt__attr_float(node, "clip", 0.0f);
 	if (g->clip < 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "clip must be > 0");
@@ -66,19 +66,19 @@ static int rnn_attrs(const mrt__node *node, rnn_geom *g, char *err, size_t errle
  * B [dirs, 2*G*H], sequence_lens [batch], initial states [dirs, batch, H].
  * dims[i]/ndim[i] describe input i (ndim -1 when absent). */
 static int rnn_shapes(const mrt__node *node, rnn_geom *g, const int64_t *const *dims,
-		      const int *ndim, char *err, size_t errlen)
+                      const int *ndim, char *err, size_t errlen)
 {
 	int64_t hid = 0, gh;
 	const int64_t *x = dims[0], *w = dims[1], *r = dims[2];
 
 	if (ndim[0] != 3 || ndim[1] != 3 || ndim[2] != 3)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "X, W and R must have rank 3");
+		                    "X, W and R must have rank 3");
 	if (mrt__attr_int(node, "hidden_size", r[2], &hid) < 0 || hid < 1 || hid != r[2])
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "hidden_size %lld does not match R [%lld, %lld, %lld]",
-				    (long long)hid, (long long)r[0], (long long)r[1],
-				    (long long)r[2]);
+		                    "hidden_size %lld does not match R [%lld, %lld, %lld]",
+		                    (long long)hid, (long long)r[0], (long long)r[1],
+		                    (long long)r[2]);
 	gh = g->gates * hid;
 	g->seq = x[0];
 	g->batch = x[1];
@@ -87,32 +87,32 @@ static int rnn_shapes(const mrt__node *node, rnn_geom *g, const int64_t *const *
 	if (w[0] != g->dirs || w[1] != gh || (x[2] >= 0 && w[2] != x[2]) || r[0] != g->dirs ||
 	    r[1] != gh)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "W must be [%d, %lld, %lld] and R [%d, %lld, %lld]", g->dirs,
-				    (long long)gh, (long long)x[2], g->dirs, (long long)gh,
-				    (long long)hid);
+		                    "W must be [%d, %lld, %lld] and R [%d, %lld, %lld]", g->dirs,
+		                    (long long)gh, (long long)x[2], g->dirs, (long long)gh,
+		                    (long long)hid);
 	g->in = w[2];
 	if (ndim[3] >= 0 && (ndim[3] != 2 || dims[3][0] != g->dirs || dims[3][1] != 2 * gh))
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "B must be [%d, %lld]",
-				    g->dirs, (long long)(2 * gh));
+		                    g->dirs, (long long)(2 * gh));
 	if (ndim[4] >= 0 && (ndim[4] != 1 || (x[1] >= 0 && dims[4][0] >= 0 && dims[4][0] != x[1])))
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "sequence_lens must be [batch]");
+		                    "sequence_lens must be [batch]");
 	for (int i = 5; i < (g->kind == RNN_LSTM ? 7 : 6); i++) {
 		if (ndim[i] >= 0 && (ndim[i] != 3 || dims[i][0] != g->dirs || dims[i][2] != hid ||
-				     (x[1] >= 0 && dims[i][1] >= 0 && dims[i][1] != x[1])))
+		                     (x[1] >= 0 && dims[i][1] >= 0 && dims[i][1] != x[1])))
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "initial states must be [%d, batch, %lld]", g->dirs,
-					    (long long)hid);
+			                    "initial states must be [%d, batch, %lld]", g->dirs,
+			                    (long long)hid);
 	}
 	if (g->kind == RNN_LSTM && ndim[7] >= 0)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "peepholes (P) are not supported");
+		                    "peepholes (P) are not supported");
 	return 0;
 }
 
 static int rnn_infer(const mrt__node *node, const mrt__value_info *const *in,
-		     const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		     size_t errlen)
+                     const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                     size_t errlen)
 {
 	const int64_t *dims[8];
 	int ndim[8], rc;
@@ -163,9 +163,13 @@ typedef struct rnn_scratch {
 static void rnn_layout(const rnn_geom *g, int wt, int rt, char *base, rnn_scratch *s)
 {
 	size_t gh = (size_t)(g->gates * g->hid), off = 0, lw, lr;
-	size_t sz[7] = {(size_t)(g->seq * g->batch) * gh, (size_t)g->batch * gh,
-			(size_t)(g->batch * g->hid), (size_t)(g->batch * g->hid),
-			(size_t)(g->batch * g->hid), gh, (size_t)g->hid};
+	size_t sz[7] = {(size_t)(g->seq * g->batch) * gh,
+	                (size_t)g->batch * gh,
+	                (size_t)(g->batch * g->hid),
+	                (size_t)(g->batch * g->hid),
+	                (size_t)(g->batch * g->hid),
+	                gh,
+	                (size_t)g->hid};
 	float **dst[7] = {&s->xw, &s->gates, &s->rh, &s->h, &s->c, &s->bias, &s->rbh};
 
 	for (int i = 0; i < 7; i++) {
@@ -178,8 +182,8 @@ static void rnn_layout(const rnn_geom *g, int wt, int rt, char *base, rnn_scratc
 	s->total = off + align64(lw > lr ? lw : lr);
 }
 
-static int rnn_geom_run(const mrt__node *node, const mrt__tensor *const *in, rnn_geom *g,
-			char *err, size_t errlen)
+static int rnn_geom_run(const mrt__node *node, const mrt__tensor *const *in, rnn_geom *g, char *err,
+                        size_t errlen)
 {
 	const int64_t *dims[8];
 	int ndim[8], rc = rnn_attrs(node, g, err, errlen);
@@ -195,7 +199,7 @@ static int rnn_geom_run(const mrt__node *node, const mrt__tensor *const *in, rnn
 }
 
 static size_t rnn_scratch_size(const mrt__node *node, const mrt__tensor *const *in,
-			       const mrt__tensor *out)
+                               const mrt__tensor *out)
 {
 	rnn_geom g;
 	rnn_scratch s;
@@ -223,11 +227,11 @@ static float clipv(const rnn_geom *g, float v)
 typedef struct rnn_run {
 	const rnn_geom *g;
 	rnn_scratch s;
-	const void *rw;  /* R of this direction */
-	int rt;          /* R type */
-	size_t rrow;     /* bytes per R row */
-	float *y;        /* Y, or NULL */
-	int d;           /* direction index */
+	const void *rw;          /* R of this direction */
+	int rt;                  /* R type */
+	size_t rrow;             /* bytes per R row */
+	float *y;                /* Y, or NULL */
+	int d;                   /* direction index */
 	const mrt__tensor *lens; /* sequence_lens (I32 or I64), or NULL: all seq */
 	mrt__pool *pool;
 } rnn_run;
@@ -238,7 +242,7 @@ static int64_t rnn_time(const rnn_run *r, int64_t s, int64_t b, int rev)
 	int64_t len = r->g->seq;
 	if (r->lens)
 		len = r->lens->type == MRT_TYPE_I32 ? ((const int32_t *)r->lens->data)[b]
-						    : ((const int64_t *)r->lens->data)[b];
+		                                    : ((const int64_t *)r->lens->data)[b];
 	if (s >= len)
 		return -1;
 	return rev ? len - 1 - s : s;
@@ -257,7 +261,7 @@ static int lstm_step(rnn_run *r, int64_t s, int rev)
 	const rnn_geom *g = r->g;
 	int64_t H = g->hid, GH = 4 * H;
 	int rc = mrt__linear(r->s.h, (size_t)H, r->rw, r->rt, NULL, r->s.gates, (size_t)GH,
-			     g->batch, GH, H, 0, r->s.lin, r->pool);
+	                     g->batch, GH, H, 0, r->s.lin, r->pool);
 
 	if (rc < 0)
 		return rc;
@@ -287,7 +291,7 @@ static int gru_step(rnn_run *r, int64_t s, int rev)
 	/* linear_before_reset 0: the h gate's R product needs r (.) h first. */
 	int64_t n_first = g->lbr ? GH : 2 * H;
 	int rc = mrt__linear(r->s.h, (size_t)H, r->rw, r->rt, NULL, r->s.gates, (size_t)GH,
-			     g->batch, n_first, H, 0, r->s.lin, r->pool);
+	                     g->batch, n_first, H, 0, r->s.lin, r->pool);
 
 	if (rc < 0)
 		return rc;
@@ -298,12 +302,12 @@ static int gru_step(rnn_run *r, int64_t s, int rev)
 			const float *gr = r->s.gates + b * GH;
 			for (int64_t j = 0; j < H; j++)
 				r->s.rh[b * H + j] = t < 0 ? 0.0f
-						   : sigm(clipv(g, xr[H + j] + gr[H + j])) *
-							     r->s.h[b * H + j];
+				                           : sigm(clipv(g, xr[H + j] + gr[H + j])) *
+				                                 r->s.h[b * H + j];
 		}
 		rc = mrt__linear(r->s.rh, (size_t)H, (const char *)r->rw + 2 * H * r->rrow, r->rt,
-				 NULL, r->s.gates + 2 * H, (size_t)GH, g->batch, H, H, 0, r->s.lin,
-				 r->pool);
+		                 NULL, r->s.gates + 2 * H, (size_t)GH, g->batch, H, H, 0, r->s.lin,
+		                 r->pool);
 		if (rc < 0)
 			return rc;
 	}
@@ -350,23 +354,23 @@ static void rnn_init_state(const rnn_geom *g, const mrt__tensor *t, int d, float
 }
 
 static int rnn_check_lens(const mrt__node *node, const rnn_geom *g, const mrt__tensor *lens,
-			  char *err, size_t errlen)
+                          char *err, size_t errlen)
 {
 	if (!lens)
 		return 0;
 	if (lens->type != MRT_TYPE_I32 && lens->type != MRT_TYPE_I64)
 		return mrt__op_fail(node, MRT_ERR_DTYPE, err, errlen,
-				    "sequence_lens must be int32 or int64");
+		                    "sequence_lens must be int32 or int64");
 	if (lens->ndim != 1 || lens->dims[0] != g->batch)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "sequence_lens must have %lld values", (long long)g->batch);
+		                    "sequence_lens must have %lld values", (long long)g->batch);
 	for (int64_t b = 0; b < g->batch; b++) {
 		int64_t v = lens->type == MRT_TYPE_I32 ? ((const int32_t *)lens->data)[b]
-						       : ((const int64_t *)lens->data)[b];
+		                                       : ((const int64_t *)lens->data)[b];
 		if (v < 0 || v > g->seq)
 			return mrt__op_fail(node, MRT_ERR_RANGE, err, errlen,
-					    "sequence_lens[%lld] = %lld outside [0, %lld]",
-					    (long long)b, (long long)v, (long long)g->seq);
+			                    "sequence_lens[%lld] = %lld outside [0, %lld]",
+			                    (long long)b, (long long)v, (long long)g->seq);
 	}
 	return 0;
 }
@@ -387,9 +391,9 @@ static int rnn_direction(rnn_run *r, const mrt__tensor *const *in, int n_in, int
 	r->rrow = (size_t)rrow;
 	r->rw = (const char *)in[2]->data + (size_t)(d * GH) * (size_t)rrow;
 	rnn_bias(g, n_in > 3 && in[3] ? (const float *)in[3]->data + d * 2 * GH : NULL, &r->s);
-	rc = mrt__linear(in[0]->data, (size_t)g->in, (const char *)in[1]->data + (size_t)(d * GH) * wrow,
-			 wt, r->s.bias, r->s.xw, (size_t)GH, g->seq * g->batch, GH, g->in, 0,
-			 r->s.lin, r->pool);
+	rc = mrt__linear(in[0]->data, (size_t)g->in,
+	                 (const char *)in[1]->data + (size_t)(d * GH) * wrow, wt, r->s.bias,
+	                 r->s.xw, (size_t)GH, g->seq * g->batch, GH, g->in, 0, r->s.lin, r->pool);
 	if (rc < 0)
 		return rc;
 	rnn_init_state(g, n_in > 5 ? in[5] : NULL, d, r->s.h);
@@ -404,7 +408,7 @@ static int rnn_direction(rnn_run *r, const mrt__tensor *const *in, int n_in, int
 }
 
 static int rnn_run_op(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		      mrt__op_ctx *ctx, char *err, size_t errlen)
+                      mrt__op_ctx *ctx, char *err, size_t errlen)
 {
 	rnn_geom g;
 	rnn_run r;
@@ -413,8 +417,8 @@ static int rnn_run_op(const mrt__node *node, const mrt__tensor *const *in, mrt__
 
 	if (rc < 0)
 		return rc;
-	r = (rnn_run){.g = &g, .rt = in[2]->type, .pool = ctx->pool,
-		      .lens = node->n_in > 4 ? in[4] : NULL};
+	r = (rnn_run){
+	    .g = &g, .rt = in[2]->type, .pool = ctx->pool, .lens = node->n_in > 4 ? in[4] : NULL};
 	rc = rnn_check_lens(node, &g, r.lens, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -429,8 +433,8 @@ static int rnn_run_op(const mrt__node *node, const mrt__tensor *const *in, mrt__
 		rc = rnn_direction(&r, in, node->n_in, d);
 		if (rc < 0)
 			return mrt__op_fail(node, rc, err, errlen,
-					    "no kernel for weight types %d/%d", in[1]->type,
-					    in[2]->type);
+			                    "no kernel for weight types %d/%d", in[1]->type,
+			                    in[2]->type);
 		if (node->n_out > 1 && out[1].data)
 			memcpy((char *)out[1].data + d * hb, r.s.h, hb);
 		if (g.kind == RNN_LSTM && node->n_out > 2 && out[2].data)
@@ -440,7 +444,7 @@ static int rnn_run_op(const mrt__node *node, const mrt__tensor *const *in, mrt__
 }
 
 const mrt__op_def mrt__ops_rnn[] = {
-	{"LSTM", rnn_infer, rnn_scratch_size, rnn_run_op, (1u << 1) | (1u << 2)},
-	{"GRU", rnn_infer, rnn_scratch_size, rnn_run_op, (1u << 1) | (1u << 2)},
-	{NULL},
+    {"LSTM", rnn_infer, rnn_scratch_size, rnn_run_op, (1u << 1) | (1u << 2)},
+    {"GRU", rnn_infer, rnn_scratch_size, rnn_run_op, (1u << 1) | (1u << 2)},
+    {NULL},
 };

@@ -40,7 +40,7 @@ static int window_auto_pad(const mrt__node *node, int *mode)
 /* Read all window attributes for ns spatial dims into the 2-D arrays of w
  * (index 2 - ns onwards). */
 static int window_attrs(const mrt__node *node, int ns, const int64_t *kernel, mrt__window *w,
-			int64_t *opad, int64_t *oshape, int *has_oshape, char *err, size_t errlen)
+                        int64_t *opad, int64_t *oshape, int *has_oshape, char *err, size_t errlen)
 {
 	int64_t v[4], off = 2 - ns;
 	int rc;
@@ -48,22 +48,22 @@ static int window_attrs(const mrt__node *node, int ns, const int64_t *kernel, mr
 	rc = window_ints(node, "kernel_shape", ns, v);
 	if (rc < 0 || (rc == 0 && !kernel))
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "kernel_shape must list %d sizes", ns);
+		                    "kernel_shape must list %d sizes", ns);
 	for (int i = 0; i < ns; i++) {
 		if (kernel && rc == 1 && v[i] != kernel[i])
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "kernel_shape does not match the weight");
+			                    "kernel_shape does not match the weight");
 		w->k[off + i] = kernel ? kernel[i] : v[i];
 	}
 	if (window_ints(node, "strides", ns, w->s + off) < 0 ||
 	    window_ints(node, "dilations", ns, w->d + off) < 0 ||
 	    window_ints(node, "output_padding", ns, opad + off) < 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "strides, dilations and output_padding need %d values", ns);
+		                    "strides, dilations and output_padding need %d values", ns);
 	rc = window_ints(node, "pads", 2 * ns, v);
 	if (rc < 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "pads need %d values",
-				    2 * ns);
+		                    2 * ns);
 	for (int i = 0; rc == 1 && i < ns; i++) {
 		w->pb[off + i] = v[i];
 		w->pe[off + i] = v[ns + i];
@@ -71,14 +71,14 @@ static int window_attrs(const mrt__node *node, int ns, const int64_t *kernel, mr
 	rc = window_ints(node, "output_shape", ns, oshape + off);
 	if (rc < 0)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-				    "output_shape needs %d values", ns);
+		                    "output_shape needs %d values", ns);
 	*has_oshape = rc;
 	for (int i = 0; i < 2; i++) {
 		if (w->k[i] < 1 || w->s[i] < 1 || w->d[i] < 1 || w->pb[i] < 0 || w->pe[i] < 0 ||
 		    opad[i] < 0 || (opad[i] && opad[i] >= w->s[i] && opad[i] >= w->d[i]))
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "kernel, strides, dilations must be >= 1, pads >= 0, "
-					    "output_padding < stride or dilation");
+			                    "kernel, strides, dilations must be >= 1, pads >= 0, "
+			                    "output_padding < stride or dilation");
 	}
 	return 0;
 }
@@ -124,7 +124,7 @@ static int64_t window_out_fwd(mrt__window *w, int i, int mode, int autopad, int 
 
 /* Output size of one spatial dim for ConvTranspose. */
 static int64_t window_out_trans(mrt__window *w, int i, int autopad, int64_t opad, int64_t oshape,
-				int has_oshape)
+                                int has_oshape)
 {
 	int64_t in = w->in[i], s = w->s[i], ek = (w->k[i] - 1) * w->d[i] + 1;
 	int64_t full = s * (in - 1) + opad + ek;
@@ -142,14 +142,14 @@ static int64_t window_out_trans(mrt__window *w, int i, int autopad, int64_t opad
 }
 
 int mrt__window_init(const mrt__node *node, int mode, const int64_t *dims, int ndim,
-		     const int64_t *kernel, mrt__window *w, char *err, size_t errlen)
+                     const int64_t *kernel, mrt__window *w, char *err, size_t errlen)
 {
 	int64_t opad[2] = {0, 0}, oshape[2] = {1, 1}, ceil_mode = 0;
 	int ns = ndim - 2, autopad, has_oshape = 0, rc;
 
 	if (ns < 1 || ns > 2)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "only 1-D and 2-D windows are supported (input rank %d)", ndim);
+		                    "only 1-D and 2-D windows are supported (input rank %d)", ndim);
 	for (int i = 0; i < 2; i++) {
 		w->in[i] = w->k[i] = w->s[i] = w->d[i] = 1;
 		w->pb[i] = w->pe[i] = 0;
@@ -159,9 +159,10 @@ int mrt__window_init(const mrt__node *node, int mode, const int64_t *dims, int n
 	rc = window_attrs(node, ns, kernel, w, opad, oshape, &has_oshape, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (window_auto_pad(node, &autopad) < 0 || mrt__attr_int(node, "ceil_mode", 0, &ceil_mode) < 0)
+	if (window_auto_pad(node, &autopad) < 0 ||
+	    mrt__attr_int(node, "ceil_mode", 0, &ceil_mode) < 0)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
-				    "bad auto_pad or ceil_mode");
+		                    "bad auto_pad or ceil_mode");
 	for (int i = 0; i < 2; i++) {
 		if (w->in[i] < 0) {
 			w->out[i] = -1;
@@ -173,11 +174,11 @@ int mrt__window_init(const mrt__node *node, int mode, const int64_t *dims, int n
 			w->out[i] = window_out_fwd(w, i, mode, autopad, (int)ceil_mode);
 		if (w->out[i] < 1)
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
-					    "window (kernel %lld, dilation %lld, stride %lld) does "
-					    "not fit input size %lld with pads %lld+%lld",
-					    (long long)w->k[i], (long long)w->d[i],
-					    (long long)w->s[i], (long long)w->in[i],
-					    (long long)w->pb[i], (long long)w->pe[i]);
+			                    "window (kernel %lld, dilation %lld, stride %lld) does "
+			                    "not fit input size %lld with pads %lld+%lld",
+			                    (long long)w->k[i], (long long)w->d[i],
+			                    (long long)w->s[i], (long long)w->in[i],
+			                    (long long)w->pb[i], (long long)w->pe[i]);
 	}
 	return 0;
 }

@@ -30,22 +30,22 @@ enum mrt__window_mode {
  * dilations, pads, auto_pad, ceil_mode, output_padding, output_shape.
  * Returns 0, or MRT_ERR_SHAPE / MRT_ERR_UNSUPPORTED with a message. */
 int mrt__window_init(const mrt__node *node, int mode, const int64_t *dims, int ndim,
-		     const int64_t *kernel, mrt__window *w, char *err, size_t errlen);
+                     const int64_t *kernel, mrt__window *w, char *err, size_t errlen);
 
 /* Conv and ConvTranspose (ops_conv.c), listed in the ops_nn table. */
 int mrt__conv_infer(const mrt__node *node, const mrt__value_info *const *in,
-		    const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		    size_t errlen);
+                    const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                    size_t errlen);
 size_t mrt__conv_scratch(const mrt__node *node, const mrt__tensor *const *in,
-			 const mrt__tensor *out);
+                         const mrt__tensor *out);
 int mrt__conv_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		  mrt__op_ctx *ctx, char *err, size_t errlen);
+                  mrt__op_ctx *ctx, char *err, size_t errlen);
 int mrt__convt_infer(const mrt__node *node, const mrt__value_info *const *in,
-		     const mrt__const *const *in_const, mrt__value_info *out, char *err,
-		     size_t errlen);
+                     const mrt__const *const *in_const, mrt__value_info *out, char *err,
+                     size_t errlen);
 size_t mrt__convt_scratch(const mrt__node *node, const mrt__tensor *const *in,
-			  const mrt__tensor *out);
+                          const mrt__tensor *out);
 int mrt__convt_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
-		   mrt__op_ctx *ctx, char *err, size_t errlen);
+                   mrt__op_ctx *ctx, char *err, size_t errlen);
 
 #endif

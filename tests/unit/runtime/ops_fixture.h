@@ -41,9 +41,9 @@ static fx_set *fx_load(const char *file)
 		uint32_t len, code, ndim;
 		mrt__tensor *t = &s->t[i];
 		int ok = fread(&len, 4, 1, f) == 1 && len < sizeof(s->name[i]) &&
-			 fread(s->name[i], 1, len, f) == len && fread(&code, 4, 1, f) == 1 &&
-			 fread(&ndim, 4, 1, f) == 1 && ndim <= MRT_MAX_DIMS &&
-			 fread(t->dims, 8, ndim, f) == ndim;
+		         fread(s->name[i], 1, len, f) == len && fread(&code, 4, 1, f) == 1 &&
+		         fread(&ndim, 4, 1, f) == 1 && ndim <= MRT_MAX_DIMS &&
+		         fread(t->dims, 8, ndim, f) == ndim;
 		int64_t n = ok ? mrt__numel(t->dims, (int)ndim) : -1;
 		size_t es = code ? 8 : 4;
 		t->ndim = (int)ndim;
@@ -78,8 +78,8 @@ typedef struct tnode {
 
 static inline void tnode_init(tnode *t, const char *op, int n_in, int n_out)
 {
-	static char names[14][8] = {"in0", "in1", "in2", "in3", "in4", "in5", "in6",
-				    "in7", "in8", "in9", "out0", "out1", "out2", "out3"};
+	static char names[14][8] = {"in0", "in1", "in2", "in3",  "in4",  "in5",  "in6",
+	                            "in7", "in8", "in9", "out0", "out1", "out2", "out3"};
 	memset(t, 0, sizeof(*t));
 	t->n.op = (char *)op;
 	t->n.name = (char *)"test_node";
@@ -138,7 +138,7 @@ typedef struct run_out {
  * are presented to infer as constants. Output buffers get the inferred
  * shapes; the run uses the real library with the given pool (may be NULL). */
 static inline run_out run_op(tnode *t, const mrt__tensor *const *in, unsigned const_mask,
-		      mrt__pool *pool)
+                             mrt__pool *pool)
 {
 	const mrt__op_def *def = mrt__op_find(t->n.op);
 	mrt__value_info vi[10], vo[4];
@@ -214,17 +214,17 @@ static inline double rel_err(const float *got, const float *want, int64_t n)
 }
 
 /* Check that out has want's shape and values within tol (relative). */
-#define CHECK_TENSOR(out, want, tol)                                                       \
-	do {                                                                               \
-		const mrt__tensor *ct__o = (out), *ct__w = (want);                         \
-		CHECK_EQ_INT(ct__o->ndim, ct__w->ndim);                                    \
-		for (int ct__d = 0; ct__d < ct__w->ndim; ct__d++)                          \
-			CHECK_EQ_INT(ct__o->dims[ct__d], ct__w->dims[ct__d]);              \
-		if (ct__o->ndim == ct__w->ndim &&                                          \
-		    !memcmp(ct__o->dims, ct__w->dims, (size_t)ct__w->ndim * 8))            \
-			CHECK_NEAR(rel_err(ct__o->data, ct__w->data,                       \
-					   mrt__numel(ct__w->dims, ct__w->ndim)),          \
-				   0.0, (tol));                                            \
+#define CHECK_TENSOR(out, want, tol)                                                               \
+	do {                                                                                       \
+		const mrt__tensor *ct__o = (out), *ct__w = (want);                                 \
+		CHECK_EQ_INT(ct__o->ndim, ct__w->ndim);                                            \
+		for (int ct__d = 0; ct__d < ct__w->ndim; ct__d++)                                  \
+			CHECK_EQ_INT(ct__o->dims[ct__d], ct__w->dims[ct__d]);                      \
+		if (ct__o->ndim == ct__w->ndim &&                                                  \
+		    !memcmp(ct__o->dims, ct__w->dims, (size_t)ct__w->ndim * 8))                    \
+			CHECK_NEAR(rel_err(ct__o->data, ct__w->data,                               \
+			                   mrt__numel(ct__w->dims, ct__w->ndim)),                  \
+			           0.0, (tol));                                                    \
 	} while (0)
 
 #endif

@@ -134,7 +134,7 @@ static void test_conv_transpose(mrt__pool *pool)
 }
 
 static void pool_case(const char *op, const char *x, const char *want, int k, int s, int pad,
-		      int dil, int ceil_mode, int cip, mrt__pool *pool)
+                      int dil, int ceil_mode, int cip, mrt__pool *pool)
 {
 	tnode t;
 	run_out r;
@@ -181,16 +181,16 @@ static void test_norms(void)
 	tnode_init(&t, "BatchNormalization", 5, 1);
 	attr_f(&t, "epsilon", 1e-3f);
 	r = run_op(&t,
-		   (const mrt__tensor *[]){fx(S, "bn_x"), fx(S, "bn_scale"), fx(S, "bn_b"),
-					   fx(S, "bn_mean"), fx(S, "bn_var")},
-		   30, NULL);
+	           (const mrt__tensor *[]){fx(S, "bn_x"), fx(S, "bn_scale"), fx(S, "bn_b"),
+	                                   fx(S, "bn_mean"), fx(S, "bn_var")},
+	           30, NULL);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_TENSOR(&r.t[0], fx(S, "bn_y"), TOL);
 	run_free(&r);
 
 	tnode_init(&t, "LayerNormalization", 3, 1);
 	r = run_op(&t, (const mrt__tensor *[]){fx(S, "ln_x"), fx(S, "ln_s1"), fx(S, "ln_b1")}, 6,
-		   NULL);
+	           NULL);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_TENSOR(&r.t[0], fx(S, "ln_y1"), TOL);
 	run_free(&r);
@@ -198,7 +198,7 @@ static void test_norms(void)
 	tnode_init(&t, "LayerNormalization", 3, 3);
 	attr_i(&t, "axis", 1);
 	r = run_op(&t, (const mrt__tensor *[]){fx(S, "ln_x"), fx(S, "ln_s2"), fx(S, "ln_b2")}, 6,
-		   NULL);
+	           NULL);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_TENSOR(&r.t[0], fx(S, "ln_y2"), TOL);
 	CHECK_TENSOR(&r.t[1], fx(S, "ln_mean2"), TOL);
@@ -243,7 +243,7 @@ static void test_infer_errors(void)
 
 	tnode_init(&t, "MaxPool", 1, 1); /* no kernel_shape */
 	CHECK_EQ_INT(mrt__op_find("MaxPool")->infer(&t.n, in, NULL, out, err, sizeof(err)),
-		     MRT_ERR_SHAPE);
+	             MRT_ERR_SHAPE);
 	CHECK_STR_CONTAINS(err, "kernel_shape");
 }
 

@@ -33,8 +33,8 @@ static void test_softmax(void)
 }
 
 /* axes as the attribute (as_input 0) or as a constant I64 input. */
-static void reduce_case(const char *op, int n_axes, const int64_t *axes, int keepdims,
-			int as_input, const char *want)
+static void reduce_case(const char *op, int n_axes, const int64_t *axes, int keepdims, int as_input,
+                        const char *want)
 {
 	mrt__tensor ax = {MRT_TYPE_I64, 1, {n_axes}, (void *)axes};
 	tnode t;
@@ -82,7 +82,7 @@ static void test_reduce(void)
 }
 
 static void topk_case(const char *x, int64_t k, int64_t axis, int largest, const char *wv,
-		      const char *wi)
+                      const char *wi)
 {
 	mrt__tensor kt = {MRT_TYPE_I64, 1, {1}, &k};
 	mrt__tensor *want_i = fx(S, wi);
@@ -126,9 +126,9 @@ static void test_topk(void)
 	run_free(&r);
 
 	/* K unknown at inference: symbolic output dim */
-	CHECK_EQ_INT(mrt__op_find("TopK")->infer(&t.n, (const mrt__value_info *[]){&xi, &ki},
-						  NULL, out, err, sizeof(err)),
-		     0);
+	CHECK_EQ_INT(mrt__op_find("TopK")->infer(&t.n, (const mrt__value_info *[]){&xi, &ki}, NULL,
+	                                         out, err, sizeof(err)),
+	             0);
 	CHECK_EQ_INT(out[0].dims[0], -1);
 	CHECK_EQ_INT(out[0].dims[1], -1);
 	CHECK_EQ_INT(out[1].type, MRT_TYPE_I64);

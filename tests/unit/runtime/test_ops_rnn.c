@@ -44,8 +44,7 @@ static mrt__tensor slice0(const mrt__tensor *t, int64_t from, int64_t n)
 	return s;
 }
 
-static void check_states(const run_out *r0, const run_out *r1, const mrt__tensor *want,
-			 int out)
+static void check_states(const run_out *r0, const run_out *r1, const mrt__tensor *want, int out)
 {
 	mrt__tensor a = slice0(want, 0, 2), b = slice0(want, 2, 2);
 	CHECK_TENSOR(&r0->t[out], &a, TOL);
@@ -76,15 +75,15 @@ static void two_layers(const char *op, const char *p, int lstm, mrt__pool *pool)
 	if (!lstm)
 		attr_i(&t, "linear_before_reset", 1);
 	r0 = run_op(&t,
-		    (const mrt__tensor *[]){fx(S, n[0]), fx(S, n[1]), fx(S, n[2]), fx(S, n[3]),
-					    NULL, &h0, lstm ? &c0 : NULL},
-		    ~1u, pool);
+	            (const mrt__tensor *[]){fx(S, n[0]), fx(S, n[1]), fx(S, n[2]), fx(S, n[3]),
+	                                    NULL, &h0, lstm ? &c0 : NULL},
+	            ~1u, pool);
 	CHECK_EQ_INT(r0.status, 0);
 	mid = merge_dirs(&r0.t[0]);
 	r1 = run_op(&t,
-		    (const mrt__tensor *[]){mid, fx(S, n[4]), fx(S, n[5]), fx(S, n[6]), NULL, &h1,
-					    lstm ? &c1 : NULL},
-		    ~1u, pool);
+	            (const mrt__tensor *[]){mid, fx(S, n[4]), fx(S, n[5]), fx(S, n[6]), NULL, &h1,
+	                                    lstm ? &c1 : NULL},
+	            ~1u, pool);
 	CHECK_EQ_INT(r1.status, 0);
 	{
 		char y[32], hn[32], cn[32];
@@ -121,10 +120,10 @@ static void test_lstm_lens(mrt__pool *pool)
 		attr_s(&t, "direction", "bidirectional");
 		attr_i(&t, "hidden_size", 4);
 		r = run_op(&t,
-			   (const mrt__tensor *[]){fx(S, "lstms_x"), fx(S, "lstms_w"),
-						   fx(S, "lstms_r"), fx(S, "lstms_b"),
-						   pass ? lens64 : &lens32},
-			   ~1u, pool);
+		           (const mrt__tensor *[]){fx(S, "lstms_x"), fx(S, "lstms_w"),
+		                                   fx(S, "lstms_r"), fx(S, "lstms_b"),
+		                                   pass ? lens64 : &lens32},
+		           ~1u, pool);
 		CHECK_EQ_INT(r.status, 0);
 		y = merge_dirs(&r.t[0]);
 		CHECK_TENSOR(y, fx(S, "lstms_y"), TOL);
@@ -136,11 +135,11 @@ static void test_lstm_lens(mrt__pool *pool)
 	/* a length past the sequence is a range error, not a crash */
 	l32[1] = 7;
 	{
-		run_out r = run_op(&t,
-				   (const mrt__tensor *[]){fx(S, "lstms_x"), fx(S, "lstms_w"),
-							   fx(S, "lstms_r"), fx(S, "lstms_b"),
-							   &lens32},
-				   ~1u, pool);
+		run_out r =
+		    run_op(&t,
+		           (const mrt__tensor *[]){fx(S, "lstms_x"), fx(S, "lstms_w"),
+		                                   fx(S, "lstms_r"), fx(S, "lstms_b"), &lens32},
+		           ~1u, pool);
 		CHECK_EQ_INT(r.status, MRT_ERR_RANGE);
 		CHECK_STR_CONTAINS(r.err, "sequence_lens[1] = 7");
 		run_free(&r);
@@ -157,9 +156,9 @@ static void test_gru_single(mrt__pool *pool)
 	attr_i(&t, "hidden_size", 4);
 	attr_i(&t, "linear_before_reset", 1);
 	r = run_op(&t,
-		   (const mrt__tensor *[]){fx(S, "grur_x"), fx(S, "grur_w"), fx(S, "grur_r"),
-					   fx(S, "grur_b")},
-		   ~1u, pool);
+	           (const mrt__tensor *[]){fx(S, "grur_x"), fx(S, "grur_w"), fx(S, "grur_r"),
+	                                   fx(S, "grur_b")},
+	           ~1u, pool);
 	CHECK_EQ_INT(r.status, 0);
 	{
 		mrt__tensor *y = merge_dirs(&r.t[0]);
@@ -172,9 +171,9 @@ static void test_gru_single(mrt__pool *pool)
 	tnode_init(&t, "GRU", 6, 2); /* forward, linear_before_reset 0 */
 	attr_i(&t, "hidden_size", 4);
 	r = run_op(&t,
-		   (const mrt__tensor *[]){fx(S, "gru0_x"), fx(S, "gru0_w"), fx(S, "gru0_r"),
-					   fx(S, "gru0_b"), NULL, fx(S, "gru0_h0")},
-		   ~1u, pool);
+	           (const mrt__tensor *[]){fx(S, "gru0_x"), fx(S, "gru0_w"), fx(S, "gru0_r"),
+	                                   fx(S, "gru0_b"), NULL, fx(S, "gru0_h0")},
+	           ~1u, pool);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_TENSOR(&r.t[0], fx(S, "gru0_y"), TOL);
 	CHECK_TENSOR(&r.t[1], fx(S, "gru0_hn"), TOL);
@@ -189,18 +188,20 @@ static void test_q8(void)
 	static float x[SEQ * B * IN], w[4 * H * IN], r[4 * H * H], wd[4 * H * IN], rd[4 * H * H];
 	static unsigned char wq[4 * H * IN / 32 * 34], rq[4 * H * H / 32 * 34];
 	mrt__tensor tx = {MRT_TYPE_F32, 3, {SEQ, B, IN}, x};
-	mrt__tensor tw = {MRT_TYPE_F32, 3, {1, 4 * H, IN}, w}, tr = {MRT_TYPE_F32, 3, {1, 4 * H, H}, r};
+	mrt__tensor tw = {MRT_TYPE_F32, 3, {1, 4 * H, IN}, w},
+	            tr = {MRT_TYPE_F32, 3, {1, 4 * H, H}, r};
 	mrt__tensor twq = tw, trq = tr, twd = tw, trd = tr;
 	uint32_t seed = 1;
 	tnode t;
 	run_out a, b, c;
 
 	for (size_t i = 0; i < sizeof(x) / 4 + sizeof(w) / 4 + sizeof(r) / 4; i++) {
-		float *p = i < SEQ * B * IN ? &x[i]
-			 : i < SEQ * B * IN + 4 * H * IN ? &w[i - SEQ * B * IN]
-						       : &r[i - SEQ * B * IN - 4 * H * IN];
+		float *p = i < SEQ * B * IN                ? &x[i]
+		           : i < SEQ * B * IN + 4 * H * IN ? &w[i - SEQ * B * IN]
+		                                           : &r[i - SEQ * B * IN - 4 * H * IN];
 		seed = seed * 1664525u + 1013904223u;
-		*p = ((float)(seed >> 8) / (float)(1 << 24) - 0.5f) * (p == &x[i] ? 2.0f : 0.4f);
+		*p = ((float)(seed >> 8) / (float)(1 << 24) - 0.5f) *
+		     (i < SEQ * B * IN ? 2.0f : 0.4f);
 	}
 	twq.type = trq.type = MRT_TYPE_Q8_0;
 	twq.data = wq;
@@ -232,16 +233,18 @@ static void test_errors(void)
 
 	tnode_init(&t, "LSTM", 3, 1);
 	attr_i(&t, "hidden_size", 5); /* R says 4 */
-	r = run_op(&t, (const mrt__tensor *[]){fx(S, "lstms_x"), fx(S, "lstms_w"), fx(S, "lstms_r")},
-		   ~1u, NULL);
+	r = run_op(&t,
+	           (const mrt__tensor *[]){fx(S, "lstms_x"), fx(S, "lstms_w"), fx(S, "lstms_r")},
+	           ~1u, NULL);
 	CHECK_EQ_INT(r.status, MRT_ERR_SHAPE);
 	CHECK_STR_CONTAINS(r.err, "hidden_size");
 	run_free(&r);
 
 	tnode_init(&t, "LSTM", 3, 1); /* one direction, but W holds two */
 	attr_i(&t, "hidden_size", 4);
-	r = run_op(&t, (const mrt__tensor *[]){fx(S, "lstms_x"), fx(S, "lstms_w"), fx(S, "lstms_r")},
-		   ~1u, NULL);
+	r = run_op(&t,
+	           (const mrt__tensor *[]){fx(S, "lstms_x"), fx(S, "lstms_w"), fx(S, "lstms_r")},
+	           ~1u, NULL);
 	CHECK_EQ_INT(r.status, MRT_ERR_SHAPE);
 	CHECK_STR_CONTAINS(r.err, "test_node");
 	run_free(&r);
@@ -249,7 +252,7 @@ static void test_errors(void)
 	tnode_init(&t, "GRU", 3, 1);
 	attr_s(&t, "direction", "sideways");
 	r = run_op(&t, (const mrt__tensor *[]){fx(S, "grur_x"), fx(S, "grur_w"), fx(S, "grur_r")},
-		   ~1u, NULL);
+	           ~1u, NULL);
 	CHECK_EQ_INT(r.status, MRT_ERR_UNSUPPORTED);
 	run_free(&r);
 }
