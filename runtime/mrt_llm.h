@@ -1,0 +1,132 @@
+/* libmodelrt language models: llama-architecture GGUF files (as llama.cpp
+ * writes them), their tokenizer, batched decoding over several sequences
+ * with a KV cache per sequence slot, and sampling.
+ * A model loaded with mrt_model_load() whose kind is MRT_MODEL_LLAMA is used
+ * here; it stays immutable and shared, all per-run state lives in an
+ * mrt_llm_ctx. This header includes only standard headers. */
+#ifndef MRT_LLM_H
+#define MRT_LLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mrt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mrt_llm_info {
+	int n_vocab;
+	int n_ctx_train; /* llama.context_length */
+	int n_embd, n_layer, n_head, n_head_kv, n_ff;
+	int32_t bos, eos;  /* -1 when the file has none */
+	int add_bos;       /* tokenizer.ggml.add_bos_token (default 1 for spm) */
+	const char *tokenizer_model; /* "llama" or "gpt2"; borrowed */
+	const char *chat_template;   /* tokenizer.chat_template or NULL; borrowed */
+	uint64_t n_params;
+} mrt_llm_info;
+
+/* Fills *info (OUT). Returns 0, or MRT_ERR_INVALID for a graph model. */
+int mrt_llm_info_get(const mrt_model *model, mrt_llm_info *info);
+
+/* ---- tokenizer ---- */
+
+/* Encode text (len bytes of UTF-8) into at most max tokens of out.
+ * add_bos: prepend BOS when the model has one. parse_special: text such as
+ * "<|im_start|>" that spells a special (control) token becomes that token;
+ * otherwise it is encoded as plain text.
+ * Returns the number of tokens (which may exceed max: then call again with a
+ * larger buffer), or a negative status. */
+int mrt_tokenize(const mrt_model *model, const char *text, size_t len, int add_bos,
+		 int parse_special, int32_t *out, int max);
+
+/* The bytes token tok stands for (byte-fallback tokens give their byte,
+ * SentencePiece's U+2581 gives a space; control tokens give "" unless
+ * render_special). May be part of a UTF-8 character. Writes at most buflen
+ * bytes (no NUL); returns the full length or a negative status. */
+int mrt_token_to_piece(const mrt_model *model, int32_t tok, int render_special, char *buf,
+		       size_t buflen);
+
+/* 1 when tok ends generation (EOS, EOT, <|im_end|>, <|eot_id|>, ...). */
+int mrt_token_is_eog(const mrt_model *model, int32_t tok);
+
+/* Length of the longest prefix of buf[0..len) that does not end inside a
+ * UTF-8 character (a streaming detokenizer emits only that much). */
+size_t mrt_utf8_complete_prefix(const char *buf, size_t len);
+
+/* ---- decoding ---- */
+
+typedef struct mrt_llm_params {
+	int n_ctx;     /* tokens per sequence slot (KV cache length), default 2048 */
+	int n_seq;     /* sequence slots, default 1 */
+	int n_batch;   /* most tokens in one mrt_llm_decode call, default 512 */
+	int n_threads; /* default 1 */
+} mrt_llm_params;
+mrt_llm_params mrt_llm_default_params(void);
+
+typedef struct mrt_llm_ctx mrt_llm_ctx;
+
+/* A context with n_seq KV-cache slots of n_ctx tokens. The model must
+ * outlive it. NULL with a message on failure (e.g. not a language model,
+ * cache too large). */
+mrt_llm_ctx *mrt_llm_ctx_new(const mrt_model *model, const mrt_llm_params *params, char *err,
+			     size_t errlen);
+void mrt_llm_ctx_free(mrt_llm_ctx *ctx);
+
+/* Tokens held in slot seq's cache (its next position). */
+int mrt_llm_seq_len(const mrt_llm_ctx *ctx, int seq);
+/* Empty slot seq so a new sequence can use it. */
+void mrt_llm_seq_clear(mrt_llm_ctx *ctx, int seq);
+
+/* One forward pass: token i (tokens[i]) is appended to sequence seq[i] at
+ * that sequence's next position; tokens of one sequence appear in order.
+ * Every weight matrix is read once for the whole batch. When want_logits[i]
+ * is nonzero the logits of entry i are kept (see mrt_llm_logits).
+ * Returns 0; MRT_ERR_RANGE (nothing changed) when a sequence would pass
+ * n_ctx or n > n_batch; MRT_ERR_INVALID for a bad token id or slot. */
+typedef struct mrt_llm_batch {
+	int n;
+	const int32_t *tokens;
+	const int32_t *seq;
+	const int8_t *want_logits;
+} mrt_llm_batch;
+int mrt_llm_decode(mrt_llm_ctx *ctx, const mrt_llm_batch *batch, char *err, size_t errlen);
+
+/* Logits (n_vocab floats) of entry i of the last decode, or NULL when that
+ * entry did not ask for them. Valid until the next decode or free. */
+const float *mrt_llm_logits(const mrt_llm_ctx *ctx, int i);
+
+/* ---- sampling ---- */
+
+typedef struct mrt_sampler_params {
+	float temperature;   /* 0 = greedy (argmax), default 0.8 */
+	int top_k;           /* 0 = off, default 40 */
+	float top_p;         /* 1 = off, default 0.95 */
+	float min_p;         /* 0 = off, default 0.05 */
+	float repeat_penalty;    /* 1 = off (llama.cpp semantics), default 1 */
+	float presence_penalty;  /* 0 = off (OpenAI semantics) */
+	float frequency_penalty; /* 0 = off (OpenAI semantics) */
+	int penalty_last_n;      /* tokens considered by the penalties, default 64 */
+	uint64_t seed;           /* same seed + same logits = same tokens */
+} mrt_sampler_params;
+mrt_sampler_params mrt_sampler_default_params(void);
+
+typedef struct mrt_sampler mrt_sampler;
+mrt_sampler *mrt_sampler_new(const mrt_sampler_params *params, int n_vocab);
+void mrt_sampler_free(mrt_sampler *s);
+/* Pick the next token from logits (n_vocab floats, not modified); the
+ * penalties use the tokens passed to mrt_sampler_accept. */
+int32_t mrt_sampler_sample(mrt_sampler *s, const float *logits);
+void mrt_sampler_accept(mrt_sampler *s, int32_t tok);
+
+/* Log-probability of tok under logits (log-softmax), and the k most likely
+ * tokens with theirs, in descending order, into ids/logprobs (OUT; k
+ * entries). Returns the number written (<= k). */
+float mrt_logprob(const float *logits, int n_vocab, int32_t tok);
+int mrt_top_logprobs(const float *logits, int n_vocab, int k, int32_t *ids, float *logprobs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

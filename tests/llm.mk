@@ -1,0 +1,1 @@
+# tests/llm.mk
