@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#define GGUF_MAX_DEPTH 8         /* nesting of arrays inside a value */
+#define GGUF_MAX_DEPTH 8 /* nesting of arrays inside a value */
 #define GGUF_DEFAULT_ALIGNMENT 32
 #define GGUF_MIN_KV_BYTES 13     /* key length (8) + value type (4) + a u8 value (1) */
 #define GGUF_MIN_TENSOR_BYTES 32 /* name length + n_dims + ne[0] + type + offset */
@@ -29,6 +31,7 @@ typedef struct gguf_kv {
 typedef struct gguf_index {
 	uint32_t *slots;
 	uint64_t mask;
+	uint64_t seed; /* per handle, so colliding names cannot be prepared */
 } gguf_index;
 
 struct mrt_gguf {
@@ -56,7 +59,7 @@ typedef struct gguf_cursor {
 } gguf_cursor;
 
 static int gguf__fail(gguf_cursor *c, uint64_t at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Writes "gguf: <message> (at byte N)"-style text; always returns -1. The
  * message itself should say what was being read; the byte offset is added. */
@@ -83,7 +86,7 @@ static int gguf__need(gguf_cursor *c, uint64_t n, const char *what)
 {
 	if (n > gguf__remaining(c))
 		return gguf__fail(c, c->pos, "%s: needs %llu bytes, only %llu left in file", what,
-				  (unsigned long long)n, (unsigned long long)gguf__remaining(c));
+		                  (unsigned long long)n, (unsigned long long)gguf__remaining(c));
 	return 0;
 }
 
@@ -113,9 +116,11 @@ static int gguf__str(gguf_cursor *c, mrt_gguf_str *out, const char *what)
 	if (gguf__u64(c, &len, what) < 0)
 		return -1;
 	if (len > gguf__remaining(c))
-		return gguf__fail(c, at, "%s: string length %llu extends past end of file "
-				  "(%llu bytes left)", what, (unsigned long long)len,
-				  (unsigned long long)gguf__remaining(c));
+		return gguf__fail(c, at,
+		                  "%s: string length %llu extends past end of file "
+		                  "(%llu bytes left)",
+		                  what, (unsigned long long)len,
+		                  (unsigned long long)gguf__remaining(c));
 	out->len = len;
 	out->ptr = (const char *)(c->base + c->pos);
 	c->pos += len;
@@ -160,23 +165,54 @@ static void gguf__decode_scalar(uint32_t vt, const unsigned char *p, mrt_gguf_va
 
 	val->type = (int)vt;
 	switch (vt) {
-	case MRT_GGUF_UINT8: val->v.u64 = p[0]; break;
-	case MRT_GGUF_INT8: memcpy(&u8, p, 1); val->v.i64 = (int8_t)u8; break;
-	case MRT_GGUF_BOOL: val->v.b = p[0]; break;
-	case MRT_GGUF_UINT16: memcpy(&u16, p, 2); val->v.u64 = u16; break;
-	case MRT_GGUF_INT16: memcpy(&u16, p, 2); val->v.i64 = (int16_t)u16; break;
-	case MRT_GGUF_UINT32: memcpy(&u32, p, 4); val->v.u64 = u32; break;
-	case MRT_GGUF_INT32: memcpy(&u32, p, 4); val->v.i64 = (int32_t)u32; break;
-	case MRT_GGUF_FLOAT32: memcpy(&f32, p, 4); val->v.f64 = f32; break;
-	case MRT_GGUF_UINT64: memcpy(&u64, p, 8); val->v.u64 = u64; break;
-	case MRT_GGUF_INT64: memcpy(&u64, p, 8); val->v.i64 = (int64_t)u64; break;
-	case MRT_GGUF_FLOAT64: memcpy(&val->v.f64, p, 8); break;
-	default: break;
+	case MRT_GGUF_UINT8:
+		val->v.u64 = p[0];
+		break;
+	case MRT_GGUF_INT8:
+		memcpy(&u8, p, 1);
+		val->v.i64 = (int8_t)u8;
+		break;
+	case MRT_GGUF_BOOL:
+		val->v.b = p[0];
+		break;
+	case MRT_GGUF_UINT16:
+		memcpy(&u16, p, 2);
+		val->v.u64 = u16;
+		break;
+	case MRT_GGUF_INT16:
+		memcpy(&u16, p, 2);
+		val->v.i64 = (int16_t)u16;
+		break;
+	case MRT_GGUF_UINT32:
+		memcpy(&u32, p, 4);
+		val->v.u64 = u32;
+		break;
+	case MRT_GGUF_INT32:
+		memcpy(&u32, p, 4);
+		val->v.i64 = (int32_t)u32;
+		break;
+	case MRT_GGUF_FLOAT32:
+		memcpy(&f32, p, 4);
+		val->v.f64 = f32;
+		break;
+	case MRT_GGUF_UINT64:
+		memcpy(&u64, p, 8);
+		val->v.u64 = u64;
+		break;
+	case MRT_GGUF_INT64:
+		memcpy(&u64, p, 8);
+		val->v.i64 = (int64_t)u64;
+		break;
+	case MRT_GGUF_FLOAT64:
+		memcpy(&val->v.f64, p, 8);
+		break;
+	default:
+		break;
 	}
 }
 
 static int gguf__value(gguf_cursor *c, uint32_t vt, int depth, mrt_gguf_value *val,
-		       const char *what);
+                       const char *what);
 
 /* The body of an array (element type, count, elements) starting at the
  * cursor; fills val->v.arr. Nested arrays are validated recursively up to
@@ -191,7 +227,7 @@ static int gguf__array(gguf_cursor *c, int depth, mrt_gguf_value *val, const cha
 
 	if (depth > GGUF_MAX_DEPTH)
 		return gguf__fail(c, at, "%s: arrays nested deeper than %d levels", what,
-				  GGUF_MAX_DEPTH);
+		                  GGUF_MAX_DEPTH);
 	if (gguf__u32(c, &et, what) < 0 || gguf__u64(c, &n, what) < 0)
 		return -1;
 	esize = gguf__scalar_size(et);
@@ -203,18 +239,19 @@ static int gguf__array(gguf_cursor *c, int depth, mrt_gguf_value *val, const cha
 	val->v.arr.data = c->base + c->pos;
 	min_elem = esize > 0 ? (uint64_t)esize : et == MRT_GGUF_STRING ? 8 : 12;
 	if (n > gguf__remaining(c) / min_elem)
-		return gguf__fail(c, at, "%s: array of %llu elements of type %u (at least %llu "
-				  "bytes each) does not fit in the %llu bytes left", what,
-				  (unsigned long long)n, et, (unsigned long long)min_elem,
-				  (unsigned long long)gguf__remaining(c));
+		return gguf__fail(c, at,
+		                  "%s: array of %llu elements of type %u (at least %llu "
+		                  "bytes each) does not fit in the %llu bytes left",
+		                  what, (unsigned long long)n, et, (unsigned long long)min_elem,
+		                  (unsigned long long)gguf__remaining(c));
 	if (esize > 0) {
 		if (et == MRT_GGUF_BOOL) {
 			for (i = 0; i < n; i++)
 				if (c->base[c->pos + i] > 1)
 					return gguf__fail(c, c->pos + i,
-							  "%s: bool element %llu is %u, not 0 or 1",
-							  what, (unsigned long long)i,
-							  c->base[c->pos + i]);
+					                  "%s: bool element %llu is %u, not 0 or 1",
+					                  what, (unsigned long long)i,
+					                  c->base[c->pos + i]);
 		}
 		c->pos += n * (uint64_t)esize; /* no overflow: checked above */
 	} else {
@@ -234,7 +271,7 @@ static int gguf__array(gguf_cursor *c, int depth, mrt_gguf_value *val, const cha
 /* A value of type vt at the cursor (depth: nesting level of the enclosing
  * arrays). Scalars are decoded, bools must be 0 or 1. */
 static int gguf__value(gguf_cursor *c, uint32_t vt, int depth, mrt_gguf_value *val,
-		       const char *what)
+                       const char *what)
 {
 	uint64_t at = c->pos;
 	int size = gguf__scalar_size(vt);
@@ -258,9 +295,9 @@ static int gguf__value(gguf_cursor *c, uint32_t vt, int depth, mrt_gguf_value *v
 
 /* ---- name index ---- */
 
-static uint64_t gguf__hash(const char *p, uint64_t len)
+static uint64_t gguf__hash(uint64_t seed, const char *p, uint64_t len)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	uint64_t h = 1469598103934665603ull ^ seed; /* FNV-1a, seeded */
 	uint64_t i;
 
 	for (i = 0; i < len; i++) {
@@ -286,16 +323,22 @@ static int gguf__index_init(gguf_index *ix, uint64_t n)
 	if (ix->slots == NULL)
 		return -1;
 	ix->mask = cap - 1;
+	if (getrandom(&ix->seed, sizeof ix->seed, GRND_NONBLOCK) != sizeof ix->seed) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ix->seed =
+		    (uint64_t)(uintptr_t)ix->slots * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_nsec;
+	}
 	return 0;
 }
 
 /* Finds name in the index; names(i) gives the name of entry i. Returns the
  * entry index or -1; *slot (OUT) gets the slot where it is or would go. */
 static int64_t gguf__index_find(const gguf_index *ix, const void *owner,
-				mrt_gguf_str (*name_of)(const void *, uint64_t), const char *p,
-				uint64_t len, uint64_t *slot)
+                                mrt_gguf_str (*name_of)(const void *, uint64_t), const char *p,
+                                uint64_t len, uint64_t *slot)
 {
-	uint64_t s = gguf__hash(p, len) & ix->mask;
+	uint64_t s = gguf__hash(ix->seed, p, len) & ix->mask;
 
 	while (ix->slots[s] != 0) {
 		uint64_t i = ix->slots[s] - 1;
@@ -343,29 +386,33 @@ static int gguf__parse_header(gguf_cursor *c, mrt_gguf *g)
 		return -1;
 	if (memcmp(c->base, "GGUF", 4) != 0)
 		return gguf__fail(c, 0, "bad magic %02x %02x %02x %02x, not a GGUF file",
-				  c->base[0], c->base[1], c->base[2], c->base[3]);
+		                  c->base[0], c->base[1], c->base[2], c->base[3]);
 	c->pos = 4;
 	if (gguf__u32(c, &version, "version") < 0)
 		return -1;
 	if ((version & 0xffffu) == 0 && version != 0)
-		return gguf__fail(c, 4, "version field 0x%08x looks byte-swapped: big-endian "
-				  "GGUF files are not supported", version);
+		return gguf__fail(c, 4,
+		                  "version field 0x%08x looks byte-swapped: big-endian "
+		                  "GGUF files are not supported",
+		                  version);
 	if (version != 2 && version != 3)
 		return gguf__fail(c, 4, "unsupported GGUF version %u (only 2 and 3 are read)",
-				  version);
+		                  version);
 	g->version = version;
 	if (gguf__u64(c, &g->n_tensors, "tensor count") < 0 ||
 	    gguf__u64(c, &g->n_kv, "metadata key/value count") < 0)
 		return -1;
 	if (g->n_kv > gguf__remaining(c) / GGUF_MIN_KV_BYTES || g->n_kv > UINT32_MAX - 1)
-		return gguf__fail(c, 16, "metadata key/value count %llu cannot fit in the %llu "
-				  "bytes left", (unsigned long long)g->n_kv,
-				  (unsigned long long)gguf__remaining(c));
+		return gguf__fail(c, 16,
+		                  "metadata key/value count %llu cannot fit in the %llu "
+		                  "bytes left",
+		                  (unsigned long long)g->n_kv,
+		                  (unsigned long long)gguf__remaining(c));
 	if (g->n_tensors > gguf__remaining(c) / GGUF_MIN_TENSOR_BYTES ||
 	    g->n_tensors > UINT32_MAX - 1)
 		return gguf__fail(c, 8, "tensor count %llu cannot fit in the %llu bytes left",
-				  (unsigned long long)g->n_tensors,
-				  (unsigned long long)gguf__remaining(c));
+		                  (unsigned long long)g->n_tensors,
+		                  (unsigned long long)gguf__remaining(c));
 	return 0;
 }
 
@@ -378,7 +425,7 @@ static int gguf__parse_kvs(gguf_cursor *c, mrt_gguf *g)
 	g->kvs = calloc(g->n_kv ? g->n_kv : 1, sizeof *g->kvs);
 	if (g->kvs == NULL || gguf__index_init(&g->kv_index, g->n_kv) < 0)
 		return gguf__fail(c, c->pos, "out of memory for %llu keys",
-				  (unsigned long long)g->n_kv);
+		                  (unsigned long long)g->n_kv);
 	for (i = 0; i < g->n_kv; i++) {
 		gguf_kv *kv = &g->kvs[i];
 		uint64_t at = c->pos;
@@ -388,7 +435,7 @@ static int gguf__parse_kvs(gguf_cursor *c, mrt_gguf *g)
 			return -1;
 		gguf__printable(kv->key, name, sizeof name);
 		if (gguf__index_find(&g->kv_index, g, gguf__kv_name, kv->key.ptr, kv->key.len,
-				     &slot) >= 0)
+		                     &slot) >= 0)
 			return gguf__fail(c, at, "duplicate metadata key '%s'", name);
 		if (gguf__u32(c, &vt, "metadata value type") < 0)
 			return -1;
@@ -397,12 +444,15 @@ static int gguf__parse_kvs(gguf_cursor *c, mrt_gguf *g)
 		g->kv_index.slots[slot] = (uint32_t)(i + 1);
 		if (mrt_gguf_str_eq(kv->key, "general.alignment")) {
 			if (vt != MRT_GGUF_UINT32)
-				return gguf__fail(c, at, "general.alignment has value type %u, "
-						  "not uint32", vt);
+				return gguf__fail(c, at,
+				                  "general.alignment has value type %u, "
+				                  "not uint32",
+				                  vt);
 			if (kv->val.v.u64 == 0 || (kv->val.v.u64 & (kv->val.v.u64 - 1)) != 0)
-				return gguf__fail(c, at, "general.alignment %llu is not a "
-						  "nonzero power of two",
-						  (unsigned long long)kv->val.v.u64);
+				return gguf__fail(c, at,
+				                  "general.alignment %llu is not a "
+				                  "nonzero power of two",
+				                  (unsigned long long)kv->val.v.u64);
 			g->alignment = (uint32_t)kv->val.v.u64;
 		}
 	}
@@ -412,8 +462,7 @@ static int gguf__parse_kvs(gguf_cursor *c, mrt_gguf *g)
 /* Shape and type of one tensor info: n_dims 1..4, each ne >= 1 (empty
  * tensors are refused), element count overflow-checked, a known type with
  * ne[0] a whole number of blocks. Fills t->nbytes. */
-static int gguf__check_shape(gguf_cursor *c, uint64_t at, mrt_gguf_tensor_info *t,
-			     const char *name)
+static int gguf__check_shape(gguf_cursor *c, uint64_t at, mrt_gguf_tensor_info *t, const char *name)
 {
 	uint64_t nelem = 1;
 	uint32_t d;
@@ -423,22 +472,28 @@ static int gguf__check_shape(gguf_cursor *c, uint64_t at, mrt_gguf_tensor_info *
 		return gguf__fail(c, at, "tensor '%s': unknown tensor type %d", name, t->type);
 	for (d = 0; d < t->n_dims; d++) {
 		if (t->ne[d] == 0)
-			return gguf__fail(c, at, "tensor '%s': dimension %u is 0 (empty tensors "
-					  "are not supported)", name, d);
+			return gguf__fail(c, at,
+			                  "tensor '%s': dimension %u is 0 (empty tensors "
+			                  "are not supported)",
+			                  name, d);
 		if (t->ne[d] > INT64_MAX / nelem)
-			return gguf__fail(c, at, "tensor '%s': element count overflows "
-					  "(dimension %u is %llu)", name, d,
-					  (unsigned long long)t->ne[d]);
+			return gguf__fail(c, at,
+			                  "tensor '%s': element count overflows "
+			                  "(dimension %u is %llu)",
+			                  name, d, (unsigned long long)t->ne[d]);
 		nelem *= t->ne[d];
 	}
 	if (t->ne[0] % ti.block_elems != 0)
-		return gguf__fail(c, at, "tensor '%s': ne[0] = %llu is not a multiple of the "
-				  "%s block size %zu", name, (unsigned long long)t->ne[0],
-				  ti.name ? ti.name : "?", ti.block_elems);
+		return gguf__fail(c, at,
+		                  "tensor '%s': ne[0] = %llu is not a multiple of the "
+		                  "%s block size %zu",
+		                  name, (unsigned long long)t->ne[0], ti.name ? ti.name : "?",
+		                  ti.block_elems);
 	if (mrt_type_nbytes(t->type, nelem, &t->nbytes) < 0)
-		return gguf__fail(c, at, "tensor '%s': byte size of %llu %s elements "
-				  "overflows", name, (unsigned long long)nelem,
-				  ti.name ? ti.name : "?");
+		return gguf__fail(c, at,
+		                  "tensor '%s': byte size of %llu %s elements "
+		                  "overflows",
+		                  name, (unsigned long long)nelem, ti.name ? ti.name : "?");
 	return 0;
 }
 
@@ -455,14 +510,14 @@ static int gguf__parse_tensor_info(gguf_cursor *c, mrt_gguf *g, uint64_t i, uint
 		return -1;
 	gguf__printable(t->name, name, sizeof name);
 	if (gguf__index_find(&g->tensor_index, g, gguf__tensor_name, t->name.ptr, t->name.len,
-			     &slot) >= 0)
+	                     &slot) >= 0)
 		return gguf__fail(c, *at, "duplicate tensor name '%s'", name);
 	g->tensor_index.slots[slot] = (uint32_t)(i + 1);
 	if (gguf__u32(c, &t->n_dims, name) < 0)
 		return -1;
 	if (t->n_dims < 1 || t->n_dims > 4)
 		return gguf__fail(c, c->pos - 4, "tensor '%s': n_dims is %u, not 1..4", name,
-				  t->n_dims);
+		                  t->n_dims);
 	for (d = 0; d < 4; d++)
 		t->ne[d] = 1;
 	for (d = 0; d < t->n_dims; d++)
@@ -478,9 +533,10 @@ static int gguf__parse_tensor_info(gguf_cursor *c, mrt_gguf *g, uint64_t i, uint
 	if (gguf__u64(c, &t->offset, name) < 0)
 		return -1;
 	if (t->offset % g->alignment != 0)
-		return gguf__fail(c, c->pos - 8, "tensor '%s': data offset %llu is not a multiple "
-				  "of the alignment %u", name, (unsigned long long)t->offset,
-				  g->alignment);
+		return gguf__fail(c, c->pos - 8,
+		                  "tensor '%s': data offset %llu is not a multiple "
+		                  "of the alignment %u",
+		                  name, (unsigned long long)t->offset, g->alignment);
 	return 0;
 }
 
@@ -495,21 +551,23 @@ static int gguf__check_data(gguf_cursor *c, mrt_gguf *g, const uint64_t *at)
 	if (g->n_tensors == 0)
 		return 0; /* the data section (and its padding) may be absent */
 	if (g->data_start > c->size)
-		return gguf__fail(c, c->pos, "padding before the data section (to byte %llu) "
-				  "extends past end of file (%llu bytes)",
-				  (unsigned long long)g->data_start, (unsigned long long)c->size);
+		return gguf__fail(c, c->pos,
+		                  "padding before the data section (to byte %llu) "
+		                  "extends past end of file (%llu bytes)",
+		                  (unsigned long long)g->data_start, (unsigned long long)c->size);
 	data_size = c->size - g->data_start;
 	for (i = 0; i < g->n_tensors; i++) {
 		mrt_gguf_tensor_info *t = &g->tensors[i];
 
 		gguf__printable(t->name, name, sizeof name);
 		if (t->offset > data_size || t->nbytes > data_size - t->offset)
-			return gguf__fail(c, at[i], "tensor '%s': data [offset %llu, %llu bytes] "
-					  "extends past end of file (%llu bytes, data section "
-					  "at byte %llu)", name, (unsigned long long)t->offset,
-					  (unsigned long long)t->nbytes,
-					  (unsigned long long)c->size,
-					  (unsigned long long)g->data_start);
+			return gguf__fail(
+			    c, at[i],
+			    "tensor '%s': data [offset %llu, %llu bytes] "
+			    "extends past end of file (%llu bytes, data section "
+			    "at byte %llu)",
+			    name, (unsigned long long)t->offset, (unsigned long long)t->nbytes,
+			    (unsigned long long)c->size, (unsigned long long)g->data_start);
 		t->data = c->base + g->data_start + t->offset;
 	}
 	return 0;
@@ -527,7 +585,7 @@ static int gguf__parse(gguf_cursor *c, mrt_gguf *g)
 	if (g->tensors == NULL || at == NULL ||
 	    gguf__index_init(&g->tensor_index, g->n_tensors) < 0) {
 		gguf__fail(c, c->pos, "out of memory for %llu tensors",
-			   (unsigned long long)g->n_tensors);
+		           (unsigned long long)g->n_tensors);
 		goto out;
 	}
 	for (i = 0; i < g->n_tensors; i++)
@@ -541,8 +599,7 @@ out:
 
 /* ---- open / close ---- */
 
-static mrt_gguf *gguf__open_mem(const void *buf, size_t len, int mapped, char *err,
-				size_t errlen)
+static mrt_gguf *gguf__open_mem(const void *buf, size_t len, int mapped, char *err, size_t errlen)
 {
 	mrt_gguf *g = calloc(1, sizeof *g);
 	gguf_cursor c = {buf, len, 0, err, errlen};
@@ -866,8 +923,7 @@ int64_t mrt_gguf_find_tensor(const mrt_gguf *g, const char *name)
 
 	if (g == NULL || name == NULL)
 		return -1;
-	return gguf__index_find(&g->tensor_index, g, gguf__tensor_name, name, strlen(name),
-				&slot);
+	return gguf__index_find(&g->tensor_index, g, gguf__tensor_name, name, strlen(name), &slot);
 }
 
 int mrt_gguf_str_eq(mrt_gguf_str s, const char *cstr)

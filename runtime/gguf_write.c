@@ -58,7 +58,7 @@ static uint64_t gguf__whash(const char *s)
 /* Returns the slot holding name, or the empty slot where it would go.
  * names is an array of n strings at stride bytes apart (first field). */
 static size_t gguf__wset_slot(const gguf_wset *set, const void *names, size_t stride,
-			      const char *name, int *found)
+                              const char *name, int *found)
 {
 	size_t s = (size_t)gguf__whash(name) & (set->cap - 1);
 
@@ -94,7 +94,7 @@ static int gguf__wset_grow(gguf_wset *set, const void *names, size_t stride, siz
 		const char *name;
 		memcpy(&name, (const char *)names + i * stride, sizeof name);
 		bigger.slots[gguf__wset_slot(&bigger, names, stride, name, &found)] =
-			(uint32_t)(i + 1);
+		    (uint32_t)(i + 1);
 	}
 	free(set->slots);
 	*set = bigger;
@@ -130,7 +130,7 @@ void mrt_gguf_writer_free(mrt_gguf_writer *w)
 /* Adds key with an already serialized body; takes over body (freed on
  * failure too). Refuses a duplicate key with MRT_ERR_INVALID. */
 static int gguf__add_kv(mrt_gguf_writer *w, const char *key, uint32_t type, unsigned char *body,
-			size_t body_len)
+                        size_t body_len)
 {
 	size_t slot;
 	int found, rc;
@@ -168,7 +168,7 @@ fail:
 }
 
 static int gguf__add_scalar(mrt_gguf_writer *w, const char *key, uint32_t type, const void *v,
-			    size_t size)
+                            size_t size)
 {
 	unsigned char *body = malloc(size);
 
@@ -251,7 +251,7 @@ static size_t gguf__wscalar_size(int t)
 
 /* An array body: element type, count, then payload bytes. */
 static unsigned char *gguf__arr_body(uint32_t et, uint64_t n, const void *payload, size_t len,
-				     size_t *body_len)
+                                     size_t *body_len)
 {
 	unsigned char *body;
 
@@ -269,7 +269,7 @@ static unsigned char *gguf__arr_body(uint32_t et, uint64_t n, const void *payloa
 }
 
 int mrt_gguf_writer_set_arr(mrt_gguf_writer *w, const char *key, int elem_type, const void *data,
-			    uint64_t n)
+                            uint64_t n)
 {
 	size_t esize = gguf__wscalar_size(elem_type), len, body_len, i;
 	unsigned char *body;
@@ -290,7 +290,7 @@ int mrt_gguf_writer_set_arr(mrt_gguf_writer *w, const char *key, int elem_type, 
 }
 
 int mrt_gguf_writer_set_arr_str(mrt_gguf_writer *w, const char *key, const char *const *v,
-				uint64_t n)
+                                uint64_t n)
 {
 	size_t len = 0, pos, i, sl;
 	unsigned char *body;
@@ -334,8 +334,8 @@ static unsigned char *gguf__value_body(const mrt_gguf_value *val, size_t *body_l
 	if (val->type == MRT_GGUF_ARRAY) {
 		if (val->v.arr.nbytes > SIZE_MAX)
 			return NULL;
-		return gguf__arr_body((uint32_t)val->v.arr.elem_type, val->v.arr.n,
-				      val->v.arr.data, (size_t)val->v.arr.nbytes, body_len);
+		return gguf__arr_body((uint32_t)val->v.arr.elem_type, val->v.arr.n, val->v.arr.data,
+		                      (size_t)val->v.arr.nbytes, body_len);
 	}
 	if (val->type == MRT_GGUF_STRING) {
 		if (val->v.str.len > SIZE_MAX - 8)
@@ -418,7 +418,7 @@ static int gguf__tensor_size(int type, uint32_t n_dims, const uint64_t *ne, uint
 }
 
 int mrt_gguf_writer_add_tensor(mrt_gguf_writer *w, const char *name, int type, uint32_t n_dims,
-			       const uint64_t *ne, const void *data)
+                               const uint64_t *ne, const void *data)
 {
 	gguf_wtensor t = {0};
 	size_t slot;
@@ -467,7 +467,7 @@ int mrt_gguf_writer_add_tensor(mrt_gguf_writer *w, const char *name, int type, u
 /* The alignment from general.alignment (uint32, nonzero power of two) or
  * the default. Returns 0 with *align set, or MRT_ERR_INVALID. */
 static int gguf__write_alignment(const mrt_gguf_writer *w, uint32_t *align, char *err,
-				 size_t errlen)
+                                 size_t errlen)
 {
 	size_t i;
 
@@ -481,8 +481,10 @@ static int gguf__write_alignment(const mrt_gguf_writer *w, uint32_t *align, char
 		}
 		memcpy(align, w->kvs[i].body, 4);
 		if (*align == 0 || (*align & (*align - 1)) != 0) {
-			snprintf(err, errlen, "gguf: general.alignment %u is not a nonzero "
-				 "power of two", *align);
+			snprintf(err, errlen,
+			         "gguf: general.alignment %u is not a nonzero "
+			         "power of two",
+			         *align);
 			return MRT_ERR_INVALID;
 		}
 	}
@@ -499,7 +501,7 @@ static int gguf__layout(mrt_gguf_writer *w, uint32_t align, char *err, size_t er
 		pad = (align - cur % align) % align;
 		if (cur > UINT64_MAX - pad || cur + pad > UINT64_MAX - w->tensors[i].nbytes) {
 			snprintf(err, errlen, "gguf: data section size overflows at tensor '%s'",
-				 w->tensors[i].name);
+			         w->tensors[i].name);
 			return MRT_ERR_NOMEM;
 		}
 		w->tensors[i].offset = cur + pad;
@@ -546,8 +548,9 @@ static int gguf__put_pad(FILE *f, uint64_t *pos, uint32_t align)
 	return 0;
 }
 
-/* The whole file into f. The data section ends with the last tensor's
- * bytes (no trailing padding). */
+/* The whole file into f. As llama.cpp's writer does, every tensor, the last
+ * one included, is padded to the alignment (its reader expects each offset
+ * to be the padded end of the previous tensor and reads the padded total). */
 static int gguf__put_file(const mrt_gguf_writer *w, FILE *f, uint32_t align)
 {
 	uint64_t pos, data_pos = 0;
@@ -583,7 +586,7 @@ static int gguf__put_file(const mrt_gguf_writer *w, FILE *f, uint32_t align)
 			return -1;
 		data_pos += t->nbytes;
 	}
-	return 0;
+	return gguf__put_pad(f, &data_pos, align);
 }
 
 int mrt_gguf_writer_write(mrt_gguf_writer *w, const char *path, char *err, size_t errlen)
@@ -612,7 +615,7 @@ int mrt_gguf_writer_write(mrt_gguf_writer *w, const char *path, char *err, size_
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		snprintf(err, errlen, "gguf: cannot create a file beside '%s': %s", path,
-			 strerror(errno));
+		         strerror(errno));
 		goto fail;
 	}
 	if (fchmod(fd, 0644) < 0 || (f = fdopen(fd, "wb")) == NULL)

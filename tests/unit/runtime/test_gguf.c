@@ -82,7 +82,7 @@ static void put_pad(buf *b, size_t align)
 }
 
 static void put_tensor_info(buf *b, const char *name, uint32_t n_dims, const uint64_t *ne,
-			    uint32_t type, uint64_t offset)
+                            uint32_t type, uint64_t offset)
 {
 	uint32_t d;
 
@@ -99,12 +99,18 @@ static void put_tensor_info(buf *b, const char *name, uint32_t n_dims, const uin
 static uint64_t ref_nbytes(int type, uint64_t n)
 {
 	switch (type) {
-	case MRT_TYPE_F32: return 4 * n;
-	case MRT_TYPE_F16: return 2 * n;
-	case MRT_TYPE_Q8_0: return n / 32 * 34;
-	case MRT_TYPE_Q4_0: return n / 32 * 18;
-	case MRT_TYPE_I64: return 8 * n;
-	default: return 0;
+	case MRT_TYPE_F32:
+		return 4 * n;
+	case MRT_TYPE_F16:
+		return 2 * n;
+	case MRT_TYPE_Q8_0:
+		return n / 32 * 34;
+	case MRT_TYPE_Q4_0:
+		return n / 32 * 18;
+	case MRT_TYPE_I64:
+		return 8 * n;
+	default:
+		return 0;
 	}
 }
 
@@ -128,11 +134,11 @@ static void expect_refused_(const buf *b, const char *const *words, const char *
 		if (strstr(err, words[i]) == NULL) {
 			test__failures++;
 			fprintf(stderr, "%s:%d: message \"%s\" lacks \"%s\"\n", file, line, err,
-				words[i]);
+			        words[i]);
 		}
 	}
 }
-#define EXPECT_REFUSED(b, ...)                                                             \
+#define EXPECT_REFUSED(b, ...)                                                                     \
 	expect_refused_((b), (const char *const[]){__VA_ARGS__, NULL}, __FILE__, __LINE__)
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -383,11 +389,11 @@ typedef struct rt_tensor {
 } rt_tensor;
 
 static rt_tensor rt_tensors[] = {
-	{"t.f32", MRT_TYPE_F32, 3, {3, 5, 2, 1}, NULL, 0},
-	{"t.f16", MRT_TYPE_F16, 2, {7, 3, 1, 1}, NULL, 0},
-	{"t.q8_0", MRT_TYPE_Q8_0, 2, {64, 3, 1, 1}, NULL, 0},
-	{"t.q4_0", MRT_TYPE_Q4_0, 4, {32, 5, 1, 2}, NULL, 0},
-	{"t.i64", MRT_TYPE_I64, 1, {5, 1, 1, 1}, NULL, 0},
+    {"t.f32", MRT_TYPE_F32, 3, {3, 5, 2, 1}, NULL, 0},
+    {"t.f16", MRT_TYPE_F16, 2, {7, 3, 1, 1}, NULL, 0},
+    {"t.q8_0", MRT_TYPE_Q8_0, 2, {64, 3, 1, 1}, NULL, 0},
+    {"t.q4_0", MRT_TYPE_Q4_0, 4, {32, 5, 1, 2}, NULL, 0},
+    {"t.i64", MRT_TYPE_I64, 1, {5, 1, 1, 1}, NULL, 0},
 };
 #define N_RT (sizeof rt_tensors / sizeof rt_tensors[0])
 
@@ -422,8 +428,8 @@ static void fill_writer(mrt_gguf_writer *w, const mrt_gguf *src)
 		t->data = malloc(t->nbytes);
 		for (k = 0; k < t->nbytes; k++)
 			t->data[k] = (unsigned char)rng();
-		CHECK_EQ_INT(mrt_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne,
-							t->data), 0);
+		CHECK_EQ_INT(
+		    mrt_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data), 0);
 	}
 }
 
@@ -469,6 +475,7 @@ static void check_written(const mrt_gguf *g, const mrt_gguf *src, uint32_t align
 	CHECK(mrt_gguf_arr_str(&a, 3, &s) == 0 && mrt_gguf_str_eq(s, "\xe2\x96\x81tok"));
 	CHECK(mrt_gguf_arr_str(&a, 1, &s) == 0 && s.len == 0);
 	CHECK_EQ_INT(mrt_gguf_n_tensors(g), N_RT);
+	CHECK(mrt_gguf_file_size(g) % align == 0); /* the last tensor is padded too */
 	for (i = 0; i < N_RT; i++) {
 		const rt_tensor *r = &rt_tensors[i];
 		CHECK(mrt_gguf_tensor(g, (uint64_t)mrt_gguf_find_tensor(g, r->name), &t) == 0);
@@ -529,22 +536,21 @@ static void test_writer_refusals(void)
 		return;
 	CHECK_EQ_INT(mrt_gguf_writer_set_u32(w, "k", 1), 0);
 	CHECK_EQ_INT(mrt_gguf_writer_set_str(w, "k", "again"), MRT_ERR_INVALID);
-	CHECK_EQ_INT(mrt_gguf_writer_set_arr(w, "b", MRT_GGUF_BOOL, &bad_bool, 1),
-		     MRT_ERR_INVALID);
+	CHECK_EQ_INT(mrt_gguf_writer_set_arr(w, "b", MRT_GGUF_BOOL, &bad_bool, 1), MRT_ERR_INVALID);
 	CHECK_EQ_INT(mrt_gguf_writer_set_arr(w, "s", MRT_GGUF_STRING, data, 1), MRT_ERR_INVALID);
 	CHECK_EQ_INT(mrt_gguf_writer_set_arr(w, "big", MRT_GGUF_UINT64, data, UINT64_MAX / 4),
-		     MRT_ERR_NOMEM);
+	             MRT_ERR_NOMEM);
 	CHECK_EQ_INT(mrt_gguf_writer_add_tensor(w, "t", MRT_TYPE_F32, 2, ne, data), 0);
 	CHECK_EQ_INT(mrt_gguf_writer_add_tensor(w, "t", MRT_TYPE_F32, 2, ne, data),
-		     MRT_ERR_INVALID);
+	             MRT_ERR_INVALID);
 	CHECK_EQ_INT(mrt_gguf_writer_add_tensor(w, "u", MRT_TYPE_Q8_0, 1, ne33, data),
-		     MRT_ERR_INVALID);
+	             MRT_ERR_INVALID);
 	CHECK_EQ_INT(mrt_gguf_writer_add_tensor(w, "u", MRT_TYPE_F32, 0, ne, data),
-		     MRT_ERR_INVALID);
+	             MRT_ERR_INVALID);
 	CHECK_EQ_INT(mrt_gguf_writer_add_tensor(w, "u", MRT_TYPE_F32, 5, ne, data),
-		     MRT_ERR_INVALID);
+	             MRT_ERR_INVALID);
 	CHECK_EQ_INT(mrt_gguf_writer_add_tensor(w, "u", MRT_TYPE_F32, 2, ne0, data),
-		     MRT_ERR_INVALID);
+	             MRT_ERR_INVALID);
 	CHECK_EQ_INT(mrt_gguf_writer_add_tensor(w, "u", 4, 1, ne, data), MRT_ERR_INVALID);
 	CHECK_EQ_INT(mrt_gguf_writer_set_u32(w, "general.alignment", 48), 0);
 	tmp_path(path, sizeof path, "refused.gguf");
@@ -656,8 +662,8 @@ static void test_hostile_values(void)
 }
 
 /* One tensor "t" with the given info and data_bytes bytes of data. */
-static void one_tensor(buf *b, uint32_t n_dims, const uint64_t *ne, uint32_t type,
-		       uint64_t offset, size_t data_bytes)
+static void one_tensor(buf *b, uint32_t n_dims, const uint64_t *ne, uint32_t type, uint64_t offset,
+                       size_t data_bytes)
 {
 	b->n = 0;
 	put_header(b, 3, 1, 0);
@@ -692,7 +698,7 @@ static void test_hostile_tensors(void)
 	EXPECT_REFUSED(&b, "offset 16", "alignment 32");
 	one_tensor(&b, 2, ne, MRT_TYPE_F32, 64, 64);
 	EXPECT_REFUSED(&b, "data [offset 64, 32 bytes] extends past end of file (160 bytes",
-		       "at byte 24");
+	               "at byte 24");
 	one_tensor(&b, 2, ne, MRT_TYPE_F32, 0, 31);
 	EXPECT_REFUSED(&b, "data [offset 0, 32 bytes] extends past end");
 	one_tensor(&b, 2, ne, MRT_TYPE_F32, UINT64_MAX - 31, 32);
@@ -865,7 +871,7 @@ static mrt_gguf *open_vocab(const char *file, char *path, size_t len)
 }
 
 static void check_vocab(const mrt_gguf *g, const char *model, uint64_t n_vocab,
-			const char *const *first3, uint64_t last_id, const char *last)
+                        const char *const *first3, uint64_t last_id, const char *last)
 {
 	mrt_gguf_value tokens, v;
 	mrt_gguf_str s, *all;
@@ -908,7 +914,7 @@ static void test_real_files(void)
 		check_rewrite_identical(g, path);
 		mrt_gguf_close(g);
 		fprintf(stderr, "open llama-spm vocab (%s): %.3f ms median of 9\n", "724 KB",
-			time_open(path));
+		        time_open(path));
 	}
 	g = open_vocab("ggml-vocab-gpt-2.gguf", path, sizeof path);
 	if (g != NULL) {
@@ -918,7 +924,7 @@ static void test_real_files(void)
 		check_rewrite_identical(g, path);
 		mrt_gguf_close(g);
 		fprintf(stderr, "open gpt-2 vocab (%s): %.3f ms median of 9\n", "1.7 MB",
-			time_open(path));
+		        time_open(path));
 	}
 }
 
