@@ -153,19 +153,31 @@ static void srv__stop(srv *s)
 	uv_close((uv_handle_t *)&s->sig_hup, NULL);
 	uv_close((uv_handle_t *)&s->metrics_timer, NULL);
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
+	uv_close((uv_handle_t *)&s->stop_timer, NULL);
 	srv_http_stop(s);
 	srv_registry_clear(s);
 	if (s->metrics_timer_on)
 		srv_metrics_snapshot(s);
 }
 
+static int srv__drained(srv *s)
+{
+	return s->draining && !s->stopping && !s->loading && !s->reloading &&
+	       s->metrics.inflight == 0;
+}
+
+static void srv__on_stop_timer(uv_timer_t *t)
+{
+	if (srv__drained(t->data))
+		srv__stop(t->data);
+}
+
+/* Called from MHD callbacks too, where the daemon must not be stopped: the
+ * stop happens on the next loop turn. */
 void srv_drain_check(srv *s)
 {
-	if (!s->draining || s->stopping || s->loading || s->reloading)
-		return;
-	if (s->metrics.inflight > 0)
-		return;
-	srv__stop(s);
+	if (srv__drained(s))
+		uv_timer_start(&s->stop_timer, srv__on_stop_timer, 0, 0);
 }
 
 /* The drain took too long: answer whatever still waits so the loop ends. */
@@ -232,6 +244,8 @@ int srv_lifecycle_start(srv *s)
 	}
 	uv_timer_init(s->loop, &s->drain_timer);
 	s->drain_timer.data = s;
+	uv_timer_init(s->loop, &s->stop_timer);
+	s->stop_timer.data = s;
 	uv_timer_init(s->loop, &s->metrics_timer);
 	s->metrics_timer.data = s;
 	if (s->cfg.metrics_interval_s > 0) {

@@ -217,7 +217,7 @@ struct srv {
 	int ready, loading, reloading, reload_again, draining, stopping, metrics_timer_on;
 	int exit_code;
 	uv_signal_t sig_term, sig_int, sig_hup;
-	uv_timer_t metrics_timer, drain_timer;
+	uv_timer_t metrics_timer, drain_timer, stop_timer;
 	srv_log *log;
 	srv_metrics metrics;
 	uint64_t t_boot;
