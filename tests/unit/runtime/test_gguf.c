@@ -701,6 +701,7 @@ static void test_hostile_tensors(void)
 	               "at byte 24");
 	one_tensor(&b, 2, ne, MRT_TYPE_F32, 0, 31);
 	EXPECT_REFUSED(&b, "data [offset 0, 32 bytes] extends past end");
+	/* offset + nbytes wraps to 0: a naive sum would accept it */
 	one_tensor(&b, 2, ne, MRT_TYPE_F32, UINT64_MAX - 31, 32);
 	EXPECT_REFUSED(&b, "offset 18446744073709551584", "extends past end");
 	b.n = 0, put_header(&b, 3, 2, 0);
