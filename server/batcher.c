@@ -1,7 +1,8 @@
 /* Dynamic batching: per model, a bounded FIFO of parsed requests. A batch
  * closes at max_batch_size instances or when its oldest request has waited
  * max_batch_delay_us, and only while fewer than `workers` batches of the
- * model run, so requests pile up into bigger batches under load.
+ * model run, so requests pile up into bigger batches under load. When no
+ * batch of the model runs, the queue is sent at once (no delay when idle).
  * DESIGN: the loop owns the queues; a closed batch is handed whole to a
  * uv_queue_work worker, which concatenates the inputs into the batch's
  * reusable buffers, runs the model with a pooled mrt_ctx and writes each
@@ -313,8 +314,10 @@ void srv_batch_poll(srv_model *m)
 	while (m->head && m->inflight_batches < m->srv->cfg.workers) {
 		uint64_t waited = now - m->head->t_queued;
 		uint64_t delay = (uint64_t)m->cfg.max_batch_delay_us * 1000u;
+		/* with every worker idle, waiting only adds latency: batches form
+		 * from what arrives while the workers are busy */
 		if (m->queued_instances < m->cfg.max_batch_size && waited < delay &&
-		    !m->srv->draining && !m->head->solo) {
+		    m->inflight_batches > 0 && !m->srv->draining && !m->head->solo) {
 			uint64_t left_ms = (delay - waited + 999999) / 1000000;
 			uv_timer_start(&m->timer, srv__on_timer, left_ms, 0);
 			return;

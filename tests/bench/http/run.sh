@@ -83,7 +83,7 @@ sleep 0.5
 for c in 1 16 64; do
 	wrk_row "nginx static return 200" $c "http://127.0.0.1:$port/" "$work/regression.body.json"
 done
-for model in regression scoring; do
+for model in ${MODELS:-regression scoring}; do
 	for mode in "on 64 1000" "off 1 0"; do
 		set -- $mode
 		start_modeld "$model" "$work/$model.gguf" "$2" "$3"
