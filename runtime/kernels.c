@@ -18,6 +18,9 @@
 #define SGEMM_MIN_M 16
 #define PANEL_ROWS 128  /* rows of W expanded per sgemm panel */
 #define CHUNK_ELEMS 1024 /* elements of a W row dequantized at a time */
+/* Below this many rows, Q4_K/Q5_K/Q6_K weights use the int8 kernels against
+ * Q8_K activations; at and above it, dequantized panels and sgemm. */
+#define KQ_MAX_M 16
 
 enum cpu_level { LVL_GENERIC, LVL_AVX2, LVL_AVX512, LVL_AVX512VNNI };
 static const char *const level_names[] = {"generic", "avx2", "avx512", "avx512vnni"};
@@ -207,10 +210,25 @@ static void gen_quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
 	}
 }
 
-const mrt__kern mrt__kern_generic = {gen_lin_f, gen_lin_q, gen_quant_x};
+const mrt__kern mrt__kern_generic = {gen_lin_f, gen_lin_q, mrt__lin_k_generic, gen_quant_x,
+				     NULL};
 
 
 /* ---- the driver ---- */
+
+static int is_kquant(int wtype)
+{
+	return wtype == MRT_TYPE_Q4_K || wtype == MRT_TYPE_Q5_K || wtype == MRT_TYPE_Q6_K;
+}
+
+int mrt__linear_xtype(int wtype, int64_t M)
+{
+	if (wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0)
+		return MRT_TYPE_Q8_0;
+	if (is_kquant(wtype) && M < KQ_MAX_M)
+		return MRT_TYPE_Q8_K;
+	return MRT_TYPE_F32;
+}
 
 size_t mrt__linear_scratch(int wtype, int64_t M, int64_t K)
 {
@@ -218,8 +236,9 @@ size_t mrt__linear_scratch(int wtype, int64_t M, int64_t K)
 		return 0;
 	if (wtype == MRT_TYPE_F32)
 		return 0;
-	if (wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0) {
-		size_t row = mrt__q8x_row(K);
+	if (mrt__linear_xtype(wtype, M) != MRT_TYPE_F32) {
+		size_t row = wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0 ? mrt__q8x_row(K)
+									      : mrt__q8k_row(K);
 		return (uint64_t)M > SIZE_MAX / row ? SIZE_MAX : row * (size_t)M;
 	}
 	if (M < SGEMM_MIN_M)
@@ -228,10 +247,10 @@ size_t mrt__linear_scratch(int wtype, int64_t M, int64_t K)
 								    : (size_t)K * PANEL_ROWS * sizeof(float);
 }
 
-enum job_kind { JOB_LIN_F, JOB_LIN_Q, JOB_QUANT_X, JOB_PANEL, JOB_LIN_DEQ };
+enum job_kind { JOB_LIN_F, JOB_LIN_Q, JOB_LIN_K, JOB_QUANT_X, JOB_QUANT_K, JOB_PANEL, JOB_LIN_DEQ };
 
 /* One pool run: task t covers row chunk t / n_col_chunks and column chunk
- * t % n_col_chunks (JOB_QUANT_X and JOB_PANEL split rows only). */
+ * t % n_col_chunks (JOB_QUANT_X, JOB_QUANT_K and JOB_PANEL split rows only). */
 typedef struct lin_job {
 	const mrt__lin *a;
 	const mrt__kern *kern;
@@ -271,6 +290,32 @@ static void deq_lin(const lin_job *j, int64_t m0, int64_t m1, int64_t n0, int64_
 	}
 }
 
+/* Rows [m0,m1) of X into Q8KX: ggml's Q8_K quantizer, the same bytes on
+ * every level (a few flops per element; the weights dominate). */
+static void quant_k(const mrt__lin *a, int64_t m0, int64_t m1)
+{
+	for (int64_t m = m0; m < m1; m++)
+		mrt_quantize(MRT_TYPE_Q8_K, a->X + (size_t)m * a->ldx, a->xq + a->xq_row * (size_t)m,
+			     (size_t)a->K);
+}
+
+/* Rows [r0,r1) of the current panel: W rows p0 + r as F32. */
+static void expand_panel(const lin_job *j, int64_t r0, int64_t r1)
+{
+	const mrt__lin *a = j->a;
+	int half = a->wtype == MRT_TYPE_F16 || a->wtype == MRT_TYPE_BF16;
+	for (int64_t r = r0; r < r1; r++) {
+		float *dst = j->panel + (size_t)r * (size_t)a->K;
+		if (half && j->kern->expand)
+			j->kern->expand(a->wtype,
+					(const uint16_t *)((const char *)a->W +
+							   a->wrow * (size_t)(j->p0 + r)),
+					dst, a->K);
+		else
+			mrt__dequantize_row(a->wtype, a->W, j->p0 + r, a->K, dst);
+	}
+}
+
 static void lin_task(void *arg, int task, int n_tasks)
 {
 	const lin_job *j = arg;
@@ -281,12 +326,10 @@ static void lin_task(void *arg, int task, int n_tasks)
 	case JOB_LIN_F: j->kern->lin_f(j->a, m0, m1, n0, n1); break;
 	case JOB_LIN_Q: j->kern->lin_q(j->a, m0, m1, n0, n1); break;
 	case JOB_QUANT_X: j->kern->quant_x(j->a, m0, m1); break;
+	case JOB_LIN_K: j->kern->lin_k(j->a, m0, m1, n0, n1); break;
+	case JOB_QUANT_K: quant_k(j->a, m0, m1); break;
 	case JOB_LIN_DEQ: deq_lin(j, m0, m1, n0, n1); break;
-	default:
-		for (int64_t r = m0; r < m1; r++)
-			mrt__dequantize_row(j->a->wtype, j->a->W, j->p0 + r, j->a->K,
-					    j->panel + (size_t)r * (size_t)j->a->K);
-		break;
+	default: expand_panel(j, m0, m1); break;
 	}
 }
 
@@ -386,6 +429,18 @@ int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const floa
 		else
 			kern->quant_x(&a, 0, M);
 		j.kind = JOB_LIN_Q;
+		run_split(&j, pool, M, N, 1);
+		return 0;
+	}
+	if (mrt__linear_xtype(wtype, M) == MRT_TYPE_Q8_K) {
+		a.xq = scratch;
+		a.xq_row = mrt__q8k_row(K);
+		j.kind = JOB_QUANT_K;
+		if (M >= 8)
+			run_rows(&j, pool, M);
+		else
+			quant_k(&a, 0, M);
+		j.kind = JOB_LIN_K;
 		run_split(&j, pool, M, N, 1);
 		return 0;
 	}

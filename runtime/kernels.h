@@ -30,6 +30,13 @@ void mrt__pool_run(mrt__pool *pool, int n_tasks, mrt__task_fn fn, void *arg);
  * activations), 64-byte aligned; may be NULL when that size is 0.
  * Returns 0, or MRT_ERR_UNSUPPORTED for a weight type without a kernel. */
 size_t mrt__linear_scratch(int wtype, int64_t M, int64_t K);
+
+/* What mrt__linear does to X before the dot products with M rows of wtype
+ * weights: MRT_TYPE_F32 (uses X as is), MRT_TYPE_Q8_K (each row quantized
+ * as ggml's Q8_K, per 256), or MRT_TYPE_Q8_0 (per 32 like Q8_0 but with an
+ * f32 scale d = max|x| / 127 and q = nearbyint(x / d)). Tests and callers
+ * derive their tolerances from it. */
+int mrt__linear_xtype(int wtype, int64_t M);
 int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
 		float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
 		void *scratch, mrt__pool *pool);

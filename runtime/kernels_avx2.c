@@ -1,6 +1,7 @@
 /* AVX2 + FMA + F16C kernel set: register-tiled F32/F16/BF16 GEMV-style
  * kernels for small M (W read once for a tile of X rows) and int8 dot
- * products of Q8_0/Q4_0 weights against Q8X activations. Compiled for the
+ * products of Q8_0/Q4_0 weights against Q8X activations (the k-quants are
+ * in kernels_kquant.c), F16C panel expansion. Compiled for the
  * target by attribute only; kernels.c calls it when the CPU has AVX2. */
 #include <immintrin.h>
 #include <string.h>
@@ -258,4 +259,19 @@ static TGT void quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
 	}
 }
 
-const mrt__kern mrt__kern_avx2 = {lin_f, lin_q, quant_x};
+/* F16 (F16C) or BF16 (shift) to F32, for the sgemm panels. */
+static TGT void expand(int wtype, const uint16_t *src, float *dst, int64_t n)
+{
+	int64_t i = 0;
+	if (wtype == MRT_TYPE_F16) {
+		for (; i + 8 <= n; i += 8)
+			_mm256_storeu_ps(dst + i, load8(src, MRT_TYPE_F16, i));
+	} else {
+		for (; i + 8 <= n; i += 8)
+			_mm256_storeu_ps(dst + i, load8(src, MRT_TYPE_BF16, i));
+	}
+	for (; i < n; i++)
+		dst[i] = load1(src, wtype, i);
+}
+
+const mrt__kern mrt__kern_avx2 = {lin_f, lin_q, mrt__lin_k_avx2, quant_x, expand};

@@ -21,6 +21,22 @@ static inline size_t mrt__q8x_row(int64_t K)
 	return mrt__q8x_dofs(K) + ((((size_t)K / MRT__QK) * sizeof(float) + 63) & ~(size_t)63);
 }
 
+/* Quantized activations for k-quant weights ("Q8KX"): each row of X is cut
+ * in super-blocks of 256 stored as ggml's block_q8_K (made by
+ * mrt_quantize(MRT_TYPE_Q8_K), so every level has the same bytes): f32 d,
+ * 256 int8 q with x ~ d * q, and the 16 sums of q over groups of 16. Row r
+ * lives at xq + r * xq_row. */
+#define MRT__QKK 256
+typedef struct mrt__q8k {
+	float d;
+	int8_t qs[MRT__QKK];
+	int16_t bsums[MRT__QKK / 16];
+} mrt__q8k;
+static inline size_t mrt__q8k_row(int64_t K)
+{
+	return (((size_t)K / MRT__QKK) * sizeof(mrt__q8k) + 63) & ~(size_t)63;
+}
+
 /* One linear call: Y[M,N] (=|+=) X[M,K] W[N,K]^T + bias. Kernels compute the
  * rectangle rows [m0,m1) x columns [n0,n1) of Y. */
 typedef struct mrt__lin {
@@ -34,7 +50,7 @@ typedef struct mrt__lin {
 	size_t ldy;
 	int64_t M, N, K;
 	int accumulate;
-	uint8_t *xq; /* quantized activations (Q8_0/Q4_0 weights) */
+	uint8_t *xq; /* quantized activations: Q8X (Q8_0/Q4_0), Q8KX (k-quants) */
 	size_t xq_row;
 } mrt__lin;
 
@@ -48,12 +64,21 @@ static inline void mrt__lin_store(const mrt__lin *a, int64_t m, int64_t n, float
 }
 
 /* Kernels of one CPU level. lin_f: F32/F16/BF16 weights from X; lin_q:
- * Q8_0/Q4_0 weights from xq; quant_x: rows [m0,m1) of X into xq. */
+ * Q8_0/Q4_0 weights from Q8X xq; lin_k: Q4_K/Q5_K/Q6_K weights from Q8KX
+ * xq; quant_x: rows [m0,m1) of X into Q8X xq; expand: n F16/BF16 values
+ * to F32 (the sgemm panels). */
 typedef struct mrt__kern {
 	void (*lin_f)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 	void (*lin_q)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+	void (*lin_k)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 	void (*quant_x)(const mrt__lin *a, int64_t m0, int64_t m1);
+	void (*expand)(int wtype, const uint16_t *src, float *dst, int64_t n);
 } mrt__kern;
+
+/* The k-quant kernels of kernels_kquant.c, one per level. */
+void mrt__lin_k_generic(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+void mrt__lin_k_avx2(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+void mrt__lin_k_avx512(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 
 extern const mrt__kern mrt__kern_generic;
 extern const mrt__kern mrt__kern_avx2;

@@ -63,6 +63,17 @@ static void q8x_roundtrip(float *x, int64_t n)
 	}
 }
 
+/* The same through ggml's Q8_K (per 256) for k-quant weights at small M. */
+static void q8k_roundtrip(float *x, int64_t n)
+{
+	uint64_t nb;
+	mrt_type_nbytes(MRT_TYPE_Q8_K, (uint64_t)n, &nb);
+	void *q = malloc(nb);
+	CHECK_EQ_INT(mrt_quantize(MRT_TYPE_Q8_K, x, q, (size_t)n), 0);
+	CHECK_EQ_INT(mrt_dequantize(MRT_TYPE_Q8_K, q, x, (size_t)n), 0);
+	free(q);
+}
+
 static const int wtypes[] = {MRT_TYPE_F32, MRT_TYPE_F16,  MRT_TYPE_BF16, MRT_TYPE_Q8_0,
 			     MRT_TYPE_Q4_0, MRT_TYPE_Q4_K, MRT_TYPE_Q5_K, MRT_TYPE_Q6_K};
 
@@ -96,10 +107,13 @@ static int run_case(int wtype, int64_t M, int64_t N, int64_t K, int accumulate, 
 	}
 	for (size_t i = 0; i < ldy * (size_t)M; i++)
 		Y[i] = Yr[i] = frand();
-	int quantx = wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0;
-	if (quantx)
-		for (int64_t m = 0; m < M; m++)
+	/* the reference sees the activations as the kernels do */
+	int xtype = mrt__linear_xtype(wtype, M);
+	for (int64_t m = 0; m < M; m++)
+		if (xtype == MRT_TYPE_Q8_0)
 			q8x_roundtrip(Xr + (size_t)m * ldx, K);
+		else if (xtype == MRT_TYPE_Q8_K)
+			q8k_roundtrip(Xr + (size_t)m * ldx, K);
 	/* output scale: sum of |x w| for each output */
 	for (int64_t n = 0; n < N; n++) {
 		mrt__dequantize_row(wtype, W, n, K, Wd);

@@ -1,0 +1,262 @@
+/* Q4_K / Q5_K / Q6_K weights against Q8KX activations (kernels_impl.h): the
+ * plain-C kernel, and an int8 kernel compiled twice from one text, for AVX2
+ * and for AVX-512 (this file includes itself with KERN_PASS set). Weight
+ * nibbles are unsigned, so pmaddubsw takes them as its unsigned operand; the
+ * Q4_K/Q5_K mins and the Q6_K offset of 32 come from the activation sums. */
+#ifndef KERN_PASS
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels_impl.h"
+#include "mrt_gguf.h"
+
+/* The super-blocks as ggml lays them out (quant.c checks the sizes). */
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } blk_q4_k;
+typedef struct {
+	uint16_t d, dmin;
+	uint8_t scales[12];
+	uint8_t qh[32];
+	uint8_t qs[128];
+} blk_q5_k;
+typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } blk_q6_k;
+_Static_assert(sizeof(mrt__q8k) == 292, "q8_k layout");
+
+/* The 8 six-bit scales (sc) and mins (mn) of a Q4_K/Q5_K super-block. */
+static inline void kq_scales(const uint8_t *q, uint8_t *sc, uint8_t *mn)
+{
+	for (int j = 0; j < 4; j++) {
+		sc[j] = q[j] & 63;
+		mn[j] = q[j + 4] & 63;
+		sc[j + 4] = (q[j + 8] & 0xf) | ((q[j] >> 6) << 4);
+		mn[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
+	}
+}
+
+/* ---- plain C: dequantize one super-block of W, dot it with d * q ---- */
+
+static void gen_lin_k(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	mrt_type_info ti = mrt_type_get(a->wtype);
+	int64_t nb = a->K / MRT__QKK;
+	float w[MRT__QKK];
+	for (int64_t n = n0; n < n1; n++) {
+		const uint8_t *wrow = (const uint8_t *)a->W + a->wrow * (size_t)n;
+		float acc[16] = {0};
+		for (int64_t mb = m0; mb < m1; mb += 16) {
+			int64_t mr = m1 - mb < 16 ? m1 - mb : 16;
+			for (int64_t i = 0; i < nb; i++) {
+				mrt_dequantize(a->wtype, wrow + (size_t)i * ti.block_bytes, w, MRT__QKK);
+				for (int64_t r = 0; r < mr; r++) {
+					const mrt__q8k *x = (const mrt__q8k *)(a->xq + a->xq_row *
+									      (size_t)(mb + r)) + i;
+					float s = 0.0f;
+					for (int l = 0; l < MRT__QKK; l++)
+						s += w[l] * x->qs[l];
+					acc[r] += s * x->d;
+				}
+			}
+			for (int64_t r = 0; r < mr; r++) {
+				mrt__lin_store(a, mb + r, n, acc[r]);
+				acc[r] = 0.0f;
+			}
+		}
+	}
+}
+
+void mrt__lin_k_generic(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	gen_lin_k(a, m0, m1, n0, n1);
+}
+
+#define KERN_PASS 1
+#define TGT __attribute__((target("avx2,fma,f16c")))
+#define SFX(name) name##_avx2
+#include "kernels_kquant.c"
+#undef TGT
+#undef SFX
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define SFX(name) name##_avx512
+#include "kernels_kquant.c"
+
+#else /* KERN_PASS: the int8 kernel for target TGT */
+
+#define INL static inline __attribute__((always_inline)) TGT
+#define KT_MAX_R 4 /* rows of X per tile: each weight super-block is decoded once for them */
+
+INL float SFX(hsum)(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* 16-bit scale s0 on the low 128-bit lane, s1 on the high one. */
+INL __m256i SFX(scale2)(int s0, int s1)
+{
+	return _mm256_setr_m128i(_mm_set1_epi16((short)s0), _mm_set1_epi16((short)s1));
+}
+
+/* isum += (w0 . x0) * s0 + (w1 . x1) * s1 in 8 int32 lanes; w unsigned. */
+INL __m256i SFX(dot2)(__m256i isum, __m256i w0, __m256i w1, const int8_t *x, __m256i s0,
+		      __m256i s1)
+{
+	__m256i p0 = _mm256_maddubs_epi16(w0, _mm256_loadu_si256((const __m256i *)x));
+	__m256i p1 = _mm256_maddubs_epi16(w1, _mm256_loadu_si256((const __m256i *)(x + 32)));
+	return _mm256_add_epi32(isum, _mm256_add_epi32(_mm256_madd_epi16(p0, s0),
+						       _mm256_madd_epi16(p1, s1)));
+}
+
+/* Q4_K (Q5 = 0) or Q5_K (Q5 = 1) super-block i against R rows. */
+INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *const *x, int R,
+		     __m256 *acc)
+{
+	const uint8_t *qs, *qh = NULL, *scp;
+	uint16_t dh, dmh;
+	if (Q5) {
+		const blk_q5_k *b = (const blk_q5_k *)wrow + i;
+		qs = b->qs, qh = b->qh, scp = b->scales, dh = b->d, dmh = b->dmin;
+	} else {
+		const blk_q4_k *b = (const blk_q4_k *)wrow + i;
+		qs = b->qs, scp = b->scales, dh = b->d, dmh = b->dmin;
+	}
+	uint8_t sc[8], mn[8];
+	kq_scales(scp, sc, mn);
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	__m256i isum[KT_MAX_R], hb = Q5 ? _mm256_loadu_si256((const __m256i *)qh) : m4;
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++)
+		isum[r] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+	for (int j = 0; j < 4; j++) {
+		__m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+		__m256i w0 = _mm256_and_si256(q, m4);
+		__m256i w1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+		if (Q5) { /* bit 2j / 2j+1 of qh[l] is bit 4 of sub-block 2j / 2j+1 */
+			const __m256i b0 = _mm256_set1_epi8((char)(1 << (2 * j)));
+			const __m256i b1 = _mm256_set1_epi8((char)(2 << (2 * j)));
+			const __m256i x10 = _mm256_set1_epi8(0x10);
+			w0 = _mm256_or_si256(w0, _mm256_and_si256(_mm256_cmpeq_epi8(
+						_mm256_and_si256(hb, b0), b0), x10));
+			w1 = _mm256_or_si256(w1, _mm256_and_si256(_mm256_cmpeq_epi8(
+						_mm256_and_si256(hb, b1), b1), x10));
+		}
+		__m256i s0 = _mm256_set1_epi16(sc[2 * j]), s1 = _mm256_set1_epi16(sc[2 * j + 1]);
+#pragma GCC unroll 4
+		for (int r = 0; r < R; r++)
+			isum[r] = SFX(dot2)(isum[r], w0, w1, x[r]->qs + 64 * j, s0, s1);
+	}
+	float d = _cvtsh_ss(dh), dmin = _cvtsh_ss(dmh);
+	__m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++) {
+		/* the mins: sum over sub-blocks of mn[s] * (sum of the 32 q of s) */
+		const __m128i *bs = (const __m128i *)x[r]->bsums;
+		__m128i sub = _mm_hadd_epi16(_mm_loadu_si128(bs), _mm_loadu_si128(bs + 1));
+		__m256 mf = _mm256_cvtepi32_ps(_mm256_zextsi128_si256(_mm_madd_epi16(sub, mins)));
+		acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_set1_ps(d * x[r]->d),
+					 acc[r]);
+		acc[r] = _mm256_fnmadd_ps(mf, _mm256_set1_ps(dmin * x[r]->d), acc[r]);
+	}
+}
+
+/* Q6_K super-block i against R rows: q in 0..63 stands for q - 32. */
+INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, int R, __m256 *acc)
+{
+	const blk_q6_k *b = (const blk_q6_k *)wrow + i;
+	const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+	__m256i isum[KT_MAX_R];
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++)
+		isum[r] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+	for (int h = 0; h < 2; h++) {
+		__m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+		__m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
+		__m256i hi = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+		__m256i w[4];
+		w[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+				       _mm256_and_si256(_mm256_slli_epi16(hi, 4), m30));
+		w[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+				       _mm256_and_si256(_mm256_slli_epi16(hi, 2), m30));
+		w[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+				       _mm256_and_si256(hi, m30));
+		w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+				       _mm256_and_si256(_mm256_srli_epi16(hi, 2), m30));
+		const int8_t *sc = b->scales + 8 * h;
+#pragma GCC unroll 2
+		for (int p = 0; p < 2; p++) {
+			__m256i s0 = SFX(scale2)(sc[4 * p], sc[4 * p + 1]);
+			__m256i s1 = SFX(scale2)(sc[4 * p + 2], sc[4 * p + 3]);
+#pragma GCC unroll 4
+			for (int r = 0; r < R; r++)
+				isum[r] = SFX(dot2)(isum[r], w[2 * p], w[2 * p + 1],
+						    x[r]->qs + 128 * h + 64 * p, s0, s1);
+		}
+	}
+	float d = _cvtsh_ss(b->d);
+	__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++) {
+		__m256i bs = _mm256_loadu_si256((const __m256i *)x[r]->bsums);
+		__m256i off = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
+		acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[r], off)),
+					 _mm256_set1_ps(d * x[r]->d), acc[r]);
+	}
+}
+
+/* Rows [m, m + R) of X against weight row n. */
+INL void SFX(ktile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R)
+{
+	const mrt__q8k *x[KT_MAX_R];
+	__m256 acc[KT_MAX_R];
+	const uint8_t *wrow = (const uint8_t *)a->W + a->wrow * (size_t)n;
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++) {
+		x[r] = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)(m + r));
+		acc[r] = _mm256_setzero_ps();
+	}
+	int64_t nb = a->K / MRT__QKK;
+	for (int64_t i = 0; i < nb; i++) {
+		if (wtype == MRT_TYPE_Q6_K)
+			SFX(sb_q6)(wrow, i, x, R, acc);
+		else
+			SFX(sb_q45)(wrow, i, wtype == MRT_TYPE_Q5_K, x, R, acc);
+#pragma GCC unroll 4
+		for (int r = 0; r < R; r++)
+			x[r]++;
+	}
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++)
+		mrt__lin_store(a, m + r, n, SFX(hsum)(acc[r]));
+}
+
+/* One weight row at a time (it stays in L1 across the row tiles). */
+INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
+			 int64_t n1)
+{
+	for (int64_t n = n0; n < n1; n++)
+		for (int64_t m = m0; m < m1;) {
+			int R = (int)(m1 - m < KT_MAX_R ? m1 - m : KT_MAX_R);
+			switch (R) {
+			case 4: SFX(ktile)(a, wtype, m, n, 4); break;
+			case 3: SFX(ktile)(a, wtype, m, n, 3); break;
+			case 2: SFX(ktile)(a, wtype, m, n, 2); break;
+			default: SFX(ktile)(a, wtype, m, n, 1); break;
+			}
+			m += R;
+		}
+}
+
+TGT void SFX(mrt__lin_k)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	switch (a->wtype) {
+	case MRT_TYPE_Q4_K: SFX(lin_k_type)(a, MRT_TYPE_Q4_K, m0, m1, n0, n1); break;
+	case MRT_TYPE_Q5_K: SFX(lin_k_type)(a, MRT_TYPE_Q5_K, m0, m1, n0, n1); break;
+	default: SFX(lin_k_type)(a, MRT_TYPE_Q6_K, m0, m1, n0, n1); break;
+	}
+}
+
+#undef INL
+#undef KT_MAX_R
+#endif
