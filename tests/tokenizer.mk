@@ -1,1 +1,11 @@
-# tests/tokenizer.mk
+# tests/tokenizer.mk: tokenizer, sampler and chat template tests.
+# Fixtures: tests/fixtures/make_tokenizer_fixtures.py and make_chat_fixtures.py made them.
+check_PROGRAMS += tests/unit/runtime/test_tokenizer
+TESTS += tests/unit/runtime/test_tokenizer
+tests_unit_runtime_test_tokenizer_LDADD = $(RUNTIME_LIBS)
+
+EXTRA_DIST += tests/fixtures/make_tokenizer_fixtures.py tests/fixtures/tokenizer/gpt2.mjs \
+	tests/fixtures/tokenizer/package.json tests/fixtures/tokenizer/package-lock.json \
+	tests/fixtures/tokenizer/spm-small.gguf tests/fixtures/tokenizer/spm-small.inp \
+	tests/fixtures/tokenizer/spm-small.out tests/fixtures/tokenizer/gpt2-encoder.inp \
+	tests/fixtures/tokenizer/gpt2-encoder.out

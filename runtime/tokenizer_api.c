@@ -1,0 +1,40 @@
+/* The public tokenizer calls of mrt_llm.h: find the model's tokenizer and
+ * hand over to the internal ones (tokenizer_encode.c). */
+#include "mrt_llm.h"
+#include "tokenizer.h"
+
+/* Until the llama loader provides the model's tokenizer, every model has
+ * none and the calls below answer MRT_ERR_INVALID. The loader's definition
+ * (model.c) replaces this one at link time. */
+__attribute__((weak)) const mrt__tokenizer *mrt__model_tokenizer(const mrt_model *m)
+{
+	(void)m;
+	return NULL;
+}
+
+int mrt_tokenize(const mrt_model *model, const char *text, size_t len, int add_bos,
+		 int parse_special, int32_t *out, int max)
+{
+	const mrt__tokenizer *t = model ? mrt__model_tokenizer(model) : NULL;
+
+	if (t == NULL)
+		return MRT_ERR_INVALID;
+	return mrt__tokenize(t, text, len, add_bos, parse_special, out, max);
+}
+
+int mrt_token_to_piece(const mrt_model *model, int32_t tok, int render_special, char *buf,
+		       size_t buflen)
+{
+	const mrt__tokenizer *t = model ? mrt__model_tokenizer(model) : NULL;
+
+	if (t == NULL)
+		return MRT_ERR_INVALID;
+	return mrt__token_to_piece(t, tok, render_special, buf, buflen);
+}
+
+int mrt_token_is_eog(const mrt_model *model, int32_t tok)
+{
+	const mrt__tokenizer *t = model ? mrt__model_tokenizer(model) : NULL;
+
+	return t != NULL && mrt__token_is_eog(t, tok);
+}
