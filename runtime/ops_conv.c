@@ -1,15 +1,22 @@
 /* Conv and ConvTranspose, 1-D and 2-D, with groups, dilations, pads and
- * auto_pad. Conv is im2col + GEMM: F32 weights go to cblas_sgemm straight
- * into the NCHW output (no im2col for 1x1 stride-1 unpadded kernels, a
- * direct loop for depthwise); other weight types (Q8_0, ...) run natively
- * through mrt__linear on position-major columns. ConvTranspose is GEMM +
- * col2im. Columns are built in tiles that fit CONV_TILE_FLOATS. */
+ * auto_pad. Conv is im2col + GEMM over tiles of output positions taken
+ * across the whole batch, so small images still make wide GEMMs: F32 tiles
+ * run in parallel on the pool (an AVX2 kernel for narrow groups, sgemm
+ * otherwise) with bias added while storing NCHW; depthwise has a direct
+ * loop; other weight types (Q8_0, ...) run natively through mrt__linear on
+ * position-major columns. ConvTranspose is GEMM + col2im. */
 #include <cblas.h>
+#include <immintrin.h>
 #include <string.h>
 
 #include "ops_window.h"
 
-#define CONV_TILE_FLOATS ((int64_t)1 << 20)
+#define CONV_TILE_FLOATS ((int64_t)1 << 20) /* ConvTranspose and packed column tiles */
+#define CONV_SLOTS 8                         /* F32 tiles in flight, one scratch slot each */
+#define CONV_SLOT_FLOATS ((int64_t)1 << 15)  /* F32 slot target: columns + GEMM output */
+#define CONV_MIN_TILE 64                     /* F32 positions per tile at least */
+#define CONV_TASK_FMAS ((int64_t)1 << 17)    /* least multiply-adds worth a second task */
+#define CONV_KERNEL_MAX_MG 64                /* own F32 kernel up to this many rows */
 
 /* Concrete geometry of one Conv/ConvTranspose run. */
 typedef struct conv_geom {
@@ -19,8 +26,8 @@ typedef struct conv_geom {
 	int64_t kk;         /* kernel positions kh*kw */
 	int64_t K;          /* GEMM depth: cg*kk (Conv) or rows mg*kk (ConvTranspose) */
 	int64_t pin, pout;  /* input and output positions per channel */
-	int64_t pt;         /* positions per column tile */
-	int direct;         /* Conv: 1x1, stride 1, no pads: X is already the columns */
+	int64_t pt;         /* positions per column tile (ConvTranspose, packed Conv) */
+	int64_t tp;         /* Conv F32: positions per tile over the batch, multiple of 16 */
 } conv_geom;
 
 static size_t align64(size_t n)
@@ -66,13 +73,15 @@ static int conv_geom_init(const mrt__node *node, const int64_t *xd, const int64_
 	g->K = transposed ? g->mg * g->kk : g->cg * g->kk;
 	g->pin = g->w.in[0] * g->w.in[1];
 	g->pout = g->w.out[0] * g->w.out[1];
-	g->direct = !transposed && g->kk == 1 && g->w.s[0] == 1 && g->w.s[1] == 1 &&
-	            g->w.pb[0] + g->w.pb[1] + g->w.pe[0] + g->w.pe[1] == 0;
 	{
-		int64_t pos = transposed ? g->pin : g->pout;
+		int64_t pos = transposed ? g->pin : g->n * g->pout;
 		g->pt = pos;
 		if (pos > 0 && g->K * pos > CONV_TILE_FLOATS)
 			g->pt = CONV_TILE_FLOATS / g->K > 0 ? CONV_TILE_FLOATS / g->K : 1;
+		g->tp = CONV_SLOT_FLOATS / (g->K + g->mg) / 16 * 16;
+		g->tp = g->tp < CONV_MIN_TILE ? CONV_MIN_TILE : g->tp;
+		if (pos >= 0 && g->tp > (pos + 15) / 16 * 16)
+			g->tp = (pos + 15) / 16 * 16;
 	}
 	return 0;
 }
@@ -137,6 +146,17 @@ static size_t conv_row_bytes(int t, int64_t K)
 	return (size_t)b;
 }
 
+static int conv_depthwise(const conv_geom *g)
+{
+	return g->cg == 1 && g->mg == 1;
+}
+
+/* Bytes of one F32 scratch slot: columns [K][tp] and GEMM output [mg][tp]. */
+static size_t conv_slot_bytes(const conv_geom *g)
+{
+	return align64((size_t)((g->K + g->mg) * g->tp) * sizeof(float));
+}
+
 size_t mrt__conv_scratch(const mrt__node *node, const mrt__tensor *const *in,
                          const mrt__tensor *out)
 {
@@ -147,43 +167,32 @@ size_t mrt__conv_scratch(const mrt__node *node, const mrt__tensor *const *in,
 	if (conv_geom_init(node, in[0]->dims, in[1]->dims, in[0]->ndim, in[1]->ndim, 0, &g, err,
 	                   sizeof(err)) < 0)
 		return 0;
-	if (wt == MRT_TYPE_F32) {
-		if (g.direct || (g.cg == 1 && g.mg == 1))
-			return 0;
-		return align64((size_t)(g.K * g.pt) * sizeof(float));
-	}
+	if (wt == MRT_TYPE_F32)
+		return conv_depthwise(&g) ? 0 : CONV_SLOTS * conv_slot_bytes(&g);
 	return align64((size_t)(g.K * g.pt) * sizeof(float)) +
 	       align64((size_t)(g.mg * g.pt) * sizeof(float)) +
 	       align64(mrt__linear_scratch(wt, g.pt, g.K));
 }
 
-/* Work for the pool: build columns or run depthwise planes. */
-typedef struct conv_job {
-	const conv_geom *g;
-	const float *x; /* one group's input channels (im2col) or all of X */
-	const float *w, *b;
-	float *dst;     /* columns or Y */
-	int64_t p0, np; /* position tile */
-	int pos_major;  /* columns as [np][K] instead of [K][np] */
-} conv_job;
-
-/* Column k (channel c, kernel offset ki,kj) of positions p0..p0+np-1,
- * written every step floats. Works one output row at a time: the valid
- * input columns of a row are a contiguous range of output columns. */
-static void im2col_row(const conv_job *j, int64_t k, float *dst, size_t step)
+/* Column k (channel c, kernel offset ki,kj) of positions p0..p0+np-1 of one
+ * image (x: its group's input channels), written every step floats. Works
+ * one output row at a time: the valid input columns of a row are a
+ * contiguous range of output columns. */
+static void im2col_row(const conv_geom *g, const float *x, int64_t k, int64_t p0, int64_t np,
+                       float *dst, size_t step)
 {
-	const mrt__window *w = &j->g->w;
-	int64_t c = k / j->g->kk, ki = (k % j->g->kk) / w->k[1], kj = k % w->k[1];
-	const float *xc = j->x + c * j->g->pin;
-	int64_t oh = j->p0 / w->out[1], ow = j->p0 % w->out[1], ow_n = w->out[1];
+	const mrt__window *w = &g->w;
+	int64_t c = k / g->kk, ki = (k % g->kk) / w->k[1], kj = k % w->k[1];
+	const float *xc = x + c * g->pin;
+	int64_t oh = p0 / w->out[1], ow = p0 % w->out[1], ow_n = w->out[1];
 	int64_t base = kj * w->d[1] - w->pb[1], s1 = w->s[1];
 	/* Output columns whose input column ow*s1 + base is inside [0, in1). */
 	int64_t lo = base < 0 ? (-base + s1 - 1) / s1 : 0;
 	int64_t hi = w->in[1] - 1 - base < 0 ? 0 : (w->in[1] - 1 - base) / s1 + 1;
 
 	hi = hi > ow_n ? ow_n : hi;
-	for (int64_t p = 0; p < j->np; oh++, ow = 0) {
-		int64_t end = ow + (j->np - p < ow_n - ow ? j->np - p : ow_n - ow);
+	for (int64_t p = 0; p < np; oh++, ow = 0) {
+		int64_t end = ow + (np - p < ow_n - ow ? np - p : ow_n - ow);
 		int64_t ih = oh * w->s[0] - w->pb[0] + ki * w->d[0];
 		float *d = dst + (size_t)p * step - (size_t)ow * step;
 		const float *xr = xc + ih * w->in[1] + base;
@@ -196,23 +205,151 @@ static void im2col_row(const conv_job *j, int64_t k, float *dst, size_t step)
 		}
 		for (int64_t o = ow; o < end && o < lo; o++)
 			d[o * step] = 0.0f;
-		for (int64_t o = ow > lo ? ow : lo; o < end && o < hi; o++)
-			d[o * step] = xr[o * s1];
+		if (s1 == 1) {
+			int64_t a = ow > lo ? ow : lo, e = end < hi ? end : hi;
+			if (step == 1 && e > a)
+				memcpy(d + a, xr + a, (size_t)(e - a) * sizeof(float));
+			else
+				for (int64_t o = a; o < e; o++)
+					d[o * step] = xr[o];
+		} else {
+			for (int64_t o = ow > lo ? ow : lo; o < end && o < hi; o++)
+				d[o * step] = xr[o * s1];
+		}
 		for (int64_t o = ow > hi ? ow : hi; o < end; o++)
 			d[o * step] = 0.0f;
 	}
 }
 
-static void im2col_task(void *arg, int task, int n_tasks)
+/* Columns of group gi for the batch-wide positions t0..t0+np-1 (position t
+ * is image t / pout, position t % pout). Row-major [K][ld] when pos_major is
+ * 0 (columns np..ld-1 zeroed), else [np][K]. Rows k0..k1-1 only. */
+static void im2col_span(const conv_geom *g, const float *x, int64_t gi, int64_t t0, int64_t np,
+                        float *cols, int64_t ld, int pos_major, int64_t k0, int64_t k1)
+{
+	for (int64_t t = t0; t < t0 + np;) {
+		int64_t img = t / g->pout, p = t % g->pout;
+		int64_t len = g->pout - p < t0 + np - t ? g->pout - p : t0 + np - t;
+		const float *xg = x + (img * g->c + gi * g->cg) * g->pin;
+		for (int64_t k = k0; k < k1; k++) {
+			if (pos_major)
+				im2col_row(g, xg, k, p, len, cols + (t - t0) * g->K + k,
+				           (size_t)g->K);
+			else
+				im2col_row(g, xg, k, p, len, cols + k * ld + (t - t0), 1);
+		}
+		t += len;
+	}
+	for (int64_t k = k0; !pos_major && k < k1; k++)
+		memset(cols + k * ld + np, 0, (size_t)(ld - np) * sizeof(float));
+}
+
+/* out[mg][ld] = w[mg][K] * cols[K][ld], ld a multiple of 16: four rows by
+ * sixteen columns of accumulators, a column block stays in L1 across rows. */
+__attribute__((target("avx2,fma"))) static void conv_gemm_avx2(const float *w, int64_t mg,
+                                                              int64_t K, const float *cols,
+                                                              int64_t ld, float *out)
+{
+	for (int64_t p = 0; p < ld; p += 16) {
+		int64_t m = 0;
+		for (; m + 4 <= mg; m += 4) {
+			const float *w0 = w + m * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+			const float *c = cols + p;
+			__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+			__m256 c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+			for (int64_t k = 0; k < K; k++, c += ld) {
+				__m256 x0 = _mm256_loadu_ps(c), x1 = _mm256_loadu_ps(c + 8), v;
+				v = _mm256_broadcast_ss(w0 + k);
+				a0 = _mm256_fmadd_ps(v, x0, a0);
+				a1 = _mm256_fmadd_ps(v, x1, a1);
+				v = _mm256_broadcast_ss(w1 + k);
+				b0 = _mm256_fmadd_ps(v, x0, b0);
+				b1 = _mm256_fmadd_ps(v, x1, b1);
+				v = _mm256_broadcast_ss(w2 + k);
+				c0 = _mm256_fmadd_ps(v, x0, c0);
+				c1 = _mm256_fmadd_ps(v, x1, c1);
+				v = _mm256_broadcast_ss(w3 + k);
+				d0 = _mm256_fmadd_ps(v, x0, d0);
+				d1 = _mm256_fmadd_ps(v, x1, d1);
+			}
+			float *o = out + m * ld + p;
+			_mm256_storeu_ps(o, a0);
+			_mm256_storeu_ps(o + 8, a1);
+			_mm256_storeu_ps(o + ld, b0);
+			_mm256_storeu_ps(o + ld + 8, b1);
+			_mm256_storeu_ps(o + 2 * ld, c0);
+			_mm256_storeu_ps(o + 2 * ld + 8, c1);
+			_mm256_storeu_ps(o + 3 * ld, d0);
+			_mm256_storeu_ps(o + 3 * ld + 8, d1);
+		}
+		for (; m < mg; m++) {
+			const float *c = cols + p;
+			__m256 a0 = _mm256_setzero_ps(), a1 = a0;
+			for (int64_t k = 0; k < K; k++, c += ld) {
+				__m256 v = _mm256_broadcast_ss(w + m * K + k);
+				a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(c), a0);
+				a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(c + 8), a1);
+			}
+			_mm256_storeu_ps(out + m * ld + p, a0);
+			_mm256_storeu_ps(out + m * ld + p + 8, a1);
+		}
+	}
+}
+
+/* Work for the pool: F32 tiles, packed columns or depthwise planes. */
+typedef struct conv_job {
+	const conv_geom *g;
+	const float *x, *w, *b; /* all of X, all of W (F32), bias or NULL */
+	float *y;               /* all of Y */
+	float *scratch;         /* F32: CONV_SLOTS slots; packed: the columns */
+	int64_t tp, n_tiles;    /* F32: positions per tile (multiple of 16), tiles */
+	int64_t gi, t0, np;     /* packed: group and position span */
+	int avx2;               /* F32: own kernel for narrow groups */
+} conv_job;
+
+/* Store out[mg][tp] of group gi, positions t0..t0+np-1, into NCHW Y with
+ * the bias. */
+static void conv_store(const conv_job *j, const float *out, int64_t gi, int64_t t0, int64_t np)
+{
+	const conv_geom *g = j->g;
+
+	for (int64_t t = t0; t < t0 + np;) {
+		int64_t img = t / g->pout, p = t % g->pout;
+		int64_t len = g->pout - p < t0 + np - t ? g->pout - p : t0 + np - t;
+		for (int64_t m = 0; m < g->mg; m++) {
+			const float *restrict src = out + m * j->tp + (t - t0);
+			float *restrict dst = j->y + (img * g->m + gi * g->mg + m) * g->pout + p;
+			float bv = j->b ? j->b[gi * g->mg + m] : 0.0f;
+			for (int64_t i = 0; i < len; i++)
+				dst[i] = src[i] + bv;
+		}
+		t += len;
+	}
+}
+
+/* F32 tiles task, task ... (every n_tasks-th), each in scratch slot task:
+ * im2col, GEMM, store, for every group. */
+static void conv_tile_task(void *arg, int task, int n_tasks)
 {
 	const conv_job *j = arg;
-	int64_t K = j->g->K, k0 = K * task / n_tasks, k1 = K * (task + 1) / n_tasks;
+	const conv_geom *g = j->g;
+	size_t slot = conv_slot_bytes(g) / sizeof(float);
+	float *cols = j->scratch + (size_t)task * slot, *out = cols + g->K * j->tp;
+	int64_t total = g->n * g->pout;
 
-	for (int64_t k = k0; k < k1; k++) {
-		if (j->pos_major)
-			im2col_row(j, k, j->dst + k, (size_t)K);
-		else
-			im2col_row(j, k, j->dst + k * j->np, 1);
+	for (int64_t tile = task; tile < j->n_tiles; tile += n_tasks) {
+		int64_t t0 = tile * j->tp, np = total - t0 < j->tp ? total - t0 : j->tp;
+		for (int64_t gi = 0; gi < g->g; gi++) {
+			const float *wg = j->w + gi * g->mg * g->K;
+			im2col_span(g, j->x, gi, t0, np, cols, j->tp, 0, 0, g->K);
+			if (j->avx2)
+				conv_gemm_avx2(wg, g->mg, g->K, cols, j->tp, out);
+			else
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg,
+				            (int)j->tp, (int)g->K, 1.0f, wg, (int)g->K, cols,
+				            (int)j->tp, 0.0f, out, (int)j->tp);
+			conv_store(j, out, gi, t0, np);
+		}
 	}
 }
 
@@ -230,7 +367,7 @@ static void conv_dw_task(void *arg, int task, int n_tasks)
 	for (int64_t q = q0; q < q1; q++) {
 		int64_t m = q % g->m;
 		const float *xc = j->x + q * g->pin, *wk = j->w + m * g->kk;
-		float *yc = j->dst + q * g->pout, bias = j->b ? j->b[m] : 0.0f;
+		float *yc = j->y + q * g->pout, bias = j->b ? j->b[m] : 0.0f;
 		for (int64_t oh = 0; oh < w->out[0]; oh++) {
 			float *yr = yc + oh * w->out[1];
 			for (int64_t o = 0; o < w->out[1]; o++)
@@ -262,51 +399,52 @@ static int conv_tasks(mrt__op_ctx *ctx, int64_t work)
 	return work < n ? (int)(work > 0 ? work : 1) : n;
 }
 
-/* F32 weights: Y[mg, P] = W[mg, K] * cols[K, P] per (batch, group, tile). */
+/* 1 when the AVX2 conv kernel may run (the CPU has it and MRT_CPU allows). */
+static int conv_avx2_ok(void)
+{
+	const char *lvl = mrt__cpu_level_name();
+	return strcmp(lvl, "generic") != 0;
+}
+
+/* F32 weights: tiles of tp positions across the batch, Y[mg, tile] =
+ * W[mg, K] * cols[K, tile] per group, tiles spread over the pool with one
+ * scratch slot per task. Tiles shrink (never grow: the scratch is sized for
+ * g->tp) so every thread gets work when there is enough of it. */
 static void conv_run_f32(const conv_geom *g, const float *x, const float *w, const float *b,
                          float *y, mrt__op_ctx *ctx)
 {
-	conv_job j = {.g = g, .w = w, .b = b};
+	conv_job j = {.g = g, .x = x, .w = w, .b = b, .y = y, .scratch = ctx->scratch};
+	int64_t total = g->n * g->pout, fmas = g->m * g->K * total, n_tasks;
 
-	if (g->cg == 1 && g->mg == 1) {
-		j.x = x;
-		j.dst = y;
+	if (conv_depthwise(g)) {
 		mrt__pool_run(ctx->pool, conv_tasks(ctx, g->n * g->m), conv_dw_task, &j);
 		return;
 	}
-	for (int64_t n = 0; n < g->n; n++) {
-		for (int64_t gi = 0; gi < g->g; gi++) {
-			const float *xg = x + (n * g->c + gi * g->cg) * g->pin;
-			const float *wg = w + gi * g->mg * g->K;
-			float *yg = y + (n * g->m + gi * g->mg) * g->pout;
-			if (g->direct) {
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg,
-				            (int)g->pout, (int)g->K, 1.0f, wg, (int)g->K, xg,
-				            (int)g->pout, 0.0f, yg, (int)g->pout);
-				continue;
-			}
-			for (int64_t p0 = 0; p0 < g->pout; p0 += g->pt) {
-				j.x = xg;
-				j.dst = ctx->scratch;
-				j.p0 = p0;
-				j.np = g->pout - p0 < g->pt ? g->pout - p0 : g->pt;
-				j.pos_major = 0;
-				mrt__pool_run(ctx->pool, conv_tasks(ctx, g->K), im2col_task, &j);
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg,
-				            (int)j.np, (int)g->K, 1.0f, wg, (int)g->K, j.dst,
-				            (int)j.np, 0.0f, yg + p0, (int)g->pout);
-			}
-		}
+	n_tasks = mrt__pool_size(ctx->pool);
+	n_tasks = n_tasks > CONV_SLOTS ? CONV_SLOTS : n_tasks;
+	if (fmas / n_tasks < CONV_TASK_FMAS)
+		n_tasks = fmas / CONV_TASK_FMAS > 1 ? fmas / CONV_TASK_FMAS : 1;
+	j.tp = g->tp;
+	if ((total + j.tp - 1) / j.tp < n_tasks) {
+		int64_t tp = ((total + n_tasks - 1) / n_tasks + 15) / 16 * 16;
+		j.tp = tp < j.tp ? tp : j.tp;
 	}
-	for (int64_t q = 0; b && q < g->n * g->m; q++) {
-		float *yc = y + q * g->pout, bv = b[q % g->m];
-		for (int64_t p = 0; p < g->pout; p++)
-			yc[p] += bv;
-	}
+	j.n_tiles = (total + j.tp - 1) / j.tp;
+	n_tasks = n_tasks > j.n_tiles ? j.n_tiles : n_tasks;
+	j.avx2 = g->mg <= CONV_KERNEL_MAX_MG && conv_avx2_ok();
+	mrt__pool_run(ctx->pool, (int)n_tasks, conv_tile_task, &j);
 }
 
-/* Other weight types: Yt[P, mg] = cols[P, K] * W[mg, K]^T via mrt__linear,
- * then transposed into Y. */
+static void im2col_packed_task(void *arg, int task, int n_tasks)
+{
+	const conv_job *j = arg;
+	int64_t K = j->g->K, k0 = K * task / n_tasks, k1 = K * (task + 1) / n_tasks;
+
+	im2col_span(j->g, j->x, j->gi, j->t0, j->np, j->scratch, 0, 1, k0, k1);
+}
+
+/* Other weight types: Yt[P, mg] = cols[P, K] * W[mg, K]^T via mrt__linear
+ * over spans of positions across the batch, then transposed into Y. */
 static int conv_run_packed(const conv_geom *g, const float *x, const void *w, int wt,
                            const float *b, float *y, mrt__op_ctx *ctx)
 {
@@ -314,28 +452,28 @@ static int conv_run_packed(const conv_geom *g, const float *x, const void *w, in
 	float *cols = ctx->scratch;
 	float *yt = (float *)((char *)ctx->scratch + align64((size_t)(g->K * g->pt) * 4));
 	void *lin = (char *)yt + align64((size_t)(g->mg * g->pt) * 4);
-	conv_job j = {.g = g, .pos_major = 1, .dst = cols};
+	conv_job j = {.g = g, .x = x, .y = y, .scratch = cols};
+	int64_t total = g->n * g->pout;
 
 	if (!rb)
 		return MRT_ERR_UNSUPPORTED;
-	for (int64_t n = 0; n < g->n; n++) {
+	for (int64_t t0 = 0; t0 < total; t0 += g->pt) {
+		j.t0 = t0;
+		j.np = total - t0 < g->pt ? total - t0 : g->pt;
 		for (int64_t gi = 0; gi < g->g; gi++) {
 			const char *wg = (const char *)w + (size_t)(gi * g->mg) * rb;
-			float *yg = y + (n * g->m + gi * g->mg) * g->pout;
-			j.x = x + (n * g->c + gi * g->cg) * g->pin;
-			for (int64_t p0 = 0; p0 < g->pout; p0 += g->pt) {
-				int rc;
-				j.p0 = p0;
-				j.np = g->pout - p0 < g->pt ? g->pout - p0 : g->pt;
-				mrt__pool_run(ctx->pool, conv_tasks(ctx, g->K), im2col_task, &j);
-				rc = mrt__linear(cols, (size_t)g->K, wg, wt,
-				                 b ? b + gi * g->mg : NULL, yt, (size_t)g->mg, j.np,
-				                 g->mg, g->K, 0, lin, ctx->pool);
-				if (rc < 0)
-					return rc;
+			int rc;
+			j.gi = gi;
+			mrt__pool_run(ctx->pool, conv_tasks(ctx, g->K), im2col_packed_task, &j);
+			rc = mrt__linear(cols, (size_t)g->K, wg, wt, b ? b + gi * g->mg : NULL, yt,
+			                 (size_t)g->mg, j.np, g->mg, g->K, 0, lin, ctx->pool);
+			if (rc < 0)
+				return rc;
+			for (int64_t t = t0; t < t0 + j.np; t++) {
+				float *yp = y + ((t / g->pout) * g->m + gi * g->mg) * g->pout +
+				            t % g->pout;
 				for (int64_t m = 0; m < g->mg; m++)
-					for (int64_t p = 0; p < j.np; p++)
-						yg[m * g->pout + p0 + p] = yt[p * g->mg + m];
+					yp[m * g->pout] = yt[(t - t0) * g->mg + m];
 			}
 		}
 	}
@@ -394,9 +532,9 @@ static void col2im_task(void *arg, int task, int n_tasks)
 
 	for (int64_t k = m0 * g->kk; k < m1 * g->kk; k++) {
 		int64_t m = k / g->kk, ki = (k % g->kk) / w->k[1], kj = k % w->k[1];
-		int64_t ih = j->p0 / w->in[1], iw = j->p0 % w->in[1];
+		int64_t ih = j->t0 / w->in[1], iw = j->t0 % w->in[1];
 		const float *col = j->x + k * j->np;
-		float *yc = j->dst + m * g->pout;
+		float *yc = j->y + m * g->pout;
 		for (int64_t p = 0; p < j->np; p++) {
 			int64_t oh = ih * w->s[0] - w->pb[0] + ki * w->d[0];
 			int64_t ow = iw * w->s[1] - w->pb[1] + kj * w->d[1];
@@ -442,9 +580,9 @@ int mrt__convt_run(const mrt__node *node, const mrt__tensor *const *in, mrt__ten
 				            (int)g.pin, 0.0f, cols, (int)np);
 				j = (conv_job){.g = &g,
 				               .x = cols,
-				               .p0 = p0,
+				               .t0 = p0,
 				               .np = np,
-				               .dst = y + (n * g.m + gi * g.mg) * g.pout};
+				               .y = y + (n * g.m + gi * g.mg) * g.pout};
 				mrt__pool_run(ctx->pool, conv_tasks(ctx, g.mg), col2im_task, &j);
 			}
 		}
