@@ -9,3 +9,7 @@ EXTRA_DIST += tests/fixtures/make_tokenizer_fixtures.py tests/fixtures/tokenizer
 	tests/fixtures/tokenizer/spm-small.gguf tests/fixtures/tokenizer/spm-small.inp \
 	tests/fixtures/tokenizer/spm-small.out tests/fixtures/tokenizer/gpt2-encoder.inp \
 	tests/fixtures/tokenizer/gpt2-encoder.out
+
+check_PROGRAMS += tests/unit/runtime/test_sampler
+TESTS += tests/unit/runtime/test_sampler
+tests_unit_runtime_test_sampler_LDADD = $(RUNTIME_LIBS)

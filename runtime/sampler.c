@@ -1,0 +1,323 @@
+/* Sampling the next token from logits, with llama.cpp's order of steps:
+ * penalties (repetition: llama.cpp; presence/frequency: OpenAI), top_k,
+ * top_p, min_p, temperature, then a draw from the sampler's own seeded
+ * generator (xoshiro256**). Temperature 0 is argmax after the penalties.
+ * A sampler belongs to one sequence; it is not shared between threads. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mrt_llm.h"
+
+struct mrt_sampler {
+	mrt_sampler_params p;
+	int n_vocab;
+	uint64_t rng[4];
+	int32_t *count;  /* occurrences of each token in the penalty window */
+	int32_t *window; /* ring of the last penalty_last_n accepted tokens */
+	int win_cap, win_len, win_head;
+	float *work;  /* penalized logits */
+	int32_t *cand; /* candidate ids, best first once sorted */
+};
+
+mrt_sampler_params mrt_sampler_default_params(void)
+{
+	mrt_sampler_params p = {0};
+
+	p.temperature = 0.8f;
+	p.top_k = 40;
+	p.top_p = 0.95f;
+	p.min_p = 0.05f;
+	p.repeat_penalty = 1.0f;
+	p.penalty_last_n = 64;
+	p.seed = 0;
+	return p;
+}
+
+/* ---- generator: xoshiro256**, seeded through splitmix64 ---- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(uint64_t s[4])
+{
+	uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return r;
+}
+
+/* Uniform in [0, 1). */
+static double rng_uniform(uint64_t s[4])
+{
+	return (double)(rng_next(s) >> 11) * 0x1.0p-53;
+}
+
+mrt_sampler *mrt_sampler_new(const mrt_sampler_params *params, int n_vocab)
+{
+	mrt_sampler *s;
+	uint64_t x;
+
+	if (n_vocab <= 0)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->p = params ? *params : mrt_sampler_default_params();
+	s->n_vocab = n_vocab;
+	x = s->p.seed;
+	for (int i = 0; i < 4; i++)
+		s->rng[i] = splitmix64(&x);
+	/* A negative window means every accepted token (the ring grows). */
+	s->win_cap = s->p.penalty_last_n > 0 ? s->p.penalty_last_n : 0;
+	s->count = calloc((size_t)n_vocab, sizeof(*s->count));
+	s->window = malloc(((size_t)s->win_cap + 1) * sizeof(*s->window));
+	s->work = malloc((size_t)n_vocab * sizeof(*s->work));
+	s->cand = malloc((size_t)n_vocab * sizeof(*s->cand));
+	if (s->count == NULL || s->window == NULL || s->work == NULL || s->cand == NULL) {
+		mrt_sampler_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void mrt_sampler_free(mrt_sampler *s)
+{
+	if (s == NULL)
+		return;
+	free(s->cand);
+	free(s->work);
+	free(s->window);
+	free(s->count);
+	free(s);
+}
+
+void mrt_sampler_accept(mrt_sampler *s, int32_t tok)
+{
+	if (s == NULL || tok < 0 || tok >= s->n_vocab || s->p.penalty_last_n == 0)
+		return;
+	if (s->p.penalty_last_n < 0 && s->win_len == s->win_cap) { /* unbounded: grow */
+		int cap = s->win_cap < 64 ? 64 : s->win_cap * 2;
+		int32_t *w;
+
+		if (cap > (1 << 26) || (w = malloc((size_t)cap * sizeof(*w))) == NULL)
+			return; /* the window stops growing; sampling still works */
+		for (int i = 0; i < s->win_len; i++)
+			w[i] = s->window[(s->win_head + i) % (s->win_cap ? s->win_cap : 1)];
+		free(s->window);
+		s->window = w;
+		s->win_cap = cap;
+		s->win_head = 0;
+	}
+	if (s->win_len == s->win_cap) { /* full: forget the oldest */
+		s->count[s->window[s->win_head]]--;
+		s->win_head = (s->win_head + 1) % s->win_cap;
+		s->win_len--;
+	}
+	s->window[(s->win_head + s->win_len) % s->win_cap] = tok;
+	s->win_len++;
+	s->count[tok]++;
+}
+
+/* Penalties on work (a copy of the logits): repetition divides a positive
+ * logit and multiplies a negative one; then presence and frequency are
+ * subtracted. NaN logits become -inf so they are never chosen. */
+static void apply_penalties(mrt_sampler *s)
+{
+	const mrt_sampler_params *p = &s->p;
+	int on = p->repeat_penalty != 1.0f || p->presence_penalty != 0.0f ||
+		 p->frequency_penalty != 0.0f;
+
+	for (int i = 0; i < s->n_vocab; i++) {
+		float l = s->work[i];
+		int32_t c = s->count[i];
+
+		if (isnan(l)) {
+			s->work[i] = -INFINITY;
+			continue;
+		}
+		if (!on || c == 0)
+			continue;
+		if (p->repeat_penalty > 0.0f)
+			l = l <= 0.0f ? l * p->repeat_penalty : l / p->repeat_penalty;
+		l -= (float)c * p->frequency_penalty + p->presence_penalty;
+		s->work[i] = l;
+	}
+}
+
+/* x ranks before y: larger logit, then smaller id (deterministic ties). */
+static int better(const float *l, int32_t x, int32_t y)
+{
+	return l[x] > l[y] || (l[x] == l[y] && x < y);
+}
+
+/* Sift down in a heap whose top is its worst entry. */
+static void sift_worst(const float *l, int32_t *h, int n, int i)
+{
+	for (;;) {
+		int c = 2 * i + 1;
+		int32_t t;
+
+		if (c >= n)
+			return;
+		if (c + 1 < n && better(l, h[c], h[c + 1]))
+			c++;
+		if (!better(l, h[i], h[c]))
+			return;
+		t = h[i];
+		h[i] = h[c];
+		h[c] = t;
+		i = c;
+	}
+}
+
+/* The k best of ids[0..n) into ids[0..k), best first. O(n log k). */
+static void select_top(const float *l, int32_t *ids, int n, int k)
+{
+	for (int i = k / 2 - 1; i >= 0; i--)
+		sift_worst(l, ids, k, i);
+	for (int i = k; i < n; i++) {
+		if (better(l, ids[i], ids[0])) {
+			ids[0] = ids[i];
+			sift_worst(l, ids, k, 0);
+		}
+	}
+	for (int m = k - 1; m > 0; m--) { /* pop the worst to the back */
+		int32_t t = ids[0];
+
+		ids[0] = ids[m];
+		ids[m] = t;
+		sift_worst(l, ids, m, 0);
+	}
+}
+
+/* Candidates left after top_k, top_p and min_p (on the untempered
+ * distribution, as llama.cpp does), sorted best first. Returns their count
+ * (>= 1). */
+static int filter(mrt_sampler *s)
+{
+	const mrt_sampler_params *p = &s->p;
+	const float *l = s->work;
+	int n = s->n_vocab, k = p->top_k > 0 && p->top_k < n ? p->top_k : n;
+	double sum = 0.0, cum = 0.0;
+
+	for (int i = 0; i < n; i++)
+		s->cand[i] = i;
+	select_top(l, s->cand, n, k);
+	n = k;
+	if (l[s->cand[0]] == -INFINITY)
+		return 1; /* every logit is -inf or NaN: the first token */
+	if (p->top_p < 1.0f) {
+		for (int i = 0; i < n; i++)
+			sum += exp((double)l[s->cand[i]] - l[s->cand[0]]);
+		for (int i = 0; i < n; i++) {
+			cum += exp((double)l[s->cand[i]] - l[s->cand[0]]) / sum;
+			if (cum >= p->top_p) {
+				n = i + 1;
+				break;
+			}
+		}
+	}
+	if (p->min_p > 0.0f) { /* p_i >= min_p * p_max */
+		double cut = (double)l[s->cand[0]] + log(p->min_p);
+		int m = 1;
+
+		while (m < n && (double)l[s->cand[m]] >= cut)
+			m++;
+		n = m;
+	}
+	return n;
+}
+
+int32_t mrt_sampler_sample(mrt_sampler *s, const float *logits)
+{
+	int32_t best = 0;
+	double sum = 0.0, u, t;
+	int n;
+
+	if (s == NULL || logits == NULL)
+		return -1;
+	memcpy(s->work, logits, (size_t)s->n_vocab * sizeof(*s->work));
+	apply_penalties(s);
+	if (!(s->p.temperature > 0.0f)) {
+		for (int i = 1; i < s->n_vocab; i++)
+			if (s->work[i] > s->work[best])
+				best = i;
+		return best;
+	}
+	n = filter(s);
+	if (n == 1)
+		return s->cand[0];
+	t = s->p.temperature;
+	for (int i = 0; i < n; i++)
+		sum += exp(((double)s->work[s->cand[i]] - s->work[s->cand[0]]) / t);
+	u = rng_uniform(s->rng) * sum;
+	for (int i = 0; i < n; i++) {
+		u -= exp(((double)s->work[s->cand[i]] - s->work[s->cand[0]]) / t);
+		if (u < 0.0)
+			return s->cand[i];
+	}
+	return s->cand[n - 1]; /* rounding left u just above 0 */
+}
+
+/* log(sum(exp(logits))) computed stably. */
+static double log_sum_exp(const float *logits, int n)
+{
+	double m = -INFINITY, sum = 0.0;
+
+	for (int i = 0; i < n; i++)
+		if (logits[i] > m)
+			m = logits[i];
+	if (m == -INFINITY)
+		return m;
+	for (int i = 0; i < n; i++)
+		sum += exp((double)logits[i] - m);
+	return m + log(sum);
+}
+
+float mrt_logprob(const float *logits, int n_vocab, int32_t tok)
+{
+	if (logits == NULL || tok < 0 || tok >= n_vocab)
+		return -INFINITY;
+	return (float)((double)logits[tok] - log_sum_exp(logits, n_vocab));
+}
+
+int mrt_top_logprobs(const float *logits, int n_vocab, int k, int32_t *ids, float *logprobs)
+{
+	int32_t *all;
+	double lse;
+
+	if (logits == NULL || ids == NULL || logprobs == NULL || n_vocab <= 0 || k <= 0)
+		return 0;
+	if (k > n_vocab)
+		k = n_vocab;
+	all = malloc((size_t)n_vocab * sizeof(*all));
+	if (all == NULL)
+		return 0;
+	for (int i = 0; i < n_vocab; i++)
+		all[i] = i;
+	select_top(logits, all, n_vocab, k);
+	lse = log_sum_exp(logits, n_vocab);
+	for (int i = 0; i < k; i++) {
+		ids[i] = all[i];
+		logprobs[i] = (float)((double)logits[all[i]] - lse);
+	}
+	free(all);
+	return k;
+}
