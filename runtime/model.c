@@ -109,6 +109,7 @@ void mrt_model_free(mrt_model *m)
 	if (m == NULL)
 		return;
 	mrt__graph_free(m->graph);
+	mrt__llama_free(m->llama);
 	mrt_gguf_close(m->file);
 	free(m->file_buf);
 	free(m->tensor_types);
@@ -454,8 +455,15 @@ mrt_model *mrt_model_load(const char *path, const mrt_model_params *params, char
 		goto fail;
 	}
 	if (mrt_gguf_str_eq(arch, "llama")) {
-		fail(err, errlen, MRT_ERR_UNSUPPORTED, "language models are not supported yet");
-		goto fail;
+		m->kind = MRT_MODEL_LLAMA;
+		m->llama = mrt__llama_load(m->file, err, errlen);
+		if (m->llama == NULL)
+			goto fail;
+		if (make_tensor_types(m) != 0) {
+			fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+		return m;
 	}
 	if (!mrt_gguf_str_eq(arch, MRT_GRAPH_ARCH)) {
 		fail(err, errlen, MRT_ERR_UNSUPPORTED, "%s: unknown architecture '%.*s'", path,

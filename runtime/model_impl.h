@@ -5,6 +5,7 @@
 #ifndef MRT_MODEL_IMPL_H
 #define MRT_MODEL_IMPL_H
 
+#include "llama.h"
 #include "ops.h"
 
 struct mrt_model {
@@ -12,6 +13,7 @@ struct mrt_model {
 	mrt_gguf *file;
 	void *file_buf; /* the file read into memory when use_mmap is 0 */
 	mrt__graph *graph;
+	mrt__llama *llama; /* MRT_MODEL_LLAMA only (graph is NULL then) */
 	uint64_t file_size, heap_bytes;
 	char *tensor_types;
 

@@ -1,0 +1,50 @@
+/* Internal: a loaded llama-architecture model (hyper-parameters and the
+ * tensors it reads in place from the file's map), shared by llama_load.c
+ * (load, validate, describe) and llama.c (contexts and decoding). */
+#ifndef MRT_LLAMA_H
+#define MRT_LLAMA_H
+
+#include <stdint.h>
+
+#include "mrt.h"
+#include "mrt_gguf.h"
+#include "mrt_llm.h"
+
+/* A weight: its blocks in the map (borrowed, live as long as the file) and
+ * its type (enum mrt_type). Rows of a matrix are contiguous. */
+typedef struct mrt__lweight {
+	const void *data;
+	int type;
+} mrt__lweight;
+
+typedef struct mrt__llayer {
+	const float *attn_norm, *ffn_norm; /* n_embd F32 */
+	mrt__lweight wq, wk, wv, wo;       /* [n_embd | n_embd_kv] rows of n_embd */
+	mrt__lweight gate, up, down;       /* gate/up: n_ff rows; down: n_embd rows of n_ff */
+} mrt__llayer;
+
+typedef struct mrt__llama {
+	int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff;
+	int head_dim, n_embd_kv, n_rot;
+	float rope_base, norm_eps;
+	int32_t bos, eos;
+	int add_bos;
+	char *tokenizer_model; /* NUL-terminated copies (owned) */
+	char *chat_template;   /* NULL when the file has none */
+	uint64_t n_params;
+
+	mrt__lweight tok_embd; /* n_vocab rows of n_embd */
+	mrt__lweight output;   /* n_vocab rows of n_embd; tok_embd when tied */
+	const float *output_norm;
+	mrt__llayer *layers; /* n_layer (owned) */
+} mrt__llama;
+
+/* Read and validate the hyper-parameters and tensors of an open llama file.
+ * Returns a new model description, or NULL with a message in err. */
+mrt__llama *mrt__llama_load(const mrt_gguf *file, char *err, size_t errlen);
+void mrt__llama_free(mrt__llama *l);
+
+/* The llama description of a model, or NULL for a graph model. */
+const mrt__llama *mrt__model_llama(const mrt_model *model);
+
+#endif

@@ -1,0 +1,321 @@
+/* Loading a llama-architecture GGUF file as llama.cpp's converters write it:
+ * the llama.* hyper-parameters (with llama.cpp's defaults), every tensor's
+ * presence, type and shape checked against them, and mrt_llm_info_get().
+ * Weights stay in the file's map; nothing is copied or dequantized here. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llama.h"
+#include "model_impl.h"
+
+#define LLAMA_MAX_DIM (1 << 20) /* embedding, ffn and vocabulary sizes */
+#define LLAMA_MAX_LAYERS 4096
+#define LLAMA_MAX_HEADS 4096
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* Integer key into *out within [lo, hi]; def when absent and def >= 0,
+ * else an error. */
+static int get_int(const mrt_gguf *f, const char *key, int64_t def, int64_t lo, int64_t hi,
+                   int *out, char *err, size_t errlen)
+{
+	int64_t v;
+
+	if (mrt_gguf_find_kv(f, key) < 0) {
+		if (def < 0)
+			return fail(err, errlen, "llama: key %s is missing", key);
+		*out = (int)def;
+		return 0;
+	}
+	if (mrt_gguf_get_i64(f, key, &v) != 0)
+		return fail(err, errlen, "llama: key %s is not an integer", key);
+	if (v < lo || v > hi)
+		return fail(err, errlen, "llama: %s = %lld is out of range [%lld, %lld]", key,
+		            (long long)v, (long long)lo, (long long)hi);
+	*out = (int)v;
+	return 0;
+}
+
+static int get_float(const mrt_gguf *f, const char *key, float def, float *out, char *err,
+                     size_t errlen)
+{
+	if (mrt_gguf_find_kv(f, key) < 0) {
+		*out = def;
+		return 0;
+	}
+	if (mrt_gguf_get_f32(f, key, out) != 0)
+		return fail(err, errlen, "llama: key %s is not a float", key);
+	if (!(*out > 0.0f) || *out > 1e30f)
+		return fail(err, errlen, "llama: %s = %g must be positive and finite", key,
+		            (double)*out);
+	return 0;
+}
+
+static int read_hparams(mrt__llama *l, const mrt_gguf *f, char *err, size_t errlen)
+{
+	mrt_gguf_value toks;
+
+	if (get_int(f, "llama.context_length", -1, 1, INT32_MAX, &l->n_ctx_train, err, errlen) ||
+	    get_int(f, "llama.embedding_length", -1, 1, LLAMA_MAX_DIM, &l->n_embd, err, errlen) ||
+	    get_int(f, "llama.block_count", -1, 1, LLAMA_MAX_LAYERS, &l->n_layer, err, errlen) ||
+	    get_int(f, "llama.feed_forward_length", -1, 1, LLAMA_MAX_DIM, &l->n_ff, err, errlen) ||
+	    get_int(f, "llama.attention.head_count", -1, 1, LLAMA_MAX_HEADS, &l->n_head, err,
+	            errlen) ||
+	    get_int(f, "llama.attention.head_count_kv", l->n_head, 1, LLAMA_MAX_HEADS,
+	            &l->n_head_kv, err, errlen))
+		return -1;
+	if (l->n_embd % l->n_head != 0)
+		return fail(err, errlen,
+		            "llama: embedding_length %d is not divisible by head_count %d",
+		            l->n_embd, l->n_head);
+	if (l->n_head % l->n_head_kv != 0)
+		return fail(err, errlen,
+		            "llama: head_count %d is not a multiple of head_count_kv %d", l->n_head,
+		            l->n_head_kv);
+	l->head_dim = l->n_embd / l->n_head;
+	l->n_embd_kv = l->head_dim * l->n_head_kv;
+	if (get_int(f, "llama.rope.dimension_count", l->head_dim, 0, l->head_dim, &l->n_rot, err,
+	            errlen))
+		return -1;
+	if (l->n_rot % 2 != 0)
+		return fail(err, errlen, "llama: rope.dimension_count %d is odd", l->n_rot);
+	if (get_float(f, "llama.rope.freq_base", 10000.0f, &l->rope_base, err, errlen) ||
+	    get_float(f, "llama.attention.layer_norm_rms_epsilon", 1e-5f, &l->norm_eps, err,
+	              errlen))
+		return -1;
+	l->n_vocab = 0;
+	if (mrt_gguf_get_arr(f, "tokenizer.ggml.tokens", &toks) == 0 &&
+	    toks.v.arr.n <= LLAMA_MAX_DIM)
+		l->n_vocab = (int)toks.v.arr.n;
+	return get_int(f, "llama.vocab_size", l->n_vocab ? l->n_vocab : 0, 0, LLAMA_MAX_DIM,
+	               &l->n_vocab, err, errlen);
+}
+
+/* Tensor name into *w: a vector of ne0 F32 (ne1 == 0) or a matrix of ne1 rows
+ * of ne0 elements of a type the linear kernels read. Returns 0, 1 when absent
+ * and optional, -1 with a message otherwise. */
+static int get_tensor(const mrt_gguf *f, const char *name, uint64_t ne0, uint64_t ne1, int optional,
+                      mrt__lweight *w, char *err, size_t errlen)
+{
+	mrt_gguf_tensor_info ti;
+	int64_t idx = mrt_gguf_find_tensor(f, name);
+	uint32_t want_dims = ne1 ? 2 : 1;
+	uint64_t rowb;
+
+	if (idx < 0) {
+		if (optional)
+			return 1;
+		return fail(err, errlen, "llama: tensor '%s' is missing", name);
+	}
+	if (mrt_gguf_tensor(f, (uint64_t)idx, &ti) != 0)
+		return fail(err, errlen, "llama: tensor '%s' cannot be read", name);
+	if (ti.n_dims != want_dims || ti.ne[0] != ne0 || (ne1 && ti.ne[1] != ne1)) {
+		char got[96];
+		int len = 0;
+		for (uint32_t d = 0; d < ti.n_dims && d < 4; d++)
+			len += snprintf(got + len, sizeof(got) - (size_t)len, "%s%llu",
+			                d ? ", " : "", (unsigned long long)ti.ne[d]);
+		if (ne1)
+			return fail(err, errlen,
+			            "llama: tensor '%s' has shape [%s], expected [%llu, %llu]",
+			            name, got, (unsigned long long)ne0, (unsigned long long)ne1);
+		return fail(err, errlen, "llama: tensor '%s' has shape [%s], expected [%llu]", name,
+		            got, (unsigned long long)ne0);
+	}
+	if (!ne1 && ti.type != MRT_TYPE_F32)
+		return fail(err, errlen, "llama: tensor '%s' has type %s, expected f32", name,
+		            mrt_type_get(ti.type).name ? mrt_type_get(ti.type).name : "unknown");
+	if (ne1 && (!mrt_type_get(ti.type).can_dequantize || mrt_type_nbytes(ti.type, ne0, &rowb)))
+		return fail(err, errlen,
+		            "llama: tensor '%s': type %s cannot be used for rows of %llu", name,
+		            mrt_type_get(ti.type).name ? mrt_type_get(ti.type).name : "unknown",
+		            (unsigned long long)ne0);
+	w->data = ti.data;
+	w->type = ti.type;
+	return 0;
+}
+
+static int read_layer(mrt__llama *l, const mrt_gguf *f, int i, char *err, size_t errlen)
+{
+	mrt__llayer *y = &l->layers[i];
+	mrt__lweight an, fn;
+	uint64_t e = (uint64_t)l->n_embd, kv = (uint64_t)l->n_embd_kv, ff = (uint64_t)l->n_ff;
+	char name[64];
+
+#define LAYER_TENSOR(suffix, ne0, ne1, dst)                                                        \
+	(snprintf(name, sizeof(name), "blk.%d." suffix ".weight", i),                              \
+	 get_tensor(f, name, ne0, ne1, 0, dst, err, errlen))
+	if (LAYER_TENSOR("attn_norm", e, 0, &an) || LAYER_TENSOR("attn_q", e, e, &y->wq) ||
+	    LAYER_TENSOR("attn_k", e, kv, &y->wk) || LAYER_TENSOR("attn_v", e, kv, &y->wv) ||
+	    LAYER_TENSOR("attn_output", e, e, &y->wo) || LAYER_TENSOR("ffn_norm", e, 0, &fn) ||
+	    LAYER_TENSOR("ffn_gate", e, ff, &y->gate) || LAYER_TENSOR("ffn_up", e, ff, &y->up) ||
+	    LAYER_TENSOR("ffn_down", ff, e, &y->down))
+		return -1;
+#undef LAYER_TENSOR
+	y->attn_norm = an.data;
+	y->ffn_norm = fn.data;
+	return 0;
+}
+
+/* NUL-terminated copy of a string key, or NULL (and *ok kept) when absent. */
+static char *dup_str(const mrt_gguf *f, const char *key, int *ok)
+{
+	mrt_gguf_str s;
+	char *c;
+
+	if (mrt_gguf_get_str(f, key, &s) != 0 || s.len >= SIZE_MAX)
+		return NULL;
+	if ((c = malloc((size_t)s.len + 1)) == NULL) {
+		*ok = 0;
+		return NULL;
+	}
+	memcpy(c, s.ptr, (size_t)s.len);
+	c[s.len] = '\0';
+	return c;
+}
+
+static int read_tokenizer_info(mrt__llama *l, const mrt_gguf *f)
+{
+	int64_t v;
+	int ok = 1;
+
+	l->tokenizer_model = dup_str(f, "tokenizer.ggml.model", &ok);
+	l->chat_template = dup_str(f, "tokenizer.chat_template", &ok);
+	l->bos =
+	    mrt_gguf_get_i64(f, "tokenizer.ggml.bos_token_id", &v) == 0 && v >= 0 && v < l->n_vocab
+	        ? (int32_t)v
+	        : -1;
+	l->eos =
+	    mrt_gguf_get_i64(f, "tokenizer.ggml.eos_token_id", &v) == 0 && v >= 0 && v < l->n_vocab
+	        ? (int32_t)v
+	        : -1;
+	int64_t idx = mrt_gguf_find_kv(f, "tokenizer.ggml.add_bos_token");
+	mrt_gguf_str key;
+	mrt_gguf_value val;
+	if (idx >= 0 && mrt_gguf_kv(f, (uint64_t)idx, &key, &val) == 0 && val.type == MRT_GGUF_BOOL)
+		l->add_bos = val.v.b != 0;
+	else
+		l->add_bos = l->tokenizer_model == NULL || strcmp(l->tokenizer_model, "llama") == 0;
+	return ok ? 0 : -1;
+}
+
+static uint64_t count_params(const mrt_gguf *f)
+{
+	mrt_gguf_tensor_info ti;
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < mrt_gguf_n_tensors(f); i++)
+		if (mrt_gguf_tensor(f, i, &ti) == 0) {
+			uint64_t e = 1;
+			for (uint32_t d = 0; d < ti.n_dims && d < 4; d++)
+				e *= ti.ne[d];
+			n += e;
+		}
+	return n;
+}
+
+mrt__llama *mrt__llama_load(const mrt_gguf *f, char *err, size_t errlen)
+{
+	mrt__llama *l = calloc(1, sizeof(*l));
+	mrt__lweight onorm;
+	uint64_t e, v;
+	int rc;
+
+	if (l == NULL) {
+		fail(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (read_hparams(l, f, err, errlen) != 0)
+		goto fail;
+	if (l->n_vocab == 0) {
+		mrt_gguf_tensor_info ti;
+		int64_t idx = mrt_gguf_find_tensor(f, "token_embd.weight");
+		if (idx >= 0 && mrt_gguf_tensor(f, (uint64_t)idx, &ti) == 0 && ti.n_dims == 2 &&
+		    ti.ne[1] >= 1 && ti.ne[1] <= LLAMA_MAX_DIM)
+			l->n_vocab = (int)ti.ne[1];
+	}
+	if (l->n_vocab == 0) {
+		fail(err, errlen,
+		     "llama: vocabulary size unknown (no llama.vocab_size, "
+		     "tokenizer.ggml.tokens or token_embd.weight)");
+		goto fail;
+	}
+	e = (uint64_t)l->n_embd;
+	v = (uint64_t)l->n_vocab;
+	if (get_tensor(f, "token_embd.weight", e, v, 0, &l->tok_embd, err, errlen) ||
+	    get_tensor(f, "output_norm.weight", e, 0, 0, &onorm, err, errlen) ||
+	    (rc = get_tensor(f, "output.weight", e, v, 1, &l->output, err, errlen)) < 0)
+		goto fail;
+	if (rc == 1)
+		l->output = l->tok_embd; /* tied embeddings */
+	l->output_norm = onorm.data;
+	if ((l->layers = calloc((size_t)l->n_layer, sizeof(*l->layers))) == NULL) {
+		fail(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < l->n_layer; i++)
+		if (read_layer(l, f, i, err, errlen) != 0)
+			goto fail;
+	if (read_tokenizer_info(l, f) != 0) {
+		fail(err, errlen, "out of memory");
+		goto fail;
+	}
+	l->n_params = count_params(f);
+	return l;
+fail:
+	mrt__llama_free(l);
+	return NULL;
+}
+
+void mrt__llama_free(mrt__llama *l)
+{
+	if (l == NULL)
+		return;
+	free(l->layers);
+	free(l->tokenizer_model);
+	free(l->chat_template);
+	free(l);
+}
+
+const mrt__llama *mrt__model_llama(const mrt_model *model)
+{
+	return model && model->kind == MRT_MODEL_LLAMA ? model->llama : NULL;
+}
+
+int mrt_llm_info_get(const mrt_model *model, mrt_llm_info *info)
+{
+	const mrt__llama *l = mrt__model_llama(model);
+
+	if (l == NULL || info == NULL)
+		return MRT_ERR_INVALID;
+	memset(info, 0, sizeof(*info));
+	info->n_vocab = l->n_vocab;
+	info->n_ctx_train = l->n_ctx_train;
+	info->n_embd = l->n_embd;
+	info->n_layer = l->n_layer;
+	info->n_head = l->n_head;
+	info->n_head_kv = l->n_head_kv;
+	info->n_ff = l->n_ff;
+	info->bos = l->bos;
+	info->eos = l->eos;
+	info->add_bos = l->add_bos;
+	info->tokenizer_model = l->tokenizer_model;
+	info->chat_template = l->chat_template;
+	info->n_params = l->n_params;
+	return 0;
+}
