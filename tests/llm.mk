@@ -1,1 +1,14 @@
-# tests/llm.mk
+# tests/llm.mk: the llama decoder against its PyTorch reference
+# (tests/fixtures/make_llama.py writes the fixtures), and its benchmark
+# (built with the tree, never run by make check).
+check_PROGRAMS += tests/unit/runtime/test_llama
+TESTS += tests/unit/runtime/test_llama
+tests_unit_runtime_test_llama_LDADD = $(RUNTIME_LIBS)
+EXTRA_DIST += tests/fixtures/make_llama.py tests/fixtures/llama/gqa-f32.gguf \
+	tests/fixtures/llama/gqa-q8_0.gguf tests/fixtures/llama/gqa-q4_0.gguf \
+	tests/fixtures/llama/gqa.ref tests/fixtures/llama/gqa-q8_0.ref \
+	tests/fixtures/llama/gqa-q4_0.ref tests/fixtures/llama/tied-f32.gguf \
+	tests/fixtures/llama/tied.ref tests/fixtures/llama/mha-f32.gguf \
+	tests/fixtures/llama/mha-q8_0.gguf tests/fixtures/llama/mha.ref \
+	tests/fixtures/llama/mha-q8_0.ref \
+	tests/fixtures/llama/kq-f16.gguf tests/fixtures/llama/kq.ref
