@@ -13,3 +13,10 @@ EXTRA_DIST += tests/fixtures/make_tokenizer_fixtures.py tests/fixtures/tokenizer
 check_PROGRAMS += tests/unit/runtime/test_sampler
 TESTS += tests/unit/runtime/test_sampler
 tests_unit_runtime_test_sampler_LDADD = $(RUNTIME_LIBS)
+
+# Chat templates: plain C in the codec library, which modeld and modelctl link.
+server_libcodec_a_SOURCES += server/chat_template.h server/chat_template.c
+check_PROGRAMS += tests/unit/server/test_chat_template
+TESTS += tests/unit/server/test_chat_template
+tests_unit_server_test_chat_template_LDADD = $(CODEC_LIBS)
+EXTRA_DIST += tests/fixtures/make_chat_fixtures.py tests/fixtures/chat

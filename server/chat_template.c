@@ -1,0 +1,459 @@
+/* Chat templates of the common model families, written out in C: each
+ * formatter produces the text the family's Jinja template renders for a
+ * list of system/user/assistant messages (trim/strip where the template
+ * does). Families are recognised by substrings only their templates have. */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat_template.h"
+
+static const char *const family_names[SRV_CHAT_COUNT] = {
+	"chatml", "llama2", "llama3", "mistral", "zephyr",
+	"gemma",  "phi3",   "deepseek-r1", "granite", "smollm3",
+};
+
+/* DeepSeek's full-width bar and U+2581 spelled out. */
+#define DS_BOS "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
+#define DS_EOS "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
+#define DS_USER "<\xef\xbd\x9cUser\xef\xbd\x9c>"
+#define DS_ASSISTANT "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>"
+
+int srv_chat_detect(const char *t)
+{
+	if (t == NULL)
+		return SRV_CHAT_CHATML;
+	if (strstr(t, "<|start_header_id|>"))
+		return SRV_CHAT_LLAMA3;
+	if (strstr(t, DS_USER))
+		return SRV_CHAT_DEEPSEEK_R1;
+	if (strstr(t, "<|start_of_role|>"))
+		return SRV_CHAT_GRANITE;
+	if (strstr(t, "<start_of_turn>"))
+		return SRV_CHAT_GEMMA;
+	if (strstr(t, "<|im_start|>"))
+		return strstr(t, "Reasoning Mode") ? SRV_CHAT_SMOLLM3 : SRV_CHAT_CHATML;
+	if (strstr(t, "<|assistant|>") && strstr(t, "<|end|>"))
+		return SRV_CHAT_PHI3;
+	if (strstr(t, "<|user|>"))
+		return SRV_CHAT_ZEPHYR;
+	if (strstr(t, "<<SYS>>"))
+		return SRV_CHAT_LLAMA2;
+	if (strstr(t, "[INST]"))
+		return SRV_CHAT_MISTRAL;
+	return SRV_CHAT_CHATML;
+}
+
+int srv_chat_family_from_name(const char *name)
+{
+	for (int i = 0; name && i < SRV_CHAT_COUNT; i++)
+		if (strcmp(name, family_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *srv_chat_family_name(int family)
+{
+	return family >= 0 && family < SRV_CHAT_COUNT ? family_names[family] : "?";
+}
+
+int srv_chat_emits_bos(int f)
+{
+	return f == SRV_CHAT_LLAMA2 || f == SRV_CHAT_LLAMA3 || f == SRV_CHAT_MISTRAL ||
+	       f == SRV_CHAT_GEMMA || f == SRV_CHAT_DEEPSEEK_R1;
+}
+
+/* ---- output buffer ---- */
+
+typedef struct sbuf {
+	char *p;
+	size_t n, cap;
+	int failed;
+} sbuf;
+
+static void put_n(sbuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (n > SIZE_MAX / 2 - b->n) {
+		b->failed = 1;
+		return;
+	}
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = 2 * (b->n + n) + 64;
+		char *p = realloc(b->p, cap);
+
+		if (p == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = 0;
+}
+
+/* Append NUL-terminated strings; the list ends with NULL. */
+static void put(sbuf *b, ...)
+{
+	va_list ap;
+	const char *s;
+
+	va_start(ap, b);
+	while ((s = va_arg(ap, const char *)) != NULL)
+		put_n(b, s, strlen(s));
+	va_end(ap);
+}
+
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Jinja's trim: s without leading and trailing whitespace. */
+static void put_trim(sbuf *b, const char *s)
+{
+	size_t n;
+
+	while (is_ws(*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && is_ws(s[n - 1]))
+		n--;
+	put_n(b, s, n);
+}
+
+/* ---- pieces read from the template text ---- */
+
+/* The string literal (quote q) starting at p, unescaped into b. */
+static void put_literal(sbuf *b, const char *p, char q)
+{
+	for (; *p && *p != q; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			put_n(b, *p == 'n' ? "\n" : p, 1);
+		} else {
+			put_n(b, p, 1);
+		}
+	}
+}
+
+/* Qwen-style default system prompt: '<|im_start|>system\nYou are ...'. */
+static int put_chatml_default_system(sbuf *b, const char *t)
+{
+	const char *key = "<|im_start|>system\\n", *p = t;
+
+	while (p && (p = strstr(p, key)) != NULL) {
+		const char *start = p + strlen(key), *end;
+
+		p = start;
+		if (*start == '\'' || *start == '"' || *start == '\\')
+			continue;
+		end = strstr(start, "<|im_end|>");
+		if (end == NULL)
+			return 0;
+		put(b, "<|im_start|>system\n", NULL);
+		for (const char *c = start; c < end; c++) {
+			if (*c == '\\' && c + 1 < end && c[1] == 'n')
+				put_n(b, "\n", 1), c++;
+			else
+				put_n(b, c, 1);
+		}
+		put(b, "<|im_end|>\n", NULL);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- formatters ---- */
+
+typedef struct conv {
+	const srv_chat_msg *m;
+	int n;
+	const char *sys; /* content of a leading system message, or NULL */
+	int first;       /* index of the first non-system message */
+	int gen;
+	const srv_chat_opts *o;
+	char date[64];
+} conv;
+
+static void fmt_chatml(sbuf *b, const conv *c)
+{
+	if (c->sys == NULL && c->o->tmpl)
+		put_chatml_default_system(b, c->o->tmpl);
+	for (int i = 0; i < c->n; i++)
+		put(b, "<|im_start|>", c->m[i].role, "\n", c->m[i].content, "<|im_end|>\n", NULL);
+	if (c->gen)
+		put(b, "<|im_start|>assistant\n", NULL);
+}
+
+static void fmt_llama2(sbuf *b, const conv *c)
+{
+	for (int i = c->first; i < c->n; i++) {
+		if (strcmp(c->m[i].role, "user") == 0) {
+			put(b, "<s>[INST] ", NULL);
+			if (i == c->first && c->sys) {
+				put(b, "<<SYS>>\n", NULL);
+				put_trim(b, c->sys);
+				put(b, "\n<</SYS>>\n\n", NULL);
+			}
+			put_trim(b, c->m[i].content);
+			put(b, " [/INST]", NULL);
+		} else {
+			put(b, " ", NULL);
+			put_trim(b, c->m[i].content);
+			put(b, " </s>", NULL);
+		}
+	}
+}
+
+static void fmt_llama3(sbuf *b, const conv *c)
+{
+	int dated = c->o->tmpl && strstr(c->o->tmpl, "Cutting Knowledge Date");
+
+	put(b, "<|begin_of_text|>", NULL);
+	if (dated || c->sys) {
+		put(b, "<|start_header_id|>system<|end_header_id|>\n\n", NULL);
+		if (dated)
+			put(b, "Cutting Knowledge Date: December 2023\nToday Date: ", c->date, "\n\n",
+			    NULL);
+		if (c->sys)
+			put_trim(b, c->sys);
+		put(b, "<|eot_id|>", NULL);
+	}
+	for (int i = c->first; i < c->n; i++) {
+		put(b, "<|start_header_id|>", c->m[i].role, "<|end_header_id|>\n\n", NULL);
+		put_trim(b, c->m[i].content);
+		put(b, "<|eot_id|>", NULL);
+	}
+	if (c->gen)
+		put(b, "<|start_header_id|>assistant<|end_header_id|>\n\n", NULL);
+}
+
+/* Nemo: the system text goes before the last user message. The spaced
+ * (v1) style puts it before the first. */
+static void fmt_mistral(sbuf *b, const conv *c)
+{
+	int spaced = c->o->tmpl && strstr(c->o->tmpl, "[INST] ") != NULL, last_user = -1;
+
+	for (int i = c->first; i < c->n; i++)
+		if (strcmp(c->m[i].role, "user") == 0 && (last_user < 0 || !spaced))
+			last_user = i;
+	put(b, "<s>", NULL);
+	for (int i = c->first; i < c->n; i++) {
+		if (strcmp(c->m[i].role, "user") == 0) {
+			put(b, spaced ? "[INST] " : "[INST]", NULL);
+			if (i == last_user && c->sys)
+				put(b, c->sys, "\n\n", NULL);
+			put(b, c->m[i].content, spaced ? " [/INST]" : "[/INST]", NULL);
+		} else {
+			put(b, c->m[i].content, "</s>", NULL);
+		}
+	}
+}
+
+static void fmt_zephyr(sbuf *b, const conv *c)
+{
+	for (int i = 0; i < c->n; i++)
+		put(b, "<|", c->m[i].role, "|>\n", c->m[i].content, "</s>\n", NULL);
+	if (c->gen)
+		put(b, "<|assistant|>\n", NULL);
+}
+
+/* Gemma has no system role: its text opens the first user turn. */
+static void fmt_gemma(sbuf *b, const conv *c)
+{
+	put(b, "<bos>", NULL);
+	for (int i = c->first; i < c->n; i++) {
+		int user = strcmp(c->m[i].role, "user") == 0;
+		sbuf text = {0};
+
+		put(b, "<start_of_turn>", user ? "user" : "model", "\n", NULL);
+		if (i == c->first && c->sys)
+			put(&text, c->sys, "\n\n", NULL);
+		put(&text, c->m[i].content, NULL);
+		put_trim(b, text.p ? text.p : "");
+		b->failed |= text.failed;
+		free(text.p);
+		put(b, "<end_of_turn>\n", NULL);
+	}
+	if (c->gen)
+		put(b, "<start_of_turn>model\n", NULL);
+}
+
+static void fmt_phi3(sbuf *b, const conv *c)
+{
+	for (int i = 0; i < c->n; i++) {
+		if (strcmp(c->m[i].role, "system") == 0 && c->m[i].content[0] == 0)
+			continue;
+		put(b, "<|", c->m[i].role, "|>\n", c->m[i].content, "<|end|>\n", NULL);
+	}
+	put(b, c->gen ? "<|assistant|>\n" : "<|endoftext|>", NULL);
+}
+
+static void fmt_deepseek_r1(sbuf *b, const conv *c)
+{
+	put(b, DS_BOS, c->sys ? c->sys : "", NULL);
+	for (int i = c->first; i < c->n; i++) {
+		const char *s = c->m[i].content, *think;
+
+		if (strcmp(c->m[i].role, "user") == 0) {
+			put(b, DS_USER, s, NULL);
+			continue;
+		}
+		while ((think = strstr(s, "</think>")) != NULL) /* keep what follows the last */
+			s = think + strlen("</think>");
+		put(b, DS_ASSISTANT, s, DS_EOS, NULL);
+	}
+	if (c->gen)
+		put(b, DS_ASSISTANT, "<think>\n", NULL);
+}
+
+static void fmt_granite(sbuf *b, const conv *c)
+{
+	put(b, "<|start_of_role|>system<|end_of_role|>", NULL);
+	if (c->sys)
+		put(b, c->sys, NULL);
+	else
+		put(b, "Knowledge Cutoff Date: April 2024. Today's Date: ", c->date + 32,
+		    ". You are Granite, developed by IBM. You are a helpful AI assistant.", NULL);
+	put(b, "<|end_of_text|>\n", NULL);
+	for (int i = c->first; i < c->n; i++)
+		put(b, "<|start_of_role|>", c->m[i].role, "<|end_of_role|>", c->m[i].content,
+		    "<|end_of_text|>\n", NULL);
+	if (c->gen)
+		put(b, "<|start_of_role|>assistant<|end_of_role|>", NULL);
+}
+
+/* Start of the first {{- "..." literal after marker in t, or NULL. */
+static const char *literal_after(const char *t, const char *marker)
+{
+	const char *p = t ? strstr(t, marker) : NULL;
+
+	p = p ? strstr(p, "{{- \"") : NULL;
+	return p ? p + 5 : NULL;
+}
+
+/* s with every "/no_think" and then every "/think" removed, right-stripped. */
+static void put_custom_instructions(sbuf *b, const char *s)
+{
+	sbuf t = {0}, u = {0};
+	const char *p, *q;
+
+	for (p = s; (q = strstr(p, "/no_think")) != NULL; p = q + 9)
+		put_n(&t, p, (size_t)(q - p));
+	put(&t, p, NULL);
+	for (p = t.p ? t.p : ""; (q = strstr(p, "/think")) != NULL; p = q + 6)
+		put_n(&u, p, (size_t)(q - p));
+	put(&u, p, NULL);
+	while (u.n > 0 && is_ws(u.p[u.n - 1]))
+		u.p[--u.n] = 0;
+	if (u.n > 0)
+		put(b, u.p, "\n\n", NULL);
+	b->failed |= t.failed | u.failed;
+	free(t.p);
+	free(u.p);
+}
+
+/* SmolLM3: a metadata system block with the reasoning mode, chosen by
+ * "/think" or "/no_think" in the system text (default /think). The default
+ * instructions are read from the template text when it is given. */
+static void fmt_smollm3(sbuf *b, const conv *c)
+{
+	int think = 1;
+	size_t before;
+	const char *lit;
+
+	if (c->sys && strstr(c->sys, "/no_think"))
+		think = 0;
+	put(b, "<|im_start|>system\n## Metadata\n\nKnowledge Cutoff Date: June 2025\n",
+	    "Reasoning Mode: ", think ? "/think" : "/no_think", "\n\n## Custom Instructions\n\n",
+	    NULL);
+	before = b->n;
+	if (c->sys)
+		put_custom_instructions(b, c->sys);
+	if (b->n == before) {
+		lit = literal_after(c->o->tmpl, "reasoning_mode == \"/think\" -%}");
+		if (!think && lit)
+			lit = literal_after(lit, "{%- else -%}");
+		if (lit)
+			put_literal(b, lit, '"');
+		else
+			put(b, "You are a helpful AI assistant named SmolLM, trained by Hugging Face."
+			       "\n\n", NULL);
+	}
+	put(b, "<|im_end|>\n", NULL);
+	for (int i = c->first; i < c->n; i++) {
+		const char *s = c->m[i].content;
+
+		if (strcmp(c->m[i].role, "user") == 0) {
+			put(b, "<|im_start|>user\n", s, "<|im_end|>\n", NULL);
+		} else if (strcmp(c->m[i].role, "assistant") == 0) {
+			while (*s == '\n')
+				s++;
+			put(b, "<|im_start|>assistant\n", think ? "" : "<think>\n\n</think>\n", s,
+			    "<|im_end|>\n", NULL);
+		}
+	}
+	if (c->gen)
+		put(b, "<|im_start|>assistant\n", think ? "" : "<think>\n\n</think>\n", NULL);
+}
+
+typedef void (*fmt_fn)(sbuf *b, const conv *c);
+static const fmt_fn formatters[SRV_CHAT_COUNT] = {
+	fmt_chatml, fmt_llama2, fmt_llama3,      fmt_mistral, fmt_zephyr,
+	fmt_gemma,  fmt_phi3,   fmt_deepseek_r1, fmt_granite, fmt_smollm3,
+};
+
+char *srv_chat_format(const srv_chat_opts *o, const srv_chat_msg *m, int n,
+		      int add_generation_prompt, char *err, size_t errlen)
+{
+	conv c = {m, n, NULL, 0, add_generation_prompt, o, {0}};
+	sbuf b = {0};
+	time_t now;
+	struct tm tm;
+
+	if (o == NULL || o->family < 0 || o->family >= SRV_CHAT_COUNT || n < 0 ||
+	    (n > 0 && m == NULL)) {
+		snprintf(err, errlen, "chat template: bad arguments");
+		return NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *r = m[i].role;
+
+		if (r == NULL || m[i].content == NULL ||
+		    (strcmp(r, "system") && strcmp(r, "user") && strcmp(r, "assistant"))) {
+			snprintf(err, errlen, "message %d: role must be system, user or assistant",
+				 i);
+			return NULL;
+		}
+	}
+	if (n > 0 && strcmp(m[0].role, "system") == 0) {
+		c.sys = m[0].content;
+		c.first = 1;
+	}
+	/* Two date spellings: "26 Jul 2024" (Llama 3) at 0, "July 26, 2024"
+	 * (Granite) at 32, in the C locale's English names. */
+	now = o->now ? o->now : time(NULL);
+	if (gmtime_r(&now, &tm) != NULL) {
+		static const char *const mon[] = {"January", "February", "March",    "April",
+						  "May",     "June",     "July",     "August",
+						  "September", "October", "November", "December"};
+
+		snprintf(c.date, 32, "%02d %.3s %d", tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900);
+		snprintf(c.date + 32, 32, "%s %02d, %d", mon[tm.tm_mon], tm.tm_mday,
+			 tm.tm_year + 1900);
+	}
+	formatters[o->family](&b, &c);
+	put_n(&b, "", 0);
+	if (b.failed) {
+		free(b.p);
+		snprintf(err, errlen, "chat template: out of memory");
+		return NULL;
+	}
+	return b.p;
+}
