@@ -2,6 +2,7 @@
  * GlobalAveragePool/GlobalMaxPool, BatchNormalization (inference) and
  * LayerNormalization, with ONNX semantics. Pools follow PyTorch for
  * ceil_mode (a last window starting in the end padding is dropped). */
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -91,25 +92,94 @@ static float pool_avg(const pool_job *j, const float *xc, int64_t oh, int64_t ow
 	return cnt > 0 ? acc / (float)cnt : 0.0f;
 }
 
-static float pool_max(const pool_job *j, const float *xc, int64_t oh, int64_t ow)
+/* max(a, b) where a NaN in either wins. */
+static inline __m128 pool_nanmax(__m128 a, __m128 b)
 {
-	const mrt__window *w = j->w;
-	float m = -INFINITY;
+	__m128 nan = _mm_cmpunord_ps(a, a);
+	return _mm_or_ps(_mm_and_ps(nan, a), _mm_andnot_ps(nan, _mm_max_ps(a, b)));
+}
 
-	for (int64_t ki = 0; ki < w->k[0]; ki++) {
-		int64_t ih = oh * w->s[0] - w->pb[0] + ki * w->d[0];
-		if (ih < 0 || ih >= w->in[0])
-			continue;
-		for (int64_t kj = 0; kj < w->k[1]; kj++) {
-			int64_t iw = ow * w->s[1] - w->pb[1] + kj * w->d[1];
-			float v;
-			if (iw < 0 || iw >= w->in[1])
-				continue;
-			v = xc[ih * w->in[1] + iw];
-			m = v > m || isnan(v) ? v : m;
+/* 1 for the common 2x2 window, stride 2, no pads or dilation. */
+static int pool_is_2x2(const mrt__window *w)
+{
+	return w->k[0] == 2 && w->k[1] == 2 && w->s[0] == 2 && w->s[1] == 2 && w->d[0] == 1 &&
+	       w->d[1] == 1 && w->pb[0] + w->pb[1] + w->pe[0] + w->pe[1] == 0 &&
+	       2 * w->out[0] <= w->in[0] && 2 * w->out[1] <= w->in[1];
+}
+
+/* Max pool 2x2 stride 2 of one plane: four outputs from two rows of eight
+ * inputs (inside the rows since 2 * out <= in), pairs deinterleaved. */
+static void pool_max_2x2(const mrt__window *w, const float *xc, float *yc)
+{
+	for (int64_t oh = 0; oh < w->out[0]; oh++) {
+		const float *r0 = xc + 2 * oh * w->in[1], *r1 = r0 + w->in[1];
+		float *yr = yc + oh * w->out[1];
+		int64_t o = 0;
+		for (; o + 4 <= w->out[1]; o += 4) {
+			__m128 a = pool_nanmax(_mm_loadu_ps(r0 + 2 * o), _mm_loadu_ps(r1 + 2 * o));
+			__m128 b = pool_nanmax(_mm_loadu_ps(r0 + 2 * o + 4),
+			                       _mm_loadu_ps(r1 + 2 * o + 4));
+			__m128 ev = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+			__m128 od = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+			_mm_storeu_ps(yr + o, pool_nanmax(ev, od));
+		}
+		for (; o < w->out[1]; o++) {
+			float m = r0[2 * o];
+			const float v[3] = {r0[2 * o + 1], r1[2 * o], r1[2 * o + 1]};
+			for (int i = 0; i < 3; i++)
+				m = v[i] > m || v[i] != v[i] ? v[i] : m;
+			yr[o] = m;
 		}
 	}
-	return m;
+}
+
+/* yr[o] = max(yr[o], xr[o * s1]) for o in [lo, hi); a NaN wins. SSE for
+ * strides 1 and 2 (pairs deinterleaved from contiguous loads, never past
+ * xr[(hi - 1) * s1]), scalar for the rest and the tail. */
+static void pool_max_tap(const float *restrict xr, float *restrict yr, int64_t lo, int64_t hi,
+                         int64_t s1)
+{
+	int64_t o = lo;
+
+	if (s1 == 1 || s1 == 2) {
+		for (; o + 4 <= hi && (o + 3) * s1 + s1 - 1 <= (hi - 1) * s1; o += 4) {
+			__m128 v = _mm_loadu_ps(xr + o * s1);
+			if (s1 == 2)
+				v = _mm_shuffle_ps(v, _mm_loadu_ps(xr + o * 2 + 4),
+				                   _MM_SHUFFLE(2, 0, 2, 0));
+			_mm_storeu_ps(yr + o, pool_nanmax(v, _mm_loadu_ps(yr + o)));
+		}
+	}
+	for (; o < hi; o++) {
+		float v = xr[o * s1], m = yr[o];
+		yr[o] = v > m || v != v ? v : m;
+	}
+}
+
+/* Max pool of one plane, one kernel tap at a time over the output columns
+ * whose input column is inside the row (the im2col range rule): no bounds
+ * test per element. */
+static void pool_max_plane(const mrt__window *w, const float *xc, float *yc)
+{
+	int64_t s1 = w->s[1];
+
+	for (int64_t oh = 0; oh < w->out[0]; oh++) {
+		float *yr = yc + oh * w->out[1];
+		for (int64_t o = 0; o < w->out[1]; o++)
+			yr[o] = -INFINITY;
+		for (int64_t ki = 0; ki < w->k[0]; ki++) {
+			int64_t ih = oh * w->s[0] - w->pb[0] + ki * w->d[0];
+			if (ih < 0 || ih >= w->in[0])
+				continue;
+			for (int64_t kj = 0; kj < w->k[1]; kj++) {
+				int64_t base = kj * w->d[1] - w->pb[1];
+				int64_t lo = base < 0 ? (-base + s1 - 1) / s1 : 0;
+				int64_t hi = w->in[1] - 1 - base < 0 ? 0 : (w->in[1] - 1 - base) / s1 + 1;
+				hi = hi > w->out[1] ? w->out[1] : hi;
+				pool_max_tap(xc + ih * w->in[1] + base, yr, lo, hi, s1);
+			}
+		}
+	}
 }
 
 static void pool_task(void *arg, int task, int n_tasks)
@@ -121,10 +191,17 @@ static void pool_task(void *arg, int task, int n_tasks)
 	for (int64_t q = q0; q < q1; q++) {
 		const float *xc = j->x + q * w->in[0] * w->in[1];
 		float *yc = j->y + q * w->out[0] * w->out[1];
+		if (j->is_max && pool_is_2x2(w)) {
+			pool_max_2x2(w, xc, yc);
+			continue;
+		}
+		if (j->is_max) {
+			pool_max_plane(w, xc, yc);
+			continue;
+		}
 		for (int64_t oh = 0; oh < w->out[0]; oh++)
 			for (int64_t ow = 0; ow < w->out[1]; ow++)
-				yc[oh * w->out[1] + ow] =
-				    j->is_max ? pool_max(j, xc, oh, ow) : pool_avg(j, xc, oh, ow);
+				yc[oh * w->out[1] + ow] = pool_avg(j, xc, oh, ow);
 	}
 }
 
@@ -232,6 +309,13 @@ static int bn_infer(const mrt__node *node, const mrt__value_info *const *in,
 	return 0;
 }
 
+/* y = x * a + b per channel, a = scale / sqrt(var + eps), b = B - mean * a. */
+static void bn_plane(const float *restrict x, float *restrict y, int64_t sp, float a, float b)
+{
+	for (int64_t i = 0; i < sp; i++)
+		y[i] = x[i] * a + b;
+}
+
 static int bn_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tensor *out,
                   mrt__op_ctx *ctx, char *err, size_t errlen)
 {
@@ -243,8 +327,11 @@ static int bn_run(const mrt__node *node, const mrt__tensor *const *in, mrt__tens
 	for (int64_t q = 0; q < in[0]->dims[0] * c; q++) {
 		int64_t ch = q % c;
 		float a = scale[ch] / sqrtf(var[ch] + eps), b = bias[ch] - mean[ch] * a;
-		for (int64_t i = 0; i < sp; i++)
-			y[q * sp + i] = x[q * sp + i] * a + b;
+		if (x == y)
+			for (int64_t i = 0; i < sp; i++)
+				y[q * sp + i] = y[q * sp + i] * a + b;
+		else
+			bn_plane(x + q * sp, y + q * sp, sp, a, b);
 	}
 	return 0;
 }

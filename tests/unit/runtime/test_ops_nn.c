@@ -66,6 +66,46 @@ static void test_conv(mrt__pool *pool)
 	run_free(&r);
 }
 
+/* Batches whose position tiles cross images: groups with a row tail for
+ * the narrow kernel, dilation, the sgemm path (72 rows), stride 2 with
+ * asymmetric pads; run with each kernel level the CPU allows. */
+static void test_conv_batched(mrt__pool *pool)
+{
+	tnode t;
+	run_out r;
+
+	tnode_init(&t, "Conv", 3, 1);
+	attr_i(&t, "group", 3);
+	attr_ints(&t, "dilations", 2, (int64_t[]){2, 2});
+	attr_ints(&t, "pads", 4, (int64_t[]){2, 2, 2, 2});
+	r = conv(&t, "cb1_x", "cb1_w", "cb1_b", pool);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_TENSOR(&r.t[0], fx(S, "cb1_y"), TOL);
+	run_free(&r);
+
+	tnode_init(&t, "Conv", 3, 1);
+	attr_ints(&t, "pads", 4, (int64_t[]){1, 1, 1, 1});
+	r = conv(&t, "cb2_x", "cb2_w", "cb2_b", pool);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_TENSOR(&r.t[0], fx(S, "cb2_y"), TOL);
+	run_free(&r);
+
+	tnode_init(&t, "Conv", 3, 1);
+	r = conv(&t, "cb3_x", "cb3_w", "cb3_b", pool);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_TENSOR(&r.t[0], fx(S, "cb3_y"), TOL);
+	run_free(&r);
+
+	tnode_init(&t, "Conv", 2, 1);
+	attr_i(&t, "group", 2);
+	attr_ints(&t, "strides", 2, (int64_t[]){2, 2});
+	attr_ints(&t, "pads", 4, (int64_t[]){0, 1, 1, 0});
+	r = conv(&t, "cb4_x", "cb4_w", NULL, pool);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_TENSOR(&r.t[0], fx(S, "cb4_y"), TOL);
+	run_free(&r);
+}
+
 /* Q8_0 weights run natively: equal to the F32 conv of the dequantized
  * weights (to 1e-4), and within 2e-2 of the F32 reference (8-bit weights
  * and 8-bit activations in the kernel). */
@@ -154,6 +194,32 @@ static void pool_case(const char *op, const char *x, const char *want, int k, in
 	run_free(&r);
 }
 
+/* MaxPool where the input has NaNs: NaN exactly where the reference has
+ * one, the other values equal (a max picks, it does not round). */
+static void pool_nan_case(const char *want, int k, int s, int pad, mrt__pool *pool)
+{
+	mrt__tensor *w = fx(S, want);
+	int64_t n = mrt__numel(w->dims, w->ndim), nans = 0, bad = 0;
+	tnode t;
+	run_out r;
+
+	tnode_init(&t, "MaxPool", 1, 1);
+	attr_ints(&t, "kernel_shape", 2, (int64_t[]){k, k});
+	attr_ints(&t, "strides", 2, (int64_t[]){s, s});
+	attr_ints(&t, "pads", 4, (int64_t[]){pad, pad, pad, pad});
+	r = run_op(&t, (const mrt__tensor *[]){fx(S, "mp_x")}, 0, pool);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_EQ_INT(mrt__numel(r.t[0].dims, r.t[0].ndim), n);
+	for (int64_t i = 0; r.status == 0 && i < n; i++) {
+		float got = ((float *)r.t[0].data)[i], ref = ((float *)w->data)[i];
+		nans += ref != ref;
+		bad += ref != ref ? got == got : got != ref;
+	}
+	CHECK(nans > 0);
+	CHECK_EQ_INT(bad, 0);
+	run_free(&r);
+}
+
 static void test_pools(mrt__pool *pool)
 {
 	tnode t;
@@ -165,6 +231,8 @@ static void test_pools(mrt__pool *pool)
 	pool_case("AveragePool", "p_x", "p4_y", 3, 2, 1, 1, 1, 0, pool);
 	pool_case("AveragePool", "p5_x", "p5_y", 3, 3, 1, 1, 1, 1, pool);
 	pool_case("MaxPool", "p5_x", "p5_max", 3, 3, 1, 1, 1, -1, pool);
+	pool_nan_case("mp_y", 2, 2, 0, pool);
+	pool_nan_case("mp3_y", 3, 1, 1, pool);
 
 	tnode_init(&t, "GlobalAveragePool", 1, 1);
 	r = run_op(&t, (const mrt__tensor *[]){fx(S, "p5_x")}, 0, pool);
@@ -255,6 +323,11 @@ int main(void)
 	for (int pass = 0; pass < 2; pass++) {
 		mrt__pool *p = pass ? pool : NULL;
 		test_conv(p);
+		test_conv_batched(p);
+		setenv("MRT_CPU", "generic", 1); /* sgemm instead of the AVX2 kernel */
+		test_conv(p);
+		test_conv_batched(p);
+		unsetenv("MRT_CPU");
 		test_conv_transpose(p);
 		test_pools(p);
 	}
