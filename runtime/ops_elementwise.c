@@ -2,6 +2,7 @@
  * comparisons, Where, activations, Clip, Cast, Identity and Dropout.
  * F32 is the fast path; I64 is exact; other mixes compute in double.
  * Booleans are carried as int64 0/1 (see GRAPH-FORMAT.md). */
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -563,7 +564,10 @@ static void unary_task(void *arg, int task, int n_tasks)
 	case UN_ABS:
 		UN_LOOP(fabsf(v));
 		break;
-	case UN_RELU:
+	case UN_RELU: /* maxps picks its second operand, 0, for NaN like v > 0 ? v : 0 */
+		for (i = b; i + 4 <= e; i += 4)
+			_mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), _mm_setzero_ps()));
+		b = i;
 		UN_LOOP(v > 0 ? v : 0);
 		break;
 	case UN_SQRT:
