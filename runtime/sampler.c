@@ -16,7 +16,7 @@ struct mrt_sampler {
 	int32_t *count;  /* occurrences of each token in the penalty window */
 	int32_t *window; /* ring of the last penalty_last_n accepted tokens */
 	int win_cap, win_len, win_head;
-	float *work;  /* penalized logits */
+	float *work;   /* penalized logits */
 	int32_t *cand; /* candidate ids, best first once sorted */
 };
 
@@ -142,7 +142,7 @@ static void apply_penalties(mrt_sampler *s)
 {
 	const mrt_sampler_params *p = &s->p;
 	int on = p->repeat_penalty != 1.0f || p->presence_penalty != 0.0f ||
-		 p->frequency_penalty != 0.0f;
+	         p->frequency_penalty != 0.0f;
 
 	for (int i = 0; i < s->n_vocab; i++) {
 		float l = s->work[i];

@@ -89,8 +89,8 @@ static int get_bool(const mrt_gguf *g, const char *key, int dflt)
 }
 
 /* Token id key: *out = the id, dflt when absent. -1 when out of range. */
-static int get_id(const mrt_gguf *g, const char *key, int32_t n_vocab, int32_t dflt,
-		  int32_t *out, char *err, size_t errlen)
+static int get_id(const mrt_gguf *g, const char *key, int32_t n_vocab, int32_t dflt, int32_t *out,
+                  char *err, size_t errlen)
 {
 	int64_t v;
 
@@ -99,7 +99,7 @@ static int get_id(const mrt_gguf *g, const char *key, int32_t n_vocab, int32_t d
 		return 0;
 	if (v < 0 || v >= n_vocab) {
 		snprintf(err, errlen, "%s = %lld is not a token id (vocabulary of %d)", key,
-			 (long long)v, (int)n_vocab);
+		         (long long)v, (int)n_vocab);
 		return -1;
 	}
 	*out = (int32_t)v;
@@ -120,7 +120,7 @@ static int load_texts(mrt__tokenizer *t, const mrt_gguf *g, char *err, size_t er
 	}
 	if (arr.v.arr.n > (1u << 24)) {
 		snprintf(err, errlen, "tokenizer.ggml.tokens: %llu tokens is too many",
-			 (unsigned long long)arr.v.arr.n);
+		         (unsigned long long)arr.v.arr.n);
 		return -1;
 	}
 	t->n_vocab = (int32_t)arr.v.arr.n;
@@ -167,9 +167,10 @@ static int load_scores_types(mrt__tokenizer *t, const mrt_gguf *g, char *err, si
 	}
 	memset(t->attr, MRT__ATTR_NORMAL, (size_t)t->n_vocab);
 	if (mrt_gguf_get_arr(g, "tokenizer.ggml.scores", &arr) == 0) {
-		if (arr.v.arr.elem_type != MRT_GGUF_FLOAT32 || arr.v.arr.n != (uint64_t)t->n_vocab) {
+		if (arr.v.arr.elem_type != MRT_GGUF_FLOAT32 ||
+		    arr.v.arr.n != (uint64_t)t->n_vocab) {
 			snprintf(err, errlen, "tokenizer.ggml.scores: expected %d float32 values",
-				 (int)t->n_vocab);
+			         (int)t->n_vocab);
 			return -1;
 		}
 		memcpy(t->score, arr.v.arr.data, (size_t)t->n_vocab * sizeof(float));
@@ -177,7 +178,7 @@ static int load_scores_types(mrt__tokenizer *t, const mrt_gguf *g, char *err, si
 	if (mrt_gguf_get_arr(g, "tokenizer.ggml.token_type", &arr) == 0) {
 		if (arr.v.arr.n != (uint64_t)t->n_vocab) {
 			snprintf(err, errlen, "tokenizer.ggml.token_type: expected %d values",
-				 (int)t->n_vocab);
+			         (int)t->n_vocab);
 			return -1;
 		}
 		for (int32_t i = 0; i < t->n_vocab; i++) {
@@ -185,7 +186,8 @@ static int load_scores_types(mrt__tokenizer *t, const mrt_gguf *g, char *err, si
 
 			if (mrt_gguf_arr_i64(&arr, (uint64_t)i, &v) != 0 || v < 0 ||
 			    v > MRT__ATTR_BYTE) {
-				snprintf(err, errlen, "tokenizer.ggml.token_type[%d]: bad type", (int)i);
+				snprintf(err, errlen, "tokenizer.ggml.token_type[%d]: bad type",
+				         (int)i);
 				return -1;
 			}
 			t->attr[i] = (uint8_t)v;
@@ -316,10 +318,17 @@ static int sort_special(mrt__tokenizer *t)
 /* Byte tokens, special tokens (longest first) and end-of-generation ids. */
 static int build_special(mrt__tokenizer *t, const mrt_gguf *g, char *err, size_t errlen)
 {
-	static const char *const eog_texts[] = {
-		"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-		"<|eom_id|>", "<EOT>", "<|end_of_text|>", "<\xef\xbd\x9c" "end\xe2\x96\x81of"
-		"\xe2\x96\x81sentence\xef\xbd\x9c>"};
+	static const char *const eog_texts[] = {"<|eot_id|>",
+	                                        "<|im_end|>",
+	                                        "<|end|>",
+	                                        "<end_of_turn>",
+	                                        "<|endoftext|>",
+	                                        "<|eom_id|>",
+	                                        "<EOT>",
+	                                        "<|end_of_text|>",
+	                                        "<\xef\xbd\x9c"
+	                                        "end\xe2\x96\x81of"
+	                                        "\xe2\x96\x81sentence\xef\xbd\x9c>"};
 	int32_t eot = -1, eom = -1;
 	char name[8];
 
@@ -332,7 +341,7 @@ static int build_special(mrt__tokenizer *t, const mrt_gguf *g, char *err, size_t
 			char u[2] = {(char)(0xC0 | (cp >> 6)), (char)(0x80 | (cp & 0x3F))};
 
 			t->byte_token[b] = cp < 0x80 ? mrt__tok_find(t, (const char *)&b, 1)
-						     : mrt__tok_find(t, u, 2);
+			                             : mrt__tok_find(t, u, 2);
 		}
 	}
 	t->special = malloc((size_t)t->n_vocab * sizeof(*t->special));
@@ -344,7 +353,8 @@ static int build_special(mrt__tokenizer *t, const mrt_gguf *g, char *err, size_t
 		int a = t->attr[id];
 
 		if ((a == MRT__ATTR_CONTROL || a == MRT__ATTR_USER_DEFINED ||
-		     a == MRT__ATTR_UNKNOWN) && t->text_off[id + 1] > t->text_off[id])
+		     a == MRT__ATTR_UNKNOWN) &&
+		    t->text_off[id + 1] > t->text_off[id])
 			t->special[t->n_special++] = id;
 	}
 	if (sort_special(t) != 0) {
@@ -383,12 +393,13 @@ static int read_kind(mrt__tokenizer *t, const mrt_gguf *g, char *err, size_t err
 	} else if (mrt_gguf_str_eq(s, "gpt2")) {
 		t->type = MRT__TOK_BPE;
 	} else {
-		snprintf(err, errlen, "tokenizer.ggml.model \"%.*s\" is not supported (llama, gpt2)",
-			 (int)(s.len > 32 ? 32 : s.len), s.ptr);
+		snprintf(err, errlen,
+		         "tokenizer.ggml.model \"%.*s\" is not supported (llama, gpt2)",
+		         (int)(s.len > 32 ? 32 : s.len), s.ptr);
 		return -1;
 	}
 	snprintf(t->model_name, sizeof(t->model_name), "%s",
-		 t->type == MRT__TOK_SPM ? "llama" : "gpt2");
+	         t->type == MRT__TOK_SPM ? "llama" : "gpt2");
 	t->pre = MRT__PRE_GPT2;
 	if (t->type == MRT__TOK_BPE && mrt_gguf_get_str(g, "tokenizer.ggml.pre", &s) == 0 &&
 	    (mrt_gguf_str_eq(s, "llama3") || mrt_gguf_str_eq(s, "llama-v3") ||
@@ -417,14 +428,13 @@ mrt__tokenizer *mrt__tokenizer_load(const mrt_gguf *g, char *err, size_t errlen)
 		goto fail;
 	spm = t->type == MRT__TOK_SPM;
 	if (get_id(g, "tokenizer.ggml.bos_token_id", t->n_vocab, spm && t->n_vocab > 1 ? 1 : -1,
-		   &t->bos, err, errlen) != 0 ||
+	           &t->bos, err, errlen) != 0 ||
 	    get_id(g, "tokenizer.ggml.eos_token_id", t->n_vocab, spm && t->n_vocab > 2 ? 2 : -1,
-		   &t->eos, err, errlen) != 0 ||
+	           &t->eos, err, errlen) != 0 ||
 	    get_id(g, "tokenizer.ggml.unknown_token_id", t->n_vocab, spm ? 0 : -1, &t->unk, err,
-		   errlen) != 0)
+	           errlen) != 0)
 		goto fail;
-	t->add_bos = get_bool(g, "tokenizer.ggml.add_bos_token",
-			      spm || t->pre == MRT__PRE_LLAMA3);
+	t->add_bos = get_bool(g, "tokenizer.ggml.add_bos_token", spm || t->pre == MRT__PRE_LLAMA3);
 	t->add_space_prefix = get_bool(g, "tokenizer.ggml.add_space_prefix", spm);
 	if (build_special(t, g, err, errlen) != 0)
 		goto fail;

@@ -28,9 +28,9 @@ const mrt__tokenizer *mrt__model_tokenizer(const mrt_model *m);
 
 /* Same contracts as mrt_tokenize / mrt_token_to_piece / mrt_token_is_eog. */
 int mrt__tokenize(const mrt__tokenizer *tok, const char *text, size_t len, int add_bos,
-		  int parse_special, int32_t *out, int max);
+                  int parse_special, int32_t *out, int max);
 int mrt__token_to_piece(const mrt__tokenizer *tok, int32_t id, int render_special, char *buf,
-			size_t buflen);
+                        size_t buflen);
 int mrt__token_is_eog(const mrt__tokenizer *tok, int32_t id);
 
 /* Facts for mrt_llm_info. Strings are borrowed and live as long as tok. */

@@ -13,7 +13,7 @@ __attribute__((weak)) const mrt__tokenizer *mrt__model_tokenizer(const mrt_model
 }
 
 int mrt_tokenize(const mrt_model *model, const char *text, size_t len, int add_bos,
-		 int parse_special, int32_t *out, int max)
+                 int parse_special, int32_t *out, int max)
 {
 	const mrt__tokenizer *t = model ? mrt__model_tokenizer(model) : NULL;
 
@@ -23,7 +23,7 @@ int mrt_tokenize(const mrt_model *model, const char *text, size_t len, int add_b
 }
 
 int mrt_token_to_piece(const mrt_model *model, int32_t tok, int render_special, char *buf,
-		       size_t buflen)
+                       size_t buflen)
 {
 	const mrt__tokenizer *t = model ? mrt__model_tokenizer(model) : NULL;
 

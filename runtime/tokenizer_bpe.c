@@ -141,7 +141,7 @@ static int bpe_word(void *ctx, size_t off, size_t len)
 }
 
 int mrt__bpe_encode(const mrt__tokenizer *t, const char *text, size_t len, mrt__tok_work *w,
-		    mrt__tok_out *out)
+                    mrt__tok_out *out)
 {
 	bpe_run run = {t, text, w, out, NULL, 0};
 	int rc = mrt__pretokenize(t->pre, text, len, bpe_word, &run);

@@ -119,7 +119,7 @@ static int frag_push(frag_list *l, int32_t id, size_t off, size_t len)
 /* Split the plain fragments of *cur at every occurrence of special token id
  * into *next (emptied first). Returns 0 or MRT_ERR_NOMEM. */
 static int split_one(const mrt__tokenizer *t, const char *text, int32_t id, const frag_list *cur,
-		     frag_list *next)
+                     frag_list *next)
 {
 	size_t sn;
 	const char *s = mrt__tok_text(t, id, &sn);
@@ -150,7 +150,7 @@ static int split_one(const mrt__tokenizer *t, const char *text, int32_t id, cons
  * Control and unknown tokens are matched only when parse_special;
  * user-defined tokens always (llama.cpp's rule). */
 static int split_special(const mrt__tokenizer *t, const char *text, size_t len, int parse_special,
-			 frag_list *out)
+                         frag_list *out)
 {
 	frag_list other = {0};
 	int rc = frag_push(out, -1, 0, len);
@@ -175,7 +175,7 @@ static int split_special(const mrt__tokenizer *t, const char *text, size_t len, 
 }
 
 int mrt__tokenize(const mrt__tokenizer *t, const char *text, size_t len, int add_bos,
-		  int parse_special, int32_t *out, int max)
+                  int parse_special, int32_t *out, int max)
 {
 	mrt__tok_out o = {out, max, 0};
 	mrt__tok_work w = {0};
@@ -197,7 +197,7 @@ int mrt__tokenize(const mrt__tokenizer *t, const char *text, size_t len, int add
 			prev_special = 1;
 		} else if (t->type == MRT__TOK_SPM) {
 			rc = mrt__spm_encode(t, text + f->off, f->len,
-					     t->add_space_prefix && prev_special, &w, &o);
+			                     t->add_space_prefix && prev_special, &w, &o);
 			prev_special = 0;
 		} else {
 			rc = mrt__bpe_encode(t, text + f->off, f->len, &w, &o);
@@ -273,7 +273,7 @@ static void piece_spm(piece *p, const char *s, size_t n)
 }
 
 int mrt__token_to_piece(const mrt__tokenizer *t, int32_t id, int render_special, char *buf,
-			size_t buflen)
+                        size_t buflen)
 {
 	piece p = {buf, buf ? buflen : 0, 0};
 	size_t n;

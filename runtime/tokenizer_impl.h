@@ -29,8 +29,8 @@ enum mrt__tok_attr {
 
 /* Open-addressing table from a byte string or an id pair to an int. */
 typedef struct mrt__tok_map {
-	uint32_t mask;   /* slots - 1; slots is a power of two */
-	int32_t *slot;   /* entry index or -1 */
+	uint32_t mask; /* slots - 1; slots is a power of two */
+	int32_t *slot; /* entry index or -1 */
 } mrt__tok_map;
 
 typedef struct mrt__tok_merge {
@@ -125,9 +125,9 @@ static inline void mrt__tok_emit(mrt__tok_out *o, int32_t id)
 
 /* Engines: encode one fragment of plain text. Return 0 or MRT_ERR_NOMEM. */
 int mrt__spm_encode(const mrt__tokenizer *t, const char *text, size_t len, int prefix_space,
-		    mrt__tok_work *w, mrt__tok_out *out);
+                    mrt__tok_work *w, mrt__tok_out *out);
 int mrt__bpe_encode(const mrt__tokenizer *t, const char *text, size_t len, mrt__tok_work *w,
-		    mrt__tok_out *out);
+                    mrt__tok_out *out);
 
 /* ---- Unicode (tokenizer_unicode.c) ---- */
 enum {

@@ -38,7 +38,7 @@ static int escape(const char *text, size_t len, int prefix_space, char **out, si
 
 /* Queue the merge of symbols left and right when their text is a token. */
 static int try_bigram(const mrt__tokenizer *t, const char *s, mrt__tok_work *w, int32_t left,
-		      int32_t right)
+                      int32_t right)
 {
 	mrt__tok_bigram b;
 	const mrt__tok_sym *l, *r;
@@ -104,7 +104,7 @@ static int merge_all(const mrt__tokenizer *t, const char *s, mrt__tok_work *w)
 }
 
 int mrt__spm_encode(const mrt__tokenizer *t, const char *text, size_t len, int prefix_space,
-		    mrt__tok_work *w, mrt__tok_out *out)
+                    mrt__tok_work *w, mrt__tok_out *out)
 {
 	char *s;
 	size_t n, off = 0;

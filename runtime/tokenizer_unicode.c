@@ -242,7 +242,7 @@ static int split_llama3(cps *c)
 		if (k > 0) {
 			pos += k;
 		} else if (!(cp == '\r' || cp == '\n' || (f & MRT__CP_NUMBER)) &&
-			   ((f & MRT__CP_LETTER) || (cls_at(c, pos + 1) & MRT__CP_LETTER))) {
+		           ((f & MRT__CP_LETTER) || (cls_at(c, pos + 1) & MRT__CP_LETTER))) {
 			pos++;
 			while (cls_at(c, pos) & MRT__CP_LETTER)
 				pos++;

@@ -11,15 +11,21 @@
 #include "chat_template.h"
 
 static const char *const family_names[SRV_CHAT_COUNT] = {
-	"chatml", "llama2", "llama3", "mistral", "zephyr",
-	"gemma",  "phi3",   "deepseek-r1", "granite", "smollm3",
+    "chatml", "llama2", "llama3",      "mistral", "zephyr",
+    "gemma",  "phi3",   "deepseek-r1", "granite", "smollm3",
 };
 
 /* DeepSeek's full-width bar and U+2581 spelled out. */
-#define DS_BOS "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
-#define DS_EOS "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
+#define DS_BOS                                                                                     \
+	"<\xef\xbd\x9c"                                                                            \
+	"begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
+#define DS_EOS                                                                                     \
+	"<\xef\xbd\x9c"                                                                            \
+	"end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
 #define DS_USER "<\xef\xbd\x9cUser\xef\xbd\x9c>"
-#define DS_ASSISTANT "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>"
+#define DS_ASSISTANT                                                                               \
+	"<\xef\xbd\x9c"                                                                            \
+	"Assistant\xef\xbd\x9c>"
 
 int srv_chat_detect(const char *t)
 {
@@ -219,8 +225,8 @@ static void fmt_llama3(sbuf *b, const conv *c)
 	if (dated || c->sys) {
 		put(b, "<|start_header_id|>system<|end_header_id|>\n\n", NULL);
 		if (dated)
-			put(b, "Cutting Knowledge Date: December 2023\nToday Date: ", c->date, "\n\n",
-			    NULL);
+			put(b, "Cutting Knowledge Date: December 2023\nToday Date: ", c->date,
+			    "\n\n", NULL);
 		if (c->sys)
 			put_trim(b, c->sys);
 		put(b, "<|eot_id|>", NULL);
@@ -383,8 +389,10 @@ static void fmt_smollm3(sbuf *b, const conv *c)
 		if (lit)
 			put_literal(b, lit, '"');
 		else
-			put(b, "You are a helpful AI assistant named SmolLM, trained by Hugging Face."
-			       "\n\n", NULL);
+			put(b,
+			    "You are a helpful AI assistant named SmolLM, trained by Hugging Face."
+			    "\n\n",
+			    NULL);
 	}
 	put(b, "<|im_end|>\n", NULL);
 	for (int i = c->first; i < c->n; i++) {
@@ -405,12 +413,12 @@ static void fmt_smollm3(sbuf *b, const conv *c)
 
 typedef void (*fmt_fn)(sbuf *b, const conv *c);
 static const fmt_fn formatters[SRV_CHAT_COUNT] = {
-	fmt_chatml, fmt_llama2, fmt_llama3,      fmt_mistral, fmt_zephyr,
-	fmt_gemma,  fmt_phi3,   fmt_deepseek_r1, fmt_granite, fmt_smollm3,
+    fmt_chatml, fmt_llama2, fmt_llama3,      fmt_mistral, fmt_zephyr,
+    fmt_gemma,  fmt_phi3,   fmt_deepseek_r1, fmt_granite, fmt_smollm3,
 };
 
 char *srv_chat_format(const srv_chat_opts *o, const srv_chat_msg *m, int n,
-		      int add_generation_prompt, char *err, size_t errlen)
+                      int add_generation_prompt, char *err, size_t errlen)
 {
 	conv c = {m, n, NULL, 0, add_generation_prompt, o, {0}};
 	sbuf b = {0};
@@ -428,7 +436,7 @@ char *srv_chat_format(const srv_chat_opts *o, const srv_chat_msg *m, int n,
 		if (r == NULL || m[i].content == NULL ||
 		    (strcmp(r, "system") && strcmp(r, "user") && strcmp(r, "assistant"))) {
 			snprintf(err, errlen, "message %d: role must be system, user or assistant",
-				 i);
+			         i);
 			return NULL;
 		}
 	}
@@ -440,13 +448,13 @@ char *srv_chat_format(const srv_chat_opts *o, const srv_chat_msg *m, int n,
 	 * (Granite) at 32, in the C locale's English names. */
 	now = o->now ? o->now : time(NULL);
 	if (gmtime_r(&now, &tm) != NULL) {
-		static const char *const mon[] = {"January", "February", "March",    "April",
-						  "May",     "June",     "July",     "August",
-						  "September", "October", "November", "December"};
+		static const char *const mon[] = {"January",   "February", "March",    "April",
+		                                  "May",       "June",     "July",     "August",
+		                                  "September", "October",  "November", "December"};
 
 		snprintf(c.date, 32, "%02d %.3s %d", tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900);
 		snprintf(c.date + 32, 32, "%s %02d, %d", mon[tm.tm_mon], tm.tm_mday,
-			 tm.tm_year + 1900);
+		         tm.tm_year + 1900);
 	}
 	formatters[o->family](&b, &c);
 	put_n(&b, "", 0);

@@ -9,16 +9,16 @@
 #include <time.h>
 
 enum srv_chat_family {
-	SRV_CHAT_CHATML = 0, /* <|im_start|>role ... <|im_end|> (Qwen2.5 and others) */
-	SRV_CHAT_LLAMA2,     /* [INST] <<SYS>> ... */
-	SRV_CHAT_LLAMA3,     /* <|start_header_id|> ... <|eot_id|> (3.0, 3.1, 3.2) */
-	SRV_CHAT_MISTRAL,    /* [INST] ... [/INST] (Nemo style; "[INST] " spaced v1 style) */
-	SRV_CHAT_ZEPHYR,     /* <|user|>\n ... </s> */
-	SRV_CHAT_GEMMA,      /* <start_of_turn>user ... <end_of_turn> */
-	SRV_CHAT_PHI3,       /* <|user|>\n ... <|end|> */
+	SRV_CHAT_CHATML = 0,  /* <|im_start|>role ... <|im_end|> (Qwen2.5 and others) */
+	SRV_CHAT_LLAMA2,      /* [INST] <<SYS>> ... */
+	SRV_CHAT_LLAMA3,      /* <|start_header_id|> ... <|eot_id|> (3.0, 3.1, 3.2) */
+	SRV_CHAT_MISTRAL,     /* [INST] ... [/INST] (Nemo style; "[INST] " spaced v1 style) */
+	SRV_CHAT_ZEPHYR,      /* <|user|>\n ... </s> */
+	SRV_CHAT_GEMMA,       /* <start_of_turn>user ... <end_of_turn> */
+	SRV_CHAT_PHI3,        /* <|user|>\n ... <|end|> */
 	SRV_CHAT_DEEPSEEK_R1, /* <｜User｜> ... <｜Assistant｜> */
-	SRV_CHAT_GRANITE,    /* <|start_of_role|> ... <|end_of_text|> */
-	SRV_CHAT_SMOLLM3,    /* ChatML with SmolLM3's metadata system block */
+	SRV_CHAT_GRANITE,     /* <|start_of_role|> ... <|end_of_text|> */
+	SRV_CHAT_SMOLLM3,     /* ChatML with SmolLM3's metadata system block */
 	SRV_CHAT_COUNT
 };
 
@@ -42,7 +42,7 @@ int srv_chat_emits_bos(int family);
 typedef struct srv_chat_opts {
 	int family;       /* enum srv_chat_family */
 	const char *tmpl; /* the model's template text or NULL: default system
-			   * prompts are read from it (Qwen, SmolLM3) */
+	                   * prompts are read from it (Qwen, SmolLM3) */
 	time_t now;       /* date for templates that print today's date; 0 = now */
 } srv_chat_opts;
 
@@ -51,6 +51,6 @@ typedef struct srv_chat_opts {
  * NUL-terminated string (free() it), or NULL with a message in err (unknown
  * role, unknown family, out of memory). */
 char *srv_chat_format(const srv_chat_opts *opts, const srv_chat_msg *msgs, int n,
-		      int add_generation_prompt, char *err, size_t errlen);
+                      int add_generation_prompt, char *err, size_t errlen);
 
 #endif

@@ -38,8 +38,8 @@ static void reference(const float *logits, int n, double t, const int *keep, dou
 }
 
 /* Draw DRAWS tokens and compare frequencies with prob (abs. 0.02). */
-static void check_freq(const mrt_sampler_params *p, const float *logits, int n,
-		       const double *prob, const int32_t *accepted, int n_acc)
+static void check_freq(const mrt_sampler_params *p, const float *logits, int n, const double *prob,
+                       const int32_t *accepted, int n_acc)
 {
 	mrt_sampler *s = mrt_sampler_new(p, n);
 	int count[16] = {0};
@@ -137,7 +137,7 @@ static void test_distributions(void)
 }
 
 static int32_t greedy_after(const float *logits, int n, mrt_sampler_params p, const int32_t *acc,
-			    int n_acc)
+                            int n_acc)
 {
 	mrt_sampler *s = mrt_sampler_new(&p, n);
 	int32_t t;
@@ -194,7 +194,8 @@ static void test_greedy_seed(void)
 {
 	float logits[1000];
 	uint64_t x = 12345;
-	mrt_sampler_params g = plain(0.0f, 1), k1 = plain(1.5f, 2), r = mrt_sampler_default_params();
+	mrt_sampler_params g = plain(0.0f, 1), k1 = plain(1.5f, 2),
+	                   r = mrt_sampler_default_params();
 	mrt_sampler *sg = mrt_sampler_new(&g, 1000), *sk = mrt_sampler_new(&k1, 1000);
 	mrt_sampler *a, *b, *c;
 	int same = 1, differ = 0, argmax = 0;

@@ -252,18 +252,18 @@ static void test_utf8_prefix(void)
 {
 	CHECK_EQ_INT(mrt_utf8_complete_prefix("abc", 3), 3);
 	CHECK_EQ_INT(mrt_utf8_complete_prefix("", 0), 0);
-	CHECK_EQ_INT(mrt_utf8_complete_prefix("a\xc3", 2), 1);         /* é cut after 1 of 2 */
-	CHECK_EQ_INT(mrt_utf8_complete_prefix("a\xc3\xa9", 3), 3);     /* é complete */
-	CHECK_EQ_INT(mrt_utf8_complete_prefix("a\xe4\xbd", 3), 1);     /* 你 cut after 2 of 3 */
-	CHECK_EQ_INT(mrt_utf8_complete_prefix("\xf0\x9f\xa6", 3), 0);  /* 🦙 cut after 3 of 4 */
+	CHECK_EQ_INT(mrt_utf8_complete_prefix("a\xc3", 2), 1);        /* é cut after 1 of 2 */
+	CHECK_EQ_INT(mrt_utf8_complete_prefix("a\xc3\xa9", 3), 3);    /* é complete */
+	CHECK_EQ_INT(mrt_utf8_complete_prefix("a\xe4\xbd", 3), 1);    /* 你 cut after 2 of 3 */
+	CHECK_EQ_INT(mrt_utf8_complete_prefix("\xf0\x9f\xa6", 3), 0); /* 🦙 cut after 3 of 4 */
 	CHECK_EQ_INT(mrt_utf8_complete_prefix("\xf0\x9f\xa6\x99", 4), 4);
 	CHECK_EQ_INT(mrt_utf8_complete_prefix("a\x80", 2), 2); /* stray byte: nothing to wait for */
 }
 
 /* Write a file with the given tokenizer keys; NULL tokens: none. Returns
  * the load error (empty when it loaded). */
-static const char *load_error(const char *model, const char *const *toks, int n, int bos,
-			      char *err, size_t errlen)
+static const char *load_error(const char *model, const char *const *toks, int n, int bos, char *err,
+                              size_t errlen)
 {
 	mrt_gguf_writer *w = mrt_gguf_writer_new();
 	char path[] = "test_tokenizer_XXXXXX";
@@ -299,7 +299,7 @@ static void test_bad_files(void)
 	char err[256];
 
 	CHECK_STR_CONTAINS(load_error("llama", NULL, 0, 1, err, sizeof(err)),
-			   "tokenizer.ggml.tokens");
+	                   "tokenizer.ggml.tokens");
 	CHECK_STR_CONTAINS(load_error("llama", toks, 3, 7, err, sizeof(err)), "bos_token_id");
 	CHECK_STR_CONTAINS(load_error("wordpiece", toks, 3, 1, err, sizeof(err)), "wordpiece");
 	CHECK_STR_CONTAINS(load_error("gpt2", toks, 3, 1, err, sizeof(err)), "merges");
@@ -332,7 +332,7 @@ static void bench(const mrt__tokenizer *t, const char *name, const char *inp_pat
 		best = s < best ? s : best;
 	}
 	fprintf(stderr, "bench %s: %zu bytes -> %d tokens, best of 3 %.3f s, %.2f MB/s\n", name,
-		total, n, best, (double)total / 1e6 / best);
+	        total, n, best, (double)total / 1e6 / best);
 	free(ids);
 	free(big);
 	free(inp);
@@ -354,7 +354,7 @@ int main(void)
 	CHECK(t != NULL);
 	if (t) {
 		snprintf(base, sizeof(base), "%s/tests/fixtures/tokenizer/spm-small",
-			 top ? top : ".");
+		         top ? top : ".");
 		n = check_fixture(t, base, 1);
 		CHECK(n > 20);
 		fprintf(stderr, "spm-small: %d strings checked against SentencePiece\n", n);
@@ -382,7 +382,7 @@ int main(void)
 		CHECK_EQ_INT(n, 46);
 		fprintf(stderr, "gpt-2: %d strings checked against llama.cpp\n", n);
 		snprintf(base, sizeof(base), "%s/tests/fixtures/tokenizer/gpt2-encoder",
-			 top ? top : ".");
+		         top ? top : ".");
 		n = check_fixture(t, base, 0);
 		CHECK(n > 20);
 		fprintf(stderr, "gpt-2: %d strings checked against gpt-3-encoder\n", n);

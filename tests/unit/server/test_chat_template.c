@@ -9,15 +9,15 @@
 #define FIXED_NOW ((time_t)1721995200) /* 2024-07-26 12:00 UTC, as in the script */
 
 static const srv_chat_msg sys2[] = {
-	{"system", "You are a terse assistant."},
-	{"user", "Hello there!"},
-	{"assistant", "Hi. What do you need?"},
-	{"user", "Name a prime number.\nJust one."},
+    {"system", "You are a terse assistant."},
+    {"user", "Hello there!"},
+    {"assistant", "Hi. What do you need?"},
+    {"user", "Name a prime number.\nJust one."},
 };
 static const srv_chat_msg nosys2[] = {
-	{"user", "What is 2+2?"},
-	{"assistant", "4"},
-	{"user", "  And 3+3?  "},
+    {"user", "What is 2+2?"},
+    {"assistant", "4"},
+    {"user", "  And 3+3?  "},
 };
 static const srv_chat_msg nosys1[] = {{"user", "Hi"}};
 
@@ -26,9 +26,9 @@ static const struct {
 	const srv_chat_msg *m;
 	int n, gen;
 } convs[] = {
-	{"sys2", sys2, 4, 1},
-	{"nosys2", nosys2, 3, 1},
-	{"nosys1", nosys1, 1, 0},
+    {"sys2", sys2, 4, 1},
+    {"nosys2", nosys2, 3, 1},
+    {"nosys1", nosys1, 1, 0},
 };
 
 static char *read_all(const char *path)
@@ -57,7 +57,7 @@ static void check_text(const char *got, const char *want, const char *what)
 	CHECK(got != NULL && strcmp(got, want) == 0);
 	if (got == NULL || strcmp(got, want) != 0)
 		fprintf(stderr, "  %s:\n--- want\n%s\n--- got\n%s\n---\n", what, want,
-			got ? got : "(null)");
+		        got ? got : "(null)");
 }
 
 /* One template: detection (when its text is present) and every committed
@@ -74,7 +74,7 @@ static int check_template(const char *top, const char *name, int family)
 		CHECK_EQ_INT(srv_chat_detect(tmpl), family);
 		if (srv_chat_detect(tmpl) != family)
 			fprintf(stderr, "  %s recognised as %s\n", name,
-				srv_chat_family_name(srv_chat_detect(tmpl)));
+			        srv_chat_family_name(srv_chat_detect(tmpl)));
 	}
 	for (size_t k = 0; k < sizeof(convs) / sizeof(convs[0]); k++) {
 		srv_chat_opts o = {family, tmpl, FIXED_NOW};
@@ -90,7 +90,7 @@ static int check_template(const char *top, const char *name, int family)
 				continue;
 		}
 		snprintf(path, sizeof(path), "%s/tests/fixtures/chat/%s.%s.txt", top, name,
-			 convs[k].name);
+		         convs[k].name);
 		want = read_all(path);
 		if (want == NULL)
 			continue; /* the template refuses this conversation (Gemma + system) */
@@ -121,16 +121,16 @@ static void test_handwritten(void)
 
 	s = fmt(SRV_CHAT_LLAMA2, sys2, 4, 1);
 	check_text(s,
-		   "<s>[INST] <<SYS>>\nYou are a terse assistant.\n<</SYS>>\n\nHello there! [/INST]"
-		   " Hi. What do you need? </s><s>[INST] Name a prime number.\nJust one. [/INST]",
-		   "llama2");
+	           "<s>[INST] <<SYS>>\nYou are a terse assistant.\n<</SYS>>\n\nHello there! [/INST]"
+	           " Hi. What do you need? </s><s>[INST] Name a prime number.\nJust one. [/INST]",
+	           "llama2");
 	free(s);
 	s = fmt(SRV_CHAT_ZEPHYR, sys2, 4, 1);
 	check_text(s,
-		   "<|system|>\nYou are a terse assistant.</s>\n<|user|>\nHello there!</s>\n"
-		   "<|assistant|>\nHi. What do you need?</s>\n<|user|>\nName a prime number.\n"
-		   "Just one.</s>\n<|assistant|>\n",
-		   "zephyr");
+	           "<|system|>\nYou are a terse assistant.</s>\n<|user|>\nHello there!</s>\n"
+	           "<|assistant|>\nHi. What do you need?</s>\n<|user|>\nName a prime number.\n"
+	           "Just one.</s>\n<|assistant|>\n",
+	           "zephyr");
 	free(s);
 	s = fmt(SRV_CHAT_CHATML, nosys1, 1, 1);
 	check_text(s, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", "chatml plain");
@@ -138,9 +138,9 @@ static void test_handwritten(void)
 	/* Gemma folds the system text into the first user turn. */
 	s = fmt(SRV_CHAT_GEMMA, sys2, 2, 1);
 	check_text(s,
-		   "<bos><start_of_turn>user\nYou are a terse assistant.\n\nHello there!"
-		   "<end_of_turn>\n<start_of_turn>model\n",
-		   "gemma system");
+	           "<bos><start_of_turn>user\nYou are a terse assistant.\n\nHello there!"
+	           "<end_of_turn>\n<start_of_turn>model\n",
+	           "gemma system");
 	free(s);
 	/* SmolLM3 with /no_think: the mode line and empty think blocks. */
 	{
@@ -148,11 +148,11 @@ static void test_handwritten(void)
 
 		s = fmt(SRV_CHAT_SMOLLM3, m, 2, 1);
 		check_text(s,
-			   "<|im_start|>system\n## Metadata\n\nKnowledge Cutoff Date: June 2025\n"
-			   "Reasoning Mode: /no_think\n\n## Custom Instructions\n\nBe brief.\n\n"
-			   "<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
-			   "<|im_start|>assistant\n<think>\n\n</think>\n",
-			   "smollm3 no_think");
+		           "<|im_start|>system\n## Metadata\n\nKnowledge Cutoff Date: June 2025\n"
+		           "Reasoning Mode: /no_think\n\n## Custom Instructions\n\nBe brief.\n\n"
+		           "<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+		           "<|im_start|>assistant\n<think>\n\n</think>\n",
+		           "smollm3 no_think");
 		free(s);
 	}
 	s = fmt(SRV_CHAT_CHATML, NULL, 0, 0);
