@@ -1,0 +1,1 @@
+# Recommendation backends: retrieval op, fixtures, tests, benchmark
