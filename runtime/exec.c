@@ -1,8 +1,10 @@
 /* Run contexts: check inputs, plan for the concrete input shapes (shape
  * inference, folding of everything computable from shapes and constants,
- * liveness, one arena with buffer reuse, one scratch), then run the nodes.
- * DESIGN: a context belongs to one thread at a time; it only reads the
- * model. A plan is kept until the input shapes change; runs do not allocate. */
+ * liveness, arena offsets with buffer reuse, scratch size), then run the nodes.
+ * DESIGN: a context belongs to one thread at a time; it only reads the model.
+ * It keeps the plans of its last PLAN_CACHE input shapes (LRU), all sharing
+ * one arena and one scratch that only grow, so a server whose batch size
+ * changes on every run plans each size once and then runs without allocating. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,8 @@
 
 #define ALIGN 64
 #define LIVE_FOREVER INT32_MAX
+#define PLAN_CACHE 16
+#define NO_OFF SIZE_MAX
 
 typedef struct plan_val {
 	int known;        /* value fixed at plan time (constant or folded) */
@@ -21,20 +25,35 @@ typedef struct plan_val {
 	int in_arena;
 } plan_val;
 
+/* One cached plan. The arrays are allocated with the slot and reused when
+ * the slot is re-planned; only the folded values' buffers are per plan. */
+typedef struct plan_slot {
+	int used;          /* holds a valid plan */
+	uint64_t last_use; /* LRU tick */
+	int *in_ndim;      /* n_inputs: the key, with in_dims */
+	int64_t *in_dims;  /* n_inputs x MRT_MAX_DIMS */
+	mrt__tensor *tens; /* n_values: shapes; data of constants and folded values */
+	size_t *off;       /* n_values: arena offset, NO_OFF when not in the arena */
+	char *node_run;    /* n_nodes: 1 runs per run, 0 folded at plan time */
+	void **folded;     /* owned buffers of folded values */
+	int n_folded;
+	size_t arena_size, scratch_size, values_bytes;
+} plan_slot;
+
 struct mrt_ctx {
 	const mrt_model *m;
 	mrt__pool *pool;
-	mrt__tensor *tens;       /* one per value */
+	mrt__tensor *tens;       /* one per value: the installed plan (or one being made) */
 	const mrt__tensor **inp; /* node inputs, laid out like model->in_ids */
-	plan_val *pv;
-	char *node_run; /* 1: node runs per run; 0: folded at plan time */
-	void **folded;  /* owned buffers of folded values */
-	int n_folded;
-	int planned;
-	int in_ndim[64];
-	int64_t *in_dims; /* n_inputs x MRT_MAX_DIMS: shapes of the plan */
-	void *arena, *scratch;
-	size_t arena_size, scratch_size, values_bytes;
+	plan_val *pv;            /* planning work area */
+	char *node_run;          /* of the installed plan */
+	plan_slot plans[PLAN_CACHE];
+	plan_slot *cur;      /* installed in tens/node_run, NULL when none */
+	plan_slot *building; /* the slot plan() fills */
+	uint64_t tick;
+	void *arena, *scratch; /* shared by all plans; grow only */
+	size_t arena_cap, scratch_cap;
+	int plans_made, buffer_allocs;
 };
 
 static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
@@ -58,33 +77,68 @@ mrt_ctx_params mrt_ctx_default_params(void)
 	return p;
 }
 
-static void plan_clear(mrt_ctx *c)
+/* Free a slot's folded buffers and mark it empty (its arrays stay). */
+static void plan_drop(mrt_ctx *c, plan_slot *p)
 {
 	int i;
 
-	for (i = 0; i < c->n_folded; i++)
-		free(c->folded[i]);
-	c->n_folded = 0;
-	free(c->arena);
-	free(c->scratch);
-	c->arena = c->scratch = NULL;
-	c->arena_size = c->scratch_size = 0;
-	c->planned = 0;
+	for (i = 0; i < p->n_folded; i++)
+		free(p->folded[i]);
+	p->n_folded = 0;
+	p->used = 0;
+	if (c->cur == p)
+		c->cur = NULL;
+}
+
+static void plan_slot_free(plan_slot *p)
+{
+	free(p->in_ndim);
+	free(p->in_dims);
+	free(p->tens);
+	free(p->off);
+	free(p->node_run);
+	free(p->folded);
 }
 
 void mrt_ctx_free(mrt_ctx *c)
 {
+	int i;
+
 	if (c == NULL)
 		return;
-	plan_clear(c);
+	for (i = 0; i < PLAN_CACHE; i++) {
+		plan_drop(c, &c->plans[i]);
+		plan_slot_free(&c->plans[i]);
+	}
+	free(c->arena);
+	free(c->scratch);
 	mrt__pool_free(c->pool);
 	free(c->tens);
 	free(c->inp);
 	free(c->pv);
 	free(c->node_run);
-	free(c->folded);
-	free(c->in_dims);
 	free(c);
+}
+
+/* Allocate the arrays of slot p. 0 or MRT_ERR_NOMEM. */
+static int plan_slot_alloc(const mrt_model *m, plan_slot *p)
+{
+	const mrt__graph *g = m->graph;
+
+	if (p->tens != NULL)
+		return 0;
+	p->in_ndim = calloc((size_t)g->n_inputs + 1, sizeof(int));
+	p->in_dims = calloc((size_t)g->n_inputs * MRT_MAX_DIMS + 1, sizeof(int64_t));
+	p->off = calloc((size_t)m->n_values + 1, sizeof(size_t));
+	p->node_run = calloc((size_t)g->n_nodes + 1, 1);
+	p->folded = calloc((size_t)m->n_values + 1, sizeof(void *));
+	p->tens = calloc((size_t)m->n_values + 1, sizeof(mrt__tensor));
+	if (!p->in_ndim || !p->in_dims || !p->off || !p->node_run || !p->folded || !p->tens) {
+		plan_slot_free(p);
+		memset(p, 0, sizeof(*p));
+		return MRT_ERR_NOMEM;
+	}
+	return 0;
 }
 
 mrt_ctx *mrt_ctx_new(const mrt_model *m, const mrt_ctx_params *params, char *err, size_t errlen)
@@ -112,9 +166,7 @@ mrt_ctx *mrt_ctx_new(const mrt_model *m, const mrt_ctx_params *params, char *err
 	c->pv = calloc((size_t)m->n_values + 1, sizeof(*c->pv));
 	c->inp = calloc((size_t)n_in + 1, sizeof(*c->inp));
 	c->node_run = calloc((size_t)g->n_nodes + 1, 1);
-	c->folded = calloc((size_t)m->n_values + 1, sizeof(void *));
-	c->in_dims = calloc((size_t)g->n_inputs * MRT_MAX_DIMS + 1, sizeof(int64_t));
-	if (!c->tens || !c->pv || !c->inp || !c->node_run || !c->folded || !c->in_dims)
+	if (!c->tens || !c->pv || !c->inp || !c->node_run)
 		goto nomem;
 	if (p.n_threads > 1 && (c->pool = mrt__pool_new(p.n_threads)) == NULL)
 		goto nomem;
@@ -242,7 +294,7 @@ static int fold_node(mrt_ctx *c, int i, char *err, size_t errlen)
 		void *buf = calloc(1, pv->size ? pv->size : 1);
 		if (buf == NULL)
 			return fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
-		c->folded[c->n_folded++] = buf;
+		c->building->folded[c->building->n_folded++] = buf;
 		out[j].data = buf;
 		pv->known = 1;
 		pv->in_arena = 0;
@@ -310,7 +362,7 @@ static int plan_node(mrt_ctx *c, int i, char *err, size_t errlen)
 		c->pv[v].known = 0;
 		c->pv[v].in_arena = 1;
 		c->pv[v].first = c->pv[v].last = i;
-		c->values_bytes += c->pv[v].size;
+		c->building->values_bytes += c->pv[v].size;
 	}
 	if (n->n_in > 0 && (all_known || strcmp(n->op, "Shape") == 0))
 		return fold_node(c, i, err, errlen);
@@ -362,7 +414,7 @@ static int assign_arena(mrt_ctx *c)
 			order[n++].id = k;
 		}
 	qsort(order, (size_t)n, sizeof(*order), by_size_desc);
-	c->arena_size = 0;
+	c->building->arena_size = 0;
 	for (k = 0; k < n; k++) {
 		plan_val *v = &c->pv[order[k].id];
 		size_t off = 0;
@@ -378,8 +430,8 @@ static int assign_arena(mrt_ctx *c)
 		}
 		v->off = off;
 		placed[n_placed++] = v;
-		if (off + v->size > c->arena_size)
-			c->arena_size = off + v->size;
+		if (off + v->size > c->building->arena_size)
+			c->building->arena_size = off + v->size;
 	}
 	free(order);
 	free(placed);
@@ -409,24 +461,68 @@ static void liveness(mrt_ctx *c)
 			c->pv[m->output_ids[i]].last = LIVE_FOREVER;
 }
 
-static int plan(mrt_ctx *c, const mrt_tensor *inputs, const int *order, char *err, size_t errlen)
+/* Make *buf hold at least need bytes (64-byte aligned), growing by half
+ * again so a run of slowly rising batch sizes reallocates rarely. Contents
+ * are not kept. 0 or MRT_ERR_NOMEM. */
+static int buffer_reserve(mrt_ctx *c, void **buf, size_t *cap, size_t need)
+{
+	size_t want;
+	void *nb;
+
+	if (need <= *cap && *buf != NULL)
+		return 0;
+	want = *cap + *cap / 2;
+	if (want < need || want < *cap)
+		want = need;
+	want = (want + ALIGN - 1) / ALIGN * ALIGN;
+	if (want == 0 || want < need)
+		return MRT_ERR_NOMEM;
+	if ((nb = aligned_alloc(ALIGN, want)) == NULL)
+		return MRT_ERR_NOMEM;
+	free(*buf);
+	*buf = nb;
+	*cap = want;
+	c->buffer_allocs++;
+	c->cur = NULL; /* arena pointers of the installed plan moved */
+	return 0;
+}
+
+/* Make the installed plan p: its tensors and run flags into the context,
+ * arena values pointed into the shared arena. */
+static void plan_install(mrt_ctx *c, plan_slot *p)
+{
+	const mrt_model *m = c->m;
+	int v;
+
+	p->last_use = ++c->tick;
+	if (c->cur == p)
+		return;
+	memcpy(c->tens, p->tens, sizeof(*c->tens) * (size_t)m->n_values);
+	memcpy(c->node_run, p->node_run, (size_t)m->graph->n_nodes);
+	for (v = 0; v < m->n_values; v++)
+		if (p->off[v] != NO_OFF)
+			c->tens[v].data = (char *)c->arena + p->off[v];
+	c->cur = p;
+}
+
+/* Record the inputs' shapes in p and the start state of the work area. */
+static void plan_begin(mrt_ctx *c, plan_slot *p, const mrt_tensor *inputs, const int *order)
 {
 	const mrt_model *m = c->m;
 	const mrt__graph *g = m->graph;
-	size_t scratch = 0;
-	int i, v, rc;
+	int i, v;
 
-	plan_clear(c);
 	memset(c->pv, 0, sizeof(*c->pv) * (size_t)m->n_values);
 	memset(c->node_run, 0, (size_t)g->n_nodes);
-	c->values_bytes = 0;
+	p->values_bytes = 0;
 	for (i = 0; i < g->n_inputs; i++) {
 		const mrt_tensor *t = &inputs[order[i]];
 		c->tens[i].type = g->inputs[i].type;
 		c->tens[i].ndim = t->ndim;
 		memcpy(c->tens[i].dims, t->dims, sizeof(int64_t) * (size_t)t->ndim);
-		c->in_ndim[i] = t->ndim;
-		memcpy(&c->in_dims[i * MRT_MAX_DIMS], t->dims, sizeof(int64_t) * (size_t)t->ndim);
+		c->tens[i].data = NULL;
+		p->in_ndim[i] = t->ndim;
+		memcpy(&p->in_dims[i * MRT_MAX_DIMS], t->dims, sizeof(int64_t) * (size_t)t->ndim);
 	}
 	for (i = 0; i < g->n_consts; i++) {
 		const mrt__const *k = &g->consts[i];
@@ -438,10 +534,30 @@ static int plan(mrt_ctx *c, const mrt_tensor *inputs, const int *order, char *er
 		c->pv[v].known = 1;
 		c->pv[v].c = *k;
 	}
+}
+
+/* Plan for the shapes of inputs into slot p (evicted by the caller), grow
+ * the shared buffers if needed and install the plan. On failure the slot is
+ * left empty and no plan is installed. */
+static int plan(mrt_ctx *c, plan_slot *p, const mrt_tensor *inputs, const int *order, char *err,
+                size_t errlen)
+{
+	const mrt_model *m = c->m;
+	const mrt__graph *g = m->graph;
+	size_t scratch = 0;
+	int i, v, rc;
+
+	if (plan_slot_alloc(m, p) != 0)
+		return fail(err, errlen, MRT_ERR_NOMEM, "out of memory planning the run");
+	c->cur = NULL; /* the work area is overwritten below */
+	c->building = p;
+	plan_begin(c, p, inputs, order);
 	for (i = 0; i < g->n_nodes; i++) {
-		if (g->nodes[i].n_in > PLAN_MAX_IO || g->nodes[i].n_out > PLAN_MAX_IO)
-			return fail(err, errlen, MRT_ERR_UNSUPPORTED, "node '%s': too many inputs",
-			            g->nodes[i].name);
+		if (g->nodes[i].n_in > PLAN_MAX_IO || g->nodes[i].n_out > PLAN_MAX_IO) {
+			rc = fail(err, errlen, MRT_ERR_UNSUPPORTED, "node '%s': too many inputs",
+			          g->nodes[i].name);
+			goto fail;
+		}
 		if ((rc = plan_node(c, i, err, errlen)) != 0)
 			goto fail;
 	}
@@ -458,36 +574,63 @@ static int plan(mrt_ctx *c, const mrt_tensor *inputs, const int *order, char *er
 		if (s > scratch)
 			scratch = s;
 	}
-	c->scratch_size = scratch;
-	c->arena = aligned_alloc(ALIGN, c->arena_size ? c->arena_size : ALIGN);
-	c->scratch = scratch ? aligned_alloc(ALIGN, (scratch + ALIGN - 1) / ALIGN * ALIGN) : NULL;
-	if (c->arena == NULL || (scratch && c->scratch == NULL))
+	p->scratch_size = scratch;
+	if (buffer_reserve(c, &c->arena, &c->arena_cap, p->arena_size ? p->arena_size : ALIGN) ||
+	    (scratch && buffer_reserve(c, &c->scratch, &c->scratch_cap, scratch)))
 		goto nomem;
+	memcpy(p->tens, c->tens, sizeof(*c->tens) * (size_t)m->n_values);
+	memcpy(p->node_run, c->node_run, (size_t)g->n_nodes);
 	for (v = 0; v < m->n_values; v++)
-		if (c->pv[v].in_arena)
-			c->tens[v].data = (char *)c->arena + c->pv[v].off;
-	c->planned = 1;
+		p->off[v] = c->pv[v].in_arena ? c->pv[v].off : NO_OFF;
+	p->used = 1;
+	c->building = NULL;
+	c->plans_made++;
+	plan_install(c, p);
 	return 0;
 nomem:
 	rc = fail(err, errlen, MRT_ERR_NOMEM, "out of memory planning the run");
 fail:
-	plan_clear(c);
+	c->building = NULL;
+	plan_drop(c, p);
 	return rc;
 }
 
-static int same_shapes(const mrt_ctx *c, const mrt_tensor *inputs, const int *order)
+static int same_shapes(const plan_slot *p, int n_inputs, const mrt_tensor *inputs, const int *order)
 {
 	int i;
 
-	if (!c->planned)
-		return 0;
-	for (i = 0; i < c->m->graph->n_inputs; i++) {
+	for (i = 0; i < n_inputs; i++) {
 		const mrt_tensor *t = &inputs[order[i]];
-		if (t->ndim != c->in_ndim[i] || memcmp(t->dims, &c->in_dims[i * MRT_MAX_DIMS],
+		if (t->ndim != p->in_ndim[i] || memcmp(t->dims, &p->in_dims[i * MRT_MAX_DIMS],
 		                                       sizeof(int64_t) * (size_t)t->ndim) != 0)
 			return 0;
 	}
 	return 1;
+}
+
+/* Install the cached plan for these input shapes, or plan them into an
+ * empty or the least recently used slot. */
+static int plan_select(mrt_ctx *c, const mrt_tensor *inputs, const int *order, char *err,
+                       size_t errlen)
+{
+	int n_inputs = c->m->graph->n_inputs, i;
+	plan_slot *victim = NULL;
+
+	if (c->cur && same_shapes(c->cur, n_inputs, inputs, order)) {
+		c->cur->last_use = ++c->tick;
+		return 0;
+	}
+	for (i = 0; i < PLAN_CACHE; i++) {
+		plan_slot *p = &c->plans[i];
+		if (p->used && same_shapes(p, n_inputs, inputs, order)) {
+			plan_install(c, p);
+			return 0;
+		}
+		if (!victim || (victim->used && (!p->used || p->last_use < victim->last_use)))
+			victim = p;
+	}
+	plan_drop(c, victim);
+	return plan(c, victim, inputs, order, err, errlen);
 }
 
 int mrt_run(mrt_ctx *c, int n_inputs, const mrt_tensor *inputs, mrt_tensor *outputs, char *err,
@@ -504,13 +647,13 @@ int mrt_run(mrt_ctx *c, int n_inputs, const mrt_tensor *inputs, mrt_tensor *outp
 	g = m->graph;
 	if ((rc = check_inputs(m, n_inputs, inputs, order, err, errlen)) != 0)
 		return rc;
-	if (!same_shapes(c, inputs, order) && (rc = plan(c, inputs, order, err, errlen)) != 0)
+	if ((rc = plan_select(c, inputs, order, err, errlen)) != 0)
 		return rc;
 	for (i = 0; i < g->n_inputs; i++)
 		c->tens[i].data = inputs[order[i]].data;
 	octx.pool = c->pool;
 	octx.scratch = c->scratch;
-	octx.scratch_size = c->scratch_size;
+	octx.scratch_size = c->cur->scratch_size;
 	for (i = 0; i < g->n_nodes; i++) {
 		if (!c->node_run[i])
 			continue;
@@ -535,9 +678,23 @@ void mrt__ctx_stats(const mrt_ctx *c, size_t *arena_bytes, size_t *values_bytes,
 {
 	int i, n = 0;
 
-	for (i = 0; c->planned && i < c->m->graph->n_nodes; i++)
+	for (i = 0; c->cur && i < c->m->graph->n_nodes; i++)
 		n += c->node_run[i];
-	*arena_bytes = c->arena_size;
-	*values_bytes = c->values_bytes;
+	*arena_bytes = c->cur ? c->cur->arena_size : 0;
+	*values_bytes = c->cur ? c->cur->values_bytes : 0;
 	*nodes_run = n;
+}
+
+void mrt__ctx_plan_stats(const mrt_ctx *c, mrt__plan_stats *st)
+{
+	int i;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < PLAN_CACHE; i++)
+		st->plans_cached += c->plans[i].used;
+	st->plans_max = PLAN_CACHE;
+	st->plans_made = c->plans_made;
+	st->buffer_allocs = c->buffer_allocs;
+	st->arena_capacity = c->arena_cap;
+	st->scratch_capacity = c->scratch_cap;
 }

@@ -36,4 +36,13 @@ int mrt__dtype_of_type(int type);
  * would need without reuse, and the nodes run per run (others folded). */
 void mrt__ctx_stats(const mrt_ctx *c, size_t *arena_bytes, size_t *values_bytes, int *nodes_run);
 
+/* The context's plan cache: plans made since mrt_ctx_new (cache misses),
+ * plans held now and at most, allocations of the shared arena and scratch,
+ * and their capacities in bytes. */
+typedef struct mrt__plan_stats {
+	int plans_made, plans_cached, plans_max, buffer_allocs;
+	size_t arena_capacity, scratch_capacity;
+} mrt__plan_stats;
+void mrt__ctx_plan_stats(const mrt_ctx *c, mrt__plan_stats *st);
+
 #endif

@@ -3,3 +3,6 @@ check_PROGRAMS += tests/unit/runtime/test_ops_basic tests/unit/runtime/test_grap
 TESTS += tests/unit/runtime/test_ops_basic tests/unit/runtime/test_graph
 tests_unit_runtime_test_ops_basic_LDADD = $(RUNTIME_LIBS)
 tests_unit_runtime_test_graph_LDADD = $(RUNTIME_LIBS)
+check_PROGRAMS += tests/unit/runtime/test_plan_cache
+TESTS += tests/unit/runtime/test_plan_cache
+tests_unit_runtime_test_plan_cache_LDADD = $(RUNTIME_LIBS)
