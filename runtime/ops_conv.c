@@ -174,6 +174,25 @@ size_t mrt__conv_scratch(const mrt__node *node, const mrt__tensor *const *in,
 	       align64(mrt__linear_scratch(wt, g.pt, g.K));
 }
 
+/* d[o] = xr[o * s1] for o in [a, e); xr[i] is readable for i < lim. SSE
+ * for strides 1 and 2 with a contiguous destination (step 1). */
+static void im2col_copy(float *d, const float *xr, int64_t a, int64_t e, int64_t s1, size_t step,
+                        int64_t lim)
+{
+	int64_t o = a;
+
+	if (step == 1 && s1 == 1)
+		for (; o + 4 <= e; o += 4)
+			_mm_storeu_ps(d + o, _mm_loadu_ps(xr + o));
+	if (step == 1 && s1 == 2)
+		for (; o + 4 <= e && 2 * o + 8 <= lim; o += 4)
+			_mm_storeu_ps(d + o, _mm_shuffle_ps(_mm_loadu_ps(xr + 2 * o),
+			                                    _mm_loadu_ps(xr + 2 * o + 4),
+			                                    _MM_SHUFFLE(2, 0, 2, 0)));
+	for (; o < e; o++)
+		d[o * step] = xr[o * s1];
+}
+
 /* Column k (channel c, kernel offset ki,kj) of positions p0..p0+np-1 of one
  * image (x: its group's input channels), written every step floats. Works
  * one output row at a time: the valid input columns of a row are a
@@ -205,17 +224,9 @@ static void im2col_row(const conv_geom *g, const float *x, int64_t k, int64_t p0
 		}
 		for (int64_t o = ow; o < end && o < lo; o++)
 			d[o * step] = 0.0f;
-		if (s1 == 1) {
-			int64_t a = ow > lo ? ow : lo, e = end < hi ? end : hi;
-			if (step == 1 && e > a)
-				memcpy(d + a, xr + a, (size_t)(e - a) * sizeof(float));
-			else
-				for (int64_t o = a; o < e; o++)
-					d[o * step] = xr[o];
-		} else {
-			for (int64_t o = ow > lo ? ow : lo; o < end && o < hi; o++)
-				d[o * step] = xr[o * s1];
-		}
+		if (ow < hi && lo < end)
+			im2col_copy(d, xr, ow > lo ? ow : lo, end < hi ? end : hi, s1, step,
+			            w->in[1] - base);
 		for (int64_t o = ow > hi ? ow : hi; o < end; o++)
 			d[o * step] = 0.0f;
 	}
@@ -320,7 +331,11 @@ static void conv_store(const conv_job *j, const float *out, int64_t gi, int64_t 
 			const float *restrict src = out + m * j->tp + (t - t0);
 			float *restrict dst = j->y + (img * g->m + gi * g->mg + m) * g->pout + p;
 			float bv = j->b ? j->b[gi * g->mg + m] : 0.0f;
-			for (int64_t i = 0; i < len; i++)
+			__m128 b4 = _mm_set1_ps(bv);
+			int64_t i = 0;
+			for (; i + 4 <= len; i += 4)
+				_mm_storeu_ps(dst + i, _mm_add_ps(_mm_loadu_ps(src + i), b4));
+			for (; i < len; i++)
 				dst[i] = src[i] + bv;
 		}
 		t += len;
