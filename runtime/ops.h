@@ -53,6 +53,7 @@ extern const mrt__op_def mrt__ops_linear[];      /* ops_linear.c: Gemm, MatMul *
 extern const mrt__op_def mrt__ops_nn[];          /* ops_nn.c: Conv, pools, norms */
 extern const mrt__op_def mrt__ops_rnn[];         /* ops_rnn.c: LSTM, GRU */
 extern const mrt__op_def mrt__ops_reduce[];      /* ops_reduce.c: softmax, reduce, TopK, Gather */
+extern const mrt__op_def mrt__ops_retrieve[];    /* ops_retrieve.c: RetrieveTopK */
 
 /* The op named op, or NULL. */
 const mrt__op_def *mrt__op_find(const char *op);

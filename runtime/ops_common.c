@@ -11,6 +11,7 @@
 static const mrt__op_def *const op_tables[] = {
     mrt__ops_elementwise, mrt__ops_shape, mrt__ops_linear,
     mrt__ops_nn,          mrt__ops_rnn,   mrt__ops_reduce,
+    mrt__ops_retrieve,
 };
 
 const mrt__op_def *mrt__op_find(const char *op)

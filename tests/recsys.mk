@@ -1,1 +1,6 @@
 # Recommendation backends: retrieval op, fixtures, tests, benchmark
+runtime_libmodelrt_a_SOURCES += runtime/ops_retrieve.c
+
+check_PROGRAMS += tests/unit/runtime/test_retrieve
+TESTS += tests/unit/runtime/test_retrieve
+tests_unit_runtime_test_retrieve_LDADD = $(RUNTIME_LIBS)
