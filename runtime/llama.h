@@ -9,6 +9,7 @@
 #include "mrt.h"
 #include "mrt_gguf.h"
 #include "mrt_llm.h"
+#include "tokenizer.h"
 
 /* A weight: its blocks in the map (borrowed, live as long as the file) and
  * its type (enum mrt_type). Rows of a matrix are contiguous. */
@@ -32,6 +33,7 @@ typedef struct mrt__llama {
 	char *tokenizer_model; /* NUL-terminated copies (owned) */
 	char *chat_template;   /* NULL when the file has none */
 	uint64_t n_params;
+	mrt__tokenizer *tok; /* owned; NULL when the file has no tokenizer.ggml.model */
 
 	mrt__lweight tok_embd; /* n_vocab rows of n_embd */
 	mrt__lweight output;   /* n_vocab rows of n_embd; tok_embd when tied */

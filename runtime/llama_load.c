@@ -275,6 +275,10 @@ mrt__llama *mrt__llama_load(const mrt_gguf *f, char *err, size_t errlen)
 		fail(err, errlen, "out of memory");
 		goto fail;
 	}
+	/* A file without tokenizer keys still decodes token ids; one with
+	 * them must have a tokenizer we can build. */
+	if (l->tokenizer_model != NULL && (l->tok = mrt__tokenizer_load(f, err, errlen)) == NULL)
+		goto fail;
 	l->n_params = count_params(f);
 	return l;
 fail:
@@ -287,6 +291,7 @@ void mrt__llama_free(mrt__llama *l)
 	if (l == NULL)
 		return;
 	free(l->layers);
+	mrt__tokenizer_free(l->tok);
 	free(l->tokenizer_model);
 	free(l->chat_template);
 	free(l);
@@ -295,6 +300,12 @@ void mrt__llama_free(mrt__llama *l)
 const mrt__llama *mrt__model_llama(const mrt_model *model)
 {
 	return model && model->kind == MRT_MODEL_LLAMA ? model->llama : NULL;
+}
+
+const mrt__tokenizer *mrt__model_tokenizer(const mrt_model *model)
+{
+	const mrt__llama *l = mrt__model_llama(model);
+	return l ? l->tok : NULL;
 }
 
 int mrt_llm_info_get(const mrt_model *model, mrt_llm_info *info)

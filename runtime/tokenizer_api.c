@@ -3,15 +3,6 @@
 #include "mrt_llm.h"
 #include "tokenizer.h"
 
-/* Until the llama loader provides the model's tokenizer, every model has
- * none and the calls below answer MRT_ERR_INVALID. The loader's definition
- * (model.c) replaces this one at link time. */
-__attribute__((weak)) const mrt__tokenizer *mrt__model_tokenizer(const mrt_model *m)
-{
-	(void)m;
-	return NULL;
-}
-
 int mrt_tokenize(const mrt_model *model, const char *text, size_t len, int add_bos,
                  int parse_special, int32_t *out, int max)
 {
