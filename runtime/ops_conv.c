@@ -151,10 +151,21 @@ static int conv_depthwise(const conv_geom *g)
 	return g->cg == 1 && g->mg == 1;
 }
 
-/* Bytes of one F32 scratch slot: columns [K][tp] and GEMM output [mg][tp]. */
+/* Floats of a zero-padded input plane (plus slack for vector reads), used
+ * when whole images fit a tile and the window has pads; else 0. */
+static int64_t conv_plane_floats(const conv_geom *g)
+{
+	const mrt__window *w = &g->w;
+	if (g->pout > g->tp || w->pb[0] + w->pb[1] + w->pe[0] + w->pe[1] == 0)
+		return 0;
+	return (w->in[0] + w->pb[0] + w->pe[0]) * (w->in[1] + w->pb[1] + w->pe[1]) + 16;
+}
+
+/* Bytes of one F32 scratch slot: columns [K][tp], GEMM output [mg][tp] and
+ * the padded plane. */
 static size_t conv_slot_bytes(const conv_geom *g)
 {
-	return align64((size_t)((g->K + g->mg) * g->tp) * sizeof(float));
+	return align64((size_t)((g->K + g->mg) * g->tp + conv_plane_floats(g)) * sizeof(float));
 }
 
 size_t mrt__conv_scratch(const mrt__node *node, const mrt__tensor *const *in,
@@ -232,16 +243,69 @@ static void im2col_row(const conv_geom *g, const float *x, int64_t k, int64_t p0
 	}
 }
 
+/* Channel c of one image as a plane with the pads as zeros (row stride
+ * in1 + pb1 + pe1); the plane itself when there are no pads. */
+static const float *conv_pad_plane(const conv_geom *g, const float *xc, float *plane)
+{
+	const mrt__window *w = &g->w;
+	int64_t wp = w->in[1] + w->pb[1] + w->pe[1], hp = w->in[0] + w->pb[0] + w->pe[0];
+
+	if (w->pb[0] + w->pb[1] + w->pe[0] + w->pe[1] == 0)
+		return xc;
+	memset(plane, 0, (size_t)(w->pb[0] * wp) * sizeof(float));
+	for (int64_t ih = 0; ih < w->in[0]; ih++) {
+		float *r = plane + (w->pb[0] + ih) * wp;
+		for (int64_t i = 0; i < w->pb[1]; i++)
+			r[i] = 0.0f;
+		memcpy(r + w->pb[1], xc + ih * w->in[1], (size_t)w->in[1] * sizeof(float));
+		for (int64_t i = w->pb[1] + w->in[1]; i < wp; i++)
+			r[i] = 0.0f;
+	}
+	memset(plane + (w->pb[0] + w->in[0]) * wp, 0, (size_t)((hp - w->pb[0] - w->in[0]) * wp) *
+	                                                 sizeof(float));
+	return plane;
+}
+
+/* All pout columns of one whole image (x: its group's channels) into rows
+ * k of cols (row stride ld): every window row is inside the padded plane,
+ * so a row of output positions is one strided copy. */
+static void im2col_image(const conv_geom *g, const float *x, float *cols, int64_t ld,
+                         float *plane)
+{
+	const mrt__window *w = &g->w;
+	int64_t wp = w->in[1] + w->pb[1] + w->pe[1], ow_n = w->out[1];
+
+	for (int64_t c = 0; c < g->cg; c++) {
+		const float *pl = conv_pad_plane(g, x + c * g->pin, plane);
+		for (int64_t ki = 0; ki < w->k[0]; ki++) {
+			for (int64_t kj = 0; kj < w->k[1]; kj++) {
+				float *d = cols + (c * g->kk + ki * w->k[1] + kj) * ld;
+				const float *src = pl + ki * w->d[0] * wp + kj * w->d[1];
+				int64_t lim = wp - kj * w->d[1]; /* readable in a row */
+				for (int64_t oh = 0; oh < w->out[0]; oh++, d += ow_n)
+					im2col_copy(d, src + oh * w->s[0] * wp, 0, ow_n, w->s[1], 1,
+					            lim);
+			}
+		}
+	}
+}
+
 /* Columns of group gi for the batch-wide positions t0..t0+np-1 (position t
  * is image t / pout, position t % pout). Row-major [K][ld] when pos_major is
  * 0 (columns np..ld-1 zeroed), else [np][K]. Rows k0..k1-1 only. */
 static void im2col_span(const conv_geom *g, const float *x, int64_t gi, int64_t t0, int64_t np,
-                        float *cols, int64_t ld, int pos_major, int64_t k0, int64_t k1)
+                        float *cols, int64_t ld, int pos_major, int64_t k0, int64_t k1,
+                        float *plane)
 {
 	for (int64_t t = t0; t < t0 + np;) {
 		int64_t img = t / g->pout, p = t % g->pout;
 		int64_t len = g->pout - p < t0 + np - t ? g->pout - p : t0 + np - t;
 		const float *xg = x + (img * g->c + gi * g->cg) * g->pin;
+		if (plane && len == g->pout && k0 == 0 && k1 == g->K) {
+			im2col_image(g, xg, cols + (t - t0), ld, plane);
+			t += len;
+			continue;
+		}
 		for (int64_t k = k0; k < k1; k++) {
 			if (pos_major)
 				im2col_row(g, xg, k, p, len, cols + (t - t0) * g->K + k,
@@ -255,19 +319,35 @@ static void im2col_span(const conv_geom *g, const float *x, int64_t gi, int64_t 
 		memset(cols + k * ld + np, 0, (size_t)(ld - np) * sizeof(float));
 }
 
-/* out[mg][ld] = w[mg][K] * cols[K][ld], ld a multiple of 16: four rows by
- * sixteen columns of accumulators, a column block stays in L1 across rows. */
+/* Where the AVX2 kernel writes: element (m, p) of a tile goes to
+ * y[(p / pout) * img_stride + m * row_stride + p % pout] plus bias[m]
+ * (bias may be NULL). A 16-column block never crosses an image: pout is a
+ * multiple of 16, or at least the tile width. */
+typedef struct conv_dst {
+	float *y;
+	int64_t img_stride, row_stride, pout;
+	const float *bias;
+} conv_dst;
+
+/* Y = w[mg][K] * cols[K][0..width) (+ bias), row stride ld, width a
+ * multiple of 16: four rows by sixteen columns of accumulators, a column
+ * block stays in L1 across rows. */
 __attribute__((target("avx2,fma"))) static void conv_gemm_avx2(const float *w, int64_t mg,
                                                               int64_t K, const float *cols,
-                                                              int64_t ld, float *out)
+                                                              int64_t ld, int64_t width,
+                                                              const conv_dst *o)
 {
-	for (int64_t p = 0; p < ld; p += 16) {
+	for (int64_t p = 0; p < width; p += 16) {
+		float *yb = o->y + (p / o->pout) * o->img_stride + p % o->pout;
 		int64_t m = 0;
 		for (; m + 4 <= mg; m += 4) {
 			const float *w0 = w + m * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
 			const float *c = cols + p;
-			__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
-			__m256 c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+			__m256 a0, a1, b0, b1, c0, c1, d0, d1;
+			a0 = a1 = _mm256_set1_ps(o->bias ? o->bias[m] : 0.0f);
+			b0 = b1 = _mm256_set1_ps(o->bias ? o->bias[m + 1] : 0.0f);
+			c0 = c1 = _mm256_set1_ps(o->bias ? o->bias[m + 2] : 0.0f);
+			d0 = d1 = _mm256_set1_ps(o->bias ? o->bias[m + 3] : 0.0f);
 			for (int64_t k = 0; k < K; k++, c += ld) {
 				__m256 x0 = _mm256_loadu_ps(c), x1 = _mm256_loadu_ps(c + 8), v;
 				v = _mm256_broadcast_ss(w0 + k);
@@ -283,26 +363,27 @@ __attribute__((target("avx2,fma"))) static void conv_gemm_avx2(const float *w, i
 				d0 = _mm256_fmadd_ps(v, x0, d0);
 				d1 = _mm256_fmadd_ps(v, x1, d1);
 			}
-			float *o = out + m * ld + p;
-			_mm256_storeu_ps(o, a0);
-			_mm256_storeu_ps(o + 8, a1);
-			_mm256_storeu_ps(o + ld, b0);
-			_mm256_storeu_ps(o + ld + 8, b1);
-			_mm256_storeu_ps(o + 2 * ld, c0);
-			_mm256_storeu_ps(o + 2 * ld + 8, c1);
-			_mm256_storeu_ps(o + 3 * ld, d0);
-			_mm256_storeu_ps(o + 3 * ld + 8, d1);
+			float *r = yb + m * o->row_stride;
+			int64_t rs = o->row_stride;
+			_mm256_storeu_ps(r, a0);
+			_mm256_storeu_ps(r + 8, a1);
+			_mm256_storeu_ps(r + rs, b0);
+			_mm256_storeu_ps(r + rs + 8, b1);
+			_mm256_storeu_ps(r + 2 * rs, c0);
+			_mm256_storeu_ps(r + 2 * rs + 8, c1);
+			_mm256_storeu_ps(r + 3 * rs, d0);
+			_mm256_storeu_ps(r + 3 * rs + 8, d1);
 		}
 		for (; m < mg; m++) {
 			const float *c = cols + p;
-			__m256 a0 = _mm256_setzero_ps(), a1 = a0;
+			__m256 a0 = _mm256_set1_ps(o->bias ? o->bias[m] : 0.0f), a1 = a0;
 			for (int64_t k = 0; k < K; k++, c += ld) {
 				__m256 v = _mm256_broadcast_ss(w + m * K + k);
 				a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(c), a0);
 				a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(c + 8), a1);
 			}
-			_mm256_storeu_ps(out + m * ld + p, a0);
-			_mm256_storeu_ps(out + m * ld + p + 8, a1);
+			_mm256_storeu_ps(yb + m * o->row_stride, a0);
+			_mm256_storeu_ps(yb + m * o->row_stride + 8, a1);
 		}
 	}
 }
@@ -313,7 +394,9 @@ typedef struct conv_job {
 	const float *x, *w, *b; /* all of X, all of W (F32), bias or NULL */
 	float *y;               /* all of Y */
 	float *scratch;         /* F32: CONV_SLOTS slots; packed: the columns */
-	int64_t tp, n_tiles;    /* F32: positions per tile (multiple of 16), tiles */
+	int64_t tp, tn;         /* F32: column stride (multiple of 16), positions per tile */
+	int64_t n_tiles;        /* F32: tiles of tn positions */
+	int whole;              /* F32: tiles hold whole images and pout % 16 == 0 */
 	int64_t gi, t0, np;     /* packed: group and position span */
 	int avx2;               /* F32: own kernel for narrow groups */
 } conv_job;
@@ -342,23 +425,34 @@ static void conv_store(const conv_job *j, const float *out, int64_t gi, int64_t 
 	}
 }
 
-/* F32 tiles task, task ... (every n_tasks-th), each in scratch slot task:
- * im2col, GEMM, store, for every group. */
+/* F32 tiles task, task + n_tasks, ..., in scratch slot task: per group
+ * im2col, then GEMM into Y (whole images, pout % 16 == 0, AVX2) or into a
+ * buffer stored to Y with the bias. */
 static void conv_tile_task(void *arg, int task, int n_tasks)
 {
 	const conv_job *j = arg;
 	const conv_geom *g = j->g;
 	size_t slot = conv_slot_bytes(g) / sizeof(float);
 	float *cols = j->scratch + (size_t)task * slot, *out = cols + g->K * j->tp;
+	float *plane = out + g->mg * j->tp;
 	int64_t total = g->n * g->pout;
 
 	for (int64_t tile = task; tile < j->n_tiles; tile += n_tasks) {
-		int64_t t0 = tile * j->tp, np = total - t0 < j->tp ? total - t0 : j->tp;
+		int64_t t0 = tile * j->tn, np = total - t0 < j->tn ? total - t0 : j->tn;
 		for (int64_t gi = 0; gi < g->g; gi++) {
 			const float *wg = j->w + gi * g->mg * g->K;
-			im2col_span(g, j->x, gi, t0, np, cols, j->tp, 0, 0, g->K);
+			conv_dst d = {out, 0, j->tp, j->tp, NULL};
+			im2col_span(g, j->x, gi, t0, np, cols, j->tp, 0, 0, g->K,
+			            g->pout <= g->tp ? plane : NULL);
+			if (j->avx2 && j->whole) {
+				d = (conv_dst){j->y + (t0 / g->pout * g->m + gi * g->mg) * g->pout,
+				               g->m * g->pout, g->pout, g->pout,
+				               j->b ? j->b + gi * g->mg : NULL};
+				conv_gemm_avx2(wg, g->mg, g->K, cols, j->tp, (np + 15) / 16 * 16, &d);
+				continue;
+			}
 			if (j->avx2)
-				conv_gemm_avx2(wg, g->mg, g->K, cols, j->tp, out);
+				conv_gemm_avx2(wg, g->mg, g->K, cols, j->tp, j->tp, &d);
 			else
 				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg,
 				            (int)j->tp, (int)g->K, 1.0f, wg, (int)g->K, cols,
@@ -421,10 +515,25 @@ static int conv_avx2_ok(void)
 	return strcmp(lvl, "generic") != 0;
 }
 
-/* F32 weights: tiles of tp positions across the batch, Y[mg, tile] =
+/* Positions per tile: whole images when one fits (so the GEMM can write Y
+ * directly), and small enough that n_tasks threads all get a tile. Never
+ * more than g->tp, which the scratch is sized for. */
+static int64_t conv_tile_positions(const conv_geom *g, int64_t n_tasks)
+{
+	int64_t total = g->n * g->pout, tn = g->tp, want;
+
+	if (g->pout <= tn) {
+		tn = tn / g->pout * g->pout;
+		want = (g->n + n_tasks - 1) / n_tasks * g->pout;
+	} else {
+		want = ((total + n_tasks - 1) / n_tasks + 15) / 16 * 16;
+	}
+	return want < tn ? want : tn;
+}
+
+/* F32 weights: tiles of positions across the batch, Y[mg, tile] =
  * W[mg, K] * cols[K, tile] per group, tiles spread over the pool with one
- * scratch slot per task. Tiles shrink (never grow: the scratch is sized for
- * g->tp) so every thread gets work when there is enough of it. */
+ * scratch slot per task. */
 static void conv_run_f32(const conv_geom *g, const float *x, const float *w, const float *b,
                          float *y, mrt__op_ctx *ctx)
 {
@@ -439,14 +548,12 @@ static void conv_run_f32(const conv_geom *g, const float *x, const float *w, con
 	n_tasks = n_tasks > CONV_SLOTS ? CONV_SLOTS : n_tasks;
 	if (fmas / n_tasks < CONV_TASK_FMAS)
 		n_tasks = fmas / CONV_TASK_FMAS > 1 ? fmas / CONV_TASK_FMAS : 1;
-	j.tp = g->tp;
-	if ((total + j.tp - 1) / j.tp < n_tasks) {
-		int64_t tp = ((total + n_tasks - 1) / n_tasks + 15) / 16 * 16;
-		j.tp = tp < j.tp ? tp : j.tp;
-	}
-	j.n_tiles = (total + j.tp - 1) / j.tp;
+	j.tn = conv_tile_positions(g, n_tasks);
+	j.tp = (j.tn + 15) / 16 * 16;
+	j.n_tiles = (total + j.tn - 1) / j.tn;
 	n_tasks = n_tasks > j.n_tiles ? j.n_tiles : n_tasks;
 	j.avx2 = g->mg <= CONV_KERNEL_MAX_MG && conv_avx2_ok();
+	j.whole = g->pout <= j.tn && g->pout % 16 == 0;
 	mrt__pool_run(ctx->pool, (int)n_tasks, conv_tile_task, &j);
 }
 
@@ -455,7 +562,7 @@ static void im2col_packed_task(void *arg, int task, int n_tasks)
 	const conv_job *j = arg;
 	int64_t K = j->g->K, k0 = K * task / n_tasks, k1 = K * (task + 1) / n_tasks;
 
-	im2col_span(j->g, j->x, j->gi, j->t0, j->np, j->scratch, 0, 1, k0, k1);
+	im2col_span(j->g, j->x, j->gi, j->t0, j->np, j->scratch, 0, 1, k0, k1, NULL);
 }
 
 /* Other weight types: Yt[P, mg] = cols[P, K] * W[mg, K]^T via mrt__linear

@@ -104,6 +104,14 @@ static void test_conv_batched(mrt__pool *pool)
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_TENSOR(&r.t[0], fx(S, "cb4_y"), TOL);
 	run_free(&r);
+
+	tnode_init(&t, "Conv", 3, 1);
+	attr_i(&t, "group", 2);
+	attr_ints(&t, "pads", 4, (int64_t[]){1, 1, 1, 1});
+	r = conv(&t, "cb5_x", "cb5_w", "cb5_b", pool);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_TENSOR(&r.t[0], fx(S, "cb5_y"), TOL);
+	run_free(&r);
 }
 
 /* Q8_0 weights run natively: equal to the F32 conv of the dequantized
