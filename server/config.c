@@ -37,6 +37,7 @@ static const srv__cfg_entry srv__global_table[] = {
 	G_INT(max_body_bytes, 64, 1 << 30, "1048576"),
 	G_INT(max_connections, 1, 1 << 20, "1024"),
 	G_INT(connection_timeout_s, 1, 86400, "30"),
+	G_INT(connection_memory_bytes, 4096, 1 << 24, "8192"),
 	G_INT(drain_timeout_s, 1, 86400, "30"),
 	G_STR(api_key, ""),
 };

@@ -289,7 +289,8 @@ int srv_http_start(srv *s, char *err, size_t errlen)
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.connection_timeout_s,
 		MHD_OPTION_NOTIFY_COMPLETED, srv__completed, s, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-		(unsigned)1024, MHD_OPTION_END);
+		(unsigned)1024, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)s->cfg.connection_memory_bytes, MHD_OPTION_END);
 	if (!s->mhd) {
 		snprintf(err, errlen, "cannot listen on %s", s->cfg.listen);
 		return -1;

@@ -70,6 +70,7 @@ static void srv__apply_cfg(srv *s, const srv_config *next)
 	s->cfg.blas_threads = keep.blas_threads;
 	s->cfg.max_connections = keep.max_connections;
 	s->cfg.connection_timeout_s = keep.connection_timeout_s;
+	s->cfg.connection_memory_bytes = keep.connection_memory_bytes;
 	s->cfg.log_queue = keep.log_queue;
 }
 

@@ -32,6 +32,7 @@ typedef struct srv_config {
 	int64_t max_body_bytes;
 	int64_t max_connections;
 	int64_t connection_timeout_s;
+	int64_t connection_memory_bytes; /* MHD's per-connection pool (headers, reads) */
 	int64_t drain_timeout_s;
 	char api_key[256]; /* "" = no key */
 	/* defaults applied to models given with --model */

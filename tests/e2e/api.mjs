@@ -110,6 +110,15 @@ await err("wrong key", "/v1/models", undefined, 401, "unauthorized", { authoriza
 r = await get("/v1/models", { "x-api-key": KEY });
 t.checkEq(r.status, 200, "X-API-Key accepted");
 
+// a body far larger than the per-connection memory (8 KiB by default) streams
+// through it; 3 KiB of headers fit
+const many = Array(500).fill(regReq.inputs[0]);
+r = await post("/v1/predict", { model: "regression", inputs: many },
+	{ ...auth, "x-trace": "t".repeat(3000) });
+t.check(r.status === 200 && r.json.outputs.length === 500 &&
+	r.json.outputs.every((o) => t.close([o], [wantReg.outputs[0]], 1e-6)),
+	`500 instances in a ${JSON.stringify({ inputs: many }).length}-byte body: ${r.status}`);
+
 // still serving after all that
 r = await post("/v1/predict", { model: "regression", ...regReq });
 t.check(r.status === 200 && t.close(r.json.outputs, wantReg.outputs, 1e-6), "serving after errors");
