@@ -215,7 +215,7 @@ int modelctl_predict(int argc, char **argv)
 	}
 	name = model_name(o.model_path);
 	answer =
-	    codec_predict_body(name, codec_outputs_json(m, outs, 0, in.batch), in.used_instances);
+	    codec_predict_body(name, codec_outputs_json_k(m, outs, 0, in.batch, in.k), in.used_instances);
 	if (!answer) {
 		modelctl_error("out of memory writing the answer");
 		goto done;

@@ -90,6 +90,19 @@ int mrt_model_n_outputs(const mrt_model *model);
 /* Fill *info (OUT) with input/output i. Returns 0 or MRT_ERR_INVALID. */
 int mrt_model_input(const mrt_model *model, int i, mrt_io_info *info);
 int mrt_model_output(const mrt_model *model, int i, mrt_io_info *info);
+/* Padding id of input i (metadata modelgraph.input.NAME.pad): returns 1
+ * with *pad (OUT) set when the file declares one (the input then accepts
+ * ragged id lists, padded to the longest), else 0. */
+int mrt_model_input_pad(const mrt_model *model, int i, int64_t *pad);
+/* 1 when input i may be omitted from a request (modelgraph.input.NAME.
+ * optional): mrt_run still takes it, as an empty [B,0] tensor. */
+int mrt_model_input_optional(const mrt_model *model, int i);
+/* 1 when the values of integer input i are ids into an embedding table (a
+ * Gather along axis 0 of a constant, reached directly or through Reshape,
+ * Flatten, Cast, Unsqueeze, Squeeze, Identity or Expand): *rows (OUT) is the
+ * smallest such table's row count and *node (OUT, borrowed from the model)
+ * that Gather's name. 0 otherwise. */
+int mrt_model_input_id_limit(const mrt_model *model, int i, int64_t *rows, const char **node);
 /* Size of the model file in bytes and the bytes of weights held in heap
  * memory beside the mapping (0 unless weights were expanded). */
 uint64_t mrt_model_file_size(const mrt_model *model);

@@ -143,7 +143,7 @@ static char *srv__answer_body(srv_model *m, srv_req *r, const mrt_tensor *out, i
 	int64_t rows = r->in.batch;
 	if (r->kind == SRV_REQ_V2)
 		return srv_v2_outputs_body(r, out, row0, rows);
-	json_t *j = codec_outputs_json(m->model, out, row0, rows);
+	json_t *j = codec_outputs_json_k(m->model, out, row0, rows, r->in.k);
 	if (!j)
 		return NULL;
 	if (r->kind == SRV_REQ_V1_MODEL)

@@ -252,6 +252,77 @@ static int check_shape(decode_state *s)
 			  want, got);
 }
 
+/* Ragged id lists of an input declared [*,-1] with a pad id: instance b's
+ * list goes to row b of a [B,L] tensor, L the longest list (at least 1),
+ * the rest of each row filled with the pad id. An empty list is a row of
+ * pad ids. */
+static int decode_ragged(const mrt_io_info *info, const json_t *batch, int64_t pad, mrt_tensor *t,
+			 codec_error *e)
+{
+	size_t b, j, n = json_array_size(batch), longest = 1;
+	size_t es = mrt_dtype_size(info->dtype);
+	decode_state s;
+	int64_t elems;
+
+	memset(&s, 0, sizeof(s));
+	s.info = info;
+	s.e = e;
+	s.ndim = 2;
+	if (!json_is_array(batch) || n == 0)
+		return codec_fail(e, 400, "invalid_shape",
+				  "input '%s': expected a non-empty list of id lists", info->name);
+	for (b = 0; b < n; b++) {
+		const json_t *row = json_array_get(batch, b);
+		s.path[0] = (int64_t)b;
+		if (!json_is_array(row))
+			return fail_at(&s, 1, "invalid_shape", "bad value",
+				       "expected a list of ids, got %s", json_kind(row));
+		if (json_array_size(row) > longest)
+			longest = json_array_size(row);
+	}
+	if (__builtin_mul_overflow((int64_t)n, (int64_t)longest, &elems) ||
+	    elems > CODEC_MAX_ELEMS)
+		return codec_fail(e, 400, "invalid_shape", "input '%s': more than %" PRId64
+				  " elements", info->name, CODEC_MAX_ELEMS);
+	s.dims[0] = (int64_t)n;
+	s.dims[1] = (int64_t)longest;
+	if (!(s.data = malloc((size_t)elems * es)))
+		return codec_fail(e, 500, "internal", "out of memory");
+	for (b = 0; b < n; b++) {
+		const json_t *row = json_array_get(batch, b);
+		s.path[0] = (int64_t)b;
+		s.next = (int64_t)(b * longest);
+		for (j = 0; j < json_array_size(row); j++) {
+			const json_t *v = json_array_get(row, j);
+			s.path[1] = (int64_t)j;
+			if (decode_leaf(&s, v, 2) != 0) {
+				free(s.data);
+				return -1;
+			}
+		}
+		for (; j < longest; j++) {
+			if (info->dtype == MRT_DTYPE_I32)
+				((int32_t *)s.data)[s.next++] = (int32_t)pad;
+			else
+				((int64_t *)s.data)[s.next++] = pad;
+		}
+	}
+	t->name = info->name;
+	t->dtype = info->dtype;
+	t->ndim = 2;
+	memcpy(t->dims, s.dims, sizeof(s.dims));
+	t->data = s.data;
+	return 0;
+}
+
+/* 1 when input info takes ragged lists (declared [*,-1] integer ids with a
+ * pad id in the file); *pad (OUT) is that id. */
+static int is_ragged(const mrt_model *model, int i, const mrt_io_info *info, int64_t *pad)
+{
+	return info->ndim == 2 && info->dims[0] < 0 && info->dims[1] < 0 &&
+	       info->dtype != MRT_DTYPE_F32 && mrt_model_input_pad(model, i, pad);
+}
+
 /* Decode the batch list of one input into *t (OUT: dims and a new buffer). */
 static int decode_input(const mrt_io_info *info, const json_t *batch, mrt_tensor *t, codec_error *e)
 {
@@ -353,7 +424,7 @@ static int gather_object(const mrt_model *model, const json_t *obj, gathered *g,
 		g->batch[i] = val;
 	}
 	for (i = 0; i < g->n; i++) {
-		if (g->batch[i])
+		if (g->batch[i] || mrt_model_input_optional(model, i))
 			continue;
 		mrt_model_input(model, i, &info);
 		input_names(model, names, sizeof(names));
@@ -397,12 +468,16 @@ static int gather_instances(const mrt_model *model, const json_t *list, gathered
 		for (i = 0; i < g->n; i++) {
 			mrt_model_input(model, i, &info);
 			v = json_object_get(inst, info.name);
+			if (!v && mrt_model_input_optional(model, i))
+				v = json_array(); /* an empty id list */
+			else if (v)
+				json_incref(v);
 			if (!v)
 				return codec_fail(e, 400, "missing_input",
 						  "instances[%zu]: missing input '%s' "
 						  "(expected: %s)",
 						  k, info.name, names);
-			if (json_array_append(g->batch[i], v) != 0)
+			if (json_array_append_new(g->batch[i], v) != 0)
 				return codec_fail(e, 500, "internal", "out of memory");
 		}
 	}
@@ -435,11 +510,45 @@ static int gather(const mrt_model *model, const json_t *val, int instances, gath
 	return 0;
 }
 
-/* All inputs decoded: they must agree on the batch size. */
-static int check_batch(const codec_inputs *out, codec_error *e)
+/* Repeat the single instance of t n times (user features sent once are
+ * broadcast to every candidate). */
+static int broadcast(mrt_tensor *t, int64_t n, codec_error *e)
 {
+	size_t row = mrt_dtype_size(t->dtype), total;
+	char *data;
+	int d;
+
+	for (d = 1; d < t->ndim; d++)
+		if (__builtin_mul_overflow(row, (size_t)t->dims[d], &row))
+			return codec_fail(e, 400, "invalid_shape", "input '%s': too large", t->name);
+	if (__builtin_mul_overflow(row, (size_t)n, &total) ||
+	    total / (mrt_dtype_size(t->dtype) ? mrt_dtype_size(t->dtype) : 1) >
+		(size_t)CODEC_MAX_ELEMS)
+		return codec_fail(e, 400, "invalid_shape", "input '%s': too large to broadcast",
+				  t->name);
+	if (!(data = malloc(total ? total : 1)))
+		return codec_fail(e, 500, "internal", "out of memory");
+	for (int64_t r = 0; r < n; r++)
+		memcpy(data + (size_t)r * row, t->data, row);
+	free(t->data);
+	t->data = data;
+	t->dims[0] = n;
+	return 0;
+}
+
+/* All inputs decoded: they must agree on the batch size, except that an
+ * input given for one instance is broadcast to the others' batch. */
+static int check_batch(codec_inputs *out, codec_error *e)
+{
+	int64_t n = 1;
 	int i;
 
+	for (i = 0; i < out->n; i++)
+		if (out->t[i].dims[0] > n)
+			n = out->t[i].dims[0];
+	for (i = 0; i < out->n && n > 1; i++)
+		if (out->t[i].dims[0] == 1 && broadcast(&out->t[i], n, e) != 0)
+			return -1;
 	for (i = 1; i < out->n; i++)
 		if (out->t[i].dims[0] != out->t[0].dims[0])
 			return codec_fail(e, 400, "invalid_shape",
@@ -450,12 +559,113 @@ static int check_batch(const codec_inputs *out, codec_error *e)
 	return 0;
 }
 
+/* Omitted optional inputs become empty tensors ([B,0]: no ids) with the
+ * batch of the first given input. */
+static int check_batch_omitted(const mrt_model *model, const gathered *g, codec_inputs *out,
+			       codec_error *e)
+{
+	int64_t batch = 1;
+	mrt_io_info info;
+	int i, d;
+
+	for (i = 0; i < g->n; i++)
+		if (g->batch[i] && out->t[i].dims[0] > batch)
+			batch = out->t[i].dims[0];
+	for (i = 0; i < g->n; i++) {
+		if (g->batch[i] || mrt_model_input(model, i, &info) != 0)
+			continue;
+		if (info.ndim < 2)
+			return codec_fail(e, 400, "missing_input", "missing input '%s'", info.name);
+		out->t[i].name = info.name;
+		out->t[i].dtype = info.dtype;
+		out->t[i].ndim = info.ndim;
+		for (d = 0; d < info.ndim; d++)
+			out->t[i].dims[d] = info.dims[d] < 0 ? 0 : info.dims[d];
+		out->t[i].dims[0] = batch;
+		if (!(out->t[i].data = calloc(1, 1)))
+			return codec_fail(e, 500, "internal", "out of memory");
+	}
+	return 0;
+}
+
+/* Ids that index an embedding table must lie in [0, rows): refused here,
+ * before the request is queued, naming the input (and the table's node). */
+static int check_ids(const mrt_model *model, const codec_inputs *out, codec_error *e)
+{
+	const char *node;
+	int64_t rows, pad, n, id;
+	int i, has_pad;
+
+	for (i = 0; i < out->n; i++) {
+		const mrt_tensor *t = &out->t[i];
+		if (t->dtype == MRT_DTYPE_F32 || !mrt_model_input_id_limit(model, i, &rows, &node))
+			continue;
+		has_pad = mrt_model_input_pad(model, i, &pad);
+		n = 1;
+		for (int d = 0; d < t->ndim; d++)
+			n *= t->dims[d];
+		for (int64_t k = 0; k < n; k++) {
+			id = t->dtype == MRT_DTYPE_I32 ? ((const int32_t *)t->data)[k]
+						       : ((const int64_t *)t->data)[k];
+			if ((id < 0 || id >= rows) && !(has_pad && id == pad))
+				return codec_fail(e, 400, "out_of_range",
+						  "input '%s': id %" PRId64 " out of range [0, %" PRId64
+						  ") (node '%s')",
+						  t->name, id, rows, node);
+		}
+	}
+	return 0;
+}
+
+/* The model's top-k length: the fixed second dim shared by all outputs
+ * when every output is [*,K]; 0 when the model returns no top-k lists. */
+static int64_t model_k(const mrt_model *model)
+{
+	int i, n = mrt_model_n_outputs(model);
+	mrt_io_info info;
+	int64_t k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (mrt_model_output(model, i, &info) != 0 || info.ndim != 2 || info.dims[1] < 1 ||
+		    (k && info.dims[1] != k))
+			return 0;
+		k = info.dims[1];
+	}
+	return k;
+}
+
+/* Optional top-level "k": return only the first k of each output row. */
+static int parse_k(const mrt_model *model, const json_t *body, codec_inputs *out, codec_error *e)
+{
+	const json_t *v = json_object_get(body, "k");
+	int64_t most = model_k(model);
+	json_int_t k;
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return codec_fail(e, 400, "invalid_request", "\"k\" must be an integer, got %s",
+				  json_kind(v));
+	if (most == 0)
+		return codec_fail(e, 400, "invalid_request",
+				  "\"k\" is only for models that return top-k lists");
+	k = json_integer_value(v);
+	if (k < 1 || k > most)
+		return codec_fail(e, 400, "out_of_range",
+				  "\"k\" (%" JSON_INTEGER_FORMAT ") must be in [1, %" PRId64
+				  "]: the model returns at most k = %" PRId64 " items",
+				  k, most, most);
+	out->k = (int64_t)k;
+	return 0;
+}
+
 int codec_parse_predict(const mrt_model *model, const json_t *body, codec_inputs *out,
 			codec_error *e)
 {
 	const json_t *inputs, *instances, *val;
 	gathered g = {0, NULL, 0};
 	mrt_io_info info;
+	int64_t pad;
 	int i, rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -488,10 +698,15 @@ int codec_parse_predict(const mrt_model *model, const json_t *body, codec_inputs
 			codec_fail(e, 500, "internal", "model input %d unreadable", i);
 			goto done;
 		}
-		if (decode_input(&info, g.batch[i], &out->t[i], e) != 0)
+		if (!g.batch[i])
+			continue; /* an omitted optional input, filled below */
+		if (is_ragged(model, i, &info, &pad) ? decode_ragged(&info, g.batch[i], pad,
+								    &out->t[i], e)
+						     : decode_input(&info, g.batch[i], &out->t[i], e))
 			goto done;
 	}
-	if (check_batch(out, e) != 0)
+	if (check_batch_omitted(model, &g, out, e) != 0 || check_batch(out, e) != 0 ||
+	    check_ids(model, out, e) != 0 || parse_k(model, body, out, e) != 0)
 		goto done;
 	out->batch = out->t[0].dims[0];
 	rc = 0;
@@ -542,8 +757,22 @@ static json_t *nested_json(const mrt_tensor *t, int d, int64_t *idx)
 	return list;
 }
 
-/* The rows [row0, row0 + rows) of one output as a list of instances. */
-static json_t *output_rows(const mrt_tensor *t, int64_t row0, int64_t rows)
+/* The first k entries of row r of a 2-D tensor. */
+static json_t *row_prefix(const mrt_tensor *t, int64_t r, int64_t k)
+{
+	json_t *list = json_array();
+
+	for (int64_t j = 0; list && j < k; j++)
+		if (json_array_append_new(list, elem_json(t, r * t->dims[1] + j)) != 0) {
+			json_decref(list);
+			return NULL;
+		}
+	return list;
+}
+
+/* The rows [row0, row0 + rows) of one output as a list of instances; k > 0
+ * keeps only the first k entries of each row of a 2-D output. */
+static json_t *output_rows(const mrt_tensor *t, int64_t row0, int64_t rows, int64_t k)
 {
 	int64_t row_elems = 1, idx, r;
 	json_t *list;
@@ -557,7 +786,11 @@ static json_t *output_rows(const mrt_tensor *t, int64_t row0, int64_t rows)
 		return NULL;
 	idx = row0 * row_elems;
 	for (r = 0; r < rows; r++) {
-		if (json_array_append_new(list, nested_json(t, 1, &idx)) != 0) {
+		json_t *item = k > 0 && t->ndim == 2 && k < t->dims[1] ? row_prefix(t, row0 + r, k)
+								       : nested_json(t, 1, &idx);
+		if (k > 0 && t->ndim == 2 && k < t->dims[1])
+			idx += row_elems;
+		if (json_array_append_new(list, item) != 0) {
 			json_decref(list);
 			return NULL;
 		}
@@ -568,19 +801,25 @@ static json_t *output_rows(const mrt_tensor *t, int64_t row0, int64_t rows)
 json_t *codec_outputs_json(const mrt_model *model, const mrt_tensor *outputs, int64_t row0,
 			   int64_t rows)
 {
+	return codec_outputs_json_k(model, outputs, row0, rows, 0);
+}
+
+json_t *codec_outputs_json_k(const mrt_model *model, const mrt_tensor *outputs, int64_t row0,
+			     int64_t rows, int64_t k)
+{
 	int i, n = mrt_model_n_outputs(model);
 	mrt_io_info info;
 	json_t *obj;
 
 	if (n == 1)
-		return output_rows(&outputs[0], row0, rows);
+		return output_rows(&outputs[0], row0, rows, k);
 	if (!(obj = json_object()))
 		return NULL;
 	for (i = 0; i < n; i++) {
 		const char *name = outputs[i].name;
 		if (mrt_model_output(model, i, &info) == 0)
 			name = info.name;
-		if (!name || json_object_set_new(obj, name, output_rows(&outputs[i], row0, rows))) {
+		if (!name || json_object_set_new(obj, name, output_rows(&outputs[i], row0, rows, k))) {
 			json_decref(obj);
 			return NULL;
 		}

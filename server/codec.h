@@ -37,6 +37,7 @@ typedef struct codec_inputs {
 	mrt_tensor *t;      /* n tensors; names borrowed from the model */
 	int64_t batch;      /* instances in the request (dims[0] of each) */
 	int used_instances; /* 1 when the body said "instances": answer "predictions" */
+	int64_t k;          /* request "k": rows of top-k outputs cut to k; 0 = all */
 } codec_inputs;
 
 /* Parse a predict body against the model's declared inputs.
@@ -47,6 +48,17 @@ typedef struct codec_inputs {
  *                                      per-instance objects {"name": value}
  * An instance is a nested list (or a scalar for inputs of shape [*]).
  * Inputs of int64/int32 dtype take JSON integers; float inputs take numbers.
+ * Recommendation forms (models/RECSYS.md):
+ *   - an input declared [*,-1] with a pad id (mrt_model_input_pad) takes
+ *     ragged id lists, padded with that id to the longest (at least 1);
+ *   - an input given for one instance while others have N is repeated N
+ *     times (user features sent once are broadcast to every candidate);
+ *   - an optional input (mrt_model_input_optional) may be omitted: it is
+ *     passed as an empty [B,0] tensor;
+ *   - ids that index an embedding table are checked against its rows
+ *     (400 out_of_range naming the input);
+ *   - a top-level "k" (1 <= k <= the model's k, the fixed second dim of its
+ *     outputs) sets out->k.
  * Other top-level keys ("model", "parameters", ...) are ignored here.
  * Returns 0 with *out (OUT) filled, or -1 with *e filled (status 400). */
 int codec_parse_predict(const mrt_model *model, const json_t *body, codec_inputs *out,
@@ -60,6 +72,11 @@ void codec_inputs_free(codec_inputs *in);
  * round-trip a float32. Returns a new reference or NULL on allocation failure. */
 json_t *codec_outputs_json(const mrt_model *model, const mrt_tensor *outputs, int64_t row0,
 			   int64_t rows);
+
+/* As codec_outputs_json, keeping only the first k entries of each row of
+ * 2-D outputs when k > 0 (a request's "k", codec_inputs.k). */
+json_t *codec_outputs_json_k(const mrt_model *model, const mrt_tensor *outputs, int64_t row0,
+			     int64_t rows, int64_t k);
 
 /* The whole answer body {"model": name, "outputs"|"predictions": ...}
  * (name omitted when NULL). Takes over the reference to outputs_json.

@@ -1,5 +1,5 @@
 # Recommendation backends: retrieval op, fixtures, tests, benchmark
-runtime_libmodelrt_a_SOURCES += runtime/ops_retrieve.c
+runtime_libmodelrt_a_SOURCES += runtime/ops_retrieve.c runtime/model_inputs.c
 
 check_PROGRAMS += tests/unit/runtime/test_retrieve
 TESTS += tests/unit/runtime/test_retrieve

@@ -183,17 +183,33 @@ static void test_two_inputs(const mrt_model *m2)
 		CHECK_EQ_INT(((float *)in.t[0].data)[7], -1);
 		codec_inputs_free(&in);
 	}
-	/* Large ids keep every bit of an int64. */
-	CHECK_EQ_INT(
-	    parse(m2, "{\"inputs\":{\"x\":[[1,2,3,4]],\"ids\":[9007199254740993]}}", &in, &e), 0);
+	/* Large ids keep every bit of an int64 (and are refused against the
+	 * 5-row table they index, naming the input). */
+	expect_error(m2, "{\"inputs\":{\"x\":[[1,2,3,4]],\"ids\":[9007199254740993]}}",
+		     "out_of_range",
+		     "input 'ids': id 9007199254740993 out of range [0, 5) (node 'gather')");
+	/* An input sent once is broadcast to the others' batch. */
+	CHECK_EQ_INT(parse(m2, "{\"inputs\":{\"x\":[[1,2,3,4.5]],\"ids\":[1,2,4]}}", &in, &e), 0);
 	if (in.t) {
-		CHECK(((int64_t *)in.t[1].data)[0] == INT64_C(9007199254740993));
+		CHECK_EQ_INT(in.batch, 3);
+		CHECK_EQ_INT(in.t[0].dims[0], 3);
+		CHECK(((float *)in.t[0].data)[11] == 4.5f);
+		CHECK_EQ_INT(((float *)in.t[0].data)[4], 1);
 		codec_inputs_free(&in);
 	}
 }
 
 static void test_errors(const mrt_model *m1, const mrt_model *m2, const mrt_model *m3)
 {
+	codec_inputs in;
+	codec_error e;
+
+	/* "k" cuts rows of [*,K] outputs; above the model's K it is refused. */
+	CHECK_EQ_INT(parse(m1, "{\"inputs\":[[1,2,3,4]],\"k\":2}", &in, &e), 0);
+	CHECK_EQ_INT(in.k, 2);
+	codec_inputs_free(&in);
+	expect_error(m1, "{\"inputs\":[[1,2,3,4]],\"k\":4}", "out_of_range",
+		     "\"k\" (4) must be in [1, 3]: the model returns at most k = 3 items");
 	expect_error(m1, "{\"inputs\":[[1,2,3,4],[1,2,3]]}", "invalid_shape",
 		     "input 'x': ragged list at [1]: expected 4 elements, got 3");
 	expect_error(m1, "{\"inputs\":[[1,2,3,4],5]}", "invalid_shape",
@@ -240,8 +256,8 @@ static void test_errors(const mrt_model *m1, const mrt_model *m2, const mrt_mode
 		     "instances[0]: unknown input 'y' (expected: x, ids)");
 	expect_error(m2, "{\"instances\":[{\"x\":[1,2,3,4],\"ids\":1},[1]]}", "invalid_request",
 		     "instances[1]: expected an object like instances[0], got a list");
-	expect_error(m2, "{\"inputs\":{\"x\":[[1,2,3,4],[1,2,3,4]],\"ids\":[1]}}", "invalid_shape",
-		     "input 'ids': batch of 1 instances, but input 'x' has 2");
+	expect_error(m2, "{\"inputs\":{\"x\":[[1,2,3,4],[1,2,3,4]],\"ids\":[1,2,3]}}",
+		     "invalid_shape", "input 'ids': batch of 3 instances, but input 'x' has 2");
 	expect_error(m2, "{\"inputs\":[[1,2,3,4]]}", "invalid_request",
 		     "the model has 2 inputs (x, ids): send \"inputs\" as an object of named "
 		     "inputs");
