@@ -187,8 +187,9 @@ size_t mrt__conv_scratch(const mrt__node *node, const mrt__tensor *const *in,
 
 /* d[o] = xr[o * s1] for o in [a, e); xr[i] is readable for i < lim. SSE
  * for strides 1 and 2 with a contiguous destination (step 1). */
-static void im2col_copy(float *d, const float *xr, int64_t a, int64_t e, int64_t s1, size_t step,
-                        int64_t lim)
+static inline __attribute__((always_inline)) void im2col_copy(float *d, const float *xr,
+                                                              int64_t a, int64_t e, int64_t s1,
+                                                              size_t step, int64_t lim)
 {
 	int64_t o = a;
 
@@ -282,9 +283,17 @@ static void im2col_image(const conv_geom *g, const float *x, float *cols, int64_
 				float *d = cols + (c * g->kk + ki * w->k[1] + kj) * ld;
 				const float *src = pl + ki * w->d[0] * wp + kj * w->d[1];
 				int64_t lim = wp - kj * w->d[1]; /* readable in a row */
-				for (int64_t oh = 0; oh < w->out[0]; oh++, d += ow_n)
-					im2col_copy(d, src + oh * w->s[0] * wp, 0, ow_n, w->s[1], 1,
-					            lim);
+				int64_t rs = w->s[0] * wp;
+				if (w->s[1] == 1)
+					for (int64_t oh = 0; oh < w->out[0]; oh++, d += ow_n)
+						im2col_copy(d, src + oh * rs, 0, ow_n, 1, 1, lim);
+				else if (w->s[1] == 2)
+					for (int64_t oh = 0; oh < w->out[0]; oh++, d += ow_n)
+						im2col_copy(d, src + oh * rs, 0, ow_n, 2, 1, lim);
+				else
+					for (int64_t oh = 0; oh < w->out[0]; oh++, d += ow_n)
+						im2col_copy(d, src + oh * rs, 0, ow_n, w->s[1], 1,
+						            lim);
 			}
 		}
 	}
