@@ -48,6 +48,11 @@ static const srv__cfg_entry srv__model_table[] = {
 	M_INT(max_batch_delay_us, 0, 10000000, "1000"),
 	M_INT(max_queue, 1, 1 << 24, "1024"),
 	M_INT(timeout_ms, 1, 3600000, "5000"),
+	M_INT(parallel, 1, 256, "4"),
+	M_INT(ctx_size, 16, 1 << 20, "2048"),
+	M_INT(prompt_chunk, 1, 65536, "256"),
+	M_INT(max_tokens_default, 1, 1 << 20, "256"),
+	M_STR(chat_template, ""),
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))

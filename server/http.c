@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "llm.h"
 #include "srv.h"
 
 static const char srv__json_type[] = "application/json";
@@ -19,7 +20,9 @@ static const char srv__json_type[] = "application/json";
 static void srv__req_send(srv_req *r)
 {
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_COPY);
+		r->llm_stream ? srv_llm_stream_response(r)
+			      : MHD_create_response_from_buffer(r->resp_len, r->resp,
+								MHD_RESPMEM_MUST_COPY);
 	if (!resp)
 		return;
 	r->sent = 1;
@@ -194,8 +197,12 @@ static void srv__completed(void *cls, struct MHD_Connection *conn, void **con_cl
 		rec.bytes_out = (int64_t)r->resp_len;
 		snprintf(rec.client, sizeof(rec.client), "%s", r->client);
 		snprintf(rec.error, sizeof(rec.error), "%s", r->err_code);
+		if (r->llm)
+			srv_llm_req_done(r, &rec);
 		srv_log_submit(s->log, &rec);
 	}
+	if (r->llm)
+		srv_llm_req_done(r, NULL);
 	if (r->in.t) {
 		if (r->v2_owned)
 			srv_v2_inputs_free(&r->in);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "llm.h"
 #include "srv.h"
 
 static const double srv__time_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -179,6 +180,14 @@ char *srv_metrics_render(srv *s, size_t *len)
 	for (int i = 0; i < s->n_models; i++)
 		srv__printf(&b, "modeld_queue_depth{model=\"%s\"} %lld\n", s->models[i]->cfg.name,
 			    (long long)s->models[i]->n_queued);
+	for (int i = 0; i < s->n_models; i++) {
+		char *t = s->models[i]->llm
+				  ? srv_llm_metrics_text(s->models[i]->llm, s->models[i]->cfg.name)
+				  : NULL;
+		if (t)
+			srv__printf(&b, "%s", t);
+		free(t);
+	}
 	srv__printf(&b,
 		    "# TYPE modeld_inflight_requests gauge\nmodeld_inflight_requests %llu\n"
 		    "# TYPE modeld_models_loaded gauge\nmodeld_models_loaded %d\n"

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "llm.h"
 #include "srv.h"
 
 static srv_model *srv__model_load(srv *s, const srv_model_cfg *mc, char *err, size_t errlen)
@@ -21,10 +22,6 @@ static srv_model *srv__model_load(srv *s, const srv_model_cfg *mc, char *err, si
 	m->model = mrt_model_load(mc->path, &mp, err, errlen);
 	if (!m->model)
 		goto fail_free;
-	if (mrt_model_kind(m->model) != MRT_MODEL_GRAPH) {
-		snprintf(err, errlen, "%s: language models are not served yet", mc->path);
-		goto fail_model;
-	}
 	if (pthread_mutex_init(&m->ctx_lock, NULL) != 0) {
 		snprintf(err, errlen, "mutex");
 		goto fail_model;
@@ -33,7 +30,12 @@ static srv_model *srv__model_load(srv *s, const srv_model_cfg *mc, char *err, si
 	m->cfg = *mc;
 	m->n_inputs = mrt_model_n_inputs(m->model);
 	m->n_outputs = mrt_model_n_outputs(m->model);
+	if (mrt_model_kind(m->model) == MRT_MODEL_LLAMA &&
+	    srv_llm_load(m, s->cfg.workers > 2 ? 2 : (int)s->cfg.workers, err, errlen) < 0)
+		goto fail_mutex;
 	return m;
+fail_mutex:
+	pthread_mutex_destroy(&m->ctx_lock);
 fail_model:
 	mrt_model_free(m->model);
 fail_free:
@@ -66,6 +68,7 @@ static void srv__model_free_cb(uv_handle_t *h)
 		mrt_ctx_free(m->ctx_free[i]);
 	free(m->ctx_free);
 	pthread_mutex_destroy(&m->ctx_lock);
+	srv_llm_free(m->llm);
 	mrt_model_free(m->model);
 	free(m);
 }
@@ -76,6 +79,7 @@ void srv_registry_discard(srv_model **loaded, int n)
 		if (!loaded[i])
 			continue;
 		pthread_mutex_destroy(&loaded[i]->ctx_lock);
+		srv_llm_free(loaded[i]->llm);
 		mrt_model_free(loaded[i]->model);
 		free(loaded[i]);
 		loaded[i] = NULL;
@@ -89,6 +93,8 @@ static void srv__model_attach(srv *s, srv_model *m)
 	m->refs = 1;
 	uv_timer_init(s->loop, &m->timer);
 	m->timer.data = m;
+	if (m->llm && srv_llm_attach(m, s->loop) < 0)
+		fprintf(stderr, "modeld: model '%s': cannot start its scheduler\n", m->cfg.name);
 }
 
 void srv_model_ref(srv_model *m)

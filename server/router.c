@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "llm.h"
 #include "srv.h"
 
 enum srv__route {
@@ -132,6 +133,8 @@ static json_t *srv__io_json(const mrt_io_info *io)
 
 static json_t *srv__model_json(srv_model *m)
 {
+	if (m->llm)
+		return srv_llm_model_json(m);
 	json_t *ins = json_array(), *outs = json_array();
 	mrt_io_info io;
 	for (int i = 0; i < m->n_inputs; i++)
@@ -268,12 +271,12 @@ static srv_model *srv__body_model(srv_req *r, json_t *body)
 		return NULL;
 	}
 	snprintf(r->model_name, sizeof(r->model_name), "%s", json_string_value(jm));
-	if (r->kind < 0) {
+	srv_model *m = srv_registry_find(s, r->model_name);
+	if (r->kind < 0 && (!m || !m->llm)) {
 		srv_req_error(r, 404, "model_not_found", "no language model named '%s'",
 			      r->model_name);
 		return NULL;
 	}
-	srv_model *m = srv_registry_find(s, r->model_name);
 	if (!m)
 		srv_req_error(r, 404, "model_not_found", "no model named '%s'", r->model_name);
 	return m;
@@ -299,6 +302,10 @@ void srv_route(srv_req *r, const char *method, const char *url)
 			goto out;
 	} else if (!(m = srv_registry_find(r->srv, r->model_name))) {
 		srv_req_error(r, 404, "model_not_found", "no model named '%s'", r->model_name);
+		goto out;
+	}
+	if (m->llm) {
+		srv_llm_route(r, m, body);
 		goto out;
 	}
 	r->v2_owned = r->kind == SRV_REQ_V2;

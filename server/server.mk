@@ -2,7 +2,8 @@
 bin_PROGRAMS += server/modeld
 server_modeld_SOURCES = server/srv.h server/srv_config.h server/config.c server/main.c \
 	server/http.c server/router.c server/registry.c server/batcher.c server/metrics.c \
-	server/v2.c server/notify.c server/lifecycle.c server/log.c server/log.h
+	server/v2.c server/notify.c server/lifecycle.c server/log.c server/log.h \
+	server/llm.h server/llm_sched.c server/llm_api.c
 server_modeld_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(UV_CFLAGS) $(SQLITE_CFLAGS) \
 	$(JANSSON_CFLAGS) $(OPENBLAS_CFLAGS)
 server_modeld_LDADD = $(CODEC_LIBS) $(RUNTIME_LIBS) $(MHD_LIBS) $(UV_LIBS) $(SQLITE_LIBS)

@@ -80,6 +80,7 @@ typedef struct srv_model {
 	pthread_mutex_t ctx_lock;
 	mrt_ctx **ctx_free;
 	int n_ctx_free, ctx_cap;
+	struct srv_llm *llm; /* language models: the scheduler (llm.h); else NULL */
 } srv_model;
 
 /* Load every model named in cfg on the calling (worker) thread. Returns an
@@ -136,6 +137,9 @@ struct srv_req {
 	int retry_after;
 	const char *allow;
 	const char *ctype; /* Content-Type when not JSON; static */
+	/* language models (llm.h) */
+	void *llm;      /* its srv_llm_job while the request lives */
+	int llm_stream; /* answered with an SSE stream */
 };
 
 /* Answer a request: takes over body (malloc'd JSON). Queues it on MHD if the

@@ -18,6 +18,12 @@ typedef struct srv_model_cfg {
 	int64_t max_batch_delay_us; /* oldest request waits at most this long */
 	int64_t max_queue;          /* requests waiting; more -> 503 */
 	int64_t timeout_ms;         /* not started within this -> 504 */
+	/* language models */
+	int64_t parallel;           /* sequence slots decoded together */
+	int64_t ctx_size;           /* tokens per slot (capped by the model's) */
+	int64_t prompt_chunk;       /* prompt tokens fed per scheduler step */
+	int64_t max_tokens_default; /* max_tokens when a request gives none */
+	char chat_template[32];     /* family name overriding the file's, "" = detect */
 } srv_model_cfg;
 
 typedef struct srv_config {

@@ -1,0 +1,136 @@
+/* Language models in modeld: a continuous-batching scheduler per llama model
+ * (llm_sched.c) and the OpenAI-shaped HTTP API on top of it (llm_api.c).
+ * DESIGN: the loop thread owns requests, their output buffers and the
+ * streaming responses; one scheduler thread per model owns the mrt_llm_ctx
+ * (its KV slots) and the samplers. They meet in srv_llm's mutex-protected
+ * queue (jobs waiting for a slot) and per-job pending output, which the
+ * scheduler fills and the loop drains when woken through a uv_async_t. */
+#ifndef SRV_LLM_H
+#define SRV_LLM_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "mrt_llm.h"
+#include "srv.h"
+
+typedef struct srv_llm srv_llm;
+typedef struct srv_llm_job srv_llm_job;
+
+#define SRV_LLM_MAX_STOP 4
+#define SRV_LLM_MAX_TOP 20
+
+/* What a request asks of the scheduler (filled on the loop, then read-only). */
+typedef struct srv_llm_gen {
+	mrt_sampler_params sp;
+	int max_tokens;
+	int n_stop;
+	char *stop[SRV_LLM_MAX_STOP]; /* owned */
+	int logprobs;                 /* keep per-token log-probabilities */
+	int top_logprobs;             /* 0..SRV_LLM_MAX_TOP alternatives per token */
+	int32_t *prompt;              /* owned */
+	int n_prompt;
+} srv_llm_gen;
+
+/* One generated token as the loop receives it (logprobs requested only). */
+typedef struct srv_llm_tok {
+	int32_t id;
+	float logprob;
+	int n_top;
+	int32_t top_id[SRV_LLM_MAX_TOP];
+	float top_lp[SRV_LLM_MAX_TOP];
+} srv_llm_tok;
+
+enum srv_llm_finish {
+	SRV_LLM_RUNNING = 0,
+	SRV_LLM_STOP,   /* stop string or end-of-generation token */
+	SRV_LLM_LENGTH, /* max_tokens or the context is full */
+	SRV_LLM_CANCEL, /* client gone or server stopping */
+	SRV_LLM_ERROR,  /* decode failed */
+};
+const char *srv_llm_finish_name(int finish); /* "stop", "length", ... */
+
+/* Loop-side view of a job: what has arrived from the scheduler so far. */
+struct srv_llm_job {
+	srv_llm *llm;
+	srv_req *req;       /* NULL once the request completed (client gone) */
+	int refs;           /* loop: request + scheduler + stream response */
+	srv_llm_gen gen;
+	int api;            /* enum srv_llm_api (llm_api.c) */
+	int stream, include_usage, echo;
+	char id[40];
+	int64_t created;
+	/* arrived text and tokens (loop thread) */
+	char *text;
+	size_t text_len, text_cap;
+	srv_llm_tok *toks;
+	int n_toks, toks_cap;
+	int finish;           /* enum srv_llm_finish once done */
+	int n_completion;     /* tokens generated */
+	double ttft_ms;
+	/* stream output not yet taken by MHD (loop thread) */
+	char *out;
+	size_t out_len, out_off, out_cap;
+	size_t streamed; /* bytes of text already framed into out */
+	int out_done, out_suspended, role_sent;
+	/* scheduler -> loop handoff, under llm->lock */
+	char *p_text;
+	size_t p_len, p_cap;
+	srv_llm_tok *p_toks;
+	int p_n, p_cap_toks;
+	int p_finish, p_completion;
+	double p_ttft_ms;
+	int p_dirty;
+	srv_llm_job *p_next_dirty;
+	/* scheduler only */
+	volatile int cancelled; /* set by the loop (under lock) */
+	srv_llm_job *q_next;
+	uint64_t t_enqueued;
+};
+
+/* ---- llm_sched.c ---- */
+
+/* For registry.c: when m->model is a language model, create its scheduler
+ * state (KV cache of cfg.parallel x cfg.ctx_size) on the loading thread.
+ * 0 (m->llm set), or -1 with err. */
+int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen);
+/* On the loop once the model is installed: start the scheduler thread and
+ * its uv_async_t. 0 or -1. */
+int srv_llm_attach(srv_model *m, uv_loop_t *loop);
+/* Stop the thread, free the context; the async handle is closed and the
+ * rest freed later by libuv. Loop thread. Safe on a never-attached llm. */
+void srv_llm_free(srv_llm *l);
+
+/* Queue a job (refs: +1 for the scheduler). 0, or -1 when the queue is full
+ * (the caller answers 503). Loop thread. */
+int srv_llm_submit(srv_llm *l, srv_llm_job *job);
+/* The request of job is gone: drop it from the scheduler at the next step. */
+void srv_llm_cancel(srv_llm *l, srv_llm_job *job);
+/* Model facts for the API: context per slot, slots, and chat template. */
+int srv_llm_n_ctx(const srv_llm *l);
+int srv_llm_parallel(const srv_llm *l);
+int srv_llm_chat_family(const srv_llm *l);
+const mrt_llm_info *srv_llm_info(const srv_llm *l);
+/* Prometheus sample lines of the model's token counters, gauges (active
+ * slots, queue, KV cache use, tokens/s) and latency histograms. New string
+ * (free()) or NULL. Loop thread. */
+char *srv_llm_metrics_text(const srv_llm *l, const char *model);
+
+/* ---- llm_api.c ---- */
+
+/* Route a parsed body for a language model (/v1/completions,
+ * /v1/chat/completions, /v1/predict). Answers or queues r. */
+void srv_llm_route(srv_req *r, srv_model *m, json_t *body);
+/* Called by the scheduler's async callback with new output of job. */
+void srv_llm_job_progress(srv_llm_job *job);
+/* Drop a loop reference; frees the job at zero. */
+void srv_llm_job_unref(srv_llm_job *job);
+/* http.c: build the SSE response of a streaming request. */
+struct MHD_Response *srv_llm_stream_response(srv_req *r);
+/* http.c: the request finished (or the client left): fill the log record's
+ * language-model fields and let go of the job. */
+void srv_llm_req_done(srv_req *r, srv_log_record *rec);
+/* router.c: /v1/models entry of a language model. New JSON object. */
+json_t *srv_llm_model_json(srv_model *m);
+
+#endif

@@ -1,0 +1,637 @@
+/* OpenAI-shaped HTTP API of language models: /v1/completions,
+ * /v1/chat/completions and /v1/predict request parsing and validation,
+ * response bodies, and Server-Sent Events streaming through an MHD content
+ * reader that suspends the connection until the scheduler sends more text.
+ * Loop thread only. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat_template.h"
+#include "llm.h"
+
+enum srv_llm_api { API_COMPLETION = 0, API_CHAT, API_PREDICT };
+
+typedef struct srv__perr {
+	int status;
+	char code[32];
+	char msg[256];
+} srv__perr;
+
+#define PERR(e, c, ...)                                                                           \
+	do {                                                                                     \
+		(e)->status = 400;                                                               \
+		snprintf((e)->code, sizeof((e)->code), "%s", c);                                 \
+		snprintf((e)->msg, sizeof((e)->msg), __VA_ARGS__);                               \
+		return -1;                                                                       \
+	} while (0)
+
+/* Number field key of body into *out within [lo, hi]; absent or null keeps
+ * *out. 0 or -1 with e. */
+static int srv__num(json_t *body, const char *key, double lo, double hi, double *out,
+		    srv__perr *e)
+{
+	json_t *v = json_object_get(body, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_number(v))
+		PERR(e, "invalid_request", "\"%s\" must be a number", key);
+	double d = json_number_value(v);
+	if (!(d >= lo && d <= hi))
+		PERR(e, "invalid_request", "\"%s\" must be in [%g, %g]", key, lo, hi);
+	*out = d;
+	return 0;
+}
+
+static int srv__int(json_t *body, const char *key, double lo, double hi, int *out, srv__perr *e)
+{
+	json_t *v = json_object_get(body, key);
+	if (v && !json_is_null(v) && !json_is_integer(v))
+		PERR(e, "invalid_request", "\"%s\" must be an integer", key);
+	double d = *out;
+	if (srv__num(body, key, lo, hi, &d, e) < 0)
+		return -1;
+	*out = (int)d;
+	return 0;
+}
+
+static int srv__bool(json_t *body, const char *key, int *out, srv__perr *e)
+{
+	json_t *v = json_object_get(body, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v))
+		PERR(e, "invalid_request", "\"%s\" must be true or false", key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* "stop": a string or up to SRV_LLM_MAX_STOP non-empty strings. */
+static int srv__stops(json_t *body, srv_llm_gen *g, srv__perr *e)
+{
+	json_t *v = json_object_get(body, "stop"), *it;
+	size_t i;
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_string(v)) {
+		v = json_pack("[O]", v);
+	} else if (json_is_array(v)) {
+		json_incref(v);
+	} else {
+		PERR(e, "invalid_request", "\"stop\" must be a string or an array of strings");
+	}
+	int rc = 0;
+	if (json_array_size(v) > SRV_LLM_MAX_STOP) {
+		e->status = 400;
+		snprintf(e->code, sizeof(e->code), "invalid_request");
+		snprintf(e->msg, sizeof(e->msg), "\"stop\" holds at most %d strings",
+			 SRV_LLM_MAX_STOP);
+		rc = -1;
+	}
+	json_array_foreach(v, i, it)
+	{
+		if (rc < 0)
+			break;
+		if (!json_is_string(it) || json_string_length(it) == 0 ||
+		    json_string_length(it) > 256) {
+			e->status = 400;
+			snprintf(e->code, sizeof(e->code), "invalid_request");
+			snprintf(e->msg, sizeof(e->msg), "\"stop\" entries are strings of 1-256 bytes");
+			rc = -1;
+			break;
+		}
+		g->stop[g->n_stop++] = strdup(json_string_value(it));
+		if (!g->stop[g->n_stop - 1])
+			g->n_stop--;
+	}
+	json_decref(v);
+	return rc;
+}
+
+/* Sampling and length fields common to the three APIs. */
+static int srv__gen_params(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *e)
+{
+	srv_llm_gen *g = &job->gen;
+	mrt_sampler_params *sp = &g->sp;
+	*sp = mrt_sampler_default_params();
+	double t = 1.0, top_p = 1.0, min_p = 0, pp = 0, fp = 0, rp = 1, seed = 0;
+	int top_k = 0, n = 1;
+	g->max_tokens = (int)m->cfg.max_tokens_default;
+	if (srv__num(body, "temperature", 0, 2, &t, e) || srv__num(body, "top_p", 0, 1, &top_p, e) ||
+	    srv__num(body, "min_p", 0, 1, &min_p, e) || srv__int(body, "top_k", 0, 1e6, &top_k, e) ||
+	    srv__num(body, "presence_penalty", -2, 2, &pp, e) ||
+	    srv__num(body, "frequency_penalty", -2, 2, &fp, e) ||
+	    srv__num(body, "repeat_penalty", 0, 10, &rp, e) ||
+	    srv__num(body, "seed", -9.2e18, 9.2e18, &seed, e) || srv__int(body, "n", 1, 128, &n, e) ||
+	    srv__int(body, "max_tokens", 1, 1 << 30, &g->max_tokens, e) ||
+	    srv__int(body, "max_completion_tokens", 1, 1 << 30, &g->max_tokens, e) ||
+	    srv__bool(body, "stream", &job->stream, e) || srv__bool(body, "echo", &job->echo, e) ||
+	    srv__stops(body, g, e))
+		return -1;
+	if (n != 1)
+		PERR(e, "invalid_request", "\"n\" must be 1 (one choice per request)");
+	if (job->echo)
+		PERR(e, "invalid_request", "\"echo\": true is not supported");
+	sp->temperature = (float)t;
+	sp->top_p = (float)top_p;
+	sp->min_p = (float)min_p;
+	sp->top_k = top_k;
+	sp->presence_penalty = (float)pp;
+	sp->frequency_penalty = (float)fp;
+	sp->repeat_penalty = (float)rp;
+	sp->seed = json_object_get(body, "seed") ? (uint64_t)(int64_t)seed : uv_hrtime();
+	json_t *so = json_object_get(body, "stream_options");
+	if (json_is_object(so) && srv__bool(so, "include_usage", &job->include_usage, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* logprobs: an integer 0-5 (completions) or a boolean with top_logprobs
+ * 0-20 (chat). */
+static int srv__logprobs(srv_llm_job *job, json_t *body, srv__perr *e)
+{
+	json_t *v = json_object_get(body, "logprobs");
+	srv_llm_gen *g = &job->gen;
+	if (!v || json_is_null(v))
+		return 0;
+	if (job->api == API_CHAT) {
+		if (srv__bool(body, "logprobs", &g->logprobs, e) < 0 ||
+		    srv__int(body, "top_logprobs", 0, SRV_LLM_MAX_TOP, &g->top_logprobs, e) < 0)
+			return -1;
+		return 0;
+	}
+	int k = 0;
+	if (srv__int(body, "logprobs", 0, 5, &k, e) < 0)
+		return -1;
+	g->logprobs = 1;
+	g->top_logprobs = k;
+	return 0;
+}
+
+/* The prompt text of a chat body: its messages formatted by the model's
+ * template. New string or NULL with e. */
+static char *srv__chat_prompt(srv_llm *l, json_t *body, srv__perr *e)
+{
+	json_t *msgs = json_object_get(body, "messages"), *it;
+	size_t i, n = json_array_size(msgs);
+	if (!json_is_array(msgs) || n == 0 || n > 1024) {
+		e->status = 400;
+		snprintf(e->code, sizeof(e->code), "invalid_request");
+		snprintf(e->msg, sizeof(e->msg), "\"messages\" must be an array of 1-1024 messages");
+		return NULL;
+	}
+	srv_chat_msg *cm = calloc(n, sizeof(*cm));
+	if (!cm)
+		return NULL;
+	char *text = NULL;
+	json_array_foreach(msgs, i, it)
+	{
+		json_t *role = json_object_get(it, "role"), *content = json_object_get(it, "content");
+		if (!json_is_string(role) || !json_is_string(content)) {
+			e->status = 400;
+			snprintf(e->code, sizeof(e->code), "invalid_request");
+			snprintf(e->msg, sizeof(e->msg),
+				 "messages[%zu] needs string \"role\" and \"content\"", i);
+			goto out;
+		}
+		cm[i].role = json_string_value(role);
+		cm[i].content = json_string_value(content);
+	}
+	srv_chat_opts o = {srv_llm_chat_family(l), srv_llm_info(l)->chat_template, 0};
+	char err[200];
+	text = srv_chat_format(&o, cm, (int)n, 1, err, sizeof(err));
+	if (!text) {
+		e->status = 400;
+		snprintf(e->code, sizeof(e->code), "invalid_request");
+		snprintf(e->msg, sizeof(e->msg), "messages: %s", err);
+	}
+out:
+	free(cm);
+	return text;
+}
+
+/* Tokenize the request's prompt into job->gen. 0 or -1 with e. */
+static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *e)
+{
+	srv_llm *l = m->llm;
+	const mrt_llm_info *info = srv_llm_info(l);
+	char *owned = NULL;
+	const char *text;
+	int add_bos = info->add_bos, special = 0;
+	if (job->api == API_CHAT) {
+		if (!(owned = srv__chat_prompt(l, body, e)))
+			return -1;
+		text = owned;
+		special = 1;
+		if (srv_chat_emits_bos(srv_llm_chat_family(l)))
+			add_bos = 0;
+	} else {
+		json_t *p = json_object_get(body, "prompt");
+		if (json_is_array(p) && json_array_size(p) == 1)
+			p = json_array_get(p, 0);
+		if (!json_is_string(p))
+			PERR(e, "invalid_request", "\"prompt\" must be a string");
+		text = json_string_value(p);
+	}
+	size_t len = strlen(text);
+	int cap = len < 4096 ? (int)len + 8 : 4096, n;
+	for (;;) {
+		free(job->gen.prompt);
+		job->gen.prompt = malloc(sizeof(int32_t) * (size_t)cap);
+		n = job->gen.prompt ? mrt_tokenize(m->model, text, len, add_bos, special,
+						   job->gen.prompt, cap)
+				    : -1;
+		if (n <= cap)
+			break;
+		cap = n;
+	}
+	free(owned);
+	if (n < 0) {
+		e->status = 500;
+		snprintf(e->code, sizeof(e->code), "internal");
+		snprintf(e->msg, sizeof(e->msg), "cannot tokenize the prompt");
+		return -1;
+	}
+	job->gen.n_prompt = n;
+	if (n == 0)
+		PERR(e, "invalid_request", "the prompt is empty");
+	if (n >= srv_llm_n_ctx(l))
+		PERR(e, "context_length_exceeded",
+		     "the prompt holds %d tokens; this model's context is %d tokens", n,
+		     srv_llm_n_ctx(l));
+	return 0;
+}
+
+static void srv__job_free(srv_llm_job *job)
+{
+	for (int i = 0; i < job->gen.n_stop; i++)
+		free(job->gen.stop[i]);
+	free(job->gen.prompt);
+	free(job->text);
+	free(job->toks);
+	free(job->out);
+	free(job->p_text);
+	free(job->p_toks);
+	free(job);
+}
+
+void srv_llm_job_unref(srv_llm_job *job)
+{
+	if (--job->refs == 0)
+		srv__job_free(job);
+}
+
+void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
+{
+	srv__perr e = {0};
+	int api = !strcmp(r->endpoint, "/v1/chat/completions") ? API_CHAT
+		  : !strcmp(r->endpoint, "/v1/completions")    ? API_COMPLETION
+		  : !strcmp(r->endpoint, "/v1/predict")        ? API_PREDICT
+							       : -1;
+	if (api < 0) {
+		srv_req_error(r, 400, "invalid_request",
+			      "'%s' is a language model: use /v1/completions, "
+			      "/v1/chat/completions or /v1/predict",
+			      m->cfg.name);
+		return;
+	}
+	srv_llm_job *job = calloc(1, sizeof(*job));
+	if (!job) {
+		srv_req_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	job->llm = m->llm;
+	job->api = api;
+	job->refs = 1;
+	uv_timeval64_t tv;
+	uv_gettimeofday(&tv);
+	job->created = tv.tv_sec;
+	snprintf(job->id, sizeof(job->id), "%s%llx%06x", api == API_CHAT ? "chatcmpl-" : "cmpl-",
+		 (unsigned long long)uv_hrtime(), (unsigned)(((uintptr_t)job >> 4) & 0xffffff));
+	if (srv__gen_params(job, m, body, &e) < 0 || srv__logprobs(job, body, &e) < 0 ||
+	    srv__prompt(job, m, body, &e) < 0)
+		goto fail;
+	if (api == API_PREDICT)
+		job->stream = 0;
+	r->t_queued = uv_hrtime();
+	if (srv_llm_submit(m->llm, job) < 0) {
+		r->retry_after = 1;
+		e.status = 503;
+		snprintf(e.code, sizeof(e.code), "queue_full");
+		snprintf(e.msg, sizeof(e.msg), "model '%s': too many requests waiting",
+			 m->cfg.name);
+		goto fail;
+	}
+	job->req = r;
+	r->llm = job;
+	r->model = m;
+	srv_model_ref(m);
+	if (job->stream) {
+		r->llm_stream = 1;
+		r->ctype = "text/event-stream";
+		srv_req_answer(r, 200, strdup(""));
+	}
+	return;
+fail:
+	srv_req_error(r, e.status ? e.status : 400, e.code[0] ? e.code : "invalid_request", "%s",
+		      e.msg);
+	srv__job_free(job);
+}
+
+/* ---- answers ---- */
+
+/* A token's text as a JSON string (invalid UTF-8 pieces become ""), and
+ * its bytes when bytes is not NULL (OUT: new array). */
+static json_t *srv__piece(const mrt_model *model, int32_t tok, json_t **bytes)
+{
+	char buf[256];
+	int n = mrt_token_to_piece(model, tok, 0, buf, sizeof(buf));
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(buf))
+		n = (int)sizeof(buf);
+	if (bytes) {
+		*bytes = json_array();
+		for (int i = 0; i < n; i++)
+			json_array_append_new(*bytes, json_integer((unsigned char)buf[i]));
+	}
+	json_t *s = json_stringn(buf, (size_t)n);
+	return s ? s : json_string("");
+}
+
+/* Chat logprobs: {"content": [{token, logprob, bytes, top_logprobs}]}. */
+static json_t *srv__chat_logprobs(srv_llm_job *job, const mrt_model *model)
+{
+	json_t *content = json_array();
+	for (int i = 0; i < job->n_toks; i++) {
+		const srv_llm_tok *t = &job->toks[i];
+		json_t *bytes, *top = json_array();
+		for (int k = 0; k < t->n_top && k < job->gen.top_logprobs; k++) {
+			json_t *tb;
+			json_t *ts = srv__piece(model, t->top_id[k], &tb);
+			json_array_append_new(top, json_pack("{s:o, s:f, s:o}", "token", ts, "logprob",
+							     (double)t->top_lp[k], "bytes", tb));
+		}
+		json_t *ts = srv__piece(model, t->id, &bytes);
+		json_array_append_new(content,
+				      json_pack("{s:o, s:f, s:o, s:o}", "token", ts, "logprob",
+						(double)t->logprob, "bytes", bytes, "top_logprobs",
+						top));
+	}
+	return json_pack("{s:o}", "content", content);
+}
+
+/* Legacy completions logprobs: tokens, token_logprobs, top_logprobs,
+ * text_offset. */
+static json_t *srv__completion_logprobs(srv_llm_job *job, const mrt_model *model)
+{
+	json_t *toks = json_array(), *lps = json_array(), *tops = json_array(),
+	       *offs = json_array();
+	size_t off = 0;
+	for (int i = 0; i < job->n_toks; i++) {
+		const srv_llm_tok *t = &job->toks[i];
+		json_t *ts = srv__piece(model, t->id, NULL);
+		json_array_append_new(offs, json_integer((json_int_t)off));
+		off += json_string_length(ts);
+		json_array_append_new(toks, ts);
+		json_array_append_new(lps, json_real(t->logprob));
+		json_t *top = json_object();
+		for (int k = 0; k < t->n_top; k++) {
+			json_t *p = srv__piece(model, t->top_id[k], NULL);
+			json_object_set_new(top, json_string_value(p), json_real(t->top_lp[k]));
+			json_decref(p);
+		}
+		json_array_append_new(tops, top);
+	}
+	return json_pack("{s:o, s:o, s:o, s:o}", "tokens", toks, "token_logprobs", lps,
+			 "top_logprobs", tops, "text_offset", offs);
+}
+
+static json_t *srv__usage(srv_llm_job *job)
+{
+	return json_pack("{s:i, s:i, s:i}", "prompt_tokens", job->gen.n_prompt,
+			 "completion_tokens", job->n_completion, "total_tokens",
+			 job->gen.n_prompt + job->n_completion);
+}
+
+static char *srv__dump(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return s;
+}
+
+/* The whole (non-streamed) answer of a finished job. New string. */
+static char *srv__final_body(srv_llm_job *job, srv_model *m)
+{
+	const char *fin = srv_llm_finish_name(job->finish);
+	json_t *text = json_stringn(job->text ? job->text : "", job->text_len);
+	json_t *lp = json_null();
+	if (!text)
+		text = json_string("");
+	if (job->api == API_PREDICT) {
+		json_decref(lp);
+		return srv__dump(json_pack("{s:s, s:o, s:s, s:o}", "model", m->cfg.name, "text", text,
+					   "finish_reason", fin, "usage", srv__usage(job)));
+	}
+	if (job->gen.logprobs) {
+		json_decref(lp);
+		lp = job->api == API_CHAT ? srv__chat_logprobs(job, m->model)
+					  : srv__completion_logprobs(job, m->model);
+	}
+	json_t *choice =
+		job->api == API_CHAT
+			? json_pack("{s:i, s:{s:s, s:o}, s:o, s:s}", "index", 0, "message", "role",
+				    "assistant", "content", text, "logprobs", lp, "finish_reason", fin)
+			: json_pack("{s:i, s:o, s:o, s:s}", "index", 0, "text", text, "logprobs", lp,
+				    "finish_reason", fin);
+	return srv__dump(json_pack("{s:s, s:s, s:I, s:s, s:[o], s:o}", "id", job->id, "object",
+				   job->api == API_CHAT ? "chat.completion" : "text_completion",
+				   "created", (json_int_t)job->created, "model", m->cfg.name,
+				   "choices", choice, "usage", srv__usage(job)));
+}
+
+/* ---- streaming ---- */
+
+static void srv__out_append(srv_llm_job *job, const char *s, size_t n)
+{
+	if (job->out_len + n + 1 > job->out_cap) {
+		size_t cap = job->out_cap ? job->out_cap : 1024;
+		while (cap < job->out_len + n + 1)
+			cap *= 2;
+		char *p = realloc(job->out, cap);
+		if (!p)
+			return;
+		job->out = p;
+		job->out_cap = cap;
+	}
+	memcpy(job->out + job->out_len, s, n);
+	job->out_len += n;
+}
+
+/* Frame one chunk object as an SSE event. Takes over chunk. */
+static void srv__event(srv_llm_job *job, json_t *chunk)
+{
+	char *s = srv__dump(chunk);
+	if (!s)
+		return;
+	srv__out_append(job, "data: ", 6);
+	srv__out_append(job, s, strlen(s));
+	srv__out_append(job, "\n\n", 2);
+	free(s);
+}
+
+/* A chunk with one choice (delta for chat, text for completions). */
+static json_t *srv__chunk(srv_llm_job *job, srv_model *m, json_t *piece, const char *fin)
+{
+	json_t *choice;
+	json_t *jf = fin ? json_string(fin) : json_null();
+	if (job->api == API_CHAT) {
+		json_t *delta = json_object();
+		if (!job->role_sent) {
+			json_object_set_new(delta, "role", json_string("assistant"));
+			job->role_sent = 1;
+		}
+		if (piece)
+			json_object_set_new(delta, "content", piece);
+		choice = json_pack("{s:i, s:o, s:n, s:o}", "index", 0, "delta", delta, "logprobs",
+				   "finish_reason", jf);
+	} else {
+		choice = json_pack("{s:i, s:o, s:n, s:o}", "index", 0, "text",
+				   piece ? piece : json_string(""), "logprobs", "finish_reason", jf);
+	}
+	return json_pack("{s:s, s:s, s:I, s:s, s:[o]}", "id", job->id, "object",
+			 job->api == API_CHAT ? "chat.completion.chunk" : "text_completion",
+			 "created", (json_int_t)job->created, "model", m->cfg.name, "choices",
+			 choice);
+}
+
+/* New text, and at the end the closing events, into job->out. */
+static void srv__stream_progress(srv_llm_job *job, srv_model *m)
+{
+	if (job->api == API_CHAT && !job->role_sent)
+		srv__event(job, srv__chunk(job, m, json_string(""), NULL));
+	if (job->text_len > job->streamed) {
+		json_t *piece =
+			json_stringn(job->text + job->streamed, job->text_len - job->streamed);
+		job->streamed = job->text_len;
+		if (piece)
+			srv__event(job, srv__chunk(job, m, piece, NULL));
+	}
+	if (!job->finish)
+		return;
+	srv__event(job, srv__chunk(job, m, NULL, srv_llm_finish_name(job->finish)));
+	if (job->include_usage)
+		srv__event(job, json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", job->id, "object",
+					  job->api == API_CHAT ? "chat.completion.chunk"
+							       : "text_completion",
+					  "created", (json_int_t)job->created, "model", m->cfg.name,
+					  "choices", "usage", srv__usage(job)));
+	srv__out_append(job, "data: [DONE]\n\n", 14);
+	job->out_done = 1;
+}
+
+void srv_llm_job_progress(srv_llm_job *job)
+{
+	srv_req *r = job->req;
+	if (!r)
+		return;
+	srv_model *m = r->model;
+	if (r->llm_stream) {
+		srv__stream_progress(job, m);
+		if (job->out_suspended) {
+			job->out_suspended = 0;
+			MHD_resume_connection(r->conn);
+		}
+		return;
+	}
+	if (!job->finish)
+		return;
+	r->t_run = r->t_queued + (uint64_t)(job->ttft_ms * 1e6);
+	r->t_done = uv_hrtime();
+	if (job->finish == SRV_LLM_ERROR)
+		srv_req_error(r, 500, "internal", "model '%s': generation failed", m->cfg.name);
+	else if (job->finish == SRV_LLM_CANCEL)
+		srv_req_error(r, 503, "cancelled", "model '%s': the server is stopping",
+			      m->cfg.name);
+	else
+		srv_req_answer(r, 200, srv__final_body(job, m));
+}
+
+static ssize_t srv__stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	srv_llm_job *job = cls;
+	(void)pos;
+	if (job->out_off < job->out_len) {
+		size_t n = job->out_len - job->out_off;
+		if (n > max)
+			n = max;
+		memcpy(buf, job->out + job->out_off, n);
+		job->out_off += n;
+		if (job->out_off == job->out_len)
+			job->out_off = job->out_len = 0;
+		return (ssize_t)n;
+	}
+	if (job->out_done)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (!job->req)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	job->out_suspended = 1;
+	MHD_suspend_connection(job->req->conn);
+	return 0;
+}
+
+static void srv__stream_free(void *cls)
+{
+	srv_llm_job_unref(cls);
+}
+
+struct MHD_Response *srv_llm_stream_response(srv_req *r)
+{
+	srv_llm_job *job = r->llm;
+	struct MHD_Response *resp = MHD_create_response_from_callback(
+		MHD_SIZE_UNKNOWN, 4096, srv__stream_read, job, srv__stream_free);
+	if (!resp)
+		return NULL;
+	job->refs++;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	return resp;
+}
+
+void srv_llm_req_done(srv_req *r, srv_log_record *rec)
+{
+	srv_llm_job *job = r->llm;
+	if (!job)
+		return;
+	if (rec) {
+		rec->prompt_tokens = job->gen.n_prompt;
+		rec->completion_tokens = job->n_completion;
+		rec->ttft_ms = job->ttft_ms;
+		snprintf(rec->finish_reason, sizeof(rec->finish_reason), "%s",
+			 job->finish ? srv_llm_finish_name(job->finish) : "cancelled");
+		rec->instances = 1;
+	}
+	if (!job->finish)
+		srv_llm_cancel(job->llm, job);
+	job->req = NULL;
+	r->llm = NULL;
+	srv_llm_job_unref(job);
+}
+
+json_t *srv_llm_model_json(srv_model *m)
+{
+	srv_llm *l = m->llm;
+	const mrt_llm_info *in = srv_llm_info(l);
+	return json_pack("{s:s, s:s, s:i, s:I, s:s, s:i, s:i, s:i, s:s, s:I, s:i, s:I, s:I}",
+			 "name", m->cfg.name, "kind", "llm", "version", (int)m->version,
+			 "file_size", (json_int_t)mrt_model_file_size(m->model), "tensor_types",
+			 mrt_model_tensor_types(m->model), "context_length", srv_llm_n_ctx(l),
+			 "parallel", srv_llm_parallel(l), "n_vocab", in->n_vocab, "chat_template",
+			 srv_chat_family_name(srv_llm_chat_family(l)), "n_params",
+			 (json_int_t)in->n_params, "prompt_chunk", (int)m->cfg.prompt_chunk,
+			 "max_queue", (json_int_t)m->cfg.max_queue, "max_tokens_default",
+			 (json_int_t)m->cfg.max_tokens_default);
+}
