@@ -212,6 +212,31 @@ out:
 	return text;
 }
 
+/* A prompt given as token ids (OpenAI's array-of-integers form), used as
+ * is: no BOS is added. 0 or -1 with e. */
+static int srv__prompt_ids(srv_llm_job *job, srv_llm *l, json_t *ids, srv__perr *e)
+{
+	size_t n = json_array_size(ids), i;
+	int n_vocab = srv_llm_info(l)->n_vocab;
+	json_t *it;
+	if (n >= (size_t)srv_llm_n_ctx(l))
+		PERR(e, "context_length_exceeded",
+		     "the prompt holds %zu tokens; this model's context is %d tokens", n,
+		     srv_llm_n_ctx(l));
+	if (!(job->gen.prompt = malloc(sizeof(int32_t) * n)))
+		PERR(e, "internal", "out of memory");
+	json_array_foreach(ids, i, it)
+	{
+		json_int_t v = json_is_integer(it) ? json_integer_value(it) : -1;
+		if (v < 0 || v >= n_vocab)
+			PERR(e, "invalid_request", "prompt[%zu]: token ids are integers in [0, %d)",
+			     i, n_vocab);
+		job->gen.prompt[i] = (int32_t)v;
+	}
+	job->gen.n_prompt = (int)n;
+	return 0;
+}
+
 /* Tokenize the request's prompt into job->gen. 0 or -1 with e. */
 static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *e)
 {
@@ -229,6 +254,8 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 			add_bos = 0;
 	} else {
 		json_t *p = json_object_get(body, "prompt");
+		if (json_is_array(p) && json_is_integer(json_array_get(p, 0)))
+			return srv__prompt_ids(job, l, p, e);
 		if (json_is_array(p) && json_array_size(p) == 1)
 			p = json_array_get(p, 0);
 		if (!json_is_string(p))

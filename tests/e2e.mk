@@ -1,8 +1,9 @@
 # tests/e2e.mk: end-to-end tests of modeld. Each starts the real daemon on a
 # free loopback port from a generated config with a temporary database.
 E2E_TESTS = tests/e2e/test_api.sh tests/e2e/test_load.sh tests/e2e/test_lifecycle.sh \
-	tests/e2e/test_logdb.sh
+	tests/e2e/test_logdb.sh tests/e2e/test_llm.sh
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/run.sh tests/e2e/lib.mjs tests/e2e/api.mjs \
 	tests/e2e/load.mjs tests/e2e/lifecycle.mjs tests/e2e/logdb.mjs \
+	tests/e2e/llm.mjs tests/e2e/package.json tests/e2e/package-lock.json \
 	tests/bench/http/run.sh tests/bench/http/post.lua tests/bench/http/nginx-static.conf
