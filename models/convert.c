@@ -360,7 +360,8 @@ static int fill_outputs(cv_graph *cv)
 	return 0;
 }
 
-static int write_graph(const mrt__graph *g, const char *out_path, char *err, size_t errlen)
+static int write_graph(const mrt__graph *g, const convert_options *o, const char *out_path,
+                       char *err, size_t errlen)
 {
 	mrt_gguf_writer *w = mrt_gguf_writer_new();
 	int rc;
@@ -370,6 +371,8 @@ static int write_graph(const mrt__graph *g, const char *out_path, char *err, siz
 		return MRT_ERR_NOMEM;
 	}
 	rc = mrt__graph_write(g, w, err, errlen);
+	if (rc == 0)
+		rc = cv__write_input_keys(w, o, err, errlen);
 	if (rc == 0)
 		rc = mrt_gguf_writer_write(w, out_path, err, errlen);
 	mrt_gguf_writer_free(w);
@@ -411,15 +414,21 @@ int convert_onnx_file(const char *in_path, const char *out_path, const convert_o
 	if (rc == 0)
 		rc = cv__drop_zero_states(&cv);
 	if (rc == 0)
+		rc = cv__check_retrieve_k(&cv);
+	if (rc == 0)
 		rc = infer_all(&cv);
 	if (rc == 0)
 		rc = fill_outputs(&cv);
 	if (rc == 0)
 		rc = cv__rewrite(&cv, o.fuse);
 	if (rc == 0)
+		rc = cv__fuse_retrieve(&cv, o.exclude_input);
+	if (rc == 0)
+		rc = cv__check_pads(&cv, &o);
+	if (rc == 0)
 		rc = cv__quantize(cv.g, o.quant, err, errlen);
 	if (rc == 0)
-		rc = write_graph(cv.g, out_path, err, errlen);
+		rc = write_graph(cv.g, &o, out_path, err, errlen);
 	cv_free(&cv);
 free_model:
 	onnx_model_free(m);

@@ -4,10 +4,21 @@
 #define CONVERT_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#define CONVERT_MAX_PADS 16
 
 typedef struct convert_options {
 	int quant; /* enum mrt_type for weight matrices: F32, F16, Q8_0 or Q4_0 */
 	int fuse;  /* 1 (default): fuse LayerNorm / GELU patterns and fold BatchNorm */
+	/* Ragged id-list inputs: pad_names[i] (an int input [*,-1]) is padded
+	 * with pad_values[i] (modelgraph.input.NAME.pad). Names borrowed. */
+	int n_pads;
+	const char *pad_names[CONVERT_MAX_PADS];
+	int64_t pad_values[CONVERT_MAX_PADS];
+	/* When set: an optional int64 [*,-1] input of that name (pad -1) holding
+	 * ids to leave out of the fused RetrieveTopK's results. Borrowed. */
+	const char *exclude_input;
 } convert_options;
 convert_options convert_default_options(void);
 

@@ -61,6 +61,18 @@ int cv__rewrite(cv_graph *cv, int fuse);
  * ONNX default); run before shape inference. */
 int cv__drop_zero_states(cv_graph *cv);
 
+/* Recommendation passes (convert_recsys.c). cv__check_retrieve_k refuses
+ * TopK(MatMul(x, catalog)) with k above the catalog's items (run before
+ * shape inference, for a clear message); cv__fuse_retrieve makes
+ * RetrieveTopK of MatMul(query, catalog transB=1) -> TopK (after the weight
+ * transposition) and adds the exclusion input when exclude_input is set;
+ * cv__check_pads validates o->pad_names; cv__write_input_keys writes the
+ * pad / optional keys of the inputs. Each returns 0 or a status. */
+int cv__check_retrieve_k(cv_graph *cv);
+int cv__fuse_retrieve(cv_graph *cv, const char *exclude_input);
+int cv__check_pads(cv_graph *cv, const convert_options *o);
+int cv__write_input_keys(mrt_gguf_writer *w, const convert_options *o, char *err, size_t errlen);
+
 /* Quantize the weight matrices of a graph to type (convert_quant.c): F32
  * constants only (others are left alone). */
 int cv__quantize(mrt__graph *g, int type, char *err, size_t errlen);

@@ -29,6 +29,8 @@ static int64_t row_for_use(const mrt__node *n, int slot, const mrt__const *c)
 		return c->dims[2];
 	if (!strcmp(n->op, "Gather") && slot == 0 && c->ndim == 2)
 		return c->dims[1];
+	if (!strcmp(n->op, "RetrieveTopK") && slot == 1 && c->ndim == 2)
+		return c->dims[1];
 	return 0;
 }
 

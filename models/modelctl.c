@@ -24,6 +24,7 @@ static const char *const TOP_USAGE =
 	"\n"
 	"commands:\n"
 	"  convert IN.onnx OUT.gguf [--quant f32|f16|q8_0|q4_0] [--no-fuse]\n"
+	"          [--pad NAME=ID]... [--exclude-input NAME]\n"
 	"                       convert an ONNX model into a graph GGUF file\n"
 	"  quantize IN.gguf OUT.gguf TYPE\n"
 	"                       re-quantize the weight matrices of a GGUF file\n"
@@ -38,14 +39,19 @@ static const char *const TOP_USAGE =
 	"1 failure, 2 wrong usage.\n";
 
 static const char *const CONVERT_USAGE =
-	"usage: modelctl convert IN.onnx OUT.gguf [--quant f32|f16|q8_0|q4_0] [--no-fuse]\n";
+	"usage: modelctl convert IN.onnx OUT.gguf [--quant f32|f16|q8_0|q4_0] [--no-fuse]\n"
+	"                        [--pad NAME=ID]... [--exclude-input NAME]\n";
 static const char *const CONVERT_HELP =
 	"\n"
 	"Convert an ONNX model into a graph GGUF file that modeld and `modelctl\n"
 	"predict` load.\n"
 	"  --quant TYPE  type of the weight matrices (default f32); matrices whose\n"
 	"                rows do not fit the block size, biases and norms stay f32\n"
-	"  --no-fuse     keep LayerNorm/GELU patterns and BatchNorm as separate nodes\n";
+	"  --no-fuse     keep LayerNorm/GELU patterns and BatchNorm as separate nodes\n"
+	"  --pad NAME=ID the int input NAME [*,-1] takes ragged id lists, padded with ID\n"
+	"  --exclude-input NAME\n"
+	"                add an optional int64 input NAME [*,-1] of item ids to leave out\n"
+	"                of the retrieval (MatMul with the catalog -> TopK, fused)\n";
 static const char *const QUANTIZE_USAGE = "usage: modelctl quantize IN.gguf OUT.gguf TYPE\n";
 static const char *const QUANTIZE_HELP =
 	"\n"
@@ -121,9 +127,32 @@ static int convert_quant(const char *name)
 	return -1;
 }
 
+/* "NAME=ID" into the next pad slot of o; the name is copied into
+ * names[slot], which must outlive o. 0 or -1. */
+static int convert_pad_opt(convert_options *o, const char *value, char (*names)[256])
+{
+	const char *eq = strchr(value, '=');
+	long long id;
+	char *end;
+
+	if (!eq || eq == value || !eq[1] || o->n_pads >= CONVERT_MAX_PADS ||
+	    (size_t)(eq - value) >= sizeof(names[0]))
+		return -1;
+	errno = 0;
+	id = strtoll(eq + 1, &end, 10);
+	if (errno || *end)
+		return -1;
+	memcpy(names[o->n_pads], value, (size_t)(eq - value));
+	names[o->n_pads][eq - value] = '\0';
+	o->pad_names[o->n_pads] = names[o->n_pads];
+	o->pad_values[o->n_pads++] = id;
+	return 0;
+}
+
 static int cmd_convert(int argc, char **argv)
 {
 	convert_options opt = convert_default_options();
+	char pad_names[CONVERT_MAX_PADS][256];
 	const char *pos[2], *value;
 	char err[512];
 	int i, n = 0, r;
@@ -139,6 +168,17 @@ static int cmd_convert(int argc, char **argv)
 							    "--quant takes f32, f16, q8_0 or q4_0");
 		} else if (!strcmp(argv[i], "--no-fuse")) {
 			opt.fuse = 0;
+		} else if ((r = modelctl_opt(argc, argv, &i, "--pad", &value)) != 0) {
+			if (r < 0 || convert_pad_opt(&opt, value, pad_names) != 0)
+				return modelctl_usage_error("convert", CONVERT_USAGE,
+							    "--pad takes NAME=ID (an integer id), "
+							    "at most %d times",
+							    CONVERT_MAX_PADS);
+		} else if ((r = modelctl_opt(argc, argv, &i, "--exclude-input", &value)) != 0) {
+			if (r < 0 || !value[0])
+				return modelctl_usage_error("convert", CONVERT_USAGE,
+							    "--exclude-input takes an input name");
+			opt.exclude_input = value;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			return modelctl_usage_error("convert", CONVERT_USAGE, "unknown option %s",
 						    argv[i]);

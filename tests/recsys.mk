@@ -4,3 +4,4 @@ runtime_libmodelrt_a_SOURCES += runtime/ops_retrieve.c runtime/model_inputs.c
 check_PROGRAMS += tests/unit/runtime/test_retrieve
 TESTS += tests/unit/runtime/test_retrieve
 tests_unit_runtime_test_retrieve_LDADD = $(RUNTIME_LIBS)
+models_libconvert_a_SOURCES += models/convert_recsys.c
