@@ -5,3 +5,7 @@ check_PROGRAMS += tests/unit/runtime/test_retrieve
 TESTS += tests/unit/runtime/test_retrieve
 tests_unit_runtime_test_retrieve_LDADD = $(RUNTIME_LIBS)
 models_libconvert_a_SOURCES += models/convert_recsys.c
+
+noinst_PROGRAMS += tests/bench/bench_retrieval
+tests_bench_bench_retrieval_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS)
+tests_bench_bench_retrieval_LDADD = $(RUNTIME_LIBS)
