@@ -16,7 +16,7 @@
 #define CONV_SLOT_FLOATS ((int64_t)1 << 15)  /* F32 slot target: columns + GEMM output */
 #define CONV_MIN_TILE 64                     /* F32 positions per tile at least */
 #define CONV_TASK_FMAS ((int64_t)1 << 17)    /* least multiply-adds worth a second task */
-#define CONV_KERNEL_MAX_MG 64                /* own F32 kernel up to this many rows */
+#define CONV_KERNEL_MAX_W 4096               /* own F32 kernel while mg*K fits L1 */
 
 /* Concrete geometry of one Conv/ConvTranspose run. */
 typedef struct conv_geom {
@@ -561,7 +561,9 @@ static void conv_run_f32(const conv_geom *g, const float *x, const float *w, con
 	j.tp = (j.tn + 15) / 16 * 16;
 	j.n_tiles = (total + j.tn - 1) / j.tn;
 	n_tasks = n_tasks > j.n_tiles ? j.n_tiles : n_tasks;
-	j.avx2 = g->mg <= CONV_KERNEL_MAX_MG && conv_avx2_ok();
+	/* The kernel re-reads the group's weights for every 16 columns: past
+	 * L1 (measured at mg*K > 4096) sgemm's packing wins. */
+	j.avx2 = g->mg * g->K <= CONV_KERNEL_MAX_W && conv_avx2_ok();
 	j.whole = g->pout <= j.tn && g->pout % 16 == 0;
 	mrt__pool_run(ctx->pool, (int)n_tasks, conv_tile_task, &j);
 }

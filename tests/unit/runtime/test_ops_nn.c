@@ -67,8 +67,9 @@ static void test_conv(mrt__pool *pool)
 }
 
 /* Batches whose position tiles cross images: groups with a row tail for
- * the narrow kernel, dilation, the sgemm path (72 rows), stride 2 with
- * asymmetric pads; run with each kernel level the CPU allows. */
+ * the AVX2 kernel, dilation, 72 rows with K = 16, stride 2 with asymmetric
+ * pads, whole images written straight into Y; run with each kernel level
+ * the CPU allows (generic: sgemm and a separate bias store). */
 static void test_conv_batched(mrt__pool *pool)
 {
 	tnode t;
