@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "llm.h"
+#include "predict_fast.h"
 #include "srv.h"
 
 enum srv__route {
@@ -282,8 +283,45 @@ static srv_model *srv__body_model(srv_req *r, json_t *body)
 	return m;
 }
 
+/* The common body, {"model": NAME, "inputs": [[numbers]...]} for a model
+ * with one float32 input, decoded without a JSON tree (predict_fast.h).
+ * Returns 1 when the request was queued, 0 to take the general path (which
+ * also gives every error its message). */
+static int srv__route_fast(srv_req *r)
+{
+	srv_fast_body fb;
+	srv_model *m;
+	srv *s = r->srv;
+
+	if ((r->kind != SRV_REQ_V1 && r->kind != SRV_REQ_V1_MODEL) || !r->body ||
+	    srv_fast_scan(r->body, r->body_len, &fb) != 0)
+		return 0;
+	if (r->kind == SRV_REQ_V1_MODEL) {
+		m = srv_registry_find(s, r->model_name);
+	} else if (fb.model) {
+		if (fb.model_len >= sizeof(r->model_name))
+			return 0;
+		memcpy(r->model_name, fb.model, fb.model_len);
+		r->model_name[fb.model_len] = '\0';
+		m = srv_registry_find(s, r->model_name);
+	} else {
+		m = s->n_models == 1 ? s->models[0] : NULL;
+		if (m)
+			snprintf(r->model_name, sizeof(r->model_name), "%s", m->cfg.name);
+	}
+	if (!m || srv_fast_inputs(m->model, &fb, &r->in) != 1)
+		return 0;
+	r->v2_owned = 0;
+	r->model = m;
+	srv_model_ref(m);
+	srv_batch_enqueue(r);
+	return 1;
+}
+
 void srv_route(srv_req *r, const char *method, const char *url)
 {
+	if (srv__route_fast(r))
+		return;
 	json_error_t jerr;
 	codec_error e;
 	json_t *body = json_loadb(r->body ? r->body : "", r->body_len, 0, &jerr);

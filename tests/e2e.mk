@@ -7,3 +7,11 @@ EXTRA_DIST += $(E2E_TESTS) tests/e2e/run.sh tests/e2e/lib.mjs tests/e2e/api.mjs 
 	tests/e2e/load.mjs tests/e2e/lifecycle.mjs tests/e2e/logdb.mjs \
 	tests/e2e/llm.mjs tests/e2e/package.json tests/e2e/package-lock.json \
 	tests/bench/http/run.sh tests/bench/http/post.lua tests/bench/http/nginx-static.conf
+
+# The fast predict-body path against the general JSON codec.
+check_PROGRAMS += tests/unit/server/test_predict_fast
+TESTS += tests/unit/server/test_predict_fast
+tests_unit_server_test_predict_fast_SOURCES = tests/unit/server/test_predict_fast.c \
+	server/predict_fast.c server/predict_fast.h
+tests_unit_server_test_predict_fast_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_server_test_predict_fast_LDADD = $(CODEC_LIBS) $(RUNTIME_LIBS)

@@ -1,0 +1,292 @@
+/* Fast predict-body decoding (see predict_fast.h). Numbers are rounded the
+ * way the general path rounds them: integers through int64 (so "-0" is +0),
+ * reals to the nearest double (exactly, by Clinger's fast path when the
+ * decimal mantissa and power of ten are both exact doubles, else by strtod)
+ * and then to float. */
+#include "config.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "predict_fast.h"
+
+#define FAST_MAX_ELEMS ((int64_t)1 << 31) /* as the general path */
+
+static const char *srv__ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* A string without escapes or bytes outside printable ASCII; *p at the
+ * opening quote, left after the closing one. 0 or -1. */
+static int srv__plain_string(const char **p, const char *end, const char **s, size_t *n)
+{
+	const char *q = *p + 1;
+	while (q < end && *q != '"') {
+		if (*q == '\\' || (unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
+			return -1;
+		q++;
+	}
+	if (q >= end)
+		return -1;
+	*s = *p + 1;
+	*n = (size_t)(q - *s);
+	*p = q + 1;
+	return 0;
+}
+
+/* Skip a list made only of numbers, lists, commas and whitespace (checked
+ * strictly later by srv_fast_inputs). 0 or -1. */
+static int srv__skip_list(const char **p, const char *end)
+{
+	int depth = 0;
+	for (const char *q = *p; q < end; q++) {
+		char c = *q;
+		if (c == '[') {
+			depth++;
+		} else if (c == ']') {
+			if (--depth == 0) {
+				*p = q + 1;
+				return 0;
+			}
+		} else if (!strchr("0123456789+-.eE, \t\n\r", c) || c == '\0') {
+			return -1;
+		}
+	}
+	return -1;
+}
+
+int srv_fast_scan(const char *body, size_t len, srv_fast_body *fb)
+{
+	const char *end = body + len, *p = srv__ws(body, end), *key;
+	size_t klen;
+	int seen_model = 0, seen_list = 0;
+
+	memset(fb, 0, sizeof(*fb));
+	fb->end = end;
+	if (p >= end || *p++ != '{')
+		return -1;
+	for (;;) {
+		p = srv__ws(p, end);
+		if (p >= end || *p != '"' || srv__plain_string(&p, end, &key, &klen) != 0)
+			return -1;
+		p = srv__ws(p, end);
+		if (p >= end || *p++ != ':')
+			return -1;
+		p = srv__ws(p, end);
+		if (p >= end)
+			return -1;
+		if (klen == 5 && !memcmp(key, "model", 5) && !seen_model && *p == '"') {
+			if (srv__plain_string(&p, end, &fb->model, &fb->model_len) != 0)
+				return -1;
+			seen_model = 1;
+		} else if (((klen == 6 && !memcmp(key, "inputs", 6)) ||
+			    (klen == 9 && !memcmp(key, "instances", 9))) &&
+			   !seen_list && *p == '[') {
+			fb->value = p;
+			fb->used_instances = klen == 9;
+			if (srv__skip_list(&p, end) != 0)
+				return -1;
+			seen_list = 1;
+		} else {
+			return -1;
+		}
+		p = srv__ws(p, end);
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p >= end || *p++ != '}')
+			return -1;
+		break;
+	}
+	return seen_list && srv__ws(p, end) == end ? 0 : -1;
+}
+
+static const double srv__pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+				      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* One JSON number at *p into *out as the general path would store it.
+ * 0, or -1 when it is not a JSON number or needs the general path. */
+static int srv__number(const char **p, const char *end, float *out)
+{
+	const char *s = *p, *q = s;
+	uint64_t mant = 0;
+	int neg = 0, digits = 0, frac = 0, is_real = 0, exp = 0, eneg = 0, edigits = 0;
+	double d;
+
+	if (q < end && *q == '-')
+		neg = 1, q++;
+	if (q >= end || *q < '0' || *q > '9' || (*q == '0' && q + 1 < end && q[1] >= '0' &&
+						 q[1] <= '9'))
+		return -1;
+	for (; q < end && *q >= '0' && *q <= '9'; q++)
+		if (digits || *q != '0')
+			mant = mant * 10 + (uint64_t)(*q - '0'), digits++;
+	if (q < end && *q == '.') {
+		is_real = 1;
+		if (++q >= end || *q < '0' || *q > '9')
+			return -1;
+		for (; q < end && *q >= '0' && *q <= '9'; q++, frac++)
+			if (digits || *q != '0')
+				mant = mant * 10 + (uint64_t)(*q - '0'), digits++;
+	}
+	if (q < end && (*q == 'e' || *q == 'E')) {
+		is_real = 1;
+		q++;
+		if (q < end && (*q == '+' || *q == '-'))
+			eneg = *q++ == '-';
+		for (; q < end && *q >= '0' && *q <= '9'; q++, edigits++)
+			if (edigits < 6)
+				exp = exp * 10 + (*q - '0');
+		if (edigits == 0 || edigits > 5)
+			return -1;
+	}
+	if (digits > 18)
+		return -1; /* mantissa may not be exact (or an int64 overflow) */
+	*p = q;
+	if (!is_real) {
+		int64_t iv = neg ? -(int64_t)mant : (int64_t)mant;
+		*out = (float)(double)iv;
+		return 0;
+	}
+	int e10 = (eneg ? -exp : exp) - frac;
+	if (mant == 0) {
+		d = 0.0;
+	} else if (mant <= ((uint64_t)1 << 53) && e10 >= -22 && e10 <= 22) {
+		d = e10 >= 0 ? (double)mant * srv__pow10[e10] : (double)mant / srv__pow10[-e10];
+	} else {
+		char buf[64];
+		if ((size_t)(q - s) >= sizeof(buf))
+			return -1;
+		memcpy(buf, s, (size_t)(q - s));
+		buf[q - s] = '\0';
+		d = strtod(buf, NULL);
+		neg = 0; /* the sign is in the text */
+	}
+	if (neg)
+		d = -d;
+	*out = (float)d;
+	return isfinite(d) && isfinite(*out) ? 0 : -1;
+}
+
+typedef struct srv__fast_dec {
+	const char *p, *end;
+	const mrt_io_info *info;
+	float *data;
+	int64_t next, cap;
+} srv__fast_dec;
+
+/* One instance: the nested list at depth d (1 = an instance) holding exactly
+ * info->dims[d] entries. 0 or -1 (not handled), -2 (out of memory). */
+static int srv__fast_list(srv__fast_dec *x, int d)
+{
+	int64_t n = x->info->dims[d];
+	const char *p = srv__ws(x->p, x->end);
+
+	if (p >= x->end || *p++ != '[')
+		return -1;
+	for (int64_t i = 0; i < n; i++) {
+		p = srv__ws(p, x->end);
+		if (i > 0) {
+			if (p >= x->end || *p++ != ',')
+				return -1;
+			p = srv__ws(p, x->end);
+		}
+		if (d + 1 < x->info->ndim) {
+			x->p = p;
+			int rc = srv__fast_list(x, d + 1);
+			if (rc != 0)
+				return rc;
+			p = x->p;
+			continue;
+		}
+		if (x->next == x->cap) {
+			int64_t cap = x->cap ? x->cap * 2 : 256;
+			float *nd = cap <= FAST_MAX_ELEMS ? realloc(x->data, sizeof(float) * (size_t)cap)
+							  : NULL;
+			if (!nd)
+				return cap <= FAST_MAX_ELEMS ? -2 : -1;
+			x->data = nd;
+			x->cap = cap;
+		}
+		if (srv__number(&p, x->end, &x->data[x->next]) != 0)
+			return -1;
+		x->next++;
+	}
+	p = srv__ws(p, x->end);
+	if (p >= x->end || *p++ != ']')
+		return -1;
+	x->p = p;
+	return 0;
+}
+
+/* Does the model take one float32 input of fixed shape past the batch? */
+static int srv__fast_model(const mrt_model *model, mrt_io_info *info)
+{
+	if (mrt_model_kind(model) != MRT_MODEL_GRAPH || mrt_model_n_inputs(model) != 1 ||
+	    mrt_model_input(model, 0, info) != 0)
+		return 0;
+	if (info->dtype != MRT_DTYPE_F32 || info->ndim < 2 || info->dims[0] >= 0)
+		return 0;
+	for (int d = 1; d < info->ndim; d++)
+		if (info->dims[d] < 0)
+			return 0;
+	return 1;
+}
+
+int srv_fast_inputs(const mrt_model *model, const srv_fast_body *fb, codec_inputs *out)
+{
+	mrt_io_info info;
+	srv__fast_dec x = {fb->value, fb->end, &info, NULL, 0, 0};
+	int64_t batch = 0;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!fb->value || !srv__fast_model(model, &info))
+		return 0;
+	const char *p = srv__ws(fb->value + 1, fb->end);
+	while (p < fb->end && *p != ']') {
+		if (batch > 0) {
+			if (*p++ != ',')
+				goto fail;
+			p = srv__ws(p, fb->end);
+		}
+		x.p = p;
+		if ((rc = srv__fast_list(&x, 1)) != 0)
+			goto fail;
+		batch++;
+		p = srv__ws(x.p, fb->end);
+	}
+	if (batch == 0 || p >= fb->end)
+		goto fail;
+	out->t = calloc(1, sizeof(*out->t));
+	if (!out->t) {
+		rc = -2;
+		goto fail;
+	}
+	if (!x.data && !(x.data = malloc(sizeof(float)))) /* an input of 0 elements */
+		goto fail_nomem;
+	out->n = 1;
+	out->t[0].name = info.name;
+	out->t[0].dtype = MRT_DTYPE_F32;
+	out->t[0].ndim = info.ndim;
+	memcpy(out->t[0].dims, info.dims, sizeof(info.dims));
+	out->t[0].dims[0] = batch;
+	out->t[0].data = x.data;
+	out->batch = batch;
+	out->used_instances = fb->used_instances;
+	return 1;
+fail_nomem:
+	free(out->t);
+	out->t = NULL;
+	rc = -2;
+fail:
+	free(x.data);
+	return rc == -2 ? -1 : 0;
+}

@@ -1,0 +1,222 @@
+/* The fast predict-body path against the general one (codec_parse_predict):
+ * every body it decodes must give the same dims, flags and float bits; the
+ * bodies it must leave to the general path (other keys, shapes, values the
+ * general path refuses, numbers it cannot round itself) are left; and under
+ * random numbers and byte mutations it never accepts a body differently. */
+#include <stdint.h>
+
+#include "predict_fast.h"
+#include "test.h"
+
+static mrt_model *reg, *dig;
+
+/* Parse with both paths. Returns the fast verdict (1 decoded, 0 left); when
+ * it decoded, checks the general path agrees bit for bit. */
+static int both(const mrt_model *m, const char *body)
+{
+	srv_fast_body fb;
+	codec_inputs fast, slow;
+	codec_error e;
+	json_error_t jerr;
+	int rc = 0;
+
+	if (srv_fast_scan(body, strlen(body), &fb) == 0)
+		rc = srv_fast_inputs(m, &fb, &fast);
+	CHECK(rc == 0 || rc == 1);
+	if (rc != 1)
+		return rc;
+	json_t *j = json_loads(body, 0, &jerr);
+	int srv = j ? codec_parse_predict(m, j, &slow, &e) : -1;
+	json_decref(j);
+	CHECK_EQ_INT(srv, 0);
+	if (srv != 0) {
+		fprintf(stderr, "  fast accepted what the general path refuses: %.200s\n", body);
+		codec_inputs_free(&fast);
+		return rc;
+	}
+	CHECK(fast.n == 1 && slow.n == 1 && fast.batch == slow.batch &&
+	      fast.used_instances == slow.used_instances && fast.k == slow.k);
+	CHECK(fast.t[0].ndim == slow.t[0].ndim && fast.t[0].dtype == slow.t[0].dtype &&
+	      !memcmp(fast.t[0].dims, slow.t[0].dims, sizeof(fast.t[0].dims)) &&
+	      !strcmp(fast.t[0].name, slow.t[0].name));
+	size_t n = 1;
+	for (int d = 0; d < fast.t[0].ndim; d++)
+		n *= (size_t)fast.t[0].dims[d];
+	if (memcmp(fast.t[0].data, slow.t[0].data, n * sizeof(float)) != 0) {
+		CHECK(!"same float bits");
+		fprintf(stderr, "  differs: %.300s\n", body);
+	}
+	codec_inputs_free(&fast);
+	codec_inputs_free(&slow);
+	return rc;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* A random number in one of the ways clients print them. */
+static int number(char *buf, size_t len)
+{
+	double mag = pow(10.0, (double)(int)(next() % 24) - 12.0);
+	double v = ((double)(next() % 2000001) - 1000000.0) / 1000000.0 * mag;
+	static const char *fmts[] = {"%.9g", "%.17g", "%g", "%e", "%.3f", "%.0f", "%.6E", "%.12g"};
+	switch (next() % 10) {
+	case 0:
+		return snprintf(buf, len, "%lld", (long long)(next() % 2000001) - 1000000);
+	case 1:
+		return snprintf(buf, len, "%lld",
+				(long long)(next() % 999999999999999999ull) * (next() % 2 ? 1 : -1));
+	default:
+		return snprintf(buf, len, fmts[next() % 8], v);
+	}
+}
+
+/* A random regression body: batch rows of 10 numbers, random spacing. */
+static void random_body(char *buf, size_t len, int batch)
+{
+	static const char *sp[] = {"", " ", "\n", "\t ", "\r\n"};
+	size_t k = 0;
+	int instances = next() % 2, model_last = next() % 3 == 0;
+	if (!model_last && next() % 2)
+		k += (size_t)snprintf(buf + k, len - k, "{%s\"model\"%s:%s\"regression\",",
+				      sp[next() % 5], sp[next() % 5], sp[next() % 5]);
+	else
+		k += (size_t)snprintf(buf + k, len - k, "{");
+	k += (size_t)snprintf(buf + k, len - k, "\"%s\":%s[", instances ? "instances" : "inputs",
+			      sp[next() % 5]);
+	for (int b = 0; b < batch; b++) {
+		k += (size_t)snprintf(buf + k, len - k, "%s[", b ? "," : "");
+		for (int i = 0; i < 10; i++) {
+			k += (size_t)snprintf(buf + k, len - k, "%s%s", i ? "," : "", sp[next() % 5]);
+			k += (size_t)number(buf + k, len - k);
+		}
+		k += (size_t)snprintf(buf + k, len - k, "%s]", sp[next() % 5]);
+	}
+	k += (size_t)snprintf(buf + k, len - k, "]%s", sp[next() % 5]);
+	if (model_last)
+		k += (size_t)snprintf(buf + k, len - k, ", \"model\": \"regression\"");
+	snprintf(buf + k, len - k, "}%s", sp[next() % 5]);
+}
+
+static void test_handled(void)
+{
+	static const char *row = "[0.1,-0.2,3,4e-3,5E+2,-0,-0.0,1e-30,3.4e38,123456789012345678]";
+	char body[4096];
+
+	snprintf(body, sizeof(body), "{\"model\":\"regression\",\"inputs\":[%s]}", row);
+	CHECK_EQ_INT(both(reg, body), 1);
+	snprintf(body, sizeof(body), " { \"inputs\" : [ %s , %s ] , \"model\" : \"regression\" } \n",
+		 row, row);
+	CHECK_EQ_INT(both(reg, body), 1);
+	snprintf(body, sizeof(body), "{\"instances\":[%s]}", row);
+	CHECK_EQ_INT(both(reg, body), 1);
+	/* digits: [*,1,8,8] */
+	size_t k = (size_t)snprintf(body, sizeof(body), "{\"inputs\":[[[");
+	for (int r = 0; r < 8; r++) {
+		k += (size_t)snprintf(body + k, sizeof(body) - k, "%s[", r ? "," : "");
+		for (int c = 0; c < 8; c++)
+			k += (size_t)snprintf(body + k, sizeof(body) - k, "%s%d.%d", c ? "," : "",
+					      (r * c) % 17, r + c);
+		k += (size_t)snprintf(body + k, sizeof(body) - k, "]");
+	}
+	snprintf(body + k, sizeof(body) - k, "]]], \"model\": \"digits\"}");
+	CHECK_EQ_INT(both(dig, body), 1);
+}
+
+static void test_left(void)
+{
+	static const char *bodies[] = {
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9]]}",              /* wrong shape */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,10,11]]}",        /* wrong shape */
+		"{\"inputs\":[]}",                                 /* empty batch */
+		"{\"inputs\":[1,2,3,4,5,6,7,8,9,10]}",             /* not nested */
+		"{\"inputs\":[[[1],2,3,4,5,6,7,8,9,10]]}",         /* too deep */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,1e39]]}",         /* float overflow */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,1e400]]}",        /* double overflow */
+		"{\"inputs\":[[01,2,3,4,5,6,7,8,9,10]]}",          /* not JSON */
+		"{\"inputs\":[[1.,2,3,4,5,6,7,8,9,10]]}",          /* not JSON */
+		"{\"inputs\":[[.5,2,3,4,5,6,7,8,9,10]]}",          /* not JSON */
+		"{\"inputs\":[[+1,2,3,4,5,6,7,8,9,10]]}",          /* not JSON */
+		"{\"inputs\":[[1e,2,3,4,5,6,7,8,9,10]]}",          /* not JSON */
+		"{\"inputs\":[[1,,3,4,5,6,7,8,9,10]]}",            /* not JSON */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,10],]}",          /* not JSON */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,10]]",            /* unterminated */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,10]]}x",          /* trailing bytes */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,\"10\"]]}",       /* a string */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,null]]}",         /* null */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,1234567890123456789]]}", /* 19 digits */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,10]],\"k\":1}",   /* another key */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,10]],\"inputs\":[[1,2,3,4,5,6,7,8,9,10]]}",
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,10]],\"instances\":[[1,2,3,4,5,6,7,8,9,10]]}",
+		"{\"model\":\"re\\u0067ression\",\"inputs\":[[1,2,3,4,5,6,7,8,9,10]]}",
+		"{\"inputs\":{\"x\":[[1,2,3,4,5,6,7,8,9,10]]}}",   /* named inputs */
+		"{\"instances\":[{\"x\":[1,2,3,4,5,6,7,8,9,10]}]}", /* instance objects */
+		"[[1,2,3,4,5,6,7,8,9,10]]",
+		"",
+	};
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		int rc = both(reg, bodies[i]);
+		CHECK_EQ_INT(rc, 0);
+		if (rc != 0)
+			fprintf(stderr, "  accepted: %s\n", bodies[i]);
+	}
+}
+
+static void test_random(void)
+{
+	static char body[65536], mut[65536];
+	int handled = 0, mutated_handled = 0;
+
+	for (int it = 0; it < 3000; it++) {
+		random_body(body, sizeof(body), 1 + (int)(next() % 8));
+		handled += both(reg, body) == 1;
+		/* flip, drop or insert a byte: whatever fast accepts, the general
+		 * path must accept with the same values */
+		size_t n = strlen(body), at = next() % n;
+		static const char pick[] = "0123456789-+.eE,[]{} \"x:";
+		memcpy(mut, body, n + 1);
+		switch (next() % 3) {
+		case 0:
+			mut[at] = pick[next() % (sizeof(pick) - 1)];
+			break;
+		case 1:
+			memmove(mut + at, mut + at + 1, n - at);
+			break;
+		default:
+			memmove(mut + at + 1, mut + at, n - at + 1);
+			mut[at] = pick[next() % (sizeof(pick) - 1)];
+		}
+		mutated_handled += both(reg, mut) == 1;
+	}
+	fprintf(stderr, "random: %d of 3000 bodies decoded fast, %d mutants decoded fast\n",
+		handled, mutated_handled);
+	CHECK(handled == 3000); /* every random number format above is handled */
+	CHECK(mutated_handled > 0 && mutated_handled < 3000);
+}
+
+int main(void)
+{
+	const char *src = getenv("top_srcdir");
+	char path[1024], err[512];
+
+	snprintf(path, sizeof(path), "%s/models/regression.gguf", src ? src : ".");
+	reg = mrt_model_load(path, NULL, err, sizeof(err));
+	snprintf(path, sizeof(path), "%s/models/digits.gguf", src ? src : ".");
+	dig = mrt_model_load(path, NULL, err, sizeof(err));
+	if (!reg || !dig) {
+		fprintf(stderr, "demo models: %s\n", err);
+		return 77;
+	}
+	test_handled();
+	test_left();
+	test_random();
+	mrt_model_free(reg);
+	mrt_model_free(dig);
+	TEST_END();
+}
