@@ -1,0 +1,57 @@
+// Aggregate generated tokens/s through modeld's HTTP API with 1, 2, 4 and 8
+// concurrent greedy streams on one language model (not part of make check).
+// Usage: node llm_http.mjs MODELD MODEL.gguf [TOKENS]  -> one table row.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const [modeld, gguf, tokArg] = process.argv.slice(2);
+const TOKENS = Number(tokArg || 64);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "modeld-llmbench-"));
+const conf = path.join(dir, "modeld.conf");
+fs.writeFileSync(conf, `listen = 127.0.0.1:0\nworkers = 2\n[model m]\npath = ${gguf}\n` +
+	"parallel = 8\nctx_size = 256\nmax_queue = 64\n");
+const child = spawn(modeld, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
+let err = "";
+child.stderr.on("data", (d) => (err += d));
+process.on("exit", () => { child.kill("SIGKILL"); fs.rmSync(dir, { recursive: true, force: true }); });
+let port = 0;
+for (let i = 0; i < 600 && !port; i++) {
+	const m = /listening on [^\n]*:(\d+)\n/.exec(err);
+	if (m) port = Number(m[1]);
+	else await new Promise((r) => setTimeout(r, 50));
+}
+if (!port) throw new Error(`modeld did not start: ${err}`);
+const base = `http://127.0.0.1:${port}`;
+while ((await fetch(base + "/readyz").catch(() => ({ status: 0 }))).status !== 200)
+	await new Promise((r) => setTimeout(r, 50));
+
+// One stream: returns generated tokens (from the usage chunk).
+async function stream(i) {
+	const r = await fetch(base + "/v1/completions", {
+		method: "POST", headers: { "content-type": "application/json" },
+		body: JSON.stringify({ model: "m", prompt: [1, 100 + i, 200 + i, 300 + i], max_tokens: TOKENS,
+			temperature: 0, stream: true, stream_options: { include_usage: true } }),
+	});
+	const text = await r.text();
+	const usage = text.split("\n\n").filter((e) => e.startsWith("data: {"))
+		.map((e) => JSON.parse(e.slice(6))).find((c) => c.usage);
+	return usage ? usage.usage.completion_tokens : 0;
+}
+
+await stream(0); // warm the page cache
+const row = [];
+for (const n of [1, 2, 4, 8]) {
+	const rates = [];
+	for (let rep = 0; rep < 3; rep++) {
+		const t0 = process.hrtime.bigint();
+		const toks = (await Promise.all(Array.from({ length: n }, (_, i) => stream(i)))).reduce((a, b) => a + b, 0);
+		rates.push(toks / (Number(process.hrtime.bigint() - t0) / 1e9));
+	}
+	rates.sort((a, b) => a - b);
+	row.push(rates[1]);
+}
+console.log(row.map((x) => x.toFixed(1).padStart(9)).join(" ") +
+	`  x${(row[3] / row[0]).toFixed(2)}`);
+child.kill("SIGTERM");
