@@ -3,8 +3,11 @@
  * 1..8 sequences per batch, and the memory bandwidth that bounds decoding.
  *   bench_llama make OUT.gguf          random 110M model (F32)
  *   bench_llama quant IN OUT TYPE      re-quantize (k-quants too)
- *   bench_llama bw                     read bandwidth, 2 threads, 1 GiB
- *   bench_llama run FILE [THREADS]     one table row */
+ *   bench_llama bw                     read GB/s, 2 threads: median, best
+ *   bench_llama run FILE [THREADS]     one table row (medians of 3 rounds)
+ *   bench_llama profile FILE THREADS STREAMS STEPS
+ *                                      tokens/s of one case for perf record
+ *                                      (STREAMS 0: a prompt of STEPS tokens) */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -140,7 +143,12 @@ static int quantize(const char *in, const char *out, const char *tname)
 	return rc ? 1 : 0;
 }
 
-/* ---- bandwidth ---- */
+/* ---- bandwidth ----
+ * Read bandwidth with 2 threads over a buffer far larger than the L3: the
+ * median of several passes (a single pass on a shared machine says more
+ * about the neighbours than about the memory). */
+
+enum { BW_BYTES = 256 << 20, BW_PASSES = 9 };
 
 typedef struct bw_part {
 	const uint64_t *p;
@@ -151,37 +159,65 @@ typedef struct bw_part {
 static void *bw_sum(void *arg)
 {
 	bw_part *b = arg;
-	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-	for (size_t i = 0; i + 4 <= b->n; i += 4)
-		s0 += b->p[i], s1 += b->p[i + 1], s2 += b->p[i + 2], s3 += b->p[i + 3];
-	b->sum = s0 + s1 + s2 + s3;
+	uint64_t s[8] = {0};
+	for (size_t i = 0; i + 8 <= b->n; i += 8)
+		for (int j = 0; j < 8; j++)
+			s[j] += b->p[i + j];
+	b->sum = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
 	return NULL;
 }
 
-static int bandwidth(void)
+static int cmp_double(const void *a, const void *b)
 {
-	size_t bytes = (size_t)1 << 30, n = bytes / 8;
-	uint64_t *buf = malloc(bytes);
-	double best = 0;
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Median GB/s of BW_PASSES passes over a fresh buffer; *best (OUT) gets
+ * the fastest pass. Returns a negative value when out of memory. */
+static double bandwidth(double *best)
+{
+	size_t n = BW_BYTES / 8;
+	uint64_t *buf = malloc(BW_BYTES), check = 0;
+	double gbs[BW_PASSES];
 
 	if (buf == NULL)
-		return 1;
+		return -1;
 	for (size_t i = 0; i < n; i++)
 		buf[i] = i;
-	for (int rep = 0; rep < 5; rep++) {
+	*best = 0;
+	for (int rep = 0; rep < BW_PASSES; rep++) {
 		bw_part parts[2] = {{buf, n / 2, 0}, {buf + n / 2, n / 2, 0}};
 		pthread_t t;
 		double t0 = now();
-		pthread_create(&t, NULL, bw_sum, &parts[1]);
+		if (pthread_create(&t, NULL, bw_sum, &parts[1]) != 0) {
+			free(buf);
+			return -1;
+		}
 		bw_sum(&parts[0]);
 		pthread_join(t, NULL);
-		double gbs = bytes / (now() - t0) / 1e9;
-		best = gbs > best ? gbs : best;
-		if (parts[0].sum + parts[1].sum == 42)
-			puts("");
+		gbs[rep] = BW_BYTES / (now() - t0) / 1e9;
+		*best = gbs[rep] > *best ? gbs[rep] : *best;
+		check += parts[0].sum + parts[1].sum;
 	}
-	printf("%.1f\n", best);
 	free(buf);
+	if (check == 42) /* keeps the sums alive */
+		puts("");
+	return median(gbs, BW_PASSES);
+}
+
+static int print_bandwidth(void)
+{
+	double best, med = bandwidth(&best);
+	if (med < 0)
+		return 1;
+	printf("%.1f %.1f\n", med, best);
 	return 0;
 }
 
@@ -216,68 +252,120 @@ static int decode(mrt_llm_ctx *c, int n, const int32_t *toks, const int32_t *seq
 	return 0;
 }
 
-static int run(const char *path, int threads)
-{
-	enum { PROMPT = 512, STEPS = 32, MAXSEQ = 8 };
-	static int32_t toks[PROMPT], seq[PROMPT];
-	static int8_t want[PROMPT];
-	char err[256];
-	mrt_model *m = mrt_model_load(path, NULL, err, sizeof(err));
-	mrt_llm_params p = mrt_llm_default_params();
-	double t0, best_prompt = 0, agg[4] = {0};
+enum { PROMPT = 512, STEPS = 32, MAXSEQ = 8, ROUNDS = 3 };
 
-	if (m == NULL) {
+static mrt_llm_ctx *open_ctx(const char *path, int threads, int n_ctx, mrt_model **m)
+{
+	char err[256];
+	mrt_llm_params p = mrt_llm_default_params();
+	mrt_llm_ctx *c;
+
+	if ((*m = mrt_model_load(path, NULL, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s: %s\n", path, err);
-		return 1;
+		return NULL;
 	}
-	p.n_ctx = PROMPT + 64;
+	p.n_ctx = n_ctx;
 	p.n_seq = MAXSEQ;
 	p.n_batch = PROMPT;
 	p.n_threads = threads;
-	mrt_llm_ctx *c = mrt_llm_ctx_new(m, &p, err, sizeof(err));
-	if (c == NULL) {
+	if ((c = mrt_llm_ctx_new(*m, &p, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
-		return 1;
+		mrt_model_free(*m);
 	}
-	for (int i = 0; i < PROMPT; i++)
-		toks[i] = (int32_t)((i * 7919) % VOCAB);
-	want[PROMPT - 1] = 1;
-	for (int rep = 0; rep < 2; rep++) { /* prompt: 512 tokens in one batch */
-		mrt_llm_seq_clear(c, 0);
-		t0 = now();
-		if (decode(c, PROMPT, toks, seq, want))
-			return 1;
-		double r = PROMPT / (now() - t0);
-		best_prompt = r > best_prompt ? r : best_prompt;
+	return c;
+}
+
+/* Prompt tokens/s: n tokens of slot 0 in one batch, logits of the last. */
+static double prompt_rate(mrt_llm_ctx *c, int n)
+{
+	static int32_t toks[PROMPT], seq[PROMPT];
+	static int8_t want[PROMPT];
+
+	for (int i = 0; i < n; i++)
+		toks[i] = (int32_t)((i * 7919) % VOCAB), want[i] = i == n - 1;
+	mrt_llm_seq_clear(c, 0);
+	double t0 = now();
+	if (decode(c, n, toks, seq, want))
+		return -1;
+	return n / (now() - t0);
+}
+
+/* Aggregate decode tokens/s of B sequences (one token each per step)
+ * after a 16-token prompt each. */
+static double decode_rate(mrt_llm_ctx *c, int B, int steps)
+{
+	int32_t s[MAXSEQ], toks[MAXSEQ], ps[16], pt[16];
+	int8_t w[MAXSEQ], pw[16] = {0};
+
+	for (int i = 0; i < B; i++) {
+		mrt_llm_seq_clear(c, i);
+		s[i] = i, w[i] = 1;
+		for (int j = 0; j < 16; j++)
+			ps[j] = i, pt[j] = (int32_t)((i * 16 + j) * 7919 % VOCAB);
+		pw[15] = 1;
+		if (decode(c, 16, pt, ps, pw))
+			return -1;
 	}
+	double t0 = now();
+	for (int step = 0; step < steps; step++) {
+		for (int i = 0; i < B; i++)
+			toks[i] = (int32_t)((step * 31 + i * 977) % VOCAB);
+		if (decode(c, B, toks, s, w))
+			return -1;
+	}
+	return B * steps / (now() - t0);
+}
+
+/* One table row: medians over ROUNDS rounds; each round measures the
+ * prompt, every width and the bandwidth back to back, so they see the same
+ * neighbours. */
+static int run(const char *path, int threads)
+{
 	static const int widths[4] = {1, 2, 4, 8};
-	for (int k = 0; k < 4; k++) { /* B sequences, one token each per step */
-		int B = widths[k];
-		int32_t s[MAXSEQ];
-		int8_t w[MAXSEQ];
-		for (int i = 0; i < B; i++) {
-			mrt_llm_seq_clear(c, i);
-			s[i] = i, w[i] = 1;
-		}
-		for (int i = 0; i < B; i++) { /* a short prompt each */
-			int32_t ps[16];
-			for (int j = 0; j < 16; j++)
-				ps[j] = i;
-			if (decode(c, 16, toks + 16 * i, ps, want))
+	double pr[ROUNDS], agg[4][ROUNDS], bw[ROUNDS], best;
+	mrt_model *m;
+	mrt_llm_ctx *c = open_ctx(path, threads, PROMPT + 64, &m);
+
+	if (c == NULL)
+		return 1;
+	if (prompt_rate(c, 64) < 0) /* warm-up: fault the map in */
+		return 1;
+	for (int r = 0; r < ROUNDS; r++) {
+		if ((pr[r] = prompt_rate(c, PROMPT)) < 0)
+			return 1;
+		for (int k = 0; k < 4; k++)
+			if ((agg[k][r] = decode_rate(c, widths[k], STEPS)) < 0)
 				return 1;
-		}
-		t0 = now();
-		for (int step = 0; step < STEPS; step++)
-			if (decode(c, B, toks + step, s, w))
-				return 1;
-		agg[k] = B * STEPS / (now() - t0);
+		if ((bw[r] = bandwidth(&best)) < 0)
+			return 1;
 	}
 	double wb = weight_bytes(path);
-	printf("%-8s %8.1f MB %9.1f %9.1f %9.1f %9.1f %9.1f\n", mrt_model_tensor_types(m), wb / 1e6,
-	       best_prompt, agg[0], agg[1], agg[2], agg[3]);
+	printf("%-14s %7.1f MB %8.1f %8.1f %8.1f %8.1f %8.1f %6.1f\n", mrt_model_tensor_types(m),
+	       wb / 1e6, median(pr, ROUNDS), median(agg[0], ROUNDS), median(agg[1], ROUNDS),
+	       median(agg[2], ROUNDS), median(agg[3], ROUNDS), median(bw, ROUNDS));
 	mrt_llm_ctx_free(c);
 	mrt_model_free(m);
 	return 0;
+}
+
+/* Profiling aid: B streams for steps steps (or an n-token prompt when
+ * B is 0), printing tokens/s. */
+static int profile(const char *path, int threads, int B, int steps)
+{
+	mrt_model *m;
+	mrt_llm_ctx *c = open_ctx(path, threads, PROMPT + steps + 64, &m);
+	double r;
+
+	if (c == NULL || B < 0 || B > MAXSEQ || steps < 1)
+		return 1;
+	if (B == 0)
+		r = prompt_rate(c, steps < PROMPT ? steps : PROMPT);
+	else
+		r = decode_rate(c, B, steps);
+	printf("%.1f tokens/s\n", r);
+	mrt_llm_ctx_free(c);
+	mrt_model_free(m);
+	return r < 0;
 }
 
 int main(int argc, char **argv)
@@ -287,10 +375,12 @@ int main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "quant") == 0)
 		return quantize(argv[2], argv[3], argv[4]);
 	if (argc == 2 && strcmp(argv[1], "bw") == 0)
-		return bandwidth();
+		return print_bandwidth();
+	if (argc == 6 && strcmp(argv[1], "profile") == 0)
+		return profile(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "run") == 0)
 		return run(argv[2], argc == 4 ? atoi(argv[3]) : 2);
 	fprintf(stderr, "usage: bench_llama make OUT.gguf | quant IN OUT TYPE | bw | "
-	                "run FILE [THREADS]\n");
+	                "run FILE [THREADS] | profile FILE THREADS STREAMS STEPS\n");
 	return 2;
 }
