@@ -1,22 +1,24 @@
 /* Conv and ConvTranspose, 1-D and 2-D, with groups, dilations, pads and
- * auto_pad. Conv is im2col + GEMM over tiles of output positions taken
- * across the whole batch, so small images still make wide GEMMs: F32 tiles
- * run in parallel on the pool (an AVX2 kernel for narrow groups, sgemm
- * otherwise) with bias added while storing NCHW; depthwise has a direct
- * loop; other weight types (Q8_0, ...) run natively through mrt__linear on
- * position-major columns. ConvTranspose is GEMM + col2im. */
+ * auto_pad. Conv F32 with narrow groups (weights in L1): im2col + GEMM over
+ * tiles of positions across the whole batch, tiles in parallel on the pool,
+ * bias added while storing NCHW. Wider groups: per-image im2col and sgemm
+ * on the caller (OpenBLAS threads). Depthwise: a direct loop. Other weight
+ * types (Q8_0, ...): mrt__linear on position-major columns. ConvTranspose
+ * is GEMM + col2im. */
 #include <cblas.h>
 #include <immintrin.h>
 #include <string.h>
 
 #include "ops_window.h"
 
-#define CONV_TILE_FLOATS ((int64_t)1 << 20) /* ConvTranspose and packed column tiles */
+#define CONV_TILE_FLOATS ((int64_t)1 << 20) /* sgemm, packed and ConvTranspose columns */
 #define CONV_SLOTS 8                         /* F32 tiles in flight, one scratch slot each */
 #define CONV_SLOT_FLOATS ((int64_t)1 << 15)  /* F32 slot target: columns + GEMM output */
 #define CONV_MIN_TILE 64                     /* F32 positions per tile at least */
 #define CONV_TASK_FMAS ((int64_t)1 << 17)    /* least multiply-adds worth a second task */
-#define CONV_KERNEL_MAX_W 4096               /* own F32 kernel while mg*K fits L1 */
+#define CONV_KERNEL_MAX_W 4096               /* own F32 kernel while mg*K fits L1: it
+                                              * re-reads a group's weights every 16
+                                              * columns; sgemm's packing wins above */
 
 /* Concrete geometry of one Conv/ConvTranspose run. */
 typedef struct conv_geom {
@@ -151,6 +153,21 @@ static int conv_depthwise(const conv_geom *g)
 	return g->cg == 1 && g->mg == 1;
 }
 
+/* A group's weights past L1 (F32): GEMMs large enough for sgemm, run on
+ * the caller so OpenBLAS threads them as the host configured it. */
+static int conv_large(const conv_geom *g)
+{
+	return g->mg * g->K > CONV_KERNEL_MAX_W;
+}
+
+/* conv_large: positions per sgemm, inside one image. */
+static int64_t conv_large_tile(const conv_geom *g)
+{
+	int64_t t = CONV_TILE_FLOATS / g->K;
+	t = t < 1 ? 1 : t;
+	return t < g->pout ? t : g->pout;
+}
+
 /* Floats of a zero-padded input plane (plus slack for vector reads), used
  * when whole images fit a tile and the window has pads; else 0. */
 static int64_t conv_plane_floats(const conv_geom *g)
@@ -179,7 +196,9 @@ size_t mrt__conv_scratch(const mrt__node *node, const mrt__tensor *const *in,
 	                   sizeof(err)) < 0)
 		return 0;
 	if (wt == MRT_TYPE_F32)
-		return conv_depthwise(&g) ? 0 : CONV_SLOTS * conv_slot_bytes(&g);
+		return conv_depthwise(&g) ? 0
+		       : conv_large(&g)   ? align64((size_t)(g.K * conv_large_tile(&g)) * 4)
+		                          : CONV_SLOTS * conv_slot_bytes(&g);
 	return align64((size_t)(g.K * g.pt) * sizeof(float)) +
 	       align64((size_t)(g.mg * g.pt) * sizeof(float)) +
 	       align64(mrt__linear_scratch(wt, g.pt, g.K));
@@ -338,6 +357,27 @@ typedef struct conv_dst {
 	const float *bias;
 } conv_dst;
 
+/* Reference of conv_gemm_avx2 (same contract), for CPUs without AVX2. */
+static void conv_gemm_ref(const float *w, int64_t mg, int64_t K, const float *cols, int64_t ld,
+                          int64_t width, const conv_dst *o)
+{
+	for (int64_t p = 0; p < width; p += 16) {
+		float *yb = o->y + (p / o->pout) * o->img_stride + p % o->pout;
+		for (int64_t m = 0; m < mg; m++) {
+			float acc[16], *r = yb + m * o->row_stride;
+			for (int i = 0; i < 16; i++)
+				acc[i] = o->bias ? o->bias[m] : 0.0f;
+			for (int64_t k = 0; k < K; k++) {
+				const float *c = cols + k * ld + p;
+				float wv = w[m * K + k];
+				for (int i = 0; i < 16; i++)
+					acc[i] += wv * c[i];
+			}
+			memcpy(r, acc, sizeof(acc));
+		}
+	}
+}
+
 /* Y = w[mg][K] * cols[K][0..width) (+ bias), row stride ld, width a
  * multiple of 16: four rows by sixteen columns of accumulators, a column
  * block stays in L1 across rows. */
@@ -407,7 +447,7 @@ typedef struct conv_job {
 	int64_t n_tiles;        /* F32: tiles of tn positions */
 	int whole;              /* F32: tiles hold whole images and pout % 16 == 0 */
 	int64_t gi, t0, np;     /* packed: group and position span */
-	int avx2;               /* F32: own kernel for narrow groups */
+	int avx2;               /* F32: the AVX2 kernel, else the reference */
 } conv_job;
 
 /* Store out[mg][tp] of group gi, positions t0..t0+np-1, into NCHW Y with
@@ -435,8 +475,8 @@ static void conv_store(const conv_job *j, const float *out, int64_t gi, int64_t 
 }
 
 /* F32 tiles task, task + n_tasks, ..., in scratch slot task: per group
- * im2col, then GEMM into Y (whole images, pout % 16 == 0, AVX2) or into a
- * buffer stored to Y with the bias. */
+ * im2col, then GEMM into Y (whole images, pout % 16 == 0) or into a buffer
+ * stored to Y with the bias. */
 static void conv_tile_task(void *arg, int task, int n_tasks)
 {
 	const conv_job *j = arg;
@@ -453,19 +493,17 @@ static void conv_tile_task(void *arg, int task, int n_tasks)
 			conv_dst d = {out, 0, j->tp, j->tp, NULL};
 			im2col_span(g, j->x, gi, t0, np, cols, j->tp, 0, 0, g->K,
 			            g->pout <= g->tp ? plane : NULL);
-			if (j->avx2 && j->whole) {
+			void (*gemm)(const float *, int64_t, int64_t, const float *, int64_t,
+			             int64_t, const conv_dst *) =
+			    j->avx2 ? conv_gemm_avx2 : conv_gemm_ref;
+			if (j->whole) {
 				d = (conv_dst){j->y + (t0 / g->pout * g->m + gi * g->mg) * g->pout,
 				               g->m * g->pout, g->pout, g->pout,
 				               j->b ? j->b + gi * g->mg : NULL};
-				conv_gemm_avx2(wg, g->mg, g->K, cols, j->tp, (np + 15) / 16 * 16, &d);
+				gemm(wg, g->mg, g->K, cols, j->tp, (np + 15) / 16 * 16, &d);
 				continue;
 			}
-			if (j->avx2)
-				conv_gemm_avx2(wg, g->mg, g->K, cols, j->tp, j->tp, &d);
-			else
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg,
-				            (int)j->tp, (int)g->K, 1.0f, wg, (int)g->K, cols,
-				            (int)j->tp, 0.0f, out, (int)j->tp);
+			gemm(wg, g->mg, g->K, cols, j->tp, j->tp, &d);
 			conv_store(j, out, gi, t0, np);
 		}
 	}
@@ -524,6 +562,46 @@ static int conv_avx2_ok(void)
 	return strcmp(lvl, "generic") != 0;
 }
 
+/* Rows task of task n_tasks of the columns [K][np] of positions t0.. */
+static void conv_rows_task(void *arg, int task, int n_tasks)
+{
+	const conv_job *j = arg;
+	int64_t K = j->g->K, k0 = K * task / n_tasks, k1 = K * (task + 1) / n_tasks;
+
+	im2col_span(j->g, j->x, j->gi, j->t0, j->np, j->scratch, j->np, 0, k0, k1, NULL);
+}
+
+/* conv_large: per image, group and tile, columns built on the pool, then
+ * one sgemm on the caller straight into Y; the bias is added after. */
+static void conv_run_large(conv_job *j, mrt__op_ctx *ctx)
+{
+	const conv_geom *g = j->g;
+	int64_t tile = conv_large_tile(g);
+
+	for (int64_t img = 0; img < g->n; img++) {
+		for (int64_t gi = 0; gi < g->g; gi++) {
+			for (int64_t p0 = 0; p0 < g->pout; p0 += tile) {
+				float *yg = j->y + (img * g->m + gi * g->mg) * g->pout + p0;
+				j->gi = gi;
+				j->t0 = img * g->pout + p0;
+				j->np = g->pout - p0 < tile ? g->pout - p0 : tile;
+				mrt__pool_run(ctx->pool, conv_tasks(ctx, g->K), conv_rows_task, j);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg,
+				            (int)j->np, (int)g->K, 1.0f, j->w + gi * g->mg * g->K,
+				            (int)g->K, j->scratch, (int)j->np, 0.0f, yg, (int)g->pout);
+			}
+		}
+		for (int64_t m = 0; j->b && m < g->m; m++) {
+			float *yc = j->y + (img * g->m + m) * g->pout, bv = j->b[m];
+			int64_t i = 0;
+			for (; i + 4 <= g->pout; i += 4)
+				_mm_storeu_ps(yc + i, _mm_add_ps(_mm_loadu_ps(yc + i), _mm_set1_ps(bv)));
+			for (; i < g->pout; i++)
+				yc[i] += bv;
+		}
+	}
+}
+
 /* Positions per tile: whole images when one fits (so the GEMM can write Y
  * directly), and small enough that n_tasks threads all get a tile. Never
  * more than g->tp, which the scratch is sized for. */
@@ -553,6 +631,10 @@ static void conv_run_f32(const conv_geom *g, const float *x, const float *w, con
 		mrt__pool_run(ctx->pool, conv_tasks(ctx, g->n * g->m), conv_dw_task, &j);
 		return;
 	}
+	if (conv_large(g)) {
+		conv_run_large(&j, ctx);
+		return;
+	}
 	n_tasks = mrt__pool_size(ctx->pool);
 	n_tasks = n_tasks > CONV_SLOTS ? CONV_SLOTS : n_tasks;
 	if (fmas / n_tasks < CONV_TASK_FMAS)
@@ -561,9 +643,7 @@ static void conv_run_f32(const conv_geom *g, const float *x, const float *w, con
 	j.tp = (j.tn + 15) / 16 * 16;
 	j.n_tiles = (total + j.tn - 1) / j.tn;
 	n_tasks = n_tasks > j.n_tiles ? j.n_tiles : n_tasks;
-	/* The kernel re-reads the group's weights for every 16 columns: past
-	 * L1 (measured at mg*K > 4096) sgemm's packing wins. */
-	j.avx2 = g->mg * g->K <= CONV_KERNEL_MAX_W && conv_avx2_ok();
+	j.avx2 = conv_avx2_ok();
 	j.whole = g->pout <= j.tn && g->pout % 16 == 0;
 	mrt__pool_run(ctx->pool, (int)n_tasks, conv_tile_task, &j);
 }

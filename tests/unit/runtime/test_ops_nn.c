@@ -68,8 +68,8 @@ static void test_conv(mrt__pool *pool)
 
 /* Batches whose position tiles cross images: groups with a row tail for
  * the AVX2 kernel, dilation, 72 rows with K = 16, stride 2 with asymmetric
- * pads, whole images written straight into Y; run with each kernel level
- * the CPU allows (generic: sgemm and a separate bias store). */
+ * pads, whole images written straight into Y, wide groups through sgemm;
+ * run with each kernel level the CPU allows (generic: the reference kernel). */
 static void test_conv_batched(mrt__pool *pool)
 {
 	tnode t;
@@ -112,6 +112,14 @@ static void test_conv_batched(mrt__pool *pool)
 	r = conv(&t, "cb5_x", "cb5_w", "cb5_b", pool);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_TENSOR(&r.t[0], fx(S, "cb5_y"), TOL);
+	run_free(&r);
+
+	tnode_init(&t, "Conv", 3, 1);
+	attr_i(&t, "group", 2);
+	attr_ints(&t, "pads", 4, (int64_t[]){1, 1, 1, 1});
+	r = conv(&t, "cb6_x", "cb6_w", "cb6_b", pool);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_TENSOR(&r.t[0], fx(S, "cb6_y"), TOL);
 	run_free(&r);
 }
 
