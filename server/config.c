@@ -28,7 +28,7 @@ typedef struct srv__cfg_entry {
 static const srv__cfg_entry srv__global_table[] = {
 	G_STR(listen, "127.0.0.1:8080"),
 	G_INT(workers, 1, 64, "2"),
-	G_INT(blas_threads, 0, 64, "0"), /* 0: 1 when workers >= 2, else 2 */
+	G_INT(blas_threads, 0, 64, "0"), /* 0: 1 (see etc/modeld.conf) */
 	G_STR(log_db, ""),
 	G_INT(log_retention_s, 0, INT64_MAX / 1000000, "604800"),
 	G_INT(log_retention_rows, 0, INT64_MAX, "1000000"),

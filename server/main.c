@@ -80,7 +80,7 @@ static void srv__threads(srv *s)
 	setenv("UV_THREADPOOL_SIZE", n, 1); /* read by libuv at its first queued work */
 	int blas = (int)s->cfg.blas_threads;
 	if (blas == 0)
-		blas = s->cfg.workers >= 2 ? 1 : 2;
+		blas = 1; /* more spin beside the loop and the other workers */
 	openblas_set_num_threads(blas);
 }
 
