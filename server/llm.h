@@ -53,10 +53,10 @@ const char *srv_llm_finish_name(int finish); /* "stop", "length", ... */
 /* Loop-side view of a job: what has arrived from the scheduler so far. */
 struct srv_llm_job {
 	srv_llm *llm;
-	srv_req *req;       /* NULL once the request completed (client gone) */
-	int refs;           /* loop: request + scheduler + stream response */
+	srv_req *req; /* NULL once the request completed (client gone) */
+	int refs;     /* loop: request + scheduler + stream response */
 	srv_llm_gen gen;
-	int api;            /* enum srv_llm_api (llm_api.c) */
+	int api; /* enum srv_llm_api (llm_api.c) */
 	int stream, include_usage, echo;
 	char id[40];
 	int64_t created;
@@ -65,8 +65,8 @@ struct srv_llm_job {
 	size_t text_len, text_cap;
 	srv_llm_tok *toks;
 	int n_toks, toks_cap;
-	int finish;           /* enum srv_llm_finish once done */
-	int n_completion;     /* tokens generated */
+	int finish;       /* enum srv_llm_finish once done */
+	int n_completion; /* tokens generated */
 	double ttft_ms;
 	/* stream output not yet taken by MHD (loop thread) */
 	char *out;

@@ -20,18 +20,17 @@ typedef struct srv__perr {
 	char msg[256];
 } srv__perr;
 
-#define PERR(e, c, ...)                                                                           \
-	do {                                                                                     \
-		(e)->status = 400;                                                               \
-		snprintf((e)->code, sizeof((e)->code), "%s", c);                                 \
-		snprintf((e)->msg, sizeof((e)->msg), __VA_ARGS__);                               \
-		return -1;                                                                       \
+#define PERR(e, c, ...)                                                                            \
+	do {                                                                                       \
+		(e)->status = 400;                                                                 \
+		snprintf((e)->code, sizeof((e)->code), "%s", c);                                   \
+		snprintf((e)->msg, sizeof((e)->msg), __VA_ARGS__);                                 \
+		return -1;                                                                         \
 	} while (0)
 
 /* Number field key of body into *out within [lo, hi]; absent or null keeps
  * *out. 0 or -1 with e. */
-static int srv__num(json_t *body, const char *key, double lo, double hi, double *out,
-		    srv__perr *e)
+static int srv__num(json_t *body, const char *key, double lo, double hi, double *out, srv__perr *e)
 {
 	json_t *v = json_object_get(body, key);
 	if (!v || json_is_null(v))
@@ -87,7 +86,7 @@ static int srv__stops(json_t *body, srv_llm_gen *g, srv__perr *e)
 		e->status = 400;
 		snprintf(e->code, sizeof(e->code), "invalid_request");
 		snprintf(e->msg, sizeof(e->msg), "\"stop\" holds at most %d strings",
-			 SRV_LLM_MAX_STOP);
+		         SRV_LLM_MAX_STOP);
 		rc = -1;
 	}
 	json_array_foreach(v, i, it)
@@ -98,7 +97,8 @@ static int srv__stops(json_t *body, srv_llm_gen *g, srv__perr *e)
 		    json_string_length(it) > 256) {
 			e->status = 400;
 			snprintf(e->code, sizeof(e->code), "invalid_request");
-			snprintf(e->msg, sizeof(e->msg), "\"stop\" entries are strings of 1-256 bytes");
+			snprintf(e->msg, sizeof(e->msg),
+			         "\"stop\" entries are strings of 1-256 bytes");
 			rc = -1;
 			break;
 		}
@@ -119,12 +119,14 @@ static int srv__gen_params(srv_llm_job *job, srv_model *m, json_t *body, srv__pe
 	double t = 1.0, top_p = 1.0, min_p = 0, pp = 0, fp = 0, rp = 1, seed = 0;
 	int top_k = 0, n = 1;
 	g->max_tokens = (int)m->cfg.max_tokens_default;
-	if (srv__num(body, "temperature", 0, 2, &t, e) || srv__num(body, "top_p", 0, 1, &top_p, e) ||
-	    srv__num(body, "min_p", 0, 1, &min_p, e) || srv__int(body, "top_k", 0, 1e6, &top_k, e) ||
+	if (srv__num(body, "temperature", 0, 2, &t, e) ||
+	    srv__num(body, "top_p", 0, 1, &top_p, e) || srv__num(body, "min_p", 0, 1, &min_p, e) ||
+	    srv__int(body, "top_k", 0, 1e6, &top_k, e) ||
 	    srv__num(body, "presence_penalty", -2, 2, &pp, e) ||
 	    srv__num(body, "frequency_penalty", -2, 2, &fp, e) ||
 	    srv__num(body, "repeat_penalty", 0, 10, &rp, e) ||
-	    srv__num(body, "seed", -9.2e18, 9.2e18, &seed, e) || srv__int(body, "n", 1, 128, &n, e) ||
+	    srv__num(body, "seed", -9.2e18, 9.2e18, &seed, e) ||
+	    srv__int(body, "n", 1, 128, &n, e) ||
 	    srv__int(body, "max_tokens", 1, 1 << 30, &g->max_tokens, e) ||
 	    srv__int(body, "max_completion_tokens", 1, 1 << 30, &g->max_tokens, e) ||
 	    srv__bool(body, "stream", &job->stream, e) || srv__bool(body, "echo", &job->echo, e) ||
@@ -179,7 +181,8 @@ static char *srv__chat_prompt(srv_llm *l, json_t *body, srv__perr *e)
 	if (!json_is_array(msgs) || n == 0 || n > 1024) {
 		e->status = 400;
 		snprintf(e->code, sizeof(e->code), "invalid_request");
-		snprintf(e->msg, sizeof(e->msg), "\"messages\" must be an array of 1-1024 messages");
+		snprintf(e->msg, sizeof(e->msg),
+		         "\"messages\" must be an array of 1-1024 messages");
 		return NULL;
 	}
 	srv_chat_msg *cm = calloc(n, sizeof(*cm));
@@ -188,12 +191,13 @@ static char *srv__chat_prompt(srv_llm *l, json_t *body, srv__perr *e)
 	char *text = NULL;
 	json_array_foreach(msgs, i, it)
 	{
-		json_t *role = json_object_get(it, "role"), *content = json_object_get(it, "content");
+		json_t *role = json_object_get(it, "role"),
+		       *content = json_object_get(it, "content");
 		if (!json_is_string(role) || !json_is_string(content)) {
 			e->status = 400;
 			snprintf(e->code, sizeof(e->code), "invalid_request");
 			snprintf(e->msg, sizeof(e->msg),
-				 "messages[%zu] needs string \"role\" and \"content\"", i);
+			         "messages[%zu] needs string \"role\" and \"content\"", i);
 			goto out;
 		}
 		cm[i].role = json_string_value(role);
@@ -267,9 +271,9 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 	for (;;) {
 		free(job->gen.prompt);
 		job->gen.prompt = malloc(sizeof(int32_t) * (size_t)cap);
-		n = job->gen.prompt ? mrt_tokenize(m->model, text, len, add_bos, special,
-						   job->gen.prompt, cap)
-				    : -1;
+		n = job->gen.prompt
+		        ? mrt_tokenize(m->model, text, len, add_bos, special, job->gen.prompt, cap)
+		        : -1;
 		if (n <= cap)
 			break;
 		cap = n;
@@ -314,14 +318,14 @@ void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 {
 	srv__perr e = {0};
 	int api = !strcmp(r->endpoint, "/v1/chat/completions") ? API_CHAT
-		  : !strcmp(r->endpoint, "/v1/completions")    ? API_COMPLETION
-		  : !strcmp(r->endpoint, "/v1/predict")        ? API_PREDICT
-							       : -1;
+	          : !strcmp(r->endpoint, "/v1/completions")    ? API_COMPLETION
+	          : !strcmp(r->endpoint, "/v1/predict")        ? API_PREDICT
+	                                                       : -1;
 	if (api < 0) {
 		srv_req_error(r, 400, "invalid_request",
-			      "'%s' is a language model: use /v1/completions, "
-			      "/v1/chat/completions or /v1/predict",
-			      m->cfg.name);
+		              "'%s' is a language model: use /v1/completions, "
+		              "/v1/chat/completions or /v1/predict",
+		              m->cfg.name);
 		return;
 	}
 	srv_llm_job *job = calloc(1, sizeof(*job));
@@ -336,7 +340,7 @@ void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 	uv_gettimeofday(&tv);
 	job->created = tv.tv_sec;
 	snprintf(job->id, sizeof(job->id), "%s%llx%06x", api == API_CHAT ? "chatcmpl-" : "cmpl-",
-		 (unsigned long long)uv_hrtime(), (unsigned)(((uintptr_t)job >> 4) & 0xffffff));
+	         (unsigned long long)uv_hrtime(), (unsigned)(((uintptr_t)job >> 4) & 0xffffff));
 	if (srv__gen_params(job, m, body, &e) < 0 || srv__logprobs(job, body, &e) < 0 ||
 	    srv__prompt(job, m, body, &e) < 0)
 		goto fail;
@@ -348,7 +352,7 @@ void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 		e.status = 503;
 		snprintf(e.code, sizeof(e.code), "queue_full");
 		snprintf(e.msg, sizeof(e.msg), "model '%s': too many requests waiting",
-			 m->cfg.name);
+		         m->cfg.name);
 		goto fail;
 	}
 	job->req = r;
@@ -363,7 +367,7 @@ void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 	return;
 fail:
 	srv_req_error(r, e.status ? e.status : 400, e.code[0] ? e.code : "invalid_request", "%s",
-		      e.msg);
+	              e.msg);
 	srv__job_free(job);
 }
 
@@ -398,14 +402,14 @@ static json_t *srv__chat_logprobs(srv_llm_job *job, const mrt_model *model)
 		for (int k = 0; k < t->n_top && k < job->gen.top_logprobs; k++) {
 			json_t *tb;
 			json_t *ts = srv__piece(model, t->top_id[k], &tb);
-			json_array_append_new(top, json_pack("{s:o, s:f, s:o}", "token", ts, "logprob",
-							     (double)t->top_lp[k], "bytes", tb));
+			json_array_append_new(top,
+			                      json_pack("{s:o, s:f, s:o}", "token", ts, "logprob",
+			                                (double)t->top_lp[k], "bytes", tb));
 		}
 		json_t *ts = srv__piece(model, t->id, &bytes);
-		json_array_append_new(content,
-				      json_pack("{s:o, s:f, s:o, s:o}", "token", ts, "logprob",
-						(double)t->logprob, "bytes", bytes, "top_logprobs",
-						top));
+		json_array_append_new(content, json_pack("{s:o, s:f, s:o, s:o}", "token", ts,
+		                                         "logprob", (double)t->logprob, "bytes",
+		                                         bytes, "top_logprobs", top));
 	}
 	return json_pack("{s:o}", "content", content);
 }
@@ -433,14 +437,13 @@ static json_t *srv__completion_logprobs(srv_llm_job *job, const mrt_model *model
 		json_array_append_new(tops, top);
 	}
 	return json_pack("{s:o, s:o, s:o, s:o}", "tokens", toks, "token_logprobs", lps,
-			 "top_logprobs", tops, "text_offset", offs);
+	                 "top_logprobs", tops, "text_offset", offs);
 }
 
 static json_t *srv__usage(srv_llm_job *job)
 {
-	return json_pack("{s:i, s:i, s:i}", "prompt_tokens", job->gen.n_prompt,
-			 "completion_tokens", job->n_completion, "total_tokens",
-			 job->gen.n_prompt + job->n_completion);
+	return json_pack("{s:i, s:i, s:i}", "prompt_tokens", job->gen.n_prompt, "completion_tokens",
+	                 job->n_completion, "total_tokens", job->gen.n_prompt + job->n_completion);
 }
 
 static char *srv__dump(json_t *j)
@@ -460,24 +463,24 @@ static char *srv__final_body(srv_llm_job *job, srv_model *m)
 		text = json_string("");
 	if (job->api == API_PREDICT) {
 		json_decref(lp);
-		return srv__dump(json_pack("{s:s, s:o, s:s, s:o}", "model", m->cfg.name, "text", text,
-					   "finish_reason", fin, "usage", srv__usage(job)));
+		return srv__dump(json_pack("{s:s, s:o, s:s, s:o}", "model", m->cfg.name, "text",
+		                           text, "finish_reason", fin, "usage", srv__usage(job)));
 	}
 	if (job->gen.logprobs) {
 		json_decref(lp);
 		lp = job->api == API_CHAT ? srv__chat_logprobs(job, m->model)
-					  : srv__completion_logprobs(job, m->model);
+		                          : srv__completion_logprobs(job, m->model);
 	}
 	json_t *choice =
-		job->api == API_CHAT
-			? json_pack("{s:i, s:{s:s, s:o}, s:o, s:s}", "index", 0, "message", "role",
-				    "assistant", "content", text, "logprobs", lp, "finish_reason", fin)
-			: json_pack("{s:i, s:o, s:o, s:s}", "index", 0, "text", text, "logprobs", lp,
-				    "finish_reason", fin);
+	    job->api == API_CHAT
+	        ? json_pack("{s:i, s:{s:s, s:o}, s:o, s:s}", "index", 0, "message", "role",
+	                    "assistant", "content", text, "logprobs", lp, "finish_reason", fin)
+	        : json_pack("{s:i, s:o, s:o, s:s}", "index", 0, "text", text, "logprobs", lp,
+	                    "finish_reason", fin);
 	return srv__dump(json_pack("{s:s, s:s, s:I, s:s, s:[o], s:o}", "id", job->id, "object",
-				   job->api == API_CHAT ? "chat.completion" : "text_completion",
-				   "created", (json_int_t)job->created, "model", m->cfg.name,
-				   "choices", choice, "usage", srv__usage(job)));
+	                           job->api == API_CHAT ? "chat.completion" : "text_completion",
+	                           "created", (json_int_t)job->created, "model", m->cfg.name,
+	                           "choices", choice, "usage", srv__usage(job)));
 }
 
 /* ---- streaming ---- */
@@ -524,15 +527,16 @@ static json_t *srv__chunk(srv_llm_job *job, srv_model *m, json_t *piece, const c
 		if (piece)
 			json_object_set_new(delta, "content", piece);
 		choice = json_pack("{s:i, s:o, s:n, s:o}", "index", 0, "delta", delta, "logprobs",
-				   "finish_reason", jf);
+		                   "finish_reason", jf);
 	} else {
-		choice = json_pack("{s:i, s:o, s:n, s:o}", "index", 0, "text",
-				   piece ? piece : json_string(""), "logprobs", "finish_reason", jf);
+		choice =
+		    json_pack("{s:i, s:o, s:n, s:o}", "index", 0, "text",
+		              piece ? piece : json_string(""), "logprobs", "finish_reason", jf);
 	}
 	return json_pack("{s:s, s:s, s:I, s:s, s:[o]}", "id", job->id, "object",
-			 job->api == API_CHAT ? "chat.completion.chunk" : "text_completion",
-			 "created", (json_int_t)job->created, "model", m->cfg.name, "choices",
-			 choice);
+	                 job->api == API_CHAT ? "chat.completion.chunk" : "text_completion",
+	                 "created", (json_int_t)job->created, "model", m->cfg.name, "choices",
+	                 choice);
 }
 
 /* New text, and at the end the closing events, into job->out. */
@@ -542,7 +546,7 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 		srv__event(job, srv__chunk(job, m, json_string(""), NULL));
 	if (job->text_len > job->streamed) {
 		json_t *piece =
-			json_stringn(job->text + job->streamed, job->text_len - job->streamed);
+		    json_stringn(job->text + job->streamed, job->text_len - job->streamed);
 		job->streamed = job->text_len;
 		if (piece)
 			srv__event(job, srv__chunk(job, m, piece, NULL));
@@ -551,11 +555,12 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 		return;
 	srv__event(job, srv__chunk(job, m, NULL, srv_llm_finish_name(job->finish)));
 	if (job->include_usage)
-		srv__event(job, json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", job->id, "object",
-					  job->api == API_CHAT ? "chat.completion.chunk"
-							       : "text_completion",
-					  "created", (json_int_t)job->created, "model", m->cfg.name,
-					  "choices", "usage", srv__usage(job)));
+		srv__event(
+		    job,
+		    json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", job->id, "object",
+		              job->api == API_CHAT ? "chat.completion.chunk" : "text_completion",
+		              "created", (json_int_t)job->created, "model", m->cfg.name, "choices",
+		              "usage", srv__usage(job)));
 	srv__out_append(job, "data: [DONE]\n\n", 14);
 	job->out_done = 1;
 }
@@ -582,7 +587,7 @@ void srv_llm_job_progress(srv_llm_job *job)
 		srv_req_error(r, 500, "internal", "model '%s': generation failed", m->cfg.name);
 	else if (job->finish == SRV_LLM_CANCEL)
 		srv_req_error(r, 503, "cancelled", "model '%s': the server is stopping",
-			      m->cfg.name);
+		              m->cfg.name);
 	else
 		srv_req_answer(r, 200, srv__final_body(job, m));
 }
@@ -619,7 +624,7 @@ struct MHD_Response *srv_llm_stream_response(srv_req *r)
 {
 	srv_llm_job *job = r->llm;
 	struct MHD_Response *resp = MHD_create_response_from_callback(
-		MHD_SIZE_UNKNOWN, 4096, srv__stream_read, job, srv__stream_free);
+	    MHD_SIZE_UNKNOWN, 4096, srv__stream_read, job, srv__stream_free);
 	if (!resp)
 		return NULL;
 	job->refs++;
@@ -638,7 +643,7 @@ void srv_llm_req_done(srv_req *r, srv_log_record *rec)
 		rec->completion_tokens = job->n_completion;
 		rec->ttft_ms = job->ttft_ms;
 		snprintf(rec->finish_reason, sizeof(rec->finish_reason), "%s",
-			 job->finish ? srv_llm_finish_name(job->finish) : "cancelled");
+		         job->finish ? srv_llm_finish_name(job->finish) : "cancelled");
 		rec->instances = 1;
 	}
 	if (!job->finish)
@@ -653,12 +658,12 @@ json_t *srv_llm_model_json(srv_model *m)
 	srv_llm *l = m->llm;
 	const mrt_llm_info *in = srv_llm_info(l);
 	return json_pack("{s:s, s:s, s:i, s:I, s:s, s:i, s:i, s:i, s:s, s:I, s:i, s:I, s:I}",
-			 "name", m->cfg.name, "kind", "llm", "version", (int)m->version,
-			 "file_size", (json_int_t)mrt_model_file_size(m->model), "tensor_types",
-			 mrt_model_tensor_types(m->model), "context_length", srv_llm_n_ctx(l),
-			 "parallel", srv_llm_parallel(l), "n_vocab", in->n_vocab, "chat_template",
-			 srv_chat_family_name(srv_llm_chat_family(l)), "n_params",
-			 (json_int_t)in->n_params, "prompt_chunk", (int)m->cfg.prompt_chunk,
-			 "max_queue", (json_int_t)m->cfg.max_queue, "max_tokens_default",
-			 (json_int_t)m->cfg.max_tokens_default);
+	                 "name", m->cfg.name, "kind", "llm", "version", (int)m->version,
+	                 "file_size", (json_int_t)mrt_model_file_size(m->model), "tensor_types",
+	                 mrt_model_tensor_types(m->model), "context_length", srv_llm_n_ctx(l),
+	                 "parallel", srv_llm_parallel(l), "n_vocab", in->n_vocab, "chat_template",
+	                 srv_chat_family_name(srv_llm_chat_family(l)), "n_params",
+	                 (json_int_t)in->n_params, "prompt_chunk", (int)m->cfg.prompt_chunk,
+	                 "max_queue", (json_int_t)m->cfg.max_queue, "max_tokens_default",
+	                 (json_int_t)m->cfg.max_tokens_default);
 }

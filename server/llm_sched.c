@@ -16,8 +16,8 @@
 typedef struct srv__slot {
 	srv_llm_job *job; /* NULL when free */
 	mrt_sampler *smp;
-	int n_fed;        /* prompt tokens fed so far */
-	int generating;   /* prompt done; next_tok is to be fed */
+	int n_fed;      /* prompt tokens fed so far */
+	int generating; /* prompt done; next_tok is to be fed */
 	int32_t next_tok;
 	int n_gen;
 	int finish;
@@ -102,7 +102,7 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 	l->chunk = (int)m->cfg.prompt_chunk;
 	l->max_queue = (int)m->cfg.max_queue;
 	l->family = m->cfg.chat_template[0] ? srv_chat_family_from_name(m->cfg.chat_template)
-					    : srv_chat_detect(l->info.chat_template);
+	                                    : srv_chat_detect(l->info.chat_template);
 	if (l->family < 0) {
 		snprintf(err, errlen, "chat_template '%s': unknown family", m->cfg.chat_template);
 		goto fail;
@@ -128,9 +128,9 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->cond, NULL);
 	l->ttft = (srv_hist){.n = (int)(sizeof(srv__ttft_bounds) / sizeof(double)),
-			     .bounds = srv__ttft_bounds};
+	                     .bounds = srv__ttft_bounds};
 	l->tpot = (srv_hist){.n = (int)(sizeof(srv__tpot_bounds) / sizeof(double)),
-			     .bounds = srv__tpot_bounds};
+	                     .bounds = srv__tpot_bounds};
 	m->llm = l;
 	return 0;
 fail:
@@ -298,7 +298,8 @@ static void srv__publish(srv_llm *l, srv__slot *s)
 static void srv__take(srv_llm_job *j)
 {
 	j->p_dirty = 0;
-	if (j->p_len && srv__grow((void **)&j->text, &j->text_cap, j->text_len + j->p_len + 1, 1) == 0) {
+	if (j->p_len &&
+	    srv__grow((void **)&j->text, &j->text_cap, j->text_len + j->p_len + 1, 1) == 0) {
 		memcpy(j->text + j->text_len, j->p_text, j->p_len);
 		j->text_len += j->p_len;
 		j->text[j->text_len] = '\0';
@@ -306,7 +307,7 @@ static void srv__take(srv_llm_job *j)
 	j->p_len = 0;
 	size_t cap = (size_t)j->toks_cap;
 	if (j->p_n && srv__grow((void **)&j->toks, &cap, (size_t)(j->n_toks + j->p_n),
-				sizeof(srv_llm_tok)) == 0) {
+	                        sizeof(srv_llm_tok)) == 0) {
 		j->toks_cap = (int)cap;
 		memcpy(j->toks + j->n_toks, j->p_toks, sizeof(srv_llm_tok) * (size_t)j->p_n);
 		j->n_toks += j->p_n;
@@ -417,7 +418,7 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
 	if (g->logprobs) {
 		s->tok.logprob = mrt_logprob(logits, l->info.n_vocab, tok);
 		s->tok.n_top = mrt_top_logprobs(logits, l->info.n_vocab, g->top_logprobs,
-						s->tok.top_id, s->tok.top_lp);
+		                                s->tok.top_id, s->tok.top_lp);
 	}
 	if (s->n_gen++ == 0) {
 		s->ttft_ms = (double)(now - s->job->t_enqueued) / 1e6;
@@ -510,7 +511,7 @@ static int srv__step(srv_llm *l, int n)
 		if (rc < 0) {
 			if (!s->finish) {
 				fprintf(stderr, "modeld: model '%s': decode: %s\n", l->m->cfg.name,
-					err);
+				        err);
 				s->finish = SRV_LLM_ERROR;
 			}
 			continue;
@@ -552,7 +553,8 @@ static void srv__publish_all(srv_llm *l, int n_prompt, int n_gen)
 	l->steps++;
 	l->win_tokens += (uint64_t)n_gen;
 	if (now - l->win_start >= 1000000000ull) {
-		l->tps = l->win_start ? (double)l->win_tokens * 1e9 / (double)(now - l->win_start) : 0;
+		l->tps =
+		    l->win_start ? (double)l->win_tokens * 1e9 / (double)(now - l->win_start) : 0;
 		l->win_start = now;
 		l->win_tokens = 0;
 	}
@@ -592,34 +594,34 @@ char *srv_llm_metrics_text(const srv_llm *l, const char *model)
 	pthread_mutex_lock(&ml->lock);
 	double tps = uv_hrtime() - l->win_start > 3000000000ull ? 0 : l->tps;
 	fprintf(f,
-		"modeld_llm_prompt_tokens_total{model=\"%s\"} %llu\n"
-		"modeld_llm_generated_tokens_total{model=\"%s\"} %llu\n"
-		"modeld_llm_steps_total{model=\"%s\"} %llu\n"
-		"modeld_llm_tokens_per_second{model=\"%s\"} %.3f\n"
-		"modeld_llm_active_slots{model=\"%s\"} %d\n"
-		"modeld_llm_slots{model=\"%s\"} %d\n"
-		"modeld_llm_queued_requests{model=\"%s\"} %d\n"
-		"modeld_llm_kv_cache_tokens{model=\"%s\"} %d\n"
-		"modeld_llm_kv_cache_usage_ratio{model=\"%s\"} %.4f\n",
-		model, (unsigned long long)l->prompt_tokens, model,
-		(unsigned long long)l->gen_tokens, model, (unsigned long long)l->steps, model, tps,
-		model, l->active, model, l->n_seq, model, l->n_queued, model, l->kv_tokens, model,
-		(double)l->kv_tokens / ((double)l->n_ctx * l->n_seq));
+	        "modeld_llm_prompt_tokens_total{model=\"%s\"} %llu\n"
+	        "modeld_llm_generated_tokens_total{model=\"%s\"} %llu\n"
+	        "modeld_llm_steps_total{model=\"%s\"} %llu\n"
+	        "modeld_llm_tokens_per_second{model=\"%s\"} %.3f\n"
+	        "modeld_llm_active_slots{model=\"%s\"} %d\n"
+	        "modeld_llm_slots{model=\"%s\"} %d\n"
+	        "modeld_llm_queued_requests{model=\"%s\"} %d\n"
+	        "modeld_llm_kv_cache_tokens{model=\"%s\"} %d\n"
+	        "modeld_llm_kv_cache_usage_ratio{model=\"%s\"} %.4f\n",
+	        model, (unsigned long long)l->prompt_tokens, model,
+	        (unsigned long long)l->gen_tokens, model, (unsigned long long)l->steps, model, tps,
+	        model, l->active, model, l->n_seq, model, l->n_queued, model, l->kv_tokens, model,
+	        (double)l->kv_tokens / ((double)l->n_ctx * l->n_seq));
 	const srv_hist *hs[2] = {&l->ttft, &l->tpot};
 	static const char *names[2] = {"modeld_llm_time_to_first_token_seconds",
-				       "modeld_llm_time_per_output_token_seconds"};
+	                               "modeld_llm_time_per_output_token_seconds"};
 	for (int k = 0; k < 2; k++) {
 		uint64_t cum = 0;
 		for (int i = 0; i < hs[k]->n; i++) {
 			cum += hs[k]->counts[i];
 			fprintf(f, "%s_bucket{model=\"%s\",le=\"%g\"} %llu\n", names[k], model,
-				hs[k]->bounds[i], (unsigned long long)cum);
+			        hs[k]->bounds[i], (unsigned long long)cum);
 		}
 		fprintf(f,
-			"%s_bucket{model=\"%s\",le=\"+Inf\"} %llu\n%s_sum{model=\"%s\"} %.9g\n"
-			"%s_count{model=\"%s\"} %llu\n",
-			names[k], model, (unsigned long long)hs[k]->count, names[k], model,
-			hs[k]->sum, names[k], model, (unsigned long long)hs[k]->count);
+		        "%s_bucket{model=\"%s\",le=\"+Inf\"} %llu\n%s_sum{model=\"%s\"} %.9g\n"
+		        "%s_count{model=\"%s\"} %llu\n",
+		        names[k], model, (unsigned long long)hs[k]->count, names[k], model,
+		        hs[k]->sum, names[k], model, (unsigned long long)hs[k]->count);
 	}
 	pthread_mutex_unlock(&ml->lock);
 	if (fclose(f) != 0) {
