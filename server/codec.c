@@ -484,12 +484,28 @@ static int gather_instances(const mrt_model *model, const json_t *list, gathered
 	return 0;
 }
 
+/* The index of the one input that is not optional, or -1. */
+static int only_required(const mrt_model *model)
+{
+	int i, found = -1, n = mrt_model_n_inputs(model);
+
+	for (i = 0; i < n; i++) {
+		if (mrt_model_input_optional(model, i))
+			continue;
+		if (found >= 0)
+			return -1;
+		found = i;
+	}
+	return found;
+}
+
 /* Pick the per-input batch lists out of the "inputs"/"instances" value. */
 static int gather(const mrt_model *model, const json_t *val, int instances, gathered *g,
 		  codec_error *e)
 {
 	const char *key = instances ? "instances" : "inputs";
 	char names[400];
+	int required;
 
 	if (json_is_object(val))
 		return gather_object(model, val, g, e);
@@ -499,6 +515,10 @@ static int gather(const mrt_model *model, const json_t *val, int instances, gath
 				  json_kind(val));
 	if (instances && json_array_size(val) > 0 && json_is_object(json_array_get(val, 0)))
 		return gather_instances(model, val, g, e);
+	if (g->n != 1 && (required = only_required(model)) >= 0) {
+		g->batch[required] = (json_t *)val; /* the others are optional */
+		return 0;
+	}
 	if (g->n != 1) {
 		input_names(model, names, sizeof(names));
 		return codec_fail(e, 400, "invalid_request",

@@ -9,3 +9,6 @@ models_libconvert_a_SOURCES += models/convert_recsys.c
 noinst_PROGRAMS += tests/bench/bench_retrieval
 tests_bench_bench_retrieval_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS)
 tests_bench_bench_retrieval_LDADD = $(RUNTIME_LIBS)
+
+TESTS += tests/e2e/test_recsys.sh
+EXTRA_DIST += tests/e2e/test_recsys.sh tests/e2e/recsys.mjs models/demo/make_recsys.py
