@@ -15,12 +15,18 @@
 
 /* At and above this many rows, F32 weights go to sgemm and F16/BF16/k-quant
  * weights are expanded panel by panel into scratch for sgemm. */
+#ifndef SGEMM_MIN_M
 #define SGEMM_MIN_M 16
+#endif
 #define PANEL_ROWS 128  /* rows of W expanded per sgemm panel */
 #define CHUNK_ELEMS 1024 /* elements of a W row dequantized at a time */
 /* Below this many rows, Q4_K/Q5_K/Q6_K weights use the int8 kernels against
- * Q8_K activations; at and above it, dequantized panels and sgemm. */
-#define KQ_MAX_M 16
+ * Q8_K activations; at and above it, dequantized panels and sgemm. Measured
+ * with both paths forced (-D overrides): int8 ahead up to M = 64 at the MLP
+ * and 512x1024 shapes, mixed at 128 (AVX2, loaded machine). */
+#ifndef KQ_MAX_M
+#define KQ_MAX_M 64
+#endif
 
 enum cpu_level { LVL_GENERIC, LVL_AVX2, LVL_AVX512, LVL_AVX512VNNI };
 static const char *const level_names[] = {"generic", "avx2", "avx512", "avx512vnni"};

@@ -142,29 +142,29 @@ INL __m256i wblock(int wtype, const uint8_t *row, int64_t b, float *d)
 
 INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 {
-	__m256 acc[4][2];
+	__m256 acc[4][4];
 	const int8_t *xq[4];
 	const float *xd[4];
-	const uint8_t *w[2];
+	const uint8_t *w[4];
 	size_t dofs = mrt__q8x_dofs(a->K);
 	const __m256i ones = _mm256_set1_epi16(1);
 #pragma GCC unroll 4
 	for (int r = 0; r < R; r++) {
 		xq[r] = (const int8_t *)(a->xq + a->xq_row * (size_t)(m + r));
 		xd[r] = (const float *)((const uint8_t *)xq[r] + dofs);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm256_setzero_ps();
 	}
-#pragma GCC unroll 2
+#pragma GCC unroll 4
 	for (int c = 0; c < C; c++)
 		w[c] = (const uint8_t *)a->W + a->wrow * (size_t)(n + c);
 	int64_t nb = a->K / 32;
 	for (int64_t b = 0; b < nb; b++) {
 		/* sign trick: |w| (unsigned, so -128 is fine) times x with w's sign */
-		__m256i wv[2], aw[2];
-		__m256 dw[2];
-#pragma GCC unroll 2
+		__m256i wv[4], aw[4];
+		__m256 dw[4];
+#pragma GCC unroll 4
 		for (int c = 0; c < C; c++) {
 			float d;
 			wv[c] = wblock(wtype, w[c], b, &d);
@@ -175,7 +175,7 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 		for (int r = 0; r < R; r++) {
 			__m256i xv = _mm256_loadu_si256((const __m256i *)(xq[r] + b * 32));
 			__m256 dx = _mm256_broadcast_ss(xd[r] + b);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
 			for (int c = 0; c < C; c++) {
 				__m256i p = _mm256_maddubs_epi16(aw[c], _mm256_sign_epi8(xv, wv[c]));
 				__m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
@@ -185,19 +185,26 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 	}
 #pragma GCC unroll 4
 	for (int r = 0; r < R; r++)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
 		for (int c = 0; c < C; c++)
 			mrt__lin_store(a, m + r, n + c, hsum8(acc[r][c]));
 }
 
+/* Rows in tiles of 4 against 2 weight rows; 4 weight rows when at most 2
+ * rows of X are left (more independent work and memory streams at M = 1). */
 INL void lin_q_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
 		    int64_t n1)
 {
+	int wide = m1 - m0 <= 2;
 	for (int64_t n = n0; n < n1;) {
-		int C = n1 - n < 2 ? 1 : 2;
+		int C = (int)(n1 - n < (wide ? 4 : 2) ? n1 - n : (wide ? 4 : 2));
 		for (int64_t m = m0; m < m1;) {
 			int R = (int)(m1 - m < 4 ? m1 - m : 4);
 			switch (R * 8 + C) {
+			case 2 * 8 + 4: qtile(a, wtype, m, n, 2, 4); break;
+			case 2 * 8 + 3: qtile(a, wtype, m, n, 2, 3); break;
+			case 1 * 8 + 4: qtile(a, wtype, m, n, 1, 4); break;
+			case 1 * 8 + 3: qtile(a, wtype, m, n, 1, 3); break;
 			case 4 * 8 + 2: qtile(a, wtype, m, n, 4, 2); break;
 			case 4 * 8 + 1: qtile(a, wtype, m, n, 4, 1); break;
 			case 3 * 8 + 2: qtile(a, wtype, m, n, 3, 2); break;
