@@ -30,6 +30,7 @@ typedef struct conv_geom {
 	int64_t pin, pout;  /* input and output positions per channel */
 	int64_t pt;         /* positions per column tile (ConvTranspose, packed Conv) */
 	int64_t tp;         /* Conv F32: positions per tile over the batch, multiple of 16 */
+	int relu;           /* Conv: activation "Relu" fused (max(v, 0), NaN -> 0) */
 } conv_geom;
 
 static size_t align64(size_t n)
@@ -52,6 +53,14 @@ static int conv_geom_init(const mrt__node *node, const int64_t *xd, const int64_
 		                    wdim);
 	if (mrt__attr_int(node, "group", 1, &group) < 0 || group < 1)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "group must be >= 1");
+	{
+		const mrt__attr *act = mrt__node_attr(node, "activation");
+		g->relu = act != NULL;
+		if (act && (transposed || act->kind != MRT__ATTR_STRING || !act->s ||
+		            strcmp(act->s, "Relu") != 0))
+			return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
+			                    "activation may only be \"Relu\", on Conv");
+	}
 	for (int i = 0; i < ndim; i++)
 		if (wd[i] < 1)
 			return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
@@ -349,12 +358,13 @@ static void im2col_span(const conv_geom *g, const float *x, int64_t gi, int64_t 
 
 /* Where the AVX2 kernel writes: element (m, p) of a tile goes to
  * y[(p / pout) * img_stride + m * row_stride + p % pout] plus bias[m]
- * (bias may be NULL). A 16-column block never crosses an image: pout is a
+ * (bias may be NULL), then max(v, 0) when relu. A 16-column block never crosses an image: pout is a
  * multiple of 16, or at least the tile width. */
 typedef struct conv_dst {
 	float *y;
 	int64_t img_stride, row_stride, pout;
 	const float *bias;
+	int relu;
 } conv_dst;
 
 /* Reference of conv_gemm_avx2 (same contract), for CPUs without AVX2. */
@@ -373,6 +383,8 @@ static void conv_gemm_ref(const float *w, int64_t mg, int64_t K, const float *co
 				for (int i = 0; i < 16; i++)
 					acc[i] += wv * c[i];
 			}
+			for (int i = 0; o->relu && i < 16; i++)
+				acc[i] = acc[i] > 0 ? acc[i] : 0.0f;
 			memcpy(r, acc, sizeof(acc));
 		}
 	}
@@ -414,6 +426,17 @@ __attribute__((target("avx2,fma"))) static void conv_gemm_avx2(const float *w, i
 			}
 			float *r = yb + m * o->row_stride;
 			int64_t rs = o->row_stride;
+			if (o->relu) { /* maxps gives its second operand, 0, for NaN */
+				__m256 z = _mm256_setzero_ps();
+				a0 = _mm256_max_ps(a0, z);
+				a1 = _mm256_max_ps(a1, z);
+				b0 = _mm256_max_ps(b0, z);
+				b1 = _mm256_max_ps(b1, z);
+				c0 = _mm256_max_ps(c0, z);
+				c1 = _mm256_max_ps(c1, z);
+				d0 = _mm256_max_ps(d0, z);
+				d1 = _mm256_max_ps(d1, z);
+			}
 			_mm256_storeu_ps(r, a0);
 			_mm256_storeu_ps(r + 8, a1);
 			_mm256_storeu_ps(r + rs, b0);
@@ -430,6 +453,10 @@ __attribute__((target("avx2,fma"))) static void conv_gemm_avx2(const float *w, i
 				__m256 v = _mm256_broadcast_ss(w + m * K + k);
 				a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(c), a0);
 				a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(c + 8), a1);
+			}
+			if (o->relu) {
+				a0 = _mm256_max_ps(a0, _mm256_setzero_ps());
+				a1 = _mm256_max_ps(a1, _mm256_setzero_ps());
 			}
 			_mm256_storeu_ps(yb + m * o->row_stride, a0);
 			_mm256_storeu_ps(yb + m * o->row_stride + 8, a1);
@@ -450,8 +477,26 @@ typedef struct conv_job {
 	int avx2;               /* F32: the AVX2 kernel, else the reference */
 } conv_job;
 
+/* dst[i] = src[i] + bias, then max(v, 0) when relu (NaN -> 0, as Relu). */
+static void conv_bias_relu(float *dst, const float *src, int64_t n, float bias, int relu)
+{
+	__m128 b4 = _mm_set1_ps(bias), z = _mm_setzero_ps();
+	int64_t i = 0;
+
+	if (relu)
+		for (; i + 4 <= n; i += 4)
+			_mm_storeu_ps(dst + i, _mm_max_ps(_mm_add_ps(_mm_loadu_ps(src + i), b4), z));
+	else
+		for (; i + 4 <= n; i += 4)
+			_mm_storeu_ps(dst + i, _mm_add_ps(_mm_loadu_ps(src + i), b4));
+	for (; i < n; i++) {
+		float v = src[i] + bias;
+		dst[i] = !relu || v > 0 ? v : 0.0f;
+	}
+}
+
 /* Store out[mg][tp] of group gi, positions t0..t0+np-1, into NCHW Y with
- * the bias. */
+ * the bias and the fused Relu. */
 static void conv_store(const conv_job *j, const float *out, int64_t gi, int64_t t0, int64_t np)
 {
 	const conv_geom *g = j->g;
@@ -463,12 +508,7 @@ static void conv_store(const conv_job *j, const float *out, int64_t gi, int64_t 
 			const float *restrict src = out + m * j->tp + (t - t0);
 			float *restrict dst = j->y + (img * g->m + gi * g->mg + m) * g->pout + p;
 			float bv = j->b ? j->b[gi * g->mg + m] : 0.0f;
-			__m128 b4 = _mm_set1_ps(bv);
-			int64_t i = 0;
-			for (; i + 4 <= len; i += 4)
-				_mm_storeu_ps(dst + i, _mm_add_ps(_mm_loadu_ps(src + i), b4));
-			for (; i < len; i++)
-				dst[i] = src[i] + bv;
+			conv_bias_relu(dst, src, len, bv, g->relu);
 		}
 		t += len;
 	}
@@ -490,7 +530,7 @@ static void conv_tile_task(void *arg, int task, int n_tasks)
 		int64_t t0 = tile * j->tn, np = total - t0 < j->tn ? total - t0 : j->tn;
 		for (int64_t gi = 0; gi < g->g; gi++) {
 			const float *wg = j->w + gi * g->mg * g->K;
-			conv_dst d = {out, 0, j->tp, j->tp, NULL};
+			conv_dst d = {out, 0, j->tp, j->tp, NULL, 0};
 			im2col_span(g, j->x, gi, t0, np, cols, j->tp, 0, 0, g->K,
 			            g->pout <= g->tp ? plane : NULL);
 			void (*gemm)(const float *, int64_t, int64_t, const float *, int64_t,
@@ -499,7 +539,7 @@ static void conv_tile_task(void *arg, int task, int n_tasks)
 			if (j->whole) {
 				d = (conv_dst){j->y + (t0 / g->pout * g->m + gi * g->mg) * g->pout,
 				               g->m * g->pout, g->pout, g->pout,
-				               j->b ? j->b + gi * g->mg : NULL};
+				               j->b ? j->b + gi * g->mg : NULL, g->relu};
 				gemm(wg, g->mg, g->K, cols, j->tp, (np + 15) / 16 * 16, &d);
 				continue;
 			}
@@ -546,6 +586,8 @@ static void conv_dw_task(void *arg, int task, int n_tasks)
 				}
 			}
 		}
+		if (g->relu)
+			conv_bias_relu(yc, yc, g->pout, 0.0f, 1);
 	}
 }
 
@@ -572,7 +614,7 @@ static void conv_rows_task(void *arg, int task, int n_tasks)
 }
 
 /* conv_large: per image, group and tile, columns built on the pool, then
- * one sgemm on the caller straight into Y; the bias is added after. */
+ * one sgemm on the caller straight into Y; bias and Relu applied after. */
 static void conv_run_large(conv_job *j, mrt__op_ctx *ctx)
 {
 	const conv_geom *g = j->g;
@@ -591,13 +633,9 @@ static void conv_run_large(conv_job *j, mrt__op_ctx *ctx)
 				            (int)g->K, j->scratch, (int)j->np, 0.0f, yg, (int)g->pout);
 			}
 		}
-		for (int64_t m = 0; j->b && m < g->m; m++) {
-			float *yc = j->y + (img * g->m + m) * g->pout, bv = j->b[m];
-			int64_t i = 0;
-			for (; i + 4 <= g->pout; i += 4)
-				_mm_storeu_ps(yc + i, _mm_add_ps(_mm_loadu_ps(yc + i), _mm_set1_ps(bv)));
-			for (; i < g->pout; i++)
-				yc[i] += bv;
+		for (int64_t m = 0; (j->b || g->relu) && m < g->m; m++) {
+			float *yc = j->y + (img * g->m + m) * g->pout;
+			conv_bias_relu(yc, yc, g->pout, j->b ? j->b[m] : 0.0f, g->relu);
 		}
 	}
 }
@@ -685,8 +723,10 @@ static int conv_run_packed(const conv_geom *g, const float *x, const void *w, in
 			for (int64_t t = t0; t < t0 + j.np; t++) {
 				float *yp = y + ((t / g->pout) * g->m + gi * g->mg) * g->pout +
 				            t % g->pout;
-				for (int64_t m = 0; m < g->mg; m++)
-					yp[m * g->pout] = yt[(t - t0) * g->mg + m];
+				for (int64_t m = 0; m < g->mg; m++) {
+					float v = yt[(t - t0) * g->mg + m];
+					yp[m * g->pout] = !g->relu || v > 0 ? v : 0.0f;
+				}
 			}
 		}
 	}

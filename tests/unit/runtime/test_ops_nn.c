@@ -66,61 +66,71 @@ static void test_conv(mrt__pool *pool)
 	run_free(&r);
 }
 
+/* Run conv node t (adding activation "Relu" when relu) and compare with
+ * want, or with max(want, 0) when relu. */
+static void check_conv(tnode *t, const char *x, const char *w, const char *b, const char *want,
+                       int relu, mrt__pool *pool)
+{
+	mrt__tensor ref = *fx(S, want);
+	int64_t n = mrt__numel(ref.dims, ref.ndim);
+	float *v = malloc((size_t)n * sizeof(float));
+	run_out r;
+
+	memcpy(v, ref.data, (size_t)n * sizeof(float));
+	for (int64_t i = 0; relu && i < n; i++)
+		v[i] = v[i] > 0 ? v[i] : 0.0f;
+	ref.data = v;
+	if (relu)
+		attr_s(t, "activation", "Relu");
+	r = conv(t, x, w, b, pool);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_TENSOR(&r.t[0], &ref, TOL);
+	run_free(&r);
+	free(v);
+}
+
 /* Batches whose position tiles cross images: groups with a row tail for
  * the AVX2 kernel, dilation, 72 rows with K = 16, stride 2 with asymmetric
  * pads, whole images written straight into Y, wide groups through sgemm;
  * run with each kernel level the CPU allows (generic: the reference kernel). */
-static void test_conv_batched(mrt__pool *pool)
+static void test_conv_batched(int relu, mrt__pool *pool)
 {
 	tnode t;
-	run_out r;
 
 	tnode_init(&t, "Conv", 3, 1);
 	attr_i(&t, "group", 3);
 	attr_ints(&t, "dilations", 2, (int64_t[]){2, 2});
 	attr_ints(&t, "pads", 4, (int64_t[]){2, 2, 2, 2});
-	r = conv(&t, "cb1_x", "cb1_w", "cb1_b", pool);
-	CHECK_EQ_INT(r.status, 0);
-	CHECK_TENSOR(&r.t[0], fx(S, "cb1_y"), TOL);
-	run_free(&r);
+	check_conv(&t, "cb1_x", "cb1_w", "cb1_b", "cb1_y", relu, pool);
 
 	tnode_init(&t, "Conv", 3, 1);
 	attr_ints(&t, "pads", 4, (int64_t[]){1, 1, 1, 1});
-	r = conv(&t, "cb2_x", "cb2_w", "cb2_b", pool);
-	CHECK_EQ_INT(r.status, 0);
-	CHECK_TENSOR(&r.t[0], fx(S, "cb2_y"), TOL);
-	run_free(&r);
+	check_conv(&t, "cb2_x", "cb2_w", "cb2_b", "cb2_y", relu, pool);
 
 	tnode_init(&t, "Conv", 3, 1);
-	r = conv(&t, "cb3_x", "cb3_w", "cb3_b", pool);
-	CHECK_EQ_INT(r.status, 0);
-	CHECK_TENSOR(&r.t[0], fx(S, "cb3_y"), TOL);
-	run_free(&r);
+	check_conv(&t, "cb3_x", "cb3_w", "cb3_b", "cb3_y", relu, pool);
 
 	tnode_init(&t, "Conv", 2, 1);
 	attr_i(&t, "group", 2);
 	attr_ints(&t, "strides", 2, (int64_t[]){2, 2});
 	attr_ints(&t, "pads", 4, (int64_t[]){0, 1, 1, 0});
-	r = conv(&t, "cb4_x", "cb4_w", NULL, pool);
-	CHECK_EQ_INT(r.status, 0);
-	CHECK_TENSOR(&r.t[0], fx(S, "cb4_y"), TOL);
-	run_free(&r);
+	check_conv(&t, "cb4_x", "cb4_w", NULL, "cb4_y", relu, pool);
 
 	tnode_init(&t, "Conv", 3, 1);
 	attr_i(&t, "group", 2);
 	attr_ints(&t, "pads", 4, (int64_t[]){1, 1, 1, 1});
-	r = conv(&t, "cb5_x", "cb5_w", "cb5_b", pool);
-	CHECK_EQ_INT(r.status, 0);
-	CHECK_TENSOR(&r.t[0], fx(S, "cb5_y"), TOL);
-	run_free(&r);
+	check_conv(&t, "cb5_x", "cb5_w", "cb5_b", "cb5_y", relu, pool);
 
 	tnode_init(&t, "Conv", 3, 1);
 	attr_i(&t, "group", 2);
 	attr_ints(&t, "pads", 4, (int64_t[]){1, 1, 1, 1});
-	r = conv(&t, "cb6_x", "cb6_w", "cb6_b", pool);
-	CHECK_EQ_INT(r.status, 0);
-	CHECK_TENSOR(&r.t[0], fx(S, "cb6_y"), TOL);
-	run_free(&r);
+	check_conv(&t, "cb6_x", "cb6_w", "cb6_b", "cb6_y", relu, pool);
+
+	tnode_init(&t, "Conv", 3, 1); /* depthwise */
+	attr_i(&t, "group", 6);
+	attr_ints(&t, "strides", 2, (int64_t[]){2, 2});
+	attr_ints(&t, "pads", 4, (int64_t[]){1, 1, 1, 1});
+	check_conv(&t, "c4_x", "c4_w", "c4_b", "c4_y", relu, pool);
 }
 
 /* Q8_0 weights run natively: equal to the F32 conv of the dequantized
@@ -131,8 +141,9 @@ static void test_conv_q8(mrt__pool *pool)
 	mrt__tensor *w = fx(S, "c5_w"), wq = *w, wd = *w;
 	int64_t n = mrt__numel(w->dims, w->ndim);
 	uint64_t qb = 0;
+	int64_t bad = 0;
 	tnode t;
-	run_out rq, rd;
+	run_out rq, rd, rr;
 
 	CHECK_EQ_INT(mrt_type_nbytes(MRT_TYPE_Q8_0, (uint64_t)n, &qb), 0);
 	wq.type = MRT_TYPE_Q8_0;
@@ -149,6 +160,16 @@ static void test_conv_q8(mrt__pool *pool)
 	CHECK_TENSOR(&rq.t[0], fx(S, "c5_y"), 2e-2);
 	CHECK_TENSOR(&rq.t[0], &rd.t[0], 2e-2);
 	CHECK_TENSOR(&rd.t[0], fx(S, "c5_y"), 1e-2);
+	/* fused Relu on the native path: exactly max(rq, 0) */
+	attr_s(&t, "activation", "Relu");
+	rr = run_op(&t, (const mrt__tensor *[]){fx(S, "c5_x"), &wq, fx(S, "c5_b")}, 6, pool);
+	CHECK_EQ_INT(rr.status, 0);
+	for (int64_t i = 0; rr.status == 0 && i < mrt__numel(rq.t[0].dims, 4); i++) {
+		float q = ((float *)rq.t[0].data)[i];
+		bad += ((float *)rr.t[0].data)[i] != (q > 0 ? q : 0.0f);
+	}
+	CHECK_EQ_INT(bad, 0);
+	run_free(&rr);
 	run_free(&rq);
 	run_free(&rd);
 	free(wq.data);
@@ -326,6 +347,17 @@ static void test_infer_errors(void)
 	x.dims[3] = 8;
 	CHECK_EQ_INT(def->infer(&t.n, in, NULL, out, err, sizeof(err)), MRT_ERR_UNSUPPORTED);
 
+	tnode_init(&t, "Conv", 2, 1);
+	attr_s(&t, "activation", "Sigmoid"); /* only Relu is fused */
+	CHECK_EQ_INT(def->infer(&t.n, in, NULL, out, err, sizeof(err)), MRT_ERR_UNSUPPORTED);
+	CHECK_STR_CONTAINS(err, "activation");
+	tnode_init(&t, "ConvTranspose", 2, 1);
+	attr_s(&t, "activation", "Relu");
+	w.dims[0] = 4;
+	CHECK_EQ_INT(mrt__op_find("ConvTranspose")->infer(&t.n, in, NULL, out, err, sizeof(err)),
+	             MRT_ERR_UNSUPPORTED);
+	w.dims[0] = 6;
+
 	tnode_init(&t, "MaxPool", 1, 1); /* no kernel_shape */
 	CHECK_EQ_INT(mrt__op_find("MaxPool")->infer(&t.n, in, NULL, out, err, sizeof(err)),
 	             MRT_ERR_SHAPE);
@@ -339,11 +371,15 @@ int main(void)
 	S = fx_load("nn.bin");
 	for (int pass = 0; pass < 2; pass++) {
 		mrt__pool *p = pass ? pool : NULL;
+		for (int relu = 0; relu < 2; relu++) {
+			test_conv_batched(relu, p);
+			setenv("MRT_CPU", "generic", 1); /* the reference kernel */
+			test_conv_batched(relu, p);
+			unsetenv("MRT_CPU");
+		}
 		test_conv(p);
-		test_conv_batched(p);
-		setenv("MRT_CPU", "generic", 1); /* sgemm instead of the AVX2 kernel */
+		setenv("MRT_CPU", "generic", 1);
 		test_conv(p);
-		test_conv_batched(p);
 		unsetenv("MRT_CPU");
 		test_conv_transpose(p);
 		test_pools(p);
