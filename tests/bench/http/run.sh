@@ -3,7 +3,9 @@
 # regression MLP and the scoring MLP fixture at 1, 16 and 64 connections,
 # batching on and off, beside a static nginx `return 200` as the ceiling.
 # Usage: tests/bench/http/run.sh [BUILDDIR]   (DURATION=5 by default)
-# Prints a markdown table: requests/s, p50 and p99 latency.
+# Prints a markdown table: requests/s, p50 and p99 latency, and the CPU time
+# the server processes spent per request (user + system, from /proc), which
+# drifts far less than requests/s on a shared machine.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=$(cd "$here/../../.." && pwd)
@@ -22,15 +24,29 @@ trap cleanup EXIT INT TERM
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# wrk_row LABEL CONNS URL BODY: one table row
+# cpu_ticks PID...: user + system clock ticks of the processes so far
+cpu_ticks() {
+	for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0; done |
+		awk '{t += $1} END {print t + 0}'
+}
+
+# wrk_row LABEL CONNS URL BODY PID...: one table row; PIDs of the server
 wrk_row() {
 	threads=2; [ "$2" -lt 2 ] && threads=1
-	out=$(BODY_FILE="$4" wrk -t$threads -c"$2" -d"${duration}s" --latency -s "$here/post.lua" "$3")
+	label=$1 conns=$2 url=$3 body=$4
+	shift 4
+	t0=$(cpu_ticks "$@")
+	out=$(BODY_FILE="$body" wrk -t$threads -c"$conns" -d"${duration}s" --latency \
+		-s "$here/post.lua" "$url")
+	t1=$(cpu_ticks "$@")
 	rps=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
 	p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
 	p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
 	bad=$(echo "$out" | awk '/^non200/ {print $2}')
-	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$rps" "$p50" "$p99" "${bad:-0}"
+	cpu=$(echo "$out" | awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+		'/requests in/ {if ($1 > 0) printf "%.0f", t / hz * 1e6 / $1}')
+	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$conns" "$rps" "$p50" "$p99" \
+		"${cpu:-?}" "${bad:-0}"
 }
 
 # start_modeld NAME GGUF BATCH DELAY_US: sets port
@@ -72,16 +88,19 @@ for name, path in (("regression", "models/demo/regression.request.json"),
     json.dump({"model": name, "inputs": req["inputs"][:1]}, open(f"{work}/{name}.body.json", "w"))
 PY
 
-echo "| target | connections | requests/s | p50 | p99 | non-200 |"
-echo "|---|---|---|---|---|---|"
+echo "| target | connections | requests/s | p50 | p99 | CPU us/request | non-200 |"
+echo "|---|---|---|---|---|---|---|"
 port=$(free_port)
 mkdir -p "$work/nginx"
 sed -e "s|@PORT@|$port|" -e "s|@DIR@|$work/nginx|" "$here/nginx-static.conf" >"$work/nginx.conf"
 nginx -c "$work/nginx.conf" -p "$work/nginx" 2>"$work/nginx.log" &
-pids="$pids $!"
+nginx_pid=$!
+pids="$pids $nginx_pid"
 sleep 0.5
+nginx_pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"
 for c in 1 16 64; do
-	wrk_row "nginx static return 200" $c "http://127.0.0.1:$port/" "$work/regression.body.json"
+	wrk_row "nginx static return 200" $c "http://127.0.0.1:$port/" \
+		"$work/regression.body.json" $nginx_pids
 done
 for model in ${MODELS:-regression scoring}; do
 	for mode in "on 64 1000" "off 1 0"; do
@@ -89,7 +108,7 @@ for model in ${MODELS:-regression scoring}; do
 		start_modeld "$model" "$work/$model.gguf" "$2" "$3"
 		for c in 1 16 64; do
 			wrk_row "$model, batching $1" $c "http://127.0.0.1:$port/v1/predict" \
-				"$work/$model.body.json"
+				"$work/$model.body.json" "$pid"
 		done
 		kill "$pid"; wait "$pid" 2>/dev/null || :
 	done
