@@ -4,10 +4,17 @@
  * tokens of several sequences, reading every weight matrix once.
  *
  * DESIGN: a context belongs to one thread at a time (the caller of decode);
- * the pool's threads only run the tasks of the current call (linear kernels
- * and attention, split by token x head) and share nothing else. */
+ * the pool's threads only run the tasks of the current call and share
+ * nothing else. Every step of a layer is split over the pool: norms, rope
+ * and SiLU by rows (on the caller when too small to pay for a wake-up), the
+ * linear maps by the kernels, attention by (tile of queries, KV head). A
+ * small batch (decoding) runs Q/K/V as one pool job and gate/up/SiLU as one,
+ * each task calling the kernels on its own rows of the weights, so a layer
+ * costs four wake-ups instead of eight. Nothing is allocated while
+ * decoding. */
 #include <immintrin.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,21 +25,30 @@
 
 #define LLM_MAX_THREADS 256
 #define ATT_TASKS_PER_THREAD 4
+#define ATT_ROWS 16        /* queries per attention tile (tokens x heads of a KV head) */
+#define ATT_SERIAL 2048    /* attention below this many key visits x heads runs inline */
+#define ROWS_SERIAL 32768  /* elementwise steps below this many elements run inline */
+#define GROUP_MAX_M 4      /* batches up to this size use the fused linear groups */
+#define GROUP_TASKS_PER_THREAD 2
+#define GROUP_ALIGN 16     /* weight rows per task: a multiple of this */
 
 typedef float (*dot_fn)(const float *a, const float *b, int n);
-typedef void (*axpy_fn)(float *y, float a, const float *x, int n);
+typedef void (*scores_fn)(const float *q, const float *k, int n_keys, int hd, float scale,
+                          float *out);
+typedef void (*wsum_fn)(const float *p, const float *v, int n_keys, int hd, float *out);
 
 struct mrt_llm_ctx {
 	const mrt__llama *l;
 	mrt_llm_params p;
 	mrt__pool *pool;
-	dot_fn dot;
-	axpy_fn axpy;
+	scores_fn scores_k;
+	wsum_fn wsum;
 
-	/* KV cache, F32 for exactness: [n_seq][n_layer][n_ctx][n_embd_kv] each
-	 * of K and V, i.e. 8 * n_seq * n_layer * n_ctx * n_embd_kv bytes (a
-	 * 110M model with n_embd_kv 768, 12 layers, 2048 tokens: 144 MiB per
-	 * slot). */
+	/* KV cache, F32 for exactness: [n_seq][n_layer][n_head_kv][n_ctx]
+	 * [head_dim] each of K and V (one head's keys are contiguous, so
+	 * attention streams them), i.e. 8 * n_seq * n_layer * n_ctx * n_embd_kv
+	 * bytes (a 110M model with n_embd_kv 768, 12 layers, 2048 tokens:
+	 * 144 MiB per slot). */
 	float *kcache, *vcache;
 	int *seq_len; /* n_seq: tokens held by each slot */
 
@@ -44,12 +60,16 @@ struct mrt_llm_ctx {
 	int *pos;          /* n_batch: position of each batch entry */
 	int *seq_count;    /* n_seq: entries of the current batch per slot */
 	int *logit_row;    /* n_batch: row of logits per entry, or -1 */
+	int *tiles;        /* n_batch: first entry of each attention tile, then the end */
 	float *scores;     /* n_att_tasks rows of n_ctx */
 	void *lin_scratch; /* quantized activations / dequantized panels */
-	int n_att_tasks;
+	char *group_scratch; /* n_group_tasks x group_stride bytes (fused linear groups) */
+	size_t group_stride;
+	int n_att_tasks, att_rows, n_group_tasks, n_tiles;
 
-	float *logits; /* logits_cap rows of n_vocab; grows when a batch asks more */
-	int logits_cap, last_n;
+	float *logits; /* n_batch rows of n_vocab, allocated at creation: pages
+	                  become resident only as batches ask for that many rows */
+	int last_n;
 };
 
 static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
@@ -67,58 +87,93 @@ static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
 	return status;
 }
 
-/* ---- small vector kernels: reference and AVX2, chosen per context ---- */
+/* ---- attention kernels: reference and AVX2, chosen per context ----
+ * scores: out[j] = scale * (q . k_j) for the n_keys contiguous rows k_j of
+ * hd floats. wsum: out = sum_j p[j] v_j. Each value is computed the same way
+ * whatever tile or batch it belongs to, so batching never changes a result. */
 
-static float dot_ref(const float *a, const float *b, int n)
+static void scores_ref(const float *q, const float *k, int n_keys, int hd, float scale,
+                       float *out)
 {
-	float acc[8] = {0};
-	int i = 0;
-
-	for (; i + 8 <= n; i += 8)
-		for (int j = 0; j < 8; j++)
-			acc[j] += a[i + j] * b[i + j];
-	for (; i < n; i++)
-		acc[0] += a[i] * b[i];
-	return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
-static void axpy_ref(float *y, float a, const float *x, int n)
-{
-	for (int i = 0; i < n; i++)
-		y[i] += a * x[i];
-}
-
-__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, int n)
-{
-	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-	int i = 0;
-
-	for (; i + 16 <= n; i += 16) {
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+	for (int j = 0; j < n_keys; j++) {
+		const float *kr = k + (size_t)j * hd;
+		float acc[8] = {0};
+		int i = 0;
+		for (; i + 8 <= hd; i += 8)
+			for (int u = 0; u < 8; u++)
+				acc[u] += q[i + u] * kr[i + u];
+		for (; i < hd; i++)
+			acc[0] += q[i] * kr[i];
+		out[j] = (((acc[0] + acc[4]) + (acc[1] + acc[5])) +
+		          ((acc[2] + acc[6]) + (acc[3] + acc[7]))) *
+		         scale;
 	}
-	for (; i + 8 <= n; i += 8)
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-	s0 = _mm256_add_ps(s0, s1);
-	__m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+}
+
+static void wsum_ref(const float *p, const float *v, int n_keys, int hd, float *out)
+{
+	memset(out, 0, sizeof(float) * (size_t)hd);
+	for (int j = 0; j < n_keys; j++)
+		for (int i = 0; i < hd; i++)
+			out[i] += p[j] * v[(size_t)j * hd + i];
+}
+
+__attribute__((target("avx2,fma"))) static inline float hsum_avx2(__m256 v)
+{
+	__m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
 	h = _mm_add_ps(h, _mm_movehl_ps(h, h));
 	h = _mm_add_ss(h, _mm_movehdup_ps(h));
-	float s = _mm_cvtss_f32(h);
-	for (; i < n; i++)
-		s += a[i] * b[i];
-	return s;
+	return _mm_cvtss_f32(h);
 }
 
-__attribute__((target("avx2,fma"))) static void axpy_avx2(float *y, float a, const float *x, int n)
+/* hd % 16 == 0 (checked at context creation). Two keys at a time, each with
+ * its own pair of accumulators; a lone last key runs the same arithmetic. */
+__attribute__((target("avx2,fma"))) static void scores_avx2(const float *q, const float *k,
+                                                            int n_keys, int hd, float scale,
+                                                            float *out)
 {
-	__m256 va = _mm256_set1_ps(a);
-	int i = 0;
+	int j = 0;
 
-	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(
-		    y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-	for (; i < n; i++)
-		y[i] += a * x[i];
+	for (; j + 2 <= n_keys; j += 2) {
+		const float *k0 = k + (size_t)j * hd, *k1 = k0 + hd;
+		__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+		for (int i = 0; i < hd; i += 16) {
+			__m256 q0 = _mm256_loadu_ps(q + i), q1 = _mm256_loadu_ps(q + i + 8);
+			a0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k0 + i), a0);
+			a1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k0 + i + 8), a1);
+			b0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k1 + i), b0);
+			b1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k1 + i + 8), b1);
+		}
+		out[j] = hsum_avx2(_mm256_add_ps(a0, a1)) * scale;
+		out[j + 1] = hsum_avx2(_mm256_add_ps(b0, b1)) * scale;
+	}
+	if (j < n_keys) {
+		const float *k0 = k + (size_t)j * hd;
+		__m256 a0 = _mm256_setzero_ps(), a1 = a0;
+		for (int i = 0; i < hd; i += 16) {
+			a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k0 + i), a0);
+			a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_loadu_ps(k0 + i + 8),
+			                     a1);
+		}
+		out[j] = hsum_avx2(_mm256_add_ps(a0, a1)) * scale;
+	}
+}
+
+/* 16 output values at a time held in registers over all keys. */
+__attribute__((target("avx2,fma"))) static void wsum_avx2(const float *p, const float *v,
+                                                          int n_keys, int hd, float *out)
+{
+	for (int i = 0; i < hd; i += 16) {
+		__m256 o0 = _mm256_setzero_ps(), o1 = o0;
+		const float *vr = v + i;
+		for (int j = 0; j < n_keys; j++, vr += hd) {
+			__m256 pj = _mm256_set1_ps(p[j]);
+			o0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr), o0);
+			o1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8), o1);
+		}
+		_mm256_storeu_ps(out + i, o0);
+		_mm256_storeu_ps(out + i + 8, o1);
+	}
 }
 
 /* ---- context ---- */
@@ -161,16 +216,35 @@ static size_t lin_scratch_bytes(const mrt__llama *l, int64_t m)
 	return best;
 }
 
+/* Scratch of one task of a fused linear group: the quantized activations
+ * of up to GROUP_MAX_M rows for the widest input (n_embd or n_ff). */
+static size_t group_scratch_bytes(const mrt__llama *l)
+{
+	size_t a = lin_scratch_bytes(l, GROUP_MAX_M), s;
+
+	for (int i = 0; i < l->n_layer; i++)
+		if ((s = mrt__linear_scratch(l->layers[i].down.type, GROUP_MAX_M, l->n_ff)) > a)
+			a = s;
+	return a == SIZE_MAX ? a : (a + 63) & ~(size_t)63;
+}
+
 /* Lay out the scratch arena for n_batch tokens: one allocation. */
 static int make_arena(mrt_llm_ctx *c)
 {
 	const mrt__llama *l = c->l;
 	size_t nb = (size_t)c->p.n_batch, off = 0, lin = lin_scratch_bytes(l, c->p.n_batch);
 	size_t o_x, o_xn, o_q, o_k, o_v, o_att, o_gate, o_up, o_cs, o_if, o_pos, o_cnt, o_row, o_sc,
-	    o_lin;
+	    o_lin, o_tile, o_grp, grp_bytes;
 	size_t ne = (size_t)l->n_embd, kv = (size_t)l->n_embd_kv, ff = (size_t)l->n_ff;
+	int group = l->n_head / l->n_head_kv;
 
 	c->n_att_tasks = ATT_TASKS_PER_THREAD * c->p.n_threads;
+	c->att_rows = group > ATT_ROWS ? group : ATT_ROWS;
+	c->n_group_tasks = GROUP_TASKS_PER_THREAD * c->p.n_threads;
+	c->group_stride = group_scratch_bytes(l);
+	if (c->group_stride == SIZE_MAX ||
+	    __builtin_mul_overflow(c->group_stride, (size_t)c->n_group_tasks, &grp_bytes))
+		return -1;
 	o_x = arena_take(&off, nb * ne, sizeof(float));
 	o_xn = arena_take(&off, nb * ne, sizeof(float));
 	o_q = arena_take(&off, nb * ne, sizeof(float));
@@ -184,7 +258,9 @@ static int make_arena(mrt_llm_ctx *c)
 	o_pos = arena_take(&off, nb, sizeof(int));
 	o_cnt = arena_take(&off, (size_t)c->p.n_seq, sizeof(int));
 	o_row = arena_take(&off, nb, sizeof(int));
-	o_sc = arena_take(&off, (size_t)c->n_att_tasks * (size_t)c->p.n_ctx, sizeof(float));
+	o_tile = arena_take(&off, nb + 1, sizeof(int));
+	o_sc = arena_take(&off, (size_t)c->n_att_tasks, (size_t)c->p.n_ctx * sizeof(float));
+	o_grp = arena_take(&off, grp_bytes + 1, 1);
 	o_lin = arena_take(&off, lin == SIZE_MAX ? SIZE_MAX : lin + 1, 1);
 	if (off == SIZE_MAX || (off = (off + 63) & ~(size_t)63) == 0 ||
 	    (c->arena = aligned_alloc(64, off)) == NULL)
@@ -203,7 +279,9 @@ static int make_arena(mrt_llm_ctx *c)
 	c->pos = (int *)(a + o_pos);
 	c->seq_count = (int *)(a + o_cnt);
 	c->logit_row = (int *)(a + o_row);
+	c->tiles = (int *)(a + o_tile);
 	c->scores = (float *)(a + o_sc);
+	c->group_scratch = a + o_grp;
 	c->lin_scratch = a + o_lin;
 	for (int i = 0; i < l->n_rot / 2; i++)
 		c->inv_freq[i] = pow((double)l->rope_base, -2.0 * i / l->n_rot);
@@ -251,16 +329,16 @@ mrt_llm_ctx *mrt_llm_ctx_new(const mrt_model *model, const mrt_llm_params *param
 	}
 	if ((c->seq_len = calloc((size_t)c->p.n_seq, sizeof(int))) == NULL || make_arena(c) != 0)
 		goto nomem;
-	c->logits_cap = c->p.n_seq < c->p.n_batch ? c->p.n_seq : c->p.n_batch;
-	if ((size_t)c->logits_cap > SIZE_MAX / sizeof(float) / (size_t)l->n_vocab ||
-	    (c->logits = malloc((size_t)c->logits_cap * (size_t)l->n_vocab * sizeof(float))) ==
+	if ((size_t)c->p.n_batch > SIZE_MAX / sizeof(float) / (size_t)l->n_vocab ||
+	    (c->logits = malloc((size_t)c->p.n_batch * (size_t)l->n_vocab * sizeof(float))) ==
 	        NULL)
 		goto nomem;
 	if (c->p.n_threads > 1 && (c->pool = mrt__pool_new(c->p.n_threads)) == NULL)
 		goto nomem;
-	int simd = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	c->dot = simd ? dot_avx2 : dot_ref;
-	c->axpy = simd ? axpy_avx2 : axpy_ref;
+	int simd = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	           l->head_dim % 16 == 0;
+	c->scores_k = simd ? scores_avx2 : scores_ref;
+	c->wsum = simd ? wsum_avx2 : wsum_ref;
 	return c;
 nomem:
 	fail(err, errlen, MRT_ERR_NOMEM, "llm context: out of memory");
@@ -302,21 +380,17 @@ const float *mrt_llm_logits(const mrt_llm_ctx *c, int i)
 	return c->logits + (size_t)c->logit_row[i] * (size_t)c->l->n_vocab;
 }
 
-/* ---- forward pass ---- */
+/* ---- forward pass: elementwise steps ---- */
 
-/* y = x / sqrt(mean(x^2) + eps) * w over n rows of d. */
-static void rms_norm(float *y, const float *x, const float *w, int n, int d, float eps)
+/* y = x / sqrt(mean(x^2) + eps) * w for one row of d. */
+static void rms_norm_row(float *y, const float *x, const float *w, int d, float eps)
 {
-	for (int i = 0; i < n; i++) {
-		const float *xr = x + (size_t)i * d;
-		float *yr = y + (size_t)i * d;
-		double ss = 0;
-		for (int j = 0; j < d; j++)
-			ss += (double)xr[j] * xr[j];
-		float scale = (float)(1.0 / sqrt(ss / d + eps));
-		for (int j = 0; j < d; j++)
-			yr[j] = xr[j] * scale * w[j];
-	}
+	double ss = 0;
+	for (int j = 0; j < d; j++)
+		ss += (double)x[j] * x[j];
+	float scale = (float)(1.0 / sqrt(ss / d + eps));
+	for (int j = 0; j < d; j++)
+		y[j] = x[j] * scale * w[j];
 }
 
 /* RoPE in GGUF ("normal") order: within each head, the pairs (x[2i],
@@ -335,70 +409,182 @@ static void rope_tables(mrt_llm_ctx *c, int n)
 	}
 }
 
-static void rope_apply(const mrt_llm_ctx *c, float *x, int n, int n_heads)
+static void rope_row(const mrt_llm_ctx *c, float *x, int t, int n_heads)
 {
 	int hd = c->l->head_dim, half = c->l->n_rot / 2;
+	const float *cs = c->rope_cs + (size_t)t * (size_t)c->l->n_rot;
 
-	for (int t = 0; t < n; t++) {
-		const float *cs = c->rope_cs + (size_t)t * (size_t)c->l->n_rot;
-		for (int h = 0; h < n_heads; h++) {
-			float *v = x + ((size_t)t * n_heads + h) * hd;
-			for (int i = 0; i < half; i++) {
-				float x0 = v[2 * i], x1 = v[2 * i + 1];
-				v[2 * i] = x0 * cs[2 * i] - x1 * cs[2 * i + 1];
-				v[2 * i + 1] = x0 * cs[2 * i + 1] + x1 * cs[2 * i];
+	for (int h = 0; h < n_heads; h++) {
+		float *v = x + (size_t)h * hd;
+		for (int i = 0; i < half; i++) {
+			float x0 = v[2 * i], x1 = v[2 * i + 1];
+			v[2 * i] = x0 * cs[2 * i] - x1 * cs[2 * i + 1];
+			v[2 * i + 1] = x0 * cs[2 * i + 1] + x1 * cs[2 * i];
+		}
+	}
+}
+
+/* Offset of (seq, layer, kv head, pos) in the K or V cache. */
+static size_t cache_at(const mrt_llm_ctx *c, int seq, int layer, int kvh, int pos)
+{
+	const mrt__llama *l = c->l;
+	return ((((size_t)seq * l->n_layer + layer) * l->n_head_kv + kvh) * c->p.n_ctx + pos) *
+	       l->head_dim;
+}
+
+static float silu_mul(float g, float u)
+{
+	return g / (1.0f + expf(-g)) * u;
+}
+
+enum row_kind { ROWS_NORM, ROWS_ROPE, ROWS_SILU };
+
+/* One row-wise step over rows [0, n): ROWS_NORM xn = rmsnorm(x) * w;
+ * ROWS_ROPE turns the queries and keys of a token and stores its key and
+ * value in the cache; ROWS_SILU gate = silu(gate) * up. */
+typedef struct rows_job {
+	mrt_llm_ctx *c;
+	int kind, n, layer;
+	const float *w;
+	const int32_t *seq;
+} rows_job;
+
+static void rows_range(const rows_job *j, int r0, int r1)
+{
+	mrt_llm_ctx *c = j->c;
+	const mrt__llama *l = c->l;
+	int e = l->n_embd, kv = l->n_embd_kv, hd = l->head_dim;
+
+	for (int t = r0; t < r1; t++) {
+		if (j->kind == ROWS_NORM) {
+			rms_norm_row(c->xn + (size_t)t * e, c->x + (size_t)t * e, j->w, e,
+			             l->norm_eps);
+		} else if (j->kind == ROWS_SILU) {
+			float *g = c->gate + (size_t)t * l->n_ff;
+			const float *u = c->up + (size_t)t * l->n_ff;
+			for (int i = 0; i < l->n_ff; i++)
+				g[i] = silu_mul(g[i], u[i]);
+		} else {
+			float *k = c->k + (size_t)t * kv, *v = c->v + (size_t)t * kv;
+			rope_row(c, c->q + (size_t)t * e, t, l->n_head);
+			rope_row(c, k, t, l->n_head_kv);
+			for (int h = 0; h < l->n_head_kv; h++) {
+				size_t at = cache_at(c, j->seq[t], j->layer, h, c->pos[t]);
+				memcpy(c->kcache + at, k + (size_t)h * hd, sizeof(float) * hd);
+				memcpy(c->vcache + at, v + (size_t)h * hd, sizeof(float) * hd);
 			}
 		}
 	}
 }
 
-static size_t cache_row(const mrt_llm_ctx *c, int seq, int layer, int pos)
+static void rows_task(void *arg, int task, int n_tasks)
 {
-	return (((size_t)seq * c->l->n_layer + layer) * c->p.n_ctx + pos) * c->l->n_embd_kv;
+	const rows_job *j = arg;
+	rows_range(j, (int)((int64_t)j->n * task / n_tasks),
+	           (int)((int64_t)j->n * (task + 1) / n_tasks));
+}
+
+/* Run a row-wise step of n rows of width elements: on the caller when it
+ * is too small to pay for waking the pool. */
+static void run_rows(mrt_llm_ctx *c, rows_job *j, int width)
+{
+	int nt = mrt__pool_size(c->pool);
+	if ((int64_t)j->n * width < ROWS_SERIAL || nt == 1 || j->n < 2)
+		rows_range(j, 0, j->n);
+	else
+		mrt__pool_run(c->pool, j->n < 2 * nt ? j->n : 2 * nt, rows_task, j);
+}
+
+static void norm_rows(mrt_llm_ctx *c, const float *w, int n)
+{
+	rows_job j = {.c = c, .kind = ROWS_NORM, .n = n, .w = w};
+	run_rows(c, &j, c->l->n_embd);
+}
+
+/* ---- attention ----
+ * Entries of the batch are cut into tiles: runs of consecutive entries of
+ * one sequence at consecutive positions, at most att_rows / group tokens.
+ * A work item is (tile, KV head): its queries (tokens x the heads sharing
+ * that KV head) meet the head's contiguous keys in one pass per query, then
+ * softmax, then the weighted sum of the values, all from cache-warm rows. */
+
+static void make_tiles(mrt_llm_ctx *c, const int32_t *seq, int n)
+{
+	int group = c->l->n_head / c->l->n_head_kv;
+	int max_tok = c->att_rows / group > 0 ? c->att_rows / group : 1, len = 0;
+
+	c->n_tiles = 0;
+	for (int i = 0; i < n; i++) {
+		if (len > 0 && len < max_tok && seq[i] == seq[i - 1] && c->pos[i] == c->pos[i - 1] + 1) {
+			len++;
+			continue;
+		}
+		c->tiles[c->n_tiles++] = i;
+		len = 1;
+	}
+	c->tiles[c->n_tiles] = n;
 }
 
 typedef struct att_job {
 	mrt_llm_ctx *c;
 	const int32_t *seq;
-	int n, layer;
+	int layer;
 } att_job;
 
-/* Causal attention of entry t, head h over its own sequence's cache rows
- * 0 .. pos[t] (already holding this batch's keys and values). */
-static void attend(const att_job *j, int t, int h, float *scores)
+static void attend_item(const att_job *j, int tile, int kvh, float *scores)
 {
 	const mrt_llm_ctx *c = j->c;
 	const mrt__llama *l = c->l;
-	int hd = l->head_dim, kvh = h / (l->n_head / l->n_head_kv), p = c->pos[t];
-	const float *q = c->q + (size_t)t * l->n_embd + (size_t)h * hd;
-	size_t base = cache_row(c, j->seq[t], j->layer, 0) + (size_t)kvh * hd;
+	int e0 = c->tiles[tile], e1 = c->tiles[tile + 1], hd = l->head_dim;
+	int group = l->n_head / l->n_head_kv, s = j->seq[e0];
+	size_t base = cache_at(c, s, j->layer, kvh, 0);
 	const float *kc = c->kcache + base, *vc = c->vcache + base;
-	float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0.0f;
-	float *out = c->att + (size_t)t * l->n_embd + (size_t)h * hd;
+	float scale = 1.0f / sqrtf((float)hd);
 
-	for (int i = 0; i <= p; i++) {
-		scores[i] = c->dot(q, kc + (size_t)i * l->n_embd_kv, hd) * scale;
-		mx = scores[i] > mx ? scores[i] : mx;
-	}
-	for (int i = 0; i <= p; i++) {
-		scores[i] = expf(scores[i] - mx);
-		sum += scores[i];
-	}
-	memset(out, 0, sizeof(float) * (size_t)hd);
-	for (int i = 0; i <= p; i++)
-		c->axpy(out, scores[i] / sum, vc + (size_t)i * l->n_embd_kv, hd);
+	for (int t = e0; t < e1; t++)
+		for (int g = 0; g < group; g++) {
+			int h = kvh * group + g, n_keys = c->pos[t] + 1;
+			float *sc = scores, mx = -INFINITY, sum = 0.0f;
+			c->scores_k(c->q + (size_t)t * l->n_embd + (size_t)h * hd, kc, n_keys, hd,
+			            scale, sc);
+			for (int i = 0; i < n_keys; i++)
+				mx = sc[i] > mx ? sc[i] : mx;
+			for (int i = 0; i < n_keys; i++) {
+				sc[i] = expf(sc[i] - mx);
+				sum += sc[i];
+			}
+			float inv = 1.0f / sum, *out = c->att + (size_t)t * l->n_embd + (size_t)h * hd;
+			for (int i = 0; i < n_keys; i++)
+				sc[i] *= inv;
+			c->wsum(sc, vc, n_keys, hd, out);
+		}
 }
 
+/* Items task, task + n_tasks, ...: strided so the costly late tiles of a
+ * long prompt spread over every task. */
 static void att_task(void *arg, int task, int n_tasks)
 {
 	const att_job *j = arg;
-	int n_items = j->n * j->c->l->n_head;
-	int per = (n_items + n_tasks - 1) / n_tasks;
+	int n_items = j->c->n_tiles * j->c->l->n_head_kv;
 	float *scores = j->c->scores + (size_t)task * (size_t)j->c->p.n_ctx;
 
-	for (int it = task * per; it < n_items && it < (task + 1) * per; it++)
-		attend(j, it / j->c->l->n_head, it % j->c->l->n_head, scores);
+	for (int it = task; it < n_items; it += n_tasks)
+		attend_item(j, it / j->c->l->n_head_kv, it % j->c->l->n_head_kv, scores);
 }
+
+static void attention(mrt_llm_ctx *c, const int32_t *seq, int n, int layer)
+{
+	att_job j = {c, seq, layer};
+	int n_items = c->n_tiles * c->l->n_head_kv;
+	int64_t work = 0;
+
+	for (int t = 0; t < n; t++)
+		work += (int64_t)(c->pos[t] + 1) * c->l->n_head;
+	int n_tasks = work < ATT_SERIAL ? 1 : n_items < c->n_att_tasks ? n_items : c->n_att_tasks;
+	mrt__pool_run(c->pool, n_tasks, att_task, &j);
+}
+
+/* ---- linear maps ---- */
 
 static int linear(mrt_llm_ctx *c, const float *x, const mrt__lweight *w, float *y, int m, int n,
                   int k, int accumulate)
@@ -407,27 +593,102 @@ static int linear(mrt_llm_ctx *c, const float *x, const mrt__lweight *w, float *
 	                   c->lin_scratch, c->pool);
 }
 
+/* A fused group for small batches: up to three weight matrices that read
+ * the same m rows of x (Q, K, V; or gate and up, then SiLU) as one pool
+ * job. Task t takes its share of the stacked output rows, rounded to
+ * GROUP_ALIGN, and calls the kernels on the caller's thread with its own
+ * scratch; each value is computed as a whole-matrix call would. */
+typedef struct group_job {
+	mrt_llm_ctx *c;
+	const float *x;
+	const mrt__lweight *w[3];
+	float *y[3];
+	int n[3], n_parts, m, k, silu;
+	atomic_int rc;
+} group_job;
+
+static int group_part(group_job *j, int p, int r0, int r1, void *scratch)
+{
+	uint64_t row;
+	if (mrt_type_nbytes(j->w[p]->type, (uint64_t)j->k, &row) != 0)
+		return MRT_ERR_INVALID;
+	const char *w = (const char *)j->w[p]->data + row * (uint64_t)r0;
+
+	return mrt__linear(j->x, (size_t)j->k, w, j->w[p]->type, NULL, j->y[p] + r0, (size_t)j->n[p],
+	                   j->m, r1 - r0, j->k, 0, scratch, NULL);
+}
+
+/* Output rows the tasks share: the stacked rows of every part, or for
+ * gate/up/SiLU the rows of gate (up's are the same range). */
+static int group_rows(const group_job *j)
+{
+	int total = 0;
+	for (int p = 0; p < (j->silu ? 1 : j->n_parts); p++)
+		total += j->n[p];
+	return total;
+}
+
+static void group_task(void *arg, int task, int n_tasks)
+{
+	group_job *j = arg;
+	void *scratch = j->c->group_scratch + (size_t)task * j->c->group_stride;
+	int total = group_rows(j), rc = 0;
+	int per = ((total + n_tasks - 1) / n_tasks + GROUP_ALIGN - 1) / GROUP_ALIGN * GROUP_ALIGN;
+	int r0 = task * per, r1 = r0 + per < total ? r0 + per : total;
+	if (r0 >= r1)
+		return;
+	if (j->silu) {
+		if ((rc = group_part(j, 0, r0, r1, scratch)) == 0 &&
+		    (rc = group_part(j, 1, r0, r1, scratch)) == 0)
+			for (int t = 0; t < j->m; t++)
+				for (int i = r0; i < r1; i++) {
+					size_t at = (size_t)t * j->n[0] + i;
+					j->y[0][at] = silu_mul(j->y[0][at], j->y[1][at]);
+				}
+	} else {
+		for (int p = 0, b = 0; p < j->n_parts && rc == 0; b += j->n[p++]) {
+			int lo = r0 > b ? r0 : b, hi = r1 < b + j->n[p] ? r1 : b + j->n[p];
+			if (lo < hi)
+				rc = group_part(j, p, lo - b, hi - b, scratch);
+		}
+	}
+	if (rc != 0)
+		atomic_store(&j->rc, rc);
+}
+
+static int run_group(mrt_llm_ctx *c, group_job *j)
+{
+	int total = group_rows(j);
+	int n_tasks = (total + GROUP_ALIGN - 1) / GROUP_ALIGN;
+
+	atomic_init(&j->rc, 0);
+	mrt__pool_run(c->pool, n_tasks < c->n_group_tasks ? n_tasks : c->n_group_tasks, group_task,
+	              j);
+	return atomic_load(&j->rc);
+}
+
+/* ---- layers ---- */
+
 static int attention_block(mrt_llm_ctx *c, const mrt__llayer *y, int layer, const int32_t *seq,
                            int n)
 {
 	const mrt__llama *l = c->l;
-	int e = l->n_embd, kv = l->n_embd_kv, rc, n_tasks;
+	int e = l->n_embd, kv = l->n_embd_kv, rc;
 
-	rms_norm(c->xn, c->x, y->attn_norm, n, e, l->norm_eps);
-	if ((rc = linear(c, c->xn, &y->wq, c->q, n, e, e, 0)) != 0 ||
-	    (rc = linear(c, c->xn, &y->wk, c->k, n, kv, e, 0)) != 0 ||
-	    (rc = linear(c, c->xn, &y->wv, c->v, n, kv, e, 0)) != 0)
+	norm_rows(c, y->attn_norm, n);
+	if (n <= GROUP_MAX_M) {
+		group_job g = {.c = c, .x = c->xn, .w = {&y->wq, &y->wk, &y->wv},
+		               .y = {c->q, c->k, c->v}, .n = {e, kv, kv}, .n_parts = 3, .m = n,
+		               .k = e};
+		if ((rc = run_group(c, &g)) != 0)
+			return rc;
+	} else if ((rc = linear(c, c->xn, &y->wq, c->q, n, e, e, 0)) != 0 ||
+	           (rc = linear(c, c->xn, &y->wk, c->k, n, kv, e, 0)) != 0 ||
+	           (rc = linear(c, c->xn, &y->wv, c->v, n, kv, e, 0)) != 0)
 		return rc;
-	rope_apply(c, c->q, n, l->n_head);
-	rope_apply(c, c->k, n, l->n_head_kv);
-	for (int t = 0; t < n; t++) {
-		size_t row = cache_row(c, seq[t], layer, c->pos[t]);
-		memcpy(c->kcache + row, c->k + (size_t)t * kv, sizeof(float) * (size_t)kv);
-		memcpy(c->vcache + row, c->v + (size_t)t * kv, sizeof(float) * (size_t)kv);
-	}
-	att_job j = {c, seq, n, layer};
-	n_tasks = n * l->n_head < c->n_att_tasks ? n * l->n_head : c->n_att_tasks;
-	mrt__pool_run(c->pool, n_tasks, att_task, &j);
+	rows_job r = {.c = c, .kind = ROWS_ROPE, .n = n, .layer = layer, .seq = seq};
+	run_rows(c, &r, e + 2 * kv);
+	attention(c, seq, n, layer);
 	return linear(c, c->att, &y->wo, c->x, n, e, e, 1);
 }
 
@@ -435,15 +696,19 @@ static int ffn_block(mrt_llm_ctx *c, const mrt__llayer *y, int n)
 {
 	const mrt__llama *l = c->l;
 	int e = l->n_embd, ff = l->n_ff, rc;
-	size_t total = (size_t)n * (size_t)ff;
 
-	rms_norm(c->xn, c->x, y->ffn_norm, n, e, l->norm_eps);
-	if ((rc = linear(c, c->xn, &y->gate, c->gate, n, ff, e, 0)) != 0 ||
-	    (rc = linear(c, c->xn, &y->up, c->up, n, ff, e, 0)) != 0)
-		return rc;
-	for (size_t i = 0; i < total; i++) {
-		float g = c->gate[i];
-		c->gate[i] = g / (1.0f + expf(-g)) * c->up[i];
+	norm_rows(c, y->ffn_norm, n);
+	if (n <= GROUP_MAX_M) {
+		group_job g = {.c = c, .x = c->xn, .w = {&y->gate, &y->up}, .y = {c->gate, c->up},
+		               .n = {ff, ff}, .n_parts = 2, .m = n, .k = e, .silu = 1};
+		if ((rc = run_group(c, &g)) != 0)
+			return rc;
+	} else {
+		if ((rc = linear(c, c->xn, &y->gate, c->gate, n, ff, e, 0)) != 0 ||
+		    (rc = linear(c, c->xn, &y->up, c->up, n, ff, e, 0)) != 0)
+			return rc;
+		rows_job r = {.c = c, .kind = ROWS_SILU, .n = n};
+		run_rows(c, &r, ff);
 	}
 	return linear(c, c->gate, &y->down, c->x, n, e, ff, 1);
 }
@@ -477,14 +742,6 @@ static int batch_prepare(mrt_llm_ctx *c, const mrt_llm_batch *b, int *n_out, cha
 		c->pos[i] = c->seq_len[s] + c->seq_count[s]++;
 		*n_out += b->want_logits && b->want_logits[i];
 	}
-	if (*n_out > c->logits_cap) {
-		size_t bytes = (size_t)*n_out * (size_t)c->l->n_vocab * sizeof(float);
-		float *g = realloc(c->logits, bytes);
-		if (g == NULL)
-			return fail(err, errlen, MRT_ERR_NOMEM, "out of memory for logits");
-		c->logits = g;
-		c->logits_cap = *n_out;
-	}
 	return 0;
 }
 
@@ -497,8 +754,8 @@ static int output_logits(mrt_llm_ctx *c, const mrt_llm_batch *b)
 	for (int i = 0; i < b->n; i++) {
 		c->logit_row[i] = -1;
 		if (b->want_logits && b->want_logits[i]) {
-			rms_norm(c->xn + (size_t)m * e, c->x + (size_t)i * e, l->output_norm, 1, e,
-			         l->norm_eps);
+			rms_norm_row(c->xn + (size_t)m * e, c->x + (size_t)i * e, l->output_norm, e,
+			             l->norm_eps);
 			c->logit_row[i] = m++;
 		}
 	}
@@ -523,6 +780,7 @@ int mrt_llm_decode(mrt_llm_ctx *c, const mrt_llm_batch *b, char *err, size_t err
 			return fail(err, errlen, rc, "decode: cannot read token %d's embedding",
 			            (int)b->tokens[i]);
 	rope_tables(c, b->n);
+	make_tiles(c, b->seq, b->n);
 	for (int i = 0; i < l->n_layer; i++)
 		if ((rc = attention_block(c, &l->layers[i], i, b->seq, b->n)) != 0 ||
 		    (rc = ffn_block(c, &l->layers[i], b->n)) != 0)
