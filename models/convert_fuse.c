@@ -1,7 +1,8 @@
 /* Graph rewrites after shape inference: BatchNormalization folded into the
- * Conv/Gemm before it, the PyTorch LayerNorm and erf-GELU decompositions
- * fused, Identity/Dropout dropped, constant MatMul/Gemm weights stored
- * transposed ([N,K], transB=1), dead nodes and unused constants removed.
+ * Conv/Gemm before it, Relu into the Conv before it, the PyTorch LayerNorm
+ * and erf-GELU decompositions fused, Identity/Dropout dropped, constant
+ * MatMul/Gemm weights stored transposed ([N,K], transB=1), dead nodes and
+ * unused constants removed.
  * A pattern is rewritten only when it matches exactly; the last node of a
  * pattern is rewritten in place and the rest are left to dead-code removal. */
 #include "convert_int.h"
@@ -328,6 +329,42 @@ static int fold_bn(cv_graph *cv, int b)
 	return 1;
 }
 
+/* ---- Relu after Conv: Conv's activation attribute (GRAPH-FORMAT.md) ---- */
+
+/* Fuse Relu node r into the Conv whose output only it reads: the Conv gets
+ * activation "Relu" and r's output. Returns 1 when fused, 0 when not
+ * applicable, negative on error. */
+static int fuse_conv_relu(cv_graph *cv, int r)
+{
+	mrt__node *relu = &cv->g->nodes[r], *p;
+	mrt__attr *a;
+	char *out, *act;
+	int pi;
+
+	if (relu->n_in != 1 || relu->n_out != 1)
+		return 0;
+	pi = cv__producer(cv, relu->in[0]);
+	if (pi < 0 || sole_user(cv, relu->in[0], "Relu") < 0)
+		return 0;
+	p = &cv->g->nodes[pi];
+	if (!is_op(p, "Conv") || p->n_out != 1 || mrt__node_attr(p, "activation"))
+		return 0;
+	out = strdup(relu->out[0]);
+	act = strdup("Relu");
+	if (!out || !act || cv__set_attr_int(p, "activation", 0)) {
+		free(out);
+		free(act);
+		return MRT_ERR_NOMEM;
+	}
+	a = (mrt__attr *)mrt__node_attr(p, "activation"); /* now a string */
+	a->kind = MRT__ATTR_STRING;
+	a->s = act;
+	free(p->out[0]);
+	p->out[0] = out;
+	cv__remove_node(cv, r);
+	return 1;
+}
+
 /* ---- LayerNorm: ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div,
  * Mul gamma, Add beta ---- */
 
@@ -540,6 +577,7 @@ int cv__rewrite(cv_graph *cv, int fuse)
 		return rc;
 	if (fuse &&
 	    ((rc = each(cv, "BatchNormalization", fold_bn)) ||
+	     (rc = each(cv, "Relu", fuse_conv_relu)) ||
 	     (rc = each(cv, "ReduceMean", fuse_layernorm)) || (rc = each(cv, "Erf", fuse_gelu))))
 		return rc;
 	if ((rc = transpose_weights(cv)))
