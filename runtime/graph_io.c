@@ -687,6 +687,16 @@ static uint32_t const_ne(const mrt__const *c, uint64_t *ne)
 		ne[0] = 1;
 		return 1;
 	}
+	/* Block types are quantized along rows of everything but the first
+	 * dim (a Conv weight [OC, IC/g, kh, kw] has rows of IC/g*kh*kw), so
+	 * they are stored 2-D: ne = [row length, dims[0]]. */
+	if (c->ndim > 2 && mrt_type_get(c->type).block_elems > 1) {
+		ne[1] = (uint64_t)c->dims[0];
+		ne[0] = 1;
+		for (d = 1; d < c->ndim; d++)
+			ne[0] *= (uint64_t)c->dims[d];
+		return 2;
+	}
 	if (c->ndim <= 4) {
 		for (d = 0; d < c->ndim; d++)
 			ne[d] = (uint64_t)c->dims[c->ndim - 1 - d];

@@ -335,6 +335,46 @@ static void test_quantized(void)
 	}
 }
 
+/* A 4-D Q8_0 constant (a Conv weight whose last dim is not a block
+ * multiple) is written as rows of its reduction length and read back with
+ * its ONNX shape and bytes intact. */
+static void test_quantized_conv_weight(void)
+{
+	enum { OC = 2, IC = 32, KH = 3, KW = 3, K = IC * KH * KW };
+	float w[OC * K];
+	unsigned char q[OC * K / 32 * 34];
+	int64_t wd[4] = {OC, IC, KH, KW};
+	mrt__graph *g = graph_new();
+	mrt_gguf *f;
+	mrt__graph *back;
+	int i;
+
+	for (i = 0; i < OC * K; i++)
+		w[i] = (float)((i * 7) % 23 - 11) / 11.0f;
+	mrt_quantize(MRT_TYPE_Q8_0, w, q, OC * K);
+	io_add(g->inputs, &g->n_inputs, "x", MRT_TYPE_F32, 2, -1, 4);
+	io_add(g->outputs, &g->n_outputs, "y", MRT_TYPE_F32, 2, -1, 4);
+	const_add(g, "convw", MRT_TYPE_Q8_0, 4, wd, q, sizeof(q));
+	node_add(g, "Relu", "x", "y");
+	CHECK_EQ_INT(save(g, NULL), 0);
+	f = mrt_gguf_open(path, err, sizeof(err));
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	back = mrt__graph_read(f, err, sizeof(err));
+	CHECK(back != NULL);
+	if (back) {
+		CHECK_EQ_INT(back->n_consts, 1);
+		CHECK_EQ_INT(back->consts[0].ndim, 4);
+		for (i = 0; i < 4; i++)
+			CHECK_EQ_INT(back->consts[0].dims[i], wd[i]);
+		CHECK_EQ_INT(back->consts[0].nbytes, sizeof(q));
+		CHECK(memcmp(back->consts[0].data, q, sizeof(q)) == 0);
+		mrt__graph_free(back);
+	}
+	mrt_gguf_close(f);
+}
+
 /* ---- refused graphs ---- */
 
 static void expect_refused(const char *what, const char *msg)
@@ -391,7 +431,7 @@ static void test_refused(void)
 	expect_refused("duplicate", "node 1 ('n1', Neg): output 'y' is empty or defined twice");
 	/* language models come later */
 	save(one_node("Relu", "x"), "llama");
-	expect_refused("llama", "language models are not supported yet");
+	expect_refused("llama", "llama: key llama.context_length is missing");
 }
 
 /* ---- input errors and run errors ---- */
@@ -582,6 +622,7 @@ int main(void)
 	test_mlp();
 	test_arena_reuse();
 	test_quantized();
+	test_quantized_conv_weight();
 	test_refused();
 	test_input_errors();
 	test_run_error();
