@@ -14,8 +14,8 @@
  * decoding. */
 #include <immintrin.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,17 +25,17 @@
 
 #define LLM_MAX_THREADS 256
 #define ATT_TASKS_PER_THREAD 4
-#define ATT_ROWS 16        /* queries per attention tile (tokens x heads of a KV head) */
-#define ATT_SERIAL 2048    /* attention below this many key visits x heads runs inline */
-#define ROWS_SERIAL 32768  /* elementwise steps below this many elements run inline */
-#define GROUP_MAX_M 4      /* batches up to this size use the fused linear groups */
+#define ATT_ROWS 16       /* queries per attention tile (tokens x heads of a KV head) */
+#define ATT_SERIAL 2048   /* attention below this many key visits x heads runs inline */
+#define ROWS_SERIAL 32768 /* elementwise steps below this many elements run inline */
+#define GROUP_MAX_M 4     /* batches up to this size use the fused linear groups */
 #define GROUP_TASKS_PER_THREAD 2
-#define GROUP_ALIGN 16     /* weight rows per task: a multiple of this */
+#define GROUP_ALIGN 16 /* weight rows per task: a multiple of this */
 
-typedef float (*dot_fn)(const float *a, const float *b, int n);
 typedef void (*scores_fn)(const float *q, const float *k, int n_keys, int hd, float scale,
                           float *out);
 typedef void (*wsum_fn)(const float *p, const float *v, int n_keys, int hd, float *out);
+typedef void (*softmax_fn)(float *x, int n);
 
 struct mrt_llm_ctx {
 	const mrt__llama *l;
@@ -43,6 +43,7 @@ struct mrt_llm_ctx {
 	mrt__pool *pool;
 	scores_fn scores_k;
 	wsum_fn wsum;
+	softmax_fn softmax;
 
 	/* KV cache, F32 for exactness: [n_seq][n_layer][n_head_kv][n_ctx]
 	 * [head_dim] each of K and V (one head's keys are contiguous, so
@@ -55,14 +56,14 @@ struct mrt_llm_ctx {
 	/* scratch arena (one allocation, 64-byte aligned sections) */
 	void *arena;
 	float *x, *xn, *q, *k, *v, *att, *gate, *up; /* n_batch rows each */
-	float *rope_cs;    /* n_batch rows of n_rot: (cos, sin) per pair */
-	double *inv_freq;  /* n_rot / 2 */
-	int *pos;          /* n_batch: position of each batch entry */
-	int *seq_count;    /* n_seq: entries of the current batch per slot */
-	int *logit_row;    /* n_batch: row of logits per entry, or -1 */
-	int *tiles;        /* n_batch: first entry of each attention tile, then the end */
-	float *scores;     /* n_att_tasks rows of n_ctx */
-	void *lin_scratch; /* quantized activations / dequantized panels */
+	float *rope_cs;      /* n_batch rows of n_rot: (cos, sin) per pair */
+	double *inv_freq;    /* n_rot / 2 */
+	int *pos;            /* n_batch: position of each batch entry */
+	int *seq_count;      /* n_seq: entries of the current batch per slot */
+	int *logit_row;      /* n_batch: row of logits per entry, or -1 */
+	int *tiles;          /* n_batch: first entry of each attention tile, then the end */
+	float *scores;       /* n_att_tasks rows of n_ctx */
+	void *lin_scratch;   /* quantized activations / dequantized panels */
 	char *group_scratch; /* n_group_tasks x group_stride bytes (fused linear groups) */
 	size_t group_stride;
 	int n_att_tasks, att_rows, n_group_tasks, n_tiles;
@@ -92,8 +93,7 @@ static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
  * hd floats. wsum: out = sum_j p[j] v_j. Each value is computed the same way
  * whatever tile or batch it belongs to, so batching never changes a result. */
 
-static void scores_ref(const float *q, const float *k, int n_keys, int hd, float scale,
-                       float *out)
+static void scores_ref(const float *q, const float *k, int n_keys, int hd, float scale, float *out)
 {
 	for (int j = 0; j < n_keys; j++) {
 		const float *kr = k + (size_t)j * hd;
@@ -128,9 +128,8 @@ __attribute__((target("avx2,fma"))) static inline float hsum_avx2(__m256 v)
 
 /* hd % 16 == 0 (checked at context creation). Two keys at a time, each with
  * its own pair of accumulators; a lone last key runs the same arithmetic. */
-__attribute__((target("avx2,fma"))) static void scores_avx2(const float *q, const float *k,
-                                                            int n_keys, int hd, float scale,
-                                                            float *out)
+__attribute__((target("avx2,fma"))) static void
+scores_avx2(const float *q, const float *k, int n_keys, int hd, float scale, float *out)
 {
 	int j = 0;
 
@@ -152,11 +151,82 @@ __attribute__((target("avx2,fma"))) static void scores_avx2(const float *q, cons
 		__m256 a0 = _mm256_setzero_ps(), a1 = a0;
 		for (int i = 0; i < hd; i += 16) {
 			a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k0 + i), a0);
-			a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_loadu_ps(k0 + i + 8),
-			                     a1);
+			a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8),
+			                     _mm256_loadu_ps(k0 + i + 8), a1);
 		}
 		out[j] = hsum_avx2(_mm256_add_ps(a0, a1)) * scale;
 	}
+}
+
+/* softmax in place: x[i] = exp(x[i] - max) / sum. */
+static void softmax_ref(float *x, int n)
+{
+	float mx = -INFINITY, sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+		mx = x[i] > mx ? x[i] : mx;
+	for (int i = 0; i < n; i++) {
+		x[i] = expf(x[i] - mx);
+		sum += x[i];
+	}
+	float inv = 1.0f / sum;
+	for (int i = 0; i < n; i++)
+		x[i] *= inv;
+}
+
+/* exp(x) for x <= 0 (softmax arguments; below -87 it flushes to 0):
+ * 2^n * p(r) with r = x - n ln2 in [-ln2/2, ln2/2] and a degree-6
+ * polynomial (relative error about 2e-7). */
+__attribute__((target("avx2,fma"))) static inline __m256 exp_avx2(__m256 x)
+{
+	const __m256 lo = _mm256_set1_ps(-87.0f);
+	__m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+	x = _mm256_max_ps(x, lo);
+	__m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+	                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	__m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+	r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+	__m256 p = _mm256_set1_ps(1.0f / 720);
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+	__m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
+	                              23);
+	return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+__attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, int n)
+{
+	__m256 vmx = _mm256_set1_ps(-INFINITY), vsum = _mm256_setzero_ps();
+	int i = 0, n8 = n & ~7;
+
+	for (; i < n8; i += 8)
+		vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(x + i));
+	__m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmx), _mm256_extractf128_ps(vmx, 1));
+	m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+	m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+	float mx = _mm_cvtss_f32(m4), sum;
+	for (; i < n; i++)
+		mx = x[i] > mx ? x[i] : mx;
+	__m256 bm = _mm256_set1_ps(mx);
+	for (i = 0; i < n8; i += 8) {
+		__m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), bm));
+		_mm256_storeu_ps(x + i, e);
+		vsum = _mm256_add_ps(vsum, e);
+	}
+	sum = hsum_avx2(vsum);
+	for (; i < n; i++) {
+		x[i] = expf(x[i] - mx);
+		sum += x[i];
+	}
+	__m256 inv = _mm256_set1_ps(1.0f / sum);
+	for (i = 0; i < n8; i += 8)
+		_mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+	for (; i < n; i++)
+		x[i] *= 1.0f / sum;
 }
 
 /* 16 output values at a time held in registers over all keys. */
@@ -330,8 +400,7 @@ mrt_llm_ctx *mrt_llm_ctx_new(const mrt_model *model, const mrt_llm_params *param
 	if ((c->seq_len = calloc((size_t)c->p.n_seq, sizeof(int))) == NULL || make_arena(c) != 0)
 		goto nomem;
 	if ((size_t)c->p.n_batch > SIZE_MAX / sizeof(float) / (size_t)l->n_vocab ||
-	    (c->logits = malloc((size_t)c->p.n_batch * (size_t)l->n_vocab * sizeof(float))) ==
-	        NULL)
+	    (c->logits = malloc((size_t)c->p.n_batch * (size_t)l->n_vocab * sizeof(float))) == NULL)
 		goto nomem;
 	if (c->p.n_threads > 1 && (c->pool = mrt__pool_new(c->p.n_threads)) == NULL)
 		goto nomem;
@@ -339,6 +408,7 @@ mrt_llm_ctx *mrt_llm_ctx_new(const mrt_model *model, const mrt_llm_params *param
 	           l->head_dim % 16 == 0;
 	c->scores_k = simd ? scores_avx2 : scores_ref;
 	c->wsum = simd ? wsum_avx2 : wsum_ref;
+	c->softmax = simd ? softmax_avx2 : softmax_ref;
 	return c;
 nomem:
 	fail(err, errlen, MRT_ERR_NOMEM, "llm context: out of memory");
@@ -515,7 +585,8 @@ static void make_tiles(mrt_llm_ctx *c, const int32_t *seq, int n)
 
 	c->n_tiles = 0;
 	for (int i = 0; i < n; i++) {
-		if (len > 0 && len < max_tok && seq[i] == seq[i - 1] && c->pos[i] == c->pos[i - 1] + 1) {
+		if (len > 0 && len < max_tok && seq[i] == seq[i - 1] &&
+		    c->pos[i] == c->pos[i - 1] + 1) {
 			len++;
 			continue;
 		}
@@ -544,19 +615,11 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores)
 	for (int t = e0; t < e1; t++)
 		for (int g = 0; g < group; g++) {
 			int h = kvh * group + g, n_keys = c->pos[t] + 1;
-			float *sc = scores, mx = -INFINITY, sum = 0.0f;
 			c->scores_k(c->q + (size_t)t * l->n_embd + (size_t)h * hd, kc, n_keys, hd,
-			            scale, sc);
-			for (int i = 0; i < n_keys; i++)
-				mx = sc[i] > mx ? sc[i] : mx;
-			for (int i = 0; i < n_keys; i++) {
-				sc[i] = expf(sc[i] - mx);
-				sum += sc[i];
-			}
-			float inv = 1.0f / sum, *out = c->att + (size_t)t * l->n_embd + (size_t)h * hd;
-			for (int i = 0; i < n_keys; i++)
-				sc[i] *= inv;
-			c->wsum(sc, vc, n_keys, hd, out);
+			            scale, scores);
+			c->softmax(scores, n_keys);
+			c->wsum(scores, vc, n_keys, hd,
+			        c->att + (size_t)t * l->n_embd + (size_t)h * hd);
 		}
 }
 
@@ -614,8 +677,8 @@ static int group_part(group_job *j, int p, int r0, int r1, void *scratch)
 		return MRT_ERR_INVALID;
 	const char *w = (const char *)j->w[p]->data + row * (uint64_t)r0;
 
-	return mrt__linear(j->x, (size_t)j->k, w, j->w[p]->type, NULL, j->y[p] + r0, (size_t)j->n[p],
-	                   j->m, r1 - r0, j->k, 0, scratch, NULL);
+	return mrt__linear(j->x, (size_t)j->k, w, j->w[p]->type, NULL, j->y[p] + r0,
+	                   (size_t)j->n[p], j->m, r1 - r0, j->k, 0, scratch, NULL);
 }
 
 /* Output rows the tasks share: the stacked rows of every part, or for
@@ -677,8 +740,13 @@ static int attention_block(mrt_llm_ctx *c, const mrt__llayer *y, int layer, cons
 
 	norm_rows(c, y->attn_norm, n);
 	if (n <= GROUP_MAX_M) {
-		group_job g = {.c = c, .x = c->xn, .w = {&y->wq, &y->wk, &y->wv},
-		               .y = {c->q, c->k, c->v}, .n = {e, kv, kv}, .n_parts = 3, .m = n,
+		group_job g = {.c = c,
+		               .x = c->xn,
+		               .w = {&y->wq, &y->wk, &y->wv},
+		               .y = {c->q, c->k, c->v},
+		               .n = {e, kv, kv},
+		               .n_parts = 3,
+		               .m = n,
 		               .k = e};
 		if ((rc = run_group(c, &g)) != 0)
 			return rc;
@@ -699,8 +767,15 @@ static int ffn_block(mrt_llm_ctx *c, const mrt__llayer *y, int n)
 
 	norm_rows(c, y->ffn_norm, n);
 	if (n <= GROUP_MAX_M) {
-		group_job g = {.c = c, .x = c->xn, .w = {&y->gate, &y->up}, .y = {c->gate, c->up},
-		               .n = {ff, ff}, .n_parts = 2, .m = n, .k = e, .silu = 1};
+		group_job g = {.c = c,
+		               .x = c->xn,
+		               .w = {&y->gate, &y->up},
+		               .y = {c->gate, c->up},
+		               .n = {ff, ff},
+		               .n_parts = 2,
+		               .m = n,
+		               .k = e,
+		               .silu = 1};
 		if ((rc = run_group(c, &g)) != 0)
 			return rc;
 	} else {

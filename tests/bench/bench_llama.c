@@ -9,11 +9,11 @@
  *                                      tokens/s of one case for perf record
  *                                      (STREAMS 0: a prompt of STEPS tokens) */
 #include <pthread.h>
-#include <sys/resource.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "mrt.h"
