@@ -34,7 +34,12 @@
 
 typedef void (*scores_fn)(const float *q, const float *k, int n_keys, int hd, float scale,
                           float *out);
-typedef void (*wsum_fn)(const float *p, const float *v, int n_keys, int hd, float *out);
+typedef void (*wsum_fn)(const float *p, const float *v, int n_keys, int hd, float *out,
+                        int accumulate);
+typedef void (*scores2_fn)(const float *qa, const float *qb, const float *k, int n_keys, int hd,
+                           float scale, float *outa, float *outb);
+typedef void (*wsum2_fn)(const float *pa, const float *pb, const float *v, int n_keys, int hd,
+                         float *outa, float *outb);
 typedef void (*softmax_fn)(float *x, int n);
 
 struct mrt_llm_ctx {
@@ -44,6 +49,8 @@ struct mrt_llm_ctx {
 	scores_fn scores_k;
 	wsum_fn wsum;
 	softmax_fn softmax;
+	scores2_fn scores2;
+	wsum2_fn wsum2;
 
 	/* KV cache, F32 for exactness: [n_seq][n_layer][n_head_kv][n_ctx]
 	 * [head_dim] each of K and V (one head's keys are contiguous, so
@@ -62,7 +69,7 @@ struct mrt_llm_ctx {
 	int *seq_count;      /* n_seq: entries of the current batch per slot */
 	int *logit_row;      /* n_batch: row of logits per entry, or -1 */
 	int *tiles;          /* n_batch: first entry of each attention tile, then the end */
-	float *scores;       /* n_att_tasks rows of n_ctx */
+	float *scores;       /* n_att_tasks x 2 rows of n_ctx */
 	void *lin_scratch;   /* quantized activations / dequantized panels */
 	char *group_scratch; /* n_group_tasks x group_stride bytes (fused linear groups) */
 	size_t group_stride;
@@ -90,8 +97,11 @@ static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
 
 /* ---- attention kernels: reference and AVX2, chosen per context ----
  * scores: out[j] = scale * (q . k_j) for the n_keys contiguous rows k_j of
- * hd floats. wsum: out = sum_j p[j] v_j. Each value is computed the same way
- * whatever tile or batch it belongs to, so batching never changes a result. */
+ * hd floats. wsum: out (+)= sum_j p[j] v_j, summed in key order, so a sum
+ * split in two key ranges (the second accumulating) equals the whole one.
+ * scores2/wsum2: the same for two queries at once, sharing the loads of
+ * K and V. Each value is computed the same way whatever tile, pairing or
+ * batch it belongs to, so batching never changes a result. */
 
 static void scores_ref(const float *q, const float *k, int n_keys, int hd, float scale, float *out)
 {
@@ -110,9 +120,10 @@ static void scores_ref(const float *q, const float *k, int n_keys, int hd, float
 	}
 }
 
-static void wsum_ref(const float *p, const float *v, int n_keys, int hd, float *out)
+static void wsum_ref(const float *p, const float *v, int n_keys, int hd, float *out, int accumulate)
 {
-	memset(out, 0, sizeof(float) * (size_t)hd);
+	if (!accumulate)
+		memset(out, 0, sizeof(float) * (size_t)hd);
 	for (int j = 0; j < n_keys; j++)
 		for (int i = 0; i < hd; i++)
 			out[i] += p[j] * v[(size_t)j * hd + i];
@@ -158,6 +169,20 @@ scores_avx2(const float *q, const float *k, int n_keys, int hd, float scale, flo
 	}
 }
 
+static void scores2_ref(const float *qa, const float *qb, const float *k, int n_keys, int hd,
+                        float scale, float *outa, float *outb)
+{
+	scores_ref(qa, k, n_keys, hd, scale, outa);
+	scores_ref(qb, k, n_keys, hd, scale, outb);
+}
+
+static void wsum2_ref(const float *pa, const float *pb, const float *v, int n_keys, int hd,
+                      float *outa, float *outb)
+{
+	wsum_ref(pa, v, n_keys, hd, outa, 0);
+	wsum_ref(pb, v, n_keys, hd, outb, 0);
+}
+
 /* softmax in place: x[i] = exp(x[i] - max) / sum. */
 static void softmax_ref(float *x, int n)
 {
@@ -193,8 +218,8 @@ __attribute__((target("avx2,fma"))) static inline __m256 exp_avx2(__m256 x)
 	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
 	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
 	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-	__m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
-	                              23);
+	__m256i e =
+	    _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
 	return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
@@ -230,12 +255,14 @@ __attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, int n)
 }
 
 /* 16 output values at a time held in registers over all keys. */
-__attribute__((target("avx2,fma"))) static void wsum_avx2(const float *p, const float *v,
-                                                          int n_keys, int hd, float *out)
+__attribute__((target("avx2,fma"))) static void
+wsum_avx2(const float *p, const float *v, int n_keys, int hd, float *out, int accumulate)
 {
 	for (int i = 0; i < hd; i += 16) {
 		__m256 o0 = _mm256_setzero_ps(), o1 = o0;
 		const float *vr = v + i;
+		if (accumulate)
+			o0 = _mm256_loadu_ps(out + i), o1 = _mm256_loadu_ps(out + i + 8);
 		for (int j = 0; j < n_keys; j++, vr += hd) {
 			__m256 pj = _mm256_set1_ps(p[j]);
 			o0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr), o0);
@@ -243,6 +270,65 @@ __attribute__((target("avx2,fma"))) static void wsum_avx2(const float *p, const 
 		}
 		_mm256_storeu_ps(out + i, o0);
 		_mm256_storeu_ps(out + i + 8, o1);
+	}
+}
+
+/* Two queries against two keys at a time: four dot products, each with the
+ * accumulator pair the single-query kernel gives it. */
+__attribute__((target("avx2,fma"))) static void scores2_avx2(const float *qa, const float *qb,
+                                                             const float *k, int n_keys, int hd,
+                                                             float scale, float *outa, float *outb)
+{
+	int j = 0;
+
+	for (; j + 2 <= n_keys; j += 2) {
+		const float *k0 = k + (size_t)j * hd, *k1 = k0 + hd;
+		__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+		__m256 c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+		for (int i = 0; i < hd; i += 16) {
+			__m256 x0 = _mm256_loadu_ps(k0 + i), x1 = _mm256_loadu_ps(k0 + i + 8);
+			__m256 y0 = _mm256_loadu_ps(k1 + i), y1 = _mm256_loadu_ps(k1 + i + 8);
+			__m256 qa0 = _mm256_loadu_ps(qa + i), qa1 = _mm256_loadu_ps(qa + i + 8);
+			a0 = _mm256_fmadd_ps(qa0, x0, a0);
+			a1 = _mm256_fmadd_ps(qa1, x1, a1);
+			b0 = _mm256_fmadd_ps(qa0, y0, b0);
+			b1 = _mm256_fmadd_ps(qa1, y1, b1);
+			__m256 qb0 = _mm256_loadu_ps(qb + i), qb1 = _mm256_loadu_ps(qb + i + 8);
+			c0 = _mm256_fmadd_ps(qb0, x0, c0);
+			c1 = _mm256_fmadd_ps(qb1, x1, c1);
+			d0 = _mm256_fmadd_ps(qb0, y0, d0);
+			d1 = _mm256_fmadd_ps(qb1, y1, d1);
+		}
+		outa[j] = hsum_avx2(_mm256_add_ps(a0, a1)) * scale;
+		outa[j + 1] = hsum_avx2(_mm256_add_ps(b0, b1)) * scale;
+		outb[j] = hsum_avx2(_mm256_add_ps(c0, c1)) * scale;
+		outb[j + 1] = hsum_avx2(_mm256_add_ps(d0, d1)) * scale;
+	}
+	if (j < n_keys) {
+		scores_avx2(qa, k + (size_t)j * hd, n_keys - j, hd, scale, outa + j);
+		scores_avx2(qb, k + (size_t)j * hd, n_keys - j, hd, scale, outb + j);
+	}
+}
+
+__attribute__((target("avx2,fma"))) static void wsum2_avx2(const float *pa, const float *pb,
+                                                           const float *v, int n_keys, int hd,
+                                                           float *outa, float *outb)
+{
+	for (int i = 0; i < hd; i += 16) {
+		__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+		const float *vr = v + i;
+		for (int j = 0; j < n_keys; j++, vr += hd) {
+			__m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
+			__m256 pj = _mm256_set1_ps(pa[j]), qj = _mm256_set1_ps(pb[j]);
+			a0 = _mm256_fmadd_ps(pj, v0, a0);
+			a1 = _mm256_fmadd_ps(pj, v1, a1);
+			b0 = _mm256_fmadd_ps(qj, v0, b0);
+			b1 = _mm256_fmadd_ps(qj, v1, b1);
+		}
+		_mm256_storeu_ps(outa + i, a0);
+		_mm256_storeu_ps(outa + i + 8, a1);
+		_mm256_storeu_ps(outb + i, b0);
+		_mm256_storeu_ps(outb + i + 8, b1);
 	}
 }
 
@@ -329,7 +415,7 @@ static int make_arena(mrt_llm_ctx *c)
 	o_cnt = arena_take(&off, (size_t)c->p.n_seq, sizeof(int));
 	o_row = arena_take(&off, nb, sizeof(int));
 	o_tile = arena_take(&off, nb + 1, sizeof(int));
-	o_sc = arena_take(&off, (size_t)c->n_att_tasks, (size_t)c->p.n_ctx * sizeof(float));
+	o_sc = arena_take(&off, 2 * (size_t)c->n_att_tasks, (size_t)c->p.n_ctx * sizeof(float));
 	o_grp = arena_take(&off, grp_bytes + 1, 1);
 	o_lin = arena_take(&off, lin == SIZE_MAX ? SIZE_MAX : lin + 1, 1);
 	if (off == SIZE_MAX || (off = (off + 63) & ~(size_t)63) == 0 ||
@@ -409,6 +495,8 @@ mrt_llm_ctx *mrt_llm_ctx_new(const mrt_model *model, const mrt_llm_params *param
 	c->scores_k = simd ? scores_avx2 : scores_ref;
 	c->wsum = simd ? wsum_avx2 : wsum_ref;
 	c->softmax = simd ? softmax_avx2 : softmax_ref;
+	c->scores2 = simd ? scores2_avx2 : scores2_ref;
+	c->wsum2 = simd ? wsum2_avx2 : wsum2_ref;
 	return c;
 nomem:
 	fail(err, errlen, MRT_ERR_NOMEM, "llm context: out of memory");
@@ -602,25 +690,57 @@ typedef struct att_job {
 	int layer;
 } att_job;
 
+/* Query row r of a tile (token e0 + r / group, head kvh * group + r % group):
+ * its query vector, output row and number of keys. */
+typedef struct att_row {
+	const float *q;
+	float *out;
+	int n_keys;
+} att_row;
+
+static att_row tile_row(const mrt_llm_ctx *c, int e0, int kvh, int r)
+{
+	const mrt__llama *l = c->l;
+	int group = l->n_head / l->n_head_kv, t = e0 + r / group;
+	size_t at = (size_t)t * l->n_embd + (size_t)(kvh * group + r % group) * l->head_dim;
+	att_row row = {c->q + at, c->att + at, c->pos[t] + 1};
+	return row;
+}
+
+/* The queries of a tile two at a time over the keys both see, then the
+ * longer one alone over the rest. scores holds two rows of n_ctx. */
 static void attend_item(const att_job *j, int tile, int kvh, float *scores)
 {
 	const mrt_llm_ctx *c = j->c;
 	const mrt__llama *l = c->l;
-	int e0 = c->tiles[tile], e1 = c->tiles[tile + 1], hd = l->head_dim;
-	int group = l->n_head / l->n_head_kv, s = j->seq[e0];
-	size_t base = cache_at(c, s, j->layer, kvh, 0);
+	int e0 = c->tiles[tile], hd = l->head_dim, group = l->n_head / l->n_head_kv;
+	int rows = (c->tiles[tile + 1] - e0) * group;
+	size_t base = cache_at(c, j->seq[e0], j->layer, kvh, 0);
 	const float *kc = c->kcache + base, *vc = c->vcache + base;
-	float scale = 1.0f / sqrtf((float)hd);
+	float scale = 1.0f / sqrtf((float)hd), *sa = scores, *sb = scores + c->p.n_ctx;
 
-	for (int t = e0; t < e1; t++)
-		for (int g = 0; g < group; g++) {
-			int h = kvh * group + g, n_keys = c->pos[t] + 1;
-			c->scores_k(c->q + (size_t)t * l->n_embd + (size_t)h * hd, kc, n_keys, hd,
-			            scale, scores);
-			c->softmax(scores, n_keys);
-			c->wsum(scores, vc, n_keys, hd,
-			        c->att + (size_t)t * l->n_embd + (size_t)h * hd);
+	for (int r = 0; r < rows; r += 2) {
+		att_row a = tile_row(c, e0, kvh, r);
+		if (r + 1 == rows) {
+			c->scores_k(a.q, kc, a.n_keys, hd, scale, sa);
+			c->softmax(sa, a.n_keys);
+			c->wsum(sa, vc, a.n_keys, hd, a.out, 0);
+			break;
 		}
+		att_row b = tile_row(c, e0, kvh, r + 1);
+		int nc = a.n_keys < b.n_keys ? a.n_keys : b.n_keys;
+		att_row *lg = a.n_keys > nc ? &a : &b;
+		float *sl = lg == &a ? sa : sb;
+		size_t rest = (size_t)nc * hd;
+		c->scores2(a.q, b.q, kc, nc, hd, scale, sa, sb);
+		if (lg->n_keys > nc)
+			c->scores_k(lg->q, kc + rest, lg->n_keys - nc, hd, scale, sl + nc);
+		c->softmax(sa, a.n_keys);
+		c->softmax(sb, b.n_keys);
+		c->wsum2(sa, sb, vc, nc, hd, a.out, b.out);
+		if (lg->n_keys > nc)
+			c->wsum(sl + nc, vc + rest, lg->n_keys - nc, hd, lg->out, 1);
+	}
 }
 
 /* Items task, task + n_tasks, ...: strided so the costly late tiles of a
@@ -629,7 +749,7 @@ static void att_task(void *arg, int task, int n_tasks)
 {
 	const att_job *j = arg;
 	int n_items = j->c->n_tiles * j->c->l->n_head_kv;
-	float *scores = j->c->scores + (size_t)task * (size_t)j->c->p.n_ctx;
+	float *scores = j->c->scores + (size_t)task * 2 * (size_t)j->c->p.n_ctx;
 
 	for (int it = task; it < n_items; it += n_tasks)
 		attend_item(j, it / j->c->l->n_head_kv, it % j->c->l->n_head_kv, scores);
