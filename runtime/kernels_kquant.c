@@ -21,15 +21,22 @@ typedef struct {
 typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } blk_q6_k;
 _Static_assert(sizeof(mrt__q8k) == 292, "q8_k layout");
 
-/* The 8 six-bit scales (sc) and mins (mn) of a Q4_K/Q5_K super-block. */
-static inline void kq_scales(const uint8_t *q, uint8_t *sc, uint8_t *mn)
+/* The 8 six-bit scales (bytes 0-7 of u) and mins (bytes 8-15) of a
+ * Q4_K/Q5_K super-block from its 12 packed bytes q: scale j < 4 is the low 6
+ * bits of q[j], min j < 4 those of q[j + 4]; for j >= 4 the low / high nibble
+ * of q[j + 4] gives the low 4 bits and the top 2 bits of q[j - 4] / q[j]
+ * the high 2. Done on 32-bit words, 4 bytes at a time. */
+static inline void kq_scales(const uint8_t *q, uint32_t *u)
 {
-	for (int j = 0; j < 4; j++) {
-		sc[j] = q[j] & 63;
-		mn[j] = q[j + 4] & 63;
-		sc[j + 4] = (q[j + 8] & 0xf) | ((q[j] >> 6) << 4);
-		mn[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
-	}
+	const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
+	uint32_t w0, w1, w2;
+	memcpy(&w0, q, 4);
+	memcpy(&w1, q + 4, 4);
+	memcpy(&w2, q + 8, 4);
+	u[0] = w0 & m6;
+	u[1] = (w2 & m4) | ((w0 >> 6) & m2) << 4;
+	u[2] = w1 & m6;
+	u[3] = ((w2 >> 4) & m4) | ((w1 >> 6) & m2) << 4;
 }
 
 /* ---- plain C: dequantize one super-block of W, dot it with d * q ---- */
@@ -120,8 +127,12 @@ INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *con
 		const blk_q4_k *b = (const blk_q4_k *)wrow + i;
 		qs = b->qs, scp = b->scales, dh = b->d, dmh = b->dmin;
 	}
-	uint8_t sc[8], mn[8];
-	kq_scales(scp, sc, mn);
+	uint32_t u[4];
+	kq_scales(scp, u);
+	/* 16-bit scales 0-7, then mins 0-7; scale k is broadcast by a byte shuffle */
+	__m256i sm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u));
+	__m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
+	__m128i mins = _mm256_extracti128_si256(sm, 1);
 	const __m256i m4 = _mm256_set1_epi8(0x0f);
 	__m256i isum[KT_MAX_R], hb = Q5 ? _mm256_loadu_si256((const __m256i *)qh) : m4;
 #pragma GCC unroll 4
@@ -141,13 +152,13 @@ INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *con
 			w1 = _mm256_or_si256(w1, _mm256_and_si256(_mm256_cmpeq_epi8(
 						_mm256_and_si256(hb, b1), b1), x10));
 		}
-		__m256i s0 = _mm256_set1_epi16(sc[2 * j]), s1 = _mm256_set1_epi16(sc[2 * j + 1]);
+		__m256i s0 = _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0100 + 0x0404 * j)));
+		__m256i s1 = _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0302 + 0x0404 * j)));
 #pragma GCC unroll 4
 		for (int r = 0; r < R; r++)
 			isum[r] = SFX(dot2)(isum[r], w0, w1, x[r]->qs + 64 * j, s0, s1);
 	}
 	float d = _cvtsh_ss(dh), dmin = _cvtsh_ss(dmh);
-	__m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
 #pragma GCC unroll 4
 	for (int r = 0; r < R; r++) {
 		/* the mins: sum over sub-blocks of mn[s] * (sum of the 32 q of s) */
