@@ -663,7 +663,8 @@ static void conv_run_f32(const conv_geom *g, const float *x, const float *w, con
                          float *y, mrt__op_ctx *ctx)
 {
 	conv_job j = {.g = g, .x = x, .w = w, .b = b, .y = y, .scratch = ctx->scratch};
-	int64_t total = g->n * g->pout, fmas = g->m * g->K * total, n_tasks;
+	int64_t total = g->n * g->pout, n_tasks;
+	double fmas = (double)g->m * (double)g->K * (double)total;
 
 	if (conv_depthwise(g)) {
 		mrt__pool_run(ctx->pool, conv_tasks(ctx, g->n * g->m), conv_dw_task, &j);
@@ -675,8 +676,8 @@ static void conv_run_f32(const conv_geom *g, const float *x, const float *w, con
 	}
 	n_tasks = mrt__pool_size(ctx->pool);
 	n_tasks = n_tasks > CONV_SLOTS ? CONV_SLOTS : n_tasks;
-	if (fmas / n_tasks < CONV_TASK_FMAS)
-		n_tasks = fmas / CONV_TASK_FMAS > 1 ? fmas / CONV_TASK_FMAS : 1;
+	if (fmas / (double)n_tasks < (double)CONV_TASK_FMAS)
+		n_tasks = fmas >= 2.0 * CONV_TASK_FMAS ? (int64_t)(fmas / CONV_TASK_FMAS) : 1;
 	j.tn = conv_tile_positions(g, n_tasks);
 	j.tp = (j.tn + 15) / 16 * 16;
 	j.n_tiles = (total + j.tn - 1) / j.tn;
