@@ -12,7 +12,6 @@
  * each task calling the kernels on its own rows of the weights, so a layer
  * costs four wake-ups instead of eight. Nothing is allocated while
  * decoding. */
-#include <immintrin.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -32,25 +31,11 @@
 #define GROUP_TASKS_PER_THREAD 2
 #define GROUP_ALIGN 16 /* weight rows per task: a multiple of this */
 
-typedef void (*scores_fn)(const float *q, const float *k, int n_keys, int hd, float scale,
-                          float *out);
-typedef void (*wsum_fn)(const float *p, const float *v, int n_keys, int hd, float *out,
-                        int accumulate);
-typedef void (*scores2_fn)(const float *qa, const float *qb, const float *k, int n_keys, int hd,
-                           float scale, float *outa, float *outb);
-typedef void (*wsum2_fn)(const float *pa, const float *pb, const float *v, int n_keys, int hd,
-                         float *outa, float *outb);
-typedef void (*softmax_fn)(float *x, int n);
-
 struct mrt_llm_ctx {
 	const mrt__llama *l;
 	mrt_llm_params p;
 	mrt__pool *pool;
-	scores_fn scores_k;
-	wsum_fn wsum;
-	softmax_fn softmax;
-	scores2_fn scores2;
-	wsum2_fn wsum2;
+	mrt__attn_kern ak; /* attention kernels for this model's head size */
 
 	/* KV cache, F32 for exactness: [n_seq][n_layer][n_head_kv][n_ctx]
 	 * [head_dim] each of K and V (one head's keys are contiguous, so
@@ -93,243 +78,6 @@ static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
 		va_end(ap);
 	}
 	return status;
-}
-
-/* ---- attention kernels: reference and AVX2, chosen per context ----
- * scores: out[j] = scale * (q . k_j) for the n_keys contiguous rows k_j of
- * hd floats. wsum: out (+)= sum_j p[j] v_j, summed in key order, so a sum
- * split in two key ranges (the second accumulating) equals the whole one.
- * scores2/wsum2: the same for two queries at once, sharing the loads of
- * K and V. Each value is computed the same way whatever tile, pairing or
- * batch it belongs to, so batching never changes a result. */
-
-static void scores_ref(const float *q, const float *k, int n_keys, int hd, float scale, float *out)
-{
-	for (int j = 0; j < n_keys; j++) {
-		const float *kr = k + (size_t)j * hd;
-		float acc[8] = {0};
-		int i = 0;
-		for (; i + 8 <= hd; i += 8)
-			for (int u = 0; u < 8; u++)
-				acc[u] += q[i + u] * kr[i + u];
-		for (; i < hd; i++)
-			acc[0] += q[i] * kr[i];
-		out[j] = (((acc[0] + acc[4]) + (acc[1] + acc[5])) +
-		          ((acc[2] + acc[6]) + (acc[3] + acc[7]))) *
-		         scale;
-	}
-}
-
-static void wsum_ref(const float *p, const float *v, int n_keys, int hd, float *out, int accumulate)
-{
-	if (!accumulate)
-		memset(out, 0, sizeof(float) * (size_t)hd);
-	for (int j = 0; j < n_keys; j++)
-		for (int i = 0; i < hd; i++)
-			out[i] += p[j] * v[(size_t)j * hd + i];
-}
-
-__attribute__((target("avx2,fma"))) static inline float hsum_avx2(__m256 v)
-{
-	__m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-	h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-	h = _mm_add_ss(h, _mm_movehdup_ps(h));
-	return _mm_cvtss_f32(h);
-}
-
-/* hd % 16 == 0 (checked at context creation). Two keys at a time, each with
- * its own pair of accumulators; a lone last key runs the same arithmetic. */
-__attribute__((target("avx2,fma"))) static void
-scores_avx2(const float *q, const float *k, int n_keys, int hd, float scale, float *out)
-{
-	int j = 0;
-
-	for (; j + 2 <= n_keys; j += 2) {
-		const float *k0 = k + (size_t)j * hd, *k1 = k0 + hd;
-		__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
-		for (int i = 0; i < hd; i += 16) {
-			__m256 q0 = _mm256_loadu_ps(q + i), q1 = _mm256_loadu_ps(q + i + 8);
-			a0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k0 + i), a0);
-			a1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k0 + i + 8), a1);
-			b0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k1 + i), b0);
-			b1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k1 + i + 8), b1);
-		}
-		out[j] = hsum_avx2(_mm256_add_ps(a0, a1)) * scale;
-		out[j + 1] = hsum_avx2(_mm256_add_ps(b0, b1)) * scale;
-	}
-	if (j < n_keys) {
-		const float *k0 = k + (size_t)j * hd;
-		__m256 a0 = _mm256_setzero_ps(), a1 = a0;
-		for (int i = 0; i < hd; i += 16) {
-			a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k0 + i), a0);
-			a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8),
-			                     _mm256_loadu_ps(k0 + i + 8), a1);
-		}
-		out[j] = hsum_avx2(_mm256_add_ps(a0, a1)) * scale;
-	}
-}
-
-static void scores2_ref(const float *qa, const float *qb, const float *k, int n_keys, int hd,
-                        float scale, float *outa, float *outb)
-{
-	scores_ref(qa, k, n_keys, hd, scale, outa);
-	scores_ref(qb, k, n_keys, hd, scale, outb);
-}
-
-static void wsum2_ref(const float *pa, const float *pb, const float *v, int n_keys, int hd,
-                      float *outa, float *outb)
-{
-	wsum_ref(pa, v, n_keys, hd, outa, 0);
-	wsum_ref(pb, v, n_keys, hd, outb, 0);
-}
-
-/* softmax in place: x[i] = exp(x[i] - max) / sum. */
-static void softmax_ref(float *x, int n)
-{
-	float mx = -INFINITY, sum = 0.0f;
-
-	for (int i = 0; i < n; i++)
-		mx = x[i] > mx ? x[i] : mx;
-	for (int i = 0; i < n; i++) {
-		x[i] = expf(x[i] - mx);
-		sum += x[i];
-	}
-	float inv = 1.0f / sum;
-	for (int i = 0; i < n; i++)
-		x[i] *= inv;
-}
-
-/* exp(x) for x <= 0 (softmax arguments; below -87 it flushes to 0):
- * 2^n * p(r) with r = x - n ln2 in [-ln2/2, ln2/2] and a degree-6
- * polynomial (relative error about 2e-7). */
-__attribute__((target("avx2,fma"))) static inline __m256 exp_avx2(__m256 x)
-{
-	const __m256 lo = _mm256_set1_ps(-87.0f);
-	__m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-	x = _mm256_max_ps(x, lo);
-	__m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
-	                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-	__m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-	r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-	__m256 p = _mm256_set1_ps(1.0f / 720);
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-	__m256i e =
-	    _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-	return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-
-__attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, int n)
-{
-	__m256 vmx = _mm256_set1_ps(-INFINITY), vsum = _mm256_setzero_ps();
-	int i = 0, n8 = n & ~7;
-
-	for (; i < n8; i += 8)
-		vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(x + i));
-	__m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmx), _mm256_extractf128_ps(vmx, 1));
-	m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-	m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-	float mx = _mm_cvtss_f32(m4), sum;
-	for (; i < n; i++)
-		mx = x[i] > mx ? x[i] : mx;
-	__m256 bm = _mm256_set1_ps(mx);
-	for (i = 0; i < n8; i += 8) {
-		__m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), bm));
-		_mm256_storeu_ps(x + i, e);
-		vsum = _mm256_add_ps(vsum, e);
-	}
-	sum = hsum_avx2(vsum);
-	for (; i < n; i++) {
-		x[i] = expf(x[i] - mx);
-		sum += x[i];
-	}
-	__m256 inv = _mm256_set1_ps(1.0f / sum);
-	for (i = 0; i < n8; i += 8)
-		_mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
-	for (; i < n; i++)
-		x[i] *= 1.0f / sum;
-}
-
-/* 16 output values at a time held in registers over all keys. */
-__attribute__((target("avx2,fma"))) static void
-wsum_avx2(const float *p, const float *v, int n_keys, int hd, float *out, int accumulate)
-{
-	for (int i = 0; i < hd; i += 16) {
-		__m256 o0 = _mm256_setzero_ps(), o1 = o0;
-		const float *vr = v + i;
-		if (accumulate)
-			o0 = _mm256_loadu_ps(out + i), o1 = _mm256_loadu_ps(out + i + 8);
-		for (int j = 0; j < n_keys; j++, vr += hd) {
-			__m256 pj = _mm256_set1_ps(p[j]);
-			o0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr), o0);
-			o1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8), o1);
-		}
-		_mm256_storeu_ps(out + i, o0);
-		_mm256_storeu_ps(out + i + 8, o1);
-	}
-}
-
-/* Two queries against two keys at a time: four dot products, each with the
- * accumulator pair the single-query kernel gives it. */
-__attribute__((target("avx2,fma"))) static void scores2_avx2(const float *qa, const float *qb,
-                                                             const float *k, int n_keys, int hd,
-                                                             float scale, float *outa, float *outb)
-{
-	int j = 0;
-
-	for (; j + 2 <= n_keys; j += 2) {
-		const float *k0 = k + (size_t)j * hd, *k1 = k0 + hd;
-		__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
-		__m256 c0 = a0, c1 = a0, d0 = a0, d1 = a0;
-		for (int i = 0; i < hd; i += 16) {
-			__m256 x0 = _mm256_loadu_ps(k0 + i), x1 = _mm256_loadu_ps(k0 + i + 8);
-			__m256 y0 = _mm256_loadu_ps(k1 + i), y1 = _mm256_loadu_ps(k1 + i + 8);
-			__m256 qa0 = _mm256_loadu_ps(qa + i), qa1 = _mm256_loadu_ps(qa + i + 8);
-			a0 = _mm256_fmadd_ps(qa0, x0, a0);
-			a1 = _mm256_fmadd_ps(qa1, x1, a1);
-			b0 = _mm256_fmadd_ps(qa0, y0, b0);
-			b1 = _mm256_fmadd_ps(qa1, y1, b1);
-			__m256 qb0 = _mm256_loadu_ps(qb + i), qb1 = _mm256_loadu_ps(qb + i + 8);
-			c0 = _mm256_fmadd_ps(qb0, x0, c0);
-			c1 = _mm256_fmadd_ps(qb1, x1, c1);
-			d0 = _mm256_fmadd_ps(qb0, y0, d0);
-			d1 = _mm256_fmadd_ps(qb1, y1, d1);
-		}
-		outa[j] = hsum_avx2(_mm256_add_ps(a0, a1)) * scale;
-		outa[j + 1] = hsum_avx2(_mm256_add_ps(b0, b1)) * scale;
-		outb[j] = hsum_avx2(_mm256_add_ps(c0, c1)) * scale;
-		outb[j + 1] = hsum_avx2(_mm256_add_ps(d0, d1)) * scale;
-	}
-	if (j < n_keys) {
-		scores_avx2(qa, k + (size_t)j * hd, n_keys - j, hd, scale, outa + j);
-		scores_avx2(qb, k + (size_t)j * hd, n_keys - j, hd, scale, outb + j);
-	}
-}
-
-__attribute__((target("avx2,fma"))) static void wsum2_avx2(const float *pa, const float *pb,
-                                                           const float *v, int n_keys, int hd,
-                                                           float *outa, float *outb)
-{
-	for (int i = 0; i < hd; i += 16) {
-		__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
-		const float *vr = v + i;
-		for (int j = 0; j < n_keys; j++, vr += hd) {
-			__m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
-			__m256 pj = _mm256_set1_ps(pa[j]), qj = _mm256_set1_ps(pb[j]);
-			a0 = _mm256_fmadd_ps(pj, v0, a0);
-			a1 = _mm256_fmadd_ps(pj, v1, a1);
-			b0 = _mm256_fmadd_ps(qj, v0, b0);
-			b1 = _mm256_fmadd_ps(qj, v1, b1);
-		}
-		_mm256_storeu_ps(outa + i, a0);
-		_mm256_storeu_ps(outa + i + 8, a1);
-		_mm256_storeu_ps(outb + i, b0);
-		_mm256_storeu_ps(outb + i + 8, b1);
-	}
 }
 
 /* ---- context ---- */
@@ -490,13 +238,7 @@ mrt_llm_ctx *mrt_llm_ctx_new(const mrt_model *model, const mrt_llm_params *param
 		goto nomem;
 	if (c->p.n_threads > 1 && (c->pool = mrt__pool_new(c->p.n_threads)) == NULL)
 		goto nomem;
-	int simd = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-	           l->head_dim % 16 == 0;
-	c->scores_k = simd ? scores_avx2 : scores_ref;
-	c->wsum = simd ? wsum_avx2 : wsum_ref;
-	c->softmax = simd ? softmax_avx2 : softmax_ref;
-	c->scores2 = simd ? scores2_avx2 : scores2_ref;
-	c->wsum2 = simd ? wsum2_avx2 : wsum2_ref;
+	c->ak = mrt__attn_kernels(l->head_dim, 1);
 	return c;
 nomem:
 	fail(err, errlen, MRT_ERR_NOMEM, "llm context: out of memory");
@@ -722,9 +464,9 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores)
 	for (int r = 0; r < rows; r += 2) {
 		att_row a = tile_row(c, e0, kvh, r);
 		if (r + 1 == rows) {
-			c->scores_k(a.q, kc, a.n_keys, hd, scale, sa);
-			c->softmax(sa, a.n_keys);
-			c->wsum(sa, vc, a.n_keys, hd, a.out, 0);
+			c->ak.scores(a.q, kc, a.n_keys, hd, scale, sa);
+			c->ak.softmax(sa, a.n_keys);
+			c->ak.wsum(sa, vc, a.n_keys, hd, a.out, 0);
 			break;
 		}
 		att_row b = tile_row(c, e0, kvh, r + 1);
@@ -732,14 +474,14 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores)
 		att_row *lg = a.n_keys > nc ? &a : &b;
 		float *sl = lg == &a ? sa : sb;
 		size_t rest = (size_t)nc * hd;
-		c->scores2(a.q, b.q, kc, nc, hd, scale, sa, sb);
+		c->ak.scores2(a.q, b.q, kc, nc, hd, scale, sa, sb);
 		if (lg->n_keys > nc)
-			c->scores_k(lg->q, kc + rest, lg->n_keys - nc, hd, scale, sl + nc);
-		c->softmax(sa, a.n_keys);
-		c->softmax(sb, b.n_keys);
-		c->wsum2(sa, sb, vc, nc, hd, a.out, b.out);
+			c->ak.scores(lg->q, kc + rest, lg->n_keys - nc, hd, scale, sl + nc);
+		c->ak.softmax(sa, a.n_keys);
+		c->ak.softmax(sb, b.n_keys);
+		c->ak.wsum2(sa, sb, vc, nc, hd, a.out, b.out);
 		if (lg->n_keys > nc)
-			c->wsum(sl + nc, vc + rest, lg->n_keys - nc, hd, lg->out, 1);
+			c->ak.wsum(sl + nc, vc + rest, lg->n_keys - nc, hd, lg->out, 1);
 	}
 }
 

@@ -16,3 +16,6 @@ EXTRA_DIST += tests/fixtures/make_llama.py tests/fixtures/llama/gqa-f32.gguf \
 noinst_PROGRAMS += tests/bench/bench_llama
 tests_bench_bench_llama_LDADD = $(RUNTIME_LIBS)
 EXTRA_DIST += tests/bench/bench_llama.sh
+check_PROGRAMS += tests/unit/runtime/test_llama_attn
+TESTS += tests/unit/runtime/test_llama_attn
+tests_unit_runtime_test_llama_attn_LDADD = $(RUNTIME_LIBS)
