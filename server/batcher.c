@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "predict_fast.h"
 #include "srv.h"
 
 typedef struct srv__batch {
@@ -143,6 +144,13 @@ static char *srv__answer_body(srv_model *m, srv_req *r, const mrt_tensor *out, i
 	int64_t rows = r->in.batch;
 	if (r->kind == SRV_REQ_V2)
 		return srv_v2_outputs_body(r, out, row0, rows);
+	const char *name = r->kind == SRV_REQ_V1_MODEL ? NULL : m->cfg.name;
+	int inst = r->kind == SRV_REQ_V1_MODEL || r->in.used_instances;
+	char *fast = m->n_outputs == 1 && r->in.k == 0
+			     ? srv_fast_outputs_body(name, inst, &out[0], row0, rows)
+			     : NULL;
+	if (fast)
+		return fast;
 	json_t *j = codec_outputs_json_k(m->model, out, row0, rows, r->in.k);
 	if (!j)
 		return NULL;

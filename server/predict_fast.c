@@ -290,3 +290,117 @@ fail:
 	free(x.data);
 	return rc == -2 ? -1 : 0;
 }
+
+/* ---- answers ---- */
+
+typedef struct srv__buf {
+	char *s;
+	size_t len, cap;
+	int oom;
+} srv__buf;
+
+static void srv__put(srv__buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (n > b->cap - b->len) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap - b->len < n + 1 && cap < SIZE_MAX / 2)
+			cap *= 2;
+		char *ns = cap - b->len >= n + 1 ? realloc(b->s, cap) : NULL;
+		if (!ns) {
+			b->oom = 1;
+			return;
+		}
+		b->s = ns;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+}
+
+/* A float as the codec prints it (jansson, 9 significant digits): "%.9g",
+ * ".0" added when neither '.' nor 'e' shows, the exponent without '+' and
+ * leading zeros; NaN and infinities as null. */
+static void srv__put_float(srv__buf *b, float f)
+{
+	char t[40];
+	int n;
+
+	if (!isfinite(f)) {
+		srv__put(b, "null", 4);
+		return;
+	}
+	n = snprintf(t, sizeof(t) - 3, "%.9g", (double)f);
+	if (n < 0 || (size_t)n >= sizeof(t) - 3) {
+		b->oom = 1;
+		return;
+	}
+	char *e = strchr(t, 'e');
+	if (!e && !strchr(t, '.')) {
+		memcpy(t + n, ".0", 3);
+		n += 2;
+	} else if (e) {
+		char *from = e + 1, *to = e + 1;
+		if (*from == '-')
+			from++, to++;
+		else if (*from == '+')
+			from++;
+		while (*from == '0' && from[1] != '\0')
+			from++;
+		memmove(to, from, strlen(from) + 1);
+		n = (int)strlen(t);
+	}
+	srv__put(b, t, (size_t)n);
+}
+
+/* dims[d..ndim) of t from element *idx (advanced) as nested lists. */
+static void srv__put_nested(srv__buf *b, const mrt_tensor *t, int d, int64_t *idx)
+{
+	if (d == t->ndim) {
+		srv__put_float(b, ((const float *)t->data)[(*idx)++]);
+		return;
+	}
+	srv__put(b, "[", 1);
+	for (int64_t i = 0; i < t->dims[d]; i++) {
+		if (i)
+			srv__put(b, ",", 1);
+		srv__put_nested(b, t, d + 1, idx);
+	}
+	srv__put(b, "]", 1);
+}
+
+char *srv_fast_outputs_body(const char *model_name, int used_instances, const mrt_tensor *out,
+			    int64_t row0, int64_t rows)
+{
+	srv__buf b = {NULL, 0, 0, 0};
+	int64_t row_elems = 1, idx;
+
+	if (out->dtype != MRT_DTYPE_F32 || out->ndim < 1 || row0 < 0 || rows < 0 ||
+	    row0 > out->dims[0] - rows)
+		return NULL;
+	for (const char *p = model_name; p && *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			return NULL;
+	for (int d = 1; d < out->ndim; d++)
+		row_elems *= out->dims[d];
+	srv__put(&b, "{", 1);
+	if (model_name) {
+		srv__put(&b, "\"model\":\"", 9);
+		srv__put(&b, model_name, strlen(model_name));
+		srv__put(&b, "\",", 2);
+	}
+	srv__put(&b, used_instances ? "\"predictions\":[" : "\"outputs\":[", used_instances ? 15 : 11);
+	idx = row0 * row_elems;
+	for (int64_t r = 0; r < rows; r++) {
+		if (r)
+			srv__put(&b, ",", 1);
+		srv__put_nested(&b, out, 1, &idx);
+	}
+	srv__put(&b, "]}", 3); /* with the terminating NUL */
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}

@@ -1,9 +1,9 @@
-/* The fast path for the most common predict body: one JSON object holding
+/* The fast path for the most common predict body, one JSON object holding
  * only "model" (a plain string) and "inputs" or "instances" (nested lists of
- * numbers) for a model with one float32 input. It decodes straight from the
- * text into the tensor, without building a JSON tree, and yields exactly the
- * floats codec_parse_predict would. Every other body, and every body it
- * would refuse, is left to the general path, which owns all error messages. */
+ * numbers) for a model with one float32 input, and for its answer. It works
+ * straight between text and tensors, without a JSON tree, and gives exactly
+ * what the codec gives. Every other body, and every body it would refuse, is
+ * left to the general path, which owns all error messages. */
 #ifndef SRV_PREDICT_FAST_H
 #define SRV_PREDICT_FAST_H
 
@@ -30,5 +30,13 @@ int srv_fast_scan(const char *body, size_t len, srv_fast_body *fb);
  * fast path decodes (other input layouts, a shape or value the general path
  * must refuse, numbers it does not round itself), -1 when out of memory. */
 int srv_fast_inputs(const mrt_model *model, const srv_fast_body *fb, codec_inputs *out);
+
+/* The answer body for rows [row0, row0 + rows) of a model's only output,
+ * byte for byte what codec_predict_body(model_name, codec_outputs_json(...),
+ * used_instances) writes, without a JSON tree. Returns a new string, or NULL
+ * when the output is not float32 or the name needs escaping (use the codec)
+ * or memory ran out. */
+char *srv_fast_outputs_body(const char *model_name, int used_instances, const mrt_tensor *out,
+			    int64_t row0, int64_t rows);
 
 #endif
