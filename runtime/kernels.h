@@ -27,7 +27,9 @@ void mrt__pool_run(mrt__pool *pool, int n_tasks, mrt__task_fn fn, void *arg);
  * bias: N floats or NULL. Y: M rows of N floats, row stride ldy.
  * accumulate: 0 writes Y, 1 adds to Y.
  * scratch: at least mrt__linear_scratch(wtype, M, K) bytes (quantized
- * activations), 64-byte aligned; may be NULL when that size is 0.
+ * activations or dequantized weight panels), 64-byte aligned; may be NULL
+ * when that size is 0. The size never decreases with M, so scratch sized for
+ * the largest M serves every smaller one.
  * Returns 0, or MRT_ERR_UNSUPPORTED for a weight type without a kernel. */
 size_t mrt__linear_scratch(int wtype, int64_t M, int64_t K);
 
