@@ -405,8 +405,9 @@ static void norm_rows(mrt_llm_ctx *c, const float *w, int n)
  * Entries of the batch are cut into tiles: runs of consecutive entries of
  * one sequence at consecutive positions, at most att_rows / group tokens.
  * A work item is (tile, KV head): its queries (tokens x the heads sharing
- * that KV head) meet the head's contiguous keys in one pass per query, then
- * softmax, then the weighted sum of the values, all from cache-warm rows. */
+ * that KV head), two at a time, meet the head's contiguous keys in one pass,
+ * then softmax, then one pass over the values; after the first pair the
+ * head's K and V rows are cache-warm for the rest of the tile. */
 
 static void make_tiles(mrt_llm_ctx *c, const int32_t *seq, int n)
 {
