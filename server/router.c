@@ -155,6 +155,23 @@ static json_t *srv__model_json(srv_model *m)
 			 (json_int_t)m->cfg.max_queue, "timeout_ms", (json_int_t)m->cfg.timeout_ms);
 }
 
+/* OpenAI's model object (id, object, created, owned_by; what the openai
+ * clients' models.list() and models.retrieve() read) followed by our fields.
+ * "created" is when this process started. New object. */
+static json_t *srv__openai_model(srv *s, srv_model *m)
+{
+	uv_timeval64_t tv;
+	uv_gettimeofday(&tv);
+	int64_t created = tv.tv_sec - (int64_t)((uv_hrtime() - s->t_boot) / 1000000000u);
+	json_t *j = json_pack("{s:s, s:s, s:I, s:s}", "id", m->cfg.name, "object", "model",
+			      "created", (json_int_t)created, "owned_by", "modeld");
+	json_t *ours = srv__model_json(m);
+	if (j && ours)
+		json_object_update(j, ours);
+	json_decref(ours);
+	return j;
+}
+
 static void srv__not_ready(srv_req *r, const char *v2key)
 {
 	srv *s = r->srv;
@@ -197,12 +214,19 @@ static void srv__get(srv_req *r, int route)
 			       srv__dump(json_pack("{s:s, s:s, s:[]}", "name", "modeld", "version",
 						   SRV_VERSION, "extensions")));
 		return;
-	case R_MODELS:
+	case R_MODELS: {
+		/* "data" for OpenAI clients, "models" for ours: the same entries */
+		json_t *data = json_array();
 		arr = json_array();
-		for (int i = 0; i < s->n_models; i++)
+		for (int i = 0; i < s->n_models; i++) {
 			json_array_append_new(arr, srv__model_json(s->models[i]));
-		srv_req_answer(r, 200, srv__dump(json_pack("{s:o}", "models", arr)));
+			json_array_append_new(data, srv__openai_model(s, s->models[i]));
+		}
+		srv_req_answer(r, 200,
+			       srv__dump(json_pack("{s:s, s:o, s:o}", "object", "list", "data",
+						   data, "models", arr)));
 		return;
+	}
 	}
 	m = srv_registry_find(s, r->model_name);
 	if (!m) {
@@ -210,7 +234,7 @@ static void srv__get(srv_req *r, int route)
 		return;
 	}
 	if (route == R_MODEL)
-		srv_req_answer(r, 200, srv__dump(srv__model_json(m)));
+		srv_req_answer(r, 200, srv__dump(srv__openai_model(s, m)));
 	else if (route == R_V2_MODEL)
 		srv_req_answer(r, 200, srv_v2_model_body(m));
 	else
