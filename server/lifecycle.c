@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "llm.h"
 #include "srv.h"
 
 typedef struct srv__load_job {
@@ -181,7 +182,8 @@ void srv_drain_check(srv *s)
 		uv_timer_start(&s->stop_timer, srv__on_stop_timer, 0, 0);
 }
 
-/* The drain took too long: answer whatever still waits so the loop ends. */
+/* The drain took too long: answer whatever still waits and cut running
+ * generations so the loop ends. */
 static void srv__on_drain_timeout(uv_timer_t *t)
 {
 	srv *s = t->data;
@@ -196,6 +198,8 @@ static void srv__on_drain_timeout(uv_timer_t *t)
 			srv_req_error(r, 503, "draining", "server is shutting down");
 		}
 		m->tail = NULL;
+		if (m->llm)
+			srv_llm_drain(m->llm); /* streams end as "length", queued ones 503 */
 	}
 	srv_http_run(s);
 }

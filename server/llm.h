@@ -71,8 +71,12 @@ struct srv_llm_job {
 	/* stream output not yet taken by MHD (loop thread) */
 	char *out;
 	size_t out_len, out_off, out_cap;
-	size_t streamed; /* bytes of text already framed into out */
+	size_t streamed;   /* bytes of text already framed into out */
+	int toks_streamed; /* tokens whose logprobs are framed into out */
+	size_t lp_off;     /* completions text_offset of the next streamed token */
 	int out_done, out_suspended, role_sent;
+	int client_gone;              /* the connection closed before the answer */
+	struct srv__llm_watch *watch; /* disconnect watch while waiting (llm_api.c) */
 	/* scheduler -> loop handoff, under llm->lock */
 	char *p_text;
 	size_t p_len, p_cap;
@@ -104,8 +108,13 @@ void srv_llm_free(srv_llm *l);
 /* Queue a job (refs: +1 for the scheduler). 0, or -1 when the queue is full
  * (the caller answers 503). Loop thread. */
 int srv_llm_submit(srv_llm *l, srv_llm_job *job);
-/* The request of job is gone: drop it from the scheduler at the next step. */
+/* The request of job is gone: drop it from the scheduler at the next step
+ * (a job still queued is finished at once). */
 void srv_llm_cancel(srv_llm *l, srv_llm_job *job);
+/* Drain timeout: running sequences end at the next step with finish
+ * "length" (their text so far is a valid, cut answer); queued jobs end as
+ * cancelled. Later submits are cut the same way. Loop thread. */
+void srv_llm_drain(srv_llm *l);
 /* Model facts for the API: context per slot, slots, and chat template. */
 int srv_llm_n_ctx(const srv_llm *l);
 int srv_llm_parallel(const srv_llm *l);

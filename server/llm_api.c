@@ -314,6 +314,63 @@ void srv_llm_job_unref(srv_llm_job *job)
 		srv__job_free(job);
 }
 
+/* Disconnect watch: libmicrohttpd does not poll a suspended connection, so
+ * a client that leaves while its request waits for a slot or for tokens
+ * would go unnoticed until the answer is written. A uv_poll_t on the
+ * socket for hang-ups (EPOLLRDHUP: the peer closed or reset) cancels the
+ * job, freeing its slot at the next step. A client that half-closes its
+ * side while waiting counts as gone. Stopped before MHD can close the fd. */
+struct srv__llm_watch {
+	uv_poll_t poll;
+	srv_llm_job *job;
+};
+
+static void srv__watch_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void srv__watch_stop(srv_llm_job *job)
+{
+	struct srv__llm_watch *w = job->watch;
+	if (!w)
+		return;
+	job->watch = NULL;
+	uv_close((uv_handle_t *)&w->poll, srv__watch_closed);
+}
+
+static void srv__on_hangup(uv_poll_t *p, int status, int events)
+{
+	struct srv__llm_watch *w = p->data;
+	srv_llm_job *job = w->job;
+	(void)status;
+	(void)events;
+	srv__watch_stop(job);
+	if (job->finish)
+		return;
+	job->client_gone = 1;
+	srv_llm_cancel(job->llm, job);
+}
+
+/* Best effort: without a watch the slot frees when the answer fails. */
+static void srv__watch_start(srv_llm_job *job, srv_req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct srv__llm_watch *w = ci ? calloc(1, sizeof(*w)) : NULL;
+	if (!w)
+		return;
+	w->job = job;
+	w->poll.data = w;
+	if (uv_poll_init_socket(r->srv->loop, &w->poll, ci->connect_fd) < 0) {
+		free(w);
+		return;
+	}
+	job->watch = w;
+	if (uv_poll_start(&w->poll, UV_DISCONNECT, srv__on_hangup) < 0)
+		srv__watch_stop(job);
+}
+
 void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 {
 	srv__perr e = {0};
@@ -359,6 +416,7 @@ void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 	r->llm = job;
 	r->model = m;
 	srv_model_ref(m);
+	srv__watch_start(job, r);
 	if (job->stream) {
 		r->llm_stream = 1;
 		r->ctype = "text/event-stream";
@@ -392,11 +450,12 @@ static json_t *srv__piece(const mrt_model *model, int32_t tok, json_t **bytes)
 	return s ? s : json_string("");
 }
 
-/* Chat logprobs: {"content": [{token, logprob, bytes, top_logprobs}]}. */
-static json_t *srv__chat_logprobs(srv_llm_job *job, const mrt_model *model)
+/* Chat logprobs of tokens [from, to): {"content": [{token, logprob, bytes,
+ * top_logprobs}]}. */
+static json_t *srv__chat_logprobs(srv_llm_job *job, const mrt_model *model, int from, int to)
 {
 	json_t *content = json_array();
-	for (int i = 0; i < job->n_toks; i++) {
+	for (int i = from; i < to; i++) {
 		const srv_llm_tok *t = &job->toks[i];
 		json_t *bytes, *top = json_array();
 		for (int k = 0; k < t->n_top && k < job->gen.top_logprobs; k++) {
@@ -414,14 +473,15 @@ static json_t *srv__chat_logprobs(srv_llm_job *job, const mrt_model *model)
 	return json_pack("{s:o}", "content", content);
 }
 
-/* Legacy completions logprobs: tokens, token_logprobs, top_logprobs,
- * text_offset. */
-static json_t *srv__completion_logprobs(srv_llm_job *job, const mrt_model *model)
+/* Legacy completions logprobs of tokens [from, to): tokens, token_logprobs,
+ * top_logprobs, text_offset (counted from *off, which is advanced). */
+static json_t *srv__completion_logprobs(srv_llm_job *job, const mrt_model *model, int from, int to,
+                                        size_t *off_io)
 {
 	json_t *toks = json_array(), *lps = json_array(), *tops = json_array(),
 	       *offs = json_array();
-	size_t off = 0;
-	for (int i = 0; i < job->n_toks; i++) {
+	size_t off = *off_io;
+	for (int i = from; i < to; i++) {
 		const srv_llm_tok *t = &job->toks[i];
 		json_t *ts = srv__piece(model, t->id, NULL);
 		json_array_append_new(offs, json_integer((json_int_t)off));
@@ -436,6 +496,7 @@ static json_t *srv__completion_logprobs(srv_llm_job *job, const mrt_model *model
 		}
 		json_array_append_new(tops, top);
 	}
+	*off_io = off;
 	return json_pack("{s:o, s:o, s:o, s:o}", "tokens", toks, "token_logprobs", lps,
 	                 "top_logprobs", tops, "text_offset", offs);
 }
@@ -467,9 +528,11 @@ static char *srv__final_body(srv_llm_job *job, srv_model *m)
 		                           text, "finish_reason", fin, "usage", srv__usage(job)));
 	}
 	if (job->gen.logprobs) {
+		size_t off = 0;
 		json_decref(lp);
-		lp = job->api == API_CHAT ? srv__chat_logprobs(job, m->model)
-		                          : srv__completion_logprobs(job, m->model);
+		lp = job->api == API_CHAT
+		         ? srv__chat_logprobs(job, m->model, 0, job->n_toks)
+		         : srv__completion_logprobs(job, m->model, 0, job->n_toks, &off);
 	}
 	json_t *choice =
 	    job->api == API_CHAT
@@ -513,11 +576,15 @@ static void srv__event(srv_llm_job *job, json_t *chunk)
 	free(s);
 }
 
-/* A chunk with one choice (delta for chat, text for completions). */
-static json_t *srv__chunk(srv_llm_job *job, srv_model *m, json_t *piece, const char *fin)
+/* A chunk with one choice (delta for chat, text for completions); takes
+ * over piece and lp (NULL: null logprobs). */
+static json_t *srv__chunk(srv_llm_job *job, srv_model *m, json_t *piece, json_t *lp,
+                          const char *fin)
 {
 	json_t *choice;
 	json_t *jf = fin ? json_string(fin) : json_null();
+	if (!lp)
+		lp = json_null();
 	if (job->api == API_CHAT) {
 		json_t *delta = json_object();
 		if (!job->role_sent) {
@@ -526,12 +593,12 @@ static json_t *srv__chunk(srv_llm_job *job, srv_model *m, json_t *piece, const c
 		}
 		if (piece)
 			json_object_set_new(delta, "content", piece);
-		choice = json_pack("{s:i, s:o, s:n, s:o}", "index", 0, "delta", delta, "logprobs",
-		                   "finish_reason", jf);
+		choice = json_pack("{s:i, s:o, s:o, s:o}", "index", 0, "delta", delta, "logprobs",
+		                   lp, "finish_reason", jf);
 	} else {
 		choice =
-		    json_pack("{s:i, s:o, s:n, s:o}", "index", 0, "text",
-		              piece ? piece : json_string(""), "logprobs", "finish_reason", jf);
+		    json_pack("{s:i, s:o, s:o, s:o}", "index", 0, "text",
+		              piece ? piece : json_string(""), "logprobs", lp, "finish_reason", jf);
 	}
 	return json_pack("{s:s, s:s, s:I, s:s, s:[o]}", "id", job->id, "object",
 	                 job->api == API_CHAT ? "chat.completion.chunk" : "text_completion",
@@ -539,21 +606,43 @@ static json_t *srv__chunk(srv_llm_job *job, srv_model *m, json_t *piece, const c
 	                 choice);
 }
 
-/* New text, and at the end the closing events, into job->out. */
+/* New text with the logprobs of the tokens that arrived with it, and at the
+ * end the closing events, into job->out. A sequence that ended without an
+ * answer (cancelled, failed) closes with an error event; a drain cuts
+ * running sequences as "length" (llm_sched.c). */
 static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 {
+	int new_toks = job->gen.logprobs && job->n_toks > job->toks_streamed;
 	if (job->api == API_CHAT && !job->role_sent)
-		srv__event(job, srv__chunk(job, m, json_string(""), NULL));
-	if (job->text_len > job->streamed) {
+		srv__event(job, srv__chunk(job, m, json_string(""), NULL, NULL));
+	if (job->text_len > job->streamed || new_toks) {
 		json_t *piece =
 		    json_stringn(job->text + job->streamed, job->text_len - job->streamed);
+		json_t *lp = NULL;
+		if (new_toks)
+			lp =
+			    job->api == API_CHAT
+			        ? srv__chat_logprobs(job, m->model, job->toks_streamed, job->n_toks)
+			        : srv__completion_logprobs(job, m->model, job->toks_streamed,
+			                                   job->n_toks, &job->lp_off);
 		job->streamed = job->text_len;
+		job->toks_streamed = job->n_toks;
 		if (piece)
-			srv__event(job, srv__chunk(job, m, piece, NULL));
+			srv__event(job, srv__chunk(job, m, piece, lp, NULL));
+		else
+			json_decref(lp);
 	}
 	if (!job->finish)
 		return;
-	srv__event(job, srv__chunk(job, m, NULL, srv_llm_finish_name(job->finish)));
+	if (job->finish == SRV_LLM_CANCEL || job->finish == SRV_LLM_ERROR)
+		srv__event(job,
+		           json_pack("{s:{s:s, s:s}}", "error", "code",
+		                     job->finish == SRV_LLM_ERROR ? "internal" : "draining",
+		                     "message",
+		                     job->finish == SRV_LLM_ERROR ? "generation failed"
+		                                                  : "the server is shutting down"));
+	else
+		srv__event(job, srv__chunk(job, m, NULL, NULL, srv_llm_finish_name(job->finish)));
 	if (job->include_usage)
 		srv__event(
 		    job,
@@ -571,6 +660,8 @@ void srv_llm_job_progress(srv_llm_job *job)
 	if (!r)
 		return;
 	srv_model *m = r->model;
+	if (job->finish)
+		srv__watch_stop(job);
 	if (r->llm_stream) {
 		srv__stream_progress(job, m);
 		if (job->out_suspended) {
@@ -585,8 +676,10 @@ void srv_llm_job_progress(srv_llm_job *job)
 	r->t_done = uv_hrtime();
 	if (job->finish == SRV_LLM_ERROR)
 		srv_req_error(r, 500, "internal", "model '%s': generation failed", m->cfg.name);
+	else if (job->finish == SRV_LLM_CANCEL && job->client_gone)
+		srv_req_error(r, 499, "client_closed", "the client closed the connection");
 	else if (job->finish == SRV_LLM_CANCEL)
-		srv_req_error(r, 503, "cancelled", "model '%s': the server is stopping",
+		srv_req_error(r, 503, "draining", "model '%s': the server is shutting down",
 		              m->cfg.name);
 	else
 		srv_req_answer(r, 200, srv__final_body(job, m));
@@ -646,6 +739,7 @@ void srv_llm_req_done(srv_req *r, srv_log_record *rec)
 		         job->finish ? srv_llm_finish_name(job->finish) : "cancelled");
 		rec->instances = 1;
 	}
+	srv__watch_stop(job);
 	if (!job->finish)
 		srv_llm_cancel(job->llm, job);
 	job->req = NULL;

@@ -44,7 +44,7 @@ struct srv_llm {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* under lock */
-	int quit;
+	int quit, cut; /* cut: draining, end every sequence now */
 	srv_llm_job *q_head, *q_tail;
 	int n_queued;
 	srv_llm_job *dirty;
@@ -199,6 +199,8 @@ void srv_llm_free(srv_llm *l)
 		srv__llm_release(l);
 }
 
+static void srv__end_queued(srv_llm *l, srv_llm_job *j, int finish);
+
 int srv_llm_submit(srv_llm *l, srv_llm_job *job)
 {
 	pthread_mutex_lock(&l->lock);
@@ -210,6 +212,11 @@ int srv_llm_submit(srv_llm *l, srv_llm_job *job)
 	srv_model_ref(l->m);
 	job->t_enqueued = uv_hrtime();
 	job->q_next = NULL;
+	if (l->cut) {
+		srv__end_queued(l, job, SRV_LLM_CANCEL);
+		pthread_mutex_unlock(&l->lock);
+		return 0;
+	}
 	if (l->q_tail)
 		l->q_tail->q_next = job;
 	else
@@ -221,10 +228,42 @@ int srv_llm_submit(srv_llm *l, srv_llm_job *job)
 	return 0;
 }
 
+/* Under lock: take j out of the queue; 1 if it was there. */
+static int srv__unqueue(srv_llm *l, srv_llm_job *j)
+{
+	srv_llm_job **pp = &l->q_head, *prev = NULL;
+	while (*pp && *pp != j) {
+		prev = *pp;
+		pp = &(*pp)->q_next;
+	}
+	if (!*pp)
+		return 0;
+	*pp = j->q_next;
+	if (l->q_tail == j)
+		l->q_tail = prev;
+	l->n_queued--;
+	return 1;
+}
+
 void srv_llm_cancel(srv_llm *l, srv_llm_job *job)
 {
 	pthread_mutex_lock(&l->lock);
 	job->cancelled = 1;
+	if (srv__unqueue(l, job))
+		srv__end_queued(l, job, SRV_LLM_CANCEL);
+	pthread_cond_signal(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+}
+
+void srv_llm_drain(srv_llm *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->cut = 1;
+	while (l->q_head) {
+		srv_llm_job *j = l->q_head;
+		srv__unqueue(l, j);
+		srv__end_queued(l, j, SRV_LLM_CANCEL);
+	}
 	pthread_cond_signal(&l->cond);
 	pthread_mutex_unlock(&l->lock);
 }
@@ -266,6 +305,25 @@ static int srv__grow(void **p, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
+/* Under lock: put j on the list the loop drains at the next wake-up. */
+static void srv__mark_dirty(srv_llm *l, srv_llm_job *j)
+{
+	if (!j->p_dirty) {
+		j->p_dirty = 1;
+		j->p_next_dirty = l->dirty;
+		l->dirty = j;
+	}
+}
+
+/* Under lock: end a job that never reached a slot; the loop answers it. */
+static void srv__end_queued(srv_llm *l, srv_llm_job *j, int finish)
+{
+	j->p_finish = finish;
+	j->p_completion = 0;
+	srv__mark_dirty(l, j);
+	uv_async_send(&l->async);
+}
+
 /* Hand the slot's new output to its job (under lock). */
 static void srv__publish(srv_llm *l, srv__slot *s)
 {
@@ -287,11 +345,7 @@ static void srv__publish(srv_llm *l, srv__slot *s)
 	j->p_completion = s->n_gen;
 	j->p_ttft_ms = s->ttft_ms;
 	j->p_finish = s->finish;
-	if (!j->p_dirty) {
-		j->p_dirty = 1;
-		j->p_next_dirty = l->dirty;
-		l->dirty = j;
-	}
+	srv__mark_dirty(l, j);
 }
 
 /* Loop: move what the scheduler published into one job (under lock). */
@@ -445,12 +499,21 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
 
 /* ---- the scheduler loop ---- */
 
-/* Under lock: cancelled slots finish, queued jobs take free slots. */
+/* Under lock: cancelled slots finish, cut ones (drain) end as "length" with
+ * their text so far, queued jobs take free slots. */
 static void srv__admit(srv_llm *l)
 {
-	for (int i = 0; i < l->n_seq; i++)
-		if (l->slots[i].job && l->slots[i].job->cancelled && !l->slots[i].finish)
-			l->slots[i].finish = SRV_LLM_CANCEL;
+	for (int i = 0; i < l->n_seq; i++) {
+		srv__slot *s = &l->slots[i];
+		if (!s->job || s->finish)
+			continue;
+		if (s->job->cancelled) {
+			s->finish = SRV_LLM_CANCEL;
+		} else if (l->cut) {
+			s->emitted = mrt_utf8_complete_prefix(s->raw, s->raw_len);
+			s->finish = SRV_LLM_LENGTH;
+		}
+	}
 	for (int i = 0; i < l->n_seq && l->q_head; i++) {
 		if (l->slots[i].job)
 			continue;
