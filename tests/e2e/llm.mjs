@@ -1,13 +1,16 @@
 // Language models through the official OpenAI client: chat, completions and
-// streaming against the PyTorch greedy reference of the llama fixture, 8
-// concurrent requests equal to the same requests one at a time, stop
-// strings, max_tokens and usage, a disconnected stream freeing its slot, a
-// full queue (503), a prompt longer than the context (400), metrics and the
-// request log's token fields.
+// streaming against the PyTorch greedy reference of the llama fixture,
+// streamed logprobs equal to the non-streamed ones, 8 concurrent requests
+// equal to the same requests one at a time, stop strings, max_tokens and
+// usage, the OpenAI model list, disconnected clients (streamed or not, running
+// or queued) freeing their slot, a full queue (503), a prompt longer than the
+// context (400), metrics and the request log's token fields; then SIGTERM
+// during two long streams: both end cleanly and modeld exits 0.
 import fs from "node:fs";
 import path from "node:path";
 import OpenAI from "openai";
 import * as t from "./lib.mjs";
+import { writeRandomLlama } from "./llama_gguf.mjs";
 
 t.need();
 const dir = t.tmpdir();
@@ -27,9 +30,15 @@ const logSoftmax = (v, i) => {
 	return v[i] - m - Math.log(v.reduce((s, x) => s + Math.exp(x - m), 0));
 };
 
+// a random llama with a 4096-token context: generations long enough to
+// abort or cut (a few ms per token)
+const longGguf = writeRandomLlama(path.join(dir, "long.gguf"), {
+	n_embd: 128, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff: 256, n_vocab: 256, n_ctx: 4096, seed: 3,
+});
 const srv = await t.start(dir, {}, {
 	tiny: { path: gguf, parallel: 4, max_queue: 16, ctx_size: 256, prompt_chunk: 8 },
 	one: { path: gguf, parallel: 1, max_queue: 1, ctx_size: 256 },
+	long: { path: longGguf, parallel: 1, max_queue: 4, ctx_size: 4096 },
 });
 const client = new OpenAI({ baseURL: srv.base + "/v1", apiKey: "none", maxRetries: 0 });
 
@@ -46,6 +55,7 @@ t.check(Math.abs(lp0 - logSoftmax(lastLogits, refGen[0])) < 1e-3,
 	`first token logprob ${lp0} vs reference ${logSoftmax(lastLogits, refGen[0])}`);
 t.checkEq(c.choices[0].logprobs.tokens.slice(0, 3), refGen.slice(0, 3).map(piece), "logprob tokens");
 t.checkEq(Object.keys(c.choices[0].logprobs.top_logprobs[0]).length, 2, "top 2 logprobs");
+const cLogprobs = c.choices[0].logprobs;
 
 // streaming equals the non-streamed text, for completions and chat
 const collect = async (stream) => {
@@ -82,6 +92,22 @@ s = await collect(await client.chat.completions.create({
 }));
 t.checkEq([s.text, s.fin, s.roles], [chat.choices[0].message.content, "length", 1], "streamed chat");
 t.checkEq(s.usage, chat.usage, "streamed usage");
+
+// streamed logprobs, joined over the chunks, equal the non-streamed ones
+let content = [];
+for await (const ch of await client.chat.completions.create({
+	model: "tiny", messages: msgs, max_tokens: 12, temperature: 0, logprobs: true, top_logprobs: 3,
+	stream: true,
+})) content.push(...(ch.choices[0]?.logprobs?.content ?? []));
+t.checkEq(content, chat.choices[0].logprobs.content, "streamed chat logprobs");
+const joined = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
+for await (const ch of await client.completions.create({
+	model: "tiny", prompt: refPrompt, max_tokens: 16, temperature: 0, logprobs: 2, stream: true,
+})) {
+	for (const k of Object.keys(joined)) joined[k].push(...(ch.choices[0].logprobs?.[k] ?? []));
+}
+t.checkEq(joined, cLogprobs, "streamed completion logprobs");
+t.checkEq(joined.tokens.length, 16, "one streamed logprob per token");
 
 // raw SSE headers and framing
 let r = await fetch(srv.base + "/v1/chat/completions", {
@@ -142,6 +168,20 @@ r = await t.http(srv, "GET", "/v1/models");
 const tiny = r.json.models.find((m) => m.name === "tiny");
 t.checkEq([tiny.kind, tiny.context_length, tiny.parallel], ["llm", 256, 4], "/v1/models entry");
 
+// the model list as OpenAI clients read it, our fields kept
+const listed = [];
+for await (const m of client.models.list()) listed.push(m);
+t.checkEq(listed.map((m) => [m.id, m.object, m.owned_by, m.kind]),
+	[["tiny", "model", "modeld", "llm"], ["one", "model", "modeld", "llm"],
+		["long", "model", "modeld", "llm"]], "models.list()");
+t.check(listed.every((m) => Number.isInteger(m.created) && Math.abs(m.created - Date.now() / 1000) < 3600),
+	`created: ${listed.map((m) => m.created)}`);
+const got = await client.models.retrieve("tiny");
+t.checkEq([got.id, got.object, got.owned_by, got.name, got.context_length, got.parallel],
+	["tiny", "model", "modeld", "tiny", 256, 4], "models.retrieve()");
+e = await apiErr(client.models.retrieve("nope"));
+t.checkEq(e && e.status, 404, "models.retrieve() of an unknown model");
+
 // a full queue answers 503 with Retry-After (model "one": 1 slot, 1 waiting)
 const burst = await Promise.all(Array.from({ length: 24 }, () => t.http(srv, "POST",
 	"/v1/completions", { model: "one", prompt: "q", max_tokens: 240, temperature: 0 })));
@@ -162,12 +202,36 @@ await rd.read();
 ac.abort();
 c = await client.completions.create({ model: "one", prompt: refPrompt, max_tokens: 4, temperature: 0 });
 t.checkEq(c.choices[0].text, refGen.slice(0, 4).map(piece).join(""), "slot reused after disconnect");
+
+// a client that leaves a non-streamed request frees its slot at the next
+// step: A runs (3000 tokens would take seconds), B waits for the one slot;
+// both abort, and C is admitted at once
+const gauge = (text, name, m) => Number(new RegExp(`^${name}\\{model="${m}"\\} (\\S+)$`, "m").exec(text)?.[1]);
+const metric = async (name, m) => gauge((await t.http(srv, "GET", "/metrics")).text, name, m);
+const longReq = (signal) => fetch(srv.base + "/v1/completions", {
+	method: "POST", headers: { "content-type": "application/json" }, signal,
+	body: JSON.stringify({ model: "long", prompt: "q", max_tokens: 3000, temperature: 0 }),
+}).catch((x) => x.name);
+const acA = new AbortController(), acB = new AbortController();
+const pA = longReq(acA.signal);
+for (let i = 0; i < 500 && (await metric("modeld_llm_active_slots", "long")) !== 1; i++) await t.sleep(5);
+const pB = longReq(acB.signal);
+for (let i = 0; i < 500 && (await metric("modeld_llm_queued_requests", "long")) !== 1; i++) await t.sleep(5);
+t.checkEq(await metric("modeld_llm_queued_requests", "long"), 1, "B waits for the slot");
+acB.abort();
+acA.abort();
+t.checkEq(await Promise.all([pA, pB]), ["AbortError", "AbortError"], "A and B aborted");
+const t0 = Date.now();
+c = await client.completions.create({ model: "long", prompt: "q", max_tokens: 4, temperature: 0 });
+const waited = Date.now() - t0;
+t.checkEq([c.usage.completion_tokens, c.choices[0].finish_reason], [4, "length"], "C answered");
+t.check(waited < 1500, `C admitted at once (${waited} ms)`);
+
 await t.sleep(100);
 const metrics = (await t.http(srv, "GET", "/metrics")).text;
-const gauge = (name, m) => Number(new RegExp(`^${name}\\{model="${m}"\\} (\\S+)$`, "m").exec(metrics)?.[1]);
-t.checkEq([gauge("modeld_llm_active_slots", "one"), gauge("modeld_llm_active_slots", "tiny")], [0, 0],
+t.checkEq(["one", "tiny", "long"].map((m) => gauge(metrics, "modeld_llm_active_slots", m)), [0, 0, 0],
 	"no active slots left");
-t.check(gauge("modeld_llm_generated_tokens_total", "tiny") > 100, "generated tokens counted");
+t.check(gauge(metrics, "modeld_llm_generated_tokens_total", "tiny") > 100, "generated tokens counted");
 t.check(/modeld_llm_time_to_first_token_seconds_count\{model="tiny"\} [1-9]/.test(metrics), "TTFT histogram");
 
 // the request log holds token counts, TTFT and finish reasons
@@ -179,4 +243,56 @@ t.checkEq(rows, [["/v1/completions", String(nP), "16", "length", "1"],
 const cancelled = t.sql(srv.db, "SELECT count(*) FROM requests WHERE model = 'one' AND finish_reason = 'cancelled' " +
 	"AND completion_tokens < 250");
 t.checkEq(cancelled, [["1"]], "the disconnected stream is logged as cancelled early");
+const gone = t.sql(srv.db, "SELECT status, error, finish_reason, completion_tokens < 3000, " +
+	"completion_tokens > 0 FROM requests WHERE model = 'long' ORDER BY id");
+t.checkEq(gone, [["499", "client_closed", "cancelled", "1", "0"], ["499", "client_closed", "cancelled", "1", "1"],
+	["200", "", "length", "1", "1"]], "aborted requests logged (B never ran, A cut early), then C");
+t.checkEq(srv.exitCode, 0, "exit code");
+
+// SIGTERM during two long streams: with a 1 s drain timeout both are cut
+// ("length", usage, [DONE]); a request still waiting for a slot gets 503;
+// modeld exits 0 with every row logged
+const srv2 = await t.start(t.tmpdir(), { drain_timeout_s: 1 }, {
+	long: { path: longGguf, parallel: 2, max_queue: 4, ctx_size: 4096 },
+});
+const streamLong = async (onFirst) => {
+	const res = await fetch(srv2.base + "/v1/chat/completions", {
+		method: "POST", headers: { "content-type": "application/json" },
+		body: JSON.stringify({ model: "long", messages: [{ role: "user", content: "q" }], max_tokens: 3500,
+			temperature: 0, stream: true, stream_options: { include_usage: true } }),
+	});
+	const rd2 = res.body.getReader(), dec = new TextDecoder();
+	let text = "";
+	for (let first = true; ; first = false) {
+		const x = await rd2.read();
+		if (x.done) break;
+		text += dec.decode(x.value);
+		if (first) onFirst();
+	}
+	return text;
+};
+let running = 0;
+const streams = [streamLong(() => running++), streamLong(() => running++)];
+while (running < 2) await t.sleep(5);
+const waiting = t.http(srv2, "POST", "/v1/completions", { model: "long", prompt: "q", max_tokens: 5 });
+for (let i = 0; i < 500 && gauge((await t.http(srv2, "GET", "/metrics")).text,
+	"modeld_llm_queued_requests", "long") !== 1; i++) await t.sleep(5);
+const tTerm = Date.now();
+srv2.child.kill("SIGTERM");
+for (const sse2 of await Promise.all(streams)) {
+	const ev = sse2.split("\n\n").filter((x) => x);
+	const last = JSON.parse(ev.at(-3).slice(6)), usage = JSON.parse(ev.at(-2).slice(6)).usage;
+	t.check(sse2.endsWith("data: [DONE]\n\n") && ev.slice(0, -1).every((x) => JSON.parse(x.slice(6))),
+		`cut stream framing: ...${sse2.slice(-300)}`);
+	t.checkEq(last.choices[0].finish_reason, "length", "cut stream ends as length");
+	t.check(usage.completion_tokens > 0 && usage.completion_tokens < 3500, `cut early: ${JSON.stringify(usage)}`);
+}
+r = await waiting;
+t.checkEq([r.status, r.json.error.code], [503, "draining"], "the waiting request is refused");
+t.checkEq(await srv2.exited, 0, "exit 0 after SIGTERM during streams");
+t.check(Date.now() - tTerm < 5000, `drained in ${Date.now() - tTerm} ms`);
+t.checkEq(t.sql(srv2.db, "SELECT endpoint, status, finish_reason, completion_tokens < 3500 FROM requests " +
+	"WHERE model = 'long' ORDER BY status, endpoint"),
+	[["/v1/chat/completions", "200", "length", "1"], ["/v1/chat/completions", "200", "length", "1"],
+		["/v1/completions", "503", "cancelled", "1"]], "log rows of the drain");
 t.finish();
