@@ -39,6 +39,7 @@ const srv = await t.start(dir, {}, {
 	tiny: { path: gguf, parallel: 4, max_queue: 16, ctx_size: 256, prompt_chunk: 8 },
 	one: { path: gguf, parallel: 1, max_queue: 1, ctx_size: 256 },
 	long: { path: longGguf, parallel: 1, max_queue: 4, ctx_size: 4096 },
+	chat: { path: path.join(t.srcdir, "models/chat.gguf"), parallel: 2, ctx_size: 256 },
 });
 const client = new OpenAI({ baseURL: srv.base + "/v1", apiKey: "none", maxRetries: 0 });
 
@@ -92,6 +93,18 @@ s = await collect(await client.chat.completions.create({
 }));
 t.checkEq([s.text, s.fin, s.roles], [chat.choices[0].message.content, "length", 1], "streamed chat");
 t.checkEq(s.usage, chat.usage, "streamed usage");
+
+// the shipped demo chat model (models/chat.gguf): ChatML from its template,
+// greedy answers ending at <|im_end|> as PyTorch's (models/demo/CHAT.md)
+for (const x of t.readJSON("models/demo/chat.expected.json")) {
+	const q = { model: "chat", messages: [{ role: "user", content: x.prompt }], max_tokens: 48, temperature: 0 };
+	const a = await client.chat.completions.create(q);
+	t.checkEq([a.choices[0].message.content, a.choices[0].finish_reason, a.usage.prompt_tokens,
+		a.usage.completion_tokens], [x.text_f32, "stop", x.prompt_ids.length, x.greedy_q8_0.length],
+		`chat.gguf: ${x.prompt}`);
+	s = await collect(await client.chat.completions.create({ ...q, stream: true }));
+	t.checkEq([s.text, s.fin], [x.text_f32, "stop"], `chat.gguf streamed: ${x.prompt}`);
+}
 
 // streamed logprobs, joined over the chunks, equal the non-streamed ones
 let content = [];
@@ -173,7 +186,7 @@ const listed = [];
 for await (const m of client.models.list()) listed.push(m);
 t.checkEq(listed.map((m) => [m.id, m.object, m.owned_by, m.kind]),
 	[["tiny", "model", "modeld", "llm"], ["one", "model", "modeld", "llm"],
-		["long", "model", "modeld", "llm"]], "models.list()");
+		["long", "model", "modeld", "llm"], ["chat", "model", "modeld", "llm"]], "models.list()");
 t.check(listed.every((m) => Number.isInteger(m.created) && Math.abs(m.created - Date.now() / 1000) < 3600),
 	`created: ${listed.map((m) => m.created)}`);
 const got = await client.models.retrieve("tiny");
@@ -229,7 +242,7 @@ t.check(waited < 1500, `C admitted at once (${waited} ms)`);
 
 await t.sleep(100);
 const metrics = (await t.http(srv, "GET", "/metrics")).text;
-t.checkEq(["one", "tiny", "long"].map((m) => gauge(metrics, "modeld_llm_active_slots", m)), [0, 0, 0],
+t.checkEq(["one", "tiny", "long", "chat"].map((m) => gauge(metrics, "modeld_llm_active_slots", m)), [0, 0, 0, 0],
 	"no active slots left");
 t.check(gauge(metrics, "modeld_llm_generated_tokens_total", "tiny") > 100, "generated tokens counted");
 t.check(/modeld_llm_time_to_first_token_seconds_count\{model="tiny"\} [1-9]/.test(metrics), "TTFT histogram");
