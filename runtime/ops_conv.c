@@ -467,7 +467,7 @@ __attribute__((target("avx2,fma"))) static void conv_gemm_avx2(const float *w, i
 /* Work for the pool: F32 tiles, packed columns or depthwise planes. */
 typedef struct conv_job {
 	const conv_geom *g;
-	const float *x, *w, *b; /* all of X, all of W (F32), bias or NULL */
+	const float *x, *w, *b; /* all of X, all of W (F32; packed: Yt), bias or NULL */
 	float *y;               /* all of Y */
 	float *scratch;         /* F32: CONV_SLOTS slots; packed: the columns */
 	int64_t tp, tn;         /* F32: column stride (multiple of 16), positions per tile */
@@ -695,6 +695,22 @@ static void im2col_packed_task(void *arg, int task, int n_tasks)
 	im2col_span(j->g, j->x, j->gi, j->t0, j->np, j->scratch, 0, 1, k0, k1, NULL);
 }
 
+/* Packed: Yt[np][mg] (in j->w) of group gi into NCHW Y, with the fused
+ * Relu; tasks split the positions. */
+static void conv_untranspose_task(void *arg, int task, int n_tasks)
+{
+	const conv_job *j = arg;
+	const conv_geom *g = j->g;
+	int64_t a = j->np * task / n_tasks, e = j->np * (task + 1) / n_tasks;
+
+	for (int64_t t = j->t0 + a; t < j->t0 + e; t++) {
+		const float *src = j->w + (t - j->t0) * g->mg;
+		float *yp = j->y + ((t / g->pout) * g->m + j->gi * g->mg) * g->pout + t % g->pout;
+		for (int64_t m = 0; m < g->mg; m++)
+			yp[m * g->pout] = !g->relu || src[m] > 0 ? src[m] : 0.0f;
+	}
+}
+
 /* Other weight types: Yt[P, mg] = cols[P, K] * W[mg, K]^T via mrt__linear
  * over spans of positions across the batch, then transposed into Y. */
 static int conv_run_packed(const conv_geom *g, const float *x, const void *w, int wt,
@@ -721,14 +737,9 @@ static int conv_run_packed(const conv_geom *g, const float *x, const void *w, in
 			                 (size_t)g->mg, j.np, g->mg, g->K, 0, lin, ctx->pool);
 			if (rc < 0)
 				return rc;
-			for (int64_t t = t0; t < t0 + j.np; t++) {
-				float *yp = y + ((t / g->pout) * g->m + gi * g->mg) * g->pout +
-				            t % g->pout;
-				for (int64_t m = 0; m < g->mg; m++) {
-					float v = yt[(t - t0) * g->mg + m];
-					yp[m * g->pout] = !g->relu || v > 0 ? v : 0.0f;
-				}
-			}
+			j.w = yt;
+			mrt__pool_run(ctx->pool, conv_tasks(ctx, j.np / 64 + 1), conv_untranspose_task,
+			              &j);
 		}
 	}
 	return 0;
