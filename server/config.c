@@ -174,10 +174,41 @@ static char *srv__trim(char *s)
 	return s;
 }
 
-/* One line of the file; *model is the current [model] section or NULL. */
-static int srv__config_line(srv_config *cfg, char *line, srv_model_cfg **model, char *err,
+/* State of one file's reading: the current [model] section (NULL before the
+ * first), and the line of each section the file opened, so that the same
+ * section twice in one file is refused (models from earlier values are
+ * overridden, as --model does). */
+typedef struct srv__cfg_reader {
+	srv_model_cfg *model;
+	int lineno, first_model;
+	int section_line[SRV_MAX_MODELS];
+} srv__cfg_reader;
+
+/* Open the [model NAME] section of the header at rd->lineno. 0 or -1. */
+static int srv__config_section(srv_config *cfg, const char *name, srv__cfg_reader *rd, char *err,
+			       size_t errlen)
+{
+	int n_before = cfg->n_models;
+	rd->model = srv__model_slot(cfg, name, strlen(name), err, errlen);
+	if (!rd->model)
+		return -1;
+	int idx = (int)(rd->model - cfg->models);
+	if (idx < rd->first_model)
+		return 0;
+	if (cfg->n_models == n_before) {
+		snprintf(err, errlen, "duplicate section [model %s] (first at line %d)", name,
+			 rd->section_line[idx]);
+		return -1;
+	}
+	rd->section_line[idx] = rd->lineno;
+	return 0;
+}
+
+/* One line of the file. */
+static int srv__config_line(srv_config *cfg, char *line, srv__cfg_reader *rd, char *err,
 			    size_t errlen)
 {
+	srv_model_cfg **model = &rd->model;
 	char *s = srv__trim(line);
 	if (*s == '\0' || *s == '#' || *s == ';')
 		return 0;
@@ -193,9 +224,7 @@ static int srv__config_line(srv_config *cfg, char *line, srv_model_cfg **model, 
 			snprintf(err, errlen, "unknown section '[%s]' (want [model NAME])", name);
 			return -1;
 		}
-		name = srv__trim(name + 5);
-		*model = srv__model_slot(cfg, name, strlen(name), err, errlen);
-		return *model ? 0 : -1;
+		return srv__config_section(cfg, srv__trim(name + 5), rd, err, errlen);
 	}
 	char *eq = strchr(s, '=');
 	if (!eq) {
@@ -222,16 +251,16 @@ int srv_config_load(srv_config *cfg, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	char line[2048], why[512];
-	srv_model_cfg *model = NULL;
+	srv__cfg_reader rd = {.model = NULL, .lineno = 0, .first_model = cfg->n_models};
 	int lineno = 0, rc = 0;
 	while (fgets(line, sizeof(line), f)) {
-		lineno++;
+		rd.lineno = ++lineno;
 		if (!strchr(line, '\n') && !feof(f)) {
 			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
 			rc = -1;
 			break;
 		}
-		if (srv__config_line(cfg, line, &model, why, sizeof(why)) < 0) {
+		if (srv__config_line(cfg, line, &rd, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
 			rc = -1;
 			break;
