@@ -634,15 +634,18 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 	}
 	if (!job->finish)
 		return;
-	if (job->finish == SRV_LLM_CANCEL || job->finish == SRV_LLM_ERROR)
+	if (job->finish == SRV_LLM_CANCEL || job->finish == SRV_LLM_ERROR) {
+		int failed = job->finish == SRV_LLM_ERROR;
 		srv__event(job,
 		           json_pack("{s:{s:s, s:s}}", "error", "code",
-		                     job->finish == SRV_LLM_ERROR ? "internal" : "draining",
+		                     failed             ? "internal"
+		                     : job->client_gone ? "client_closed"
+		                                        : "draining",
 		                     "message",
-		                     job->finish == SRV_LLM_ERROR ? "generation failed"
-		                                                  : "the server is shutting down"));
-	else
+		                     failed ? "generation failed" : "the request was cancelled"));
+	} else {
 		srv__event(job, srv__chunk(job, m, NULL, NULL, srv_llm_finish_name(job->finish)));
+	}
 	if (job->include_usage)
 		srv__event(
 		    job,
