@@ -226,11 +226,24 @@ static void test_errors(void)
 	CHECK(strlen(mrt__cpu_level_name()) > 0);
 }
 
+/* Scratch for the largest M serves every smaller M (callers rely on it). */
+static void test_scratch_monotonic(void)
+{
+	int bad = 0;
+	for (size_t t = 0; t < sizeof(wtypes) / sizeof(wtypes[0]); t++)
+		for (int64_t M = 1; M <= 300; M++)
+			bad += mrt__linear_scratch(wtypes[t], M, 4096) <
+			       mrt__linear_scratch(wtypes[t], M - 1, 4096);
+	CHECK_EQ_INT(bad, 0);
+	CHECK(mrt__linear_scratch(MRT_TYPE_Q4_K, 1, 4096) > 0);
+}
+
 int main(void)
 {
 	openblas_set_num_threads(1);
 	test_pool();
 	test_errors();
+	test_scratch_monotonic();
 	test_vs_sgemm();
 	test_linear_level("generic");
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
