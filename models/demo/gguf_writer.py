@@ -24,7 +24,7 @@ _NP_DTYPE = {UINT8: "<u1", INT8: "<i1", UINT16: "<u2", INT16: "<i2", UINT32: "<u
              FLOAT64: "<f8"}
 
 # tensor types (ggml numbering)
-TYPE_F32, TYPE_F16, TYPE_Q8_0 = 0, 1, 8
+TYPE_F32, TYPE_F16, TYPE_Q4_0, TYPE_Q8_0 = 0, 1, 2, 8
 QK8_0 = 32
 
 
@@ -102,9 +102,6 @@ class GGUFWriter:
     def add_tensor(self, name, array, ttype=TYPE_F32):
         """array: numpy, C order; its shape is reversed into ggml's ne (a
         PyTorch Linear weight [out, in] becomes ne = [in, out])."""
-        if "tensor:" + name in self._names:
-            raise ValueError("duplicate tensor %r" % name)
-        self._names.add("tensor:" + name)
         a = np.ascontiguousarray(array, dtype=np.float32)
         ne = list(reversed(a.shape))
         if ttype == TYPE_F32:
@@ -117,7 +114,15 @@ class GGUFWriter:
             raw = quantize_q8_0(a)
         else:
             raise ValueError("unsupported tensor type %d" % ttype)
-        self.tensors.append((name, ne, ttype, raw))
+        self.add_tensor_bytes(name, ne, ttype, raw)
+
+    def add_tensor_bytes(self, name, ne, ttype, raw):
+        """A tensor already encoded: ne in ggml order (innermost first), raw
+        its bytes in the layout of ttype (any ggml type; not checked)."""
+        if "tensor:" + name in self._names:
+            raise ValueError("duplicate tensor %r" % name)
+        self._names.add("tensor:" + name)
+        self.tensors.append((name, list(ne), ttype, bytes(raw)))
 
     def write(self, path):
         def pad(n):
