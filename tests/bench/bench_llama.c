@@ -9,6 +9,7 @@
  *                                      tokens/s of one case for perf record
  *                                      (STREAMS 0: a prompt of STEPS tokens) */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,20 +152,34 @@ static int quantize(const char *in, const char *out, const char *tname)
 
 enum { BW_BYTES = 256 << 20, BW_PASSES = 9 };
 
-typedef struct bw_part {
+/* The buffer is claimed in 1 MiB chunks from a shared counter (as the
+ * runtime's pool claims tasks), so a thread the scheduler parks does not
+ * hold the pass hostage. */
+typedef struct bw_job {
 	const uint64_t *p;
-	size_t n;
-	uint64_t sum;
-} bw_part;
+	size_t n_chunks, chunk; /* chunk: uint64 per chunk */
+	atomic_size_t next;
+	uint64_t sum[2];
+} bw_job;
+
+typedef struct bw_arg {
+	bw_job *job;
+	int id;
+} bw_arg;
 
 static void *bw_sum(void *arg)
 {
-	bw_part *b = arg;
+	bw_arg *a = arg;
+	bw_job *b = a->job;
 	uint64_t s[8] = {0};
-	for (size_t i = 0; i + 8 <= b->n; i += 8)
-		for (int j = 0; j < 8; j++)
-			s[j] += b->p[i + j];
-	b->sum = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+	size_t c;
+	while ((c = atomic_fetch_add(&b->next, 1)) < b->n_chunks) {
+		const uint64_t *p = b->p + c * b->chunk;
+		for (size_t i = 0; i < b->chunk; i += 8)
+			for (int j = 0; j < 8; j++)
+				s[j] += p[i + j];
+	}
+	b->sum[a->id] = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
 	return NULL;
 }
 
@@ -194,18 +209,19 @@ static double bandwidth(double *best)
 		buf[i] = i;
 	*best = 0;
 	for (int rep = 0; rep < BW_PASSES; rep++) {
-		bw_part parts[2] = {{buf, n / 2, 0}, {buf + n / 2, n / 2, 0}};
+		bw_job job = {.p = buf, .chunk = (1 << 20) / 8, .n_chunks = BW_BYTES >> 20};
+		bw_arg args[2] = {{&job, 0}, {&job, 1}};
 		pthread_t t;
 		double t0 = now();
-		if (pthread_create(&t, NULL, bw_sum, &parts[1]) != 0) {
+		if (pthread_create(&t, NULL, bw_sum, &args[1]) != 0) {
 			free(buf);
 			return -1;
 		}
-		bw_sum(&parts[0]);
+		bw_sum(&args[0]);
 		pthread_join(t, NULL);
 		gbs[rep] = BW_BYTES / (now() - t0) / 1e9;
 		*best = gbs[rep] > *best ? gbs[rep] : *best;
-		check += parts[0].sum + parts[1].sum;
+		check += job.sum[0] + job.sum[1];
 	}
 	free(buf);
 	if (check == 42) /* keeps the sums alive */
