@@ -9,3 +9,8 @@ TESTS += tests/unit/server/test_notify
 tests_unit_server_test_notify_SOURCES = tests/unit/server/test_notify.c server/notify.c
 tests_unit_server_test_notify_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(UV_CFLAGS) \
 	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
+
+# Deployment checks: the systemd unit and the notify protocol end to end;
+# nginx (etc/nginx/modeld.conf) in front of two instances.
+TESTS += tests/e2e/test_systemd.sh
+EXTRA_DIST += tests/e2e/test_systemd.sh tests/e2e/notify.py
