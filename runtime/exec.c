@@ -5,12 +5,12 @@
  * It keeps the plans of its last PLAN_CACHE input shapes (LRU), all sharing
  * one arena and one scratch that only grow, so a server whose batch size
  * changes on every run plans each size once and then runs without allocating. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model_impl.h"
+#include "util.h"
 
 #define ALIGN 64
 #define LIVE_FOREVER INT32_MAX
@@ -55,21 +55,6 @@ struct mrt_ctx {
 	size_t arena_cap, scratch_cap;
 	int plans_made, buffer_allocs;
 };
-
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return status;
-}
 
 mrt_ctx_params mrt_ctx_default_params(void)
 {
@@ -149,12 +134,12 @@ mrt_ctx *mrt_ctx_new(const mrt_model *m, const mrt_ctx_params *params, char *err
 	int i, n_in;
 
 	if (m == NULL || m->graph == NULL || p.n_threads < 1 || p.n_threads > 256) {
-		fail(err, errlen, MRT_ERR_INVALID, "bad model or thread count");
+		mrt__errf(err, errlen, MRT_ERR_INVALID, "bad model or thread count");
 		return NULL;
 	}
 	g = m->graph;
 	if (g->n_inputs > 64) {
-		fail(err, errlen, MRT_ERR_UNSUPPORTED, "more than 64 inputs");
+		mrt__errf(err, errlen, MRT_ERR_UNSUPPORTED, "more than 64 inputs");
 		return NULL;
 	}
 	n_in = g->n_nodes ? m->node_in_off[g->n_nodes - 1] + g->nodes[g->n_nodes - 1].n_in : 0;
@@ -175,7 +160,7 @@ mrt_ctx *mrt_ctx_new(const mrt_model *m, const mrt_ctx_params *params, char *err
 	return c;
 nomem:
 	mrt_ctx_free(c);
-	fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
+	mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 	return NULL;
 }
 
@@ -204,8 +189,8 @@ static int shape_error(const mrt_io_info *want, const mrt_tensor *got, char *err
 
 	fmt_dims(a, sizeof(a), want->dims, want->ndim);
 	fmt_dims(b, sizeof(b), got->dims, got->ndim);
-	return fail(err, errlen, MRT_ERR_SHAPE, "input '%s': expected %s, got %s", want->name, a,
-	            b);
+	return mrt__errf(err, errlen, MRT_ERR_SHAPE, "input '%s': expected %s, got %s", want->name,
+	                 a, b);
 }
 
 /* Match inputs to the model's by name and check dtype, rank, dims and the
@@ -221,17 +206,17 @@ static int check_inputs(const mrt_model *m, int n, const mrt_tensor *inputs, int
 	for (i = 0; i < g->n_inputs; i++)
 		order[i] = -1;
 	if (n < 0 || (n > 0 && inputs == NULL))
-		return fail(err, errlen, MRT_ERR_INVALID, "bad input array");
+		return mrt__errf(err, errlen, MRT_ERR_INVALID, "bad input array");
 	for (j = 0; j < n; j++) {
 		for (i = 0; i < g->n_inputs; i++)
 			if (inputs[j].name && strcmp(inputs[j].name, g->inputs[i].name) == 0)
 				break;
 		if (i == g->n_inputs)
-			return fail(err, errlen, MRT_ERR_INVALID, "unknown input '%s'",
-			            inputs[j].name ? inputs[j].name : "(null)");
+			return mrt__errf(err, errlen, MRT_ERR_INVALID, "unknown input '%s'",
+			                 inputs[j].name ? inputs[j].name : "(null)");
 		if (order[i] >= 0)
-			return fail(err, errlen, MRT_ERR_INVALID, "input '%s' given twice",
-			            inputs[j].name);
+			return mrt__errf(err, errlen, MRT_ERR_INVALID, "input '%s' given twice",
+			                 inputs[j].name);
 		order[i] = j;
 	}
 	for (i = 0; i < g->n_inputs; i++) {
@@ -239,11 +224,13 @@ static int check_inputs(const mrt_model *m, int n, const mrt_tensor *inputs, int
 		const mrt_tensor *t;
 		int64_t numel;
 		if (order[i] < 0)
-			return fail(err, errlen, MRT_ERR_INVALID, "missing input '%s'", w->name);
+			return mrt__errf(err, errlen, MRT_ERR_INVALID, "missing input '%s'",
+			                 w->name);
 		t = &inputs[order[i]];
 		if (t->dtype != w->dtype)
-			return fail(err, errlen, MRT_ERR_DTYPE, "input '%s': expected %s, got %s",
-			            w->name, mrt_dtype_name(w->dtype), mrt_dtype_name(t->dtype));
+			return mrt__errf(err, errlen, MRT_ERR_DTYPE,
+			                 "input '%s': expected %s, got %s", w->name,
+			                 mrt_dtype_name(w->dtype), mrt_dtype_name(t->dtype));
 		if (t->ndim != w->ndim)
 			return shape_error(w, t, err, errlen);
 		for (d = 0; d < w->ndim; d++)
@@ -254,14 +241,15 @@ static int check_inputs(const mrt_model *m, int n, const mrt_tensor *inputs, int
 		if (numel < 0 || numel > ((int64_t)1 << 40))
 			return shape_error(w, t, err, errlen);
 		if (numel > 0 && t->data == NULL)
-			return fail(err, errlen, MRT_ERR_INVALID, "input '%s': no data", w->name);
+			return mrt__errf(err, errlen, MRT_ERR_INVALID, "input '%s': no data",
+			                 w->name);
 		if (w->ndim > 0 && w->dims[0] < 0) {
 			if (batch >= 0 && t->dims[0] != batch)
-				return fail(err, errlen, MRT_ERR_SHAPE,
-				            "input '%s': batch size %lld differs from %lld of "
-				            "input '%s'",
-				            w->name, (long long)t->dims[0], (long long)batch,
-				            m->in_info[batch_from].name);
+				return mrt__errf(err, errlen, MRT_ERR_SHAPE,
+				                 "input '%s': batch size %lld differs from %lld of "
+				                 "input '%s'",
+				                 w->name, (long long)t->dims[0], (long long)batch,
+				                 m->in_info[batch_from].name);
 			batch = t->dims[0];
 			batch_from = i;
 		}
@@ -293,7 +281,7 @@ static int fold_node(mrt_ctx *c, int i, char *err, size_t errlen)
 		plan_val *pv = &c->pv[m->node_out0[i] + j];
 		void *buf = calloc(1, pv->size ? pv->size : 1);
 		if (buf == NULL)
-			return fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
+			return mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 		c->building->folded[c->building->n_folded++] = buf;
 		out[j].data = buf;
 		pv->known = 1;
@@ -311,7 +299,7 @@ static int fold_node(mrt_ctx *c, int i, char *err, size_t errlen)
 	if (octx.scratch_size &&
 	    (octx.scratch =
 	         aligned_alloc(ALIGN, (octx.scratch_size + ALIGN - 1) / ALIGN * ALIGN)) == NULL)
-		return fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
+		return mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 	rc = op->run(n, in, out, &octx, err, errlen);
 	free(octx.scratch);
 	return rc;
@@ -548,14 +536,14 @@ static int plan(mrt_ctx *c, plan_slot *p, const mrt_tensor *inputs, const int *o
 	int i, v, rc;
 
 	if (plan_slot_alloc(m, p) != 0)
-		return fail(err, errlen, MRT_ERR_NOMEM, "out of memory planning the run");
+		return mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory planning the run");
 	c->cur = NULL; /* the work area is overwritten below */
 	c->building = p;
 	plan_begin(c, p, inputs, order);
 	for (i = 0; i < g->n_nodes; i++) {
 		if (g->nodes[i].n_in > PLAN_MAX_IO || g->nodes[i].n_out > PLAN_MAX_IO) {
-			rc = fail(err, errlen, MRT_ERR_UNSUPPORTED, "node '%s': too many inputs",
-			          g->nodes[i].name);
+			rc = mrt__errf(err, errlen, MRT_ERR_UNSUPPORTED,
+			               "node '%s': too many inputs", g->nodes[i].name);
 			goto fail;
 		}
 		if ((rc = plan_node(c, i, err, errlen)) != 0)
@@ -588,7 +576,7 @@ static int plan(mrt_ctx *c, plan_slot *p, const mrt_tensor *inputs, const int *o
 	plan_install(c, p);
 	return 0;
 nomem:
-	rc = fail(err, errlen, MRT_ERR_NOMEM, "out of memory planning the run");
+	rc = mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory planning the run");
 fail:
 	c->building = NULL;
 	plan_drop(c, p);
@@ -642,7 +630,7 @@ int mrt_run(mrt_ctx *c, int n_inputs, const mrt_tensor *inputs, mrt_tensor *outp
 	int order[64], i, rc;
 
 	if (c == NULL || outputs == NULL)
-		return fail(err, errlen, MRT_ERR_INVALID, "no context or output array");
+		return mrt__errf(err, errlen, MRT_ERR_INVALID, "no context or output array");
 	m = c->m;
 	g = m->graph;
 	if ((rc = check_inputs(m, n_inputs, inputs, order, err, errlen)) != 0)

@@ -2,12 +2,12 @@
  * GGUF file's metadata (layout in GRAPH-FORMAT.md), write one, free one.
  * Everything read is untrusted: every name, type, rank and count is checked
  * and a bad graph is refused with a message naming the node and key. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
+#include "util.h"
 
 #define KEY_MAX 1200
 #define NAME_MAX_LEN 1024
@@ -24,7 +24,7 @@ static void free_value_infos(mrt__value_info *v, int n)
 	free(v);
 }
 
-static void free_node(mrt__node *n)
+void mrt__node_clear(mrt__node *n)
 {
 	int i;
 
@@ -43,6 +43,7 @@ static void free_node(mrt__node *n)
 	free(n->in);
 	free(n->out);
 	free(n->attr);
+	memset(n, 0, sizeof(*n));
 }
 
 void mrt__graph_free(mrt__graph *g)
@@ -54,7 +55,7 @@ void mrt__graph_free(mrt__graph *g)
 	free_value_infos(g->inputs, g->n_inputs);
 	free_value_infos(g->outputs, g->n_outputs);
 	for (i = 0; g->nodes && i < g->n_nodes; i++)
-		free_node(&g->nodes[i]);
+		mrt__node_clear(&g->nodes[i]);
 	for (i = 0; g->consts && i < g->n_consts; i++) {
 		free(g->consts[i].name);
 		if (g->consts[i].owned)
@@ -117,21 +118,6 @@ static int set_has(name_set *s, const char *name, int add)
 
 /* ---- reading helpers ---- */
 
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return status;
-}
-
 /* New NUL-terminated copy of a file string; NULL when it holds a NUL or is
  * too long. */
 static char *dup_str(mrt_gguf_str s)
@@ -193,10 +179,10 @@ static int read_strs(const mrt_gguf *f, const char *key, char ***out, int *n, ch
 	*out = NULL;
 	*n = 0;
 	if (mrt_gguf_get_arr(f, key, &v) != 0 || v.v.arr.elem_type != MRT_GGUF_STRING)
-		return fail(err, errlen, MRT_ERR_FORMAT,
-		            "key '%s' is missing or not an array of strings", key);
+		return mrt__errf(err, errlen, MRT_ERR_FORMAT,
+		                 "key '%s' is missing or not an array of strings", key);
 	if (v.v.arr.n > MAX_NODES)
-		return fail(err, errlen, MRT_ERR_FORMAT, "key '%s': too many entries", key);
+		return mrt__errf(err, errlen, MRT_ERR_FORMAT, "key '%s': too many entries", key);
 	tmp = malloc((v.v.arr.n + 1) * sizeof(*tmp));
 	*out = calloc(v.v.arr.n + 1, sizeof(**out));
 	if (tmp == NULL || *out == NULL)
@@ -213,10 +199,10 @@ static int read_strs(const mrt_gguf *f, const char *key, char ***out, int *n, ch
 	return 0;
 bad:
 	free(tmp);
-	return fail(err, errlen, MRT_ERR_FORMAT, "key '%s': bad string", key);
+	return mrt__errf(err, errlen, MRT_ERR_FORMAT, "key '%s': bad string", key);
 nomem:
 	free(tmp);
-	return fail(err, errlen, MRT_ERR_NOMEM, "out of memory reading '%s'", key);
+	return mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory reading '%s'", key);
 }
 
 static void free_strs(char **s, int n)
@@ -242,20 +228,21 @@ static int read_ios(const mrt_gguf *f, const char *what, mrt__value_info **out, 
 	*out = calloc((size_t)*n + 1, sizeof(**out));
 	if (*out == NULL) {
 		free_strs(names, *n);
-		return fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
+		return mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 	}
 	for (i = 0; i < *n; i++) {
 		mrt__value_info *v = &(*out)[i];
 		v->name = names[i];
 		names[i] = NULL;
 		if (v->name[0] == 0) {
-			rc = fail(err, errlen, MRT_ERR_FORMAT, "%s %d has an empty name", what, i);
+			rc = mrt__errf(err, errlen, MRT_ERR_FORMAT, "%s %d has an empty name", what,
+			               i);
 			goto out;
 		}
 		snprintf(key, sizeof(key), "modelgraph.%s.%s.dtype", what, v->name);
 		if (mrt_gguf_get_str(f, key, &s) != 0 || (v->type = type_of_dtype(s)) < 0) {
-			rc = fail(err, errlen, MRT_ERR_FORMAT,
-			          "key '%s' is missing or not float32/int64/int32", key);
+			rc = mrt__errf(err, errlen, MRT_ERR_FORMAT,
+			               "key '%s' is missing or not float32/int64/int32", key);
 			goto out;
 		}
 		snprintf(key, sizeof(key), "modelgraph.%s.%s.shape", what, v->name);
@@ -264,9 +251,9 @@ static int read_ios(const mrt_gguf *f, const char *what, mrt__value_info **out, 
 			if (v->dims[j] < -1)
 				v->ndim = -3;
 		if (v->ndim < 0) {
-			rc = fail(err, errlen, MRT_ERR_FORMAT,
-			          "key '%s' is missing, not integers >= -1 or of rank > %d", key,
-			          MRT_MAX_DIMS);
+			rc = mrt__errf(err, errlen, MRT_ERR_FORMAT,
+			               "key '%s' is missing, not integers >= -1 or of rank > %d",
+			               key, MRT_MAX_DIMS);
 			goto out;
 		}
 	}
@@ -380,9 +367,9 @@ static int read_attrs(const mrt_gguf *f, mrt__graph *g, char *err, size_t errlen
 			    (idx = attr_key(key, &name, &len)) < 0)
 				continue;
 			if (idx >= g->n_nodes)
-				return fail(err, errlen, MRT_ERR_FORMAT,
-				            "attribute key '%.*s' names node %lld of %d",
-				            (int)key.len, key.ptr, (long long)idx, g->n_nodes);
+				return mrt__errf(err, errlen, MRT_ERR_FORMAT,
+				                 "attribute key '%.*s' names node %lld of %d",
+				                 (int)key.len, key.ptr, (long long)idx, g->n_nodes);
 			n = &g->nodes[idx];
 			if (pass == 0) {
 				n->n_attr++;
@@ -392,15 +379,16 @@ static int read_attrs(const mrt_gguf *f, mrt__graph *g, char *err, size_t errlen
 			nm.ptr = name;
 			nm.len = len;
 			if ((a->name = dup_str(nm)) == NULL || read_attr(&v, a) != 0)
-				return fail(err, errlen, MRT_ERR_FORMAT,
-				            "node %lld ('%s'): key '%.*s' has a bad name or type",
-				            (long long)idx, n->name, (int)key.len, key.ptr);
+				return mrt__errf(
+				    err, errlen, MRT_ERR_FORMAT,
+				    "node %lld ('%s'): key '%.*s' has a bad name or type",
+				    (long long)idx, n->name, (int)key.len, key.ptr);
 		}
 		for (i = 0; pass == 0 && i < g->n_nodes; i++) {
 			g->nodes[i].attr =
 			    calloc((size_t)g->nodes[i].n_attr + 1, sizeof(mrt__attr));
 			if (g->nodes[i].attr == NULL)
-				return fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
+				return mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 			g->nodes[i].n_attr = 0;
 		}
 	}
@@ -415,12 +403,12 @@ static int read_node(const mrt_gguf *f, int i, mrt__node *n, char *err, size_t e
 
 	snprintf(key, sizeof(key), "modelgraph.node.%d.op", i);
 	if (mrt_gguf_get_str(f, key, &s) != 0 || (n->op = dup_str(s)) == NULL)
-		return fail(err, errlen, MRT_ERR_FORMAT, "key '%s' is missing or not a string",
-		            key);
+		return mrt__errf(err, errlen, MRT_ERR_FORMAT, "key '%s' is missing or not a string",
+		                 key);
 	snprintf(key, sizeof(key), "modelgraph.node.%d.name", i);
 	if (mrt_gguf_get_str(f, key, &s) != 0 || (n->name = dup_str(s)) == NULL)
-		return fail(err, errlen, MRT_ERR_FORMAT, "key '%s' is missing or not a string",
-		            key);
+		return mrt__errf(err, errlen, MRT_ERR_FORMAT, "key '%s' is missing or not a string",
+		                 key);
 	snprintf(key, sizeof(key), "modelgraph.node.%d.inputs", i);
 	if ((rc = read_strs(f, key, &n->in, &n->n_in, err, errlen)) != 0)
 		return rc;
@@ -428,8 +416,9 @@ static int read_node(const mrt_gguf *f, int i, mrt__node *n, char *err, size_t e
 	if ((rc = read_strs(f, key, &n->out, &n->n_out, err, errlen)) != 0)
 		return rc;
 	if (!mrt__op_supported(n->op))
-		return fail(err, errlen, MRT_ERR_UNSUPPORTED,
-		            "node %d ('%s'): operator '%s' is not supported", i, n->name, n->op);
+		return mrt__errf(err, errlen, MRT_ERR_UNSUPPORTED,
+		                 "node %d ('%s'): operator '%s' is not supported", i, n->name,
+		                 n->op);
 	return 0;
 }
 
@@ -451,12 +440,12 @@ static int read_const(const mrt_gguf *f, uint64_t t, mrt__const *c, char *err, s
 
 	if (mrt_gguf_tensor(f, t, &ti) != 0 || (c->name = dup_str(ti.name)) == NULL ||
 	    c->name[0] == 0)
-		return fail(err, errlen, MRT_ERR_FORMAT, "tensor %llu has a bad name",
-		            (unsigned long long)t);
+		return mrt__errf(err, errlen, MRT_ERR_FORMAT, "tensor %llu has a bad name",
+		                 (unsigned long long)t);
 	if (!const_type_ok(ti.type))
-		return fail(err, errlen, MRT_ERR_UNSUPPORTED,
-		            "tensor '%s': type %d is not supported in graph models", c->name,
-		            ti.type);
+		return mrt__errf(err, errlen, MRT_ERR_UNSUPPORTED,
+		                 "tensor '%s': type %d is not supported in graph models", c->name,
+		                 ti.type);
 	for (d = 0; d < ti.n_dims && d < 4; d++)
 		ne *= ti.ne[d]; /* the reader checked this product fits */
 	c->type = ti.type;
@@ -471,17 +460,17 @@ static int read_const(const mrt_gguf *f, uint64_t t, mrt__const *c, char *err, s
 			c->dims[d] = (int64_t)ti.ne[ti.n_dims - 1 - d];
 	}
 	if (c->ndim < 0)
-		return fail(err, errlen, MRT_ERR_FORMAT,
-		            "key '%s' is not an array of integers of rank <= %d", key,
-		            MRT_MAX_DIMS);
+		return mrt__errf(err, errlen, MRT_ERR_FORMAT,
+		                 "key '%s' is not an array of integers of rank <= %d", key,
+		                 MRT_MAX_DIMS);
 	n = mrt__numel(c->dims, c->ndim);
 	for (d = 0; d < (uint32_t)c->ndim; d++)
 		if (c->dims[d] < 0)
 			n = -1;
 	if (n < 0 || (uint64_t)n != ne)
-		return fail(err, errlen, MRT_ERR_FORMAT,
-		            "tensor '%s': shape in '%s' has %lld elements, the tensor %llu",
-		            c->name, key, (long long)n, (unsigned long long)ne);
+		return mrt__errf(err, errlen, MRT_ERR_FORMAT,
+		                 "tensor '%s': shape in '%s' has %lld elements, the tensor %llu",
+		                 c->name, key, (long long)n, (unsigned long long)ne);
 	return 0;
 }
 
@@ -499,33 +488,34 @@ static int validate(const mrt__graph *g, char *err, size_t errlen)
 	for (i = 0; i < g->n_nodes; i++) /* sized for every name: never grows */
 		total += (size_t)g->nodes[i].n_out;
 	if (set_init(&set, total) != 0)
-		return fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
+		return mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 	for (i = 0; i < g->n_inputs; i++)
 		if (set_has(&set, g->inputs[i].name, 1)) {
-			rc = fail(err, errlen, MRT_ERR_FORMAT, "input '%s' is declared twice",
-			          g->inputs[i].name);
+			rc = mrt__errf(err, errlen, MRT_ERR_FORMAT, "input '%s' is declared twice",
+			               g->inputs[i].name);
 			goto out;
 		}
 	for (i = 0; i < g->n_consts; i++)
 		if (set_has(&set, g->consts[i].name, 1)) {
-			rc = fail(err, errlen, MRT_ERR_FORMAT,
-			          "constant '%s' duplicates another value's name",
-			          g->consts[i].name);
+			rc = mrt__errf(err, errlen, MRT_ERR_FORMAT,
+			               "constant '%s' duplicates another value's name",
+			               g->consts[i].name);
 			goto out;
 		}
 	for (i = 0; i < g->n_nodes; i++) {
 		const mrt__node *n = &g->nodes[i];
 		for (j = 0; j < n->n_in; j++)
 			if (n->in[j][0] != 0 && !set_has(&set, n->in[j], 0)) {
-				rc = fail(err, errlen, MRT_ERR_FORMAT,
-				          "node %d ('%s', %s): input '%s' is not a graph input, a "
-				          "constant or an earlier node's output",
-				          i, n->name, n->op, n->in[j]);
+				rc = mrt__errf(
+				    err, errlen, MRT_ERR_FORMAT,
+				    "node %d ('%s', %s): input '%s' is not a graph input, a "
+				    "constant or an earlier node's output",
+				    i, n->name, n->op, n->in[j]);
 				goto out;
 			}
 		for (j = 0; j < n->n_out; j++)
 			if (n->out[j][0] == 0 || set_has(&set, n->out[j], 1)) {
-				rc = fail(
+				rc = mrt__errf(
 				    err, errlen, MRT_ERR_FORMAT,
 				    "node %d ('%s', %s): output '%s' is empty or defined twice", i,
 				    n->name, n->op, n->out[j]);
@@ -534,8 +524,8 @@ static int validate(const mrt__graph *g, char *err, size_t errlen)
 	}
 	for (i = 0; i < g->n_outputs; i++)
 		if (!set_has(&set, g->outputs[i].name, 0)) {
-			rc = fail(err, errlen, MRT_ERR_FORMAT, "output '%s' is never computed",
-			          g->outputs[i].name);
+			rc = mrt__errf(err, errlen, MRT_ERR_FORMAT, "output '%s' is never computed",
+			               g->outputs[i].name);
 			goto out;
 		}
 out:
@@ -551,19 +541,19 @@ mrt__graph *mrt__graph_read(const mrt_gguf *f, char *err, size_t errlen)
 	int i, rc;
 
 	if (g == NULL) {
-		fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
+		mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
 	if (mrt_gguf_get_str(f, "general.architecture", &arch) != 0 ||
 	    !mrt_gguf_str_eq(arch, MRT_GRAPH_ARCH)) {
-		fail(err, errlen, MRT_ERR_FORMAT, "general.architecture is not '%s'",
-		     MRT_GRAPH_ARCH);
+		mrt__errf(err, errlen, MRT_ERR_FORMAT, "general.architecture is not '%s'",
+		          MRT_GRAPH_ARCH);
 		goto fail;
 	}
 	if (mrt_gguf_get_u64(f, "modelgraph.version", &version) != 0 ||
 	    version != MRT_GRAPH_VERSION) {
-		fail(err, errlen, MRT_ERR_UNSUPPORTED, "modelgraph.version is missing or not %d",
-		     MRT_GRAPH_VERSION);
+		mrt__errf(err, errlen, MRT_ERR_UNSUPPORTED,
+		          "modelgraph.version is missing or not %d", MRT_GRAPH_VERSION);
 		goto fail;
 	}
 	if (mrt_gguf_get_i64(f, "modelgraph.opset", &g->opset) != 0)
@@ -572,14 +562,15 @@ mrt__graph *mrt__graph_read(const mrt_gguf *f, char *err, size_t errlen)
 	    read_ios(f, "output", &g->outputs, &g->n_outputs, err, errlen) != 0)
 		goto fail;
 	if (mrt_gguf_get_u64(f, "modelgraph.node_count", &count) != 0 || count > MAX_NODES) {
-		fail(err, errlen, MRT_ERR_FORMAT, "modelgraph.node_count is missing or too large");
+		mrt__errf(err, errlen, MRT_ERR_FORMAT,
+		          "modelgraph.node_count is missing or too large");
 		goto fail;
 	}
 	g->nodes = calloc(count + 1, sizeof(*g->nodes));
 	nt = mrt_gguf_n_tensors(f);
 	g->consts = calloc(nt + 1, sizeof(*g->consts));
 	if (g->nodes == NULL || g->consts == NULL || nt > MAX_NODES) {
-		fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
+		mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
 	for (i = 0; i < (int)count; i++) {
@@ -727,11 +718,11 @@ int mrt__graph_write(const mrt__graph *g, mrt_gguf_writer *w, char *err, size_t 
 	if (rc == 0)
 		rc = mrt_gguf_writer_set_u32(w, "modelgraph.node_count", (uint32_t)g->n_nodes);
 	if (rc != 0)
-		return fail(err, errlen, rc, "cannot write graph metadata");
+		return mrt__errf(err, errlen, rc, "cannot write graph metadata");
 	for (i = 0; i < g->n_nodes; i++)
 		if ((rc = write_node(w, i, &g->nodes[i])) != 0)
-			return fail(err, errlen, rc, "cannot write node %d ('%s')", i,
-			            g->nodes[i].name ? g->nodes[i].name : "");
+			return mrt__errf(err, errlen, rc, "cannot write node %d ('%s')", i,
+			                 g->nodes[i].name ? g->nodes[i].name : "");
 	for (i = 0; i < g->n_consts; i++) {
 		const mrt__const *c = &g->consts[i];
 		uint32_t nd = const_ne(c, ne);
@@ -740,7 +731,7 @@ int mrt__graph_write(const mrt__graph *g, mrt_gguf_writer *w, char *err, size_t 
 		if (rc == 0)
 			rc = mrt_gguf_writer_add_tensor(w, c->name, c->type, nd, ne, c->data);
 		if (rc != 0)
-			return fail(err, errlen, rc, "cannot write constant '%s'", c->name);
+			return mrt__errf(err, errlen, rc, "cannot write constant '%s'", c->name);
 	}
 	return 0;
 }

@@ -2,32 +2,17 @@
  * the llama.* hyper-parameters (with llama.cpp's defaults), every tensor's
  * presence, type and shape checked against them, and mrt_llm_info_get().
  * Weights stay in the file's map; nothing is copied or dequantized here. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "llama.h"
 #include "model_impl.h"
+#include "util.h"
 
 #define LLAMA_MAX_DIM (1 << 20) /* embedding, ffn and vocabulary sizes */
 #define LLAMA_MAX_LAYERS 4096
 #define LLAMA_MAX_HEADS 4096
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* Integer key into *out within [lo, hi]; def when absent and def >= 0,
  * else an error. */
@@ -38,15 +23,15 @@ static int get_int(const mrt_gguf *f, const char *key, int64_t def, int64_t lo, 
 
 	if (mrt_gguf_find_kv(f, key) < 0) {
 		if (def < 0)
-			return fail(err, errlen, "llama: key %s is missing", key);
+			return mrt__errf(err, errlen, -1, "llama: key %s is missing", key);
 		*out = (int)def;
 		return 0;
 	}
 	if (mrt_gguf_get_i64(f, key, &v) != 0)
-		return fail(err, errlen, "llama: key %s is not an integer", key);
+		return mrt__errf(err, errlen, -1, "llama: key %s is not an integer", key);
 	if (v < lo || v > hi)
-		return fail(err, errlen, "llama: %s = %lld is out of range [%lld, %lld]", key,
-		            (long long)v, (long long)lo, (long long)hi);
+		return mrt__errf(err, errlen, -1, "llama: %s = %lld is out of range [%lld, %lld]",
+		                 key, (long long)v, (long long)lo, (long long)hi);
 	*out = (int)v;
 	return 0;
 }
@@ -59,10 +44,10 @@ static int get_float(const mrt_gguf *f, const char *key, float def, float *out, 
 		return 0;
 	}
 	if (mrt_gguf_get_f32(f, key, out) != 0)
-		return fail(err, errlen, "llama: key %s is not a float", key);
+		return mrt__errf(err, errlen, -1, "llama: key %s is not a float", key);
 	if (!(*out > 0.0f) || *out > 1e30f)
-		return fail(err, errlen, "llama: %s = %g must be positive and finite", key,
-		            (double)*out);
+		return mrt__errf(err, errlen, -1, "llama: %s = %g must be positive and finite", key,
+		                 (double)*out);
 	return 0;
 }
 
@@ -80,20 +65,21 @@ static int read_hparams(mrt__llama *l, const mrt_gguf *f, char *err, size_t errl
 	            &l->n_head_kv, err, errlen))
 		return -1;
 	if (l->n_embd % l->n_head != 0)
-		return fail(err, errlen,
-		            "llama: embedding_length %d is not divisible by head_count %d",
-		            l->n_embd, l->n_head);
+		return mrt__errf(err, errlen, -1,
+		                 "llama: embedding_length %d is not divisible by head_count %d",
+		                 l->n_embd, l->n_head);
 	if (l->n_head % l->n_head_kv != 0)
-		return fail(err, errlen,
-		            "llama: head_count %d is not a multiple of head_count_kv %d", l->n_head,
-		            l->n_head_kv);
+		return mrt__errf(err, errlen, -1,
+		                 "llama: head_count %d is not a multiple of head_count_kv %d",
+		                 l->n_head, l->n_head_kv);
 	l->head_dim = l->n_embd / l->n_head;
 	l->n_embd_kv = l->head_dim * l->n_head_kv;
 	if (get_int(f, "llama.rope.dimension_count", l->head_dim, 0, l->head_dim, &l->n_rot, err,
 	            errlen))
 		return -1;
 	if (l->n_rot % 2 != 0)
-		return fail(err, errlen, "llama: rope.dimension_count %d is odd", l->n_rot);
+		return mrt__errf(err, errlen, -1, "llama: rope.dimension_count %d is odd",
+		                 l->n_rot);
 	if (get_float(f, "llama.rope.freq_base", 10000.0f, &l->rope_base, err, errlen) ||
 	    get_float(f, "llama.attention.layer_norm_rms_epsilon", 1e-5f, &l->norm_eps, err,
 	              errlen))
@@ -120,10 +106,10 @@ static int get_tensor(const mrt_gguf *f, const char *name, uint64_t ne0, uint64_
 	if (idx < 0) {
 		if (optional)
 			return 1;
-		return fail(err, errlen, "llama: tensor '%s' is missing", name);
+		return mrt__errf(err, errlen, -1, "llama: tensor '%s' is missing", name);
 	}
 	if (mrt_gguf_tensor(f, (uint64_t)idx, &ti) != 0)
-		return fail(err, errlen, "llama: tensor '%s' cannot be read", name);
+		return mrt__errf(err, errlen, -1, "llama: tensor '%s' cannot be read", name);
 	if (ti.n_dims != want_dims || ti.ne[0] != ne0 || (ne1 && ti.ne[1] != ne1)) {
 		char got[96];
 		int len = 0;
@@ -131,20 +117,23 @@ static int get_tensor(const mrt_gguf *f, const char *name, uint64_t ne0, uint64_
 			len += snprintf(got + len, sizeof(got) - (size_t)len, "%s%llu",
 			                d ? ", " : "", (unsigned long long)ti.ne[d]);
 		if (ne1)
-			return fail(err, errlen,
-			            "llama: tensor '%s' has shape [%s], expected [%llu, %llu]",
-			            name, got, (unsigned long long)ne0, (unsigned long long)ne1);
-		return fail(err, errlen, "llama: tensor '%s' has shape [%s], expected [%llu]", name,
-		            got, (unsigned long long)ne0);
+			return mrt__errf(err, errlen, -1,
+			                 "llama: tensor '%s' has shape [%s], expected [%llu, %llu]",
+			                 name, got, (unsigned long long)ne0,
+			                 (unsigned long long)ne1);
+		return mrt__errf(err, errlen, -1,
+		                 "llama: tensor '%s' has shape [%s], expected [%llu]", name, got,
+		                 (unsigned long long)ne0);
 	}
 	if (!ne1 && ti.type != MRT_TYPE_F32)
-		return fail(err, errlen, "llama: tensor '%s' has type %s, expected f32", name,
-		            mrt_type_get(ti.type).name ? mrt_type_get(ti.type).name : "unknown");
+		return mrt__errf(
+		    err, errlen, -1, "llama: tensor '%s' has type %s, expected f32", name,
+		    mrt_type_get(ti.type).name ? mrt_type_get(ti.type).name : "unknown");
 	if (ne1 && (!mrt_type_get(ti.type).can_dequantize || mrt_type_nbytes(ti.type, ne0, &rowb)))
-		return fail(err, errlen,
-		            "llama: tensor '%s': type %s cannot be used for rows of %llu", name,
-		            mrt_type_get(ti.type).name ? mrt_type_get(ti.type).name : "unknown",
-		            (unsigned long long)ne0);
+		return mrt__errf(
+		    err, errlen, -1, "llama: tensor '%s': type %s cannot be used for rows of %llu",
+		    name, mrt_type_get(ti.type).name ? mrt_type_get(ti.type).name : "unknown",
+		    (unsigned long long)ne0);
 	w->data = ti.data;
 	w->type = ti.type;
 	return 0;
@@ -237,7 +226,7 @@ mrt__llama *mrt__llama_load(const mrt_gguf *f, char *err, size_t errlen)
 	int rc;
 
 	if (l == NULL) {
-		fail(err, errlen, "out of memory");
+		mrt__errf(err, errlen, -1, "out of memory");
 		return NULL;
 	}
 	if (read_hparams(l, f, err, errlen) != 0)
@@ -250,9 +239,9 @@ mrt__llama *mrt__llama_load(const mrt_gguf *f, char *err, size_t errlen)
 			l->n_vocab = (int)ti.ne[1];
 	}
 	if (l->n_vocab == 0) {
-		fail(err, errlen,
-		     "llama: vocabulary size unknown (no llama.vocab_size, "
-		     "tokenizer.ggml.tokens or token_embd.weight)");
+		mrt__errf(err, errlen, -1,
+		          "llama: vocabulary size unknown (no llama.vocab_size, "
+		          "tokenizer.ggml.tokens or token_embd.weight)");
 		goto fail;
 	}
 	e = (uint64_t)l->n_embd;
@@ -265,14 +254,14 @@ mrt__llama *mrt__llama_load(const mrt_gguf *f, char *err, size_t errlen)
 		l->output = l->tok_embd; /* tied embeddings */
 	l->output_norm = onorm.data;
 	if ((l->layers = calloc((size_t)l->n_layer, sizeof(*l->layers))) == NULL) {
-		fail(err, errlen, "out of memory");
+		mrt__errf(err, errlen, -1, "out of memory");
 		goto fail;
 	}
 	for (int i = 0; i < l->n_layer; i++)
 		if (read_layer(l, f, i, err, errlen) != 0)
 			goto fail;
 	if (read_tokenizer_info(l, f) != 0) {
-		fail(err, errlen, "out of memory");
+		mrt__errf(err, errlen, -1, "out of memory");
 		goto fail;
 	}
 	/* A file without tokenizer keys still decodes token ids; one with

@@ -1,12 +1,12 @@
 /* The public model API: load a model file (dispatch on its architecture),
  * resolve and validate its graph once, expand quantized constants that the
  * consuming ops cannot read in place, and describe inputs and outputs. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model_impl.h"
+#include "util.h"
 
 const char *mrt_strerror(int status)
 {
@@ -89,21 +89,6 @@ mrt_model_params mrt_model_default_params(void)
 	return p;
 }
 
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return status;
-}
-
 void mrt_model_free(mrt_model *m)
 {
 	if (m == NULL)
@@ -184,7 +169,7 @@ static int resolve(mrt_model *m, char *err, size_t errlen)
 	m->output_ids = calloc((size_t)g->n_outputs + 1, sizeof(int));
 	if (!h.names || !h.ids || !m->values || !m->node_op || !m->node_in_off || !m->node_out0 ||
 	    !m->in_ids || !m->output_ids) {
-		fail(err, errlen, rc, "out of memory");
+		mrt__errf(err, errlen, rc, "out of memory");
 		goto out;
 	}
 	id = 0;
@@ -207,8 +192,8 @@ static int resolve(mrt_model *m, char *err, size_t errlen)
 		const mrt__node *n = &g->nodes[i];
 		m->node_op[i] = mrt__op_find(n->op);
 		if (m->node_op[i] == NULL) {
-			fail(err, errlen, MRT_ERR_UNSUPPORTED,
-			     "node '%s': operator '%s' is not supported", n->name, n->op);
+			mrt__errf(err, errlen, MRT_ERR_UNSUPPORTED,
+			          "node '%s': operator '%s' is not supported", n->name, n->op);
 			rc = MRT_ERR_UNSUPPORTED;
 			goto out;
 		}
@@ -216,8 +201,8 @@ static int resolve(mrt_model *m, char *err, size_t errlen)
 		for (j = 0; j < n->n_in; j++) {
 			int v = n->in[j][0] ? map_get(&h, n->in[j]) : -1;
 			if (n->in[j][0] && v < 0) {
-				fail(err, errlen, rc, "node '%s': input '%s' is not defined",
-				     n->name, n->in[j]);
+				mrt__errf(err, errlen, rc, "node '%s': input '%s' is not defined",
+				          n->name, n->in[j]);
 				goto out;
 			}
 			m->in_ids[n_in++] = v;
@@ -231,7 +216,8 @@ static int resolve(mrt_model *m, char *err, size_t errlen)
 	for (i = 0; i < g->n_outputs; i++) {
 		m->output_ids[i] = map_get(&h, g->outputs[i].name);
 		if (m->output_ids[i] < 0) {
-			fail(err, errlen, rc, "output '%s' is never computed", g->outputs[i].name);
+			mrt__errf(err, errlen, rc, "output '%s' is never computed",
+			          g->outputs[i].name);
 			goto out;
 		}
 	}
@@ -259,7 +245,7 @@ static int expand_consts(mrt_model *m, int expand_all, char *err, size_t errlen)
 	int i, j, c;
 
 	if (need == NULL)
-		return fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
+		return mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 	for (i = 0; i < g->n_nodes; i++)
 		for (j = 0; j < g->nodes[i].n_in; j++) {
 			c = m->in_ids[m->node_in_off[i] + j] - m->const_base;
@@ -281,14 +267,15 @@ static int expand_consts(mrt_model *m, int expand_all, char *err, size_t errlen)
 		if (n < 0 || (uint64_t)n > SIZE_MAX / sizeof(float) ||
 		    (f = malloc((size_t)n * sizeof(float) + 1)) == NULL) {
 			free(need);
-			return fail(err, errlen, MRT_ERR_NOMEM, "out of memory expanding '%s'",
-			            k->name);
+			return mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory expanding '%s'",
+			                 k->name);
 		}
 		if (mrt_dequantize(k->type, k->data, f, (size_t)n) != 0) {
 			free(f);
 			free(need);
-			return fail(err, errlen, MRT_ERR_UNSUPPORTED,
-			            "constant '%s': cannot dequantize type %d", k->name, k->type);
+			return mrt__errf(err, errlen, MRT_ERR_UNSUPPORTED,
+			                 "constant '%s': cannot dequantize type %d", k->name,
+			                 k->type);
 		}
 		if (k->owned)
 			free(k->data);
@@ -318,8 +305,8 @@ static int infer_all(mrt_model *m, char *err, size_t errlen)
 	for (i = 0; i < g->n_nodes; i++) {
 		const mrt__node *n = &g->nodes[i];
 		if (n->n_in > LOAD_MAX_IO || n->n_out > LOAD_MAX_IO)
-			return fail(err, errlen, MRT_ERR_UNSUPPORTED,
-			            "node '%s': too many inputs or outputs", n->name);
+			return mrt__errf(err, errlen, MRT_ERR_UNSUPPORTED,
+			                 "node '%s': too many inputs or outputs", n->name);
 		for (j = 0; j < n->n_in; j++) {
 			int v = m->in_ids[m->node_in_off[i] + j];
 			int c = v - m->const_base;
@@ -340,7 +327,7 @@ static int infer_all(mrt_model *m, char *err, size_t errlen)
 	for (i = 0; i < g->n_outputs; i++) {
 		const mrt__value_info *v = &m->values[m->output_ids[i]];
 		if (v->type != g->outputs[i].type)
-			return fail(
+			return mrt__errf(
 			    err, errlen, MRT_ERR_FORMAT,
 			    "output '%s': declared %s but computed type %d", g->outputs[i].name,
 			    mrt_dtype_name(mrt__dtype_of_type(g->outputs[i].type)), v->type);
@@ -391,12 +378,12 @@ static mrt_gguf *open_copy(mrt_model *m, const char *path, char *err, size_t err
 
 	if (fp == NULL || fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 0 ||
 	    fseek(fp, 0, SEEK_SET) != 0) {
-		fail(err, errlen, MRT_ERR_IO, "cannot open '%s'", path);
+		mrt__errf(err, errlen, MRT_ERR_IO, "cannot open '%s'", path);
 		goto fail;
 	}
 	m->file_buf = malloc((size_t)size + 1);
 	if (m->file_buf == NULL || fread(m->file_buf, 1, (size_t)size, fp) != (size_t)size) {
-		fail(err, errlen, MRT_ERR_IO, "cannot read '%s'", path);
+		mrt__errf(err, errlen, MRT_ERR_IO, "cannot read '%s'", path);
 		goto fail;
 	}
 	fclose(fp);
@@ -423,7 +410,7 @@ static int load_graph(mrt_model *m, const mrt_model_params *p, char *err, size_t
 	m->in_info = calloc((size_t)m->graph->n_inputs + 1, sizeof(*m->in_info));
 	m->out_info = calloc((size_t)m->graph->n_outputs + 1, sizeof(*m->out_info));
 	if (m->in_info == NULL || m->out_info == NULL || make_tensor_types(m) != 0)
-		return fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
+		return mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 	for (i = 0; i < m->graph->n_inputs; i++)
 		fill_info(&m->in_info[i], &m->graph->inputs[i]);
 	for (i = 0; i < m->graph->n_outputs; i++)
@@ -439,11 +426,11 @@ mrt_model *mrt_model_load(const char *path, const mrt_model_params *params, char
 	mrt_gguf_str arch;
 
 	if (path == NULL) {
-		fail(err, errlen, MRT_ERR_INVALID, "no model path");
+		mrt__errf(err, errlen, MRT_ERR_INVALID, "no model path");
 		return NULL;
 	}
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
-		fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
+		mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
 	m->file = p.use_mmap ? mrt_gguf_open(path, err, errlen) : open_copy(m, path, err, errlen);
@@ -451,7 +438,7 @@ mrt_model *mrt_model_load(const char *path, const mrt_model_params *params, char
 		goto fail;
 	m->file_size = mrt_gguf_file_size(m->file);
 	if (mrt_gguf_get_str(m->file, "general.architecture", &arch) != 0) {
-		fail(err, errlen, MRT_ERR_FORMAT, "%s: general.architecture is missing", path);
+		mrt__errf(err, errlen, MRT_ERR_FORMAT, "%s: general.architecture is missing", path);
 		goto fail;
 	}
 	if (mrt_gguf_str_eq(arch, "llama")) {
@@ -460,14 +447,14 @@ mrt_model *mrt_model_load(const char *path, const mrt_model_params *params, char
 		if (m->llama == NULL)
 			goto fail;
 		if (make_tensor_types(m) != 0) {
-			fail(err, errlen, MRT_ERR_NOMEM, "out of memory");
+			mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 			goto fail;
 		}
 		return m;
 	}
 	if (!mrt_gguf_str_eq(arch, MRT_GRAPH_ARCH)) {
-		fail(err, errlen, MRT_ERR_UNSUPPORTED, "%s: unknown architecture '%.*s'", path,
-		     (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
+		mrt__errf(err, errlen, MRT_ERR_UNSUPPORTED, "%s: unknown architecture '%.*s'", path,
+		          (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
 		goto fail;
 	}
 	if (load_graph(m, &p, err, errlen) != 0)
