@@ -4,6 +4,7 @@
  * Nothing is read through a cast pointer: multi-byte fields use memcpy. */
 #include "mrt.h"
 #include "mrt_gguf.h"
+#include "gguf_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -127,8 +128,8 @@ static int gguf__str(gguf_cursor *c, mrt_gguf_str *out, const char *what)
 	return 0;
 }
 
-/* Size of a scalar value type, 0 for string/array, -1 for unknown types. */
-static int gguf__scalar_size(uint32_t vt)
+/* See gguf_impl.h. */
+int mrt__gguf_scalar_size(uint32_t vt)
 {
 	switch (vt) {
 	case MRT_GGUF_UINT8:
@@ -230,7 +231,7 @@ static int gguf__array(gguf_cursor *c, int depth, mrt_gguf_value *val, const cha
 		                  GGUF_MAX_DEPTH);
 	if (gguf__u32(c, &et, what) < 0 || gguf__u64(c, &n, what) < 0)
 		return -1;
-	esize = gguf__scalar_size(et);
+	esize = mrt__gguf_scalar_size(et);
 	if (esize < 0)
 		return gguf__fail(c, at, "%s: unknown array element type %u", what, et);
 	val->type = MRT_GGUF_ARRAY;
@@ -274,7 +275,7 @@ static int gguf__value(gguf_cursor *c, uint32_t vt, int depth, mrt_gguf_value *v
                        const char *what)
 {
 	uint64_t at = c->pos;
-	int size = gguf__scalar_size(vt);
+	int size = mrt__gguf_scalar_size(vt);
 
 	if (size < 0)
 		return gguf__fail(c, at - 4, "%s: unknown value type %u", what, vt);
@@ -876,7 +877,7 @@ int mrt_gguf_arr_i64(const mrt_gguf_value *arr, uint64_t i, int64_t *out)
 	et = arr->v.arr.elem_type;
 	if (!gguf__is_signed(et) && !gguf__is_unsigned(et))
 		return -1;
-	size = gguf__scalar_size((uint32_t)et);
+	size = mrt__gguf_scalar_size((uint32_t)et);
 	if (i >= arr->v.arr.nbytes / (uint64_t)size)
 		return -1;
 	gguf__decode_scalar((uint32_t)et, arr->v.arr.data + i * (uint64_t)size, &v);

@@ -3,6 +3,7 @@
  * file in the target directory and renames it into place. */
 #include "mrt.h"
 #include "mrt_gguf.h"
+#include "gguf_impl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -226,27 +227,12 @@ int mrt_gguf_writer_set_str(mrt_gguf_writer *w, const char *key, const char *v)
 	return gguf__add_kv(w, key, MRT_GGUF_STRING, body, 8 + len);
 }
 
+/* Bytes of one scalar of type t; 0 for strings, arrays and unknown types. */
 static size_t gguf__wscalar_size(int t)
 {
-	switch (t) {
-	case MRT_GGUF_UINT8:
-	case MRT_GGUF_INT8:
-	case MRT_GGUF_BOOL:
-		return 1;
-	case MRT_GGUF_UINT16:
-	case MRT_GGUF_INT16:
-		return 2;
-	case MRT_GGUF_UINT32:
-	case MRT_GGUF_INT32:
-	case MRT_GGUF_FLOAT32:
-		return 4;
-	case MRT_GGUF_UINT64:
-	case MRT_GGUF_INT64:
-	case MRT_GGUF_FLOAT64:
-		return 8;
-	default:
-		return 0;
-	}
+	int size = mrt__gguf_scalar_size((uint32_t)t);
+
+	return size > 0 ? (size_t)size : 0;
 }
 
 /* An array body: element type, count, then payload bytes. */
