@@ -130,33 +130,11 @@ int cv__add_const(cv_graph *cv, const char *name, int type, int ndim, const int6
 	return 0;
 }
 
-void cv__node_clear(mrt__node *n)
-{
-	int i;
-
-	free(n->op);
-	free(n->name);
-	for (i = 0; i < n->n_in; i++)
-		free(n->in[i]);
-	for (i = 0; i < n->n_out; i++)
-		free(n->out[i]);
-	for (i = 0; i < n->n_attr; i++) {
-		free(n->attr[i].name);
-		free(n->attr[i].s);
-		free(n->attr[i].ints);
-		free(n->attr[i].floats);
-	}
-	free(n->in);
-	free(n->out);
-	free(n->attr);
-	memset(n, 0, sizeof(*n));
-}
-
 void cv__remove_node(cv_graph *cv, int i)
 {
 	mrt__graph *g = cv->g;
 
-	cv__node_clear(&g->nodes[i]);
+	mrt__node_clear(&g->nodes[i]);
 	memmove(&g->nodes[i], &g->nodes[i + 1], sizeof(*g->nodes) * (size_t)(g->n_nodes - i - 1));
 	g->n_nodes--;
 }

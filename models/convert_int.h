@@ -41,8 +41,6 @@ int cv__rename_uses(cv_graph *cv, const char *from, const char *to);
 /* Set an INT or FLOAT attribute of a node (added when absent). */
 int cv__set_attr_int(mrt__node *n, const char *name, int64_t v);
 int cv__set_attr_float(mrt__node *n, const char *name, float v);
-/* Free the contents of one node. */
-void cv__node_clear(mrt__node *n);
 
 typedef struct onnx_model onnx_model;
 /* Import a decoded ONNX model into cv (convert_import.c): graph inputs,

@@ -80,6 +80,11 @@ typedef struct mrt__graph {
  * the graph struct itself. NULL is fine. */
 void mrt__graph_free(mrt__graph *g);
 
+/* Free what one node owns (op, name, input and output names, attributes)
+ * and zero it; the node struct itself stays (it lives in an array). Arrays
+ * may be NULL, as after a partial read. */
+void mrt__node_clear(mrt__node *n);
+
 /* Read a graph from an open GGUF file. Constant data is borrowed from the
  * file's map (the file must outlive the graph). Every key and tensor is
  * validated; returns NULL with a message in err for a bad graph. */
