@@ -11,14 +11,23 @@
 #include "mrt_gguf.h"
 
 /* The super-blocks as ggml lays them out (quant.c checks the sizes). */
-typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } blk_q4_k;
+typedef struct {
+	uint16_t d, dmin;
+	uint8_t scales[12];
+	uint8_t qs[128];
+} blk_q4_k;
 typedef struct {
 	uint16_t d, dmin;
 	uint8_t scales[12];
 	uint8_t qh[32];
 	uint8_t qs[128];
 } blk_q5_k;
-typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } blk_q6_k;
+typedef struct {
+	uint8_t ql[128];
+	uint8_t qh[64];
+	int8_t scales[16];
+	uint16_t d;
+} blk_q6_k;
 _Static_assert(sizeof(mrt__q8k) == 292, "q8_k layout");
 
 /* The 8 six-bit scales (bytes 0-7 of u) and mins (bytes 8-15) of a
@@ -52,10 +61,13 @@ static void gen_lin_k(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int
 		for (int64_t mb = m0; mb < m1; mb += 16) {
 			int64_t mr = m1 - mb < 16 ? m1 - mb : 16;
 			for (int64_t i = 0; i < nb; i++) {
-				mrt_dequantize(a->wtype, wrow + (size_t)i * ti.block_bytes, w, MRT__QKK);
+				mrt_dequantize(a->wtype, wrow + (size_t)i * ti.block_bytes, w,
+				               MRT__QKK);
 				for (int64_t r = 0; r < mr; r++) {
-					const mrt__q8k *x = (const mrt__q8k *)(a->xq + a->xq_row *
-									      (size_t)(mb + r)) + i;
+					const mrt__q8k *x =
+					    (const mrt__q8k *)(a->xq +
+					                       a->xq_row * (size_t)(mb + r)) +
+					    i;
 					float s = 0.0f;
 					for (int l = 0; l < MRT__QKK; l++)
 						s += w[l] * x->qs[l];
@@ -105,18 +117,17 @@ INL __m256i SFX(scale2)(int s0, int s1)
 }
 
 /* isum += (w0 . x0) * s0 + (w1 . x1) * s1 in 8 int32 lanes; w unsigned. */
-INL __m256i SFX(dot2)(__m256i isum, __m256i w0, __m256i w1, const int8_t *x, __m256i s0,
-		      __m256i s1)
+INL __m256i SFX(dot2)(__m256i isum, __m256i w0, __m256i w1, const int8_t *x, __m256i s0, __m256i s1)
 {
 	__m256i p0 = _mm256_maddubs_epi16(w0, _mm256_loadu_si256((const __m256i *)x));
 	__m256i p1 = _mm256_maddubs_epi16(w1, _mm256_loadu_si256((const __m256i *)(x + 32)));
-	return _mm256_add_epi32(isum, _mm256_add_epi32(_mm256_madd_epi16(p0, s0),
-						       _mm256_madd_epi16(p1, s1)));
+	return _mm256_add_epi32(
+	    isum, _mm256_add_epi32(_mm256_madd_epi16(p0, s0), _mm256_madd_epi16(p1, s1)));
 }
 
 /* Q4_K (Q5 = 0) or Q5_K (Q5 = 1) super-block i against R rows. */
 INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *const *x, int R,
-		     __m256 *acc)
+                     __m256 *acc)
 {
 	const uint8_t *qs, *qh = NULL, *scp;
 	uint16_t dh, dmh;
@@ -147,13 +158,17 @@ INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *con
 			const __m256i b0 = _mm256_set1_epi8((char)(1 << (2 * j)));
 			const __m256i b1 = _mm256_set1_epi8((char)(2 << (2 * j)));
 			const __m256i x10 = _mm256_set1_epi8(0x10);
-			w0 = _mm256_or_si256(w0, _mm256_and_si256(_mm256_cmpeq_epi8(
-						_mm256_and_si256(hb, b0), b0), x10));
-			w1 = _mm256_or_si256(w1, _mm256_and_si256(_mm256_cmpeq_epi8(
-						_mm256_and_si256(hb, b1), b1), x10));
+			w0 = _mm256_or_si256(
+			    w0,
+			    _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, b0), b0), x10));
+			w1 = _mm256_or_si256(
+			    w1,
+			    _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, b1), b1), x10));
 		}
-		__m256i s0 = _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0100 + 0x0404 * j)));
-		__m256i s1 = _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0302 + 0x0404 * j)));
+		__m256i s0 =
+		    _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0100 + 0x0404 * j)));
+		__m256i s1 =
+		    _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0302 + 0x0404 * j)));
 #pragma GCC unroll 4
 		for (int r = 0; r < R; r++)
 			isum[r] = SFX(dot2)(isum[r], w0, w1, x[r]->qs + 64 * j, s0, s1);
@@ -166,7 +181,7 @@ INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *con
 		__m128i sub = _mm_hadd_epi16(_mm_loadu_si128(bs), _mm_loadu_si128(bs + 1));
 		__m256 mf = _mm256_cvtepi32_ps(_mm256_zextsi128_si256(_mm_madd_epi16(sub, mins)));
 		acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_set1_ps(d * x[r]->d),
-					 acc[r]);
+		                         acc[r]);
 		acc[r] = _mm256_fnmadd_ps(mf, _mm256_set1_ps(dmin * x[r]->d), acc[r]);
 	}
 }
@@ -187,13 +202,13 @@ INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, in
 		__m256i hi = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
 		__m256i w[4];
 		w[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
-				       _mm256_and_si256(_mm256_slli_epi16(hi, 4), m30));
+		                       _mm256_and_si256(_mm256_slli_epi16(hi, 4), m30));
 		w[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-				       _mm256_and_si256(_mm256_slli_epi16(hi, 2), m30));
+		                       _mm256_and_si256(_mm256_slli_epi16(hi, 2), m30));
 		w[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-				       _mm256_and_si256(hi, m30));
+		                       _mm256_and_si256(hi, m30));
 		w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-				       _mm256_and_si256(_mm256_srli_epi16(hi, 2), m30));
+		                       _mm256_and_si256(_mm256_srli_epi16(hi, 2), m30));
 		const int8_t *sc = b->scales + 8 * h;
 #pragma GCC unroll 2
 		for (int p = 0; p < 2; p++) {
@@ -202,7 +217,7 @@ INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, in
 #pragma GCC unroll 4
 			for (int r = 0; r < R; r++)
 				isum[r] = SFX(dot2)(isum[r], w[2 * p], w[2 * p + 1],
-						    x[r]->qs + 128 * h + 64 * p, s0, s1);
+				                    x[r]->qs + 128 * h + 64 * p, s0, s1);
 		}
 	}
 	float d = _cvtsh_ss(b->d);
@@ -212,7 +227,7 @@ INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, in
 		__m256i bs = _mm256_loadu_si256((const __m256i *)x[r]->bsums);
 		__m256i off = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
 		acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[r], off)),
-					 _mm256_set1_ps(d * x[r]->d), acc[r]);
+		                         _mm256_set1_ps(d * x[r]->d), acc[r]);
 	}
 }
 
@@ -244,16 +259,24 @@ INL void SFX(ktile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R)
 
 /* One weight row at a time (it stays in L1 across the row tiles). */
 INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
-			 int64_t n1)
+                         int64_t n1)
 {
 	for (int64_t n = n0; n < n1; n++)
 		for (int64_t m = m0; m < m1;) {
 			int R = (int)(m1 - m < KT_MAX_R ? m1 - m : KT_MAX_R);
 			switch (R) {
-			case 4: SFX(ktile)(a, wtype, m, n, 4); break;
-			case 3: SFX(ktile)(a, wtype, m, n, 3); break;
-			case 2: SFX(ktile)(a, wtype, m, n, 2); break;
-			default: SFX(ktile)(a, wtype, m, n, 1); break;
+			case 4:
+				SFX(ktile)(a, wtype, m, n, 4);
+				break;
+			case 3:
+				SFX(ktile)(a, wtype, m, n, 3);
+				break;
+			case 2:
+				SFX(ktile)(a, wtype, m, n, 2);
+				break;
+			default:
+				SFX(ktile)(a, wtype, m, n, 1);
+				break;
 			}
 			m += R;
 		}
@@ -262,9 +285,15 @@ INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 TGT void SFX(mrt__lin_k)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
 	switch (a->wtype) {
-	case MRT_TYPE_Q4_K: SFX(lin_k_type)(a, MRT_TYPE_Q4_K, m0, m1, n0, n1); break;
-	case MRT_TYPE_Q5_K: SFX(lin_k_type)(a, MRT_TYPE_Q5_K, m0, m1, n0, n1); break;
-	default: SFX(lin_k_type)(a, MRT_TYPE_Q6_K, m0, m1, n0, n1); break;
+	case MRT_TYPE_Q4_K:
+		SFX(lin_k_type)(a, MRT_TYPE_Q4_K, m0, m1, n0, n1);
+		break;
+	case MRT_TYPE_Q5_K:
+		SFX(lin_k_type)(a, MRT_TYPE_Q5_K, m0, m1, n0, n1);
+		break;
+	default:
+		SFX(lin_k_type)(a, MRT_TYPE_Q6_K, m0, m1, n0, n1);
+		break;
 	}
 }
 
