@@ -1,14 +1,14 @@
 /* RetrieveTopK (our extension, see GRAPH-FORMAT.md): the k catalog items with
- * the highest dot product with each query, computed in chunks of items with
- * one batched mrt__linear call per chunk (the catalog read in place, F32,
- * F16, BF16 or quantized) and a per-user heap, never a [B,N] score matrix. */
+ * the highest dot product with each query. Pool tasks take ranges of items,
+ * score them in L2-sized chunks for a few users at a time with mrt__linear
+ * (the catalog read in place, F32, F16, BF16 or quantized) and keep a k-heap
+ * per user; the heaps are merged at the end. No [B,N] score matrix. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
 
-#define RETRIEVE_CHUNK 4096
 
 typedef struct rt_item {
 	float v;
@@ -121,10 +121,23 @@ static int retrieve_infer(const mrt__node *node, const mrt__value_info *const *i
 	return 0;
 }
 
-/* Scratch layout: scores [B, CHUNK] | heaps [B, k] | heap sizes [B] |
- * sorted exclusions [B, L] | mrt__linear's scratch. Each part 64-aligned. */
+/* How a run is split: the catalog into n_tasks contiguous item ranges (pool
+ * tasks, claimed dynamically), each walked in chunks of `chunk` items; per
+ * chunk the scores of `group` users at a time come from one single-threaded
+ * mrt__linear call. Groups stay under the size at which mrt__linear hands
+ * float weights to OpenBLAS, so no BLAS threads run beside the pool's, and
+ * a chunk (about 256 KiB of float rows) stays in L2 across the groups. Each
+ * task keeps its own k-heap per user; the heaps are merged at the end. */
+#define RETRIEVE_GROUP 8
+#define RETRIEVE_CHUNK_BYTES (256 * 1024)
+#define RETRIEVE_TASKS 8
+
+/* Scratch layout: per task [scores group x chunk | linear scratch] | heaps
+ * [n_tasks, B, k] | heap sizes [n_tasks, B] | sorted exclusions [B, L].
+ * Each part 64-aligned. */
 typedef struct rt_layout {
-	size_t scores, heaps, sizes, excl, lin, total;
+	int64_t n_tasks, chunk, group;
+	size_t task_bytes, lin, heaps, sizes, excl, total;
 } rt_layout;
 
 static size_t rt_align(size_t n)
@@ -132,28 +145,37 @@ static size_t rt_align(size_t n)
 	return (n + 63) / 64 * 64;
 }
 
-/* 0 on overflow (scratch() then reports 0 and run() refuses). */
+/* -1 when the sizes are out of bounds (scratch() then reports 0 and run()
+ * refuses). */
 static int rt_plan(const mrt__tensor *const *in, int64_t k, rt_layout *L)
 {
 	int64_t B = in[0]->dims[0], D = in[0]->dims[1], N = in[1]->dims[0];
-	int64_t chunk = N < RETRIEVE_CHUNK ? N : RETRIEVE_CHUNK;
 	int64_t nx = in[2] ? mrt__numel(in[2]->dims, in[2]->ndim) : 0;
-	size_t s, h, z, x, l;
+	int64_t per_task;
 
 	if (B < 0 || B > ((int64_t)1 << 24) || k < 1 || k > ((int64_t)1 << 24) || nx < 0 ||
-	    nx > ((int64_t)1 << 32) || chunk < 0)
+	    nx > ((int64_t)1 << 32) || D < 1 || D > ((int64_t)1 << 24) || N < 1 ||
+	    (uint64_t)B * (uint64_t)k > ((uint64_t)1 << 28))
 		return -1;
-	s = rt_align((size_t)B * (size_t)chunk * sizeof(float));
-	h = rt_align((size_t)B * (size_t)k * sizeof(rt_item));
-	z = rt_align((size_t)B * sizeof(int64_t));
-	x = rt_align((size_t)nx * sizeof(int64_t));
-	l = rt_align(mrt__linear_scratch(in[1]->type, B, D));
-	L->scores = 0;
-	L->heaps = s;
-	L->sizes = s + h;
-	L->excl = s + h + z;
-	L->lin = s + h + z + x;
-	L->total = L->lin + l;
+	L->group = B < RETRIEVE_GROUP ? (B > 0 ? B : 1) : RETRIEVE_GROUP;
+	L->chunk = RETRIEVE_CHUNK_BYTES / (D * 4);
+	L->chunk = L->chunk < 64 ? 64 : L->chunk > 4096 ? 4096 : L->chunk;
+	/* The scratch must not depend on the pool (scratch() does not see it):
+	 * a fixed number of tasks, claimed dynamically, balances 2 to 8 threads
+	 * on a busy machine; fewer when the per-task heaps would be large. */
+	L->n_tasks = B * k <= 65536 ? RETRIEVE_TASKS : 2;
+	per_task = (N + L->n_tasks - 1) / L->n_tasks;
+	if (per_task < L->chunk)
+		L->n_tasks = (N + L->chunk - 1) / L->chunk;
+	if (L->n_tasks < 1)
+		L->n_tasks = 1;
+	L->lin = rt_align((size_t)L->group * (size_t)L->chunk * sizeof(float));
+	L->task_bytes = L->lin + rt_align(mrt__linear_scratch(in[1]->type, L->group, D));
+	L->heaps = (size_t)L->n_tasks * L->task_bytes;
+	L->sizes = L->heaps + rt_align((size_t)L->n_tasks * (size_t)B * (size_t)k *
+	                               sizeof(rt_item));
+	L->excl = L->sizes + rt_align((size_t)L->n_tasks * (size_t)B * sizeof(int64_t));
+	L->total = L->excl + rt_align((size_t)nx * sizeof(int64_t));
 	return 0;
 }
 
@@ -188,47 +210,98 @@ static int rt_excluded(const int64_t *sorted, int64_t n, int64_t id)
 	return lo < n && sorted[lo] == id;
 }
 
-/* One pass over a chunk of scores for a range of users. */
-typedef struct rt_scan {
-	const float *scores;
-	int64_t B, n0, cn, k, L;
-	rt_item *heaps;
-	int64_t *sizes;
-	const int64_t *excl;
-} rt_scan;
-
-static void rt_scan_user(const rt_scan *s, int64_t b)
+/* Offer item it to heap h of *n entries (capacity k), unless excluded. */
+static void rt_offer(rt_item *h, int64_t *n, int64_t k, rt_item it, const int64_t *ex,
+                     int64_t L)
 {
-	const float *row = s->scores + b * s->cn;
-	rt_item *h = s->heaps + b * s->k;
-	const int64_t *ex = s->excl + b * s->L;
-	int64_t n = s->sizes[b];
-
-	for (int64_t j = 0; j < s->cn; j++) {
-		rt_item it = {isnan(row[j]) ? -INFINITY : row[j], s->n0 + j};
-		/* Items come in id order: an equal score never displaces the root. */
-		if (n == s->k && !(it.v > h[0].v))
-			continue;
-		if (s->L > 0 && rt_excluded(ex, s->L, it.id))
-			continue;
-		if (n < s->k) {
-			rt_push(h, n++, it);
-		} else {
-			h[0] = it;
-			rt_sift(h, n, 0);
-		}
+	if (*n == k && !rt_before(&it, &h[0]))
+		return;
+	if (L > 0 && rt_excluded(ex, L, it.id))
+		return;
+	if (*n < k) {
+		rt_push(h, (*n)++, it);
+	} else {
+		h[0] = it;
+		rt_sift(h, *n, 0);
 	}
-	s->sizes[b] = n;
 }
 
-static void rt_scan_task(void *arg, int task, int n_tasks)
-{
-	const rt_scan *s = arg;
-	int64_t per = (s->B + n_tasks - 1) / n_tasks;
-	int64_t b0 = (int64_t)task * per, b1 = b0 + per < s->B ? b0 + per : s->B;
+/* Everything a task needs; read-only but for its own heaps and scratch. */
+typedef struct rt_job {
+	const float *query;
+	const char *catalog;
+	int wtype;
+	uint64_t row_bytes;
+	int64_t B, D, N, k, L;
+	const int64_t *excl;
+	const rt_layout *lay;
+	char *scratch;
+	rt_item *heaps;  /* [n_tasks, B, k] */
+	int64_t *sizes;  /* [n_tasks, B] */
+	int failed;      /* a linear call failed (unsupported type) */
+} rt_job;
 
-	for (int64_t b = b0; b < b1; b++)
-		rt_scan_user(s, b);
+/* Scan a [g, cn] block of scores of users b0.. for items n0.. into the
+ * task's heaps. */
+static void rt_scan(const rt_job *j, rt_item *heaps, int64_t *sizes, const float *S, int64_t b0,
+                    int64_t g, int64_t n0, int64_t cn)
+{
+	for (int64_t u = 0; u < g; u++) {
+		int64_t b = b0 + u;
+		rt_item *h = heaps + b * j->k;
+		const float *row = S + u * cn;
+		const int64_t *ex = j->excl + b * j->L;
+		int64_t n = sizes[b];
+		for (int64_t i = 0; i < cn; i++) {
+			rt_item it = {isnan(row[i]) ? -INFINITY : row[i], n0 + i};
+			/* The common case: below the worst kept score, no call. */
+			if (n == j->k && it.v < h[0].v)
+				continue;
+			rt_offer(h, &n, j->k, it, ex, j->L);
+		}
+		sizes[b] = n;
+	}
+}
+
+static void rt_task(void *arg, int task, int n_tasks)
+{
+	rt_job *j = arg;
+	const rt_layout *L = j->lay;
+	char *mine = j->scratch + (size_t)task * L->task_bytes;
+	float *S = (float *)mine;
+	rt_item *heaps = j->heaps + (size_t)task * (size_t)(j->B * j->k);
+	int64_t *sizes = j->sizes + (size_t)task * (size_t)j->B;
+	int64_t i0 = j->N * task / n_tasks, i1 = j->N * (task + 1) / n_tasks;
+
+	memset(sizes, 0, (size_t)j->B * sizeof(int64_t));
+	for (int64_t n0 = i0; n0 < i1; n0 += L->chunk) {
+		int64_t cn = i1 - n0 < L->chunk ? i1 - n0 : L->chunk;
+		const char *W = j->catalog + (size_t)n0 * j->row_bytes;
+		for (int64_t b0 = 0; b0 < j->B; b0 += L->group) {
+			int64_t g = j->B - b0 < L->group ? j->B - b0 : L->group;
+			if (mrt__linear(j->query + b0 * j->D, (size_t)j->D, W, j->wtype, NULL, S,
+			                (size_t)cn, g, cn, j->D, 0, mine + L->lin, NULL) != 0) {
+				j->failed = 1;
+				return;
+			}
+			rt_scan(j, heaps, sizes, S, b0, g, n0, cn);
+		}
+	}
+}
+
+/* Merge every task's heap of user b into task 0's. */
+static void rt_merge(rt_job *j, int64_t n_tasks)
+{
+	for (int64_t b = 0; b < j->B; b++) {
+		rt_item *h = j->heaps + b * j->k;
+		int64_t n = j->sizes[b];
+		for (int64_t t = 1; t < n_tasks; t++) {
+			const rt_item *o = j->heaps + (t * j->B + b) * j->k;
+			for (int64_t m = 0; m < j->sizes[t * j->B + b]; m++)
+				rt_offer(h, &n, j->k, o[m], NULL, 0);
+		}
+		j->sizes[b] = n;
+	}
 }
 
 /* Copy and sort each user's exclusions. Padding ids (< 0) stay in the list:
@@ -268,11 +341,9 @@ static int retrieve_run(const mrt__node *node, const mrt__tensor *const *in, mrt
 {
 	const mrt__tensor *args[3] = {in[0], in[1], node->n_in > 2 ? in[2] : NULL};
 	int64_t B = in[0]->dims[0], D = in[0]->dims[1], N = in[1]->dims[0], k = out[0].dims[1];
-	uint64_t row_bytes;
-	rt_layout L;
-	rt_scan s;
 	char *sc = ctx->scratch;
-	int rc;
+	rt_layout L;
+	rt_job j;
 
 	if (rt_plan(args, k, &L) != 0 || L.total > ctx->scratch_size || sc == NULL)
 		return mrt__op_fail(node, MRT_ERR_INVALID, err, errlen, "scratch too small");
@@ -280,36 +351,33 @@ static int retrieve_run(const mrt__node *node, const mrt__tensor *const *in, mrt
 		return mrt__op_fail(node, MRT_ERR_RANGE, err, errlen,
 		                    "k (%lld) exceeds the catalog (%lld items)", (long long)k,
 		                    (long long)N);
-	if (mrt_type_nbytes(in[1]->type, (uint64_t)D, &row_bytes) != 0)
+	memset(&j, 0, sizeof(j));
+	if (mrt_type_nbytes(in[1]->type, (uint64_t)D, &j.row_bytes) != 0)
 		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
 		                    "catalog rows of %lld elements do not fit type %d",
 		                    (long long)D, in[1]->type);
-	memset(&s, 0, sizeof(s));
-	s.B = B;
-	s.k = k;
-	s.heaps = (rt_item *)(sc + L.heaps);
-	s.sizes = (int64_t *)(sc + L.sizes);
-	s.excl = (int64_t *)(sc + L.excl);
-	s.L = args[2] && B > 0 ? args[2]->dims[1] : 0;
-	memset(s.sizes, 0, (size_t)B * sizeof(int64_t));
-	if (s.L > 0)
-		rt_prepare_excl(args[2], (int64_t *)s.excl, B, s.L);
-	for (int64_t n0 = 0; n0 < N; n0 += RETRIEVE_CHUNK) {
-		int64_t cn = N - n0 < RETRIEVE_CHUNK ? N - n0 : RETRIEVE_CHUNK;
-		const char *W = (const char *)in[1]->data + (size_t)n0 * row_bytes;
-		float *S = (float *)(sc + L.scores);
-		rc = mrt__linear(in[0]->data, (size_t)D, W, in[1]->type, NULL, S, (size_t)cn, B,
-		                 cn, D, 0, sc + L.lin, ctx->pool);
-		if (rc != 0)
-			return mrt__op_fail(node, rc, err, errlen, "no kernel for catalog type %d",
-			                    in[1]->type);
-		s.scores = S;
-		s.n0 = n0;
-		s.cn = cn;
-		mrt__pool_run(B > 1 ? ctx->pool : NULL, B > 1 ? mrt__pool_size(ctx->pool) : 1,
-		              rt_scan_task, &s);
-	}
-	rt_emit(s.heaps, s.sizes, B, k, out[0].data, out[1].data);
+	j.query = in[0]->data;
+	j.catalog = in[1]->data;
+	j.wtype = in[1]->type;
+	j.B = B;
+	j.D = D;
+	j.N = N;
+	j.k = k;
+	j.lay = &L;
+	j.scratch = sc;
+	j.heaps = (rt_item *)(sc + L.heaps);
+	j.sizes = (int64_t *)(sc + L.sizes);
+	j.excl = (int64_t *)(sc + L.excl);
+	j.L = args[2] && B > 0 ? args[2]->dims[1] : 0;
+	if (j.L > 0)
+		rt_prepare_excl(args[2], (int64_t *)j.excl, B, j.L);
+	if (B > 0)
+		mrt__pool_run(ctx->pool, (int)L.n_tasks, rt_task, &j);
+	if (j.failed)
+		return mrt__op_fail(node, MRT_ERR_UNSUPPORTED, err, errlen,
+		                    "no kernel for catalog type %d", in[1]->type);
+	rt_merge(&j, L.n_tasks);
+	rt_emit(j.heaps, j.sizes, B, k, out[0].data, out[1].data);
 	return 0;
 }
 

@@ -175,6 +175,39 @@ static void test_ties_and_all_excluded(void)
 	run_free(&r);
 }
 
+/* 20,000 identical items scored in several pool tasks: the heaps merged
+ * across tasks still keep the lowest ids, for every user of the batch. */
+static void test_ties_across_tasks(void)
+{
+	int64_t N = 20000, B = 11, k = 7;
+	float *q = calloc((size_t)(B * 2), sizeof(float)), *cat = malloc(sizeof(float) * 2 * N);
+	mrt__pool *pool = mrt__pool_new(2);
+	tnode t;
+	run_out r;
+
+	for (int64_t i = 0; i < N; i++) {
+		cat[2 * i] = 0.5f;
+		cat[2 * i + 1] = 0.25f;
+	}
+	for (int64_t b = 0; b < B; b++)
+		q[2 * b] = (float)(b + 1);
+	mrt__tensor tq = {MRT_TYPE_F32, 2, {B, 2}, q};
+	mrt__tensor tc = {MRT_TYPE_F32, 2, {N, 2}, cat};
+	tnode_init(&t, "RetrieveTopK", 2, 2);
+	attr_i(&t, "k", k);
+	r = run_op(&t, (const mrt__tensor *[]){&tq, &tc}, 2u, pool);
+	CHECK_EQ_INT(r.status, 0);
+	for (int64_t b = 0; b < B && r.status == 0; b++)
+		for (int64_t j = 0; j < k; j++) {
+			CHECK_EQ_INT(((int64_t *)r.t[1].data)[b * k + j], j);
+			CHECK(((float *)r.t[0].data)[b * k + j] == 0.5f * (float)(b + 1));
+		}
+	run_free(&r);
+	mrt__pool_free(pool);
+	free(q);
+	free(cat);
+}
+
 int main(void)
 {
 	(void)fx_load;
@@ -184,6 +217,9 @@ int main(void)
 	check_case(17, 9000, 64, MRT_TYPE_F32, 5, 20, 2);   /* pool */
 	check_case(5, 9000, 64, MRT_TYPE_Q8_0, 4, 10, 2);   /* quantized catalog */
 	check_case(4, 5000, 64, MRT_TYPE_F16, 0, 10, 1);    /* L = 0 */
+	check_case(37, 30000, 64, MRT_TYPE_F32, 3, 25, 2);  /* groups and tasks */
+	check_case(9, 12345, 32, MRT_TYPE_Q8_0, 2, 5, 3);   /* uneven task ranges */
+	test_ties_across_tasks();
 	test_ties_and_all_excluded();
 	TEST_END();
 }
