@@ -195,9 +195,9 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Median GB/s of BW_PASSES passes over a fresh buffer; *best (OUT) gets
- * the fastest pass. Returns a negative value when out of memory. */
-static double bandwidth(double *best)
+/* Median GB/s of passes (<= BW_PASSES) passes over a fresh buffer; *best
+ * (OUT) gets the fastest pass. Returns a negative value when out of memory. */
+static double bandwidth(int passes, double *best)
 {
 	size_t n = BW_BYTES / 8;
 	uint64_t *buf = malloc(BW_BYTES), check = 0;
@@ -208,7 +208,7 @@ static double bandwidth(double *best)
 	for (size_t i = 0; i < n; i++)
 		buf[i] = i;
 	*best = 0;
-	for (int rep = 0; rep < BW_PASSES; rep++) {
+	for (int rep = 0; rep < passes; rep++) {
 		bw_job job = {.p = buf, .chunk = (1 << 20) / 8, .n_chunks = BW_BYTES >> 20};
 		bw_arg args[2] = {{&job, 0}, {&job, 1}};
 		pthread_t t;
@@ -226,12 +226,12 @@ static double bandwidth(double *best)
 	free(buf);
 	if (check == 42) /* keeps the sums alive */
 		puts("");
-	return median(gbs, BW_PASSES);
+	return median(gbs, passes);
 }
 
 static int print_bandwidth(void)
 {
-	double best, med = bandwidth(&best);
+	double best, med = bandwidth(BW_PASSES, &best);
 	if (med < 0)
 		return 1;
 	printf("%.1f %.1f\n", med, best);
@@ -343,13 +343,15 @@ static double decode_rate(mrt_llm_ctx *c, int B, int steps, double *cpu_ms)
 	return B * steps / (now() - t0);
 }
 
-/* One table row: medians over ROUNDS rounds; each round measures the
- * prompt, every width and the bandwidth back to back, so they see the same
- * neighbours. */
+/* One table row: medians over ROUNDS rounds. Each round measures the
+ * prompt and every width; single-stream decoding sits between two
+ * bandwidth probes of 3 passes, and its ratio to the bound those give is
+ * taken per round (a peer measured beside it, as the machine allows). */
 static int run(const char *path, int threads)
 {
 	static const int widths[4] = {1, 2, 4, 8};
-	double pr[ROUNDS], agg[4][ROUNDS], bw[ROUNDS], best, cpu_ms;
+	double pr[ROUNDS], agg[4][ROUNDS], bw[ROUNDS], ratio[ROUNDS], best, cpu_ms, bw0, bw1;
+	double wb = weight_bytes(path);
 	mrt_model *m;
 	mrt_llm_ctx *c = open_ctx(path, threads, PROMPT + 64, &m);
 
@@ -358,18 +360,20 @@ static int run(const char *path, int threads)
 	if (prompt_rate(c, 64) < 0) /* warm-up: fault the map in */
 		return 1;
 	for (int r = 0; r < ROUNDS; r++) {
-		if ((pr[r] = prompt_rate(c, PROMPT)) < 0)
+		if ((pr[r] = prompt_rate(c, PROMPT)) < 0 || (bw0 = bandwidth(3, &best)) < 0)
 			return 1;
 		for (int k = 0; k < 4; k++)
 			if ((agg[k][r] = decode_rate(c, widths[k], STEPS, &cpu_ms)) < 0)
 				return 1;
-		if ((bw[r] = bandwidth(&best)) < 0)
-			return 1;
+			else if (k == 0 && (bw1 = bandwidth(3, &best)) < 0)
+				return 1;
+		bw[r] = (bw0 + bw1) / 2;
+		ratio[r] = agg[0][r] / (bw[r] * 1e9 / wb);
 	}
-	double wb = weight_bytes(path);
-	printf("%-14s %7.1f MB %8.1f %8.1f %8.1f %8.1f %8.1f %6.1f\n", mrt_model_tensor_types(m),
-	       wb / 1e6, median(pr, ROUNDS), median(agg[0], ROUNDS), median(agg[1], ROUNDS),
-	       median(agg[2], ROUNDS), median(agg[3], ROUNDS), median(bw, ROUNDS));
+	printf("%-14s %7.1f MB %8.1f %8.1f %8.1f %8.1f %8.1f %6.1f %6.0f%%\n",
+	       mrt_model_tensor_types(m), wb / 1e6, median(pr, ROUNDS), median(agg[0], ROUNDS),
+	       median(agg[1], ROUNDS), median(agg[2], ROUNDS), median(agg[3], ROUNDS),
+	       median(bw, ROUNDS), 100 * median(ratio, ROUNDS));
 	mrt_llm_ctx_free(c);
 	mrt_model_free(m);
 	return 0;
