@@ -4,6 +4,7 @@
 #define MODELD_TEST_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,16 @@ static int test__checks;
 				__FILE__, __LINE__, test__h ? test__h : "(null)", (needle)); \
 		}                                                                          \
 	} while (0)
+
+/* Advances a xorshift64 state (must start non-zero) and returns it: the
+ * tests' deterministic pseudo-random numbers, so a failing case repeats. */
+static inline uint64_t test_xorshift64(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
 
 #define TEST_END()                                                                         \
 	do {                                                                               \

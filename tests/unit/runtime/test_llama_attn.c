@@ -14,8 +14,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static float uniform(float lo, float hi)
 {
-	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-	return lo + (hi - lo) * (float)(rng >> 40) / (float)(1 << 24);
+	return lo + (hi - lo) * (float)(test_xorshift64(&rng) >> 40) / (float)(1 << 24);
 }
 
 /* out = softmax(scale * q K^T) V in double. */

@@ -55,10 +55,7 @@ static int both(const mrt_model *m, const char *body)
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return test_xorshift64(&rng);
 }
 
 /* A random number in one of the ways clients print them. */
