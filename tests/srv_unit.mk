@@ -14,3 +14,5 @@ tests_unit_server_test_notify_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(UV_CFLAGS) \
 # nginx (etc/nginx/modeld.conf) in front of two instances.
 TESTS += tests/e2e/test_systemd.sh
 EXTRA_DIST += tests/e2e/test_systemd.sh tests/e2e/notify.py
+TESTS += tests/e2e/test_nginx.sh
+EXTRA_DIST += tests/e2e/test_nginx.sh tests/e2e/nginx.mjs

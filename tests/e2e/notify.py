@@ -90,6 +90,12 @@ class Daemon:
               f"stderr: {self.stderr}")
         return None
 
+    def wait_port(self, timeout=5):
+        end = time.monotonic() + timeout
+        while not self.port and time.monotonic() < end:
+            time.sleep(0.02)
+        return self.port > 0
+
     def wait_stderr(self, needle, timeout=5):
         end = time.monotonic() + timeout
         while needle not in self.stderr and time.monotonic() < end:
@@ -131,7 +137,7 @@ def full_cycle(name):
         ready = d.wait_msg(lambda t: "READY=1" in t, "READY=1")
         if ready is None:
             return
-        check(d.port > 0, f"port from stderr: {d.stderr}")
+        check(d.wait_stderr("listening on") and d.wait_port(), f"port from stderr: {d.stderr}")
         f = fields(ready)
         check(f.get("STATUS") == f"serving 1 model on port {d.port}", f"READY status: {ready!r}")
         check(not any("RELOADING" in m or "STOPPING" in m for _, m in d.msgs),
