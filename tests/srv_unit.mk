@@ -16,3 +16,10 @@ TESTS += tests/e2e/test_systemd.sh
 EXTRA_DIST += tests/e2e/test_systemd.sh tests/e2e/notify.py
 TESTS += tests/e2e/test_nginx.sh
 EXTRA_DIST += tests/e2e/test_nginx.sh tests/e2e/nginx.mjs
+
+check_PROGRAMS += tests/unit/server/test_metrics
+TESTS += tests/unit/server/test_metrics
+tests_unit_server_test_metrics_SOURCES = tests/unit/server/test_metrics.c server/metrics.c
+tests_unit_server_test_metrics_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(UV_CFLAGS) \
+	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
+tests_unit_server_test_metrics_LDADD = $(UV_LIBS)
