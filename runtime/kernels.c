@@ -4,6 +4,7 @@
  * small-M kernels and OpenBLAS sgemm. */
 #include <cblas.h>
 #include <math.h>
+#include <cpuid.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +35,19 @@ static const char *const level_names[] = {"generic", "avx2", "avx512", "avx512vn
 static pthread_once_t hw_once = PTHREAD_ONCE_INIT;
 static int hw_level; /* written once under hw_once, then read-only */
 
+/* F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports does
+ * not know "f16c", so it is read directly for every compiler. */
+static int hw_has_f16c(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+}
+
 static void hw_detect(void)
 {
 	__builtin_cpu_init();
 	int lvl = LVL_GENERIC;
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-	    __builtin_cpu_supports("f16c"))
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && hw_has_f16c())
 		lvl = LVL_AVX2;
 	if (lvl == LVL_AVX2 && __builtin_cpu_supports("avx512f") &&
 	    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&

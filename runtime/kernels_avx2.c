@@ -9,6 +9,9 @@
 #include "kernels_impl.h"
 #include "mrt_gguf.h"
 
+/* Round to nearest even without exceptions: a literal, as the intrinsic needs. */
+#define KQ_ROUND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
 #define TGT __attribute__((target("avx2,fma,f16c")))
 #define INL static inline __attribute__((always_inline)) TGT
 
@@ -251,11 +254,10 @@ static TGT void quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
 			float amax = _mm_cvtss_f32(h);
 			d[b] = amax / 127.0f;
 			__m256 id = _mm256_set1_ps(amax > 0.0f ? 1.0f / d[b] : 0.0f);
-			const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-			__m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, id), rnd));
-			__m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, id), rnd));
-			__m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, id), rnd));
-			__m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, id), rnd));
+			__m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, id), KQ_ROUND));
+			__m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, id), KQ_ROUND));
+			__m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, id), KQ_ROUND));
+			__m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, id), KQ_ROUND));
 			/* packs interleave 128-bit lanes; the permute restores order */
 			__m256i s01 = _mm256_packs_epi32(i0, i1), s23 = _mm256_packs_epi32(i2, i3);
 			__m256i s = _mm256_packs_epi16(s01, s23);
