@@ -125,9 +125,9 @@ static int bench_bw(mrt__pool *pool, int runs)
 		return 1;
 	memset(W, 1, BW_BYTES);
 	for (int64_t i = 0; i < proto * K; i++)
-		Wf[i] = (float)rand() / RAND_MAX - 0.5f;
+		Wf[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
 	for (int64_t i = 0; i < 8 * K; i++)
-		X[i] = (float)rand() / RAND_MAX - 0.5f;
+		X[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
 	double plain = bw_plain(pool, W, BW_BYTES, runs);
 	printf("kernels: %s, 2 threads, median of %d runs; K = %lld, W ~ %zu MB\n",
 	       mrt__cpu_level_name(), runs, (long long)K, BW_BYTES >> 20);
@@ -196,9 +196,9 @@ int main(int argc, char **argv)
 			float *Y = malloc(sizeof(float) * (size_t)(s.M * s.N));
 			void *W = malloc(sizeof(float) * (size_t)(s.N * s.K));
 			for (int64_t k = 0; k < s.M * s.K; k++)
-				X[k] = (float)rand() / RAND_MAX - 0.5f;
+				X[k] = (float)((double)rand() / RAND_MAX) - 0.5f;
 			for (int64_t k = 0; k < s.N * s.K; k++)
-				Wf[k] = (float)rand() / RAND_MAX - 0.5f;
+				Wf[k] = (float)((double)rand() / RAND_MAX) - 0.5f;
 			double base = measure(-1, &s, X, Wf, Y, NULL, NULL, runs);
 			printf("%4lld x%5lld x%5lld %9.1f", (long long)s.M, (long long)s.N,
 			       (long long)s.K, base);
