@@ -128,8 +128,15 @@ static int retrieve_infer(const mrt__node *node, const mrt__value_info *const *i
  * float weights to OpenBLAS, so no BLAS threads run beside the pool's, and
  * a chunk (about 256 KiB of float rows) stays in L2 across the groups. Each
  * task keeps its own k-heap per user; the heaps are merged at the end. */
+#ifndef RETRIEVE_GROUP
 #define RETRIEVE_GROUP 8
+#endif
+#ifndef RETRIEVE_GROUP_Q
+#define RETRIEVE_GROUP_Q 64
+#endif
+#ifndef RETRIEVE_CHUNK_BYTES
 #define RETRIEVE_CHUNK_BYTES (256 * 1024)
+#endif
 #define RETRIEVE_TASKS 8
 
 /* Scratch layout: per task [scores group x chunk | linear scratch] | heaps
@@ -157,7 +164,10 @@ static int rt_plan(const mrt__tensor *const *in, int64_t k, rt_layout *L)
 	    nx > ((int64_t)1 << 32) || D < 1 || D > ((int64_t)1 << 24) || N < 1 ||
 	    (uint64_t)B * (uint64_t)k > ((uint64_t)1 << 28))
 		return -1;
-	L->group = B < RETRIEVE_GROUP ? (B > 0 ? B : 1) : RETRIEVE_GROUP;
+	/* Float catalogs: groups under mrt__linear's BLAS threshold; block
+	 * types have no BLAS path and their int8 tiles gain from more rows. */
+	L->group = mrt_type_get(in[1]->type).block_elems > 1 ? RETRIEVE_GROUP_Q : RETRIEVE_GROUP;
+	L->group = B < L->group ? (B > 0 ? B : 1) : L->group;
 	L->chunk = RETRIEVE_CHUNK_BYTES / (D * 4);
 	L->chunk = L->chunk < 64 ? 64 : L->chunk > 4096 ? 4096 : L->chunk;
 	/* The scratch must not depend on the pool (scratch() does not see it):
