@@ -167,19 +167,57 @@ typedef struct bw_arg {
 	int id;
 } bw_arg;
 
+/* Sum n uint64 (n % 16 == 0): 256-bit loads when the CPU has AVX2, since a
+ * scalar loop is bound by its adds (about 5 GB/s a core here), not by the
+ * memory. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+__attribute__((target("avx2"))) static uint64_t sum_avx2(const uint64_t *p, size_t n)
+{
+	__m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+	uint64_t o[4];
+	for (size_t i = 0; i < n; i += 16) {
+		a = _mm256_add_epi64(a, _mm256_loadu_si256((const __m256i *)(p + i)));
+		b = _mm256_add_epi64(b, _mm256_loadu_si256((const __m256i *)(p + i + 4)));
+		c = _mm256_add_epi64(c, _mm256_loadu_si256((const __m256i *)(p + i + 8)));
+		d = _mm256_add_epi64(d, _mm256_loadu_si256((const __m256i *)(p + i + 12)));
+	}
+	_mm256_storeu_si256((__m256i *)o,
+	                    _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d)));
+	return o[0] + o[1] + o[2] + o[3];
+}
+#define HAVE_SUM_AVX2 1
+#endif
+
+static uint64_t sum_plain(const uint64_t *p, size_t n)
+{
+	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	for (size_t i = 0; i < n; i += 4)
+		s0 += p[i], s1 += p[i + 1], s2 += p[i + 2], s3 += p[i + 3];
+	return s0 + s1 + s2 + s3;
+}
+
 static void *bw_sum(void *arg)
 {
 	bw_arg *a = arg;
 	bw_job *b = a->job;
-	uint64_t s[8] = {0};
+	uint64_t s = 0;
 	size_t c;
+#ifdef HAVE_SUM_AVX2
+	int simd = __builtin_cpu_supports("avx2");
+#else
+	int simd = 0;
+#endif
 	while ((c = atomic_fetch_add(&b->next, 1)) < b->n_chunks) {
 		const uint64_t *p = b->p + c * b->chunk;
-		for (size_t i = 0; i < b->chunk; i += 8)
-			for (int j = 0; j < 8; j++)
-				s[j] += p[i + j];
+#ifdef HAVE_SUM_AVX2
+		s += simd ? sum_avx2(p, b->chunk) : sum_plain(p, b->chunk);
+#else
+		s += sum_plain(p, b->chunk);
+#endif
 	}
-	b->sum[a->id] = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+	(void)simd;
+	b->sum[a->id] = s;
 	return NULL;
 }
 
