@@ -30,6 +30,42 @@ typedef struct srv__perr {
 
 /* Number field key of body into *out within [lo, hi]; absent or null keeps
  * *out. 0 or -1 with e. */
+
+/* A JSON string of n bytes of generated text. Byte-fallback tokens can
+ * produce sequences that are not UTF-8 (a lone continuation byte, an
+ * overlong or truncated form); JSON strings must be UTF-8, so each invalid
+ * byte becomes U+FFFD, as other servers do, instead of losing the text.
+ * Returns a new reference (never NULL unless out of memory). */
+static json_t *srv__json_text(const char *s, size_t n)
+{
+	json_t *j = json_stringn(s, n);
+	if (j)
+		return j;
+	char *out = malloc(n * 3 + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+		                          : (c & 0xF8) == 0xF0 ? 4 : 0;
+		json_t *probe = len && i + len <= n ? json_stringn(s + i, len) : NULL;
+		if (probe) { /* jansson's own check: shortest form, no surrogates */
+			json_decref(probe);
+			memcpy(out + o, s + i, len);
+			o += len;
+			i += len;
+		} else {
+			memcpy(out + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		}
+	}
+	j = json_stringn(out, o);
+	free(out);
+	return j;
+}
+
 static int srv__num(json_t *body, const char *key, double lo, double hi, double *out, srv__perr *e)
 {
 	json_t *v = json_object_get(body, key);
@@ -446,7 +482,7 @@ static json_t *srv__piece(const mrt_model *model, int32_t tok, json_t **bytes)
 		for (int i = 0; i < n; i++)
 			json_array_append_new(*bytes, json_integer((unsigned char)buf[i]));
 	}
-	json_t *s = json_stringn(buf, (size_t)n);
+	json_t *s = srv__json_text(buf, (size_t)n);
 	return s ? s : json_string("");
 }
 
@@ -518,7 +554,7 @@ static char *srv__dump(json_t *j)
 static char *srv__final_body(srv_llm_job *job, srv_model *m)
 {
 	const char *fin = srv_llm_finish_name(job->finish);
-	json_t *text = json_stringn(job->text ? job->text : "", job->text_len);
+	json_t *text = srv__json_text(job->text ? job->text : "", job->text_len);
 	json_t *lp = json_null();
 	if (!text)
 		text = json_string("");
@@ -617,7 +653,7 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 		srv__event(job, srv__chunk(job, m, json_string(""), NULL, NULL));
 	if (job->text_len > job->streamed || new_toks) {
 		json_t *piece =
-		    json_stringn(job->text + job->streamed, job->text_len - job->streamed);
+		    srv__json_text(job->text + job->streamed, job->text_len - job->streamed);
 		json_t *lp = NULL;
 		if (new_toks)
 			lp =

@@ -106,6 +106,17 @@ for (const x of t.readJSON("models/demo/chat.expected.json")) {
 	t.checkEq([s.text, s.fin], [x.text_f32, "stop"], `chat.gguf streamed: ${x.prompt}`);
 }
 
+// sampled text with byte-fallback pieces that are not UTF-8 on their own:
+// the answer keeps its text (invalid bytes become U+FFFD) instead of an
+// empty string (seed 1 at this temperature produces such bytes)
+{
+	const c = await client.completions.create({ model: "chat", prompt: "Once upon a time",
+		temperature: 1.5, seed: 1, max_tokens: 250 });
+	const text = c.choices[0].text;
+	t.check(c.usage.completion_tokens > 20 && text.length >= c.usage.completion_tokens,
+		`sampled text kept (${text.length} chars for ${c.usage.completion_tokens} tokens)`);
+}
+
 // streamed logprobs, joined over the chunks, equal the non-streamed ones
 let content = [];
 for await (const ch of await client.chat.completions.create({
