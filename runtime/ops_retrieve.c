@@ -9,7 +9,6 @@
 
 #include "ops.h"
 
-
 typedef struct rt_item {
 	float v;
 	int64_t id;
@@ -69,8 +68,8 @@ static const int64_t *rt_dims(const mrt__value_info *const *in, const mrt__const
 
 static int rt_catalog_type_ok(int t)
 {
-	return t == MRT_TYPE_F32 || t == MRT_TYPE_F16 || t == MRT_TYPE_BF16 ||
-	       t == MRT_TYPE_Q8_0 || t == MRT_TYPE_Q4_0;
+	return t == MRT_TYPE_F32 || t == MRT_TYPE_F16 || t == MRT_TYPE_BF16 || t == MRT_TYPE_Q8_0 ||
+	       t == MRT_TYPE_Q4_0;
 }
 
 static int retrieve_infer(const mrt__node *node, const mrt__value_info *const *in,
@@ -87,7 +86,8 @@ static int retrieve_infer(const mrt__node *node, const mrt__value_info *const *i
 	qd = rt_dims(in, in_const, 0, &qn, &qt);
 	cd = rt_dims(in, in_const, 1, &cn, &ct);
 	if (qt != MRT_TYPE_F32 || qn != 2)
-		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen, "query must be [B,D] float32");
+		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
+		                    "query must be [B,D] float32");
 	if (!rt_catalog_type_ok(ct) || cn != 2)
 		return mrt__op_fail(node, MRT_ERR_SHAPE, err, errlen,
 		                    "catalog must be [N,D] of float32, float16, bfloat16, q8_0 "
@@ -182,8 +182,8 @@ static int rt_plan(const mrt__tensor *const *in, int64_t k, rt_layout *L)
 	L->lin = rt_align((size_t)L->group * (size_t)L->chunk * sizeof(float));
 	L->task_bytes = L->lin + rt_align(mrt__linear_scratch(in[1]->type, L->group, D));
 	L->heaps = (size_t)L->n_tasks * L->task_bytes;
-	L->sizes = L->heaps + rt_align((size_t)L->n_tasks * (size_t)B * (size_t)k *
-	                               sizeof(rt_item));
+	L->sizes =
+	    L->heaps + rt_align((size_t)L->n_tasks * (size_t)B * (size_t)k * sizeof(rt_item));
 	L->excl = L->sizes + rt_align((size_t)L->n_tasks * (size_t)B * sizeof(int64_t));
 	L->total = L->excl + rt_align((size_t)nx * sizeof(int64_t));
 	return 0;
@@ -221,8 +221,7 @@ static int rt_excluded(const int64_t *sorted, int64_t n, int64_t id)
 }
 
 /* Offer item it to heap h of *n entries (capacity k), unless excluded. */
-static void rt_offer(rt_item *h, int64_t *n, int64_t k, rt_item it, const int64_t *ex,
-                     int64_t L)
+static void rt_offer(rt_item *h, int64_t *n, int64_t k, rt_item it, const int64_t *ex, int64_t L)
 {
 	if (*n == k && !rt_before(&it, &h[0]))
 		return;
@@ -246,9 +245,9 @@ typedef struct rt_job {
 	const int64_t *excl;
 	const rt_layout *lay;
 	char *scratch;
-	rt_item *heaps;  /* [n_tasks, B, k] */
-	int64_t *sizes;  /* [n_tasks, B] */
-	int failed;      /* a linear call failed (unsupported type) */
+	rt_item *heaps; /* [n_tasks, B, k] */
+	int64_t *sizes; /* [n_tasks, B] */
+	int failed;     /* a linear call failed (unsupported type) */
 } rt_job;
 
 /* Scan a [g, cn] block of scores of users b0.. for items n0.. into the

@@ -12,7 +12,8 @@ tests_bench_bench_retrieval_LDADD = $(RUNTIME_LIBS)
 
 TESTS += tests/e2e/test_recsys.sh
 EXTRA_DIST += tests/e2e/test_recsys.sh tests/e2e/recsys.mjs models/demo/make_recsys.py \
-	models/recsys.gguf models/demo/recsys.request.json models/demo/recsys.metrics.json
+	models/recsys.gguf models/demo/recsys.request.json models/demo/recsys.metrics.json \
+	tests/bench/http/retrieval.sh
 
 # PyTorch fixtures (tests/fixtures/make_recsys_fixtures.py): ranking with a
 # masked-mean history and broadcast candidates, two-tower retrieval with

@@ -71,8 +71,8 @@ static void select_k(sc *s, int64_t n, int64_t k)
 	}
 }
 
-static void floor_run(const float *q, const float *cat, int64_t B, int64_t N, int64_t D,
-                      int64_t k, float *scores, sc *work, int64_t *ids_out)
+static void floor_run(const float *q, const float *cat, int64_t B, int64_t N, int64_t D, int64_t k,
+                      float *scores, sc *work, int64_t *ids_out)
 {
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)N, (int)D, 1.0f, q,
 	            (int)D, cat, (int)D, 0.0f, scores, (int)N);
@@ -132,11 +132,14 @@ int main(int argc, char **argv)
 	printf("%-6s %-28s %12s %10s\n", "batch", "method", "users/s", "ms/batch");
 	for (size_t bi = 0; bi < sizeof(batches) / sizeof(batches[0]); bi++) {
 		int64_t B = batches[bi];
-		int64_t *ids = malloc(sizeof(int64_t) * (size_t)(B * K)), *fids = malloc(sizeof(int64_t) * (size_t)(B * K));
+		int64_t *ids = malloc(sizeof(int64_t) * (size_t)(B * K)),
+		        *fids = malloc(sizeof(int64_t) * (size_t)(B * K));
 		float *vals = malloc(sizeof(float) * (size_t)(B * K));
 		for (int variant = 0; variant < 3; variant++) {
 			mrt__tensor tq = {MRT_TYPE_F32, 2, {B, D}, q};
-			mrt__tensor tc = {variant == 1 ? MRT_TYPE_Q8_0 : MRT_TYPE_F32, 2, {N, D},
+			mrt__tensor tc = {variant == 1 ? MRT_TYPE_Q8_0 : MRT_TYPE_F32,
+			                  2,
+			                  {N, D},
 			                  variant == 1 ? cat_q8 : cat};
 			mrt__tensor out[2] = {{MRT_TYPE_F32, 2, {B, K}, vals},
 			                      {MRT_TYPE_I64, 2, {B, K}, ids}};
@@ -167,7 +170,8 @@ int main(int argc, char **argv)
 			free(ctx.scratch);
 		}
 		{ /* the F32 op and the floor agree on the ids */
-			mrt__tensor tq = {MRT_TYPE_F32, 2, {B, D}, q}, tc = {MRT_TYPE_F32, 2, {N, D}, cat};
+			mrt__tensor tq = {MRT_TYPE_F32, 2, {B, D}, q},
+			            tc = {MRT_TYPE_F32, 2, {N, D}, cat};
 			mrt__tensor out[2] = {{MRT_TYPE_F32, 2, {B, K}, vals},
 			                      {MRT_TYPE_I64, 2, {B, K}, ids}};
 			const mrt__tensor *in[3] = {&tq, &tc, NULL};

@@ -63,7 +63,8 @@ static void check_case(int64_t B, int64_t N, int64_t D, int wtype, int64_t L, in
 	uint64_t wbytes = 0;
 	void *w;
 	int64_t *ex = calloc((size_t)(B * L + 1), sizeof(int64_t));
-	ref_item *all = malloc(sizeof(ref_item) * (size_t)N), *best = malloc(sizeof(ref_item) * (size_t)k);
+	ref_item *all = malloc(sizeof(ref_item) * (size_t)N),
+	         *best = malloc(sizeof(ref_item) * (size_t)k);
 	mrt__pool *pool = n_threads > 1 ? mrt__pool_new(n_threads) : NULL;
 	/* Q8_0 also rounds the query to 8 bits per 32 (mrt__linear_xtype): with
 	 * 64 dims of |x| <= 1 that moves a score by well under 0.06. */
@@ -212,13 +213,13 @@ int main(void)
 {
 	(void)fx_load;
 	(void)fx;
-	check_case(1, 50, 8, MRT_TYPE_F32, -1, 50, 1);      /* k == N, no exclude */
-	check_case(3, 10000, 32, MRT_TYPE_F32, 6, 10, 1);   /* crosses chunks */
-	check_case(17, 9000, 64, MRT_TYPE_F32, 5, 20, 2);   /* pool */
-	check_case(5, 9000, 64, MRT_TYPE_Q8_0, 4, 10, 2);   /* quantized catalog */
-	check_case(4, 5000, 64, MRT_TYPE_F16, 0, 10, 1);    /* L = 0 */
-	check_case(37, 30000, 64, MRT_TYPE_F32, 3, 25, 2);  /* groups and tasks */
-	check_case(9, 12345, 32, MRT_TYPE_Q8_0, 2, 5, 3);   /* uneven task ranges */
+	check_case(1, 50, 8, MRT_TYPE_F32, -1, 50, 1);     /* k == N, no exclude */
+	check_case(3, 10000, 32, MRT_TYPE_F32, 6, 10, 1);  /* crosses chunks */
+	check_case(17, 9000, 64, MRT_TYPE_F32, 5, 20, 2);  /* pool */
+	check_case(5, 9000, 64, MRT_TYPE_Q8_0, 4, 10, 2);  /* quantized catalog */
+	check_case(4, 5000, 64, MRT_TYPE_F16, 0, 10, 1);   /* L = 0 */
+	check_case(37, 30000, 64, MRT_TYPE_F32, 3, 25, 2); /* groups and tasks */
+	check_case(9, 12345, 32, MRT_TYPE_Q8_0, 2, 5, 3);  /* uneven task ranges */
 	test_ties_across_tasks();
 	test_ties_and_all_excluded();
 	TEST_END();
