@@ -420,26 +420,116 @@ static void q_q8_0(const float *x, blk_q8_0 *b, size_t nb)
 	}
 }
 
-/* Q4_0 as ggml: d = (the signed value of largest magnitude) / -8, so that
- * value maps exactly to q = 0; q = clamp(floor(x / d + 8.5), 0, 15). */
+/* Q4_0 level of x against the stored scale d with id = 1 / d (0 when d is
+ * 0): floor(x / d + 8.5) clamped to [0, 15], as ggml's reference rounds; a
+ * nan goes to 0. */
+static int q4_0_level(float x, float id)
+{
+	float v = x * id + 8.5f;
+	v = v > 0.0f ? v : 0.0f;
+	v = v < 15.0f ? v : 15.0f;
+	return (int)v; /* v >= 0: truncation is floor */
+}
+
+/* Eight lanes (GCC/clang vector extensions: two SSE2 halves on any x86-64,
+ * one AVX2 register where the CPU has it) so the scale search below costs a
+ * few times one plain pass. */
+typedef float q4_v8f __attribute__((vector_size(32)));
+typedef int32_t q4_v8i __attribute__((vector_size(32)));
+
+/* The sum of w[j] (x[j] - (level - 8) d)^2 over a block, each error formed
+ * in float as a reader dequantizes it (levels as q4_0_level), summed in a
+ * fixed order. */
+static inline __attribute__((always_inline)) float q4_0_error_body(const float *x,
+								   const float *w, float d)
+{
+	float id = d != 0.0f ? 1.0f / d : 0.0f;
+	const q4_v8f vid = id - (q4_v8f){0}, vd = d - (q4_v8f){0};
+	const q4_v8f half = 8.5f - (q4_v8f){0}, top = 15.0f - (q4_v8f){0};
+	q4_v8f acc = {0};
+	for (int j = 0; j < QK; j += 8) {
+		q4_v8f vx, vw;
+		memcpy(&vx, x + j, sizeof(vx));
+		memcpy(&vw, w + j, sizeof(vw));
+		q4_v8f v = vx * vid + half;
+		q4_v8i pos = v > 0.0f, low = v < top;
+		v = (q4_v8f)((q4_v8i)v & pos); /* nan and negatives: 0 */
+		v = (q4_v8f)(((q4_v8i)v & low) | ((q4_v8i)top & ~low));
+		q4_v8f lv = __builtin_convertvector(__builtin_convertvector(v, q4_v8i), q4_v8f);
+		q4_v8f r = vx - (lv - 8.0f) * vd;
+		acc += vw * r * r;
+	}
+	return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static float q4_0_error_plain(const float *x, const float *w, float d)
+{
+	return q4_0_error_body(x, w, d);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static float q4_0_error_avx2(const float *x, const float *w,
+							     float d)
+{
+	return q4_0_error_body(x, w, d);
+}
+#endif
+
+static float q4_0_error(const float *x, const float *w, float d)
+{
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("avx2"))
+		return q4_0_error_avx2(x, w, d);
+#endif
+	return q4_0_error_plain(x, w, d);
+}
+
+/* The ggml reference scale of a block: the signed value of largest
+ * magnitude over -8, rounded to half (0 for an all-zero block). */
+static uint16_t q4_0_ref_scale(const float *x, float *max_out)
+{
+	float amax = 0.0f, max = 0.0f;
+	for (int j = 0; j < QK; j++)
+		if (fabsf(x[j]) > amax) {
+			amax = fabsf(x[j]);
+			max = x[j];
+		}
+	*max_out = max;
+	return mrt_f32_to_f16(max / -8.0f);
+}
+
+/* Q4_0 with a searched scale. Candidates d = max / k for k in -8 .. -6 (the
+ * extreme at level -8 .. -6) and 5 .. 8 (the extreme on the positive side,
+ * clamped at 7 past 7.5) in steps of 1/4, each rounded to half; the block
+ * keeps the one whose levels give the smallest error weighted by x^2 (large
+ * weights matter most to a matmul) against the stored d. k = -8 is ggml's
+ * reference rule and is tried first, so no block's weighted error exceeds
+ * the reference's (ties keep it). The output is plain Q4_0. */
 static void q_q4_0(const float *x, blk_q4_0 *b, size_t nb)
 {
 	for (size_t i = 0; i < nb; i++, x += QK) {
-		float amax = 0.0f, max = 0.0f;
+		float max, w[QK];
+		uint16_t best_dh = q4_0_ref_scale(x, &max), prev_dh = best_dh;
 		for (int j = 0; j < QK; j++)
-			if (fabsf(x[j]) > amax) {
-				amax = fabsf(x[j]);
-				max = x[j];
+			w[j] = x[j] * x[j];
+		float best = q4_0_error(x, w, H2F(best_dh));
+		for (int c = 1; max != 0.0f && c < 9 + 13; c++) {
+			float k = c < 9 ? -8.0f + 0.25f * c : 5.0f + 0.25f * (c - 9);
+			uint16_t dh = mrt_f32_to_f16(max / k);
+			if (dh == prev_dh)
+				continue;
+			prev_dh = dh;
+			float err = q4_0_error(x, w, H2F(dh));
+			if (err < best) {
+				best = err;
+				best_dh = dh;
 			}
-		uint16_t dh = mrt_f32_to_f16(max / -8.0f);
-		float d = H2F(dh), id = d != 0.0f ? 1.0f / d : 0.0f;
-		b[i].d = dh;
-		for (int j = 0; j < QK / 2; j++) {
-			float v0 = floorf(x[j] * id + 8.5f), v1 = floorf(x[j + QK / 2] * id + 8.5f);
-			int q0 = v0 < 0.0f ? 0 : v0 > 15.0f ? 15 : (int)v0;
-			int q1 = v1 < 0.0f ? 0 : v1 > 15.0f ? 15 : (int)v1;
-			b[i].qs[j] = (uint8_t)(q0 | q1 << 4);
 		}
+		float d = H2F(best_dh), id = d != 0.0f ? 1.0f / d : 0.0f;
+		b[i].d = best_dh;
+		for (int j = 0; j < QK / 2; j++)
+			b[i].qs[j] = (uint8_t)(q4_0_level(x[j], id) |
+					       q4_0_level(x[j + QK / 2], id) << 4);
 	}
 }
 

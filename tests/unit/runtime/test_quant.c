@@ -1,6 +1,7 @@
 /* Tensor types: the type table, sizes and their overflow checks, half and
- * bfloat16 rounding, exact block bytes of Q8_0/Q4_0, k-quant dequantization
- * of hand-built super-blocks, and quantize round-trip error bounds. */
+ * bfloat16 rounding, exact block bytes of Q8_0/Q4_0, the Q4_0 scale search
+ * against the reference rule, k-quant dequantization of hand-built
+ * super-blocks, and quantize round-trip error bounds. */
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -181,7 +182,9 @@ static void test_layouts(void)
 	CHECK_EQ_INT(mrt_dequantize(MRT_TYPE_Q8_0, q, y, 32), 0);
 	CHECK(!memcmp(x, y, sizeof(x)));
 
-	/* Q4_0: the largest magnitude is -8, so d = -8 / -8 = 1 and q = x + 8;
+	/* Q4_0 blocks the reference rule quantizes exactly keep its bytes (no
+	 * candidate scale has a smaller error than 0).
+	 * The largest magnitude is -8, so d = -8 / -8 = 1 and q = x + 8;
 	 * element j in the low nibble of qs[j], element j + 16 in the high one */
 	for (int j = 0; j < 16; j++) {
 		x[j] = (float)(j - 8);
@@ -296,6 +299,110 @@ static float h2f(const uint8_t *p)
 	return mrt_f16_to_f32((uint16_t)(p[0] | p[1] << 8));
 }
 
+/* The x^2-weighted squared error of one Q4_0 block dequantized with the
+ * levels q (0..15) and scale d, in double. */
+static double q4_werr(const float *x, const uint8_t *q, float d)
+{
+	double s = 0;
+	for (int j = 0; j < 32; j++) {
+		double r = (double)x[j] - (double)((float)(q[j] - 8) * d);
+		s += (double)x[j] * x[j] * r * r;
+	}
+	return s;
+}
+
+/* Levels of x against d by nearest rounding, as any Q4_0 writer must. */
+static void q4_levels(const float *x, float d, uint8_t *q)
+{
+	for (int j = 0; j < 32; j++) {
+		double v = d != 0.0f ? floor((double)x[j] / d + 8.5) : 8;
+		q[j] = (uint8_t)(v < 0 ? 0 : v > 15 ? 15 : v);
+	}
+}
+
+/* The ggml reference rule: d = (signed max |x|) / -8 rounded to half. */
+static float q4_ref_d(const float *x)
+{
+	float amax = 0, max = 0;
+	for (int j = 0; j < 32; j++)
+		if (fabsf(x[j]) > amax)
+			amax = fabsf(x[j]), max = x[j];
+	return mrt_f16_to_f32(mrt_f32_to_f16(max / -8.0f));
+}
+
+/* Q4_0 scale search: on random and adversarial blocks the stored levels are
+ * the nearest ones for the stored d, the x^2-weighted error is never above
+ * the reference rule's and equals the best of the documented candidates
+ * (d = max / k, k in -8 .. -6 and 5 .. 8 by 1/4, computed here
+ * independently), and over many blocks it is clearly lower. */
+static void test_q4_0_search(void)
+{
+	float x[32];
+	uint8_t blk[18], want[32];
+	int bad_levels = 0, worse = 0, not_best = 0, nblocks = 0;
+	double sum_new = 0, sum_ref = 0;
+	for (int it = 0; it < 3000; it++) {
+		int kind = it % 6;
+		for (int j = 0; j < 32; j++) {
+			float r = frand();
+			switch (kind) {
+			case 0: x[j] = r; break;                          /* uniform */
+			case 1: x[j] = r * r * r * 3.0f; break;           /* heavy center */
+			case 2: x[j] = j == it % 32 ? 20.0f * r : r; break; /* one outlier */
+			case 3: x[j] = (float)((int)(r * 9.0f)) * 0.25f; break; /* a grid */
+			case 4: x[j] = j == 0 ? -1.0f : 0.96875f + 0.01f * r; break; /* clamps */
+			default: x[j] = r * 1e-6f; break;                 /* tiny: subnormal d */
+			}
+		}
+		CHECK_EQ_INT(mrt_quantize(MRT_TYPE_Q4_0, x, blk, 32), 0);
+		float d = h2f(blk);
+		uint8_t got[32];
+		for (int j = 0; j < 16; j++)
+			got[j] = blk[2 + j] & 15, got[j + 16] = blk[2 + j] >> 4;
+		q4_levels(x, d, want);
+		bad_levels += memcmp(got, want, 32) != 0;
+		double e_new = q4_werr(x, got, d);
+		float dr = q4_ref_d(x);
+		q4_levels(x, dr, want);
+		double e_ref = q4_werr(x, want, dr);
+		worse += !(e_new <= e_ref * (1 + 1e-5) + 1e-300);
+		double e_min = e_ref;
+		float amax = 0, max = 0;
+		for (int j = 0; j < 32; j++)
+			if (fabsf(x[j]) > amax)
+				amax = fabsf(x[j]), max = x[j];
+		for (int c = 0; c < 9 + 13; c++) {
+			float k = c < 9 ? -8.0f + 0.25f * c : 5.0f + 0.25f * (c - 9);
+			float dc = mrt_f16_to_f32(mrt_f32_to_f16(max / k));
+			q4_levels(x, dc, want);
+			e_min = fmin(e_min, q4_werr(x, want, dc));
+		}
+		not_best += !(e_new <= e_min * (1 + 1e-5) + 1e-300);
+		sum_new += e_new / (amax * amax * amax * amax + 1e-300);
+		sum_ref += e_ref / (amax * amax * amax * amax + 1e-300);
+		nblocks++;
+	}
+	CHECK_EQ_INT(bad_levels, 0);
+	CHECK_EQ_INT(worse, 0);
+	CHECK_EQ_INT(not_best, 0);
+	CHECK(nblocks == 3000 && sum_new < 0.8 * sum_ref);
+	fprintf(stderr, "q4_0 weighted error, search / reference: %.3f\n", sum_new / sum_ref);
+
+	/* hand block where the reference clamps: x[0] = -1 gives d = 0.125 and
+	 * puts the 31 values 0.96875 = 7.75 d at level 15 (0.875). k = -7.25
+	 * gives d = 1 / 7.25 -> half 0x306a = 1130 / 8192 = 0.137939: x[0] at
+	 * level 1 (-0.96558), the rest at 15 (0.96558), weighted error
+	 * 0.0344^2 + 31 0.96875^2 0.00317^2 = 0.0015, against 0.028 at k = -7
+	 * (d 0.142822) and 0.016 for x[0] alone at k = 8 (d = -0.125) */
+	for (int j = 0; j < 32; j++)
+		x[j] = j == 0 ? -1.0f : 0.96875f;
+	mrt_quantize(MRT_TYPE_Q4_0, x, blk, 32);
+	CHECK_EQ_INT(blk[0] | blk[1] << 8, 0x306a);
+	CHECK_EQ_INT(blk[2], 0x01 | 0xf0);
+	for (int j = 1; j < 16; j++)
+		CHECK_EQ_INT(blk[2 + j], 0xff);
+}
+
 /* Round trips of random data with their derived bounds. */
 static void test_roundtrip(void)
 {
@@ -315,14 +422,16 @@ static void test_roundtrip(void)
 	}
 	CHECK_EQ_INT(bad, 0);
 
-	/* Q4_0: |x - (q-8) d| <= |d| / 2 unless x / d > 7.5, where q clamps at
-	 * 15 and the error is |x - 7d| <= |d| (|x| <= 8 |d| up to d's rounding) */
+	/* Q4_0: |x - (q-8) d| <= |d| / 2 unless q clamps at 0 or 15, where
+	 * the scale search keeps |x| <= 8 |d| up to d's half rounding (2^-11
+	 * relative, times 8), so the error is <= |d| (1 + 8 2^-11) */
 	mrt_quantize(MRT_TYPE_Q4_0, x, q, N);
 	mrt_dequantize(MRT_TYPE_Q4_0, q, y, N);
 	bad = 0;
 	for (int i = 0; i < N; i++) {
 		float d = h2f(q + (i / 32) * 18), t = x[i] / d;
-		float bound = fabsf(d) * (t > 7.5f ? 1.001f : 0.5f * (1 + 1e-6f));
+		int clamped = t > 7.5f || t < -8.5f;
+		float bound = fabsf(d) * (clamped ? 1.0f + 8 * 0x1p-11f : 0.5f * (1 + 1e-6f));
 		bad += !(fabsf(x[i] - y[i]) <= bound);
 	}
 	CHECK_EQ_INT(bad, 0);
@@ -405,6 +514,7 @@ int main(void)
 	test_half();
 	test_layouts();
 	test_kquants();
+	test_q4_0_search();
 	test_roundtrip();
 	TEST_END();
 }
