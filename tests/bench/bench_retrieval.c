@@ -110,9 +110,9 @@ int main(int argc, char **argv)
 
 	srand(1);
 	for (int64_t i = 0; i < N * D; i++)
-		cat[i] = (float)rand() / RAND_MAX - 0.5f;
+		cat[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
 	for (int64_t i = 0; i < 64 * D; i++)
-		q[i] = (float)rand() / RAND_MAX - 0.5f;
+		q[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
 	mrt_type_nbytes(MRT_TYPE_Q8_0, (uint64_t)(N * D), &qbytes);
 	cat_q8 = malloc(qbytes);
 	mrt_quantize(MRT_TYPE_Q8_0, cat, cat_q8, (size_t)(N * D));
