@@ -89,7 +89,8 @@ static void const_add(mrt__graph *g, const char *name, int type, int ndim, const
 	c->name = sdup(name);
 	c->type = type;
 	c->ndim = ndim;
-	memcpy(c->dims, dims, sizeof(int64_t) * (size_t)ndim);
+	if (ndim > 0)
+		memcpy(c->dims, dims, sizeof(int64_t) * (size_t)ndim);
 	c->data = malloc(nbytes ? nbytes : 1);
 	memcpy(c->data, data, nbytes);
 	c->nbytes = nbytes;
