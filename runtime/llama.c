@@ -21,6 +21,7 @@
 
 #include "kernels.h"
 #include "llama.h"
+#include "util.h"
 
 #define LLM_MAX_THREADS 256
 #define ATT_TASKS_PER_THREAD 4
@@ -64,21 +65,6 @@ struct mrt_llm_ctx {
 	                  become resident only as batches ask for that many rows */
 	int last_n;
 };
-
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return status;
-}
 
 /* ---- context ---- */
 
@@ -196,7 +182,7 @@ static int check_params(const mrt_llm_params *p, char *err, size_t errlen)
 {
 	if (p->n_ctx < 1 || p->n_seq < 1 || p->n_batch < 1 || p->n_threads < 1 ||
 	    p->n_threads > LLM_MAX_THREADS)
-		return fail(
+		return mrt__errf(
 		    err, errlen, MRT_ERR_INVALID,
 		    "llm context: n_ctx %d, n_seq %d, n_batch %d must be >= 1 and n_threads "
 		    "%d in [1, %d]",
@@ -212,7 +198,7 @@ mrt_llm_ctx *mrt_llm_ctx_new(const mrt_model *model, const mrt_llm_params *param
 	size_t cells, bytes;
 
 	if (l == NULL) {
-		fail(err, errlen, MRT_ERR_INVALID, "llm context: not a language model");
+		mrt__errf(err, errlen, MRT_ERR_INVALID, "llm context: not a language model");
 		return NULL;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -226,7 +212,7 @@ mrt_llm_ctx *mrt_llm_ctx_new(const mrt_model *model, const mrt_llm_params *param
 	    __builtin_mul_overflow(cells, (size_t)l->n_embd_kv, &cells) ||
 	    __builtin_mul_overflow(cells, sizeof(float), &bytes) ||
 	    (c->kcache = malloc(bytes)) == NULL || (c->vcache = malloc(bytes)) == NULL) {
-		fail(err, errlen, MRT_ERR_NOMEM,
+		mrt__errf(err, errlen, MRT_ERR_NOMEM,
 		     "llm context: KV cache of %d slots x %d tokens x %d layers x %d too large",
 		     c->p.n_seq, c->p.n_ctx, l->n_layer, l->n_embd_kv);
 		goto fail;
@@ -241,7 +227,7 @@ mrt_llm_ctx *mrt_llm_ctx_new(const mrt_model *model, const mrt_llm_params *param
 	c->ak = mrt__attn_kernels(l->head_dim, 1);
 	return c;
 nomem:
-	fail(err, errlen, MRT_ERR_NOMEM, "llm context: out of memory");
+	mrt__errf(err, errlen, MRT_ERR_NOMEM, "llm context: out of memory");
 fail:
 	mrt_llm_ctx_free(c);
 	return NULL;
@@ -658,15 +644,15 @@ static int batch_prepare(mrt_llm_ctx *c, const mrt_llm_batch *b, int *n_out, cha
 {
 	*n_out = 0;
 	if (b->n > c->p.n_batch)
-		return fail(err, errlen, MRT_ERR_RANGE, "batch of %d tokens exceeds n_batch %d",
+		return mrt__errf(err, errlen, MRT_ERR_RANGE, "batch of %d tokens exceeds n_batch %d",
 		            b->n, c->p.n_batch);
 	for (int i = 0; i < b->n; i++) {
 		if (b->tokens[i] < 0 || b->tokens[i] >= c->l->n_vocab)
-			return fail(err, errlen, MRT_ERR_INVALID,
+			return mrt__errf(err, errlen, MRT_ERR_INVALID,
 			            "batch entry %d: token %d is not in [0, %d)", i,
 			            (int)b->tokens[i], c->l->n_vocab);
 		if (b->seq[i] < 0 || b->seq[i] >= c->p.n_seq)
-			return fail(err, errlen, MRT_ERR_INVALID,
+			return mrt__errf(err, errlen, MRT_ERR_INVALID,
 			            "batch entry %d: sequence slot %d is not in [0, %d)", i,
 			            (int)b->seq[i], c->p.n_seq);
 	}
@@ -674,7 +660,7 @@ static int batch_prepare(mrt_llm_ctx *c, const mrt_llm_batch *b, int *n_out, cha
 	for (int i = 0; i < b->n; i++) {
 		int s = b->seq[i];
 		if (c->seq_len[s] + c->seq_count[s] >= c->p.n_ctx)
-			return fail(err, errlen, MRT_ERR_RANGE,
+			return mrt__errf(err, errlen, MRT_ERR_RANGE,
 			            "sequence %d would pass its context of %d tokens", s,
 			            c->p.n_ctx);
 		c->pos[i] = c->seq_len[s] + c->seq_count[s]++;
@@ -706,7 +692,7 @@ int mrt_llm_decode(mrt_llm_ctx *c, const mrt_llm_batch *b, char *err, size_t err
 	int rc, n_out, e;
 
 	if (c == NULL || b == NULL || b->n < 0 || (b->n > 0 && (!b->tokens || !b->seq)))
-		return fail(err, errlen, MRT_ERR_INVALID, "decode: invalid batch");
+		return mrt__errf(err, errlen, MRT_ERR_INVALID, "decode: invalid batch");
 	l = c->l;
 	e = l->n_embd;
 	if ((rc = batch_prepare(c, b, &n_out, err, errlen)) != 0)
@@ -715,16 +701,16 @@ int mrt_llm_decode(mrt_llm_ctx *c, const mrt_llm_batch *b, char *err, size_t err
 	for (int i = 0; i < b->n; i++)
 		if ((rc = mrt__dequantize_row(l->tok_embd.type, l->tok_embd.data, b->tokens[i], e,
 		                              c->x + (size_t)i * e)) != 0)
-			return fail(err, errlen, rc, "decode: cannot read token %d's embedding",
+			return mrt__errf(err, errlen, rc, "decode: cannot read token %d's embedding",
 			            (int)b->tokens[i]);
 	rope_tables(c, b->n);
 	make_tiles(c, b->seq, b->n);
 	for (int i = 0; i < l->n_layer; i++)
 		if ((rc = attention_block(c, &l->layers[i], i, b->seq, b->n)) != 0 ||
 		    (rc = ffn_block(c, &l->layers[i], b->n)) != 0)
-			return fail(err, errlen, rc, "decode: layer %d: %s", i, mrt_strerror(rc));
+			return mrt__errf(err, errlen, rc, "decode: layer %d: %s", i, mrt_strerror(rc));
 	if ((rc = output_logits(c, b)) != 0)
-		return fail(err, errlen, rc, "decode: output: %s", mrt_strerror(rc));
+		return mrt__errf(err, errlen, rc, "decode: output: %s", mrt_strerror(rc));
 	for (int i = 0; i < c->p.n_seq; i++)
 		c->seq_len[i] += c->seq_count[i];
 	c->last_n = b->n;
