@@ -1,5 +1,6 @@
 /* AVX2 + FMA + F16C kernel set: register-tiled F32/F16/BF16 GEMV-style
- * kernels for small M (W read once for a tile of X rows) and int8 dot
+ * kernels for small M (W read once for a tile of X rows), an F32 GEMM on
+ * packed panels of X for 16 and more rows, int8 dot
  * products of Q8_0/Q4_0 weights against Q8X activations (the k-quants are
  * in kernels_kquant.c), F16C panel expansion. Compiled for the
  * target by attribute only; kernels.c calls it when the CPU has AVX2. */
@@ -116,8 +117,134 @@ INL void lin_f_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_
 	}
 }
 
+/* ---- F32 GEMM for 16 and more rows ----
+ * Y^T = W X^T in the outer-product form: a panel of 16 rows of X is packed
+ * K-major (16 floats per k, GEMM_KC k at a time, on the stack), then
+ * each tile of 6 W rows broadcasts one weight per row and k against the
+ * panel's two vectors: 12 accumulators, 12 FMAs per 8 loads, no horizontal
+ * sums. Later K blocks add their partial sums to Y. */
+#define GEMM_KC 512 /* 32 KiB panel: 512 beat 256 and 1024 (single thread) */
+#define GEMM_MR 16
+#define GEMM_NR 6
+
+/* 8 rows j of X (x, row stride ld) at k = 0 .. 7 into xp[16 * k + j]:
+ * an 8 x 8 transpose in registers. */
+INL void gemm_pack8(const float *x, size_t ld, float *xp)
+{
+	__m256 r[8], t[8];
+#pragma GCC unroll 8
+	for (int j = 0; j < 8; j++)
+		r[j] = _mm256_loadu_ps(x + (size_t)j * ld);
+#pragma GCC unroll 4
+	for (int j = 0; j < 8; j += 2) {
+		t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+		t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+	}
+#pragma GCC unroll 2
+	for (int j = 0; j < 8; j += 4) {
+		r[j] = _mm256_shuffle_ps(t[j], t[j + 2], 0x44);
+		r[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], 0xee);
+		r[j + 2] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0x44);
+		r[j + 3] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0xee);
+	}
+	/* r[0..3]: k 0-3 | 4-7 of rows 0-3; r[4..7] the same of rows 4-7 */
+#pragma GCC unroll 4
+	for (int i = 0; i < 4; i++) {
+		_mm256_store_ps(xp + 16 * i, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+		_mm256_store_ps(xp + 16 * (i + 4), _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+	}
+}
+
+/* xp[k][j] = X[m + j][k0 + k] for j < mr, 0 for mr <= j < 16. */
+INL void gemm_pack(const mrt__lin *a, int64_t m, int mr, int64_t k0, int64_t kc, float *xp)
+{
+	const float *x = a->X + (size_t)m * a->ldx + k0;
+	int64_t k = 0;
+	if (mr == GEMM_MR)
+		for (; k + 8 <= kc; k += 8) {
+			gemm_pack8(x + k, a->ldx, xp + 16 * k);
+			gemm_pack8(x + k + (size_t)8 * a->ldx, a->ldx, xp + 16 * k + 8);
+		}
+	for (; k < kc; k++)
+		for (int j = 0; j < GEMM_MR; j++)
+			xp[16 * k + j] = j < mr ? x[(size_t)j * a->ldx + k] : 0.0f;
+}
+
+/* W rows n .. n + NR - 1 against the panel over kc; Y rows m .. m + mr - 1. */
+INL void gemm_tile(const mrt__lin *a, const float *xp, int64_t m, int mr, int64_t n, int NR,
+		   int64_t k0, int64_t kc)
+{
+	__m256 acc[GEMM_NR][2];
+	const float *w[GEMM_NR];
+#pragma GCC unroll 6
+	for (int i = 0; i < NR; i++) {
+		w[i] = (const float *)((const char *)a->W + a->wrow * (size_t)(n + i)) + k0;
+		acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+	}
+	for (int64_t k = 0; k < kc; k++) {
+		__m256 x0 = _mm256_load_ps(xp + 16 * k), x1 = _mm256_load_ps(xp + 16 * k + 8);
+#pragma GCC unroll 6
+		for (int i = 0; i < NR; i++) {
+			__m256 b = _mm256_broadcast_ss(w[i] + k);
+			acc[i][0] = _mm256_fmadd_ps(b, x0, acc[i][0]);
+			acc[i][1] = _mm256_fmadd_ps(b, x1, acc[i][1]);
+		}
+	}
+	float out[GEMM_NR][GEMM_MR];
+#pragma GCC unroll 6
+	for (int i = 0; i < NR; i++) {
+		_mm256_storeu_ps(out[i], acc[i][0]);
+		_mm256_storeu_ps(out[i] + 8, acc[i][1]);
+	}
+	float *y = a->Y + (size_t)m * a->ldy + n;
+	if (k0 == 0 && !a->bias && !a->accumulate) {
+		for (int j = 0; j < mr; j++, y += a->ldy)
+#pragma GCC unroll 6
+			for (int i = 0; i < NR; i++)
+				y[i] = out[i][j];
+	} else if (k0 > 0) {
+		for (int j = 0; j < mr; j++, y += a->ldy)
+#pragma GCC unroll 6
+			for (int i = 0; i < NR; i++)
+				y[i] += out[i][j];
+	} else {
+		for (int j = 0; j < mr; j++)
+			for (int i = 0; i < NR; i++)
+				mrt__lin_store(a, m + j, n + i, out[i][j]);
+	}
+}
+
+static TGT void lin_f_gemm(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	_Alignas(32) float xp[GEMM_KC * GEMM_MR];
+	for (int64_t m = m0; m < m1; m += GEMM_MR) {
+		int mr = (int)(m1 - m < GEMM_MR ? m1 - m : GEMM_MR);
+		for (int64_t k0 = 0; k0 < a->K; k0 += GEMM_KC) {
+			int64_t kc = a->K - k0 < GEMM_KC ? a->K - k0 : GEMM_KC;
+			gemm_pack(a, m, mr, k0, kc, xp);
+			int64_t n = n0;
+			for (; n + GEMM_NR <= n1; n += GEMM_NR)
+				gemm_tile(a, xp, m, mr, n, GEMM_NR, k0, kc);
+			switch (n1 - n) {
+			case 5: gemm_tile(a, xp, m, mr, n, 5, k0, kc); break;
+			case 4: gemm_tile(a, xp, m, mr, n, 4, k0, kc); break;
+			case 3: gemm_tile(a, xp, m, mr, n, 3, k0, kc); break;
+			case 2: gemm_tile(a, xp, m, mr, n, 2, k0, kc); break;
+			case 1: gemm_tile(a, xp, m, mr, n, 1, k0, kc); break;
+			default: break;
+			}
+		}
+	}
+}
+
+/* F32 ranges of at least 16 rows and GEMM_NR columns take the GEMM; the
+ * rest (N = 1 output layers among them) the dot-product tiles above. */
 static TGT void lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
+	if (a->wtype == MRT_TYPE_F32 && m1 - m0 >= GEMM_MR && n1 - n0 >= GEMM_NR) {
+		lin_f_gemm(a, m0, m1, n0, n1);
+		return;
+	}
 	switch (a->wtype) {
 	case MRT_TYPE_F16: lin_f_type(a, MRT_TYPE_F16, m0, m1, n0, n1); break;
 	case MRT_TYPE_BF16: lin_f_type(a, MRT_TYPE_BF16, m0, m1, n0, n1); break;

@@ -180,6 +180,17 @@ static void test_linear_level(const char *level)
 			}
 		for (size_t t = 0; t < sizeof(wtypes) / sizeof(wtypes[0]); t++)
 			bad += run_case(wtypes[t], 256, 130, 1024, 0, 1, pool), cases++;
+		/* F32 from 16 rows up (the GEMM on AVX2): partial row panels,
+		 * column tails of 1..5, K blocks of 512 with a tail, K < 8 */
+		static const int64_t gM[] = {16, 17, 31, 48, 100, 129};
+		static const int64_t gNK[][2] = {{6, 8}, {7, 513}, {11, 1030}, {64, 300}, {5, 3}};
+		for (size_t i = 0; i < sizeof(gM) / sizeof(gM[0]); i++)
+			for (size_t j = 0; j < sizeof(gNK) / sizeof(gNK[0]); j++) {
+				int v = (int)(i + j);
+				bad += run_case(MRT_TYPE_F32, gM[i], gNK[j][0], gNK[j][1], v & 1,
+						(v >> 1) & 1, pool);
+				cases++;
+			}
 		fprintf(stderr, "  %d threads: %d cases\n", threads, cases);
 		CHECK_EQ_INT(bad, 0);
 		mrt__pool_free(pool);
