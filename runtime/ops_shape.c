@@ -45,6 +45,28 @@ static int64_t tensor_i64(const mrt__tensor *t, int64_t i)
 	}
 }
 
+/* The INT or INTS attribute attr (NULL: none) as a vector: its length, -3
+ * when longer than max, -2 when absent. Shared by read_ints (inference) and
+ * run_ints (run), so both read attributes the same way. */
+static int attr_ints(const mrt__node *node, const char *attr, int64_t *v, int max)
+{
+	const mrt__attr *a = attr != NULL ? mrt__node_attr(node, attr) : NULL;
+	int64_t i;
+
+	if (a != NULL && a->kind == MRT__ATTR_INTS) {
+		if (a->n > max)
+			return -3;
+		for (i = 0; i < a->n; i++)
+			v[i] = a->ints[i];
+		return (int)a->n;
+	}
+	if (a != NULL && a->kind == MRT__ATTR_INT && max >= 1) {
+		v[0] = a->i;
+		return 1;
+	}
+	return -2;
+}
+
 /* Read a 1-D (or scalar) integer vector from constant input k, or from the
  * INTS attribute attr when the input is absent. Returns its length, -1 when
  * neither is known (input present but not constant), -2 when absent. */
@@ -64,21 +86,7 @@ static int read_ints(const mrt__node *node, const mrt__value_info *const *in,
 			v[i] = const_i64(in_const[k], i);
 		return (int)n;
 	}
-	if (attr != NULL) {
-		const mrt__attr *a = mrt__node_attr(node, attr);
-		if (a != NULL && a->kind == MRT__ATTR_INTS) {
-			if (a->n > max)
-				return -3;
-			for (i = 0; i < a->n; i++)
-				v[i] = a->ints[i];
-			return (int)a->n;
-		}
-		if (a != NULL && a->kind == MRT__ATTR_INT && max >= 1) {
-			v[0] = a->i;
-			return 1;
-		}
-	}
-	return -2;
+	return attr_ints(node, attr, v, max);
 }
 
 /* Same at run time from a tensor (input k) or the attribute. */
@@ -95,19 +103,7 @@ static int run_ints(const mrt__node *node, const mrt__tensor *const *in, int k, 
 			v[i] = tensor_i64(in[k], i);
 		return (int)n;
 	}
-	if (attr != NULL) {
-		const mrt__attr *a = mrt__node_attr(node, attr);
-		if (a != NULL && a->kind == MRT__ATTR_INTS && a->n <= max) {
-			for (i = 0; i < a->n; i++)
-				v[i] = a->ints[i];
-			return (int)a->n;
-		}
-		if (a != NULL && a->kind == MRT__ATTR_INT && max >= 1) {
-			v[0] = a->i;
-			return 1;
-		}
-	}
-	return -2;
+	return attr_ints(node, attr, v, max);
 }
 
 static int norm_axis(int64_t axis, int rank, int *out)
