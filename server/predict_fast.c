@@ -1,10 +1,11 @@
 /* Fast predict-body decoding (see predict_fast.h). Numbers are rounded the
  * way the general path rounds them: integers through int64 (so "-0" is +0),
- * reals to the nearest double (exactly, by Clinger's fast path when the
- * decimal mantissa and power of ten are both exact doubles, else by strtod)
- * and then to float. */
+ * reals to the nearest double (exactly: one operation on exact operands when
+ * that is correctly rounded, see srv__scale10, else strtod) and then to
+ * float. */
 #include "config.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,13 +40,24 @@ static int srv__plain_string(const char **p, const char *end, const char **s, si
 	return 0;
 }
 
+/* Bytes a list of numbers may hold besides '[' and ']': digits, signs, '.',
+ * exponents, commas and JSON whitespace. A table, not strchr: the scan runs
+ * over every byte of every body. */
+static const unsigned char srv__list_byte[256] = {
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+	['7'] = 1, ['8'] = 1, ['9'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['e'] = 1,
+	['E'] = 1, [','] = 1, [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1,
+};
+
 /* Skip a list made only of numbers, lists, commas and whitespace (checked
  * strictly later by srv_fast_inputs). 0 or -1. */
 static int srv__skip_list(const char **p, const char *end)
 {
 	int depth = 0;
 	for (const char *q = *p; q < end; q++) {
-		char c = *q;
+		unsigned char c = (unsigned char)*q;
+		if (srv__list_byte[c])
+			continue;
 		if (c == '[') {
 			depth++;
 		} else if (c == ']') {
@@ -53,7 +65,7 @@ static int srv__skip_list(const char **p, const char *end)
 				*p = q + 1;
 				return 0;
 			}
-		} else if (!strchr("0123456789+-.eE, \t\n\r", c) || c == '\0') {
+		} else {
 			return -1;
 		}
 	}
@@ -111,9 +123,48 @@ static const double srv__pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  
 				      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 				      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* One JSON number at *p into *out as the general path would store it.
- * 0, or -1 when it is not a JSON number or needs the general path. */
-static int srv__number(const char **p, const char *end, float *out)
+/* x87 extended precision: a 64-bit significand holds any mantissa of up to 19
+ * digits and 10^k up to k = 27 (5^27 < 2^64) exactly. */
+#if LDBL_MANT_DIG == 64 && (defined(__x86_64__) || defined(__i386__))
+#define SRV_FAST_EXTENDED 1
+static const long double srv__pow10l[28] = {
+	1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+	1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+	1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+#endif
+
+/* *d = mant * 10^e10 rounded to the nearest double, as strtod rounds it, when
+ * one correctly rounded operation on exact operands gives it. 0, or -1 when
+ * it does not (use strtod).
+ * - Clinger's fast path: mant <= 2^53 and |e10| <= 22 are exact doubles.
+ * - Otherwise, with x87 extended precision and |e10| <= 27, the product or
+ *   quotient q is rounded once to 64 bits, then to 53. The second rounding
+ *   equals the direct one unless q sits exactly on a midpoint between two
+ *   doubles (its low 11 bits 0x400): a midpoint has 54 bits, so one strictly
+ *   between the exact value and q would be nearer than q. That case, about
+ *   1 in 2048, is left to strtod. */
+static int srv__scale10(uint64_t mant, int e10, double *d)
+{
+	if (mant <= ((uint64_t)1 << 53) && e10 >= -22 && e10 <= 22) {
+		*d = e10 >= 0 ? (double)mant * srv__pow10[e10] : (double)mant / srv__pow10[-e10];
+		return 0;
+	}
+#ifdef SRV_FAST_EXTENDED
+	if (e10 >= -27 && e10 <= 27) {
+		long double q = e10 >= 0 ? (long double)mant * srv__pow10l[e10]
+					 : (long double)mant / srv__pow10l[-e10];
+		uint64_t sig; /* the significand: the first 8 bytes, integer bit on top */
+		memcpy(&sig, &q, sizeof(sig));
+		if ((sig & 0x7ff) == 0x400)
+			return -1;
+		*d = (double)q;
+		return 0;
+	}
+#endif
+	return -1;
+}
+
+int srv_fast_number(const char **p, const char *end, float *out)
 {
 	const char *s = *p, *q = s;
 	uint64_t mant = 0;
@@ -147,23 +198,24 @@ static int srv__number(const char **p, const char *end, float *out)
 		if (edigits == 0 || edigits > 5)
 			return -1;
 	}
-	if (digits > 18)
-		return -1; /* mantissa may not be exact (or an int64 overflow) */
+	/* 19 digits fit a uint64 exactly; integers go through int64 as in the
+	 * general path, which 18 digits always fit */
+	if (digits > 19 || (!is_real && digits > 18))
+		return -1;
 	*p = q;
 	if (!is_real) {
 		int64_t iv = neg ? -(int64_t)mant : (int64_t)mant;
 		*out = (float)(double)iv;
 		return 0;
 	}
-	int e10 = (eneg ? -exp : exp) - frac;
 	if (mant == 0) {
 		d = 0.0;
-	} else if (mant <= ((uint64_t)1 << 53) && e10 >= -22 && e10 <= 22) {
-		d = e10 >= 0 ? (double)mant * srv__pow10[e10] : (double)mant / srv__pow10[-e10];
-	} else {
+	} else if (srv__scale10(mant, (eneg ? -exp : exp) - frac, &d) != 0) {
 		char buf[64];
-		if ((size_t)(q - s) >= sizeof(buf))
+		if ((size_t)(q - s) >= sizeof(buf)) {
+			*p = s;
 			return -1;
+		}
 		memcpy(buf, s, (size_t)(q - s));
 		buf[q - s] = '\0';
 		d = strtod(buf, NULL);
@@ -215,7 +267,7 @@ static int srv__fast_list(srv__fast_dec *x, int d)
 			x->data = nd;
 			x->cap = cap;
 		}
-		if (srv__number(&p, x->end, &x->data[x->next]) != 0)
+		if (srv_fast_number(&p, x->end, &x->data[x->next]) != 0)
 			return -1;
 		x->next++;
 	}

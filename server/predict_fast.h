@@ -25,6 +25,14 @@ typedef struct srv_fast_body {
  * shape above, -1 when it does not (use the general path). */
 int srv_fast_scan(const char *body, size_t len, srv_fast_body *fb);
 
+/* One JSON number at *p (before end) into *out as the general path stores it
+ * in a float32 tensor: integers through int64, reals through strtod, then
+ * (float). 0 with *p advanced past it, or -1 when the text is not a JSON
+ * number or must be left to the general path (more than 18 integer or 19
+ * significant digits, a 6-digit exponent, a value that is not finite as a
+ * double or a float). */
+int srv_fast_number(const char **p, const char *end, float *out);
+
 /* Decode the list of fb for model into *out (OUT; free with
  * codec_inputs_free). Returns 1 when decoded, 0 when the body is not one the
  * fast path decodes (other input layouts, a shape or value the general path

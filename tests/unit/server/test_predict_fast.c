@@ -110,6 +110,104 @@ static void random_body(char *buf, size_t len, int batch)
 	snprintf(buf + k, len - k, "}%s", sp[next() % 5]);
 }
 
+/* srv_fast_number on text against the general path's rounding: strtod then
+ * (float) for reals, int64 then (float) for integers. Returns 1 when the fast
+ * path decoded it (and checks the bits), 0 when it left it. */
+static int number_same(const char *text)
+{
+	const char *p = text, *end = text + strlen(text);
+	float fast, ref;
+
+	if (srv_fast_number(&p, end, &fast) != 0)
+		return 0;
+	CHECK(p == end);
+	if (strpbrk(text, ".eE"))
+		ref = (float)strtod(text, NULL);
+	else
+		ref = (float)(double)strtoll(text, NULL, 10);
+	if (memcmp(&fast, &ref, sizeof(fast)) != 0) {
+		CHECK(!"same float bits as strtod");
+		fprintf(stderr, "  %s: fast %.9g, strtod %.9g\n", text, (double)fast, (double)ref);
+	}
+	return 1;
+}
+
+/* A random double: random bits (finite), or a value near 1 as features are. */
+static double random_double(void)
+{
+	union {
+		uint64_t u;
+		double d;
+	} bits;
+	if (next() % 2) {
+		bits.u = next();
+		bits.u &= ~(0x7ffull << 52);
+		bits.u |= (uint64_t)(1023 - 40 + (int)(next() % 80)) << 52; /* 2^-40 .. 2^40 */
+		return bits.d;
+	}
+	return ((double)(next() % 4000001) - 2000000.0) / 1000000.0;
+}
+
+static void test_numbers(void)
+{
+	static const char *edge[] = {
+		"0", "-0", "0.0", "-0.0", "1", "-1", "0.1", "0.5", "1e0", "1E+0", "1e-0", "123e-2",
+		"9007199254740992", "9007199254740993", "9007199254740993.0", "9007199254740995.0",
+		"18014398509481985.0", "0.30000000000000004", "0.1000000000000000055511151231257827",
+		"1e22", "1e23", "8.589973e9", "4.35", "2.675", "1.0000000000000002",
+		"0.9999999999999999", "0.99999999999999994", "0.99999999999999995",
+		"3.4028235e38", "3.4028236e38", "1.17549435e-38", "1.4e-45", "7e-46", "1e-50",
+		"2.2250738585072014e-308", "4.9e-324", "1e-400", "123456789012345678",
+		"-123456789012345678", "1234567890123456789.0", "0.1234567890123456789",
+		"16777217", "16777217.0", "33554435.0", "0.000000000000000000000000001",
+		"9999999999999999999e-27", "1e27", "1e28", "0.9108999967575073",
+		"0.44609999656677246", "-0.31769999861717224", "1.6029000282287598",
+		"6.103515625e-05", "0.33333334326744080", "1.00000005960464477539",
+		"1.000000059604644775", "1.000000059604644776", "1.000000059604644774",
+	};
+	char buf[64];
+	int decoded = 0, total = 0;
+
+	for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++)
+		number_same(edge[i]);
+	/* the fast path must take the common forms, not leave them all */
+	CHECK_EQ_INT(number_same("0.9108999967575073"), 1);
+	CHECK_EQ_INT(number_same("-0.31769999861717224"), 1);
+	CHECK_EQ_INT(number_same("1.000000059604644775"), 1);
+	for (int it = 0; it < 200000; it++) {
+		double v = random_double();
+		float f = (float)v;
+		switch (it % 8) {
+		case 0: snprintf(buf, sizeof(buf), "%.17g", v); break;
+		case 1: snprintf(buf, sizeof(buf), "%.16g", v); break;
+		case 2: snprintf(buf, sizeof(buf), "%.9g", (double)f); break;
+		case 3: snprintf(buf, sizeof(buf), "%.17g", (double)f); break; /* a float as double */
+		case 4: snprintf(buf, sizeof(buf), "%.18e", v); break;          /* 19 digits */
+		case 5: {
+			/* 19 digits next to the midpoint between v and the next double:
+			 * where rounding twice could go wrong */
+			double hi = nextafter(v, INFINITY);
+			long double mid = ((long double)v + (long double)hi) / 2;
+			snprintf(buf, sizeof(buf), "%.18Le", mid);
+			break;
+		}
+		case 6: {
+			/* 19 digits next to a midpoint between two floats */
+			float fh = nextafterf(f, INFINITY);
+			snprintf(buf, sizeof(buf), "%.18e", ((double)f + (double)fh) / 2);
+			break;
+		}
+		default:
+			snprintf(buf, sizeof(buf), "%lld.%llde%d", (long long)(next() % 1000000000),
+				 (long long)(next() % 1000000000), (int)(next() % 60) - 30);
+		}
+		decoded += number_same(buf);
+		total++;
+	}
+	fprintf(stderr, "numbers: %d of %d decoded fast\n", decoded, total);
+	CHECK(decoded > total * 9 / 10);
+}
+
 static void test_handled(void)
 {
 	static const char *row = "[0.1,-0.2,3,4e-3,5E+2,-0,-0.0,1e-30,3.4e38,123456789012345678]";
@@ -278,6 +376,7 @@ int main(void)
 		fprintf(stderr, "demo models: %s\n", err);
 		return 77;
 	}
+	test_numbers();
 	test_handled();
 	test_left();
 	test_random();
