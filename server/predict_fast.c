@@ -1,11 +1,9 @@
 /* Fast predict-body decoding (see predict_fast.h). Numbers are rounded the
  * way the general path rounds them: integers through int64 (so "-0" is +0),
- * reals to the nearest double (exactly: one operation on exact operands when
- * that is correctly rounded, see srv__scale10, else strtod) and then to
- * float. */
+ * reals to the nearest double (exactly, in integer arithmetic where it is
+ * short, see srv__scale10, else by strtod) and then to float. */
 #include "config.h"
 
-#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,135 +38,117 @@ static int srv__plain_string(const char **p, const char *end, const char **s, si
 	return 0;
 }
 
-/* Bytes a list of numbers may hold besides '[' and ']': digits, signs, '.',
- * exponents, commas and JSON whitespace. A table, not strchr: the scan runs
- * over every byte of every body. */
-static const unsigned char srv__list_byte[256] = {
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
-	['7'] = 1, ['8'] = 1, ['9'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['e'] = 1,
-	['E'] = 1, [','] = 1, [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1,
-};
-
-/* Skip a list made only of numbers, lists, commas and whitespace (checked
- * strictly later by srv_fast_inputs). 0 or -1. */
-static int srv__skip_list(const char **p, const char *end)
-{
-	int depth = 0;
-	for (const char *q = *p; q < end; q++) {
-		unsigned char c = (unsigned char)*q;
-		if (srv__list_byte[c])
-			continue;
-		if (c == '[') {
-			depth++;
-		} else if (c == ']') {
-			if (--depth == 0) {
-				*p = q + 1;
-				return 0;
-			}
-		} else {
-			return -1;
-		}
-	}
-	return -1;
-}
-
-int srv_fast_scan(const char *body, size_t len, srv_fast_body *fb)
-{
-	const char *end = body + len, *p = srv__ws(body, end), *key;
-	size_t klen;
-	int seen_model = 0, seen_list = 0;
-
-	memset(fb, 0, sizeof(*fb));
-	fb->end = end;
-	if (p >= end || *p++ != '{')
-		return -1;
-	for (;;) {
-		p = srv__ws(p, end);
-		if (p >= end || *p != '"' || srv__plain_string(&p, end, &key, &klen) != 0)
-			return -1;
-		p = srv__ws(p, end);
-		if (p >= end || *p++ != ':')
-			return -1;
-		p = srv__ws(p, end);
-		if (p >= end)
-			return -1;
-		if (klen == 5 && !memcmp(key, "model", 5) && !seen_model && *p == '"') {
-			if (srv__plain_string(&p, end, &fb->model, &fb->model_len) != 0)
-				return -1;
-			seen_model = 1;
-		} else if (((klen == 6 && !memcmp(key, "inputs", 6)) ||
-			    (klen == 9 && !memcmp(key, "instances", 9))) &&
-			   !seen_list && *p == '[') {
-			fb->value = p;
-			fb->used_instances = klen == 9;
-			if (srv__skip_list(&p, end) != 0)
-				return -1;
-			seen_list = 1;
-		} else {
-			return -1;
-		}
-		p = srv__ws(p, end);
-		if (p < end && *p == ',') {
-			p++;
-			continue;
-		}
-		if (p >= end || *p++ != '}')
-			return -1;
-		break;
-	}
-	return seen_list && srv__ws(p, end) == end ? 0 : -1;
-}
-
 static const double srv__pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 				      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 				      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* x87 extended precision: a 64-bit significand holds any mantissa of up to 19
- * digits and 10^k up to k = 27 (5^27 < 2^64) exactly. */
-#if LDBL_MANT_DIG == 64 && (defined(__x86_64__) || defined(__i386__))
-#define SRV_FAST_EXTENDED 1
-static const long double srv__pow10l[28] = {
-	1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
-	1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
-	1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+#ifdef __SIZEOF_INT128__
+typedef unsigned __int128 srv__u128;
+
+static const uint64_t srv__pow5[28] = {
+	1ull, 5ull, 25ull, 125ull, 625ull, 3125ull, 15625ull, 78125ull, 390625ull,
+	1953125ull, 9765625ull, 48828125ull, 244140625ull, 1220703125ull, 6103515625ull,
+	30517578125ull, 152587890625ull, 762939453125ull, 3814697265625ull,
+	19073486328125ull, 95367431640625ull, 476837158203125ull, 2384185791015625ull,
+	11920928955078125ull, 59604644775390625ull, 298023223876953125ull,
+	1490116119384765625ull, 7450580596923828125ull};
+
+/* The double nearest (ties to even) to (m + f) * 2^e2, where 0 <= f < 1 is
+ * known only as zero or not (sticky), m > 0 has more than 54 bits whenever f
+ * may be nonzero, and the result is a normal double. */
+static double srv__round(srv__u128 m, int e2, int sticky)
+{
+	uint64_t hi = (uint64_t)(m >> 64), mant, bits;
+	int top = hi ? 127 - __builtin_clzll(hi) : 63 - __builtin_clzll((uint64_t)m);
+	int drop = top - 52; /* bits below the 53 kept */
+	double d;
+
+	if (drop <= 0) /* exact, and f is 0 */
+		return ldexp((double)(uint64_t)m, e2);
+	srv__u128 rest = m & (((srv__u128)1 << drop) - 1), half = (srv__u128)1 << (drop - 1);
+	mant = (uint64_t)(m >> drop);
+	if (rest > half || (rest == half && (sticky || (mant & 1))))
+		mant++;
+	e2 += drop;
+	if (mant == (uint64_t)1 << 53)
+		mant >>= 1, e2++;
+	bits = (uint64_t)(e2 + 52 + 1023) << 52 | (mant & (((uint64_t)1 << 52) - 1));
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
 #endif
 
-/* *d = mant * 10^e10 rounded to the nearest double, as strtod rounds it, when
- * one correctly rounded operation on exact operands gives it. 0, or -1 when
- * it does not (use strtod).
- * - Clinger's fast path: mant <= 2^53 and |e10| <= 22 are exact doubles.
- * - Otherwise, with x87 extended precision and |e10| <= 27, the product or
- *   quotient q is rounded once to 64 bits, then to 53. The second rounding
- *   equals the direct one unless q sits exactly on a midpoint between two
- *   doubles (its low 11 bits 0x400): a midpoint has 54 bits, so one strictly
- *   between the exact value and q would be nearer than q. That case, about
- *   1 in 2048, is left to strtod. */
+/* *d = mant * 10^e10 (mant > 0) rounded to the nearest double, as strtod
+ * rounds it. 0, or -1 when it is left to strtod.
+ * - Clinger's fast path: mant <= 2^53 and |e10| <= 22 are exact doubles, so
+ *   one multiplication or division rounds once, correctly.
+ * - Otherwise, for |e10| <= 27 (5^27 < 2^64), exactly in integers:
+ *   mant * 10^k = (mant * 5^k) * 2^k, a 128-bit product; mant / 10^k =
+ *   ((mant << s) / 5^k) * 2^-(s + k), a quotient of at least 65 bits whose
+ *   remainder gives the sticky bit. */
 static int srv__scale10(uint64_t mant, int e10, double *d)
 {
 	if (mant <= ((uint64_t)1 << 53) && e10 >= -22 && e10 <= 22) {
 		*d = e10 >= 0 ? (double)mant * srv__pow10[e10] : (double)mant / srv__pow10[-e10];
 		return 0;
 	}
-#ifdef SRV_FAST_EXTENDED
-	if (e10 >= -27 && e10 <= 27) {
-		long double q = e10 >= 0 ? (long double)mant * srv__pow10l[e10]
-					 : (long double)mant / srv__pow10l[-e10];
-		uint64_t sig; /* the significand: the first 8 bytes, integer bit on top */
-		memcpy(&sig, &q, sizeof(sig));
-		if ((sig & 0x7ff) == 0x400)
-			return -1;
-		*d = (double)q;
+#ifdef __SIZEOF_INT128__
+	if (e10 >= 0 && e10 <= 27) {
+		*d = srv__round((srv__u128)mant * srv__pow5[e10], e10, 0);
+		return 0;
+	}
+	if (e10 < 0 && e10 >= -27) {
+		int s = 64 + __builtin_clzll(mant);
+		srv__u128 n = (srv__u128)mant << s, q = n / srv__pow5[-e10];
+		*d = srv__round(q, e10 - s, n - q * srv__pow5[-e10] != 0);
 		return 0;
 	}
 #endif
 	return -1;
 }
 
+static const uint64_t srv__pow10_u64[9] = {1, 10, 100, 1000, 10000, 100000, 1000000,
+					   10000000, 100000000};
+
+/* The run of digits at q (before end): appended to *mant (wrapping past 19
+ * digits: the caller counts them) and its length returned. Eight bytes at a
+ * time where eight can be read: the bytes that are digits are found and
+ * combined in a register, without a branch per byte. */
+static int srv__digits(const char *q, const char *end, uint64_t *mant)
+{
+	const char *start = q;
+	uint64_t m = *mant;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	while (end - q >= 8) {
+		uint64_t x, nondigit;
+		memcpy(&x, q, 8);
+		x ^= 0x3030303030303030u; /* '0'..'9' become 0..9 */
+		nondigit = (((x & 0x7f7f7f7f7f7f7f7fu) + 0x7676767676767676u) | x) &
+			   0x8080808080808080u; /* the top bit of each byte > 9 */
+		int k = nondigit ? __builtin_ctzll(nondigit) / 8 : 8;
+		if (k == 0)
+			break;
+		x <<= 8 * (8 - k); /* the k digits last, zeros before them */
+		x = (x * 10 + (x >> 8)) & 0x00ff00ff00ff00ffu;     /* pairs */
+		x = (x * 100 + (x >> 16)) & 0x0000ffff0000ffffu;   /* fours */
+		x = (x * 10000 + (x >> 32)) & 0x00000000ffffffffu; /* eight */
+		m = m * srv__pow10_u64[k] + x;
+		q += k;
+		if (k < 8)
+			break;
+	}
+#endif
+	for (; q < end && *q >= '0' && *q <= '9'; q++)
+		m = m * 10 + (uint64_t)(*q - '0');
+	*mant = m;
+	return (int)(q - start);
+}
+
 int srv_fast_number(const char **p, const char *end, float *out)
 {
 	const char *s = *p, *q = s;
 	uint64_t mant = 0;
-	int neg = 0, digits = 0, frac = 0, is_real = 0, exp = 0, eneg = 0, edigits = 0;
+	int neg = 0, digits, frac = 0, is_real = 0, exp = 0, eneg = 0, edigits = 0, zero;
 	double d;
 
 	if (q < end && *q == '-')
@@ -176,16 +156,21 @@ int srv_fast_number(const char **p, const char *end, float *out)
 	if (q >= end || *q < '0' || *q > '9' || (*q == '0' && q + 1 < end && q[1] >= '0' &&
 						 q[1] <= '9'))
 		return -1;
-	for (; q < end && *q >= '0' && *q <= '9'; q++)
-		if (digits || *q != '0')
-			mant = mant * 10 + (uint64_t)(*q - '0'), digits++;
+	zero = *q == '0'; /* JSON has no other leading zeros */
+	digits = srv__digits(q, end, &mant);
+	q += digits;
+	if (zero)
+		digits = 0; /* significant ones */
 	if (q < end && *q == '.') {
 		is_real = 1;
 		if (++q >= end || *q < '0' || *q > '9')
 			return -1;
-		for (; q < end && *q >= '0' && *q <= '9'; q++, frac++)
-			if (digits || *q != '0')
-				mant = mant * 10 + (uint64_t)(*q - '0'), digits++;
+		for (; zero && q < end && *q == '0'; q++)
+			frac++;
+		int n = srv__digits(q, end, &mant);
+		q += n;
+		frac += n;
+		digits += n;
 	}
 	if (q < end && (*q == 'e' || *q == 'E')) {
 		is_real = 1;
@@ -227,55 +212,155 @@ int srv_fast_number(const char **p, const char *end, float *out)
 	return isfinite(d) && isfinite(*out) ? 0 : -1;
 }
 
-typedef struct srv__fast_dec {
+/* ---- lists ---- */
+
+typedef struct srv__list_dec {
 	const char *p, *end;
-	const mrt_io_info *info;
+	int ndim;                     /* depth of the numbers + 1; 0 before the first */
+	int64_t dims[MRT_MAX_DIMS];   /* entries per list at each depth; 0 before the first */
 	float *data;
-	int64_t next, cap;
-} srv__fast_dec;
+	int64_t n, cap;
+} srv__list_dec;
 
-/* One instance: the nested list at depth d (1 = an instance) holding exactly
- * info->dims[d] entries. 0 or -1 (not handled), -2 (out of memory). */
-static int srv__fast_list(srv__fast_dec *x, int d)
+static int srv__list_push(srv__list_dec *x, const char **p)
 {
-	int64_t n = x->info->dims[d];
-	const char *p = srv__ws(x->p, x->end);
-
-	if (p >= x->end || *p++ != '[')
+	if (x->n == x->cap) {
+		int64_t cap = x->cap ? x->cap * 2 : 256;
+		float *nd = cap <= FAST_MAX_ELEMS ? realloc(x->data, sizeof(float) * (size_t)cap)
+						  : NULL;
+		if (!nd)
+			return -1;
+		x->data = nd;
+		x->cap = cap;
+	}
+	if (srv_fast_number(p, x->end, &x->data[x->n]) != 0)
 		return -1;
-	for (int64_t i = 0; i < n; i++) {
+	x->n++;
+	return 0;
+}
+
+/* The list at x->p ('['), at depth d (0 = the batch): numbers all at one
+ * depth, every list at a depth of the same length, none empty. Leaves x->p
+ * past its ']'. 0 or -1 (not such a list: the general path decides). */
+static int srv__list(srv__list_dec *x, int d)
+{
+	const char *p = x->p + 1;
+	int64_t count = 0;
+
+	if (d >= MRT_MAX_DIMS)
+		return -1;
+	for (;; count++) {
 		p = srv__ws(p, x->end);
-		if (i > 0) {
-			if (p >= x->end || *p++ != ',')
-				return -1;
-			p = srv__ws(p, x->end);
-		}
-		if (d + 1 < x->info->ndim) {
+		if (p < x->end && *p == ']' && count > 0)
+			break;
+		if (count > 0 && (p >= x->end || *p++ != ','))
+			return -1;
+		p = srv__ws(p, x->end);
+		if (p >= x->end)
+			return -1;
+		if (*p == '[') {
+			if (x->ndim && d + 1 >= x->ndim)
+				return -1; /* a list where the numbers are */
 			x->p = p;
-			int rc = srv__fast_list(x, d + 1);
-			if (rc != 0)
-				return rc;
+			if (srv__list(x, d + 1) != 0)
+				return -1;
 			p = x->p;
 			continue;
 		}
-		if (x->next == x->cap) {
-			int64_t cap = x->cap ? x->cap * 2 : 256;
-			float *nd = cap <= FAST_MAX_ELEMS ? realloc(x->data, sizeof(float) * (size_t)cap)
-							  : NULL;
-			if (!nd)
-				return cap <= FAST_MAX_ELEMS ? -2 : -1;
-			x->data = nd;
-			x->cap = cap;
-		}
-		if (srv_fast_number(&p, x->end, &x->data[x->next]) != 0)
+		if (x->ndim == 0)
+			x->ndim = d + 1;
+		if (x->ndim != d + 1 || srv__list_push(x, &p) != 0)
 			return -1;
-		x->next++;
 	}
-	p = srv__ws(p, x->end);
-	if (p >= x->end || *p++ != ']')
+	if (x->dims[d] == 0)
+		x->dims[d] = count;
+	else if (x->dims[d] != count)
 		return -1;
-	x->p = p;
+	x->p = p + 1;
 	return 0;
+}
+
+/* Decode the list at *p into fb (data, ndim, dims); *p past it. 0 or -1. */
+static int srv__scan_list(const char **p, const char *end, srv_fast_body *fb)
+{
+	srv__list_dec x;
+
+	memset(&x, 0, sizeof(x));
+	x.p = *p;
+	x.end = end;
+	if (srv__list(&x, 0) != 0) {
+		free(x.data);
+		return -1;
+	}
+	*p = x.p;
+	fb->data = x.data;
+	fb->ndim = x.ndim;
+	memcpy(fb->dims, x.dims, sizeof(fb->dims));
+	return 0;
+}
+
+/* One "key": value member of the body at *p into fb. 0 or -1. */
+static int srv__scan_member(const char **pp, const char *end, srv_fast_body *fb, int *seen_list)
+{
+	const char *p = srv__ws(*pp, end), *key;
+	size_t klen;
+
+	if (p >= end || *p != '"' || srv__plain_string(&p, end, &key, &klen) != 0)
+		return -1;
+	p = srv__ws(p, end);
+	if (p >= end || *p++ != ':')
+		return -1;
+	p = srv__ws(p, end);
+	if (p >= end)
+		return -1;
+	if (klen == 5 && !memcmp(key, "model", 5) && !fb->model && *p == '"') {
+		if (srv__plain_string(&p, end, &fb->model, &fb->model_len) != 0)
+			return -1;
+	} else if (((klen == 6 && !memcmp(key, "inputs", 6)) ||
+		    (klen == 9 && !memcmp(key, "instances", 9))) &&
+		   !*seen_list && *p == '[') {
+		fb->used_instances = klen == 9;
+		if (srv__scan_list(&p, end, fb) != 0)
+			return -1;
+		*seen_list = 1;
+	} else {
+		return -1;
+	}
+	*pp = p;
+	return 0;
+}
+
+int srv_fast_scan(const char *body, size_t len, srv_fast_body *fb)
+{
+	const char *end = body + len, *p = srv__ws(body, end);
+	int seen_list = 0;
+
+	memset(fb, 0, sizeof(*fb));
+	if (p >= end || *p++ != '{')
+		return -1;
+	for (;;) {
+		if (srv__scan_member(&p, end, fb, &seen_list) != 0)
+			goto fail;
+		p = srv__ws(p, end);
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p >= end || *p++ != '}')
+			goto fail;
+		break;
+	}
+	if (seen_list && srv__ws(p, end) == end)
+		return 0;
+fail:
+	srv_fast_body_free(fb);
+	return -1;
+}
+
+void srv_fast_body_free(srv_fast_body *fb)
+{
+	free(fb->data);
+	fb->data = NULL;
 }
 
 /* Does the model take one float32 input of fixed shape past the batch? */
@@ -292,55 +377,28 @@ static int srv__fast_model(const mrt_model *model, mrt_io_info *info)
 	return 1;
 }
 
-int srv_fast_inputs(const mrt_model *model, const srv_fast_body *fb, codec_inputs *out)
+int srv_fast_inputs(const mrt_model *model, srv_fast_body *fb, codec_inputs *out)
 {
 	mrt_io_info info;
-	srv__fast_dec x = {fb->value, fb->end, &info, NULL, 0, 0};
-	int64_t batch = 0;
-	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (!fb->value || !srv__fast_model(model, &info))
+	if (!fb->data || !srv__fast_model(model, &info) || info.ndim != fb->ndim ||
+	    memcmp(info.dims + 1, fb->dims + 1, sizeof(info.dims[0]) * (size_t)(info.ndim - 1)))
 		return 0;
-	const char *p = srv__ws(fb->value + 1, fb->end);
-	while (p < fb->end && *p != ']') {
-		if (batch > 0) {
-			if (*p++ != ',')
-				goto fail;
-			p = srv__ws(p, fb->end);
-		}
-		x.p = p;
-		if ((rc = srv__fast_list(&x, 1)) != 0)
-			goto fail;
-		batch++;
-		p = srv__ws(x.p, fb->end);
-	}
-	if (batch == 0 || p >= fb->end)
-		goto fail;
 	out->t = calloc(1, sizeof(*out->t));
-	if (!out->t) {
-		rc = -2;
-		goto fail;
-	}
-	if (!x.data && !(x.data = malloc(sizeof(float)))) /* an input of 0 elements */
-		goto fail_nomem;
+	if (!out->t)
+		return -1;
 	out->n = 1;
 	out->t[0].name = info.name;
 	out->t[0].dtype = MRT_DTYPE_F32;
 	out->t[0].ndim = info.ndim;
 	memcpy(out->t[0].dims, info.dims, sizeof(info.dims));
-	out->t[0].dims[0] = batch;
-	out->t[0].data = x.data;
-	out->batch = batch;
+	out->t[0].dims[0] = fb->dims[0];
+	out->t[0].data = fb->data;
+	out->batch = fb->dims[0];
 	out->used_instances = fb->used_instances;
+	fb->data = NULL;
 	return 1;
-fail_nomem:
-	free(out->t);
-	out->t = NULL;
-	rc = -2;
-fail:
-	free(x.data);
-	return rc == -2 ? -1 : 0;
 }
 
 /* ---- answers ---- */

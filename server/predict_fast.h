@@ -12,18 +12,24 @@
 #include "codec.h"
 #include "mrt.h"
 
-/* What srv_fast_scan found; pointers borrow the body. */
+/* What srv_fast_scan found: the model name (borrowed from the body) and the
+ * list of numbers, already decoded. */
 typedef struct srv_fast_body {
 	const char *model; /* the "model" string (no escapes), NULL when absent */
 	size_t model_len;
-	const char *value; /* the '[' that opens the "inputs"/"instances" list */
-	const char *end;   /* end of the body */
-	int used_instances;
+	int used_instances; /* the list came as "instances" */
+	int ndim;           /* nesting depth of the numbers: 2 for [[1, 2], [3, 4]] */
+	int64_t dims[MRT_MAX_DIMS]; /* list lengths per depth; dims[0] the batch */
+	float *data;                /* new: ndim-rectangular numbers, row-major */
 } srv_fast_body;
 
-/* Scan body[0, len): 0 with *fb (OUT) filled when the body has the simple
- * shape above, -1 when it does not (use the general path). */
+/* Scan body[0, len) and decode its list: 0 with *fb (OUT) filled when the
+ * body has the simple shape above with a rectangular, non-empty list of
+ * numbers srv_fast_number takes (release with srv_fast_body_free unless
+ * srv_fast_inputs took the data); -1 when not (use the general path; nothing
+ * to release). One pass: the list is decoded while it is found. */
 int srv_fast_scan(const char *body, size_t len, srv_fast_body *fb);
+void srv_fast_body_free(srv_fast_body *fb);
 
 /* One JSON number at *p (before end) into *out as the general path stores it
  * in a float32 tensor: integers through int64, reals through strtod, then
@@ -33,11 +39,12 @@ int srv_fast_scan(const char *body, size_t len, srv_fast_body *fb);
  * double or a float). */
 int srv_fast_number(const char **p, const char *end, float *out);
 
-/* Decode the list of fb for model into *out (OUT; free with
- * codec_inputs_free). Returns 1 when decoded, 0 when the body is not one the
- * fast path decodes (other input layouts, a shape or value the general path
- * must refuse, numbers it does not round itself), -1 when out of memory. */
-int srv_fast_inputs(const mrt_model *model, const srv_fast_body *fb, codec_inputs *out);
+/* The decoded list of fb as the inputs of model in *out (OUT; free with
+ * codec_inputs_free): 1 when the model takes one float32 input of fixed
+ * shape past the batch and the list has that shape (fb->data taken over), 0
+ * when not (fb untouched: the general path decides and words the error), -1
+ * when out of memory. */
+int srv_fast_inputs(const mrt_model *model, srv_fast_body *fb, codec_inputs *out);
 
 /* The answer body for rows [row0, row0 + rows) of a model's only output,
  * byte for byte what codec_predict_body(model_name, codec_outputs_json(...),

@@ -314,7 +314,7 @@ static srv_model *srv__body_model(srv_req *r, json_t *body)
 static int srv__route_fast(srv_req *r)
 {
 	srv_fast_body fb;
-	srv_model *m;
+	srv_model *m = NULL;
 	srv *s = r->srv;
 
 	if ((r->kind != SRV_REQ_V1 && r->kind != SRV_REQ_V1_MODEL) || !r->body ||
@@ -322,19 +322,18 @@ static int srv__route_fast(srv_req *r)
 		return 0;
 	if (r->kind == SRV_REQ_V1_MODEL) {
 		m = srv_registry_find(s, r->model_name);
-	} else if (fb.model) {
-		if (fb.model_len >= sizeof(r->model_name))
-			return 0;
+	} else if (fb.model && fb.model_len < sizeof(r->model_name)) {
 		memcpy(r->model_name, fb.model, fb.model_len);
 		r->model_name[fb.model_len] = '\0';
 		m = srv_registry_find(s, r->model_name);
-	} else {
-		m = s->n_models == 1 ? s->models[0] : NULL;
-		if (m)
-			snprintf(r->model_name, sizeof(r->model_name), "%s", m->cfg.name);
+	} else if (!fb.model && s->n_models == 1) {
+		m = s->models[0];
+		snprintf(r->model_name, sizeof(r->model_name), "%s", m->cfg.name);
 	}
-	if (!m || srv_fast_inputs(m->model, &fb, &r->in) != 1)
+	if (!m || srv_fast_inputs(m->model, &fb, &r->in) != 1) {
+		srv_fast_body_free(&fb);
 		return 0;
+	}
 	r->v2_owned = 0;
 	r->model = m;
 	srv_model_ref(m);

@@ -21,8 +21,11 @@ static int both(const mrt_model *m, const char *body)
 	json_error_t jerr;
 	int rc = 0;
 
-	if (srv_fast_scan(body, strlen(body), &fb) == 0)
+	if (srv_fast_scan(body, strlen(body), &fb) == 0) {
 		rc = srv_fast_inputs(m, &fb, &fast);
+		CHECK(rc == 1 || fb.data != NULL); /* left: the data stays the caller's */
+		srv_fast_body_free(&fb);
+	}
 	CHECK(rc == 0 || rc == 1);
 	if (rc != 1)
 		return rc;
@@ -174,6 +177,19 @@ static void test_numbers(void)
 	CHECK_EQ_INT(number_same("0.9108999967575073"), 1);
 	CHECK_EQ_INT(number_same("-0.31769999861717224"), 1);
 	CHECK_EQ_INT(number_same("1.000000059604644775"), 1);
+	/* every power of ten the integer path scales by, with long mantissas */
+	for (int e = -30; e <= 30; e++) {
+		for (int i = 0; i < 200; i++) {
+			uint64_t m = i == 0 ? 9999999999999999999ull : 1000000000000000000ull +
+								 next() % 9000000000000000000ull;
+			snprintf(buf, sizeof(buf), "%llu%c%d", (unsigned long long)m,
+				 i % 2 ? 'e' : 'E', e);
+			/* left only when it overflows a float (the general path's error) */
+			CHECK_EQ_INT(number_same(buf), isfinite((float)strtod(buf, NULL)));
+			snprintf(buf, sizeof(buf), "0.%llue%d", (unsigned long long)m, e);
+			CHECK_EQ_INT(number_same(buf), 1);
+		}
+	}
 	for (int it = 0; it < 200000; it++) {
 		double v = random_double();
 		float f = (float)v;
@@ -241,6 +257,11 @@ static void test_left(void)
 		"{\"inputs\":[]}",                                 /* empty batch */
 		"{\"inputs\":[1,2,3,4,5,6,7,8,9,10]}",             /* not nested */
 		"{\"inputs\":[[[1],2,3,4,5,6,7,8,9,10]]}",         /* too deep */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,10],[1,2]]}",   /* ragged */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,10],[[1,2,3,4,5,6,7,8,9,10]]]}",
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,10],3]}",       /* a number beside a row */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,10],[]]}",      /* an empty row */
+		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,10] [1,2,3,4,5,6,7,8,9,10]]}",
 		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,1e39]]}",         /* float overflow */
 		"{\"inputs\":[[1,2,3,4,5,6,7,8,9,1e400]]}",        /* double overflow */
 		"{\"inputs\":[[01,2,3,4,5,6,7,8,9,10]]}",          /* not JSON */
