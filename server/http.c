@@ -136,8 +136,11 @@ static enum MHD_Result srv__access(void *cls, struct MHD_Connection *conn, const
 			return MHD_YES;
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > (unsigned long long)s->cfg.max_body_bytes)
+		unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+		if (n > (unsigned long long)s->cfg.max_body_bytes)
 			r->too_large = 1;
+		else if (n > 0 && (r->body = malloc((size_t)n + 1)) != NULL)
+			r->body_cap = (size_t)n + 1; /* the body in one piece, no regrowth */
 		return MHD_YES;
 	}
 	if (r->answered) {
