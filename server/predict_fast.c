@@ -53,6 +53,22 @@ static const uint64_t srv__pow5[28] = {
 	11920928955078125ull, 59604644775390625ull, 298023223876953125ull,
 	1490116119384765625ull, 7450580596923828125ull};
 
+/* n / d and its remainder (OUT) when the quotient fits 64 bits (n >> 64 < d):
+ * one divq on x86-64, where the compiler would call a 128-bit division. */
+static inline uint64_t srv__div(srv__u128 n, uint64_t d, uint64_t *rem)
+{
+#if defined(__x86_64__)
+	uint64_t q, r;
+	__asm__("divq %4" : "=a"(q), "=d"(r) : "a"((uint64_t)n), "d"((uint64_t)(n >> 64)), "rm"(d));
+	*rem = r;
+	return q;
+#else
+	uint64_t q = (uint64_t)(n / d);
+	*rem = (uint64_t)(n - (srv__u128)q * d);
+	return q;
+#endif
+}
+
 /* The double nearest (ties to even) to (m + f) * 2^e2, where 0 <= f < 1 is
  * known only as zero or not (sticky), m > 0 has more than 54 bits whenever f
  * may be nonzero, and the result is a normal double. */
@@ -84,7 +100,7 @@ static double srv__round(srv__u128 m, int e2, int sticky)
  *   one multiplication or division rounds once, correctly.
  * - Otherwise, for |e10| <= 27 (5^27 < 2^64), exactly in integers:
  *   mant * 10^k = (mant * 5^k) * 2^k, a 128-bit product; mant / 10^k =
- *   ((mant << s) / 5^k) * 2^-(s + k), a quotient of at least 65 bits whose
+ *   ((mant << s) / 5^k) * 2^-(s + k), a quotient of at least 63 bits whose
  *   remainder gives the sticky bit. */
 static int srv__scale10(uint64_t mant, int e10, double *d)
 {
@@ -98,9 +114,11 @@ static int srv__scale10(uint64_t mant, int e10, double *d)
 		return 0;
 	}
 	if (e10 < 0 && e10 >= -27) {
-		int s = 64 + __builtin_clzll(mant);
-		srv__u128 n = (srv__u128)mant << s, q = n / srv__pow5[-e10];
-		*d = srv__round(q, e10 - s, n - q * srv__pow5[-e10] != 0);
+		/* shifted so the quotient has 63 or 64 bits: one 128-by-64 divide */
+		uint64_t p5 = srv__pow5[-e10], rem, q;
+		int s = 63 + __builtin_clzll(mant) - __builtin_clzll(p5);
+		q = srv__div((srv__u128)mant << s, p5, &rem);
+		*d = srv__round(q, e10 - s, rem != 0);
 		return 0;
 	}
 #endif
@@ -157,10 +175,13 @@ int srv_fast_number(const char **p, const char *end, float *out)
 						 q[1] <= '9'))
 		return -1;
 	zero = *q == '0'; /* JSON has no other leading zeros */
-	digits = srv__digits(q, end, &mant);
-	q += digits;
-	if (zero)
-		digits = 0; /* significant ones */
+	if (zero || q + 1 >= end || q[1] < '0' || q[1] > '9') {
+		mant = (uint64_t)(*q++ - '0'); /* one digit, the common case */
+		digits = !zero;               /* significant ones */
+	} else {
+		digits = srv__digits(q, end, &mant);
+		q += digits;
+	}
 	if (q < end && *q == '.') {
 		is_real = 1;
 		if (++q >= end || *q < '0' || *q > '9')
