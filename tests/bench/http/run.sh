@@ -5,7 +5,9 @@
 # Usage: tests/bench/http/run.sh [BUILDDIR]   (DURATION=5 by default)
 # Prints a markdown table: requests/s, p50 and p99 latency, and the CPU time
 # the server processes spent per request (user + system, from /proc), which
-# drifts far less than requests/s on a shared machine.
+# drifts far less than requests/s on a shared machine; then, per model, the
+# requests/s of batching on over off at 64 connections, and the load average
+# before and after (other work on the machine moves every figure).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=$(cd "$here/../../.." && pwd)
@@ -88,6 +90,7 @@ for name, path in (("regression", "models/demo/regression.request.json"),
     json.dump({"model": name, "inputs": req["inputs"][:1]}, open(f"{work}/{name}.body.json", "w"))
 PY
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "| target | connections | requests/s | p50 | p99 | CPU us/request | non-200 |"
 echo "|---|---|---|---|---|---|---|"
 port=$(free_port)
@@ -108,8 +111,16 @@ for model in ${MODELS:-regression scoring}; do
 		start_modeld "$model" "$work/$model.gguf" "$2" "$3"
 		for c in 1 16 64; do
 			wrk_row "$model, batching $1" $c "http://127.0.0.1:$port/v1/predict" \
-				"$work/$model.body.json" "$pid"
+				"$work/$model.body.json" "$pid" | tee -a "$work/rows"
 		done
 		kill "$pid"; wait "$pid" 2>/dev/null || :
 	done
 done
+echo
+for model in ${MODELS:-regression scoring}; do
+	awk -F' *[|] *' -v m="$model" '$3 == 64 && $2 == m ", batching on" {on = $4}
+		$3 == 64 && $2 == m ", batching off" {off = $4}
+		END {if (off > 0) printf "%s: batching on / off at 64 connections = %.2f\n", m, on / off}' \
+		"$work/rows"
+done
+echo "load average (1, 5, 15 min): before $load0, after $(cut -d' ' -f1-3 /proc/loadavg)"
