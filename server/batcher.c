@@ -2,7 +2,8 @@
  * closes at max_batch_size instances or when its oldest request has waited
  * max_batch_delay_us, and only while fewer than `workers` batches of the
  * model run, so requests pile up into bigger batches under load. When no
- * batch of the model runs, the queue is sent at once (no delay when idle).
+ * batch of the model runs, the queue is sent at the end of the current loop
+ * turn (no delay when idle, but the requests read in one turn go together).
  * DESIGN: the loop owns the queues; a closed batch is handed whole to a
  * uv_queue_work worker, which concatenates the inputs into the batch's
  * reusable buffers, runs the model with a pooled mrt_ctx and writes each
@@ -311,27 +312,45 @@ static void srv__batch_dispatch(srv_model *m, uint64_t now)
 	uv_queue_work(m->srv->loop, &b->work, srv__batch_work, srv__batch_done);
 }
 
+static void srv__batch_run(srv_model *m, int from_timer);
+
 static void srv__on_timer(uv_timer_t *t)
 {
-	srv_batch_poll(t->data);
+	srv__batch_run(t->data, 1);
 }
 
-void srv_batch_poll(srv_model *m)
+/* Close and dispatch batches while workers are free. from_timer: the model's
+ * timer fired (a delay ran out, or the loop turn that found the workers idle
+ * has ended). */
+static void srv__batch_run(srv_model *m, int from_timer)
 {
 	uint64_t now = uv_hrtime();
 	while (m->head && m->inflight_batches < m->srv->cfg.workers) {
 		uint64_t waited = now - m->head->t_queued;
 		uint64_t delay = (uint64_t)m->cfg.max_batch_delay_us * 1000u;
+		int wait = m->queued_instances < m->cfg.max_batch_size && !m->srv->draining &&
+			   !m->head->solo;
 		/* with every worker idle, waiting only adds latency: batches form
 		 * from what arrives while the workers are busy */
-		if (m->queued_instances < m->cfg.max_batch_size && waited < delay &&
-		    m->inflight_batches > 0 && !m->srv->draining && !m->head->solo) {
+		if (wait && waited < delay && m->inflight_batches > 0) {
 			uint64_t left_ms = (delay - waited + 999999) / 1000000;
 			uv_timer_start(&m->timer, srv__on_timer, left_ms, 0);
 			return;
 		}
+		/* idle: close the batch when this loop turn ends, so the requests
+		 * read in the same turn (a burst of answered clients sending again)
+		 * go together instead of the first alone */
+		if (wait && m->inflight_batches == 0 && !from_timer) {
+			uv_timer_start(&m->timer, srv__on_timer, 0, 0);
+			return;
+		}
 		srv__batch_dispatch(m, now);
 	}
+}
+
+void srv_batch_poll(srv_model *m)
+{
+	srv__batch_run(m, 0);
 }
 
 void srv_batch_enqueue(srv_req *r)
