@@ -6,11 +6,17 @@
  * generation; workers wake on `wake`, copy the job under the mutex, and then
  * every thread (caller included) claims task numbers from an atomic counter
  * until they run out. The thread that finishes the last task, and the last
- * worker to leave a job, signal `done`. Workers sleep on the condition
- * variable between runs: no spinning. */
+ * worker to leave a job, signal `done`.
+ *
+ * Waiting: a decoder step is dozens of runs a few hundred microseconds
+ * apart, and a futex wake-up costs tens of microseconds. So a waiting
+ * thread (a worker between runs, the caller for the last task) first polls
+ * for up to POOL_SPIN_NS with the pause instruction, then sleeps on the
+ * condition variable. An idle pool costs no CPU after that. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "kernels.h"
 
@@ -20,7 +26,7 @@ struct mrt__pool {
 	pthread_mutex_t mu;
 	pthread_cond_t wake; /* workers: a new generation or stop */
 	pthread_cond_t done; /* caller: all tasks finished */
-	unsigned long generation;
+	atomic_ulong generation; /* written under mu, polled without it */
 	int stop;
 	int active; /* workers inside a job (under mu) */
 	/* the current job */
@@ -30,6 +36,51 @@ struct mrt__pool {
 	atomic_int next;     /* next task number to claim */
 	atomic_int finished; /* tasks completed */
 };
+
+#define POOL_SPIN_NS 50000
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int moved_on(mrt__pool *pool, unsigned long seen)
+{
+	return atomic_load_explicit(&pool->generation, memory_order_acquire) != seen;
+}
+
+static int all_finished(mrt__pool *pool, unsigned long n_tasks)
+{
+	return (unsigned long)atomic_load_explicit(&pool->finished, memory_order_acquire) >= n_tasks;
+}
+
+/* Polls ready(pool, arg) until it holds, or (returns anyway) after
+ * POOL_SPIN_NS; the clock is read every 32 polls. */
+static void spin(mrt__pool *pool, int (*ready)(mrt__pool *, unsigned long), unsigned long arg)
+{
+	int64_t t0 = 0;
+	for (unsigned i = 0; !ready(pool, arg); i++) {
+		cpu_relax();
+		if ((i & 31) == 31) {
+			int64_t t = mono_ns();
+			if (t0 == 0)
+				t0 = t;
+			else if (t - t0 > POOL_SPIN_NS)
+				return;
+		}
+	}
+}
 
 /* Claim and run tasks until none are left. Returns when the counter is
  * exhausted; other threads may still be running their last task. */
@@ -54,6 +105,11 @@ static void *pool_main(void *p)
 	unsigned long seen = 0;
 	pthread_mutex_lock(&pool->mu);
 	for (;;) {
+		if (!pool->stop && pool->generation == seen) {
+			pthread_mutex_unlock(&pool->mu);
+			spin(pool, moved_on, seen);
+			pthread_mutex_lock(&pool->mu);
+		}
 		while (!pool->stop && pool->generation == seen)
 			pthread_cond_wait(&pool->wake, &pool->mu);
 		if (pool->stop)
@@ -156,6 +212,7 @@ void mrt__pool_run(mrt__pool *pool, int n_tasks, mrt__task_fn fn, void *arg)
 
 	pool_work(pool, fn, arg, n_tasks);
 
+	spin(pool, all_finished, (unsigned long)n_tasks);
 	pthread_mutex_lock(&pool->mu);
 	while (atomic_load_explicit(&pool->finished, memory_order_acquire) < n_tasks)
 		pthread_cond_wait(&pool->done, &pool->mu);
