@@ -100,6 +100,8 @@ void mrt__lin_k_generic(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, i
 #else /* KERN_PASS: the int8 kernel for target TGT */
 
 #define INL static inline __attribute__((always_inline)) TGT
+/* Software prefetch distance in bytes of W (see kernels_avx2.c). */
+#define KQ_PREFETCH 2048
 #define KT_MAX_R 4 /* rows of X per tile: each weight super-block is decoded once for them */
 
 INL float SFX(hsum)(__m256 v)
@@ -243,7 +245,13 @@ INL void SFX(ktile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R)
 		acc[r] = _mm256_setzero_ps();
 	}
 	int64_t nb = a->K / MRT__QKK;
+	size_t bsz = wtype == MRT_TYPE_Q6_K   ? sizeof(blk_q6_k)
+		     : wtype == MRT_TYPE_Q5_K ? sizeof(blk_q5_k)
+						: sizeof(blk_q4_k);
 	for (int64_t i = 0; i < nb; i++) {
+		for (size_t o = 0; o < bsz; o += 64)
+			_mm_prefetch((const char *)wrow + (size_t)i * bsz + KQ_PREFETCH + o,
+				     _MM_HINT_T0);
 		if (wtype == MRT_TYPE_Q6_K)
 			SFX(sb_q6)(wrow, i, x, R, acc);
 		else
@@ -299,4 +307,5 @@ TGT void SFX(mrt__lin_k)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, 
 
 #undef INL
 #undef KT_MAX_R
+#undef KQ_PREFETCH
 #endif
