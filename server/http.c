@@ -167,6 +167,15 @@ static enum MHD_Result srv__access(void *cls, struct MHD_Connection *conn, const
 	return MHD_YES;
 }
 
+/* src into dst[n], cut to fit (n > 0): snprintf's "%s" without the format
+ * parsing, which showed in profiles at one log record per request. */
+static void srv__copy(char *dst, size_t n, const char *src)
+{
+	size_t len = strnlen(src, n - 1);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 /* Log and count a request once MHD is done with it. */
 static void srv__completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			   enum MHD_RequestTerminationCode toe)
@@ -188,8 +197,8 @@ static void srv__completed(void *cls, struct MHD_Connection *conn, void **con_cl
 		uv_timeval64_t tv;
 		uv_gettimeofday(&tv);
 		rec.time_us = tv.tv_sec * 1000000 + tv.tv_usec;
-		snprintf(rec.model, sizeof(rec.model), "%s", r->model_name);
-		snprintf(rec.endpoint, sizeof(rec.endpoint), "%s", r->endpoint ? r->endpoint : "");
+		srv__copy(rec.model, sizeof(rec.model), r->model_name);
+		srv__copy(rec.endpoint, sizeof(rec.endpoint), r->endpoint ? r->endpoint : "");
 		rec.status = r->status;
 		rec.latency_ms = lat * 1e3;
 		rec.queue_ms = q * 1e3;
@@ -198,8 +207,8 @@ static void srv__completed(void *cls, struct MHD_Connection *conn, void **con_cl
 		rec.instances = r->in.batch;
 		rec.bytes_in = (int64_t)r->body_len;
 		rec.bytes_out = (int64_t)r->resp_len;
-		snprintf(rec.client, sizeof(rec.client), "%s", r->client);
-		snprintf(rec.error, sizeof(rec.error), "%s", r->err_code);
+		srv__copy(rec.client, sizeof(rec.client), r->client);
+		srv__copy(rec.error, sizeof(rec.error), r->err_code);
 		if (r->llm)
 			srv_llm_req_done(r, &rec);
 		srv_log_submit(s->log, &rec);
@@ -291,7 +300,7 @@ int srv_http_start(srv *s, char *err, size_t errlen)
 	struct sockaddr_storage ss;
 	if (srv__parse_listen(s->cfg.listen, &ss, err, errlen) < 0)
 		return -1;
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->mhd = MHD_start_daemon(
