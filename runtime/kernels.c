@@ -312,12 +312,18 @@ static void deq_lin(const lin_job *j, int64_t m0, int64_t m1, int64_t n0, int64_
 }
 
 /* Rows [m0,m1) of X into Q8KX: ggml's Q8_K quantizer, the same bytes on
- * every level (a few flops per element; the weights dominate). */
-static void quant_k(const mrt__lin *a, int64_t m0, int64_t m1)
+ * every level (the AVX2 one is checked against mrt_quantize). */
+static void quant_k(const lin_job *j, int64_t m0, int64_t m1)
 {
-	for (int64_t m = m0; m < m1; m++)
-		mrt_quantize(MRT_TYPE_Q8_K, a->X + (size_t)m * a->ldx, a->xq + a->xq_row * (size_t)m,
-			     (size_t)a->K);
+	const mrt__lin *a = j->a;
+	for (int64_t m = m0; m < m1; m++) {
+		const float *x = a->X + (size_t)m * a->ldx;
+		void *q = a->xq + a->xq_row * (size_t)m;
+		if (j->kern != &mrt__kern_generic)
+			mrt__quant_k_avx2(x, q, a->K / MRT__QKK);
+		else
+			mrt_quantize(MRT_TYPE_Q8_K, x, q, (size_t)a->K);
+	}
 }
 
 /* Rows [r0,r1) of the current panel: W rows p0 + r as F32. */
@@ -348,7 +354,7 @@ static void lin_task(void *arg, int task, int n_tasks)
 	case JOB_LIN_Q: j->kern->lin_q(j->a, m0, m1, n0, n1); break;
 	case JOB_QUANT_X: j->kern->quant_x(j->a, m0, m1); break;
 	case JOB_LIN_K: j->kern->lin_k(j->a, m0, m1, n0, n1); break;
-	case JOB_QUANT_K: quant_k(j->a, m0, m1); break;
+	case JOB_QUANT_K: quant_k(j, m0, m1); break;
 	case JOB_LIN_DEQ: deq_lin(j, m0, m1, n0, n1); break;
 	default: expand_panel(j, m0, m1); break;
 	}
@@ -461,7 +467,7 @@ int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const floa
 		if (M >= 8)
 			run_rows(&j, pool, M);
 		else
-			quant_k(&a, 0, M);
+			quant_k(&j, 0, M);
 		j.kind = JOB_LIN_K;
 		run_split(&j, pool, M, N, 1);
 		return 0;

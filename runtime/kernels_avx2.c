@@ -438,6 +438,69 @@ static TGT void quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
 	}
 }
 
+/* Sum of the 8 int32 lanes of v. */
+INL int hsum_epi32(__m256i v)
+{
+	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+	return _mm_cvtsi128_si32(s);
+}
+
+/* ggml's Q8_K quantizer with the bytes of mrt_quantize(MRT_TYPE_Q8_K) for
+ * finite x: max = the first x of largest magnitude, q = roundf(x * -128 /
+ * max) with 128 clamped to 127, d = max / -128, bsums per 16. roundf is
+ * trunc(v + copysign(0.5 - 2^-25, v)), exact for |v| <= 2^22. */
+TGT void mrt__quant_k_avx2(const float *x, mrt__q8k *b, int64_t nb)
+{
+	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	const __m256 half = _mm256_set1_ps(0.49999997f);
+	for (int64_t i = 0; i < nb; i++, x += MRT__QKK, b++) {
+		__m256 mx = _mm256_setzero_ps();
+		for (int j = 0; j < MRT__QKK; j += 8) /* a NaN lane keeps mx */
+			mx = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + j), absmask), mx);
+		__m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+		h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+		h = _mm_max_ss(h, _mm_movehdup_ps(h));
+		float amax = _mm_cvtss_f32(h), max = 0.0f;
+		memset(b, 0, sizeof(*b));
+		if (amax == 0.0f)
+			continue;
+		__m256 va = _mm256_set1_ps(amax);
+		for (int j = 0; j < MRT__QKK; j += 8) {
+			__m256 e = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(x + j), absmask), va,
+						 _CMP_EQ_OQ);
+			int hit = _mm256_movemask_ps(e);
+			if (hit) {
+				max = x[j + __builtin_ctz((unsigned)hit)];
+				break;
+			}
+		}
+		float iscale = -128.0f / max;
+		__m256 is = _mm256_set1_ps(iscale);
+		for (int j = 0; j < MRT__QKK; j += 32) {
+			__m256i q[4];
+#pragma GCC unroll 4
+			for (int u = 0; u < 4; u++) {
+				__m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * u), is);
+				__m256 r = _mm256_add_ps(v, _mm256_or_ps(half, _mm256_andnot_ps(absmask, v)));
+				q[u] = _mm256_cvttps_epi32(r);
+			}
+			/* 128 saturates to 127 in the packs, as the clamp does */
+			__m256i s = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
+						       _mm256_packs_epi32(q[2], q[3]));
+			s = _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+			_mm256_storeu_si256((__m256i *)(b->qs + j), s);
+			__m128i lo = _mm256_castsi256_si128(s), hi = _mm256_extracti128_si256(s, 1);
+			b->bsums[j / 16] = (int16_t)(hsum_epi32(_mm256_cvtepi8_epi32(lo)) +
+						     hsum_epi32(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))));
+			b->bsums[j / 16 + 1] = (int16_t)(hsum_epi32(_mm256_cvtepi8_epi32(hi)) +
+							 hsum_epi32(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))));
+		}
+		b->d = 1.0f / iscale;
+	}
+}
+
 /* F16 (F16C) or BF16 (shift) to F32, for the sgemm panels. */
 static TGT void expand(int wtype, const uint16_t *src, float *dst, int64_t n)
 {

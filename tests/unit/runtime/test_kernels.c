@@ -2,11 +2,14 @@
  * mrt__linear_ref (and F32 against cblas_sgemm); the worker pool runs every
  * task exactly once. */
 #include <cblas.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels.h"
+#include "kernels_impl.h"
 #include "mrt_gguf.h"
 #include "test.h"
 
@@ -76,6 +79,44 @@ static void q8k_roundtrip(float *x, int64_t n)
 
 static const int wtypes[] = {MRT_TYPE_F32, MRT_TYPE_F16,  MRT_TYPE_BF16, MRT_TYPE_Q8_0,
 			     MRT_TYPE_Q4_0, MRT_TYPE_Q4_K, MRT_TYPE_Q5_K, MRT_TYPE_Q6_K};
+
+/* The AVX2 Q8_K activation quantizer writes mrt_quantize's bytes: random
+ * rows at several scales, rounding ties (x * -128 / max = k + 0.5 exactly)
+ * and the floats just below them,
+ * +max and -max in either order, a single non-zero, all zeros. */
+static void test_quant_k_avx2(void)
+{
+	enum { NB = 4, N = NB * MRT__QKK };
+	static float x[N];
+	static mrt__q8k want[NB], got[NB];
+	int bad = 0;
+	for (int c = 0; c < 600; c++) {
+		float scale = c % 3 == 0 ? 1e-3f : c % 3 == 1 ? 1.0f : 3e4f;
+		for (int i = 0; i < N; i++)
+			x[i] = frand() * scale;
+		if (c % 5 == 1) /* max -128: iscale 1, x = k + 0.5 are exact ties */
+			for (int i = 0; i < N; i++)
+				x[i] = i % MRT__QKK == 7 ? -128.0f : (float)((int)(frand() * 127)) + 0.5f;
+		if (c % 5 == 2) /* equal magnitudes of both signs */
+			for (int i = 0; i < N; i++)
+				x[i] = (i * 7 + c) % 11 == 0 ? (c & 1 ? 2.5f : -2.5f) * (i & 1 ? 1 : -1)
+							      : frand();
+		if (c % 5 == 4) /* just below ties: round down, where adding 0.5 would not */
+			for (int i = 0; i < N; i++)
+				x[i] = i % MRT__QKK == 9 ? 128.0f
+							 : nextafterf((float)((int)(frand() * 127)) + 0.5f, 0.0f);
+		if (c % 5 == 3) { /* one non-zero, the rest zero; block 1 all zero */
+			for (int i = 0; i < N; i++)
+				x[i] = 0.0f;
+			x[c % MRT__QKK] = frand() + 2.0f;
+		}
+		CHECK_EQ_INT(mrt_quantize(MRT_TYPE_Q8_K, x, want, N), 0);
+		memset(got, 0x55, sizeof(got));
+		mrt__quant_k_avx2(x, got, NB);
+		bad += memcmp(want, got, sizeof(want)) != 0;
+	}
+	CHECK_EQ_INT(bad, 0);
+}
 
 /* One case: returns the number of outputs out of tolerance. */
 static int run_case(int wtype, int64_t M, int64_t N, int64_t K, int accumulate, int use_bias,
@@ -259,7 +300,7 @@ int main(void)
 	test_linear_level("generic");
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
 	    __builtin_cpu_supports("f16c"))
-		test_linear_level("avx2");
+		test_linear_level("avx2"), test_quant_k_avx2();
 	else
 		fprintf(stderr, "SKIP avx2 kernels: this CPU lacks AVX2/FMA/F16C\n");
 	if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
