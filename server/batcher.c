@@ -4,6 +4,9 @@
  * model run, so requests pile up into bigger batches under load. When no
  * batch of the model runs, the queue is sent at the end of the current loop
  * turn (no delay when idle, but the requests read in one turn go together).
+ * A batch above batch_multiple instances closes at a multiple of it when its
+ * newest requests make up the excess (the runtime's F32 product works on
+ * 16-row panels); those requests stay first in the queue.
  * DESIGN: the loop owns the queues; a closed batch is handed whole to a
  * uv_queue_work worker, which concatenates the inputs into the batch's
  * reusable buffers, runs the model with a pooled mrt_ctx and writes each
@@ -201,20 +204,24 @@ static int srv__client_fault(int rc)
 	       rc == MRT_ERR_INVALID;
 }
 
+/* Put r back at the head of its model's queue. */
+static void srv__queue_front(srv_model *m, srv_req *r)
+{
+	r->next = m->head;
+	m->head = r;
+	if (!m->tail)
+		m->tail = r;
+	m->n_queued++;
+	m->queued_instances += r->in.batch;
+}
+
 /* Put the requests of a failed batch back at the head, each to run alone, so
  * one bad input cannot fail its neighbours. */
 static void srv__batch_requeue(srv__batch *b)
 {
-	srv_model *m = b->m;
 	for (int k = b->n - 1; k >= 0; k--) {
-		srv_req *r = b->reqs[k];
-		r->solo = 1;
-		r->next = m->head;
-		m->head = r;
-		if (!m->tail)
-			m->tail = r;
-		m->n_queued++;
-		m->queued_instances += r->in.batch;
+		b->reqs[k]->solo = 1;
+		srv__queue_front(b->m, b->reqs[k]);
 	}
 }
 
@@ -305,6 +312,13 @@ static void srv__batch_dispatch(srv_model *m, uint64_t now)
 			break;
 		if (!(r = srv__pop_live(m, now)))
 			break;
+	}
+	/* the newest requests past a multiple of batch_multiple wait for the next
+	 * batch, first in the queue (srv_batch_keep) */
+	for (int keep = srv_batch_keep(b->reqs, b->n, m->cfg.batch_multiple); b->n > keep;) {
+		r = b->reqs[--b->n];
+		b->instances -= r->in.batch;
+		srv__queue_front(m, r);
 	}
 	b->work.data = b;
 	m->inflight_batches++;

@@ -46,6 +46,7 @@ static const srv__cfg_entry srv__model_table[] = {
 	M_STR(path, ""),
 	M_INT(max_batch_size, 1, 65536, "32"),
 	M_INT(max_batch_delay_us, 0, 10000000, "1000"),
+	M_INT(batch_multiple, 1, 65536, "16"),
 	M_INT(max_queue, 1, 1 << 24, "1024"),
 	M_INT(timeout_ms, 1, 3600000, "5000"),
 	M_INT(parallel, 1, 256, "4"),

@@ -164,6 +164,11 @@ void srv_http_stop(srv *s);
 /* Queue r (parsed, holding a model reference) on its model. Answers 503
  * when the queue is full. */
 void srv_batch_enqueue(srv_req *r);
+/* How many of the n requests closing a batch (oldest first) to keep so that
+ * a batch above `multiple` instances holds a multiple of it: the newest
+ * requests go back to the queue only when they make up the excess exactly
+ * (and the oldest always stays). n when nothing is to be left. */
+int srv_batch_keep(srv_req *const *reqs, int n, int64_t multiple);
 /* Make a batch now if the model's queue allows. */
 void srv_batch_poll(srv_model *m);
 /* Stop the model's timer (before it is freed). */

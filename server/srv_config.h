@@ -16,6 +16,7 @@ typedef struct srv_model_cfg {
 	char path[SRV_PATH_MAX];
 	int64_t max_batch_size;     /* instances per batch */
 	int64_t max_batch_delay_us; /* oldest request waits at most this long */
+	int64_t batch_multiple;     /* a batch above it closes at a multiple of it */
 	int64_t max_queue;          /* requests waiting; more -> 503 */
 	int64_t timeout_ms;         /* not started within this -> 504 */
 	/* language models */

@@ -23,3 +23,10 @@ tests_unit_server_test_metrics_SOURCES = tests/unit/server/test_metrics.c server
 tests_unit_server_test_metrics_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(UV_CFLAGS) \
 	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
 tests_unit_server_test_metrics_LDADD = $(UV_LIBS)
+
+check_PROGRAMS += tests/unit/server/test_batch_policy
+TESTS += tests/unit/server/test_batch_policy
+tests_unit_server_test_batch_policy_SOURCES = tests/unit/server/test_batch_policy.c \
+	server/batch_policy.c
+tests_unit_server_test_batch_policy_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(UV_CFLAGS) \
+	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS)

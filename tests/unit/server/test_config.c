@@ -41,6 +41,7 @@ static const want_key want_global[] = {
 static const want_key want_model[] = {
 	MI(max_batch_size, 1, 65536, 32),
 	MI(max_batch_delay_us, 0, 10000000, 1000),
+	MI(batch_multiple, 1, 65536, 16),
 	MI(max_queue, 1, 1 << 24, 1024),
 	MI(timeout_ms, 1, 3600000, 5000),
 	MI(parallel, 1, 256, 4),
