@@ -173,8 +173,9 @@ static int make_arena(mrt_llm_ctx *c)
 	c->scores = (float *)(a + o_sc);
 	c->group_scratch = a + o_grp;
 	c->lin_scratch = a + o_lin;
-	for (int i = 0; i < l->n_rot / 2; i++)
-		c->inv_freq[i] = pow((double)l->rope_base, -2.0 * i / l->n_rot);
+	for (int i = 0; i < l->n_rot / 2; i++) /* as ggml: scale * base^(-2i/n) / factor_i */
+		c->inv_freq[i] = pow((double)l->rope_base, -2.0 * i / l->n_rot) *
+				 l->rope_freq_scale / (l->rope_freqs ? l->rope_freqs[i] : 1.0f);
 	return 0;
 }
 

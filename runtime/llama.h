@@ -28,6 +28,9 @@ typedef struct mrt__llama {
 	int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff;
 	int head_dim, n_embd_kv, n_rot;
 	float rope_base, norm_eps;
+	float rope_freq_scale;    /* 1 / llama.rope.scaling.factor for linear scaling, else 1 */
+	const float *rope_freqs;  /* n_rot / 2 divisors of the frequencies (rope_freqs.weight,
+				     Llama 3.1 style), or NULL */
 	int32_t bos, eos;
 	int add_bos;
 	char *tokenizer_model; /* NUL-terminated copies (owned) */

@@ -51,6 +51,32 @@ static int get_float(const mrt_gguf *f, const char *key, float def, float *out, 
 	return 0;
 }
 
+/* RoPE frequency scaling as llama.cpp applies it to llama files: none, or
+ * linear (positions divided by llama.rope.scaling.factor; older files say
+ * llama.rope.scale_linear). YaRN and the other schemes change more than the
+ * frequencies and are refused by name. */
+static int read_rope_scaling(mrt__llama *l, const mrt_gguf *f, char *err, size_t errlen)
+{
+	mrt_gguf_str type;
+	float factor = 1.0f;
+
+	l->rope_freq_scale = 1.0f;
+	if (mrt_gguf_get_str(f, "llama.rope.scaling.type", &type) == 0 &&
+	    !mrt_gguf_str_eq(type, "none")) {
+		if (!mrt_gguf_str_eq(type, "linear"))
+			return mrt__errf(err, errlen, -1,
+					 "llama: rope.scaling.type \"%.*s\" is not supported "
+					 "(none, linear)",
+					 (int)(type.len > 32 ? 32 : type.len), type.ptr);
+		if (get_float(f, "llama.rope.scaling.factor", 1.0f, &factor, err, errlen))
+			return -1;
+	} else if (get_float(f, "llama.rope.scale_linear", 1.0f, &factor, err, errlen)) {
+		return -1;
+	}
+	l->rope_freq_scale = 1.0f / factor;
+	return 0;
+}
+
 static int read_hparams(mrt__llama *l, const mrt_gguf *f, char *err, size_t errlen)
 {
 	mrt_gguf_value toks;
@@ -83,6 +109,8 @@ static int read_hparams(mrt__llama *l, const mrt_gguf *f, char *err, size_t errl
 	if (get_float(f, "llama.rope.freq_base", 10000.0f, &l->rope_base, err, errlen) ||
 	    get_float(f, "llama.attention.layer_norm_rms_epsilon", 1e-5f, &l->norm_eps, err,
 	              errlen))
+		return -1;
+	if (read_rope_scaling(l, f, err, errlen) != 0)
 		return -1;
 	l->n_vocab = 0;
 	if (mrt_gguf_get_arr(f, "tokenizer.ggml.tokens", &toks) == 0 &&
@@ -218,6 +246,27 @@ static uint64_t count_params(const mrt_gguf *f)
 	return n;
 }
 
+/* The optional rope_freqs.weight: n_rot / 2 F32 divisors of the rotation
+ * frequencies (Llama 3.1 and later), each positive and finite. */
+static int read_rope_freqs(mrt__llama *l, const mrt_gguf *f, char *err, size_t errlen)
+{
+	mrt__lweight w;
+	int rc = get_tensor(f, "rope_freqs.weight", (uint64_t)l->n_rot / 2, 0, 1, &w, err, errlen);
+
+	l->rope_freqs = NULL;
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	const float *ff = w.data;
+	for (int i = 0; i < l->n_rot / 2; i++)
+		if (!(ff[i] > 0.0f) || ff[i] > 1e30f)
+			return mrt__errf(err, errlen, -1,
+					 "llama: rope_freqs.weight[%d] = %g must be positive and "
+					 "finite",
+					 i, (double)ff[i]);
+	l->rope_freqs = ff;
+	return 0;
+}
+
 mrt__llama *mrt__llama_load(const mrt_gguf *f, char *err, size_t errlen)
 {
 	mrt__llama *l = calloc(1, sizeof(*l));
@@ -252,6 +301,8 @@ mrt__llama *mrt__llama_load(const mrt_gguf *f, char *err, size_t errlen)
 		goto fail;
 	if (rc == 1)
 		l->output = l->tok_embd; /* tied embeddings */
+	if (read_rope_freqs(l, f, err, errlen) != 0)
+		goto fail;
 	l->output_norm = onorm.data;
 	if ((l->layers = calloc((size_t)l->n_layer, sizeof(*l->layers))) == NULL) {
 		mrt__errf(err, errlen, -1, "out of memory");

@@ -11,7 +11,8 @@ EXTRA_DIST += tests/fixtures/make_llama.py tests/fixtures/llama/gqa-f32.gguf \
 	tests/fixtures/llama/tied.ref tests/fixtures/llama/mha-f32.gguf \
 	tests/fixtures/llama/mha-q8_0.gguf tests/fixtures/llama/mha.ref \
 	tests/fixtures/llama/mha-q8_0.ref \
-	tests/fixtures/llama/kq-f16.gguf tests/fixtures/llama/kq.ref
+	tests/fixtures/llama/kq-f16.gguf tests/fixtures/llama/kq.ref \
+	tests/fixtures/llama/rope-f32.gguf tests/fixtures/llama/rope.ref
 
 noinst_PROGRAMS += tests/bench/bench_llama
 tests_bench_bench_llama_LDADD = $(RUNTIME_LIBS)

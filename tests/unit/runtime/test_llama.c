@@ -153,6 +153,7 @@ typedef struct edit {
 	const char *rename_to;   /* ... under this name (replacing it) */
 	const char *u32_key;     /* set this key to u32_val */
 	uint32_t u32_val;
+	const char *str_key, *str_val; /* set this key to a string */
 	const char *f16_tensor; /* store this F32 tensor as F16 */
 	int qtype, qtype_big;   /* re-quantize matrices (qtype_big for output/v/down) */
 } edit;
@@ -203,12 +204,15 @@ static int write_edited(const char *src_dir, const char *src_file, const char *o
 		goto out;
 	for (uint64_t i = 0; i < mrt_gguf_n_kv(g); i++) {
 		mrt_gguf_kv(g, i, &key, &val);
-		if (e->u32_key && mrt_gguf_str_eq(key, e->u32_key))
+		if ((e->u32_key && mrt_gguf_str_eq(key, e->u32_key)) ||
+		    (e->str_key && mrt_gguf_str_eq(key, e->str_key)))
 			continue;
 		if (mrt_gguf_writer_copy_kv(w, g, i) != 0)
 			goto out;
 	}
 	if (e->u32_key && mrt_gguf_writer_set_u32(w, e->u32_key, e->u32_val) != 0)
+		goto out;
+	if (e->str_key && mrt_gguf_writer_set_str(w, e->str_key, e->str_val) != 0)
 		goto out;
 	for (uint64_t i = 0; i < mrt_gguf_n_tensors(g); i++) {
 		mrt_gguf_tensor(g, i, &ti);
@@ -341,6 +345,11 @@ static void test_reference(void)
 	check_file(fixdir, "mha-f32.gguf", &r, 1e-4, r.n_prompt, r.n_gen);
 	/* measured: own 0.039, 12/12, 7/32; F32 0.058, 12/12, 7/32 */
 	check_quant("mha", "q8_0", &r, 0.06, 11, 4, 0.09, 11, 4);
+	free(r.toks);
+	free(r.logits);
+	/* rope_freqs.weight divisors and linear scaling (factor 2) */
+	CHECK_EQ_INT(read_ref("rope", &r), 0);
+	check_file(fixdir, "rope-f32.gguf", &r, 1e-4, r.n_prompt, r.n_gen);
 	free(r.toks);
 	free(r.logits);
 }
@@ -547,13 +556,18 @@ static void test_info(void)
 	mrt_model_free(m);
 }
 
-static void expect_refused(const char *out, const edit *e, const char *msg)
+static void expect_refused_from(const char *src, const char *out, const edit *e, const char *msg)
 {
-	CHECK_EQ_INT(write_edited(fixdir, "gqa-f32.gguf", out, e), 0);
+	CHECK_EQ_INT(write_edited(fixdir, src, out, e), 0);
 	mrt_model *m = load(tmpdir, out);
 	CHECK(m == NULL);
 	CHECK_STR_CONTAINS(err, msg);
 	mrt_model_free(m);
+}
+
+static void expect_refused(const char *out, const edit *e, const char *msg)
+{
+	expect_refused_from("gqa-f32.gguf", out, e, msg);
 }
 
 static void test_hostile(void)
@@ -581,6 +595,16 @@ static void test_hostile(void)
 	expect_refused("normtype.gguf", &normtype,
 	               "'blk.0.ffn_norm.weight' has type f16, expected f32");
 	expect_refused("rot.gguf", &rot, "rope.dimension_count 7 is odd");
+
+	edit yarn = {.str_key = "llama.rope.scaling.type", .str_val = "yarn"};
+	edit freqs_shape = {.rename_from = "output_norm.weight", .rename_to = "rope_freqs.weight"};
+	edit freqs_type = {.f16_tensor = "rope_freqs.weight"};
+	expect_refused_from("rope-f32.gguf", "yarn.gguf", &yarn,
+			    "rope.scaling.type \"yarn\" is not supported (none, linear)");
+	expect_refused_from("rope-f32.gguf", "freqs_shape.gguf", &freqs_shape,
+			    "tensor 'rope_freqs.weight' has shape [64], expected [8]");
+	expect_refused_from("rope-f32.gguf", "freqs_type.gguf", &freqs_type,
+			    "'rope_freqs.weight' has type f16, expected f32");
 }
 
 static void remove_tmpdir(void)
@@ -588,7 +612,8 @@ static void remove_tmpdir(void)
 	static const char *files[] = {"kq-q4_k_m.gguf", "kq-q5_k.gguf",  "kq-q6_k.gguf",
 	                              "missing.gguf",   "shape.gguf",    "heads0.gguf",
 	                              "heads5.gguf",    "kv3.gguf",      "layers.gguf",
-	                              "vocab.gguf",     "normtype.gguf", "rot.gguf"};
+	                              "vocab.gguf",     "normtype.gguf", "rot.gguf",
+	                              "yarn.gguf",      "freqs_shape.gguf", "freqs_type.gguf"};
 	char path[600];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", tmpdir, files[i]);
