@@ -127,6 +127,19 @@ INL __m256i SFX(dot2)(__m256i isum, __m256i w0, __m256i w1, const int8_t *x, __m
 	    isum, _mm256_add_epi32(_mm256_madd_epi16(p0, s0), _mm256_madd_epi16(p1, s1)));
 }
 
+/* kq_scales in a register (no store and reload): of the words a, b, c of
+ * the 12 bytes, [a & m6, (c & m4) | (a >> 2 & m30), b & m6,
+ * (c >> 4 & m4) | (b >> 2 & m30)]. Reads 16 bytes: qs follows the scales. */
+INL __m128i SFX(kq_scales_v)(const uint8_t *q)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)q);
+	__m128i lo = _mm_srlv_epi32(_mm_shuffle_epi32(v, 0x98), _mm_setr_epi32(0, 0, 0, 4));
+	lo = _mm_and_si128(lo, _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+	__m128i hi = _mm_and_si128(_mm_srli_epi32(_mm_shuffle_epi32(v, 0x50), 2),
+				   _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+	return _mm_or_si128(lo, hi);
+}
+
 /* Q4_K (Q5 = 0) or Q5_K (Q5 = 1) super-block i against R rows. */
 INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *const *x, int R,
                      __m256 *acc)
@@ -140,10 +153,8 @@ INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *con
 		const blk_q4_k *b = (const blk_q4_k *)wrow + i;
 		qs = b->qs, scp = b->scales, dh = b->d, dmh = b->dmin;
 	}
-	uint32_t u[4];
-	kq_scales(scp, u);
 	/* 16-bit scales 0-7, then mins 0-7; scale k is broadcast by a byte shuffle */
-	__m256i sm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u));
+	__m256i sm = _mm256_cvtepu8_epi16(SFX(kq_scales_v)(scp));
 	__m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
 	__m128i mins = _mm256_extracti128_si256(sm, 1);
 	const __m256i m4 = _mm256_set1_epi8(0x0f);
