@@ -300,7 +300,7 @@ int srv_http_start(srv *s, char *err, size_t errlen)
 	struct sockaddr_storage ss;
 	if (srv__parse_listen(s->cfg.listen, &ss, err, errlen) < 0)
 		return -1;
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->mhd = MHD_start_daemon(

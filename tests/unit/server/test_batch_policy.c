@@ -54,10 +54,13 @@ static void test_random(void)
 	uint64_t rng = 0x9e3779b97f4a7c15ull;
 	int trimmed = 0;
 	for (int it = 0; it < 20000; it++) {
-		int64_t sizes[MAXN], total = 0, multiple = 1 + (int64_t)(test_xorshift64(&rng) % 20);
+		int64_t sizes[MAXN], total = 0,
+		                     multiple = 1 + (int64_t)(test_xorshift64(&rng) % 20);
 		int n = 1 + (int)(test_xorshift64(&rng) % MAXN), want = n;
 		for (int i = 0; i < n; i++) {
-			sizes[i] = test_xorshift64(&rng) % 4 ? 1 : 1 + (int64_t)(test_xorshift64(&rng) % 9);
+			sizes[i] = test_xorshift64(&rng) % 4
+			               ? 1
+			               : 1 + (int64_t)(test_xorshift64(&rng) % 9);
 			total += sizes[i];
 		}
 		if (multiple > 1 && total > multiple && total % multiple) {
