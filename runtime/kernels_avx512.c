@@ -45,6 +45,9 @@ const mrt__kern mrt__kern_avx512vnni = {lin_f, lin_q_vnni, mrt__lin_k_avx512, qu
 #else /* KERN_PASS: the Q8_0/Q4_0 kernel for target TGT */
 
 #define INL static inline __attribute__((always_inline)) TGT
+#ifndef Q_PREFETCH
+#define Q_PREFETCH 2048 /* bytes of W; see kernels_avx2.c */
+#endif
 
 /* 32 signed weights of block b and its scale. */
 INL __m256i SFX(wblock)(int wtype, const uint8_t *row, int64_t b, float *d)
@@ -104,6 +107,10 @@ INL void SFX(qtile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, i
 	for (int c = 0; c < C; c++)
 		w[c] = (const uint8_t *)a->W + a->wrow * (size_t)(n + c);
 	int64_t nb = a->K / 32, b = 0;
+	/* software prefetch of the same offset a whole tile of rows on, at least
+	 * Q_PREFETCH bytes ahead, as the AVX2 tile does (kernels_avx2.c) */
+	size_t bsz = wtype == MRT_TYPE_Q8_0 ? 34 : 18, tile = (size_t)C * a->wrow;
+	size_t pfd = (Q_PREFETCH + tile - 1) / tile * tile;
 	/* an odd last block is padded with a zero block */
 	for (; b < nb; b += 2) {
 		int two = b + 1 < nb;
@@ -112,6 +119,9 @@ INL void SFX(qtile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, i
 #pragma GCC unroll 2
 		for (int c = 0; c < C; c++) {
 			float d0, d1 = 0.0f;
+			const char *pf = (const char *)w[c] + (size_t)b * bsz + pfd;
+			_mm_prefetch(pf, _MM_HINT_T0);
+			_mm_prefetch(pf + 2 * bsz - 1, _MM_HINT_T0); /* the two blocks' last byte */
 			__m256i lo = SFX(wblock)(wtype, w[c], b, &d0);
 			__m256i hi = two ? SFX(wblock)(wtype, w[c], b + 1, &d1) : _mm256_setzero_si256();
 			wv[c] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
