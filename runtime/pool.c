@@ -37,7 +37,7 @@ struct mrt__pool {
 	atomic_int finished; /* tasks completed */
 };
 
-#define POOL_SPIN_NS 50000
+#define POOL_SPIN_NS 200000
 
 static void cpu_relax(void)
 {
