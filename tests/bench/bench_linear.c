@@ -15,7 +15,9 @@
 
 /* Wall time, or with BENCH_CLOCK=cpu the process CPU time over the 2
  * threads: on a shared, overloaded machine that estimates what the code
- * does when it has both cores (workers sleep, never spin, when idle). */
+ * does when it has both cores (an idle worker polls for at most 200 us
+ * after a run, then sleeps; back-to-back calls keep it polling, which this
+ * clock counts). */
 static int cpu_clock;
 
 static double now(void)
