@@ -393,8 +393,7 @@ static void run_rows(lin_job *j, mrt__pool *pool, int64_t rows)
 	mrt__pool_run(pool, (int)ceil_div(rows, j->rows_per), lin_task, j);
 }
 
-/* Y = X W^T through sgemm on the caller's thread (OpenBLAS has its own
- * threads). Bias and accumulate are folded into beta. */
+/* Y = X W^T through sgemm. Bias and accumulate are folded into beta. */
 static void sgemm_prepare(const mrt__lin *a, float *beta)
 {
 	*beta = a->accumulate ? 1.0f : 0.0f;
@@ -408,13 +407,46 @@ static void sgemm_prepare(const mrt__lin *a, float *beta)
 	*beta = 1.0f;
 }
 
+/* Y[:, n0 .. n0 + n) (+)= X w^T for n rows of F32 weights w. With OpenBLAS
+ * single-threaded (modeld sets it so; its threads would compete with the
+ * pool), the rows are split over the pool, one sgemm call each. */
+typedef struct sgemm_job {
+	const mrt__lin *a;
+	const float *w;
+	int64_t n0, n;
+	float beta;
+} sgemm_job;
+
+static void sgemm_task(void *arg, int task, int n_tasks)
+{
+	const sgemm_job *j = arg;
+	const mrt__lin *a = j->a;
+	int64_t per = (ceil_div(j->n, n_tasks) + 15) & ~(int64_t)15;
+	int64_t c0 = task * per, c1 = c0 + per < j->n ? c0 + per : j->n;
+	if (c0 >= c1)
+		return;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->M, (int)(c1 - c0), (int)a->K,
+		    1.0f, a->X, (int)a->ldx, j->w + (size_t)c0 * (size_t)a->K, (int)a->K, j->beta,
+		    a->Y + j->n0 + c0, (int)a->ldy);
+}
+
+static void sgemm_rows(const mrt__lin *a, const float *w, int64_t n0, int64_t n, float beta,
+		       mrt__pool *pool)
+{
+	sgemm_job j = {a, w, n0, n, beta};
+	int nt = mrt__pool_size(pool);
+	if (nt > 1 && n >= 32 && openblas_get_num_threads() == 1)
+		mrt__pool_run(pool, nt, sgemm_task, &j);
+	else
+		sgemm_task(&j, 0, 1);
+}
+
 static void sgemm_panels(const mrt__lin *a, const mrt__kern *kern, float *panel, mrt__pool *pool)
 {
 	float beta;
 	sgemm_prepare(a, &beta);
 	if (a->wtype == MRT_TYPE_F32) {
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->M, (int)a->N, (int)a->K,
-			    1.0f, a->X, (int)a->ldx, a->W, (int)a->K, beta, a->Y, (int)a->ldy);
+		sgemm_rows(a, a->W, 0, a->N, beta, pool);
 		return;
 	}
 	lin_job j = {.a = a, .kern = kern, .kind = JOB_PANEL, .panel = panel};
@@ -422,8 +454,7 @@ static void sgemm_panels(const mrt__lin *a, const mrt__kern *kern, float *panel,
 		int64_t np = a->N - p0 < PANEL_ROWS ? a->N - p0 : PANEL_ROWS;
 		j.p0 = p0;
 		run_rows(&j, pool, np);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->M, (int)np, (int)a->K,
-			    1.0f, a->X, (int)a->ldx, panel, (int)a->K, beta, a->Y + p0, (int)a->ldy);
+		sgemm_rows(a, panel, p0, np, beta, pool);
 	}
 }
 

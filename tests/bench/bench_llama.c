@@ -8,6 +8,7 @@
  *   bench_llama profile FILE THREADS STREAMS STEPS
  *                                      tokens/s of one case for perf record
  *                                      (STREAMS 0: a prompt of STEPS tokens) */
+#include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -444,6 +445,9 @@ static int profile(const char *path, int threads, int B, int steps)
 
 int main(int argc, char **argv)
 {
+	/* as modeld runs it: the runtime's pool splits sgemm calls itself, and
+	 * OpenBLAS threads beside the pool would compete for the cores */
+	openblas_set_num_threads(1);
 	if (argc == 3 && strcmp(argv[1], "make") == 0)
 		return make_model(argv[2]);
 	if (argc == 5 && strcmp(argv[1], "quant") == 0)
