@@ -231,8 +231,15 @@ static void gen_quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
 	}
 }
 
-const mrt__kern mrt__kern_generic = {gen_lin_f, gen_lin_q, mrt__lin_k_generic, gen_quant_x,
-				     NULL};
+static void gen_quant_k(const mrt__lin *a, int64_t m0, int64_t m1)
+{
+	for (int64_t m = m0; m < m1; m++)
+		mrt_quantize(MRT_TYPE_Q8_K, a->X + (size_t)m * a->ldx, a->xq + a->xq_row * (size_t)m,
+			     (size_t)a->K);
+}
+
+const mrt__kern mrt__kern_generic = {gen_lin_f,   gen_lin_q,   mrt__lin_k_generic,
+				     gen_quant_x, gen_quant_k, NULL};
 
 
 /* ---- the driver ---- */
@@ -311,21 +318,6 @@ static void deq_lin(const lin_job *j, int64_t m0, int64_t m1, int64_t n0, int64_
 	}
 }
 
-/* Rows [m0,m1) of X into Q8KX: ggml's Q8_K quantizer, the same bytes on
- * every level (the AVX2 one is checked against mrt_quantize). */
-static void quant_k(const lin_job *j, int64_t m0, int64_t m1)
-{
-	const mrt__lin *a = j->a;
-	for (int64_t m = m0; m < m1; m++) {
-		const float *x = a->X + (size_t)m * a->ldx;
-		void *q = a->xq + a->xq_row * (size_t)m;
-		if (j->kern != &mrt__kern_generic)
-			mrt__quant_k_avx2(x, q, a->K / MRT__QKK);
-		else
-			mrt_quantize(MRT_TYPE_Q8_K, x, q, (size_t)a->K);
-	}
-}
-
 /* Rows [r0,r1) of the current panel: W rows p0 + r as F32. */
 static void expand_panel(const lin_job *j, int64_t r0, int64_t r1)
 {
@@ -354,7 +346,7 @@ static void lin_task(void *arg, int task, int n_tasks)
 	case JOB_LIN_Q: j->kern->lin_q(j->a, m0, m1, n0, n1); break;
 	case JOB_QUANT_X: j->kern->quant_x(j->a, m0, m1); break;
 	case JOB_LIN_K: j->kern->lin_k(j->a, m0, m1, n0, n1); break;
-	case JOB_QUANT_K: quant_k(j, m0, m1); break;
+	case JOB_QUANT_K: j->kern->quant_k(j->a, m0, m1); break;
 	case JOB_LIN_DEQ: deq_lin(j, m0, m1, n0, n1); break;
 	default: expand_panel(j, m0, m1); break;
 	}
@@ -479,27 +471,14 @@ int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const floa
 	int lvl = cpu_level();
 	const mrt__kern *kern = level_kern(lvl);
 	lin_job j = {.a = &a, .kern = kern};
-	if (wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0) {
+	int xtype = mrt__linear_xtype(wtype, M);
+	if (xtype != MRT_TYPE_F32) { /* quantize X into scratch (inline below 8 rows), then int8 */
+		int q8x = xtype == MRT_TYPE_Q8_0;
 		a.xq = scratch;
-		a.xq_row = mrt__q8x_row(K);
-		j.kind = JOB_QUANT_X;
-		if (M >= 8)
-			run_rows(&j, pool, M);
-		else
-			kern->quant_x(&a, 0, M);
-		j.kind = JOB_LIN_Q;
-		run_split(&j, pool, M, N, 1);
-		return 0;
-	}
-	if (mrt__linear_xtype(wtype, M) == MRT_TYPE_Q8_K) {
-		a.xq = scratch;
-		a.xq_row = mrt__q8k_row(K);
-		j.kind = JOB_QUANT_K;
-		if (M >= 8)
-			run_rows(&j, pool, M);
-		else
-			quant_k(&j, 0, M);
-		j.kind = JOB_LIN_K;
+		a.xq_row = q8x ? mrt__q8x_row(K) : mrt__q8k_row(K);
+		j.kind = q8x ? JOB_QUANT_X : JOB_QUANT_K;
+		run_rows(&j, M >= 8 ? pool : NULL, M);
+		j.kind = q8x ? JOB_LIN_Q : JOB_LIN_K;
 		run_split(&j, pool, M, N, 1);
 		return 0;
 	}

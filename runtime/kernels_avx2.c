@@ -501,6 +501,13 @@ TGT void mrt__quant_k_avx2(const float *x, mrt__q8k *b, int64_t nb)
 	}
 }
 
+static TGT void quant_k(const mrt__lin *a, int64_t m0, int64_t m1)
+{
+	for (int64_t m = m0; m < m1; m++)
+		mrt__quant_k_avx2(a->X + (size_t)m * a->ldx,
+				  (mrt__q8k *)(a->xq + a->xq_row * (size_t)m), a->K / MRT__QKK);
+}
+
 /* F16 (F16C) or BF16 (shift) to F32, for the sgemm panels. */
 static TGT void expand(int wtype, const uint16_t *src, float *dst, int64_t n)
 {
@@ -516,4 +523,4 @@ static TGT void expand(int wtype, const uint16_t *src, float *dst, int64_t n)
 		dst[i] = load1(src, wtype, i);
 }
 
-const mrt__kern mrt__kern_avx2 = {lin_f, lin_q, mrt__lin_k_avx2, quant_x, expand};
+const mrt__kern mrt__kern_avx2 = {lin_f, lin_q, mrt__lin_k_avx2, quant_x, quant_k, expand};

@@ -34,13 +34,20 @@ static void quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
 	mrt__kern_avx2.quant_x(a, m0, m1);
 }
 
+static void quant_k(const mrt__lin *a, int64_t m0, int64_t m1)
+{
+	mrt__kern_avx2.quant_k(a, m0, m1);
+}
+
 static void expand(int wtype, const uint16_t *src, float *dst, int64_t n)
 {
 	mrt__kern_avx2.expand(wtype, src, dst, n);
 }
 
-const mrt__kern mrt__kern_avx512 = {lin_f, lin_q_512, mrt__lin_k_avx512, quant_x, expand};
-const mrt__kern mrt__kern_avx512vnni = {lin_f, lin_q_vnni, mrt__lin_k_avx512, quant_x, expand};
+const mrt__kern mrt__kern_avx512 = {lin_f,   lin_q_512, mrt__lin_k_avx512,
+				    quant_x, quant_k,   expand};
+const mrt__kern mrt__kern_avx512vnni = {lin_f, lin_q_vnni, mrt__lin_k_avx512, quant_x,
+					 quant_k, expand};
 
 #else /* KERN_PASS: the Q8_0/Q4_0 kernel for target TGT */
 

@@ -65,13 +65,15 @@ static inline void mrt__lin_store(const mrt__lin *a, int64_t m, int64_t n, float
 
 /* Kernels of one CPU level. lin_f: F32/F16/BF16 weights from X; lin_q:
  * Q8_0/Q4_0 weights from Q8X xq; lin_k: Q4_K/Q5_K/Q6_K weights from Q8KX
- * xq; quant_x: rows [m0,m1) of X into Q8X xq; expand: n F16/BF16 values
+ * xq; quant_x: rows [m0,m1) of X into Q8X xq; quant_k: the same into Q8KX
+ * (mrt_quantize's Q8_K bytes on every level); expand: n F16/BF16 values
  * to F32 (the sgemm panels). */
 typedef struct mrt__kern {
 	void (*lin_f)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 	void (*lin_q)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 	void (*lin_k)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 	void (*quant_x)(const mrt__lin *a, int64_t m0, int64_t m1);
+	void (*quant_k)(const mrt__lin *a, int64_t m0, int64_t m1);
 	void (*expand)(int wtype, const uint16_t *src, float *dst, int64_t n);
 } mrt__kern;
 
