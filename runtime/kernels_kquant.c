@@ -30,24 +30,6 @@ typedef struct {
 } blk_q6_k;
 _Static_assert(sizeof(mrt__q8k) == 292, "q8_k layout");
 
-/* The 8 six-bit scales (bytes 0-7 of u) and mins (bytes 8-15) of a
- * Q4_K/Q5_K super-block from its 12 packed bytes q: scale j < 4 is the low 6
- * bits of q[j], min j < 4 those of q[j + 4]; for j >= 4 the low / high nibble
- * of q[j + 4] gives the low 4 bits and the top 2 bits of q[j - 4] / q[j]
- * the high 2. Done on 32-bit words, 4 bytes at a time. */
-static inline void kq_scales(const uint8_t *q, uint32_t *u)
-{
-	const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
-	uint32_t w0, w1, w2;
-	memcpy(&w0, q, 4);
-	memcpy(&w1, q + 4, 4);
-	memcpy(&w2, q + 8, 4);
-	u[0] = w0 & m6;
-	u[1] = (w2 & m4) | ((w0 >> 6) & m2) << 4;
-	u[2] = w1 & m6;
-	u[3] = ((w2 >> 4) & m4) | ((w1 >> 6) & m2) << 4;
-}
-
 /* ---- plain C: dequantize one super-block of W, dot it with d * q ---- */
 
 static void gen_lin_k(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
@@ -127,9 +109,13 @@ INL __m256i SFX(dot2)(__m256i isum, __m256i w0, __m256i w1, const int8_t *x, __m
 	    isum, _mm256_add_epi32(_mm256_madd_epi16(p0, s0), _mm256_madd_epi16(p1, s1)));
 }
 
-/* kq_scales in a register (no store and reload): of the words a, b, c of
- * the 12 bytes, [a & m6, (c & m4) | (a >> 2 & m30), b & m6,
- * (c >> 4 & m4) | (b >> 2 & m30)]. Reads 16 bytes: qs follows the scales. */
+/* The 8 six-bit scales (bytes 0-7) and mins (bytes 8-15) of a Q4_K/Q5_K
+ * super-block from its 12 packed bytes q: scale j < 4 is the low 6 bits of
+ * q[j], min j < 4 those of q[j + 4]; for j >= 4 the low / high nibble of
+ * q[j + 4] gives the low 4 bits and the top 2 bits of q[j - 4] / q[j] the
+ * high 2. On the words a, b, c of q, in a register: [a & m6, (c & m4) |
+ * (a >> 2 & m30), b & m6, (c >> 4 & m4) | (b >> 2 & m30)]. Reads 16 bytes:
+ * qs follows the scales. */
 INL __m128i SFX(kq_scales_v)(const uint8_t *q)
 {
 	__m128i v = _mm_loadu_si128((const __m128i *)q);
