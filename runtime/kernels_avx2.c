@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels_impl.h"
+#include "kernels_q8.h"
 #include "mrt_gguf.h"
 
 /* Round to nearest even without exceptions: a literal, as the intrinsic needs. */
@@ -254,28 +255,6 @@ static TGT void lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int
 
 /* ---- Q8_0 / Q4_0 ---- */
 
-/* Block b of a weight row as 32 signed int8 and its scale. */
-INL __m256i wblock(int wtype, const uint8_t *row, int64_t b, float *d)
-{
-	if (wtype == MRT_TYPE_Q8_0) {
-		const uint8_t *blk = row + (size_t)b * 34;
-		*d = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
-		return _mm256_loadu_si256((const __m256i *)(blk + 2));
-	}
-	const uint8_t *blk = row + (size_t)b * 18;
-	*d = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
-	__m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
-	__m128i m4 = _mm_set1_epi8(0x0f);
-	__m256i v = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
-	return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
-}
-
-/* Software prefetch distance in bytes of W: the hardware prefetchers alone
- * leave the int8 kernels at about half the memory bandwidth on a decode
- * step (M = 1), which reads each weight once. 2 KiB ahead was best of
- * 1-16 KiB for the row stream on AVX2 hosts measured (tests/bench). */
-#define Q_PREFETCH 2048
-
 INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 {
 	__m256 acc[4][4];
@@ -298,7 +277,7 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 	int64_t nb = a->K / 32;
 	size_t bsz = wtype == MRT_TYPE_Q8_0 ? 34 : 18;
 	/* a tile reads C rows side by side: fetch the same offset C rows on */
-	size_t tile = (size_t)C * a->wrow, pfd = (Q_PREFETCH + tile - 1) / tile * tile;
+	size_t pfd = mrt__tile_prefetch((size_t)C * a->wrow);
 	for (int64_t b = 0; b < nb; b++) {
 		/* sign trick: |w| (unsigned, so -128 is fine) times x with w's sign */
 		__m256i wv[4], aw[4];
@@ -307,7 +286,7 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 		for (int c = 0; c < C; c++) {
 			float d;
 			_mm_prefetch((const char *)w[c] + (size_t)b * bsz + pfd, _MM_HINT_T0);
-			wv[c] = wblock(wtype, w[c], b, &d);
+			wv[c] = mrt__q8_wblock(wtype, w[c], b, &d);
 			aw[c] = _mm256_sign_epi8(wv[c], wv[c]);
 			dw[c] = _mm256_set1_ps(d);
 		}
@@ -342,10 +321,10 @@ INL float qrow(int wtype, const uint8_t *w, const int8_t *xq, const float *xd, i
 	for (int64_t b = 0; b < nb; b++) {
 		if ((b & 3) == 0)
 			for (size_t o = 0; o < 4 * bsz; o += 64)
-				_mm_prefetch((const char *)w + (size_t)b * bsz + Q_PREFETCH + o,
+				_mm_prefetch((const char *)w + (size_t)b * bsz + MRT__W_PREFETCH + o,
 					     _MM_HINT_T0);
 		float d;
-		__m256i wv = wblock(wtype, w, b, &d);
+		__m256i wv = mrt__q8_wblock(wtype, w, b, &d);
 		__m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
 		__m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv));
 		__m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));

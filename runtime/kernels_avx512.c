@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels_impl.h"
+#include "kernels_q8.h"
 #include "mrt_gguf.h"
 
 #define KERN_PASS 1
@@ -52,28 +53,7 @@ const mrt__kern mrt__kern_avx512vnni = {lin_f, lin_q_vnni, mrt__lin_k_avx512, qu
 #else /* KERN_PASS: the Q8_0/Q4_0 kernel for target TGT */
 
 #define INL static inline __attribute__((always_inline)) TGT
-#ifndef Q_PREFETCH
-#define Q_PREFETCH 2048 /* bytes of W; see kernels_avx2.c */
-#endif
 
-/* 32 signed weights of block b and its scale. */
-INL __m256i SFX(wblock)(int wtype, const uint8_t *row, int64_t b, float *d)
-{
-	if (wtype == MRT_TYPE_Q8_0) {
-		const uint8_t *blk = row + (size_t)b * 34;
-		*d = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
-		return _mm256_loadu_si256((const __m256i *)(blk + 2));
-	}
-	const uint8_t *blk = row + (size_t)b * 18;
-	*d = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
-	__m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
-	__m128i m4 = _mm_set1_epi8(0x0f);
-	__m256i v = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
-	return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
-}
-
-/* 16 int32 partial sums of w . x over 64 byte pairs; for VNNI, nc holds
- * -128 * (sums of w) so that (x + 128) . w + nc = x . w. */
 INL __m512i SFX(dot)(__m512i w, __m512i aw, __m512i nc, __m512i x, __m512i xu)
 {
 #if VNNI
@@ -114,10 +94,9 @@ INL void SFX(qtile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, i
 	for (int c = 0; c < C; c++)
 		w[c] = (const uint8_t *)a->W + a->wrow * (size_t)(n + c);
 	int64_t nb = a->K / 32, b = 0;
-	/* software prefetch of the same offset a whole tile of rows on, at least
-	 * Q_PREFETCH bytes ahead, as the AVX2 tile does (kernels_avx2.c) */
-	size_t bsz = wtype == MRT_TYPE_Q8_0 ? 34 : 18, tile = (size_t)C * a->wrow;
-	size_t pfd = (Q_PREFETCH + tile - 1) / tile * tile;
+	/* software prefetch of the same offset whole tiles of rows on */
+	size_t bsz = wtype == MRT_TYPE_Q8_0 ? 34 : 18;
+	size_t pfd = mrt__tile_prefetch((size_t)C * a->wrow);
 	/* an odd last block is padded with a zero block */
 	for (; b < nb; b += 2) {
 		int two = b + 1 < nb;
@@ -129,8 +108,9 @@ INL void SFX(qtile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, i
 			const char *pf = (const char *)w[c] + (size_t)b * bsz + pfd;
 			_mm_prefetch(pf, _MM_HINT_T0);
 			_mm_prefetch(pf + 2 * bsz - 1, _MM_HINT_T0); /* the two blocks' last byte */
-			__m256i lo = SFX(wblock)(wtype, w[c], b, &d0);
-			__m256i hi = two ? SFX(wblock)(wtype, w[c], b + 1, &d1) : _mm256_setzero_si256();
+			__m256i lo = mrt__q8_wblock(wtype, w[c], b, &d0);
+			__m256i hi = two ? mrt__q8_wblock(wtype, w[c], b + 1, &d1)
+					 : _mm256_setzero_si256();
 			wv[c] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 			aw[c] = _mm512_abs_epi8(wv[c]);
 			dw[c] = SFX(pair)(d0, d1);

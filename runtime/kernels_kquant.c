@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels_impl.h"
+#include "kernels_q8.h"
 #include "mrt_gguf.h"
 
 /* The super-blocks as ggml lays them out (quant.c checks the sizes). */
@@ -82,8 +83,6 @@ void mrt__lin_k_generic(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, i
 #else /* KERN_PASS: the int8 kernel for target TGT */
 
 #define INL static inline __attribute__((always_inline)) TGT
-/* Software prefetch distance in bytes of W (see kernels_avx2.c). */
-#define KQ_PREFETCH 2048
 #define KT_MAX_R 4 /* rows of X per tile: each weight super-block is decoded once for them */
 
 INL float SFX(hsum)(__m256 v)
@@ -247,7 +246,7 @@ INL void SFX(ktile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R)
 						: sizeof(blk_q4_k);
 	for (int64_t i = 0; i < nb; i++) {
 		for (size_t o = 0; o < bsz; o += 64)
-			_mm_prefetch((const char *)wrow + (size_t)i * bsz + KQ_PREFETCH + o,
+			_mm_prefetch((const char *)wrow + (size_t)i * bsz + MRT__W_PREFETCH + o,
 				     _MM_HINT_T0);
 		if (wtype == MRT_TYPE_Q6_K)
 			SFX(sb_q6)(wrow, i, x, R, acc);
@@ -304,5 +303,4 @@ TGT void SFX(mrt__lin_k)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, 
 
 #undef INL
 #undef KT_MAX_R
-#undef KQ_PREFETCH
 #endif
