@@ -309,43 +309,16 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 			mrt__lin_store(a, m + r, n + c, hsum8(acc[r][c]));
 }
 
-
-/* One X row against one W row: the same operations in the same order as
- * qtile (so a row's result does not depend on M), but one sequential stream
- * with prefetch, four blocks per step. */
-INL float qrow(int wtype, const uint8_t *w, const int8_t *xq, const float *xd, int64_t nb)
-{
-	size_t bsz = wtype == MRT_TYPE_Q8_0 ? 34 : 18;
-	const __m256i ones = _mm256_set1_epi16(1);
-	__m256 acc = _mm256_setzero_ps();
-	for (int64_t b = 0; b < nb; b++) {
-		if ((b & 3) == 0)
-			for (size_t o = 0; o < 4 * bsz; o += 64)
-				_mm_prefetch((const char *)w + (size_t)b * bsz + MRT__W_PREFETCH + o,
-					     _MM_HINT_T0);
-		float d;
-		__m256i wv = mrt__q8_wblock(wtype, w, b, &d);
-		__m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
-		__m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv));
-		__m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-		acc = _mm256_fmadd_ps(f, _mm256_mul_ps(_mm256_set1_ps(d), _mm256_set1_ps(xd[b])), acc);
-	}
-	return hsum8(acc);
-}
-
-/* One row of X: qrow; else rows in tiles of 4 against 2 weight rows, 4
- * weight rows when at most 2 rows of X are left. */
+/* One row of X: one weight row at a time, a single sequential stream for
+ * the prefetch (4 interleaved rows measured slower); else rows in tiles of
+ * 4 against 2 weight rows, 4 weight rows when 2 rows of X are left. */
 INL void lin_q_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
 		    int64_t n1)
 {
 	int wide = m1 - m0 <= 2;
 	if (m1 - m0 == 1) {
-		const int8_t *xq = (const int8_t *)(a->xq + a->xq_row * (size_t)m0);
-		const float *xd = (const float *)((const uint8_t *)xq + mrt__q8x_dofs(a->K));
 		for (int64_t n = n0; n < n1; n++)
-			mrt__lin_store(a, m0, n,
-				       qrow(wtype, (const uint8_t *)a->W + a->wrow * (size_t)n, xq,
-					    xd, a->K / 32));
+			qtile(a, wtype, m0, n, 1, 1);
 		return;
 	}
 	for (int64_t n = n0; n < n1;) {
@@ -355,8 +328,6 @@ INL void lin_q_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_
 			switch (R * 8 + C) {
 			case 2 * 8 + 4: qtile(a, wtype, m, n, 2, 4); break;
 			case 2 * 8 + 3: qtile(a, wtype, m, n, 2, 3); break;
-			case 1 * 8 + 4: qtile(a, wtype, m, n, 1, 4); break;
-			case 1 * 8 + 3: qtile(a, wtype, m, n, 1, 3); break;
 			case 4 * 8 + 2: qtile(a, wtype, m, n, 4, 2); break;
 			case 4 * 8 + 1: qtile(a, wtype, m, n, 4, 1); break;
 			case 3 * 8 + 2: qtile(a, wtype, m, n, 3, 2); break;
