@@ -35,6 +35,15 @@ INL float load1(const void *w, int wtype, int64_t k)
 	return wtype == MRT_TYPE_F16 ? _cvtsh_ss(h) : mrt_bf16_to_f32(h);
 }
 
+/* Largest of the 8 lanes, for the activation quantizers. */
+INL float hmax8(__m256 v)
+{
+	__m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+	h = _mm_max_ss(h, _mm_movehdup_ps(h));
+	return _mm_cvtss_f32(h);
+}
+
 INL float hsum8(__m256 v)
 {
 	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -368,10 +377,7 @@ static TGT void quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
 			__m256 mx = _mm256_max_ps(
 				_mm256_max_ps(_mm256_and_ps(v0, absmask), _mm256_and_ps(v1, absmask)),
 				_mm256_max_ps(_mm256_and_ps(v2, absmask), _mm256_and_ps(v3, absmask)));
-			__m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-			h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-			h = _mm_max_ss(h, _mm_movehdup_ps(h));
-			float amax = _mm_cvtss_f32(h);
+			float amax = hmax8(mx);
 			d[b] = amax / 127.0f;
 			__m256 id = _mm256_set1_ps(amax > 0.0f ? 1.0f / d[b] : 0.0f);
 			__m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, id), KQ_ROUND));
@@ -409,10 +415,7 @@ TGT void mrt__quant_k_avx2(const float *x, mrt__q8k *b, int64_t nb)
 		__m256 mx = _mm256_setzero_ps();
 		for (int j = 0; j < MRT__QKK; j += 8) /* a NaN lane keeps mx */
 			mx = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + j), absmask), mx);
-		__m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-		h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-		h = _mm_max_ss(h, _mm_movehdup_ps(h));
-		float amax = _mm_cvtss_f32(h), max = 0.0f;
+		float amax = hmax8(mx), max = 0.0f;
 		memset(b, 0, sizeof(*b));
 		if (amax == 0.0f)
 			continue;
