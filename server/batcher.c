@@ -225,6 +225,28 @@ static void srv__batch_requeue(srv__batch *b)
 	}
 }
 
+/* Answer r from its run: rc, err and its body r->resp (when rc == 0). */
+static void srv__req_finish(srv_req *r, int rc, const char *err)
+{
+	if (rc == 0) {
+		char *body = r->resp;
+		r->resp = NULL;
+		srv_req_answer(r, 200, body);
+	} else if (srv__client_fault(rc)) {
+		srv_req_error(r, 400, rc == MRT_ERR_RANGE ? "out_of_range" : "invalid_input", "%s",
+			      err);
+	} else {
+		srv_req_error(r, 500, "inference_failed", "%s: %s", mrt_strerror(rc), err);
+	}
+}
+
+/* Fold a run's time per instance into the model's moving average. */
+static void srv__cost_add(srv_model *m, uint64_t ns, int64_t instances)
+{
+	double per = (double)ns / (double)(instances > 0 ? instances : 1);
+	m->cost_ns = m->cost_ns > 0 ? m->cost_ns + (per - m->cost_ns) / 8 : per;
+}
+
 static void srv__batch_done(uv_work_t *w, int status)
 {
 	srv__batch *b = w->data;
@@ -234,22 +256,14 @@ static void srv__batch_done(uv_work_t *w, int status)
 		srv__batch_requeue(b);
 		goto out;
 	}
+	if (b->rc == 0)
+		srv__cost_add(m, b->t_done - b->t_run, b->instances);
 	for (int k = 0; k < b->n; k++) {
 		srv_req *r = b->reqs[k];
 		r->t_run = b->t_run;
 		r->t_done = b->t_done;
 		r->batch_size = (int)b->instances;
-		if (b->rc == 0) {
-			char *body = r->resp;
-			r->resp = NULL;
-			srv_req_answer(r, 200, body);
-		} else if (srv__client_fault(b->rc)) {
-			srv_req_error(r, 400, b->rc == MRT_ERR_RANGE ? "out_of_range" : "invalid_input",
-				      "%s", b->err);
-		} else {
-			srv_req_error(r, 500, "inference_failed", "%s: %s", mrt_strerror(b->rc),
-				      b->err);
-		}
+		srv__req_finish(r, b->rc, b->err);
 	}
 out:
 	m->inflight_batches--;
@@ -367,9 +381,60 @@ void srv_batch_poll(srv_model *m)
 	srv__batch_run(m, 0);
 }
 
+/* Should r run on the loop thread now? Only for a model whose measured
+ * cost per instance times r's instances stays below inline_max_us, and
+ * only at low load: none of its batches running or queued (order is kept),
+ * r the first prediction read in this pass over the connections and the
+ * previous pass read at most one. Under load the loop thread is the
+ * bottleneck (it reads, parses and sends every request), so the work goes
+ * to the workers, batched. The first requests go through the workers,
+ * which measure the cost. */
+static int srv__want_inline(const srv_model *m, const srv_req *r)
+{
+	const srv *s = m->srv;
+	return m->cfg.inline_max_us > 0 && m->cost_ns > 0 && !m->head &&
+	       m->inflight_batches == 0 && s->run_preds == 1 && s->last_run_preds <= 1 &&
+	       !r->solo && !s->draining &&
+	       m->cost_ns * (double)r->in.batch < (double)m->cfg.inline_max_us * 1e3;
+}
+
+/* Run r on the loop thread: for a model cheaper than the hand-off to a
+ * worker and back (the queue, a thread wake-up, the async wake-up of the
+ * loop, and suspending and resuming the connection), the way a server
+ * without batching runs a model on its request thread. */
+static void srv__run_inline(srv_model *m, srv_req *r)
+{
+	mrt_tensor out[MRT_MAX_DIMS * 4];
+	char err[256] = "";
+	int rc = MRT_ERR_UNSUPPORTED;
+	r->t_queued = r->t_run = uv_hrtime();
+	r->inlined = 1;
+	r->batch_size = (int)r->in.batch;
+	mrt_ctx *ctx = m->n_outputs <= (int)(sizeof(out) / sizeof(out[0]))
+			       ? srv_model_ctx_take(m, err, sizeof(err))
+			       : NULL;
+	if (ctx) {
+		rc = mrt_run(ctx, m->n_inputs, r->in.t, out, err, sizeof(err));
+		if (rc == 0 && !(r->resp = srv__answer_body(m, r, out, 0)))
+			rc = MRT_ERR_NOMEM, snprintf(err, sizeof(err), "out of memory");
+		srv_model_ctx_give(m, ctx);
+	} else if (!err[0]) {
+		snprintf(err, sizeof(err), "too many outputs");
+	}
+	r->t_done = uv_hrtime();
+	if (rc == 0)
+		srv__cost_add(m, r->t_done - r->t_run, r->in.batch);
+	srv__req_finish(r, rc, err);
+}
+
 void srv_batch_enqueue(srv_req *r)
 {
 	srv_model *m = r->model;
+	m->srv->run_preds++;
+	if (srv__want_inline(m, r)) {
+		srv__run_inline(m, r);
+		return;
+	}
 	if (m->n_queued >= m->cfg.max_queue) {
 		srv_req_error(r, 503, "queue_full", "the queue of '%s' is full (%lld requests)",
 			      m->cfg.name, (long long)m->cfg.max_queue);

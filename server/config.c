@@ -49,6 +49,7 @@ static const srv__cfg_entry srv__model_table[] = {
 	M_INT(batch_multiple, 1, 65536, "16"),
 	M_INT(max_queue, 1, 1 << 24, "1024"),
 	M_INT(timeout_ms, 1, 3600000, "5000"),
+	M_INT(inline_max_us, 0, 1000, "0"),
 	M_INT(parallel, 1, 256, "4"),
 	M_INT(ctx_size, 16, 1 << 20, "2048"),
 	M_INT(prompt_chunk, 1, 65536, "256"),

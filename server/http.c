@@ -192,6 +192,8 @@ static void srv__completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	if (r->answered) {
 		srv_metrics_request(&s->metrics, r->model_name, r->status, lat, q, inf,
 				    r->batch_size);
+		if (r->inlined)
+			srv_metrics_inline(&s->metrics, r->model_name);
 		srv_log_record rec;
 		memset(&rec, 0, sizeof(rec));
 		uv_timeval64_t tv;
@@ -237,7 +239,9 @@ void srv_http_run(srv *s)
 {
 	if (!s->mhd)
 		return;
+	s->run_preds = 0;
 	MHD_run(s->mhd);
+	s->last_run_preds = s->run_preds;
 	srv__arm_timer(s);
 }
 

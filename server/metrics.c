@@ -64,6 +64,11 @@ static srv_model_stats *srv__stats(srv_metrics *m, const char *model)
 	return &m->models[m->n_models++];
 }
 
+void srv_metrics_inline(srv_metrics *m, const char *model)
+{
+	srv__stats(m, model)->inline_runs++;
+}
+
 void srv_metrics_request(srv_metrics *m, const char *model, int status, double latency_s,
 			 double queue_s, double infer_s, int batch_size)
 {
@@ -175,6 +180,13 @@ char *srv_metrics_render(srv *s, size_t *len)
 				    m->models[i].name, m->models[i].status[k],
 				    (unsigned long long)m->models[i].by_status[k]);
 	srv__render_hists(&b, m);
+	srv__printf(&b, "# HELP modeld_inline_predictions_total Predictions run on the event loop "
+			"thread (inline_max_us).\n# TYPE modeld_inline_predictions_total counter\n");
+	for (int i = 0; i < m->n_models; i++)
+		if (m->models[i].name[0])
+			srv__printf(&b, "modeld_inline_predictions_total{model=\"%s\"} %llu\n",
+				    m->models[i].name,
+				    (unsigned long long)m->models[i].inline_runs);
 	srv__printf(&b, "# HELP modeld_queue_depth Requests waiting for a batch.\n"
 			"# TYPE modeld_queue_depth gauge\n");
 	for (int i = 0; i < s->n_models; i++)

@@ -41,6 +41,7 @@ typedef struct srv_model_stats {
 	int status[SRV_STATUS_MAX];
 	uint64_t by_status[SRV_STATUS_MAX];
 	srv_hist latency, queue, infer, batch;
+	uint64_t inline_runs; /* predictions run on the loop thread */
 } srv_model_stats;
 
 typedef struct srv_metrics {
@@ -54,6 +55,8 @@ void srv_metrics_init(srv_metrics *m);
 /* Count one answered request (status, times in seconds, batch size or 0). */
 void srv_metrics_request(srv_metrics *m, const char *model, int status, double latency_s,
 			 double queue_s, double infer_s, int batch_size);
+/* Count a prediction that ran on the loop thread (inline_max_us). */
+void srv_metrics_inline(srv_metrics *m, const char *model);
 /* Prometheus text of everything; new string (free()) or NULL. */
 char *srv_metrics_render(srv *s, size_t *len);
 /* Queue a snapshot of the main gauges into the log's metrics table. */
@@ -73,6 +76,7 @@ typedef struct srv_model {
 	int64_t n_queued;     /* requests waiting */
 	int64_t queued_instances;
 	int inflight_batches;
+	double cost_ns; /* inference ns per instance (moving average), 0 = none yet */
 	void *batch_free; /* idle batches with their input buffers (batcher.c) */
 	uv_timer_t timer;
 	int timer_closed;
@@ -128,6 +132,7 @@ struct srv_req {
 	char v2_id[128];  /* v2 "id" echoed back */
 	int batch_size;   /* instances in the batch it ran in */
 	int solo;         /* run alone (its batch failed on a bad input) */
+	int inlined;      /* ran on the loop thread, without queue or worker */
 	srv_req *next;    /* queue link */
 	/* answer */
 	int status;
@@ -218,6 +223,9 @@ struct srv {
 	uv_poll_t mhd_poll;
 	uv_timer_t mhd_timer;
 	int port;
+	/* predictions read in the current MHD_run and in the one before it: a
+	 * load signal for running cheap models inline (batcher.c) */
+	int run_preds, last_run_preds;
 	/* models */
 	srv_model *models[SRV_MAX_MODELS];
 	int n_models;

@@ -19,6 +19,7 @@ typedef struct srv_model_cfg {
 	int64_t batch_multiple;     /* a batch above it closes at a multiple of it */
 	int64_t max_queue;          /* requests waiting; more -> 503 */
 	int64_t timeout_ms;         /* not started within this -> 504 */
+	int64_t inline_max_us;      /* run on the loop below this cost, 0 = never */
 	/* language models */
 	int64_t parallel;           /* sequence slots decoded together */
 	int64_t ctx_size;           /* tokens per slot (capped by the model's) */

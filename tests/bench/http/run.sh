@@ -51,7 +51,7 @@ wrk_row() {
 		"${cpu:-?}" "${bad:-0}"
 }
 
-# start_modeld NAME GGUF BATCH DELAY_US: sets port
+# start_modeld NAME GGUF BATCH DELAY_US INLINE_US: sets port
 start_modeld() {
 	port=$(free_port)
 	cat >"$work/$1.conf" <<CONF
@@ -65,6 +65,7 @@ path = $2
 max_batch_size = $3
 max_batch_delay_us = $4
 max_queue = 100000
+inline_max_us = $5
 CONF
 	"$modeld" -c "$work/$1.conf" 2>"$work/$1.log" &
 	pid=$!
@@ -106,11 +107,14 @@ for c in 1 16 64; do
 		"$work/regression.body.json" $nginx_pids
 done
 for model in ${MODELS:-regression scoring}; do
-	for mode in "on 64 1000" "off 1 0"; do
-		set -- $mode
-		start_modeld "$model" "$work/$model.gguf" "$2" "$3"
+	for mode in "batching on" "batching off" "inline"; do
+		case $mode in
+		"batching on") start_modeld "$model" "$work/$model.gguf" 64 1000 0 ;;
+		"batching off") start_modeld "$model" "$work/$model.gguf" 1 0 0 ;;
+		inline) start_modeld "$model" "$work/$model.gguf" 64 1000 100 ;;
+		esac
 		for c in 1 16 64; do
-			wrk_row "$model, batching $1" $c "http://127.0.0.1:$port/v1/predict" \
+			wrk_row "$model, $mode" $c "http://127.0.0.1:$port/v1/predict" \
 				"$work/$model.body.json" "$pid" | tee -a "$work/rows"
 		done
 		kill "$pid"; wait "$pid" 2>/dev/null || :

@@ -44,6 +44,7 @@ static const want_key want_model[] = {
 	MI(batch_multiple, 1, 65536, 16),
 	MI(max_queue, 1, 1 << 24, 1024),
 	MI(timeout_ms, 1, 3600000, 5000),
+	MI(inline_max_us, 0, 1000, 0),
 	MI(parallel, 1, 256, 4),
 	MI(ctx_size, 16, 1 << 20, 2048),
 	MI(prompt_chunk, 1, 65536, 256),
