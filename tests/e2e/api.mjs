@@ -142,4 +142,6 @@ const rows = t.sql(srv.db, "select count(*), sum(status = 401), sum(status = 413
 	"sum(endpoint = '/v2/models/{name}/infer') from requests");
 t.check(Number(rows[0][0]) >= 30 && Number(rows[0][1]) === 2 && Number(rows[0][2]) === 1 &&
 	Number(rows[0][3]) >= 5, `log rows ${JSON.stringify(rows)}`);
+const clients = t.sql(srv.db, "select distinct client from requests");
+t.checkEq(JSON.stringify(clients), JSON.stringify([["127.0.0.1"]]), "client address logged");
 t.finish();
