@@ -38,12 +38,13 @@ struct mrt_llm_ctx {
 	mrt__pool *pool;
 	mrt__attn_kern ak; /* attention kernels for this model's head size */
 
-	/* KV cache, F32 for exactness: [n_seq][n_layer][n_head_kv][n_ctx]
-	 * [head_dim] each of K and V (one head's keys are contiguous, so
-	 * attention streams them), i.e. 8 * n_seq * n_layer * n_ctx * n_embd_kv
-	 * bytes (a 110M model with n_embd_kv 768, 12 layers, 2048 tokens:
-	 * 144 MiB per slot). */
-	float *kcache, *vcache;
+	/* KV cache, F16 (default) or F32 elements of kv_size bytes:
+	 * [n_seq][n_layer][n_head_kv][n_ctx][head_dim] each of K and V (one
+	 * head's keys are contiguous, so attention streams them), i.e.
+	 * 2 * kv_size * n_seq * n_layer * n_ctx * n_embd_kv bytes (a 110M model
+	 * with n_embd_kv 768, 12 layers, 2048 tokens: 72 MiB per slot at F16). */
+	void *kcache, *vcache;
+	size_t kv_size;
 	int *seq_len; /* n_seq: tokens held by each slot */
 
 	/* scratch arena (one allocation, 64-byte aligned sections) */
@@ -70,7 +71,7 @@ struct mrt_llm_ctx {
 
 mrt_llm_params mrt_llm_default_params(void)
 {
-	mrt_llm_params p = {2048, 1, 512, 1};
+	mrt_llm_params p = {2048, 1, 512, 1, MRT_TYPE_F16};
 	return p;
 }
 
@@ -188,6 +189,9 @@ static int check_params(const mrt_llm_params *p, char *err, size_t errlen)
 		    "llm context: n_ctx %d, n_seq %d, n_batch %d must be >= 1 and n_threads "
 		    "%d in [1, %d]",
 		    p->n_ctx, p->n_seq, p->n_batch, p->n_threads, LLM_MAX_THREADS);
+	if (p->kv_type != MRT_TYPE_F16 && p->kv_type != MRT_TYPE_F32)
+		return mrt__errf(err, errlen, MRT_ERR_INVALID,
+				 "llm context: KV cache type %d: f16 or f32 only", p->kv_type);
 	return 0;
 }
 
@@ -208,10 +212,11 @@ mrt_llm_ctx *mrt_llm_ctx_new(const mrt_model *model, const mrt_llm_params *param
 	c->p = params ? *params : mrt_llm_default_params();
 	if (check_params(&c->p, err, errlen) != 0)
 		goto fail;
+	c->kv_size = c->p.kv_type == MRT_TYPE_F16 ? sizeof(uint16_t) : sizeof(float);
 	if (__builtin_mul_overflow((size_t)c->p.n_seq, (size_t)l->n_layer, &cells) ||
 	    __builtin_mul_overflow(cells, (size_t)c->p.n_ctx, &cells) ||
 	    __builtin_mul_overflow(cells, (size_t)l->n_embd_kv, &cells) ||
-	    __builtin_mul_overflow(cells, sizeof(float), &bytes) ||
+	    __builtin_mul_overflow(cells, c->kv_size, &bytes) ||
 	    (c->kcache = malloc(bytes)) == NULL || (c->vcache = malloc(bytes)) == NULL) {
 		mrt__errf(err, errlen, MRT_ERR_NOMEM,
 		     "llm context: KV cache of %d slots x %d tokens x %d layers x %d too large",
@@ -225,7 +230,7 @@ mrt_llm_ctx *mrt_llm_ctx_new(const mrt_model *model, const mrt_llm_params *param
 		goto nomem;
 	if (c->p.n_threads > 1 && (c->pool = mrt__pool_new(c->p.n_threads)) == NULL)
 		goto nomem;
-	c->ak = mrt__attn_kernels(l->head_dim, 1);
+	c->ak = mrt__attn_kernels(l->head_dim, c->p.kv_type == MRT_TYPE_F16, 1);
 	return c;
 nomem:
 	mrt__errf(err, errlen, MRT_ERR_NOMEM, "llm context: out of memory");
@@ -357,8 +362,8 @@ static void rows_range(const rows_job *j, int r0, int r1)
 			rope_row(c, k, t, l->n_head_kv);
 			for (int h = 0; h < l->n_head_kv; h++) {
 				size_t at = cache_at(c, j->seq[t], j->layer, h, c->pos[t]);
-				memcpy(c->kcache + at, k + (size_t)h * hd, sizeof(float) * hd);
-				memcpy(c->vcache + at, v + (size_t)h * hd, sizeof(float) * hd);
+				c->ak.store((char *)c->kcache + at * c->kv_size, k + (size_t)h * hd, hd);
+				c->ak.store((char *)c->vcache + at * c->kv_size, v + (size_t)h * hd, hd);
 			}
 		}
 	}
@@ -446,7 +451,8 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores)
 	int e0 = c->tiles[tile], hd = l->head_dim, group = l->n_head / l->n_head_kv;
 	int rows = (c->tiles[tile + 1] - e0) * group;
 	size_t base = cache_at(c, j->seq[e0], j->layer, kvh, 0);
-	const float *kc = c->kcache + base, *vc = c->vcache + base;
+	const char *kc = (const char *)c->kcache + base * c->kv_size;
+	const char *vc = (const char *)c->vcache + base * c->kv_size;
 	float scale = 1.0f / sqrtf((float)hd), *sa = scores, *sb = scores + c->p.n_ctx;
 
 	for (int r = 0; r < rows; r += 2) {
@@ -461,7 +467,7 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores)
 		int nc = a.n_keys < b.n_keys ? a.n_keys : b.n_keys;
 		att_row *lg = a.n_keys > nc ? &a : &b;
 		float *sl = lg == &a ? sa : sb;
-		size_t rest = (size_t)nc * hd;
+		size_t rest = (size_t)nc * hd * c->kv_size;
 		c->ak.scores2(a.q, b.q, kc, nc, hd, scale, sa, sb);
 		if (lg->n_keys > nc)
 			c->ak.scores(lg->q, kc + rest, lg->n_keys - nc, hd, scale, sl + nc);

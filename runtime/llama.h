@@ -49,27 +49,30 @@ typedef struct mrt__llama {
 mrt__llama *mrt__llama_load(const mrt_gguf *file, char *err, size_t errlen);
 void mrt__llama_free(mrt__llama *l);
 
-/* Attention kernels (llama_attn.c). scores: out[j] = scale * (q . k_j) for
- * n_keys contiguous rows k_j of hd floats. softmax: in place over n. wsum:
- * out (+)= sum_j p[j] v_j in key order (accumulate: start from out), so a sum
- * split into two key ranges equals the whole. scores2/wsum2: two queries at
- * once, sharing the loads of K and V. Every value is computed the same way
- * whatever the pairing, so batching never changes a result. */
+/* Attention kernels (llama_attn.c). K and V rows are F32 or F16 cache
+ * elements (the set is made for one type). scores: out[j] = scale *
+ * (q . k_j) for n_keys contiguous rows k_j of hd elements. softmax: in place
+ * over n. wsum: out (+)= sum_j p[j] v_j in key order (accumulate: start
+ * from out), so a sum split into two key ranges equals the whole.
+ * scores2/wsum2: two queries at once, sharing the loads of K and V. Every
+ * value is computed the same way whatever the pairing, so batching never
+ * changes a result. store: n floats into a cache row of the set's type. */
 typedef struct mrt__attn_kern {
-	void (*scores)(const float *q, const float *k, int n_keys, int hd, float scale, float *out);
-	void (*scores2)(const float *qa, const float *qb, const float *k, int n_keys, int hd,
+	void (*scores)(const float *q, const void *k, int n_keys, int hd, float scale, float *out);
+	void (*scores2)(const float *qa, const float *qb, const void *k, int n_keys, int hd,
 	                float scale, float *outa, float *outb);
 	void (*softmax)(float *x, int n);
-	void (*wsum)(const float *p, const float *v, int n_keys, int hd, float *out,
+	void (*wsum)(const float *p, const void *v, int n_keys, int hd, float *out,
 	             int accumulate);
-	void (*wsum2)(const float *pa, const float *pb, const float *v, int n_keys, int hd,
+	void (*wsum2)(const float *pa, const float *pb, const void *v, int n_keys, int hd,
 	              float *outa, float *outb);
+	void (*store)(void *dst, const float *src, int n);
 } mrt__attn_kern;
 
-/* The fastest kernel set the CPU runs for heads of head_dim floats (AVX2
- * needs head_dim % 16 == 0), else the reference; simd 0 asks for the
- * reference (tests). */
-mrt__attn_kern mrt__attn_kernels(int head_dim, int simd);
+/* The fastest kernel set the CPU runs for heads of head_dim elements and
+ * an F16 (kv_f16) or F32 cache (AVX2 needs head_dim % 16 == 0, and F16C
+ * for F16), else the reference; simd 0 asks for the reference (tests). */
+mrt__attn_kern mrt__attn_kernels(int head_dim, int kv_f16, int simd);
 
 /* The llama description of a model, or NULL for a graph model. */
 const mrt__llama *mrt__model_llama(const mrt_model *model);

@@ -1,6 +1,9 @@
 /* Attention kernels of the llama decoder: dot products of queries with a
  * head's contiguous keys, softmax, and weighted sums of values, as a plain C
- * reference and AVX2 versions chosen at run time (see llama.h). */
+ * reference and AVX2 versions chosen at run time (see llama.h). The cache
+ * holds keys and values as F32 or as F16 (half the memory and half the
+ * bytes streamed per step); every kernel exists for both, and an F16
+ * element is widened to the same float by all of them. */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -8,39 +11,65 @@
 #include "llama.h"
 
 /* scores: out[j] = scale * (q . k_j) for the n_keys contiguous rows k_j of
- * hd floats. wsum: out (+)= sum_j p[j] v_j, summed in key order, so a sum
+ * hd elements. wsum: out (+)= sum_j p[j] v_j, summed in key order, so a sum
  * split in two key ranges (the second accumulating) equals the whole one.
  * scores2/wsum2: the same for two queries at once, sharing the loads of
  * K and V. Each value is computed the same way whatever tile, pairing or
- * batch it belongs to, so batching never changes a result. */
+ * batch it belongs to, so batching never changes a result. The _h
+ * variants read F16 elements (H = 1 in the templates below). */
 
-static void scores_ref(const float *q, const float *k, int n_keys, int hd, float scale, float *out)
+#define INL static inline __attribute__((always_inline))
+
+/* Element i of a cache row: F32, or F16 widened. */
+INL float kv_elt(const void *p, size_t i, int H)
+{
+	return H ? mrt_f16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+/* Element offset i of a cache row pointer. */
+INL const void *kv_off(const void *p, size_t i, int H)
+{
+	return (const char *)p + i * (H ? sizeof(uint16_t) : sizeof(float));
+}
+
+INL void scores_ref_t(const float *q, const void *k, int n_keys, int hd, float scale, float *out,
+                      int H)
 {
 	for (int j = 0; j < n_keys; j++) {
-		const float *kr = k + (size_t)j * hd;
+		const void *kr = kv_off(k, (size_t)j * hd, H);
 		float acc[8] = {0};
 		int i = 0;
 		for (; i + 8 <= hd; i += 8)
 			for (int u = 0; u < 8; u++)
-				acc[u] += q[i + u] * kr[i + u];
+				acc[u] += q[i + u] * kv_elt(kr, (size_t)(i + u), H);
 		for (; i < hd; i++)
-			acc[0] += q[i] * kr[i];
+			acc[0] += q[i] * kv_elt(kr, (size_t)i, H);
 		out[j] = (((acc[0] + acc[4]) + (acc[1] + acc[5])) +
 		          ((acc[2] + acc[6]) + (acc[3] + acc[7]))) *
 		         scale;
 	}
 }
 
-static void wsum_ref(const float *p, const float *v, int n_keys, int hd, float *out, int accumulate)
+INL void wsum_ref_t(const float *p, const void *v, int n_keys, int hd, float *out, int accumulate,
+                    int H)
 {
 	if (!accumulate)
 		memset(out, 0, sizeof(float) * (size_t)hd);
 	for (int j = 0; j < n_keys; j++)
 		for (int i = 0; i < hd; i++)
-			out[i] += p[j] * v[(size_t)j * hd + i];
+			out[i] += p[j] * kv_elt(v, (size_t)j * hd + i, H);
 }
 
-__attribute__((target("avx2,fma"))) static inline float hsum_avx2(__m256 v)
+#define TGT __attribute__((target("avx2,fma,f16c")))
+
+/* 8 elements of a cache row from element i, as floats. */
+INL TGT __m256 kv_load8(const void *p, size_t i, int H)
+{
+	return H ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i)))
+		 : _mm256_loadu_ps((const float *)p + i);
+}
+
+TGT static inline float hsum_avx2(__m256 v)
 {
 	__m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
 	h = _mm_add_ps(h, _mm_movehl_ps(h, h));
@@ -50,48 +79,48 @@ __attribute__((target("avx2,fma"))) static inline float hsum_avx2(__m256 v)
 
 /* hd % 16 == 0 (checked at context creation). Two keys at a time, each with
  * its own pair of accumulators; a lone last key runs the same arithmetic. */
-__attribute__((target("avx2,fma"))) static void
-scores_avx2(const float *q, const float *k, int n_keys, int hd, float scale, float *out)
+INL TGT void scores_avx2_t(const float *q, const void *k, int n_keys, int hd, float scale,
+                           float *out, int H)
 {
 	int j = 0;
 
 	for (; j + 2 <= n_keys; j += 2) {
-		const float *k0 = k + (size_t)j * hd, *k1 = k0 + hd;
+		const void *k0 = kv_off(k, (size_t)j * hd, H), *k1 = kv_off(k0, (size_t)hd, H);
 		__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
 		for (int i = 0; i < hd; i += 16) {
 			__m256 q0 = _mm256_loadu_ps(q + i), q1 = _mm256_loadu_ps(q + i + 8);
-			a0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k0 + i), a0);
-			a1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k0 + i + 8), a1);
-			b0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k1 + i), b0);
-			b1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k1 + i + 8), b1);
+			a0 = _mm256_fmadd_ps(q0, kv_load8(k0, (size_t)i, H), a0);
+			a1 = _mm256_fmadd_ps(q1, kv_load8(k0, (size_t)i + 8, H), a1);
+			b0 = _mm256_fmadd_ps(q0, kv_load8(k1, (size_t)i, H), b0);
+			b1 = _mm256_fmadd_ps(q1, kv_load8(k1, (size_t)i + 8, H), b1);
 		}
 		out[j] = hsum_avx2(_mm256_add_ps(a0, a1)) * scale;
 		out[j + 1] = hsum_avx2(_mm256_add_ps(b0, b1)) * scale;
 	}
 	if (j < n_keys) {
-		const float *k0 = k + (size_t)j * hd;
+		const void *k0 = kv_off(k, (size_t)j * hd, H);
 		__m256 a0 = _mm256_setzero_ps(), a1 = a0;
 		for (int i = 0; i < hd; i += 16) {
-			a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k0 + i), a0);
+			a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), kv_load8(k0, (size_t)i, H), a0);
 			a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8),
-			                     _mm256_loadu_ps(k0 + i + 8), a1);
+			                     kv_load8(k0, (size_t)i + 8, H), a1);
 		}
 		out[j] = hsum_avx2(_mm256_add_ps(a0, a1)) * scale;
 	}
 }
 
-static void scores2_ref(const float *qa, const float *qb, const float *k, int n_keys, int hd,
-                        float scale, float *outa, float *outb)
+INL void scores2_ref_t(const float *qa, const float *qb, const void *k, int n_keys, int hd,
+                       float scale, float *outa, float *outb, int H)
 {
-	scores_ref(qa, k, n_keys, hd, scale, outa);
-	scores_ref(qb, k, n_keys, hd, scale, outb);
+	scores_ref_t(qa, k, n_keys, hd, scale, outa, H);
+	scores_ref_t(qb, k, n_keys, hd, scale, outb, H);
 }
 
-static void wsum2_ref(const float *pa, const float *pb, const float *v, int n_keys, int hd,
-                      float *outa, float *outb)
+INL void wsum2_ref_t(const float *pa, const float *pb, const void *v, int n_keys, int hd,
+                     float *outa, float *outb, int H)
 {
-	wsum_ref(pa, v, n_keys, hd, outa, 0);
-	wsum_ref(pb, v, n_keys, hd, outb, 0);
+	wsum_ref_t(pa, v, n_keys, hd, outa, 0, H);
+	wsum_ref_t(pb, v, n_keys, hd, outb, 0, H);
 }
 
 /* softmax in place: x[i] = exp(x[i] - max) / sum. */
@@ -113,7 +142,7 @@ static void softmax_ref(float *x, int n)
 /* exp(x) for x <= 0 (softmax arguments; below -87 it flushes to 0):
  * 2^n * p(r) with r = x - n ln2 in [-ln2/2, ln2/2] and a degree-6
  * polynomial (relative error about 2e-7). */
-__attribute__((target("avx2,fma"))) static inline __m256 exp_avx2(__m256 x)
+TGT static inline __m256 exp_avx2(__m256 x)
 {
 	const __m256 lo = _mm256_set1_ps(-87.0f);
 	__m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
@@ -134,7 +163,7 @@ __attribute__((target("avx2,fma"))) static inline __m256 exp_avx2(__m256 x)
 	return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
-__attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, int n)
+TGT static void softmax_avx2(float *x, int n)
 {
 	__m256 vmx = _mm256_set1_ps(-INFINITY), vsum = _mm256_setzero_ps();
 	int i = 0, n8 = n & ~7;
@@ -166,18 +195,18 @@ __attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, int n)
 }
 
 /* 16 output values at a time held in registers over all keys. */
-__attribute__((target("avx2,fma"))) static void
-wsum_avx2(const float *p, const float *v, int n_keys, int hd, float *out, int accumulate)
+INL TGT void wsum_avx2_t(const float *p, const void *v, int n_keys, int hd, float *out,
+                         int accumulate, int H)
 {
 	for (int i = 0; i < hd; i += 16) {
 		__m256 o0 = _mm256_setzero_ps(), o1 = o0;
-		const float *vr = v + i;
+		const void *vr = kv_off(v, (size_t)i, H);
 		if (accumulate)
 			o0 = _mm256_loadu_ps(out + i), o1 = _mm256_loadu_ps(out + i + 8);
-		for (int j = 0; j < n_keys; j++, vr += hd) {
+		for (int j = 0; j < n_keys; j++, vr = kv_off(vr, (size_t)hd, H)) {
 			__m256 pj = _mm256_set1_ps(p[j]);
-			o0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr), o0);
-			o1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8), o1);
+			o0 = _mm256_fmadd_ps(pj, kv_load8(vr, 0, H), o0);
+			o1 = _mm256_fmadd_ps(pj, kv_load8(vr, 8, H), o1);
 		}
 		_mm256_storeu_ps(out + i, o0);
 		_mm256_storeu_ps(out + i + 8, o1);
@@ -186,19 +215,18 @@ wsum_avx2(const float *p, const float *v, int n_keys, int hd, float *out, int ac
 
 /* Two queries against two keys at a time: four dot products, each with the
  * accumulator pair the single-query kernel gives it. */
-__attribute__((target("avx2,fma"))) static void scores2_avx2(const float *qa, const float *qb,
-                                                             const float *k, int n_keys, int hd,
-                                                             float scale, float *outa, float *outb)
+INL TGT void scores2_avx2_t(const float *qa, const float *qb, const void *k, int n_keys, int hd,
+                            float scale, float *outa, float *outb, int H)
 {
 	int j = 0;
 
 	for (; j + 2 <= n_keys; j += 2) {
-		const float *k0 = k + (size_t)j * hd, *k1 = k0 + hd;
+		const void *k0 = kv_off(k, (size_t)j * hd, H), *k1 = kv_off(k0, (size_t)hd, H);
 		__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
 		__m256 c0 = a0, c1 = a0, d0 = a0, d1 = a0;
 		for (int i = 0; i < hd; i += 16) {
-			__m256 x0 = _mm256_loadu_ps(k0 + i), x1 = _mm256_loadu_ps(k0 + i + 8);
-			__m256 y0 = _mm256_loadu_ps(k1 + i), y1 = _mm256_loadu_ps(k1 + i + 8);
+			__m256 x0 = kv_load8(k0, (size_t)i, H), x1 = kv_load8(k0, (size_t)i + 8, H);
+			__m256 y0 = kv_load8(k1, (size_t)i, H), y1 = kv_load8(k1, (size_t)i + 8, H);
 			__m256 qa0 = _mm256_loadu_ps(qa + i), qa1 = _mm256_loadu_ps(qa + i + 8);
 			a0 = _mm256_fmadd_ps(qa0, x0, a0);
 			a1 = _mm256_fmadd_ps(qa1, x1, a1);
@@ -216,20 +244,20 @@ __attribute__((target("avx2,fma"))) static void scores2_avx2(const float *qa, co
 		outb[j + 1] = hsum_avx2(_mm256_add_ps(d0, d1)) * scale;
 	}
 	if (j < n_keys) {
-		scores_avx2(qa, k + (size_t)j * hd, n_keys - j, hd, scale, outa + j);
-		scores_avx2(qb, k + (size_t)j * hd, n_keys - j, hd, scale, outb + j);
+		const void *kj = kv_off(k, (size_t)j * hd, H);
+		scores_avx2_t(qa, kj, n_keys - j, hd, scale, outa + j, H);
+		scores_avx2_t(qb, kj, n_keys - j, hd, scale, outb + j, H);
 	}
 }
 
-__attribute__((target("avx2,fma"))) static void wsum2_avx2(const float *pa, const float *pb,
-                                                           const float *v, int n_keys, int hd,
-                                                           float *outa, float *outb)
+INL TGT void wsum2_avx2_t(const float *pa, const float *pb, const void *v, int n_keys, int hd,
+                          float *outa, float *outb, int H)
 {
 	for (int i = 0; i < hd; i += 16) {
 		__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
-		const float *vr = v + i;
-		for (int j = 0; j < n_keys; j++, vr += hd) {
-			__m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
+		const void *vr = kv_off(v, (size_t)i, H);
+		for (int j = 0; j < n_keys; j++, vr = kv_off(vr, (size_t)hd, H)) {
+			__m256 v0 = kv_load8(vr, 0, H), v1 = kv_load8(vr, 8, H);
 			__m256 pj = _mm256_set1_ps(pa[j]), qj = _mm256_set1_ps(pb[j]);
 			a0 = _mm256_fmadd_ps(pj, v0, a0);
 			a1 = _mm256_fmadd_ps(pj, v1, a1);
@@ -243,15 +271,72 @@ __attribute__((target("avx2,fma"))) static void wsum2_avx2(const float *pa, cons
 	}
 }
 
-mrt__attn_kern mrt__attn_kernels(int head_dim, int simd)
+/* Cache stores: n floats into a row of the cache's element type (F16
+ * rounds to nearest even, as mrt_f32_to_f16 does). */
+static void store_f32(void *dst, const float *src, int n)
 {
-	static const mrt__attn_kern ref = {scores_ref, scores2_ref, softmax_ref, wsum_ref,
-	                                   wsum2_ref};
-	static const mrt__attn_kern avx2 = {scores_avx2, scores2_avx2, softmax_avx2, wsum_avx2,
-	                                    wsum2_avx2};
+	memcpy(dst, src, sizeof(float) * (size_t)n);
+}
 
+static void store_f16_ref(void *dst, const float *src, int n)
+{
+	uint16_t *d = dst;
+	for (int i = 0; i < n; i++)
+		d[i] = mrt_f32_to_f16(src[i]);
+}
+
+TGT static void store_f16_avx2(void *dst, const float *src, int n)
+{
+	uint16_t *d = dst;
+	int i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm_storeu_si128((__m128i *)(d + i),
+				 _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+	for (; i < n; i++)
+		d[i] = mrt_f32_to_f16(src[i]);
+}
+
+/* The entry points: one per kernel, element type and instruction set. */
+#define KV_ENTRY(attr, name, params, ...)                                                         \
+	attr static void name##_f32 params { name##_t(__VA_ARGS__, 0); }                          \
+	attr static void name##_f16 params { name##_t(__VA_ARGS__, 1); }
+#define KV_SET(attr, isa)                                                                          \
+	KV_ENTRY(attr, scores_##isa,                                                               \
+	         (const float *q, const void *k, int n_keys, int hd, float scale, float *out), q, \
+	         k, n_keys, hd, scale, out)                                                        \
+	KV_ENTRY(attr, scores2_##isa,                                                              \
+	         (const float *qa, const float *qb, const void *k, int n_keys, int hd, float scale, \
+	          float *outa, float *outb),                                                       \
+	         qa, qb, k, n_keys, hd, scale, outa, outb)                                         \
+	KV_ENTRY(attr, wsum_##isa,                                                                 \
+	         (const float *p, const void *v, int n_keys, int hd, float *out, int acc), p, v,  \
+	         n_keys, hd, out, acc)                                                             \
+	KV_ENTRY(attr, wsum2_##isa,                                                                \
+	         (const float *pa, const float *pb, const void *v, int n_keys, int hd, float *outa, \
+	          float *outb),                                                                    \
+	         pa, pb, v, n_keys, hd, outa, outb)
+#define NOATTR
+KV_SET(NOATTR, ref)
+KV_SET(TGT, avx2)
+#undef KV_SET
+#undef KV_ENTRY
+#undef NOATTR
+
+mrt__attn_kern mrt__attn_kernels(int head_dim, int kv_f16, int simd)
+{
+	static const mrt__attn_kern ref[2] = {
+	    {scores_ref_f32, scores2_ref_f32, softmax_ref, wsum_ref_f32, wsum2_ref_f32, store_f32},
+	    {scores_ref_f16, scores2_ref_f16, softmax_ref, wsum_ref_f16, wsum2_ref_f16,
+	     store_f16_ref}};
+	static const mrt__attn_kern avx2[2] = {
+	    {scores_avx2_f32, scores2_avx2_f32, softmax_avx2, wsum_avx2_f32, wsum2_avx2_f32,
+	     store_f32},
+	    {scores_avx2_f16, scores2_avx2_f16, softmax_avx2, wsum_avx2_f16, wsum2_avx2_f16,
+	     store_f16_avx2}};
+
+	kv_f16 = kv_f16 != 0;
 	if (simd && head_dim % 16 == 0 && __builtin_cpu_supports("avx2") &&
-	    __builtin_cpu_supports("fma"))
-		return avx2;
-	return ref;
+	    __builtin_cpu_supports("fma") && (!kv_f16 || __builtin_cpu_supports("f16c")))
+		return avx2[kv_f16];
+	return ref[kv_f16];
 }

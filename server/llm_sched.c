@@ -12,6 +12,7 @@
 
 #include "chat_template.h"
 #include "llm.h"
+#include "mrt_gguf.h"
 
 typedef struct srv__slot {
 	srv_llm_job *job; /* NULL when free */
@@ -109,6 +110,14 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 	}
 	l->n_batch = l->n_seq + l->chunk;
 	mrt_llm_params p = mrt_llm_default_params();
+	if (strcmp(m->cfg.kv_cache_type, "f16") == 0) {
+		p.kv_type = MRT_TYPE_F16;
+	} else if (strcmp(m->cfg.kv_cache_type, "f32") == 0) {
+		p.kv_type = MRT_TYPE_F32;
+	} else {
+		snprintf(err, errlen, "kv_cache_type '%s': f16 or f32", m->cfg.kv_cache_type);
+		goto fail;
+	}
 	p.n_ctx = l->n_ctx;
 	p.n_seq = l->n_seq;
 	p.n_batch = l->n_batch;

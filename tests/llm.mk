@@ -12,7 +12,9 @@ EXTRA_DIST += tests/fixtures/make_llama.py tests/fixtures/llama/gqa-f32.gguf \
 	tests/fixtures/llama/mha-q8_0.gguf tests/fixtures/llama/mha.ref \
 	tests/fixtures/llama/mha-q8_0.ref \
 	tests/fixtures/llama/kq-f16.gguf tests/fixtures/llama/kq.ref \
-	tests/fixtures/llama/rope-f32.gguf tests/fixtures/llama/rope.ref
+	tests/fixtures/llama/rope-f32.gguf tests/fixtures/llama/rope.ref \
+	tests/fixtures/llama/gqa-kvf16.ref tests/fixtures/llama/tied-kvf16.ref \
+	tests/fixtures/llama/mha-kvf16.ref tests/fixtures/llama/rope-kvf16.ref
 
 noinst_PROGRAMS += tests/bench/bench_llama
 tests_bench_bench_llama_LDADD = $(RUNTIME_LIBS)

@@ -7,7 +7,9 @@
  *   bench_llama run FILE [THREADS]     one table row (medians of 3 rounds)
  *   bench_llama profile FILE THREADS STREAMS STEPS
  *                                      tokens/s of one case for perf record
- *                                      (STREAMS 0: a prompt of STEPS tokens) */
+ *                                      (STREAMS 0: a prompt of STEPS tokens)
+ * BENCH_KV=f32 in the environment runs an F32 KV cache (default F16, as
+ * modeld). */
 #include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -324,6 +326,8 @@ static mrt_llm_ctx *open_ctx(const char *path, int threads, int n_ctx, mrt_model
 	p.n_seq = MAXSEQ;
 	p.n_batch = PROMPT;
 	p.n_threads = threads;
+	const char *kv = getenv("BENCH_KV");
+	p.kv_type = kv && strcmp(kv, "f32") == 0 ? MRT_TYPE_F32 : MRT_TYPE_F16;
 	if ((c = mrt_llm_ctx_new(*m, &p, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
 		mrt_model_free(*m);

@@ -37,7 +37,7 @@ const longGguf = writeRandomLlama(path.join(dir, "long.gguf"), {
 });
 const srv = await t.start(dir, {}, {
 	tiny: { path: gguf, parallel: 4, max_queue: 16, ctx_size: 256, prompt_chunk: 8 },
-	one: { path: gguf, parallel: 1, max_queue: 1, ctx_size: 256 },
+	one: { path: gguf, parallel: 1, max_queue: 1, ctx_size: 256, kv_cache_type: "f32" },
 	long: { path: longGguf, parallel: 1, max_queue: 4, ctx_size: 4096 },
 	chat: { path: path.join(t.srcdir, "models/chat.gguf"), parallel: 2, ctx_size: 256 },
 });
@@ -190,7 +190,9 @@ e = await apiErr(client.chat.completions.create({ model: "nope", messages: msgs 
 t.checkEq(e && e.status, 404, "unknown model");
 r = await t.http(srv, "GET", "/v1/models");
 const tiny = r.json.models.find((m) => m.name === "tiny");
-t.checkEq([tiny.kind, tiny.context_length, tiny.parallel], ["llm", 256, 4], "/v1/models entry");
+t.checkEq([tiny.kind, tiny.context_length, tiny.parallel, tiny.kv_cache_type], ["llm", 256, 4, "f16"],
+	"/v1/models entry");
+t.checkEq(r.json.models.find((m) => m.name === "one").kv_cache_type, "f32", "kv_cache_type = f32");
 
 // the model list as OpenAI clients read it, our fields kept
 const listed = [];

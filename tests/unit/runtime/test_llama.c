@@ -84,9 +84,10 @@ typedef struct result {
 
 /* The prompt in one batch (logits everywhere), then greedy decoding one
  * token at a time. */
-static int run_ref(mrt_model *m, const ref *r, int n_threads, result *res)
+static int run_ref(mrt_model *m, const ref *r, int n_threads, int kv_type, result *res)
 {
 	mrt_llm_params p = mrt_llm_default_params();
+	p.kv_type = kv_type;
 	int8_t want[64];
 	int32_t seq[64] = {0}, tok;
 	int n_vocab = r->n_vocab, rc = -1;
@@ -123,9 +124,10 @@ out:
 }
 
 /* One file against the reference: within max_rel, at least min_argmax
- * positions agreeing and min_greedy leading greedy tokens equal. */
-static void check_file(const char *dir, const char *file, const ref *r, double max_rel,
-                       int min_argmax, int min_greedy)
+ * positions agreeing and min_greedy leading greedy tokens equal; with a KV
+ * cache of kv_type (F32 unless the name says otherwise). */
+static void check_file_kv(const char *dir, const char *file, const ref *r, int kv_type,
+                          double max_rel, int min_argmax, int min_greedy)
 {
 	mrt_model *m = load(dir, file);
 	result res1, res2;
@@ -133,16 +135,37 @@ static void check_file(const char *dir, const char *file, const ref *r, double m
 	CHECK(m != NULL);
 	if (m == NULL)
 		return;
-	CHECK_EQ_INT(run_ref(m, r, 1, &res1), 0);
-	CHECK_EQ_INT(run_ref(m, r, 2, &res2), 0);
-	fprintf(stderr, "%-14s rel err %.3g, argmax %d/%d, greedy %d/%d\n", file, res1.max_rel,
-	        res1.argmax_same, r->n_prompt, res1.greedy_same, r->n_gen);
+	CHECK_EQ_INT(run_ref(m, r, 1, kv_type, &res1), 0);
+	CHECK_EQ_INT(run_ref(m, r, 2, kv_type, &res2), 0);
+	fprintf(stderr, "%-14s %s KV: rel err %.3g, argmax %d/%d, greedy %d/%d\n", file,
+	        kv_type == MRT_TYPE_F16 ? "f16" : "f32", res1.max_rel, res1.argmax_same, r->n_prompt,
+	        res1.greedy_same, r->n_gen);
 	CHECK(res1.max_rel <= max_rel);
 	CHECK(res1.argmax_same >= min_argmax);
 	CHECK(res1.greedy_same >= min_greedy);
 	CHECK(res2.max_rel == res1.max_rel); /* threads change nothing */
 	CHECK_EQ_INT(res2.greedy_same, res1.greedy_same);
 	mrt_model_free(m);
+}
+
+static void check_file(const char *dir, const char *file, const ref *r, double max_rel,
+                       int min_argmax, int min_greedy)
+{
+	check_file_kv(dir, file, r, MRT_TYPE_F32, max_rel, min_argmax, min_greedy);
+}
+
+/* An F32 file with an F16 KV cache against NAME-kvf16.ref (PyTorch with K
+ * and V rounded to half as the cache holds them), and against NAME.ref. */
+static void check_kv_f16(const char *name, const char *file, const ref *r, double tol_f32)
+{
+	char refname[64];
+	ref h;
+	snprintf(refname, sizeof(refname), "%s-kvf16", name);
+	CHECK_EQ_INT(read_ref(refname, &h), 0);
+	check_file_kv(fixdir, file, &h, MRT_TYPE_F16, 1e-4, h.n_prompt, h.n_gen);
+	check_file_kv(fixdir, file, r, MRT_TYPE_F16, tol_f32, r->n_prompt, r->n_gen);
+	free(h.toks);
+	free(h.logits);
 }
 
 /* ---- files written here: k-quant copies and hostile variants ---- */
@@ -252,6 +275,7 @@ static void ref_from_f32_copy(const char *qfile, const ref *r, ref *out)
 	mrt_model *m = load(tmpdir, f32file);
 	mrt_llm_params p = mrt_llm_default_params();
 	p.n_ctx = 64;
+	p.kv_type = MRT_TYPE_F32; /* as check_file runs the k-quant file */
 	mrt_llm_ctx *c = m ? mrt_llm_ctx_new(m, &p, err, sizeof(err)) : NULL;
 	CHECK(c != NULL);
 	memset(want, 1, sizeof(want));
@@ -330,6 +354,9 @@ static void test_reference(void)
 
 	CHECK_EQ_INT(read_ref("gqa", &r), 0);
 	check_file(fixdir, "gqa-f32.gguf", &r, 1e-4, r.n_prompt, r.n_gen);
+	/* F16 KV, measured on all four models: <= 7.9e-7 of the kvf16 reference,
+	 * 6.0e-4 to 1.1e-3 of the F32 one, greedy 32/32 against both */
+	check_kv_f16("gqa", "gqa-f32.gguf", &r, 2e-3);
 	/* measured: own 0.042, 12/12, 32/32; F32 0.092, 12/12, 32/32 */
 	check_quant("gqa", "q8_0", &r, 0.065, 12, 16, 0.14, 11, 8);
 	/* measured: own 0.034, 11/12, 26/32; F32 0.69, 9/12, 1/32 (Q4_0 weights
@@ -339,10 +366,12 @@ static void test_reference(void)
 	free(r.logits);
 	CHECK_EQ_INT(read_ref("tied", &r), 0);
 	check_file(fixdir, "tied-f32.gguf", &r, 1e-4, r.n_prompt, r.n_gen);
+	check_kv_f16("tied", "tied-f32.gguf", &r, 2e-3);
 	free(r.toks);
 	free(r.logits);
 	CHECK_EQ_INT(read_ref("mha", &r), 0);
 	check_file(fixdir, "mha-f32.gguf", &r, 1e-4, r.n_prompt, r.n_gen);
+	check_kv_f16("mha", "mha-f32.gguf", &r, 2e-3);
 	/* measured: own 0.039, 12/12, 7/32; F32 0.058, 12/12, 7/32 */
 	check_quant("mha", "q8_0", &r, 0.06, 11, 4, 0.09, 11, 4);
 	free(r.toks);
@@ -350,6 +379,7 @@ static void test_reference(void)
 	/* rope_freqs.weight divisors and linear scaling (factor 2) */
 	CHECK_EQ_INT(read_ref("rope", &r), 0);
 	check_file(fixdir, "rope-f32.gguf", &r, 1e-4, r.n_prompt, r.n_gen);
+	check_kv_f16("rope", "rope-f32.gguf", &r, 2e-3);
 	free(r.toks);
 	free(r.logits);
 }

@@ -1,7 +1,10 @@
-/* The llama attention kernels (runtime/llama_attn.c): reference and SIMD
- * sets against a double-precision attention, and the identities batching
- * relies on: two queries at once give the bytes of one at a time, and a
- * weighted sum split into two key ranges gives the bytes of the whole. */
+/* The llama attention kernels (runtime/llama_attn.c), for F32 and F16 KV
+ * caches: reference and SIMD sets against a double-precision attention over
+ * the values the cache holds, the identities batching relies on (two
+ * queries at once give the bytes of one at a time, and a weighted sum split
+ * into two key ranges gives the bytes of the whole), and the F16 store
+ * against mrt_f32_to_f16 bit for bit. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +43,13 @@ static void attend_double(const float *q, const float *k, const float *v, int n,
 }
 
 /* One kernel set on one shape: values near the double reference, pairs
- * and split sums bit-identical to single calls. */
-static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd)
+ * and split sums bit-identical to single calls. kv_f16: the set reads F16
+ * rows, and k, v are rounded to half before the reference sees them. */
+static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd, int kv_f16)
 {
-	size_t kv = (size_t)n * hd;
+	size_t kv = (size_t)n * hd, esz = kv_f16 ? 2 : 4;
 	float *k = malloc(sizeof(float) * kv), *v = malloc(sizeof(float) * kv);
+	void *kc = malloc(esz * kv), *vc = malloc(esz * kv);
 	float *q = malloc(sizeof(float) * 2 * hd), *sa = malloc(sizeof(float) * n);
 	float *sb = malloc(sizeof(float) * n), *s1 = malloc(sizeof(float) * n);
 	float *oa = malloc(sizeof(float) * hd), *ob = malloc(sizeof(float) * hd);
@@ -57,13 +62,21 @@ static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd)
 		k[i] = uniform(-1, 1), v[i] = uniform(-2, 2);
 	for (int i = 0; i < 2 * hd; i++)
 		q[i] = uniform(-1, 1);
-	/* query a sees n keys, query b the first n1 */
-	ak->scores2(q, q + hd, k, n1, hd, scale, sa, sb);
+	for (int j = 0; j < n; j++) { /* the cache rows, through the set's store */
+		ak->store((char *)kc + esz * (size_t)j * hd, k + (size_t)j * hd, hd);
+		ak->store((char *)vc + esz * (size_t)j * hd, v + (size_t)j * hd, hd);
+	}
+	for (size_t i = 0; kv_f16 && i < kv; i++) {
+		k[i] = mrt_f16_to_f32(((uint16_t *)kc)[i]);
+		v[i] = mrt_f16_to_f32(((uint16_t *)vc)[i]);
+	}
+	const char *kb = kc, *vb = vc;
+	ak->scores2(q, q + hd, kb, n1, hd, scale, sa, sb);
 	if (n > n1)
-		ak->scores(q, k + (size_t)n1 * hd, n - n1, hd, scale, sa + n1);
-	ak->scores(q, k, n, hd, scale, s1);
+		ak->scores(q, kb + esz * (size_t)n1 * hd, n - n1, hd, scale, sa + n1);
+	ak->scores(q, kb, n, hd, scale, s1);
 	exact &= memcmp(sa, s1, sizeof(float) * n) == 0;
-	ak->scores(q + hd, k, n1, hd, scale, s1);
+	ak->scores(q + hd, kb, n1, hd, scale, s1);
 	exact &= memcmp(sb, s1, sizeof(float) * n1) == 0;
 	ak->softmax(sa, n);
 	ak->softmax(sb, n1);
@@ -71,11 +84,11 @@ static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd)
 	for (int j = 0; j < n; j++)
 		total += sa[j];
 	CHECK_NEAR(total, 1.0, 1e-5);
-	ak->wsum2(sa, sb, v, n1, hd, oa, ob);
+	ak->wsum2(sa, sb, vb, n1, hd, oa, ob);
 	if (n > n1)
-		ak->wsum(sa + n1, v + (size_t)n1 * hd, n - n1, hd, oa, 1);
-	ak->wsum(sa, v, n, hd, o1, 0);
-	ak->wsum(sb, v, n1, hd, o2, 0);
+		ak->wsum(sa + n1, vb + esz * (size_t)n1 * hd, n - n1, hd, oa, 1);
+	ak->wsum(sa, vb, n, hd, o1, 0);
+	ak->wsum(sb, vb, n1, hd, o2, 0);
 	exact &= memcmp(oa, o1, sizeof(float) * hd) == 0 && memcmp(ob, o2, sizeof(float) * hd) == 0;
 	CHECK(exact);
 	attend_double(q, k, v, n, hd, scale, want);
@@ -89,10 +102,10 @@ static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd)
 		worst = e > worst ? e : worst;
 	}
 	if (worst > 2e-5 || !exact)
-		fprintf(stderr, "%s n %d hd %d: worst abs err %.3g, exact %d\n", name, n, hd, worst,
-		        exact);
+		fprintf(stderr, "%s%s n %d hd %d: worst abs err %.3g, exact %d\n", name,
+		        kv_f16 ? " f16" : "", n, hd, worst, exact);
 	CHECK(worst <= 2e-5);
-	free(k), free(v), free(q), free(sa), free(sb), free(s1);
+	free(k), free(v), free(kc), free(vc), free(q), free(sa), free(sb), free(s1);
 	free(oa), free(ob), free(o1), free(o2), free(want);
 }
 
@@ -111,24 +124,64 @@ static void check_softmax_range(const mrt__attn_kern *ak)
 		CHECK_NEAR(x[i], w[i] / sum, 1e-7 + 1e-6 * w[i] / sum);
 }
 
+/* The F16 store against mrt_f32_to_f16: random values over the half range,
+ * exact ties between two halves and the floats either side of them,
+ * subnormals, overflow to infinity, signed zeros. */
+static void check_store(const mrt__attn_kern *ak, const char *name)
+{
+	enum { N = 4099 };
+	static float x[N];
+	static uint16_t got[N];
+	int bad = 0, n = 0;
+	for (; n < 2000; n++)
+		x[n] = uniform(-1, 1) * powf(2.0f, (float)(n % 40) - 24);
+	for (int i = 0; n + 3 <= 3500; i++) { /* halfway between half h and h + 1 */
+		uint16_t h = (uint16_t)(0x0400 + (i * 37) % 0x7800);
+		float a = mrt_f16_to_f32(h), b = mrt_f16_to_f32((uint16_t)(h + 1));
+		float mid = a + (b - a) / 2;
+		x[n++] = mid;
+		x[n++] = nextafterf(mid, 0);
+		x[n++] = -nextafterf(mid, INFINITY);
+	}
+	const float special[] = {0.0f, -0.0f, 65504.0f, 65519.0f, 65520.0f, 1e9f, -1e9f,
+	                         5.96e-8f, 2.98e-8f, 2.99e-8f, 6.1e-5f, -6.0e-5f, 1e-10f};
+	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++)
+		x[n++] = special[i];
+	while (n < N)
+		x[n++] = uniform(-70000, 70000);
+	ak->store(got, x, N);
+	for (int i = 0; i < N; i++)
+		bad += got[i] != mrt_f32_to_f16(x[i]);
+	if (bad)
+		fprintf(stderr, "%s f16 store: %d of %d differ from mrt_f32_to_f16\n", name, bad, N);
+	CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
 	static const int lens[] = {1, 2, 3, 8, 17, 64, 129};
 	static const int dims[] = {16, 64, 128, 80, 24};
-	mrt__attn_kern ref = mrt__attn_kernels(64, 0), fast = mrt__attn_kernels(64, 1);
+	mrt__attn_kern ref = mrt__attn_kernels(64, 0, 0), fast = mrt__attn_kernels(64, 0, 1);
 	int simd = memcmp(&ref, &fast, sizeof(ref)) != 0;
 
-	for (size_t d = 0; d < sizeof(dims) / sizeof(dims[0]); d++)
-		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-			mrt__attn_kern best = mrt__attn_kernels(dims[d], 1);
-			check_set(&ref, "ref", lens[i], dims[d]);
-			check_set(&best, "best", lens[i], dims[d]);
-		}
+	for (int f16 = 0; f16 < 2; f16++)
+		for (size_t d = 0; d < sizeof(dims) / sizeof(dims[0]); d++)
+			for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+				mrt__attn_kern r = mrt__attn_kernels(dims[d], f16, 0);
+				mrt__attn_kern best = mrt__attn_kernels(dims[d], f16, 1);
+				check_set(&r, "ref", lens[i], dims[d], f16);
+				check_set(&best, "best", lens[i], dims[d], f16);
+			}
+	mrt__attn_kern ref16 = mrt__attn_kernels(64, 1, 0), fast16 = mrt__attn_kernels(64, 1, 1);
+	check_store(&ref16, "ref");
+	check_store(&fast16, "best");
 	check_softmax_range(&ref);
 	check_softmax_range(&fast);
 	/* a head size the SIMD set cannot take falls back to the reference */
-	mrt__attn_kern odd = mrt__attn_kernels(24, 1);
+	mrt__attn_kern odd = mrt__attn_kernels(24, 0, 1), odd16 = mrt__attn_kernels(24, 1, 1);
 	CHECK(memcmp(&odd, &ref, sizeof(ref)) == 0);
+	CHECK(memcmp(&odd16, &ref16, sizeof(ref)) == 0);
+	CHECK(memcmp(&fast16, &ref16, sizeof(ref)) != 0 || !simd);
 	fprintf(stderr, "attention kernels: reference%s\n", simd ? " and SIMD" : " only (no AVX2)");
 	TEST_END();
 }

@@ -99,6 +99,7 @@ static void test_defaults(void)
 		CHECK_EQ_INT(get_i64(&c.model_defaults, want_model[i].offset), want_model[i].deflt);
 	CHECK(c.model_defaults.path[0] == '\0');
 	CHECK(c.model_defaults.chat_template[0] == '\0');
+	CHECK(strcmp(c.model_defaults.kv_cache_type, "f16") == 0);
 }
 
 /* "key = v" at line 3 of a file, for a global or (in_model) a model key.
