@@ -324,11 +324,6 @@ static size_t cache_at(const mrt_llm_ctx *c, int seq, int layer, int kvh, int po
 	       l->head_dim;
 }
 
-static float silu_mul(float g, float u)
-{
-	return g / (1.0f + expf(-g)) * u;
-}
-
 enum row_kind { ROWS_NORM, ROWS_ROPE, ROWS_SILU };
 
 /* One row-wise step over rows [0, n): ROWS_NORM xn = rmsnorm(x) * w;
@@ -352,10 +347,7 @@ static void rows_range(const rows_job *j, int r0, int r1)
 			rms_norm_row(c->xn + (size_t)t * e, c->x + (size_t)t * e, j->w, e,
 			             l->norm_eps);
 		} else if (j->kind == ROWS_SILU) {
-			float *g = c->gate + (size_t)t * l->n_ff;
-			const float *u = c->up + (size_t)t * l->n_ff;
-			for (int i = 0; i < l->n_ff; i++)
-				g[i] = silu_mul(g[i], u[i]);
+			c->ak.silu(c->gate + (size_t)t * l->n_ff, c->up + (size_t)t * l->n_ff, l->n_ff);
 		} else {
 			float *k = c->k + (size_t)t * kv, *v = c->v + (size_t)t * kv;
 			rope_row(c, c->q + (size_t)t * e, t, l->n_head);
@@ -559,11 +551,10 @@ static void group_task(void *arg, int task, int n_tasks)
 	if (j->silu) {
 		if ((rc = group_part(j, 0, r0, r1, scratch)) == 0 &&
 		    (rc = group_part(j, 1, r0, r1, scratch)) == 0)
-			for (int t = 0; t < j->m; t++)
-				for (int i = r0; i < r1; i++) {
-					size_t at = (size_t)t * j->n[0] + i;
-					j->y[0][at] = silu_mul(j->y[0][at], j->y[1][at]);
-				}
+			for (int t = 0; t < j->m; t++) {
+				size_t at = (size_t)t * j->n[0] + (size_t)r0;
+				j->c->ak.silu(j->y[0] + at, j->y[1] + at, r1 - r0);
+			}
 	} else {
 		for (int p = 0, b = 0; p < j->n_parts && rc == 0; b += j->n[p++]) {
 			int lo = r0 > b ? r0 : b, hi = r1 < b + j->n[p] ? r1 : b + j->n[p];

@@ -67,6 +67,8 @@ typedef struct mrt__attn_kern {
 	void (*wsum2)(const float *pa, const float *pb, const void *v, int n_keys, int hd,
 	              float *outa, float *outb);
 	void (*store)(void *dst, const float *src, int n);
+	/* the SwiGLU gate, also here for its exp: g[i] = silu(g[i]) * u[i] */
+	void (*silu)(float *g, const float *u, int n);
 } mrt__attn_kern;
 
 /* The fastest kernel set the CPU runs for heads of head_dim elements and

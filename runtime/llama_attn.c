@@ -271,6 +271,40 @@ INL TGT void wsum2_avx2_t(const float *pa, const float *pb, const void *v, int n
 	}
 }
 
+/* SwiGLU: g[i] = g[i] * sigmoid(g[i]) * u[i], with sigmoid(g) = 1 / (1 + e)
+ * for g >= 0 and e / (1 + e) below, e = exp(-|g|) (so exp never overflows). */
+static void silu_ref(float *g, const float *u, int n)
+{
+	for (int i = 0; i < n; i++) {
+		float e = expf(-fabsf(g[i]));
+		g[i] = g[i] * (g[i] >= 0 ? 1.0f : e) / (1.0f + e) * u[i];
+	}
+}
+
+TGT static inline __m256 silu8(__m256 x, __m256 u)
+{
+	const __m256 one = _mm256_set1_ps(1.0f);
+	__m256 e = exp_avx2(_mm256_or_ps(x, _mm256_set1_ps(-0.0f))); /* exp(-|x|) */
+	__m256 num = _mm256_blendv_ps(one, e, x); /* e where x < 0 (sign bit set) */
+	return _mm256_mul_ps(_mm256_div_ps(_mm256_mul_ps(x, num), _mm256_add_ps(one, e)), u);
+}
+
+/* The tail goes through a padded copy, so every element gets the same
+ * arithmetic wherever a range starts or ends. */
+TGT static void silu_avx2(float *g, const float *u, int n)
+{
+	int i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(g + i, silu8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
+	if (i < n) {
+		float tg[8] = {0}, tu[8] = {0};
+		memcpy(tg, g + i, sizeof(float) * (size_t)(n - i));
+		memcpy(tu, u + i, sizeof(float) * (size_t)(n - i));
+		_mm256_storeu_ps(tg, silu8(_mm256_loadu_ps(tg), _mm256_loadu_ps(tu)));
+		memcpy(g + i, tg, sizeof(float) * (size_t)(n - i));
+	}
+}
+
 /* Cache stores: n floats into a row of the cache's element type (F16
  * rounds to nearest even, as mrt_f32_to_f16 does). */
 static void store_f32(void *dst, const float *src, int n)
@@ -325,14 +359,15 @@ KV_SET(TGT, avx2)
 mrt__attn_kern mrt__attn_kernels(int head_dim, int kv_f16, int simd)
 {
 	static const mrt__attn_kern ref[2] = {
-	    {scores_ref_f32, scores2_ref_f32, softmax_ref, wsum_ref_f32, wsum2_ref_f32, store_f32},
+	    {scores_ref_f32, scores2_ref_f32, softmax_ref, wsum_ref_f32, wsum2_ref_f32, store_f32,
+	     silu_ref},
 	    {scores_ref_f16, scores2_ref_f16, softmax_ref, wsum_ref_f16, wsum2_ref_f16,
-	     store_f16_ref}};
+	     store_f16_ref, silu_ref}};
 	static const mrt__attn_kern avx2[2] = {
 	    {scores_avx2_f32, scores2_avx2_f32, softmax_avx2, wsum_avx2_f32, wsum2_avx2_f32,
-	     store_f32},
+	     store_f32, silu_avx2},
 	    {scores_avx2_f16, scores2_avx2_f16, softmax_avx2, wsum_avx2_f16, wsum2_avx2_f16,
-	     store_f16_avx2}};
+	     store_f16_avx2, silu_avx2}};
 
 	kv_f16 = kv_f16 != 0;
 	if (simd && head_dim % 16 == 0 && __builtin_cpu_supports("avx2") &&

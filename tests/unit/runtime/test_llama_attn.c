@@ -157,6 +157,38 @@ static void check_store(const mrt__attn_kern *ak, const char *name)
 	CHECK_EQ_INT(bad, 0);
 }
 
+/* SwiGLU against g * sigmoid(g) * u in double over |g| up to 120 (where
+ * exp(-|g|) underflows), and split anywhere: the same bytes as whole. */
+static void check_silu(const mrt__attn_kern *ak, const char *name)
+{
+	enum { N = 1003 };
+	static float g[N], u[N], whole[N], part[N];
+	double worst = 0;
+	for (int i = 0; i < N; i++) {
+		g[i] = i < 40 ? (float)(i - 20) * 6.0f : uniform(-12, 12);
+		u[i] = uniform(-2, 2);
+	}
+	memcpy(whole, g, sizeof(g));
+	ak->silu(whole, u, N);
+	for (int i = 0; i < N; i++) {
+		double want = (double)g[i] / (1.0 + exp(-(double)g[i])) * u[i];
+		double e = fabs(whole[i] - want) / (fabs(want) + 1e-30);
+		if (fabs(want) > 1e-30)
+			worst = e > worst ? e : worst;
+	}
+	if (worst > 1e-6)
+		fprintf(stderr, "%s silu: worst rel err %.3g\n", name, worst);
+	CHECK(worst <= 1e-6);
+	int same = 1;
+	for (int cut = 1; cut < 40; cut += 3) {
+		memcpy(part, g, sizeof(g));
+		ak->silu(part, u, cut);
+		ak->silu(part + cut, u + cut, N - cut);
+		same &= memcmp(part, whole, sizeof(part)) == 0;
+	}
+	CHECK(same);
+}
+
 int main(void)
 {
 	static const int lens[] = {1, 2, 3, 8, 17, 64, 129};
@@ -177,6 +209,8 @@ int main(void)
 	check_store(&fast16, "best");
 	check_softmax_range(&ref);
 	check_softmax_range(&fast);
+	check_silu(&ref, "ref");
+	check_silu(&fast, "best");
 	/* a head size the SIMD set cannot take falls back to the reference */
 	mrt__attn_kern odd = mrt__attn_kernels(24, 0, 1), odd16 = mrt__attn_kernels(24, 1, 1);
 	CHECK(memcmp(&odd, &ref, sizeof(ref)) == 0);
