@@ -48,9 +48,10 @@ static void attend_double(const float *q, const float *k, const float *v, int n,
 static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd, int kv_f16)
 {
 	size_t kv = (size_t)n * hd, esz = kv_f16 ? 2 : 4;
-	float *k = malloc(sizeof(float) * kv), *v = malloc(sizeof(float) * kv);
-	void *kc = malloc(esz * kv), *vc = malloc(esz * kv);
-	float *q = malloc(sizeof(float) * 2 * hd), *sa = malloc(sizeof(float) * n);
+	/* calloc: gcc 12 with the sanitizers cannot see the loops below fill them */
+	float *k = calloc(kv, sizeof(float)), *v = calloc(kv, sizeof(float));
+	void *kc = calloc(kv, esz), *vc = calloc(kv, esz);
+	float *q = calloc(2 * (size_t)hd, sizeof(float)), *sa = malloc(sizeof(float) * n);
 	float *sb = malloc(sizeof(float) * n), *s1 = malloc(sizeof(float) * n);
 	float *oa = malloc(sizeof(float) * hd), *ob = malloc(sizeof(float) * hd);
 	float *o1 = malloc(sizeof(float) * hd), *o2 = malloc(sizeof(float) * hd);
