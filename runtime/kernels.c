@@ -455,9 +455,10 @@ static void sgemm_panels(const mrt__lin *a, const mrt__kern *kern, float *panel,
  * linear maps; 8 -> 16 measured 3-5% more tokens/s there). */
 #define QX_POOL_M 16
 
-int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
-		float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
-		void *scratch, mrt__pool *pool)
+/* mrt__linear; prepared: X is already quantized in scratch (int8 paths). */
+static int linear_impl(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
+		       float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
+		       void *scratch, mrt__pool *pool, int prepared)
 {
 	uint64_t rb;
 	if (M < 0 || N < 0 || K < 0 || M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
@@ -482,7 +483,8 @@ int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const floa
 		a.xq = scratch;
 		a.xq_row = q8x ? mrt__q8x_row(K) : mrt__q8k_row(K);
 		j.kind = q8x ? JOB_QUANT_X : JOB_QUANT_K;
-		run_rows(&j, M >= QX_POOL_M ? pool : NULL, M);
+		if (!prepared)
+			run_rows(&j, M >= QX_POOL_M ? pool : NULL, M);
 		j.kind = q8x ? JOB_LIN_Q : JOB_LIN_K;
 		run_split(&j, pool, M, N, 1);
 		return 0;
@@ -500,4 +502,35 @@ int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const floa
 	j.kind = plain ? JOB_LIN_F : JOB_LIN_DEQ;
 	run_split(&j, pool, M, N, 0);
 	return 0;
+}
+
+int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
+		float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
+		void *scratch, mrt__pool *pool)
+{
+	return linear_impl(X, ldx, W, wtype, bias, Y, ldy, M, N, K, accumulate, scratch, pool, 0);
+}
+
+int mrt__linear_prepare(const float *X, size_t ldx, int wtype, int64_t M, int64_t K,
+			void *scratch, mrt__pool *pool)
+{
+	int xtype = mrt__linear_xtype(wtype, M);
+	if (xtype == MRT_TYPE_F32 || M <= 0 || K <= 0 || M > INT32_MAX || K > INT32_MAX)
+		return 0;
+	if (!scratch || (K % (xtype == MRT_TYPE_Q8_0 ? 32 : MRT__QKK)) != 0)
+		return MRT_ERR_INVALID;
+	int q8x = xtype == MRT_TYPE_Q8_0;
+	mrt__lin a = {.X = X, .ldx = ldx, .wtype = wtype, .M = M, .K = K, .xq = scratch,
+		      .xq_row = q8x ? mrt__q8x_row(K) : mrt__q8k_row(K)};
+	lin_job j = {.a = &a, .kern = level_kern(cpu_level()),
+		     .kind = q8x ? JOB_QUANT_X : JOB_QUANT_K};
+	run_rows(&j, M >= QX_POOL_M ? pool : NULL, M);
+	return 0;
+}
+
+int mrt__linear_prepared(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
+			 float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
+			 void *scratch, mrt__pool *pool)
+{
+	return linear_impl(X, ldx, W, wtype, bias, Y, ldy, M, N, K, accumulate, scratch, pool, 1);
 }

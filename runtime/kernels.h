@@ -44,6 +44,17 @@ int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const floa
 		float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
 		void *scratch, mrt__pool *pool);
 
+/* mrt__linear in two steps, so several products with the same X quantize
+ * it once: mrt__linear_prepare quantizes X into scratch as mrt__linear
+ * would for wtype and M rows (nothing when that is F32), and
+ * mrt__linear_prepared then runs without quantizing, for any weight type
+ * with the same mrt__linear_xtype at that M (the same X, scratch, M, K). */
+int mrt__linear_prepare(const float *X, size_t ldx, int wtype, int64_t M, int64_t K,
+			void *scratch, mrt__pool *pool);
+int mrt__linear_prepared(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
+			 float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
+			 void *scratch, mrt__pool *pool);
+
 /* Reference version of mrt__linear (plain C, dequantizes W row by row):
  * what every fast path is tested against. */
 int mrt__linear_ref(const float *X, size_t ldx, const void *W, int wtype, const float *bias,

@@ -28,7 +28,7 @@
 #define ATT_ROWS 16       /* queries per attention tile (tokens x heads of a KV head) */
 #define ATT_SERIAL 2048   /* attention below this many key visits x heads runs inline */
 #define ROWS_SERIAL 32768 /* elementwise steps below this many elements run inline */
-#define GROUP_MAX_M 4     /* batches up to this size use the fused linear groups */
+#define GROUP_MAX_M 8     /* batches up to this size use the fused linear groups */
 #define GROUP_TASKS_PER_THREAD 2
 #define GROUP_ALIGN 16 /* weight rows per task: a multiple of this */
 
@@ -506,15 +506,18 @@ static int linear(mrt_llm_ctx *c, const float *x, const mrt__lweight *w, float *
 
 /* A fused group for small batches: up to three weight matrices that read
  * the same m rows of x (Q, K, V; or gate and up, then SiLU) as one pool
- * job. Task t takes its share of the stacked output rows, rounded to
- * GROUP_ALIGN, and calls the kernels on the caller's thread with its own
- * scratch; each value is computed as a whole-matrix call would. */
+ * job. When the parts quantize x the same way it is quantized once, before
+ * (xq); else each task quantizes it in its own scratch. Task t takes its
+ * share of the stacked output rows, rounded to GROUP_ALIGN, and calls the
+ * kernels on the caller's thread; each value is computed as a whole-matrix
+ * call would. */
 typedef struct group_job {
 	mrt_llm_ctx *c;
 	const float *x;
 	const mrt__lweight *w[3];
 	float *y[3];
 	int n[3], n_parts, m, k, silu;
+	void *xq; /* x quantized for every part, or NULL */
 	atomic_int rc;
 } group_job;
 
@@ -525,6 +528,10 @@ static int group_part(group_job *j, int p, int r0, int r1, void *scratch)
 		return MRT_ERR_INVALID;
 	const char *w = (const char *)j->w[p]->data + row * (uint64_t)r0;
 
+	if (j->xq)
+		return mrt__linear_prepared(j->x, (size_t)j->k, w, j->w[p]->type, NULL,
+		                            j->y[p] + r0, (size_t)j->n[p], j->m, r1 - r0, j->k, 0,
+		                            j->xq, NULL);
 	return mrt__linear(j->x, (size_t)j->k, w, j->w[p]->type, NULL, j->y[p] + r0,
 	                   (size_t)j->n[p], j->m, r1 - r0, j->k, 0, scratch, NULL);
 }
@@ -571,6 +578,17 @@ static int run_group(mrt_llm_ctx *c, group_job *j)
 	int total = group_rows(j);
 	int n_tasks = (total + GROUP_ALIGN - 1) / GROUP_ALIGN;
 
+	int xtype = mrt__linear_xtype(j->w[0]->type, j->m), rc;
+	for (int p = 1; p < j->n_parts; p++)
+		if (mrt__linear_xtype(j->w[p]->type, j->m) != xtype)
+			xtype = MRT_TYPE_F32; /* mixed: each task quantizes for itself */
+	j->xq = NULL;
+	if (xtype != MRT_TYPE_F32) {
+		if ((rc = mrt__linear_prepare(j->x, (size_t)j->k, j->w[0]->type, j->m, j->k,
+		                              c->lin_scratch, c->pool)) != 0)
+			return rc;
+		j->xq = c->lin_scratch;
+	}
 	atomic_init(&j->rc, 0);
 	mrt__pool_run(c->pool, n_tasks < c->n_group_tasks ? n_tasks : c->n_group_tasks, group_task,
 	              j);

@@ -278,6 +278,56 @@ static void test_errors(void)
 	CHECK(strlen(mrt__cpu_level_name()) > 0);
 }
 
+/* mrt__linear_prepare + mrt__linear_prepared give the bytes of mrt__linear,
+ * also for a second weight type of the same activation type quantized once
+ * (Q4_0 after Q8_0, Q6_K after Q4_K), on row ranges of W as the llama
+ * decoder's fused groups call them; F32 needs no preparation. */
+static void test_prepared(mrt__pool *pool)
+{
+	enum { K = 512, N = 40, MAXM = 8 };
+	static const int pairs[][2] = {
+	    {MRT_TYPE_Q8_0, MRT_TYPE_Q4_0}, {MRT_TYPE_Q4_K, MRT_TYPE_Q6_K}, {MRT_TYPE_F32, MRT_TYPE_F16}};
+	float *X = malloc(sizeof(float) * MAXM * K), *Wf = malloc(sizeof(float) * N * K);
+	float *Y = malloc(sizeof(float) * MAXM * N), *Yp = malloc(sizeof(float) * MAXM * N);
+	size_t ss = 0;
+	for (size_t p = 0; p < 3; p++)
+		for (int i = 0; i < 2; i++)
+			if (mrt__linear_scratch(pairs[p][i], MAXM, K) > ss)
+				ss = mrt__linear_scratch(pairs[p][i], MAXM, K);
+	ss = (ss + 63) & ~(size_t)63;
+	void *scr = aligned_alloc(64, ss), *scr2 = aligned_alloc(64, ss);
+	void *W = malloc((size_t)N * K * 4);
+	int bad = 0;
+	for (int i = 0; i < MAXM * K; i++)
+		X[i] = frand();
+	for (int i = 0; i < N * K; i++)
+		Wf[i] = frand();
+	for (size_t p = 0; p < 3; p++)
+		for (int64_t M = 1; M <= MAXM; M++) {
+			CHECK_EQ_INT(mrt__linear_prepare(X, K, pairs[p][0], M, K, scr, pool), 0);
+			for (int i = 0; i < 2; i++) {
+				int t = pairs[p][i];
+				uint64_t rb;
+				mrt_type_nbytes(t, K, &rb);
+				if (t == MRT_TYPE_F32)
+					memcpy(W, Wf, sizeof(float) * N * K);
+				else
+					mrt_quantize(t, Wf, W, (uint64_t)N * K);
+				CHECK_EQ_INT(mrt__linear(X, K, W, t, NULL, Y, N, M, N, K, 0, scr2, pool), 0);
+				/* rows [8, 40) of W in two ranges, one prepared X */
+				for (int r0 = 8; r0 < N; r0 += 16)
+					CHECK_EQ_INT(mrt__linear_prepared(X, K, (char *)W + rb * (size_t)r0,
+									  t, NULL, Yp + r0, N, M, 16, K, 0,
+									  scr, NULL),
+						     0);
+				for (int64_t m = 0; m < M; m++)
+					bad += memcmp(Y + m * N + 8, Yp + m * N + 8, sizeof(float) * 32) != 0;
+			}
+		}
+	CHECK_EQ_INT(bad, 0);
+	free(X), free(Wf), free(Y), free(Yp), free(scr), free(scr2), free(W);
+}
+
 /* Scratch for the largest M serves every smaller M (callers rely on it). */
 static void test_scratch_monotonic(void)
 {
@@ -297,6 +347,11 @@ int main(void)
 	test_errors();
 	test_scratch_monotonic();
 	test_vs_sgemm();
+	for (int threads = 1; threads <= 2; threads++) {
+		mrt__pool *pool = mrt__pool_new(threads);
+		test_prepared(pool);
+		mrt__pool_free(pool);
+	}
 	test_linear_level("generic");
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
 	    __builtin_cpu_supports("f16c"))
