@@ -93,10 +93,12 @@ INL float SFX(hsum)(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
-/* 16-bit scale s0 on the low 128-bit lane, s1 on the high one. */
-INL __m256i SFX(scale2)(int s0, int s1)
+/* Byte-shuffle control broadcasting 16-bit word w0 over the low 128-bit
+ * lane and word w1 over the high one (w0, w1 < 8). */
+INL __m256i SFX(pick2)(int w0, int w1)
 {
-	return _mm256_setr_m128i(_mm_set1_epi16((short)s0), _mm_set1_epi16((short)s1));
+	return _mm256_setr_m128i(_mm_set1_epi16((short)(0x0100 + 0x0202 * w0)),
+				 _mm_set1_epi16((short)(0x0100 + 0x0202 * w1)));
 }
 
 /* isum += (w0 . x0) * s0 + (w1 . x1) * s1 in 8 int32 lanes; w unsigned. */
@@ -189,6 +191,9 @@ INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, in
 {
 	const blk_q6_k *b = (const blk_q6_k *)wrow + i;
 	const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+	/* the 16 scales as 16-bit words; scale k of a half sits in word k % 8 of
+	 * both 128-bit lanes of sch, and a byte shuffle broadcasts two of them */
+	__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
 	__m256i isum[KT_MAX_R];
 #pragma GCC unroll 4
 	for (int r = 0; r < R; r++)
@@ -207,11 +212,11 @@ INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, in
 		                       _mm256_and_si256(hi, m30));
 		w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
 		                       _mm256_and_si256(_mm256_srli_epi16(hi, 2), m30));
-		const int8_t *sc = b->scales + 8 * h;
+		__m256i sch = _mm256_permute2x128_si256(sc16, sc16, h ? 0x11 : 0x00);
 #pragma GCC unroll 2
 		for (int p = 0; p < 2; p++) {
-			__m256i s0 = SFX(scale2)(sc[4 * p], sc[4 * p + 1]);
-			__m256i s1 = SFX(scale2)(sc[4 * p + 2], sc[4 * p + 3]);
+			__m256i s0 = _mm256_shuffle_epi8(sch, SFX(pick2)(4 * p, 4 * p + 1));
+			__m256i s1 = _mm256_shuffle_epi8(sch, SFX(pick2)(4 * p + 2, 4 * p + 3));
 #pragma GCC unroll 4
 			for (int r = 0; r < R; r++)
 				isum[r] = SFX(dot2)(isum[r], w[2 * p], w[2 * p + 1],
@@ -219,7 +224,6 @@ INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, in
 		}
 	}
 	float d = _cvtsh_ss(b->d);
-	__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
 #pragma GCC unroll 4
 	for (int r = 0; r < R; r++) {
 		__m256i bs = _mm256_loadu_si256((const __m256i *)x[r]->bsums);
