@@ -26,7 +26,7 @@
 #define LLM_MAX_THREADS 256
 #define ATT_TASKS_PER_THREAD 4
 #define ATT_ROWS 16       /* queries per attention tile (tokens x heads of a KV head) */
-#define ATT_SERIAL 512    /* attention below this many key visits x heads runs inline */
+#define ATT_SERIAL 1024   /* attention below this many key visits x heads runs inline */
 #define ROWS_SERIAL 32768 /* elementwise steps below this many elements run inline */
 #define GROUP_MAX_M 8     /* batches up to this size use the fused linear groups */
 #define GROUP_TASKS_PER_THREAD 2
