@@ -163,38 +163,39 @@ static char *srv__answer_body(srv_model *m, srv_req *r, const mrt_tensor *out, i
 	return codec_predict_body(m->cfg.name, j, r->in.used_instances);
 }
 
+/* Run the model on in, the rows of reqs[0 .. n) in order, with a pooled
+ * context and write each request's answer body (NULL when out of memory).
+ * Any thread. Returns the run's status, err filled on failure. */
+static int srv__run_reqs(srv_model *m, const mrt_tensor *in, srv_req *const *reqs, int n,
+			 char *err, size_t errlen)
+{
+	mrt_tensor out[MRT_MAX_DIMS * 4];
+	if (m->n_outputs > (int)(sizeof(out) / sizeof(out[0]))) {
+		snprintf(err, errlen, "too many outputs");
+		return MRT_ERR_UNSUPPORTED;
+	}
+	mrt_ctx *ctx = srv_model_ctx_take(m, err, errlen);
+	if (!ctx)
+		return MRT_ERR_NOMEM;
+	int rc = mrt_run(ctx, m->n_inputs, in, out, err, errlen);
+	int64_t row0 = 0;
+	for (int k = 0; rc == 0 && k < n; row0 += reqs[k++]->in.batch)
+		reqs[k]->resp = srv__answer_body(m, reqs[k], out, row0);
+	srv_model_ctx_give(m, ctx);
+	return rc;
+}
+
 static void srv__batch_work(uv_work_t *w)
 {
 	srv__batch *b = w->data;
-	srv_model *m = b->m;
-	mrt_tensor out[MRT_MAX_DIMS * 4];
 	b->t_run = uv_hrtime();
-	if (m->n_outputs > (int)(sizeof(out) / sizeof(out[0]))) {
-		b->rc = MRT_ERR_UNSUPPORTED;
-		snprintf(b->err, sizeof(b->err), "too many outputs");
-		goto done;
-	}
-	mrt_ctx *ctx = srv_model_ctx_take(m, b->err, sizeof(b->err));
-	if (!ctx) {
-		b->rc = MRT_ERR_NOMEM;
-		goto done;
-	}
 	const mrt_tensor *in = b->reqs[0]->in.t;
 	if (b->n > 1) {
 		b->rc = srv__batch_concat(b);
 		in = b->in;
 	}
 	if (b->rc == 0)
-		b->rc = mrt_run(ctx, m->n_inputs, in, out, b->err, sizeof(b->err));
-	if (b->rc == 0) {
-		int64_t row0 = 0;
-		for (int k = 0; k < b->n; k++) {
-			b->reqs[k]->resp = srv__answer_body(m, b->reqs[k], out, row0);
-			row0 += b->reqs[k]->in.batch;
-		}
-	}
-	srv_model_ctx_give(m, ctx);
-done:
+		b->rc = srv__run_reqs(b->m, in, b->reqs, b->n, b->err, sizeof(b->err));
 	b->t_done = uv_hrtime();
 }
 
@@ -404,23 +405,11 @@ static int srv__want_inline(const srv_model *m, const srv_req *r)
  * without batching runs a model on its request thread. */
 static void srv__run_inline(srv_model *m, srv_req *r)
 {
-	mrt_tensor out[MRT_MAX_DIMS * 4];
 	char err[256] = "";
-	int rc = MRT_ERR_UNSUPPORTED;
 	r->t_queued = r->t_run = uv_hrtime();
 	r->inlined = 1;
 	r->batch_size = (int)r->in.batch;
-	mrt_ctx *ctx = m->n_outputs <= (int)(sizeof(out) / sizeof(out[0]))
-			       ? srv_model_ctx_take(m, err, sizeof(err))
-			       : NULL;
-	if (ctx) {
-		rc = mrt_run(ctx, m->n_inputs, r->in.t, out, err, sizeof(err));
-		if (rc == 0 && !(r->resp = srv__answer_body(m, r, out, 0)))
-			rc = MRT_ERR_NOMEM, snprintf(err, sizeof(err), "out of memory");
-		srv_model_ctx_give(m, ctx);
-	} else if (!err[0]) {
-		snprintf(err, sizeof(err), "too many outputs");
-	}
+	int rc = srv__run_reqs(m, r->in.t, &r, 1, err, sizeof(err));
 	r->t_done = uv_hrtime();
 	if (rc == 0)
 		srv__cost_add(m, r->t_done - r->t_run, r->in.batch);
