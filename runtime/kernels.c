@@ -455,6 +455,19 @@ static void sgemm_panels(const mrt__lin *a, const mrt__kern *kern, float *panel,
  * linear maps; 8 -> 16 measured 3-5% more tokens/s there). */
 #define QX_POOL_M 16
 
+/* Point a (rows of X, K) at the quantized rows in scratch for the int8
+ * kernels (q8x: per 32 with an f32 scale, else Q8_K), and quantize them
+ * unless prepared (mrt__linear_prepare did). */
+static void quantize_x(mrt__lin *a, const mrt__kern *kern, int q8x, void *scratch,
+		       mrt__pool *pool, int prepared)
+{
+	a->xq = scratch;
+	a->xq_row = q8x ? mrt__q8x_row(a->K) : mrt__q8k_row(a->K);
+	lin_job j = {.a = a, .kern = kern, .kind = q8x ? JOB_QUANT_X : JOB_QUANT_K};
+	if (!prepared)
+		run_rows(&j, a->M >= QX_POOL_M ? pool : NULL, a->M);
+}
+
 /* mrt__linear; prepared: X is already quantized in scratch (int8 paths). */
 static int linear_impl(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
 		       float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
@@ -480,11 +493,7 @@ static int linear_impl(const float *X, size_t ldx, const void *W, int wtype, con
 	int xtype = mrt__linear_xtype(wtype, M);
 	if (xtype != MRT_TYPE_F32) { /* quantize X into scratch, then int8 */
 		int q8x = xtype == MRT_TYPE_Q8_0;
-		a.xq = scratch;
-		a.xq_row = q8x ? mrt__q8x_row(K) : mrt__q8k_row(K);
-		j.kind = q8x ? JOB_QUANT_X : JOB_QUANT_K;
-		if (!prepared)
-			run_rows(&j, M >= QX_POOL_M ? pool : NULL, M);
+		quantize_x(&a, kern, q8x, scratch, pool, prepared);
 		j.kind = q8x ? JOB_LIN_Q : JOB_LIN_K;
 		run_split(&j, pool, M, N, 1);
 		return 0;
@@ -519,12 +528,8 @@ int mrt__linear_prepare(const float *X, size_t ldx, int wtype, int64_t M, int64_
 		return 0;
 	if (!scratch || (K % (xtype == MRT_TYPE_Q8_0 ? 32 : MRT__QKK)) != 0)
 		return MRT_ERR_INVALID;
-	int q8x = xtype == MRT_TYPE_Q8_0;
-	mrt__lin a = {.X = X, .ldx = ldx, .wtype = wtype, .M = M, .K = K, .xq = scratch,
-		      .xq_row = q8x ? mrt__q8x_row(K) : mrt__q8k_row(K)};
-	lin_job j = {.a = &a, .kern = level_kern(cpu_level()),
-		     .kind = q8x ? JOB_QUANT_X : JOB_QUANT_K};
-	run_rows(&j, M >= QX_POOL_M ? pool : NULL, M);
+	mrt__lin a = {.X = X, .ldx = ldx, .wtype = wtype, .M = M, .K = K};
+	quantize_x(&a, level_kern(cpu_level()), xtype == MRT_TYPE_Q8_0, scratch, pool, 0);
 	return 0;
 }
 
