@@ -15,8 +15,9 @@
  * split in two key ranges (the second accumulating) equals the whole one.
  * scores2/wsum2: the same for two queries at once, sharing the loads of
  * K and V. Each value is computed the same way whatever tile, pairing or
- * batch it belongs to, so batching never changes a result. The _h
- * variants read F16 elements (H = 1 in the templates below). */
+ * batch it belongs to, so batching never changes a result. The _t
+ * templates take H = 1 for F16 elements; the _f32 and _f16 entry points
+ * at the end instantiate them. */
 
 #define INL static inline __attribute__((always_inline))
 
@@ -314,9 +315,7 @@ static void store_f32(void *dst, const float *src, int n)
 
 static void store_f16_ref(void *dst, const float *src, int n)
 {
-	uint16_t *d = dst;
-	for (int i = 0; i < n; i++)
-		d[i] = mrt_f32_to_f16(src[i]);
+	mrt_quantize(MRT_TYPE_F16, src, dst, (size_t)n);
 }
 
 TGT static void store_f16_avx2(void *dst, const float *src, int n)
@@ -326,8 +325,7 @@ TGT static void store_f16_avx2(void *dst, const float *src, int n)
 	for (; i + 8 <= n; i += 8)
 		_mm_storeu_si128((__m128i *)(d + i),
 				 _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
-	for (; i < n; i++)
-		d[i] = mrt_f32_to_f16(src[i]);
+	store_f16_ref(d + i, src + i, n - i);
 }
 
 /* The entry points: one per kernel, element type and instruction set. */
