@@ -7,18 +7,10 @@
 # the server's CPU time per request (user + system, from /proc).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+top_srcdir=$(cd "$here/../../.." && pwd)
 builddir=$(cd "${1:-.}" && pwd)
 duration=${DURATION:-10}
-modeld="$builddir/server/modeld"
-modelctl="$builddir/models/modelctl"
-command -v wrk >/dev/null 2>&1 || { echo "wrk not found" >&2; exit 1; }
-work=$(mktemp -d)
-pids=""
-cleanup() { for p in $pids; do kill "$p" 2>/dev/null || :; done; rm -rf "$work"; }
-trap cleanup EXIT INT TERM
-
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+. "$here/lib.sh"
 
 /usr/bin/python3 - "$work" <<'PY'
 import json, sys
@@ -61,14 +53,7 @@ max_batch_size = 64
 max_batch_delay_us = 2000
 max_queue = 100000
 CONF
-	"$modeld" -c "$work/$q.conf" 2>"$work/$q.log" &
-	pid=$!
-	pids="$pids $pid"
-	i=0
-	until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
-		i=$((i + 1)); [ $i -lt 400 ] || { cat "$work/$q.log" >&2; exit 1; }
-		sleep 0.05
-	done
+	launch_modeld "$q"
 	curl -sf "http://127.0.0.1:$port/v1/predict" -d @"$work/body.json" >/dev/null
 	for c in 1 16; do
 		threads=2; [ "$c" -lt 2 ] && threads=1

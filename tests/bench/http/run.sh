@@ -15,12 +15,6 @@ builddir=$(cd "${1:-.}" && pwd)
 duration=${DURATION:-5}
 . "$here/lib.sh"
 
-# cpu_ticks PID...: user + system clock ticks of the processes so far
-cpu_ticks() {
-	for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0; done |
-		awk '{t += $1} END {print t + 0}'
-}
-
 # wrk_row LABEL CONNS URL BODY PID...: one table row; PIDs of the server
 wrk_row() {
 	threads=2; [ "$2" -lt 2 ] && threads=1
