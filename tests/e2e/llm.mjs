@@ -30,15 +30,18 @@ const logSoftmax = (v, i) => {
 	return v[i] - m - Math.log(v.reduce((s, x) => s + Math.exp(x - m), 0));
 };
 
-// a random llama with a 4096-token context: generations long enough to
-// abort or cut (a few ms per token)
+// a random llama with a 16384-token context: generations long enough to
+// abort or cut. LONG tokens take about 22 s on the AVX2 test machine (3000
+// took 0.8 s), so a slot that is not freed, or a stream that is not cut,
+// shows against the 1.5 s and 1 s bounds below even on a much faster one.
+const LONG = 16000;
 const longGguf = writeRandomLlama(path.join(dir, "long.gguf"), {
-	n_embd: 128, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff: 256, n_vocab: 256, n_ctx: 4096, seed: 3,
+	n_embd: 128, n_layer: 8, n_head: 4, n_head_kv: 2, n_ff: 256, n_vocab: 256, n_ctx: 16384, seed: 3,
 });
 const srv = await t.start(dir, {}, {
 	tiny: { path: gguf, parallel: 4, max_queue: 16, ctx_size: 256, prompt_chunk: 8 },
 	one: { path: gguf, parallel: 1, max_queue: 1, ctx_size: 256, kv_cache_type: "f32" },
-	long: { path: longGguf, parallel: 1, max_queue: 4, ctx_size: 4096 },
+	long: { path: longGguf, parallel: 1, max_queue: 4, ctx_size: 16384 },
 	chat: { path: path.join(t.srcdir, "models/chat.gguf"), parallel: 2, ctx_size: 256 },
 });
 const client = new OpenAI({ baseURL: srv.base + "/v1", apiKey: "none", maxRetries: 0 });
@@ -217,12 +220,12 @@ t.check(n503.length >= 1 && burst.every((x) => x.status === 200 || x.status === 
 t.check(n503.every((x) => x.json.error.code === "queue_full" && x.headers.get("retry-after")),
 	"503 body and Retry-After");
 
-// a client that leaves a stream frees its slot (3000 tokens would take
+// a client that leaves a stream frees its slot (LONG tokens would take
 // seconds): the next request is admitted at once
 const ac = new AbortController();
 r = await fetch(srv.base + "/v1/completions", {
 	method: "POST", headers: { "content-type": "application/json" }, signal: ac.signal,
-	body: JSON.stringify({ model: "long", prompt: "q", max_tokens: 3000, temperature: 0, stream: true }),
+	body: JSON.stringify({ model: "long", prompt: "q", max_tokens: LONG, temperature: 0, stream: true }),
 });
 const rd = r.body.getReader();
 await rd.read();
@@ -239,7 +242,7 @@ const gauge = (text, name, m) => Number(new RegExp(`^${name}\\{model="${m}"\\} (
 const metric = async (name, m) => gauge((await t.http(srv, "GET", "/metrics")).text, name, m);
 const longReq = (signal) => fetch(srv.base + "/v1/completions", {
 	method: "POST", headers: { "content-type": "application/json" }, signal,
-	body: JSON.stringify({ model: "long", prompt: "q", max_tokens: 3000, temperature: 0 }),
+	body: JSON.stringify({ model: "long", prompt: "q", max_tokens: LONG, temperature: 0 }),
 }).catch((x) => x.name);
 const acA = new AbortController(), acB = new AbortController();
 const pA = longReq(acA.signal);
@@ -269,7 +272,7 @@ const rows = t.sql(srv.db, "SELECT endpoint, prompt_tokens, completion_tokens, f
 	"FROM requests WHERE model = 'tiny' AND status = 200 ORDER BY id LIMIT 2");
 t.checkEq(rows, [["/v1/completions", String(nP), "16", "length", "1"],
 	["/v1/completions", String(nP), "16", "length", "1"]], "log rows");
-const gone = t.sql(srv.db, "SELECT endpoint, status, error, finish_reason, completion_tokens < 3000, " +
+const gone = t.sql(srv.db, `SELECT endpoint, status, error, finish_reason, completion_tokens < ${LONG}, ` +
 	"completion_tokens > 0 FROM requests WHERE model = 'long'").map((x) => x.join(" ")).sort();
 t.checkEq(gone, ["/v1/completions 200  cancelled 1 1", "/v1/completions 200  length 1 1",
 	"/v1/completions 200  length 1 1", "/v1/completions 499 client_closed cancelled 1 0",
@@ -281,12 +284,12 @@ t.checkEq(srv.exitCode, 0, "exit code");
 // ("length", usage, [DONE]); a request still waiting for a slot gets 503;
 // modeld exits 0 with every row logged
 const srv2 = await t.start(t.tmpdir(), { drain_timeout_s: 1 }, {
-	long: { path: longGguf, parallel: 2, max_queue: 4, ctx_size: 4096 },
+	long: { path: longGguf, parallel: 2, max_queue: 4, ctx_size: 16384 },
 });
 const streamLong = async (onFirst) => {
 	const res = await fetch(srv2.base + "/v1/chat/completions", {
 		method: "POST", headers: { "content-type": "application/json" },
-		body: JSON.stringify({ model: "long", messages: [{ role: "user", content: "q" }], max_tokens: 3500,
+		body: JSON.stringify({ model: "long", messages: [{ role: "user", content: "q" }], max_tokens: LONG,
 			temperature: 0, stream: true, stream_options: { include_usage: true } }),
 	});
 	const rd2 = res.body.getReader(), dec = new TextDecoder();
@@ -313,13 +316,13 @@ for (const sse2 of await Promise.all(streams)) {
 	t.check(sse2.endsWith("data: [DONE]\n\n") && ev.slice(0, -1).every((x) => JSON.parse(x.slice(6))),
 		`cut stream framing: ...${sse2.slice(-300)}`);
 	t.checkEq(last.choices[0].finish_reason, "length", "cut stream ends as length");
-	t.check(usage.completion_tokens > 0 && usage.completion_tokens < 3500, `cut early: ${JSON.stringify(usage)}`);
+	t.check(usage.completion_tokens > 0 && usage.completion_tokens < LONG, `cut early: ${JSON.stringify(usage)}`);
 }
 r = await waiting;
 t.checkEq([r.status, r.json.error.code], [503, "draining"], "the waiting request is refused");
 t.checkEq(await srv2.exited, 0, "exit 0 after SIGTERM during streams");
 t.check(Date.now() - tTerm < 5000, `drained in ${Date.now() - tTerm} ms`);
-t.checkEq(t.sql(srv2.db, "SELECT endpoint, status, finish_reason, completion_tokens < 3500 FROM requests " +
+t.checkEq(t.sql(srv2.db, `SELECT endpoint, status, finish_reason, completion_tokens < ${LONG} FROM requests ` +
 	"WHERE model = 'long' ORDER BY status, endpoint"),
 	[["/v1/chat/completions", "200", "length", "1"], ["/v1/chat/completions", "200", "length", "1"],
 		["/v1/completions", "503", "cancelled", "1"]], "log rows of the drain");
