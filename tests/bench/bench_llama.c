@@ -62,6 +62,46 @@ static int add(mrt_gguf_writer *w, const char *name, uint64_t ne0, uint64_t ne1,
 	return rc;
 }
 
+/* A SentencePiece-shaped vocabulary of VOCAB pieces: <unk>, <s>, </s>, the
+ * 256 byte pieces, then made-up words. */
+static int add_vocab(mrt_gguf_writer *w)
+{
+	char **tok = calloc(VOCAB, sizeof(*tok));
+	float *score = calloc(VOCAB, sizeof(*score));
+	int32_t *type = calloc(VOCAB, sizeof(*type));
+	int rc = tok && score && type ? 0 : -1;
+	for (int i = 0; rc == 0 && i < VOCAB; i++) {
+		char buf[32];
+		if (i < 3)
+			snprintf(buf, sizeof(buf), "%s", i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>");
+		else if (i < 3 + 256)
+			snprintf(buf, sizeof(buf), "<0x%02X>", i - 3);
+		else
+			snprintf(buf, sizeof(buf), "\xe2\x96\x81w%d", i);
+		type[i] = i == 0 ? 2 : i < 3 ? 3 : i < 3 + 256 ? 6 : 1;
+		score[i] = i < 3 + 256 ? 0.0f : -(float)i;
+		rc = (tok[i] = strdup(buf)) ? 0 : -1;
+	}
+	if (rc == 0)
+		rc = mrt_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama") ||
+		     mrt_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tok,
+		                                 VOCAB) ||
+		     mrt_gguf_writer_set_arr(w, "tokenizer.ggml.scores", MRT_GGUF_FLOAT32, score,
+		                             VOCAB) ||
+		     mrt_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", MRT_GGUF_INT32, type,
+		                             VOCAB) ||
+		     mrt_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1) ||
+		     mrt_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2)
+		         ? -1
+		         : 0;
+	for (int i = 0; tok && i < VOCAB; i++)
+		free(tok[i]);
+	free(tok);
+	free(score);
+	free(type);
+	return rc;
+}
+
 static int make_model(const char *path)
 {
 	mrt_gguf_writer *w = mrt_gguf_writer_new();
@@ -76,6 +116,10 @@ static int make_model(const char *path)
 	rc |= mrt_gguf_writer_set_u32(w, "llama.feed_forward_length", FF);
 	rc |= mrt_gguf_writer_set_u32(w, "llama.attention.head_count", HEADS);
 	rc |= mrt_gguf_writer_set_u32(w, "llama.vocab_size", VOCAB);
+	/* the keys llama.cpp insists on, so a peer can load the same file */
+	rc |= mrt_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+	rc |= mrt_gguf_writer_set_f32(w, "llama.rope.freq_base", 10000.0f);
+	rc |= add_vocab(w);
 	rc |= add(w, "token_embd.weight", DIM, VOCAB, 1.0f);
 	const struct {
 		const char *sfx;

@@ -26,6 +26,23 @@ echo "median of the per-round ratios"
 printf '%-14s %10s %8s %8s %8s %8s %8s %6s %6s %s\n' types weights/tok prompt/s dec1/s agg2/s \
 	agg4/s agg8/s bw dec1/bound bound/s
 for t in f32 q8_0 q4_0 q4_k; do
-	"$bench" run "$dir/$t.gguf" "$threads" | awk '{ printf "%s %9.1f\n", $0, $9 * 1000 / $2 }'
+	"$bench" run "$dir/$t.gguf" "$threads" | awk '{ printf "%s %9.1f\n", $0, $9 * 1000 / $2 }' |
+		tee "$dir/$t.ours"
 done
+# The llama.cpp peer on the same files, when installed (see README.md).
+peer=$(dirname "$0")/llama_peer
+if [ -d "$peer/node_modules/node-llama-cpp" ]; then
+	echo "llama.cpp (node-llama-cpp $(node -p "require('$peer/node_modules/node-llama-cpp/package.json').version"), prebuilt CPU backend), same files and threads; x = modeld / llama.cpp:"
+	printf '%-14s %8s %8s %8s %8s %8s %7s %7s %7s %7s %7s\n' types prompt/s dec1/s agg2/s agg4/s \
+		agg8/s x.prom x.dec1 x.agg2 x.agg4 x.agg8
+	for t in f32 q8_0 q4_0 q4_k; do
+		node "$peer/llama_peer.mjs" "$dir/$t.gguf" "$threads" |
+			awk -v t="$t" -v ours="$dir/$t.ours" '{
+				getline o < ours; split(o, m, " +")
+				printf "%-14s %8.1f %8.1f %8.1f %8.1f %8.1f %6.2fx %6.2fx %6.2fx %6.2fx %6.2fx\n",
+				    t, $2, $3, $4, $5, $6, m[4] / $2, m[5] / $3, m[6] / $4, m[7] / $5, m[8] / $6 }'
+	done
+else
+	echo "(llama.cpp peer not installed: cd $peer && npm install --omit=optional --ignore-scripts)"
+fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
