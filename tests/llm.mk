@@ -14,11 +14,17 @@ EXTRA_DIST += tests/fixtures/make_llama.py tests/fixtures/llama/gqa-f32.gguf \
 	tests/fixtures/llama/kq-f16.gguf tests/fixtures/llama/kq.ref \
 	tests/fixtures/llama/rope-f32.gguf tests/fixtures/llama/rope.ref \
 	tests/fixtures/llama/gqa-kvf16.ref tests/fixtures/llama/tied-kvf16.ref \
-	tests/fixtures/llama/mha-kvf16.ref tests/fixtures/llama/rope-kvf16.ref
+	tests/fixtures/llama/mha-kvf16.ref tests/fixtures/llama/rope-kvf16.ref \
+	tests/fixtures/make_llamacpp_refs.mjs tests/fixtures/llama/gqa-f32.llamacpp \
+	tests/fixtures/llama/gqa-q8_0.llamacpp tests/fixtures/llama/gqa-q4_0.llamacpp \
+	tests/fixtures/llama/tied-f32.llamacpp tests/fixtures/llama/mha-f32.llamacpp \
+	tests/fixtures/llama/mha-q8_0.llamacpp tests/fixtures/llama/rope-f32.llamacpp \
+	tests/fixtures/llama/kq-f16.llamacpp
 
 noinst_PROGRAMS += tests/bench/bench_llama
 tests_bench_bench_llama_LDADD = $(RUNTIME_LIBS)
-EXTRA_DIST += tests/bench/bench_llama.sh
+EXTRA_DIST += tests/bench/bench_llama.sh tests/bench/llama_peer/llama_peer.mjs \
+	tests/bench/llama_peer/package.json tests/bench/llama_peer/package-lock.json
 check_PROGRAMS += tests/unit/runtime/test_llama_attn
 TESTS += tests/unit/runtime/test_llama_attn
 tests_unit_runtime_test_llama_attn_LDADD = $(RUNTIME_LIBS)
