@@ -427,6 +427,27 @@ static void test_llamacpp(void)
 		free(r.toks);
 		free(r.logits);
 	}
+	/* The demo chat model of models/ (trained, Q8_0, SentencePiece): the
+	 * prompt is llama.cpp's tokens of CHAT_TEXT, which modeld's tokenizer
+	 * must give too. Measured: 0.0045, 14/14, 32/32. */
+	static const char CHAT_TEXT[] = "Q: What did the fortune cookie say?\nA:";
+	char models[600];
+	const char *src = getenv("top_srcdir");
+	ref r;
+	snprintf(models, sizeof(models), "%s/models", src ? src : ".");
+	CHECK_EQ_INT(read_ref_ext("chat", "llamacpp", &r), 0);
+	mrt_model *m = load(models, "chat.gguf");
+	CHECK(m != NULL);
+	if (m != NULL) {
+		int32_t ids[64];
+		int n = mrt_tokenize(m, CHAT_TEXT, strlen(CHAT_TEXT), 1, 0, ids, 64);
+		CHECK_EQ_INT(n, r.n_prompt);
+		CHECK(n == r.n_prompt && memcmp(ids, r.toks, sizeof(int32_t) * (size_t)n) == 0);
+		mrt_model_free(m);
+	}
+	check_file_kv(models, "chat.gguf", &r, MRT_TYPE_F16, 0.02, r.n_prompt, r.n_gen);
+	free(r.toks);
+	free(r.logits);
 }
 
 /* ---- batching, slots, errors ---- */
