@@ -404,13 +404,12 @@ INL int hsum_epi32(__m256i v)
 }
 
 /* ggml's Q8_K quantizer with the bytes of mrt_quantize(MRT_TYPE_Q8_K) for
- * finite x: max = the first x of largest magnitude, q = roundf(x * -128 /
- * max) with 128 clamped to 127, d = max / -128, bsums per 16. roundf is
- * trunc(v + copysign(0.5 - 2^-25, v)), exact for |v| <= 2^22. */
+ * finite x: max = the first x of largest magnitude, q = x * -127 / max
+ * rounded to nearest even (cvtps under the default rounding mode, as
+ * nearbyintf), d = max / -127, bsums per 16. */
 TGT void mrt__quant_k_avx2(const float *x, mrt__q8k *b, int64_t nb)
 {
 	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-	const __m256 half = _mm256_set1_ps(0.49999997f);
 	for (int64_t i = 0; i < nb; i++, x += MRT__QKK, b++) {
 		__m256 mx = _mm256_setzero_ps();
 		for (int j = 0; j < MRT__QKK; j += 8) /* a NaN lane keeps mx */
@@ -429,17 +428,15 @@ TGT void mrt__quant_k_avx2(const float *x, mrt__q8k *b, int64_t nb)
 				break;
 			}
 		}
-		float iscale = -128.0f / max;
+		float iscale = -127.0f / max;
 		__m256 is = _mm256_set1_ps(iscale);
 		for (int j = 0; j < MRT__QKK; j += 32) {
 			__m256i q[4];
 #pragma GCC unroll 4
-			for (int u = 0; u < 4; u++) {
-				__m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * u), is);
-				__m256 r = _mm256_add_ps(v, _mm256_or_ps(half, _mm256_andnot_ps(absmask, v)));
-				q[u] = _mm256_cvttps_epi32(r);
-			}
-			/* 128 saturates to 127 in the packs, as the clamp does */
+			for (int u = 0; u < 4; u++)
+				q[u] = _mm256_cvtps_epi32(
+				    _mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * u), is));
+			/* |q| <= 127: the packs do not saturate */
 			__m256i s = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
 						       _mm256_packs_epi32(q[2], q[3]));
 			s = _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));

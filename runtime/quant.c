@@ -533,8 +533,10 @@ static void q_q4_0(const float *x, blk_q4_0 *b, size_t nb)
 	}
 }
 
-/* Q8_K as ggml: d = (signed max) / -128, q = round(x / d) clamped to 127,
- * bsums[g] = sum of the 16 q of group g. */
+/* Q8_K as ggml's quantize_row_q8_K: d = (signed max) / -127, q = x / d
+ * rounded to nearest, ties to even (ggml's nearest_int), clamped to 127;
+ * bsums[g] = sum of the 16 q of group g. (ggml used -128 until it made
+ * room for its IQ2 kernels; llama.cpp's activations are -127 now.) */
 static void q_q8_k(const float *x, blk_q8_k *b, size_t nb)
 {
 	for (size_t i = 0; i < nb; i++, x += QK_K) {
@@ -547,10 +549,10 @@ static void q_q8_k(const float *x, blk_q8_k *b, size_t nb)
 		memset(&b[i], 0, sizeof(b[i]));
 		if (amax == 0.0f)
 			continue;
-		float iscale = -128.0f / max;
+		float iscale = -127.0f / max;
 		for (int j = 0; j < QK_K; j++) {
-			float v = roundf(iscale * x[j]);
-			b[i].qs[j] = (int8_t)(v > 127.0f ? 127 : v < -128.0f ? -128 : v);
+			float v = nearbyintf(iscale * x[j]);
+			b[i].qs[j] = (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : v);
 			b[i].bsums[j / 16] += b[i].qs[j];
 		}
 		b[i].d = 1.0f / iscale;

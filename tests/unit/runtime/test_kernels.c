@@ -81,8 +81,8 @@ static const int wtypes[] = {MRT_TYPE_F32, MRT_TYPE_F16,  MRT_TYPE_BF16, MRT_TYP
 			     MRT_TYPE_Q4_0, MRT_TYPE_Q4_K, MRT_TYPE_Q5_K, MRT_TYPE_Q6_K};
 
 /* The AVX2 Q8_K activation quantizer writes mrt_quantize's bytes: random
- * rows at several scales, rounding ties (x * -128 / max = k + 0.5 exactly)
- * and the floats just below them,
+ * rows at several scales, rounding ties (x * -127 / max = k + 0.5 exactly:
+ * to even) and the floats just below them,
  * +max and -max in either order, a single non-zero, all zeros. */
 static void test_quant_k_avx2(void)
 {
@@ -94,17 +94,17 @@ static void test_quant_k_avx2(void)
 		float scale = c % 3 == 0 ? 1e-3f : c % 3 == 1 ? 1.0f : 3e4f;
 		for (int i = 0; i < N; i++)
 			x[i] = frand() * scale;
-		if (c % 5 == 1) /* max -128: iscale 1, x = k + 0.5 are exact ties */
+		if (c % 5 == 1) /* max -127: iscale 1, x = k + 0.5 are exact ties */
 			for (int i = 0; i < N; i++)
-				x[i] = i % MRT__QKK == 7 ? -128.0f : (float)((int)(frand() * 127)) + 0.5f;
+				x[i] = i % MRT__QKK == 7 ? -127.0f : (float)((int)(frand() * 126)) + 0.5f;
 		if (c % 5 == 2) /* equal magnitudes of both signs */
 			for (int i = 0; i < N; i++)
 				x[i] = (i * 7 + c) % 11 == 0 ? (c & 1 ? 2.5f : -2.5f) * (i & 1 ? 1 : -1)
 							      : frand();
 		if (c % 5 == 4) /* just below ties: round down, where adding 0.5 would not */
 			for (int i = 0; i < N; i++)
-				x[i] = i % MRT__QKK == 9 ? 128.0f
-							 : nextafterf((float)((int)(frand() * 127)) + 0.5f, 0.0f);
+				x[i] = i % MRT__QKK == 9 ? 127.0f
+							 : nextafterf((float)((int)(frand() * 126)) + 0.5f, 0.0f);
 		if (c % 5 == 3) { /* one non-zero, the rest zero; block 1 all zero */
 			for (int i = 0; i < N; i++)
 				x[i] = 0.0f;
