@@ -30,8 +30,21 @@ convert_options convert_default_options(void);
 int convert_onnx_file(const char *in_path, const char *out_path, const convert_options *opt,
 		      char *err, size_t errlen);
 
+/* The k-quant mixes of llama.cpp's quantize tool, for llama files: Q4_K
+ * (Q5_K) matrices, with Q6_K for output.weight and for attn_v / ffn_down in
+ * the layers llama.cpp gives more bits (the first and last eighth, every
+ * third in between). Values for convert_quantize_file's type. */
+enum { CONVERT_Q4_K_M = 1000, CONVERT_Q5_K_M = 1001 };
+
+/* The type (enum mrt_type, or CONVERT_Q4_K_M / CONVERT_Q5_K_M) named by
+ * name ("q8_0", "q4_k_m", ...) that convert_quantize_file takes, or -1. */
+int convert_quant_type(const char *name);
+
 /* Re-quantize the weight matrices of a GGUF file (graph or llama model)
- * to type (enum mrt_type); other tensors and all metadata are copied. */
+ * to type; other tensors and all metadata are copied. Graph files take f32,
+ * f16, q8_0 and q4_0. Llama files also take the k-quants q4_k, q5_k, q6_k
+ * and the mixes above; with a k-quant, output.weight is Q6_K as llama.cpp
+ * makes it, and a matrix whose rows are not a multiple of 256 is Q8_0. */
 int convert_quantize_file(const char *in_path, const char *out_path, int type, char *err,
 			  size_t errlen);
 

@@ -180,6 +180,52 @@ static int ends_with(mrt_gguf_str s, const char *suffix)
 	return s.len >= n && memcmp(s.ptr + s.len - n, suffix, n) == 0;
 }
 
+int convert_quant_type(const char *name)
+{
+	int type;
+
+	if (!strcmp(name, "q4_k_m"))
+		return CONVERT_Q4_K_M;
+	if (!strcmp(name, "q5_k_m"))
+		return CONVERT_Q5_K_M;
+	type = mrt_type_from_name(name);
+	return type >= 0 && mrt_type_get(type).can_quantize ? type : -1;
+}
+
+static int is_kquant(int type)
+{
+	return type == MRT_TYPE_Q4_K || type == MRT_TYPE_Q5_K || type == MRT_TYPE_Q6_K;
+}
+
+/* llama.cpp's use_more_bits: layer i of n gets the bigger type. */
+static int more_bits(long i, long n)
+{
+	return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
+
+/* The type tensor name (rows of row elements) gets in a llama file
+ * quantized to type (or a mix) with n_layer blocks. */
+static int llama_tensor_type(const char *name, uint64_t row, int type, long n_layer)
+{
+	int base = type == CONVERT_Q4_K_M ? MRT_TYPE_Q4_K
+	           : type == CONVERT_Q5_K_M ? MRT_TYPE_Q5_K
+	                                    : type;
+	const char *dot;
+	char *end;
+	long layer;
+
+	if (!is_kquant(base))
+		return base;
+	if (!strcmp(name, "output.weight"))
+		base = MRT_TYPE_Q6_K;
+	else if (type != base && !strncmp(name, "blk.", 4) &&
+	         (layer = strtol(name + 4, &end, 10), end != name + 4 && *end == '.') &&
+	         (dot = end + 1, !strcmp(dot, "attn_v.weight") || !strcmp(dot, "ffn_down.weight")) &&
+	         more_bits(layer, n_layer))
+		base = MRT_TYPE_Q6_K;
+	return row % 256 == 0 ? base : MRT_TYPE_Q8_0;
+}
+
 /* One llama tensor: 2-D *.weight (not *_norm.weight) whose rows fit the
  * blocks of type is re-quantized; anything else is copied. */
 static int requantize_tensor(const mrt_gguf_tensor_info *t, mrt_gguf_writer *w, int type,
@@ -207,6 +253,23 @@ static int requantize_tensor(const mrt_gguf_tensor_info *t, mrt_gguf_writer *w, 
 	return rc;
 }
 
+/* general.file_type as llama.cpp numbers it (enum llama_ftype); a plain
+ * k-quant file is labelled as the _S mix of its type. */
+static uint32_t llama_file_type(int type)
+{
+	switch (type) {
+	case MRT_TYPE_F16: return 1;
+	case MRT_TYPE_Q4_0: return 2;
+	case MRT_TYPE_Q8_0: return 7;
+	case MRT_TYPE_Q4_K: return 14;
+	case CONVERT_Q4_K_M: return 15;
+	case MRT_TYPE_Q5_K: return 16;
+	case CONVERT_Q5_K_M: return 17;
+	case MRT_TYPE_Q6_K: return 18;
+	default: return 0;
+	}
+}
+
 static int requantize_llama(const mrt_gguf *f, mrt_gguf_writer *w, int type, char *err,
                             size_t errlen)
 {
@@ -214,13 +277,19 @@ static int requantize_llama(const mrt_gguf *f, mrt_gguf_writer *w, int type, cha
 	mrt_gguf_str key;
 	mrt_gguf_value val;
 	char name[1024];
-	uint64_t i;
+	uint64_t i, nl;
+	long n_layer = 0;
 	int rc = 0;
 
 	for (i = 0; rc == 0 && i < mrt_gguf_n_kv(f); i++)
 		if (mrt_gguf_kv(f, i, &key, &val) == 0 &&
-		    !mrt_gguf_str_eq(key, "general.alignment"))
+		    !mrt_gguf_str_eq(key, "general.alignment") &&
+		    !mrt_gguf_str_eq(key, "general.file_type"))
 			rc = mrt_gguf_writer_copy_kv(w, f, i);
+	if (rc == 0)
+		rc = mrt_gguf_writer_set_u32(w, "general.file_type", llama_file_type(type));
+	if (mrt_gguf_get_u64(f, "llama.block_count", &nl) == 0 && nl < 1u << 20)
+		n_layer = (long)nl;
 	for (i = 0; rc == 0 && i < mrt_gguf_n_tensors(f); i++) {
 		if (mrt_gguf_tensor(f, i, &t) || t.name.len >= sizeof(name)) {
 			snprintf(err, errlen, "tensor %llu: bad name", (unsigned long long)i);
@@ -228,7 +297,8 @@ static int requantize_llama(const mrt_gguf *f, mrt_gguf_writer *w, int type, cha
 		}
 		memcpy(name, t.name.ptr, t.name.len);
 		name[t.name.len] = '\0';
-		rc = requantize_tensor(&t, w, type, name, err, errlen);
+		rc = requantize_tensor(&t, w, llama_tensor_type(name, t.ne[0], type, n_layer), name,
+		                       err, errlen);
 		if (rc && !err[0])
 			snprintf(err, errlen, "tensor '%s': cannot write", name);
 	}
@@ -244,9 +314,13 @@ int convert_quantize_file(const char *in_path, const char *out_path, int type, c
 	int rc;
 
 	err[0] = '\0';
+	int kq = is_kquant(type) || type == CONVERT_Q4_K_M || type == CONVERT_Q5_K_M;
 	if (type != MRT_TYPE_F32 && type != MRT_TYPE_F16 && type != MRT_TYPE_Q8_0 &&
-	    type != MRT_TYPE_Q4_0) {
-		snprintf(err, errlen, "weight type %d is not one of f32, f16, q8_0, q4_0", type);
+	    type != MRT_TYPE_Q4_0 && !kq) {
+		snprintf(err, errlen,
+		         "weight type %d is not one of f32, f16, q8_0, q4_0, q4_k, q5_k, q6_k, "
+		         "q4_k_m, q5_k_m",
+		         type);
 		return MRT_ERR_INVALID;
 	}
 	f = mrt_gguf_open(in_path, err, errlen);
@@ -261,6 +335,10 @@ int convert_quantize_file(const char *in_path, const char *out_path, int type, c
 	if (mrt_gguf_get_str(f, "general.architecture", &arch)) {
 		snprintf(err, errlen, "%s: no general.architecture", in_path);
 		rc = MRT_ERR_FORMAT;
+	} else if (mrt_gguf_str_eq(arch, MRT_GRAPH_ARCH) && kq) {
+		snprintf(err, errlen, "%s: the k-quants are for llama files; graph files take f32, "
+		         "f16, q8_0 or q4_0", in_path);
+		rc = MRT_ERR_UNSUPPORTED;
 	} else if (mrt_gguf_str_eq(arch, MRT_GRAPH_ARCH)) {
 		rc = requantize_graph(f, w, type, err, errlen);
 	} else if (mrt_gguf_str_eq(arch, "llama")) {

@@ -56,7 +56,12 @@ static const char *const QUANTIZE_USAGE = "usage: modelctl quantize IN.gguf OUT.
 static const char *const QUANTIZE_HELP =
 	"\n"
 	"Re-quantize the weight matrices of a GGUF file (graph or llama model) to\n"
-	"TYPE (f32, f16, q8_0, q4_0, ...); other tensors and all metadata are copied.\n";
+	"TYPE (f32, f16, q8_0, q4_0); other tensors and all metadata are copied.\n"
+	"Llama files also take the k-quants q4_k, q5_k, q6_k, and the mixes of\n"
+	"llama.cpp's quantize tool q4_k_m and q5_k_m (Q6_K for attn_v and ffn_down in\n"
+	"the first and last eighth of the layers and every third between). With a\n"
+	"k-quant, output.weight is Q6_K, and matrices whose rows are not a multiple\n"
+	"of 256 are Q8_0.\n";
 
 void modelctl_error(const char *fmt, ...)
 {
@@ -220,8 +225,8 @@ static int cmd_quantize(int argc, char **argv)
 	if (n != 3)
 		return modelctl_usage_error("quantize", QUANTIZE_USAGE,
 					    "needs IN.gguf, OUT.gguf and TYPE");
-	type = mrt_type_from_name(pos[2]);
-	if (type < 0 || !mrt_type_get(type).can_quantize)
+	type = convert_quant_type(pos[2]);
+	if (type < 0)
 		return modelctl_usage_error("quantize", QUANTIZE_USAGE,
 					    "%s is not a type we can quantize to", pos[2]);
 	if (convert_quantize_file(pos[0], pos[1], type, err, sizeof(err)) != 0) {

@@ -19,7 +19,10 @@ EXTRA_DIST += tests/fixtures/make_llama.py tests/fixtures/llama/gqa-f32.gguf \
 	tests/fixtures/llama/gqa-q8_0.llamacpp tests/fixtures/llama/gqa-q4_0.llamacpp \
 	tests/fixtures/llama/tied-f32.llamacpp tests/fixtures/llama/mha-f32.llamacpp \
 	tests/fixtures/llama/mha-q8_0.llamacpp tests/fixtures/llama/rope-f32.llamacpp \
-	tests/fixtures/llama/kq-f16.llamacpp tests/fixtures/llama/chat.llamacpp
+	tests/fixtures/llama/kq-f16.llamacpp tests/fixtures/llama/chat.llamacpp \
+	tests/fixtures/llama/kq-q4_k_m.gguf tests/fixtures/llama/kq-q4_k_m.llamacpp \
+	tests/fixtures/llama/kq-q5_k_m.gguf tests/fixtures/llama/kq-q5_k_m.llamacpp \
+	tests/fixtures/llama/kq-q6_k.gguf tests/fixtures/llama/kq-q6_k.llamacpp
 
 noinst_PROGRAMS += tests/bench/bench_llama
 tests_bench_bench_llama_LDADD = $(RUNTIME_LIBS)

@@ -24,7 +24,10 @@ const ids = (o, n) => Array.from({ length: n }, (_, i) => ref.readInt32LE(o + 4 
 const refPrompt = ids(16, nP), refGen = ids(16 + 4 * nP, nG);
 const lastLogits = Array.from({ length: nV }, (_, i) =>
 	ref.readFloatLE(16 + 4 * (nP + nG) + 4 * ((nP - 1) * nV + i)));
-const piece = (id) => (id < 3 ? "" : `tok${id}`); // the fixture's vocabulary
+// the fixture's vocabulary (make_llama.py): 3 control tokens, newline, the
+// space piece, the printable ASCII bytes, then tok100, tok101, ...
+const piece = (id) => (id < 3 ? "" : id === 3 ? "\n" : id === 4 ? " "
+	: id < 100 ? String.fromCharCode(0x20 + id - 5) : `tok${id}`);
 const logSoftmax = (v, i) => {
 	const m = Math.max(...v);
 	return v[i] - m - Math.log(v.reduce((s, x) => s + Math.exp(x - m), 0));

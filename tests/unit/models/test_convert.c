@@ -6,10 +6,13 @@
 #include "convert.h"
 #include "graph.h"
 #include "mrt.h"
+#include "mrt_gguf.h"
 #include "onnx.h"
 #include "test.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static char src_dir[900];
@@ -384,6 +387,84 @@ static void test_fixtures(void)
 	unlink("test_convert_fx.gguf");
 }
 
+/* The type of tensor name in an open GGUF file, or -1. */
+static int tensor_type(const mrt_gguf *g, const char *name)
+{
+	mrt_gguf_tensor_info ti;
+	int64_t i = mrt_gguf_find_tensor(g, name);
+	return i >= 0 && mrt_gguf_tensor(g, (uint64_t)i, &ti) == 0 ? ti.type : -1;
+}
+
+static int same_bytes(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	int ca = 0, cb = 0, same = fa && fb;
+	while (same && ca != EOF) {
+		ca = getc(fa), cb = getc(fb);
+		same = ca == cb;
+	}
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	return same;
+}
+
+/* modelctl quantize on llama files: the k-quants and llama.cpp's mixes. */
+static void test_quant_llama(void)
+{
+	const char *out = "test_convert_kq.gguf";
+	uint64_t ft = 0;
+	mrt_gguf *g;
+
+	CHECK_EQ_INT(convert_quant_type("q4_k_m"), CONVERT_Q4_K_M);
+	CHECK_EQ_INT(convert_quant_type("q5_k_m"), CONVERT_Q5_K_M);
+	CHECK_EQ_INT(convert_quant_type("q6_k"), MRT_TYPE_Q6_K);
+	CHECK_EQ_INT(convert_quant_type("q8_0"), MRT_TYPE_Q8_0);
+	CHECK_EQ_INT(convert_quant_type("q4_k_s"), -1);
+	CHECK_EQ_INT(convert_quant_type("q8_k"), MRT_TYPE_Q8_K); /* a type, refused below */
+	CHECK(convert_quantize_file(fixture("llama/kq-f16.gguf"), out, MRT_TYPE_Q8_K, err,
+	                            sizeof(err)) < 0);
+	/* one layer, rows of 256: Q4_K, with Q6_K for output, and attn_v and
+	 * ffn_down of layer 0 (the last eighth of one layer) */
+	CHECK_EQ_INT(convert_quantize_file(fixture("llama/kq-f16.gguf"), out, CONVERT_Q4_K_M, err,
+	                                   sizeof(err)),
+	             0);
+	if ((g = mrt_gguf_open(out, err, sizeof(err))) != NULL) {
+		CHECK_EQ_INT(tensor_type(g, "token_embd.weight"), MRT_TYPE_Q4_K);
+		CHECK_EQ_INT(tensor_type(g, "blk.0.attn_q.weight"), MRT_TYPE_Q4_K);
+		CHECK_EQ_INT(tensor_type(g, "blk.0.attn_v.weight"), MRT_TYPE_Q6_K);
+		CHECK_EQ_INT(tensor_type(g, "blk.0.ffn_gate.weight"), MRT_TYPE_Q4_K);
+		CHECK_EQ_INT(tensor_type(g, "blk.0.ffn_down.weight"), MRT_TYPE_Q6_K);
+		CHECK_EQ_INT(tensor_type(g, "blk.0.attn_norm.weight"), MRT_TYPE_F32);
+		CHECK_EQ_INT(tensor_type(g, "output.weight"), MRT_TYPE_Q6_K);
+		CHECK(mrt_gguf_get_u64(g, "general.file_type", &ft) == 0 && ft == 15);
+		mrt_gguf_close(g);
+	} else
+		CHECK(0);
+	/* the committed fixture llama.cpp was run on is this very file */
+	CHECK(same_bytes(out, fixture("llama/kq-q4_k_m.gguf")));
+	/* rows of 64 do not fit the 256-blocks: Q8_0 */
+	CHECK_EQ_INT(convert_quantize_file(fixture("llama/gqa-f32.gguf"), out, MRT_TYPE_Q5_K, err,
+	                                   sizeof(err)),
+	             0);
+	if ((g = mrt_gguf_open(out, err, sizeof(err))) != NULL) {
+		CHECK_EQ_INT(tensor_type(g, "blk.1.attn_q.weight"), MRT_TYPE_Q8_0);
+		CHECK_EQ_INT(tensor_type(g, "output.weight"), MRT_TYPE_Q8_0);
+		CHECK(mrt_gguf_get_u64(g, "general.file_type", &ft) == 0 && ft == 16);
+		mrt_gguf_close(g);
+	} else
+		CHECK(0);
+	/* graph files take no k-quants */
+	char digits[1024];
+	snprintf(digits, sizeof(digits), "%s/models/digits.gguf", src_dir);
+	err[0] = '\0';
+	CHECK_EQ_INT(convert_quantize_file(digits, out, MRT_TYPE_Q4_K, err, sizeof(err)),
+	             MRT_ERR_UNSUPPORTED);
+	CHECK(strstr(err, "llama files") != NULL);
+	unlink(out);
+}
+
 int main(void)
 {
 	const char *s = getenv("top_srcdir");
@@ -394,6 +475,7 @@ int main(void)
 	test_gelu_variants();
 	test_fold();
 	test_quant();
+	test_quant_llama();
 	test_refusals();
 	test_fixtures();
 	unlink("test_convert_conv_bn.gguf");
