@@ -410,12 +410,34 @@ static int same_bytes(const char *a, const char *b)
 	return same;
 }
 
+typedef struct tensor_want {
+	const char *name;
+	int type;
+} tensor_want;
+
+/* Quantize fixture in to out as type; the tensors get the types of want
+ * (ended by a NULL name) and general.file_type is file_type. */
+static void check_quantized(const char *in, const char *out, int type, const tensor_want *want,
+                            uint64_t file_type)
+{
+	uint64_t ft = 0;
+	mrt_gguf *g;
+
+	CHECK_EQ_INT(convert_quantize_file(fixture(in), out, type, err, sizeof(err)), 0);
+	if ((g = mrt_gguf_open(out, err, sizeof(err))) == NULL) {
+		CHECK(0);
+		return;
+	}
+	for (; want->name; want++)
+		CHECK_EQ_INT(tensor_type(g, want->name), want->type);
+	CHECK(mrt_gguf_get_u64(g, "general.file_type", &ft) == 0 && ft == file_type);
+	mrt_gguf_close(g);
+}
+
 /* modelctl quantize on llama files: the k-quants and llama.cpp's mixes. */
 static void test_quant_llama(void)
 {
 	const char *out = "test_convert_kq.gguf";
-	uint64_t ft = 0;
-	mrt_gguf *g;
 
 	CHECK_EQ_INT(convert_quant_type("q4_k_m"), CONVERT_Q4_K_M);
 	CHECK_EQ_INT(convert_quant_type("q5_k_m"), CONVERT_Q5_K_M);
@@ -427,34 +449,18 @@ static void test_quant_llama(void)
 	                            sizeof(err)) < 0);
 	/* one layer, rows of 256: Q4_K, with Q6_K for output, and attn_v and
 	 * ffn_down of layer 0 (the last eighth of one layer) */
-	CHECK_EQ_INT(convert_quantize_file(fixture("llama/kq-f16.gguf"), out, CONVERT_Q4_K_M, err,
-	                                   sizeof(err)),
-	             0);
-	if ((g = mrt_gguf_open(out, err, sizeof(err))) != NULL) {
-		CHECK_EQ_INT(tensor_type(g, "token_embd.weight"), MRT_TYPE_Q4_K);
-		CHECK_EQ_INT(tensor_type(g, "blk.0.attn_q.weight"), MRT_TYPE_Q4_K);
-		CHECK_EQ_INT(tensor_type(g, "blk.0.attn_v.weight"), MRT_TYPE_Q6_K);
-		CHECK_EQ_INT(tensor_type(g, "blk.0.ffn_gate.weight"), MRT_TYPE_Q4_K);
-		CHECK_EQ_INT(tensor_type(g, "blk.0.ffn_down.weight"), MRT_TYPE_Q6_K);
-		CHECK_EQ_INT(tensor_type(g, "blk.0.attn_norm.weight"), MRT_TYPE_F32);
-		CHECK_EQ_INT(tensor_type(g, "output.weight"), MRT_TYPE_Q6_K);
-		CHECK(mrt_gguf_get_u64(g, "general.file_type", &ft) == 0 && ft == 15);
-		mrt_gguf_close(g);
-	} else
-		CHECK(0);
+	static const tensor_want q4km[] = {
+	    {"token_embd.weight", MRT_TYPE_Q4_K},     {"blk.0.attn_q.weight", MRT_TYPE_Q4_K},
+	    {"blk.0.attn_v.weight", MRT_TYPE_Q6_K},   {"blk.0.ffn_gate.weight", MRT_TYPE_Q4_K},
+	    {"blk.0.ffn_down.weight", MRT_TYPE_Q6_K}, {"blk.0.attn_norm.weight", MRT_TYPE_F32},
+	    {"output.weight", MRT_TYPE_Q6_K},         {NULL, 0}};
+	check_quantized("llama/kq-f16.gguf", out, CONVERT_Q4_K_M, q4km, 15);
 	/* the committed fixture llama.cpp was run on is this very file */
 	CHECK(same_bytes(out, fixture("llama/kq-q4_k_m.gguf")));
 	/* rows of 64 do not fit the 256-blocks: Q8_0 */
-	CHECK_EQ_INT(convert_quantize_file(fixture("llama/gqa-f32.gguf"), out, MRT_TYPE_Q5_K, err,
-	                                   sizeof(err)),
-	             0);
-	if ((g = mrt_gguf_open(out, err, sizeof(err))) != NULL) {
-		CHECK_EQ_INT(tensor_type(g, "blk.1.attn_q.weight"), MRT_TYPE_Q8_0);
-		CHECK_EQ_INT(tensor_type(g, "output.weight"), MRT_TYPE_Q8_0);
-		CHECK(mrt_gguf_get_u64(g, "general.file_type", &ft) == 0 && ft == 16);
-		mrt_gguf_close(g);
-	} else
-		CHECK(0);
+	static const tensor_want q5k[] = {
+	    {"blk.1.attn_q.weight", MRT_TYPE_Q8_0}, {"output.weight", MRT_TYPE_Q8_0}, {NULL, 0}};
+	check_quantized("llama/gqa-f32.gguf", out, MRT_TYPE_Q5_K, q5k, 16);
 	/* graph files take no k-quants */
 	char digits[1024];
 	snprintf(digits, sizeof(digits), "%s/models/digits.gguf", src_dir);
