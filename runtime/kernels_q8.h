@@ -34,9 +34,10 @@ mrt__q8_wblock(int wtype, const uint8_t *row, int64_t b, float *d)
 	}
 	const uint8_t *blk = row + (size_t)b * 18;
 	*d = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
-	__m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
-	__m128i m4 = _mm_set1_epi8(0x0f);
-	__m256i v = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
+	/* the 16 bytes in both lanes, the high lane shifted down a nibble */
+	__m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
+	v = _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4)),
+			     _mm256_set1_epi8(0x0f));
 	return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
 }
 
