@@ -44,8 +44,10 @@ int convert_quant_type(const char *name);
  * to type; other tensors and all metadata are copied. Graph files take f32,
  * f16, q8_0 and q4_0. Llama files also take the k-quants q4_k, q5_k, q6_k
  * and the mixes above; with a k-quant, output.weight is Q6_K as llama.cpp
- * makes it, and a matrix whose rows are not a multiple of 256 is Q8_0. */
-int convert_quantize_file(const char *in_path, const char *out_path, int type, char *err,
-			  size_t errlen);
+ * makes it, and a matrix whose rows are not a multiple of 256 is Q8_0. A
+ * matrix already in a quantized type that would change type is refused
+ * (MRT_ERR_INVALID, naming it) unless allow_requantize. */
+int convert_quantize_file(const char *in_path, const char *out_path, int type,
+			  int allow_requantize, char *err, size_t errlen);
 
 #endif

@@ -136,8 +136,25 @@ static int to_f32(mrt__const *c, char *err, size_t errlen)
 	return 0;
 }
 
-static int requantize_graph(const mrt_gguf *f, mrt_gguf_writer *w, int type, char *err,
-                            size_t errlen)
+/* A weight already in a quantized type (not F32, F16 or BF16) that would be
+ * quantized again to another type: refused unless allowed, as llama.cpp's
+ * quantize tool does, since the error of both roundings adds up. Expanding
+ * it to F32 or F16 is always allowed. */
+static int requant_refused(const char *name, int from, int to, int allow, char *err,
+                           size_t errlen)
+{
+	if (allow || from == to || from == MRT_TYPE_F32 || from == MRT_TYPE_F16 ||
+	    from == MRT_TYPE_BF16 || to == MRT_TYPE_F32 || to == MRT_TYPE_F16)
+		return 0;
+	snprintf(err, errlen,
+	         "'%s' is already %s: quantizing it again to %s adds the error of both "
+	         "roundings (allow it with --allow-requantize, or start from the F32/F16 file)",
+	         name, mrt_type_get(from).name, mrt_type_get(to).name);
+	return MRT_ERR_INVALID;
+}
+
+static int requantize_graph(const mrt_gguf *f, mrt_gguf_writer *w, int type, int allow,
+                            char *err, size_t errlen)
 {
 	mrt__graph *g = mrt__graph_read(f, err, errlen);
 	mrt_gguf_str key;
@@ -152,7 +169,9 @@ static int requantize_graph(const mrt_gguf *f, mrt_gguf_writer *w, int type, cha
 
 		if (row <= 0)
 			continue;
-		rc = to_f32(&g->consts[k], err, errlen);
+		rc = requant_refused(g->consts[k].name, g->consts[k].type, type, allow, err, errlen);
+		if (rc == 0)
+			rc = to_f32(&g->consts[k], err, errlen);
 		if (rc == 0 && type != MRT_TYPE_F32)
 			rc = quantize_const(&g->consts[k], row, type, err, errlen);
 	}
@@ -229,7 +248,7 @@ static int llama_tensor_type(const char *name, uint64_t row, int type, long n_la
 /* One llama tensor: 2-D *.weight (not *_norm.weight) whose rows fit the
  * blocks of type is re-quantized; anything else is copied. */
 static int requantize_tensor(const mrt_gguf_tensor_info *t, mrt_gguf_writer *w, int type,
-                             char *name, char *err, size_t errlen)
+                             int allow, char *name, char *err, size_t errlen)
 {
 	mrt__const c = {.name = name,
 	                .type = t->type,
@@ -243,7 +262,9 @@ static int requantize_tensor(const mrt_gguf_tensor_info *t, mrt_gguf_writer *w, 
 	    !mrt_type_get(t->type).can_dequantize)
 		return mrt_gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data);
 	c.dims[0] = (int64_t)t->ne[1], c.dims[1] = (int64_t)t->ne[0];
-	rc = to_f32(&c, err, errlen);
+	rc = requant_refused(name, t->type, type, allow, err, errlen);
+	if (rc == 0)
+		rc = to_f32(&c, err, errlen);
 	if (rc == 0 && type != MRT_TYPE_F32)
 		rc = quantize_const(&c, c.dims[1], type, err, errlen);
 	if (rc == 0)
@@ -270,8 +291,8 @@ static uint32_t llama_file_type(int type)
 	}
 }
 
-static int requantize_llama(const mrt_gguf *f, mrt_gguf_writer *w, int type, char *err,
-                            size_t errlen)
+static int requantize_llama(const mrt_gguf *f, mrt_gguf_writer *w, int type, int allow,
+                            char *err, size_t errlen)
 {
 	mrt_gguf_tensor_info t;
 	mrt_gguf_str key;
@@ -297,16 +318,16 @@ static int requantize_llama(const mrt_gguf *f, mrt_gguf_writer *w, int type, cha
 		}
 		memcpy(name, t.name.ptr, t.name.len);
 		name[t.name.len] = '\0';
-		rc = requantize_tensor(&t, w, llama_tensor_type(name, t.ne[0], type, n_layer), name,
-		                       err, errlen);
+		rc = requantize_tensor(&t, w, llama_tensor_type(name, t.ne[0], type, n_layer), allow,
+		                       name, err, errlen);
 		if (rc && !err[0])
 			snprintf(err, errlen, "tensor '%s': cannot write", name);
 	}
 	return rc;
 }
 
-int convert_quantize_file(const char *in_path, const char *out_path, int type, char *err,
-                          size_t errlen)
+int convert_quantize_file(const char *in_path, const char *out_path, int type,
+                          int allow_requantize, char *err, size_t errlen)
 {
 	mrt_gguf_writer *w = NULL;
 	mrt_gguf_str arch;
@@ -340,9 +361,9 @@ int convert_quantize_file(const char *in_path, const char *out_path, int type, c
 		         "f16, q8_0 or q4_0", in_path);
 		rc = MRT_ERR_UNSUPPORTED;
 	} else if (mrt_gguf_str_eq(arch, MRT_GRAPH_ARCH)) {
-		rc = requantize_graph(f, w, type, err, errlen);
+		rc = requantize_graph(f, w, type, allow_requantize, err, errlen);
 	} else if (mrt_gguf_str_eq(arch, "llama")) {
-		rc = requantize_llama(f, w, type, err, errlen);
+		rc = requantize_llama(f, w, type, allow_requantize, err, errlen);
 	} else {
 		snprintf(err, errlen, "%s: architecture '%.*s' is not supported", in_path,
 		         (int)arch.len, arch.ptr);

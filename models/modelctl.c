@@ -26,7 +26,7 @@ static const char *const TOP_USAGE =
 	"  convert IN.onnx OUT.gguf [--quant f32|f16|q8_0|q4_0] [--no-fuse]\n"
 	"          [--pad NAME=ID]... [--exclude-input NAME]\n"
 	"                       convert an ONNX model into a graph GGUF file\n"
-	"  quantize IN.gguf OUT.gguf TYPE\n"
+	"  quantize [--allow-requantize] IN.gguf OUT.gguf TYPE\n"
 	"                       re-quantize the weight matrices of a GGUF file\n"
 	"  inspect FILE.gguf [--json]\n"
 	"                       show metadata, graph inputs/outputs and tensors\n"
@@ -52,7 +52,8 @@ static const char *const CONVERT_HELP =
 	"  --exclude-input NAME\n"
 	"                add an optional int64 input NAME [*,-1] of item ids to leave out\n"
 	"                of the retrieval (MatMul with the catalog -> TopK, fused)\n";
-static const char *const QUANTIZE_USAGE = "usage: modelctl quantize IN.gguf OUT.gguf TYPE\n";
+static const char *const QUANTIZE_USAGE =
+	"usage: modelctl quantize [--allow-requantize] IN.gguf OUT.gguf TYPE\n";
 static const char *const QUANTIZE_HELP =
 	"\n"
 	"Re-quantize the weight matrices of a GGUF file (graph or llama model) to\n"
@@ -61,7 +62,9 @@ static const char *const QUANTIZE_HELP =
 	"llama.cpp's quantize tool q4_k_m and q5_k_m (Q6_K for attn_v and ffn_down in\n"
 	"the first and last eighth of the layers and every third between). With a\n"
 	"k-quant, output.weight is Q6_K, and matrices whose rows are not a multiple\n"
-	"of 256 are Q8_0.\n";
+	"of 256 are Q8_0. A matrix that is already quantized (not F32, F16 or BF16)\n"
+	"is not quantized again to another quantized type unless --allow-requantize\n"
+	"is given: the errors of both roundings add up (f32 and f16 are fine).\n";
 
 void modelctl_error(const char *fmt, ...)
 {
@@ -207,12 +210,16 @@ static int cmd_quantize(int argc, char **argv)
 {
 	const char *pos[3];
 	char err[512];
-	int i, n = 0, type;
+	int i, n = 0, type, allow = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (modelctl_is_help(argv[i])) {
 			printf("%s%s", QUANTIZE_USAGE, QUANTIZE_HELP);
 			return MODELCTL_OK;
+		}
+		if (!strcmp(argv[i], "--allow-requantize")) {
+			allow = 1;
+			continue;
 		}
 		if (argv[i][0] == '-' && argv[i][1])
 			return modelctl_usage_error("quantize", QUANTIZE_USAGE, "unknown option %s",
@@ -229,7 +236,7 @@ static int cmd_quantize(int argc, char **argv)
 	if (type < 0)
 		return modelctl_usage_error("quantize", QUANTIZE_USAGE,
 					    "%s is not a type we can quantize to", pos[2]);
-	if (convert_quantize_file(pos[0], pos[1], type, err, sizeof(err)) != 0) {
+	if (convert_quantize_file(pos[0], pos[1], type, allow, err, sizeof(err)) != 0) {
 		modelctl_error("quantize %s: %s", pos[0], err);
 		return MODELCTL_FAIL;
 	}

@@ -334,7 +334,7 @@ static void test_quant(void)
 	/* re-quantize the F32 file */
 	err[0] = '\0';
 	CHECK_EQ_INT(convert_quantize_file("test_convert_q.gguf", "test_convert_q4.gguf",
-	                                   MRT_TYPE_Q4_0, err, sizeof(err)),
+	                                   MRT_TYPE_Q4_0, 0, err, sizeof(err)),
 	             0);
 	if (load("test_convert_q4.gguf", &l) == 0) {
 		w1 = find_const(l.g, "W1"), w2 = find_const(l.g, "W2");
@@ -344,7 +344,7 @@ static void test_quant(void)
 		unload(&l);
 	}
 	CHECK(convert_quantize_file("test_convert_nonexistent.gguf", "test_convert_q4.gguf",
-	                            MRT_TYPE_Q4_0, err, sizeof(err)) < 0);
+	                            MRT_TYPE_Q4_0, 0, err, sizeof(err)) < 0);
 	unlink("test_convert_q4.gguf");
 	unlink("test_convert_q.gguf");
 }
@@ -415,23 +415,31 @@ typedef struct tensor_want {
 	int type;
 } tensor_want;
 
-/* Quantize fixture in to out as type; the tensors get the types of want
- * (ended by a NULL name) and general.file_type is file_type. */
+/* The tensors of GGUF file path have the types of want (ended by a NULL
+ * name) and general.file_type is file_type; returns 1 when so. */
+static int check_types(const char *path, const tensor_want *want, uint64_t file_type)
+{
+	uint64_t ft = 0;
+	int ok = 1;
+	mrt_gguf *g = mrt_gguf_open(path, err, sizeof(err));
+
+	if (g == NULL)
+		return 0;
+	for (; want->name; want++) {
+		CHECK_EQ_INT(tensor_type(g, want->name), want->type);
+		ok &= tensor_type(g, want->name) == want->type;
+	}
+	ok &= mrt_gguf_get_u64(g, "general.file_type", &ft) == 0 && ft == file_type;
+	mrt_gguf_close(g);
+	return ok;
+}
+
+/* Quantize fixture in to out as type and check the result's types. */
 static void check_quantized(const char *in, const char *out, int type, const tensor_want *want,
                             uint64_t file_type)
 {
-	uint64_t ft = 0;
-	mrt_gguf *g;
-
-	CHECK_EQ_INT(convert_quantize_file(fixture(in), out, type, err, sizeof(err)), 0);
-	if ((g = mrt_gguf_open(out, err, sizeof(err))) == NULL) {
-		CHECK(0);
-		return;
-	}
-	for (; want->name; want++)
-		CHECK_EQ_INT(tensor_type(g, want->name), want->type);
-	CHECK(mrt_gguf_get_u64(g, "general.file_type", &ft) == 0 && ft == file_type);
-	mrt_gguf_close(g);
+	CHECK_EQ_INT(convert_quantize_file(fixture(in), out, type, 0, err, sizeof(err)), 0);
+	CHECK(check_types(out, want, file_type));
 }
 
 /* modelctl quantize on llama files: the k-quants and llama.cpp's mixes. */
@@ -445,7 +453,7 @@ static void test_quant_llama(void)
 	CHECK_EQ_INT(convert_quant_type("q8_0"), MRT_TYPE_Q8_0);
 	CHECK_EQ_INT(convert_quant_type("q4_k_s"), -1);
 	CHECK_EQ_INT(convert_quant_type("q8_k"), MRT_TYPE_Q8_K); /* a type, refused below */
-	CHECK(convert_quantize_file(fixture("llama/kq-f16.gguf"), out, MRT_TYPE_Q8_K, err,
+	CHECK(convert_quantize_file(fixture("llama/kq-f16.gguf"), out, MRT_TYPE_Q8_K, 0, err,
 	                            sizeof(err)) < 0);
 	/* one layer, rows of 256: Q4_K, with Q6_K for output, and attn_v and
 	 * ffn_down of layer 0 (the last eighth of one layer) */
@@ -465,9 +473,32 @@ static void test_quant_llama(void)
 	char digits[1024];
 	snprintf(digits, sizeof(digits), "%s/models/digits.gguf", src_dir);
 	err[0] = '\0';
-	CHECK_EQ_INT(convert_quantize_file(digits, out, MRT_TYPE_Q4_K, err, sizeof(err)),
+	CHECK_EQ_INT(convert_quantize_file(digits, out, MRT_TYPE_Q4_K, 0, err, sizeof(err)),
 	             MRT_ERR_UNSUPPORTED);
 	CHECK(strstr(err, "llama files") != NULL);
+	/* an already quantized matrix is not quantized again to another type
+	 * without the flag; to its own type it is copied */
+	const char *q8 = "test_convert_kq8.gguf";
+	CHECK_EQ_INT(convert_quantize_file(digits, q8, MRT_TYPE_Q8_0, 0, err, sizeof(err)), 0);
+	err[0] = '\0';
+	CHECK_EQ_INT(convert_quantize_file(q8, out, MRT_TYPE_Q4_0, 0, err, sizeof(err)),
+	             MRT_ERR_INVALID);
+	CHECK(strstr(err, "already q8_0") != NULL && strstr(err, "--allow-requantize") != NULL);
+	CHECK_EQ_INT(convert_quantize_file(q8, out, MRT_TYPE_Q4_0, 1, err, sizeof(err)), 0);
+	CHECK_EQ_INT(convert_quantize_file(q8, out, MRT_TYPE_Q8_0, 0, err, sizeof(err)), 0);
+	CHECK_EQ_INT(convert_quantize_file(q8, out, MRT_TYPE_F32, 0, err, sizeof(err)), 0);
+	unlink(q8);
+	err[0] = '\0';
+	CHECK_EQ_INT(convert_quantize_file(fixture("llama/kq-q6_k.gguf"), out, CONVERT_Q4_K_M, 0,
+	                                   err, sizeof(err)),
+	             MRT_ERR_INVALID);
+	CHECK(strstr(err, "already q6_k") != NULL);
+	static const tensor_want from_q6k[] = {{"blk.0.attn_q.weight", MRT_TYPE_Q4_K},
+	                                       {"output.weight", MRT_TYPE_Q6_K}, {NULL, 0}};
+	CHECK_EQ_INT(convert_quantize_file(fixture("llama/kq-q6_k.gguf"), out, CONVERT_Q4_K_M, 1,
+	                                   err, sizeof(err)),
+	             0);
+	CHECK(check_types(out, from_q6k, 15));
 	unlink(out);
 }
 
