@@ -153,6 +153,19 @@ static int requant_refused(const char *name, int from, int to, int allow, char *
 	return MRT_ERR_INVALID;
 }
 
+/* Weight c (rows of `row` elements) to type: refused by requant_refused,
+ * else through F32 and quantized (unless type is F32). */
+static int requantize_const(mrt__const *c, int64_t row, int type, int allow, char *err,
+                            size_t errlen)
+{
+	int rc = requant_refused(c->name, c->type, type, allow, err, errlen);
+	if (rc == 0)
+		rc = to_f32(c, err, errlen);
+	if (rc == 0 && type != MRT_TYPE_F32)
+		rc = quantize_const(c, row, type, err, errlen);
+	return rc;
+}
+
 static int requantize_graph(const mrt_gguf *f, mrt_gguf_writer *w, int type, int allow,
                             char *err, size_t errlen)
 {
@@ -169,11 +182,7 @@ static int requantize_graph(const mrt_gguf *f, mrt_gguf_writer *w, int type, int
 
 		if (row <= 0)
 			continue;
-		rc = requant_refused(g->consts[k].name, g->consts[k].type, type, allow, err, errlen);
-		if (rc == 0)
-			rc = to_f32(&g->consts[k], err, errlen);
-		if (rc == 0 && type != MRT_TYPE_F32)
-			rc = quantize_const(&g->consts[k], row, type, err, errlen);
+		rc = requantize_const(&g->consts[k], row, type, allow, err, errlen);
 	}
 	if (rc == 0)
 		rc = mrt__graph_write(g, w, err, errlen);
@@ -222,25 +231,34 @@ static int more_bits(long i, long n)
 	return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
 }
 
+/* Tensor name is attn_v or ffn_down of a block that llama.cpp's mixes give
+ * more bits ("blk.N.attn_v.weight" with more_bits(N, n_layer)). */
+static int mix_bigger(const char *name, long n_layer)
+{
+	char *end;
+	long layer;
+
+	if (strncmp(name, "blk.", 4) != 0)
+		return 0;
+	layer = strtol(name + 4, &end, 10);
+	if (end == name + 4 || *end != '.')
+		return 0;
+	return (!strcmp(end + 1, "attn_v.weight") || !strcmp(end + 1, "ffn_down.weight")) &&
+	       more_bits(layer, n_layer);
+}
+
 /* The type tensor name (rows of row elements) gets in a llama file
  * quantized to type (or a mix) with n_layer blocks. */
 static int llama_tensor_type(const char *name, uint64_t row, int type, long n_layer)
 {
+	int mix = type == CONVERT_Q4_K_M || type == CONVERT_Q5_K_M;
 	int base = type == CONVERT_Q4_K_M ? MRT_TYPE_Q4_K
 	           : type == CONVERT_Q5_K_M ? MRT_TYPE_Q5_K
 	                                    : type;
-	const char *dot;
-	char *end;
-	long layer;
 
 	if (!is_kquant(base))
 		return base;
-	if (!strcmp(name, "output.weight"))
-		base = MRT_TYPE_Q6_K;
-	else if (type != base && !strncmp(name, "blk.", 4) &&
-	         (layer = strtol(name + 4, &end, 10), end != name + 4 && *end == '.') &&
-	         (dot = end + 1, !strcmp(dot, "attn_v.weight") || !strcmp(dot, "ffn_down.weight")) &&
-	         more_bits(layer, n_layer))
+	if (!strcmp(name, "output.weight") || (mix && mix_bigger(name, n_layer)))
 		base = MRT_TYPE_Q6_K;
 	return row % 256 == 0 ? base : MRT_TYPE_Q8_0;
 }
@@ -262,11 +280,7 @@ static int requantize_tensor(const mrt_gguf_tensor_info *t, mrt_gguf_writer *w, 
 	    !mrt_type_get(t->type).can_dequantize)
 		return mrt_gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data);
 	c.dims[0] = (int64_t)t->ne[1], c.dims[1] = (int64_t)t->ne[0];
-	rc = requant_refused(name, t->type, type, allow, err, errlen);
-	if (rc == 0)
-		rc = to_f32(&c, err, errlen);
-	if (rc == 0 && type != MRT_TYPE_F32)
-		rc = quantize_const(&c, c.dims[1], type, err, errlen);
+	rc = requantize_const(&c, c.dims[1], type, allow, err, errlen);
 	if (rc == 0)
 		rc = mrt_gguf_writer_add_tensor(w, name, c.type, 2, t->ne, c.data);
 	if (c.owned)
