@@ -1,7 +1,7 @@
 /* Matrix kernels: the reference linear, the plain-C kernel set, run-time
  * choice of the fastest kernel set for this CPU (capped by MRT_CPU), and the
  * driver that splits a linear over the worker pool and picks between the
- * small-M kernels and OpenBLAS sgemm. */
+ * small-M kernels and OpenBLAS sgemm (never sgemm for mrt__linear_exact). */
 #include <cblas.h>
 #include <math.h>
 #include <cpuid.h>
@@ -28,13 +28,10 @@
 #endif
 #define PANEL_ROWS 128  /* rows of W expanded per sgemm panel */
 #define CHUNK_ELEMS 1024 /* elements of a W row dequantized at a time */
-/* Below this many rows, Q4_K/Q5_K/Q6_K weights use the int8 kernels against
- * Q8_K activations; at and above it, dequantized panels and sgemm. Measured
- * with both paths forced (-D overrides): int8 ahead up to M = 64 at the MLP
- * and 512x1024 shapes, mixed at 128 (AVX2, loaded machine). */
-#ifndef KQ_MAX_M
-#define KQ_MAX_M 64
-#endif
+/* Q4_K/Q5_K/Q6_K weights use the int8 kernels against Q8_K activations at
+ * every M: they beat dequantized panels and sgemm on a 256-token prompt of
+ * the 110M llama (555 against 500 tokens/s, AVX2), and one path for every M
+ * keeps a row's result independent of the rows batched with it. */
 
 enum cpu_level { LVL_GENERIC, LVL_AVX2, LVL_AVX512, LVL_AVX512VNNI };
 static const char *const level_names[] = {"generic", "avx2", "avx512", "avx512vnni"};
@@ -253,7 +250,8 @@ int mrt__linear_xtype(int wtype, int64_t M)
 {
 	if (wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0)
 		return MRT_TYPE_Q8_0;
-	if (is_kquant(wtype) && M < KQ_MAX_M)
+	(void)M;
+	if (is_kquant(wtype))
 		return MRT_TYPE_Q8_K;
 	return MRT_TYPE_F32;
 }
@@ -293,13 +291,15 @@ static int64_t ceil_div(int64_t a, int64_t b)
 	return (a + b - 1) / b;
 }
 
-/* Small M (< SGEMM_MIN_M) over block types without their own kernel:
+/* Block types without their own kernel, rows [m0, m1) (at most DEQ_ROWS):
  * dequantize a chunk of each W row on the stack and let the level's F32
- * kernel dot it with the rows of X. */
+ * kernel dot it with the rows of X. A row's result does not depend on m0,
+ * m1 or the other rows. */
+#define DEQ_ROWS 64
 static void deq_lin(const lin_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
 	const mrt__lin *a = j->a;
-	float buf[CHUNK_ELEMS], part[SGEMM_MIN_M];
+	float buf[CHUNK_ELEMS], part[DEQ_ROWS];
 	mrt_type_info ti = mrt_type_get(a->wtype);
 	int64_t chunk = (int64_t)(CHUNK_ELEMS / ti.block_elems * ti.block_elems);
 	for (int64_t n = n0; n < n1; n++) {
@@ -308,13 +308,14 @@ static void deq_lin(const lin_job *j, int64_t m0, int64_t m1, int64_t n0, int64_
 			int64_t len = a->K - k < chunk ? a->K - k : chunk;
 			mrt_dequantize(a->wtype, wrow + (size_t)k / ti.block_elems * ti.block_bytes,
 				       buf, (size_t)len);
-			mrt__lin s = {.X = a->X + k, .ldx = a->ldx, .W = buf, .wtype = MRT_TYPE_F32,
-				      .wrow = (size_t)len * sizeof(float), .Y = part, .ldy = 1,
-				      .M = a->M, .N = 1, .K = len, .accumulate = k > 0};
-			j->kern->lin_f(&s, m0, m1, 0, 1);
+			mrt__lin s = {.X = a->X + (size_t)m0 * a->ldx + k, .ldx = a->ldx, .W = buf,
+				      .wtype = MRT_TYPE_F32, .wrow = (size_t)len * sizeof(float),
+				      .Y = part, .ldy = 1, .M = m1 - m0, .N = 1, .K = len,
+				      .accumulate = k > 0, .exact = 1};
+			j->kern->lin_f(&s, 0, m1 - m0, 0, 1);
 		}
 		for (int64_t m = m0; m < m1; m++)
-			mrt__lin_store(a, m, n, part[m]);
+			mrt__lin_store(a, m, n, part[m - m0]);
 	}
 }
 
@@ -352,9 +353,9 @@ static void lin_task(void *arg, int task, int n_tasks)
 	}
 }
 
-/* Run kind over rows x cols on the pool: rows in chunks of at most 64 (when
- * split_rows), columns in multiples of 4 so every thread streams its own
- * rows of W. */
+/* Run kind over rows x cols on the pool: rows in chunks of at most
+ * DEQ_ROWS (when split_rows), columns in multiples of 4 so every thread
+ * streams its own rows of W. */
 static void run_split(lin_job *j, mrt__pool *pool, int64_t rows, int64_t cols, int split_rows)
 {
 	int nt = mrt__pool_size(pool);
@@ -363,8 +364,8 @@ static void run_split(lin_job *j, mrt__pool *pool, int64_t rows, int64_t cols, i
 	j->rows_per = rows;
 	j->cols_per = cols;
 	j->n_col_chunks = 1;
-	if (nt > 1 && split_rows && rows > 64)
-		j->rows_per = 64;
+	if (split_rows && rows > DEQ_ROWS)
+		j->rows_per = DEQ_ROWS;
 	int64_t n_row_chunks = ceil_div(rows, j->rows_per);
 	if (nt > 1 && cols > 1) {
 		int64_t want = ceil_div(4 * (int64_t)nt, n_row_chunks);
@@ -468,10 +469,12 @@ static void quantize_x(mrt__lin *a, const mrt__kern *kern, int q8x, void *scratc
 		run_rows(&j, a->M >= QX_POOL_M ? pool : NULL, a->M);
 }
 
-/* mrt__linear; prepared: X is already quantized in scratch (int8 paths). */
+/* mrt__linear; prepared: X is already quantized in scratch (int8 paths);
+ * exact: see mrt__linear_exact (the small-M kernels' arithmetic at every
+ * M, no sgemm). */
 static int linear_impl(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
 		       float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
-		       void *scratch, mrt__pool *pool, int prepared)
+		       void *scratch, mrt__pool *pool, int prepared, int exact)
 {
 	uint64_t rb;
 	if (M < 0 || N < 0 || K < 0 || M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
@@ -482,19 +485,27 @@ static int linear_impl(const float *X, size_t ldx, const void *W, int wtype, con
 		return MRT_ERR_INVALID;
 	if (M == 0 || N == 0)
 		return 0;
-	if (mrt__linear_scratch(wtype, M, K) && !scratch)
+	if (mrt__linear_scratch(wtype, M, K) && !scratch && !exact)
 		return MRT_ERR_INVALID;
 	mrt__lin a = {.X = X, .ldx = ldx, .W = W, .wtype = wtype, .wrow = (size_t)rb,
 		      .bias = bias, .Y = Y, .ldy = ldy, .M = M, .N = N, .K = K,
-		      .accumulate = accumulate};
+		      .accumulate = accumulate, .exact = exact};
 	int lvl = cpu_level();
 	const mrt__kern *kern = level_kern(lvl);
 	lin_job j = {.a = &a, .kern = kern};
 	int xtype = mrt__linear_xtype(wtype, M);
+	int plain = wtype == MRT_TYPE_F32 || wtype == MRT_TYPE_F16 || wtype == MRT_TYPE_BF16;
 	if (xtype != MRT_TYPE_F32) { /* quantize X into scratch, then int8 */
 		int q8x = xtype == MRT_TYPE_Q8_0;
+		if (!scratch)
+			return MRT_ERR_INVALID;
 		quantize_x(&a, kern, q8x, scratch, pool, prepared);
 		j.kind = q8x ? JOB_LIN_Q : JOB_LIN_K;
+		run_split(&j, pool, M, N, 1);
+		return 0;
+	}
+	if (exact) {
+		j.kind = plain ? JOB_LIN_F : JOB_LIN_DEQ;
 		run_split(&j, pool, M, N, 1);
 		return 0;
 	}
@@ -507,7 +518,6 @@ static int linear_impl(const float *X, size_t ldx, const void *W, int wtype, con
 		sgemm_panels(&a, kern, scratch, pool);
 		return 0;
 	}
-	int plain = wtype == MRT_TYPE_F32 || wtype == MRT_TYPE_F16 || wtype == MRT_TYPE_BF16;
 	j.kind = plain ? JOB_LIN_F : JOB_LIN_DEQ;
 	run_split(&j, pool, M, N, 0);
 	return 0;
@@ -517,7 +527,16 @@ int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const floa
 		float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
 		void *scratch, mrt__pool *pool)
 {
-	return linear_impl(X, ldx, W, wtype, bias, Y, ldy, M, N, K, accumulate, scratch, pool, 0);
+	return linear_impl(X, ldx, W, wtype, bias, Y, ldy, M, N, K, accumulate, scratch, pool, 0,
+			   0);
+}
+
+int mrt__linear_exact(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
+		      float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
+		      void *scratch, mrt__pool *pool)
+{
+	return linear_impl(X, ldx, W, wtype, bias, Y, ldy, M, N, K, accumulate, scratch, pool, 0,
+			   1);
 }
 
 int mrt__linear_prepare(const float *X, size_t ldx, int wtype, int64_t M, int64_t K,
@@ -537,5 +556,6 @@ int mrt__linear_prepared(const float *X, size_t ldx, const void *W, int wtype, c
 			 float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
 			 void *scratch, mrt__pool *pool)
 {
-	return linear_impl(X, ldx, W, wtype, bias, Y, ldy, M, N, K, accumulate, scratch, pool, 1);
+	return linear_impl(X, ldx, W, wtype, bias, Y, ldy, M, N, K, accumulate, scratch, pool, 1,
+			   0);
 }

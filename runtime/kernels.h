@@ -44,6 +44,18 @@ int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const floa
 		float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
 		void *scratch, mrt__pool *pool);
 
+/* mrt__linear with the same arithmetic for a row of X whatever M and
+ * whatever the other rows, so a row's result is bit for bit what it is
+ * alone: the int8 types as always; F32/F16/BF16 through the small-M
+ * kernels' dot products at every M (a cache-blocked version of them from 16
+ * rows on AVX2), never sgemm; other types dequantized in chunks. The
+ * decoder uses it: a sequence's logits do not depend on the other sequences
+ * of a step or on how its prompt was cut into chunks. scratch as for
+ * mrt__linear (F32/F16/BF16 need none). */
+int mrt__linear_exact(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
+		      float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
+		      void *scratch, mrt__pool *pool);
+
 /* mrt__linear in two steps, so several products with the same X quantize
  * it once: mrt__linear_prepare quantizes X into scratch as mrt__linear
  * would for wtype and M rows (nothing when that is F32), and

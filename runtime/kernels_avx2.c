@@ -52,6 +52,29 @@ INL float hsum8(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
+/* The two halves of an element of Y in the dot-product tiles, shared by
+ * ftile and lin_f_big so both do the same arithmetic: acc[r][c] (8 lanes,
+ * lane l over k = l mod 8) += X rows x[r] at k .. k + 7 times the 8 weights
+ * wv[c]; then the 8 lanes by hsum8 plus the tail k0 .. K - 1 in order. */
+INL void fstep(__m256 acc[4][4], const float *const *x, int R, const __m256 *wv, int C, int64_t k)
+{
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++) {
+		__m256 xv = _mm256_loadu_ps(x[r] + k);
+#pragma GCC unroll 4
+		for (int c = 0; c < C; c++)
+			acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]);
+	}
+}
+
+INL float fend(__m256 acc, const float *x, const void *w, int wtype, int64_t k0, int64_t K)
+{
+	float s = hsum8(acc);
+	for (int64_t t = k0; t < K; t++)
+		s += x[t] * load1(w, wtype, t);
+	return s;
+}
+
 /* R rows of X (from m) times C rows of W (from n), all of K. */
 INL void ftile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 {
@@ -74,23 +97,13 @@ INL void ftile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 #pragma GCC unroll 4
 		for (int c = 0; c < C; c++)
 			wv[c] = load8(w[c], wtype, k);
-#pragma GCC unroll 4
-		for (int r = 0; r < R; r++) {
-			__m256 xv = _mm256_loadu_ps(x[r] + k);
-#pragma GCC unroll 4
-			for (int c = 0; c < C; c++)
-				acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]);
-		}
+		fstep(acc, x, R, wv, C, k);
 	}
 #pragma GCC unroll 4
 	for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-		for (int c = 0; c < C; c++) {
-			float s = hsum8(acc[r][c]);
-			for (int64_t t = k; t < a->K; t++)
-				s += x[r][t] * load1(w[c], wtype, t);
-			mrt__lin_store(a, m + r, n + c, s);
-		}
+		for (int c = 0; c < C; c++)
+			mrt__lin_store(a, m + r, n + c, fend(acc[r][c], x[r], w[c], wtype, k, a->K));
 }
 
 /* Columns in steps of C (4 when fewer than 4 rows are left so the FMA units
@@ -247,11 +260,137 @@ static TGT void lin_f_gemm(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0
 	}
 }
 
+/* ---- exact: the dot-product tiles' arithmetic for many rows ----
+ * In ftile an element of Y is 8 lanes of FMA chains over k (lane l takes
+ * k = l mod 8, in order), summed by hsum8, plus the scalar tail of K mod 8.
+ * lin_f_big computes exactly that for ranges of 16 and more rows under
+ * mrt__linear_exact, blocked for the caches: 16 rows of X, 96 rows of W and
+ * 256 k at a time in 4 x 3 register tiles, the lanes kept in a buffer on the
+ * stack between k blocks; the first row tile of each W tile prefetches the
+ * next W tile's block. So a row of X gives the same bits alone (ftile) or
+ * among hundreds. */
+#ifndef BIG_MB
+#define BIG_MB 16
+#endif
+#ifndef BIG_NB
+#define BIG_NB 96
+#endif
+#ifndef BIG_KB
+#define BIG_KB 256
+#endif
+
+/* Lanes of R rows of X (packed in xb, BIG_KB floats a row, from k0) x W
+ * rows [n, n + C) over k in [k0, k0 + kc): from lanes (row j, W row i at
+ * lanes + 8 * (j * BIG_NB + i)) unless first. */
+INL void big_tile(const mrt__lin *a, int wtype, const float *xb, int R, int64_t n, int C,
+		  int64_t k0, int64_t kc, float *lanes, int first, int prefetch)
+{
+	size_t esz = wtype == MRT_TYPE_F32 ? 4 : 2, pf = a->wrow * (size_t)C;
+	__m256 acc[4][4];
+	const float *x[4];
+	const char *w[3];
+#pragma GCC unroll 3
+	for (int c = 0; c < C; c++)
+		w[c] = (const char *)a->W + a->wrow * (size_t)(n + c);
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++) {
+		x[r] = xb + (size_t)r * BIG_KB - k0;
+#pragma GCC unroll 3
+		for (int c = 0; c < C; c++)
+			acc[r][c] = first ? _mm256_setzero_ps()
+					  : _mm256_load_ps(lanes + 8 * (r * BIG_NB + c));
+	}
+	for (int64_t k = k0; k < k0 + kc; k += 8) {
+		__m256 wv[3];
+#pragma GCC unroll 3
+		for (int c = 0; c < C; c++) {
+			if (prefetch) /* the same k of the next tile's W rows */
+				_mm_prefetch(w[c] + pf + (size_t)k * esz, _MM_HINT_T0);
+			wv[c] = load8(w[c], wtype, k);
+		}
+		fstep(acc, x, R, wv, C, k);
+	}
+#pragma GCC unroll 4
+	for (int r = 0; r < R; r++)
+#pragma GCC unroll 3
+		for (int c = 0; c < C; c++)
+			_mm256_store_ps(lanes + 8 * (r * BIG_NB + c), acc[r][c]);
+}
+
+INL void lin_f_big_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
+			int64_t n1)
+{
+	_Alignas(32) float lanes[BIG_MB * BIG_NB * 8], xb[BIG_MB * BIG_KB];
+	int64_t K8 = a->K & ~(int64_t)7;
+	for (int64_t mb = m0; mb < m1; mb += BIG_MB) {
+		int mr = (int)(m1 - mb < BIG_MB ? m1 - mb : BIG_MB);
+		for (int64_t nb = n0; nb < n1; nb += BIG_NB) {
+			int nr = (int)(n1 - nb < BIG_NB ? n1 - nb : BIG_NB);
+			if (K8 == 0)
+				memset(lanes, 0, sizeof(lanes));
+			for (int64_t k0 = 0; k0 < K8; k0 += BIG_KB) {
+				int64_t kc = K8 - k0 < BIG_KB ? K8 - k0 : BIG_KB;
+				/* rows of X a power of two apart share L1 sets: pack */
+				for (int j = 0; j < mr; j++)
+					memcpy(xb + (size_t)j * BIG_KB,
+					       a->X + (size_t)(mb + j) * a->ldx + k0,
+					       sizeof(float) * (size_t)kc);
+				for (int i = 0; i < nr;) {
+					int C = nr - i < 3 ? nr - i : 3;
+					for (int j = 0; j < mr;) {
+						int R = mr - j < 4 ? mr - j : 4;
+						float *l = lanes + 8 * (j * BIG_NB + i);
+						switch (R * 8 + C) {
+						case 4 * 8 + 3: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 4, nb + i, 3, k0, kc, l, k0 == 0, j == 0); break;
+						case 4 * 8 + 2: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 4, nb + i, 2, k0, kc, l, k0 == 0, j == 0); break;
+						case 4 * 8 + 1: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 4, nb + i, 1, k0, kc, l, k0 == 0, j == 0); break;
+						case 3 * 8 + 3: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 3, nb + i, 3, k0, kc, l, k0 == 0, j == 0); break;
+						case 3 * 8 + 2: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 3, nb + i, 2, k0, kc, l, k0 == 0, j == 0); break;
+						case 3 * 8 + 1: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 3, nb + i, 1, k0, kc, l, k0 == 0, j == 0); break;
+						case 2 * 8 + 3: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 2, nb + i, 3, k0, kc, l, k0 == 0, j == 0); break;
+						case 2 * 8 + 2: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 2, nb + i, 2, k0, kc, l, k0 == 0, j == 0); break;
+						case 2 * 8 + 1: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 2, nb + i, 1, k0, kc, l, k0 == 0, j == 0); break;
+						case 1 * 8 + 3: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 1, nb + i, 3, k0, kc, l, k0 == 0, j == 0); break;
+						case 1 * 8 + 2: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 1, nb + i, 2, k0, kc, l, k0 == 0, j == 0); break;
+						default: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 1, nb + i, 1, k0, kc, l, k0 == 0, j == 0); break;
+						}
+						j += R;
+					}
+					i += C;
+				}
+			}
+			/* fend, as ftile ends */
+			for (int j = 0; j < mr; j++) {
+				const float *x = a->X + (size_t)(mb + j) * a->ldx;
+				for (int i = 0; i < nr; i++) {
+					const char *w = (const char *)a->W + a->wrow * (size_t)(nb + i);
+					__m256 l = _mm256_load_ps(lanes + 8 * (j * BIG_NB + i));
+					mrt__lin_store(a, mb + j, nb + i, fend(l, x, w, wtype, K8, a->K));
+				}
+			}
+		}
+	}
+}
+
+static TGT void lin_f_big(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	switch (a->wtype) {
+	case MRT_TYPE_F16: lin_f_big_type(a, MRT_TYPE_F16, m0, m1, n0, n1); break;
+	case MRT_TYPE_BF16: lin_f_big_type(a, MRT_TYPE_BF16, m0, m1, n0, n1); break;
+	default: lin_f_big_type(a, MRT_TYPE_F32, m0, m1, n0, n1); break;
+	}
+}
+
 /* F32 ranges of at least 16 rows and GEMM_NR columns take the GEMM; the
- * rest (N = 1 output layers among them) the dot-product tiles above. */
+ * rest (N = 1 output layers among them) the dot-product tiles above. Under
+ * a->exact (mrt__linear_exact) 16 and more rows take lin_f_big instead. */
 static TGT void lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
-	if (a->wtype == MRT_TYPE_F32 && m1 - m0 >= GEMM_MR && n1 - n0 >= GEMM_NR) {
+	if (a->exact && m1 - m0 >= BIG_MB) {
+		lin_f_big(a, m0, m1, n0, n1);
+		return;
+	}
+	if (!a->exact && a->wtype == MRT_TYPE_F32 && m1 - m0 >= GEMM_MR && n1 - n0 >= GEMM_NR) {
 		lin_f_gemm(a, m0, m1, n0, n1);
 		return;
 	}

@@ -50,6 +50,7 @@ typedef struct mrt__lin {
 	size_t ldy;
 	int64_t M, N, K;
 	int accumulate;
+	int exact; /* no GEMM: a row's arithmetic whatever M (mrt__linear_exact) */
 	uint8_t *xq; /* quantized activations: Q8X (Q8_0/Q4_0), Q8KX (k-quants) */
 	size_t xq_row;
 } mrt__lin;

@@ -57,7 +57,7 @@ struct mrt_llm_ctx {
 	int *logit_row;      /* n_batch: row of logits per entry, or -1 */
 	int *tiles;          /* n_batch: first entry of each attention tile, then the end */
 	float *scores;       /* n_att_tasks x 2 rows of n_ctx */
-	void *lin_scratch;   /* quantized activations / dequantized panels */
+	void *lin_scratch;   /* quantized activations of the int8 types */
 	char *group_scratch; /* n_group_tasks x group_stride bytes (fused linear groups) */
 	size_t group_stride;
 	int n_att_tasks, att_rows, n_group_tasks, n_tiles;
@@ -89,6 +89,13 @@ static size_t arena_take(size_t *off, size_t count, size_t size)
 	return start;
 }
 
+/* Scratch of mrt__linear_exact: the quantized rows of X of the int8 types
+ * (F32/F16/BF16 need none). */
+static size_t exact_scratch(int type, int64_t m, int64_t k)
+{
+	return mrt__linear_xtype(type, m) == MRT_TYPE_F32 ? 0 : mrt__linear_scratch(type, m, k);
+}
+
 static size_t lin_scratch_bytes(const mrt__llama *l, int64_t m)
 {
 	size_t best = 0, s;
@@ -97,12 +104,12 @@ static size_t lin_scratch_bytes(const mrt__llama *l, int64_t m)
 		const mrt__llayer *y = &l->layers[i];
 		const mrt__lweight *w[] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->gate, &y->up};
 		for (size_t j = 0; j < sizeof(w) / sizeof(w[0]); j++)
-			if ((s = mrt__linear_scratch(w[j]->type, m, l->n_embd)) > best)
+			if ((s = exact_scratch(w[j]->type, m, l->n_embd)) > best)
 				best = s;
-		if ((s = mrt__linear_scratch(y->down.type, m, l->n_ff)) > best)
+		if ((s = exact_scratch(y->down.type, m, l->n_ff)) > best)
 			best = s;
 	}
-	if ((s = mrt__linear_scratch(l->output.type, m, l->n_embd)) > best)
+	if ((s = exact_scratch(l->output.type, m, l->n_embd)) > best)
 		best = s;
 	return best;
 }
@@ -114,7 +121,7 @@ static size_t group_scratch_bytes(const mrt__llama *l)
 	size_t a = lin_scratch_bytes(l, GROUP_MAX_M), s;
 
 	for (int i = 0; i < l->n_layer; i++)
-		if ((s = mrt__linear_scratch(l->layers[i].down.type, GROUP_MAX_M, l->n_ff)) > a)
+		if ((s = exact_scratch(l->layers[i].down.type, GROUP_MAX_M, l->n_ff)) > a)
 			a = s;
 	return a == SIZE_MAX ? a : (a + 63) & ~(size_t)63;
 }
@@ -500,8 +507,8 @@ static void attention(mrt_llm_ctx *c, const int32_t *seq, int n, int layer)
 static int linear(mrt_llm_ctx *c, const float *x, const mrt__lweight *w, float *y, int m, int n,
                   int k, int accumulate)
 {
-	return mrt__linear(x, (size_t)k, w->data, w->type, NULL, y, (size_t)n, m, n, k, accumulate,
-	                   c->lin_scratch, c->pool);
+	return mrt__linear_exact(x, (size_t)k, w->data, w->type, NULL, y, (size_t)n, m, n, k,
+	                         accumulate, c->lin_scratch, c->pool);
 }
 
 /* A fused group for small batches: up to three weight matrices that read
@@ -532,8 +539,8 @@ static int group_part(group_job *j, int p, int r0, int r1, void *scratch)
 		return mrt__linear_prepared(j->x, (size_t)j->k, w, j->w[p]->type, NULL,
 		                            j->y[p] + r0, (size_t)j->n[p], j->m, r1 - r0, j->k, 0,
 		                            j->xq, NULL);
-	return mrt__linear(j->x, (size_t)j->k, w, j->w[p]->type, NULL, j->y[p] + r0,
-	                   (size_t)j->n[p], j->m, r1 - r0, j->k, 0, scratch, NULL);
+	return mrt__linear_exact(j->x, (size_t)j->k, w, j->w[p]->type, NULL, j->y[p] + r0,
+	                         (size_t)j->n[p], j->m, r1 - r0, j->k, 0, scratch, NULL);
 }
 
 /* Output rows the tasks share: the stacked rows of every part, or for

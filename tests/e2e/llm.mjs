@@ -1,7 +1,8 @@
 // Language models through the official OpenAI client: chat, completions and
 // streaming against the PyTorch greedy reference of the llama fixture,
 // streamed logprobs equal to the non-streamed ones, 8 concurrent requests
-// equal to the same requests one at a time, stop strings, max_tokens and
+// equal to the same requests one at a time (F32 in small steps, Q4_K_M in
+// steps of hundreds of rows), stop strings, max_tokens and
 // usage, the OpenAI model list, disconnected clients (streamed or not, running
 // or queued) freeing their slot, a full queue (503), a prompt longer than the
 // context (400), metrics and the request log's token fields; then SIGTERM
@@ -46,6 +47,7 @@ const srv = await t.start(dir, {}, {
 	one: { path: gguf, parallel: 1, max_queue: 1, ctx_size: 256, kv_cache_type: "f32" },
 	long: { path: longGguf, parallel: 1, max_queue: 4, ctx_size: 16384 },
 	chat: { path: path.join(t.srcdir, "models/chat.gguf"), parallel: 2, ctx_size: 256 },
+	kq: { path: path.join(t.srcdir, "tests/fixtures/llama/kq-q4_k_m.gguf"), parallel: 8, ctx_size: 256 },
 });
 const client = new OpenAI({ baseURL: srv.base + "/v1", apiKey: "none", maxRetries: 0 });
 
@@ -176,6 +178,18 @@ const together = await Promise.all(reqs.map((q) => client.chat.completions.creat
 t.checkEq(together.map((x) => x.choices[0].message.content), alone, "concurrent = one at a time");
 t.check(new Set(alone).size > 1, "different prompts, different texts");
 
+// the same with a Q4_K_M file and the default prompt_chunk: the 8 prompts
+// (30-86 tokens) go in together, so steps of up to 256 rows hold all of
+// them; each text still equals its lone run
+const kreqs = Array.from({ length: 8 }, (_, i) => ({
+	model: "kq", temperature: 0, max_tokens: 24, prompt: `question number ${i} ` + "xy z".repeat(2 * i + 3),
+}));
+const kalone = [];
+for (const q of kreqs) kalone.push((await client.completions.create(q)).choices[0].text);
+const ktogether = await Promise.all(kreqs.map((q) => client.completions.create(q)));
+t.checkEq(ktogether.map((x) => x.choices[0].text), kalone, "Q4_K_M: concurrent = one at a time");
+t.check(new Set(kalone).size > 1, "Q4_K_M: different prompts, different texts");
+
 // sampling with a seed repeats; /v1/predict answers {model, text, usage}
 const seeded = { model: "tiny", prompt: "abc", max_tokens: 12, temperature: 1.5, top_k: 50, seed: 7 };
 const a1 = await client.completions.create(seeded), a2 = await client.completions.create(seeded);
@@ -205,7 +219,8 @@ const listed = [];
 for await (const m of client.models.list()) listed.push(m);
 t.checkEq(listed.map((m) => [m.id, m.object, m.owned_by, m.kind]),
 	[["tiny", "model", "modeld", "llm"], ["one", "model", "modeld", "llm"],
-		["long", "model", "modeld", "llm"], ["chat", "model", "modeld", "llm"]], "models.list()");
+		["long", "model", "modeld", "llm"], ["chat", "model", "modeld", "llm"],
+		["kq", "model", "modeld", "llm"]], "models.list()");
 t.check(listed.every((m) => Number.isInteger(m.created) && Math.abs(m.created - Date.now() / 1000) < 3600),
 	`created: ${listed.map((m) => m.created)}`);
 const got = await client.models.retrieve("tiny");

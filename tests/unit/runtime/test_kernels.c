@@ -328,6 +328,81 @@ static void test_prepared(mrt__pool *pool)
 	free(X), free(Wf), free(Y), free(Yp), free(scr), free(scr2), free(W);
 }
 
+/* mrt__linear_exact: each row of an M-row call equals that row alone, bit
+ * for bit, for every weight type (Q5_0 stands for the types dequantized in
+ * chunks), across the row counts where mrt__linear changes kernels, with and
+ * without a pool; for the plain types also with K past one GEMM block and
+ * not a multiple of 8, a column tail, accumulate and no bias. */
+static int exact_case(int wt, int64_t K, int64_t N, int accumulate, int use_bias,
+		      mrt__pool *pool)
+{
+	enum { MAXM = 300 };
+	static const int64_t Ms[] = {2, 5, 16, 17, 64, 65, 130, MAXM};
+	mrt_type_info ti = mrt_type_get(wt);
+	uint64_t rb;
+	mrt_type_nbytes(wt, (uint64_t)K, &rb);
+	float *X = malloc(sizeof(float) * MAXM * (size_t)K), *Wf = malloc(sizeof(float) * N * K);
+	float *bias = malloc(sizeof(float) * (size_t)N), *Y0 = malloc(sizeof(float) * MAXM * N);
+	float *Y1 = malloc(sizeof(float) * MAXM * N), *Y = malloc(sizeof(float) * MAXM * N);
+	uint8_t *W = malloc(rb * (size_t)N);
+	size_t ss = (mrt__linear_scratch(wt, MAXM, K) + 63) & ~(size_t)63;
+	void *scr = ss ? aligned_alloc(64, ss) : NULL;
+	const float *b = use_bias ? bias : NULL;
+	int bad = 0;
+	for (int64_t i = 0; i < MAXM * K; i++)
+		X[i] = frand();
+	for (int64_t i = 0; i < N * K; i++)
+		Wf[i] = frand();
+	for (int64_t i = 0; i < N; i++)
+		bias[i] = frand();
+	for (int64_t i = 0; i < MAXM * N; i++)
+		Y0[i] = frand();
+	if (ti.can_quantize) {
+		mrt_quantize(wt, Wf, W, (uint64_t)(N * K));
+	} else { /* random blocks with a scale of 1/16 */
+		for (uint64_t i = 0; i < rb * (uint64_t)N; i++)
+			W[i] = (uint8_t)(frand() * 97.0f + 97.0f);
+		for (uint64_t i = 0; i < rb * (uint64_t)N; i += ti.block_bytes)
+			W[i] = 0x00, W[i + 1] = 0x2c;
+	}
+	memcpy(Y1, Y0, sizeof(float) * MAXM * N);
+	for (int64_t m = 0; m < MAXM; m++)
+		bad += mrt__linear_exact(X + m * K, (size_t)K, W, wt, b, Y1 + m * N, (size_t)N, 1, N,
+					 K, accumulate, scr, pool) != 0;
+	for (size_t i = 0; i < sizeof(Ms) / sizeof(Ms[0]); i++) {
+		memcpy(Y, Y0, sizeof(float) * MAXM * N);
+		bad += mrt__linear_exact(X, (size_t)K, W, wt, b, Y, (size_t)N, Ms[i], N, K,
+					 accumulate, scr, pool) != 0;
+		if (memcmp(Y, Y1, sizeof(float) * (size_t)(Ms[i] * N)) != 0) {
+			fprintf(stderr, "  exact %s K=%lld M=%lld differs from its rows alone\n",
+				ti.name, (long long)K, (long long)Ms[i]);
+			bad++;
+		}
+	}
+	free(X), free(Wf), free(bias), free(Y0), free(Y1), free(Y), free(W), free(scr);
+	return bad;
+}
+
+static void test_exact(const char *level)
+{
+	static const int types[] = {MRT_TYPE_F32,  MRT_TYPE_F16,  MRT_TYPE_BF16, MRT_TYPE_Q8_0,
+				    MRT_TYPE_Q4_0, MRT_TYPE_Q4_K, MRT_TYPE_Q5_K, MRT_TYPE_Q6_K,
+				    MRT_TYPE_Q5_0};
+	int bad = 0, cases = 0;
+	setenv("MRT_CPU", level, 1);
+	for (int threads = 1; threads <= 2; threads++) {
+		mrt__pool *pool = threads > 1 ? mrt__pool_new(threads) : NULL;
+		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++, cases++)
+			bad += exact_case(types[t], 512, 37, 0, 1, pool);
+		for (size_t t = 0; t < 3; t++, cases++)
+			bad += exact_case(types[t], 1030, 13, 1, 0, pool);
+		mrt__pool_free(pool);
+	}
+	fprintf(stderr, "exact, level %s: %d cases\n", mrt__cpu_level_name(), cases);
+	CHECK_EQ_INT(bad, 0);
+	unsetenv("MRT_CPU");
+}
+
 /* Scratch for the largest M serves every smaller M (callers rely on it). */
 static void test_scratch_monotonic(void)
 {
@@ -353,9 +428,10 @@ int main(void)
 		mrt__pool_free(pool);
 	}
 	test_linear_level("generic");
+	test_exact("generic");
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
 	    __builtin_cpu_supports("f16c"))
-		test_linear_level("avx2"), test_quant_k_avx2();
+		test_linear_level("avx2"), test_quant_k_avx2(), test_exact("avx2");
 	else
 		fprintf(stderr, "SKIP avx2 kernels: this CPU lacks AVX2/FMA/F16C\n");
 	if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))

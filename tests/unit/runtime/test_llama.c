@@ -460,8 +460,7 @@ static void test_llamacpp(void)
 /* ---- batching, slots, errors ---- */
 
 #define BT_SEQ 4
-#define BT_LEN 16
-#define BT_STEPS 7
+#define BT_LEN 100
 
 /* Logits of every position of toks decoded alone, one token at a time. */
 static float *decode_alone(mrt_model *m, const int32_t *toks, int n, int n_vocab)
@@ -471,7 +470,7 @@ static float *decode_alone(mrt_model *m, const int32_t *toks, int n, int n_vocab
 	int32_t seq = 0;
 	int8_t want = 1;
 
-	p.n_ctx = 32;
+	p.n_ctx = BT_LEN;
 	mrt_llm_ctx *c = mrt_llm_ctx_new(m, &p, err, sizeof(err));
 	for (int i = 0; c && out && i < n; i++) {
 		mrt_llm_batch b = {1, &toks[i], &seq, &want};
@@ -525,14 +524,58 @@ static void bt_step(mrt_llm_ctx *c, bt_state *st, const int *adv)
 		CHECK_EQ_INT(mrt_llm_seq_len(c, s), st->done[s]);
 }
 
+/* Run n_steps steps of plan (tokens per sequence and step) in a fresh
+ * context of n_batch; with reuse, then empty slot 2 and feed it sequence
+ * 3's first tokens while sequence 1 goes on. Every entry must equal the
+ * lone run bit for bit. */
+static void bt_plan(mrt_model *m, bt_state *st, const char *file, const char *what,
+                    const int (*plan)[BT_SEQ], int n_steps, int n_batch, int reuse,
+                    int expect)
+{
+	mrt_llm_params p = mrt_llm_default_params();
+	float *alone2 = st->alone[2];
+
+	memset(st->done, 0, sizeof(st->done));
+	st->exact = st->compared = 0;
+	st->worst = 0;
+	p.n_ctx = BT_LEN;
+	p.n_seq = BT_SEQ;
+	p.n_batch = n_batch;
+	p.n_threads = 2;
+	mrt_llm_ctx *c = mrt_llm_ctx_new(m, &p, err, sizeof(err));
+	CHECK(c != NULL);
+	for (int k = 0; c && k < n_steps; k++)
+		bt_step(c, st, plan[k]);
+	if (c && reuse) {
+		static const int again[BT_SEQ] = {0, 1, 7, 0};
+		int32_t keep[BT_LEN];
+		mrt_llm_seq_clear(c, 2);
+		CHECK_EQ_INT(mrt_llm_seq_len(c, 2), 0);
+		memcpy(keep, st->toks[2], sizeof(keep));
+		memcpy(st->toks[2], st->toks[3], sizeof(keep));
+		st->alone[2] = st->alone[3];
+		st->done[2] = 0;
+		bt_step(c, st, again);
+		memcpy(st->toks[2], keep, sizeof(keep));
+		st->alone[2] = alone2;
+	}
+	fprintf(stderr, "%-16s batched vs alone, %s: %d/%d entries bit-exact, worst rel %.3g\n",
+	        file, what, st->exact, st->compared, st->worst);
+	CHECK_EQ_INT(st->compared, expect);
+	CHECK_EQ_INT(st->exact, st->compared);
+	mrt_llm_ctx_free(c);
+}
+
 static void test_batched(const char *file)
 {
-	/* prompt chunks mixed with single decode tokens; slot 2 and 3 join late */
-	static const int plan[BT_STEPS][BT_SEQ] = {{6, 4, 0, 0}, {1, 5, 3, 0}, {1, 1, 3, 5},
-	                                           {1, 1, 0, 1}, {1, 1, 0, 1}, {0, 1, 0, 1},
-	                                           {0, 0, 0, 1}};
+	/* prompt chunks mixed with single decode tokens; slots 2 and 3 join late */
+	static const int small[][BT_SEQ] = {{6, 4, 0, 0}, {1, 5, 3, 0}, {1, 1, 3, 5}, {1, 1, 0, 1},
+	                                    {1, 1, 0, 1}, {0, 1, 0, 1}, {0, 0, 0, 1}};
+	/* steps of 270, 71, 37 and 22 rows: past every row count at which
+	 * mrt__linear changes kernels (16 and 256 for F32, 16 for F16/BF16) */
+	static const int large[][BT_SEQ] = {
+	    {90, 80, 100, 0}, {1, 10, 0, 60}, {1, 1, 0, 35}, {8, 9, 0, 5}};
 	mrt_model *m = load(fixdir, file);
-	mrt_llm_params p = mrt_llm_default_params();
 	mrt_llm_info info;
 	bt_state st;
 	uint32_t x = 12345;
@@ -550,30 +593,8 @@ static void test_batched(const char *file)
 		}
 		st.alone[s] = decode_alone(m, st.toks[s], BT_LEN, info.n_vocab);
 	}
-	p.n_ctx = 32;
-	p.n_seq = BT_SEQ;
-	p.n_batch = 16;
-	p.n_threads = 2;
-	mrt_llm_ctx *c = mrt_llm_ctx_new(m, &p, err, sizeof(err));
-	CHECK(c != NULL);
-	for (int k = 0; c && k < BT_STEPS; k++)
-		bt_step(c, &st, plan[k]);
-	/* slot 2 is emptied and reused for sequence 3's tokens from the start,
-	 * while sequence 1 goes on */
-	if (c) {
-		static const int reuse[BT_SEQ] = {0, 1, 7, 0};
-		mrt_llm_seq_clear(c, 2);
-		CHECK_EQ_INT(mrt_llm_seq_len(c, 2), 0);
-		memcpy(st.toks[2], st.toks[3], sizeof(st.toks[2]));
-		memcpy(st.alone[2], st.alone[3], sizeof(float) * BT_LEN * (size_t)st.n_vocab);
-		st.done[2] = 0;
-		bt_step(c, &st, reuse);
-	}
-	fprintf(stderr, "%-14s batched vs alone: %d/%d entries bit-exact, worst rel %.3g\n", file,
-	        st.exact, st.compared, st.worst);
-	CHECK_EQ_INT(st.compared, 46);
-	CHECK(st.worst <= 1e-6);
-	mrt_llm_ctx_free(c);
+	bt_plan(m, &st, file, "small steps", small, 7, 16, 1, 46);
+	bt_plan(m, &st, file, "large steps", large, 4, 270, 0, 4 * BT_LEN);
 	for (int s = 0; s < BT_SEQ; s++)
 		free(st.alone[s]);
 	mrt_model_free(m);
@@ -741,7 +762,10 @@ int main(void)
 	test_kquants();
 	test_batched("gqa-f32.gguf");
 	test_batched("gqa-q8_0.gguf");
+	test_batched("gqa-q4_0.gguf");
 	test_batched("mha-f32.gguf");
+	test_batched("kq-f16.gguf");
+	test_batched("kq-q4_k_m.gguf");
 	test_errors();
 	test_hostile();
 	remove_tmpdir();
