@@ -189,6 +189,12 @@ for (const q of kreqs) kalone.push((await client.completions.create(q)).choices[
 const ktogether = await Promise.all(kreqs.map((q) => client.completions.create(q)));
 t.checkEq(ktogether.map((x) => x.choices[0].text), kalone, "Q4_K_M: concurrent = one at a time");
 t.check(new Set(kalone).size > 1, "Q4_K_M: different prompts, different texts");
+// and seeded sampling repeats under load too
+const sreqs = kreqs.map((q, i) => ({ ...q, temperature: 1.0, top_k: 40, seed: 100 + i }));
+const salone = [];
+for (const q of sreqs) salone.push((await client.completions.create(q)).choices[0].text);
+const stogether = await Promise.all(sreqs.map((q) => client.completions.create(q)));
+t.checkEq(stogether.map((x) => x.choices[0].text), salone, "Q4_K_M seeded: concurrent = one at a time");
 
 // sampling with a seed repeats; /v1/predict answers {model, text, usage}
 const seeded = { model: "tiny", prompt: "abc", max_tokens: 12, temperature: 1.5, top_k: 50, seed: 7 };
