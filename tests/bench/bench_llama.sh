@@ -30,7 +30,7 @@ for t in f32 q8_0 q4_0 q4_k; do
 		tee "$dir/$t.ours"
 done
 # The llama.cpp peer on the same files, when installed (see README.md).
-peer=$(dirname "$0")/llama_peer
+peer=$(cd "$(dirname "$0")" && pwd)/llama_peer
 if [ -d "$peer/node_modules/node-llama-cpp" ]; then
 	echo "llama.cpp (node-llama-cpp $(node -p "require('$peer/node_modules/node-llama-cpp/package.json').version"), prebuilt CPU backend), same files and threads; x = modeld / llama.cpp:"
 	printf '%-14s %8s %8s %8s %8s %8s %7s %7s %7s %7s %7s\n' types prompt/s dec1/s agg2/s agg4/s \
