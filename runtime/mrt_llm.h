@@ -84,7 +84,11 @@ void mrt_llm_seq_clear(mrt_llm_ctx *ctx, int seq);
 /* One forward pass: token i (tokens[i]) is appended to sequence seq[i] at
  * that sequence's next position; tokens of one sequence appear in order.
  * Every weight matrix is read once for the whole batch. When want_logits[i]
- * is nonzero the logits of entry i are kept (see mrt_llm_logits).
+ * is nonzero the logits of entry i are kept (see mrt_llm_logits). An
+ * entry's logits are bit for bit the same whatever else is in the batch
+ * and however its sequence was split into batches, on one machine and
+ * kernel level (the fastest the CPU has, or the one MRT_CPU caps it at;
+ * tested on the generic and AVX2 levels).
  * Returns 0; MRT_ERR_RANGE (nothing changed) when a sequence would pass
  * n_ctx or n > n_batch; MRT_ERR_INVALID for a bad token id or slot. */
 typedef struct mrt_llm_batch {
