@@ -405,13 +405,13 @@ static TGT void lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int
 
 INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 {
-	__m256 acc[4][4];
-	const int8_t *xq[4];
-	const float *xd[4];
+	__m256 acc[8][4];
+	const int8_t *xq[8];
+	const float *xd[8];
 	const uint8_t *w[4];
 	size_t dofs = mrt__q8x_dofs(a->K);
 	const __m256i ones = _mm256_set1_epi16(1);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
 	for (int r = 0; r < R; r++) {
 		xq[r] = (const int8_t *)(a->xq + a->xq_row * (size_t)(m + r));
 		xd[r] = (const float *)((const uint8_t *)xq[r] + dofs);
@@ -438,7 +438,7 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 			aw[c] = _mm256_sign_epi8(wv[c], wv[c]);
 			dw[c] = _mm256_set1_ps(d);
 		}
-#pragma GCC unroll 4
+#pragma GCC unroll 8
 		for (int r = 0; r < R; r++) {
 			__m256i xv = _mm256_loadu_si256((const __m256i *)(xq[r] + b * 32));
 			__m256 dx = _mm256_broadcast_ss(xd[r] + b);
@@ -450,7 +450,7 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 			}
 		}
 	}
-#pragma GCC unroll 4
+#pragma GCC unroll 8
 	for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
 		for (int c = 0; c < C; c++)
@@ -460,9 +460,11 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 /* One row of X: Q8_0 one weight row at a time, a single sequential stream
  * for the prefetch (4 interleaved rows measured slower); Q4_0, which is
  * compute-bound there, two weight rows at a time (two FMA chains: 10.0 ->
- * 11.5 GB/s on one core from cache). Else rows in tiles of 4 against 2
- * weight rows, 4 weight rows when 2 rows of X are left. Every tile does the
- * same arithmetic for an element of Y, so batching changes no result. */
+ * 11.5 GB/s on one core from cache). From 8 rows of X, one weight row
+ * against 8 of them (its block decoded once for 8; the 4 x 2 tile spills
+ * accumulators); else rows in tiles of 4 against 2 weight rows, 4 weight
+ * rows when 2 rows of X are left. Every tile does the same arithmetic for
+ * an element of Y, so batching changes no result. */
 INL void lin_q_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
 		    int64_t n1)
 {
@@ -474,6 +476,21 @@ INL void lin_q_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_
 				qtile(a, wtype, m0, n, 1, 2);
 		for (; n < n1; n++)
 			qtile(a, wtype, m0, n, 1, 1);
+		return;
+	}
+	if (m1 - m0 >= 8) { /* one weight row against 8 rows of X at a time */
+		for (int64_t n = n0; n < n1; n++)
+			for (int64_t m = m0; m < m1;) {
+				int R = m1 - m >= 8 ? 8 : (int)(m1 - m < 4 ? m1 - m : 4);
+				switch (R) {
+				case 8: qtile(a, wtype, m, n, 8, 1); break;
+				case 4: qtile(a, wtype, m, n, 4, 1); break;
+				case 3: qtile(a, wtype, m, n, 3, 1); break;
+				case 2: qtile(a, wtype, m, n, 2, 1); break;
+				default: qtile(a, wtype, m, n, 1, 1); break;
+				}
+				m += R;
+			}
 		return;
 	}
 	for (int64_t n = n0; n < n1;) {
