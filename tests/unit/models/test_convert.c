@@ -502,6 +502,73 @@ static void test_quant_llama(void)
 	unlink(out);
 }
 
+/* The _m mixes over many layers. A synthetic llama file of n blocks (rows of
+ * 256, two rows each) quantized to q4_k_m and q5_k_m: attn_v and ffn_down
+ * take Q6_K exactly in the layers llama.cpp's use_more_bits picks (i < n/8,
+ * i >= 7n/8, or (i - n/8) % 3 == 2), worked out here by hand for 12 and 32
+ * blocks (32: the layout of a 7B Q4_K_M file); the other matrices take the
+ * mix's base type, output.weight Q6_K. */
+static void test_mix_layers(void)
+{
+	static const int more12[] = {0, 3, 6, 9, 10, 11, -1};
+	static const int more32[] = {0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31, -1};
+	static const struct {
+		int n;
+		const int *more;
+	} cases[] = {{12, more12}, {32, more32}};
+	static const char *const parts[] = {"attn_q", "attn_v", "ffn_down"};
+	const char *in = "test_convert_mix_in.gguf", *out = "test_convert_mix_out.gguf";
+	float data[2 * 256];
+	uint64_t ne[2] = {256, 2};
+	char name[64];
+
+	for (int i = 0; i < 2 * 256; i++)
+		data[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		int n = cases[c].n, bad = 0;
+		mrt_gguf_writer *w = mrt_gguf_writer_new();
+		CHECK(w != NULL);
+		if (!w)
+			return;
+		mrt_gguf_writer_set_str(w, "general.architecture", "llama");
+		mrt_gguf_writer_set_u32(w, "llama.block_count", (uint32_t)n);
+		for (int i = 0; i < n; i++)
+			for (int p = 0; p < 3; p++) {
+				snprintf(name, sizeof(name), "blk.%d.%s.weight", i, parts[p]);
+				CHECK_EQ_INT(mrt_gguf_writer_add_tensor(w, name, MRT_TYPE_F32, 2, ne, data),
+				             0);
+			}
+		CHECK_EQ_INT(mrt_gguf_writer_add_tensor(w, "output.weight", MRT_TYPE_F32, 2, ne, data),
+		             0);
+		CHECK_EQ_INT(mrt_gguf_writer_write(w, in, err, sizeof(err)), 0);
+		mrt_gguf_writer_free(w);
+		for (int m = 0; m < 2; m++) {
+			int mix = m ? CONVERT_Q5_K_M : CONVERT_Q4_K_M;
+			int base = m ? MRT_TYPE_Q5_K : MRT_TYPE_Q4_K;
+			CHECK_EQ_INT(convert_quantize_file(in, out, mix, 0, err, sizeof(err)), 0);
+			mrt_gguf *g = mrt_gguf_open(out, err, sizeof(err));
+			CHECK(g != NULL);
+			if (!g)
+				continue;
+			for (int i = 0, k = 0; i < n; i++) {
+				int more = cases[c].more[k] == i;
+				k += more;
+				for (int p = 0; p < 3; p++) {
+					snprintf(name, sizeof(name), "blk.%d.%s.weight", i, parts[p]);
+					bad += tensor_type(g, name) != (p > 0 && more ? MRT_TYPE_Q6_K : base);
+				}
+			}
+			bad += tensor_type(g, "output.weight") != MRT_TYPE_Q6_K;
+			mrt_gguf_close(g);
+		}
+		fprintf(stderr, "q4_k_m / q5_k_m over %d layers: %d tensors of the wrong type\n", n,
+		        bad);
+		CHECK_EQ_INT(bad, 0);
+	}
+	unlink(in);
+	unlink(out);
+}
+
 int main(void)
 {
 	const char *s = getenv("top_srcdir");
@@ -513,6 +580,7 @@ int main(void)
 	test_fold();
 	test_quant();
 	test_quant_llama();
+	test_mix_layers();
 	test_refusals();
 	test_fixtures();
 	unlink("test_convert_conv_bn.gguf");
