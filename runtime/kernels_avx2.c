@@ -460,10 +460,12 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 /* One row of X: Q8_0 one weight row at a time, a single sequential stream
  * for the prefetch (4 interleaved rows measured slower); Q4_0, which is
  * compute-bound there, two weight rows at a time (two FMA chains: 10.0 ->
- * 11.5 GB/s on one core from cache). From 8 rows of X, one weight row
- * against 8 of them (its block decoded once for 8; the 4 x 2 tile spills
- * accumulators); else rows in tiles of 4 against 2 weight rows, 4 weight
- * rows when 2 rows of X are left. Every tile does the same arithmetic for
+ * 11.5 GB/s on one core from cache). Q4_0 from 8 rows of X: one weight
+ * row against 8 of them (its nibbles decoded once for 8; the 4 x 2 tile
+ * spills accumulators), measured 10% more tokens/s at 8 streams, while
+ * Q8_0 measured the same there and 7% slower on the scoring MLP at batch
+ * 256. Else rows in tiles of 4 against 2 weight rows, 4 weight rows when 2
+ * rows of X are left. Every tile does the same arithmetic for
  * an element of Y, so batching changes no result. */
 INL void lin_q_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
 		    int64_t n1)
@@ -478,7 +480,7 @@ INL void lin_q_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_
 			qtile(a, wtype, m0, n, 1, 1);
 		return;
 	}
-	if (m1 - m0 >= 8) { /* one weight row against 8 rows of X at a time */
+	if (wtype == MRT_TYPE_Q4_0 && m1 - m0 >= 8) { /* one weight row against 8 rows of X */
 		for (int64_t n = n0; n < n1; n++)
 			for (int64_t m = m0; m < m1;) {
 				int R = m1 - m >= 8 ? 8 : (int)(m1 - m < 4 ? m1 - m : 4);
