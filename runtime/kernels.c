@@ -273,6 +273,11 @@ size_t mrt__linear_scratch(int wtype, int64_t M, int64_t K)
 								    : (size_t)K * PANEL_ROWS * sizeof(float);
 }
 
+size_t mrt__linear_exact_scratch(int wtype, int64_t M, int64_t K)
+{
+	return mrt__linear_xtype(wtype, M) == MRT_TYPE_F32 ? 0 : mrt__linear_scratch(wtype, M, K);
+}
+
 enum job_kind { JOB_LIN_F, JOB_LIN_Q, JOB_LIN_K, JOB_QUANT_X, JOB_QUANT_K, JOB_PANEL, JOB_LIN_DEQ };
 
 /* One pool run: task t covers row chunk t / n_col_chunks and column chunk
@@ -485,7 +490,8 @@ static int linear_impl(const float *X, size_t ldx, const void *W, int wtype, con
 		return MRT_ERR_INVALID;
 	if (M == 0 || N == 0)
 		return 0;
-	if (mrt__linear_scratch(wtype, M, K) && !scratch && !exact)
+	if (!scratch && (exact ? mrt__linear_exact_scratch(wtype, M, K)
+			       : mrt__linear_scratch(wtype, M, K)))
 		return MRT_ERR_INVALID;
 	mrt__lin a = {.X = X, .ldx = ldx, .W = W, .wtype = wtype, .wrow = (size_t)rb,
 		      .bias = bias, .Y = Y, .ldy = ldy, .M = M, .N = N, .K = K,
@@ -497,8 +503,6 @@ static int linear_impl(const float *X, size_t ldx, const void *W, int wtype, con
 	int plain = wtype == MRT_TYPE_F32 || wtype == MRT_TYPE_F16 || wtype == MRT_TYPE_BF16;
 	if (xtype != MRT_TYPE_F32) { /* quantize X into scratch, then int8 */
 		int q8x = xtype == MRT_TYPE_Q8_0;
-		if (!scratch)
-			return MRT_ERR_INVALID;
 		quantize_x(&a, kern, q8x, scratch, pool, prepared);
 		j.kind = q8x ? JOB_LIN_Q : JOB_LIN_K;
 		run_split(&j, pool, M, N, 1);

@@ -50,8 +50,11 @@ int mrt__linear(const float *X, size_t ldx, const void *W, int wtype, const floa
  * kernels' dot products at every M (a cache-blocked version of them from 16
  * rows on AVX2), never sgemm; other types dequantized in chunks. The
  * decoder uses it: a sequence's logits do not depend on the other sequences
- * of a step or on how its prompt was cut into chunks. scratch as for
- * mrt__linear (F32/F16/BF16 need none). */
+ * of a step or on how its prompt was cut into chunks. scratch: at least
+ * mrt__linear_exact_scratch(wtype, M, K) bytes (the quantized rows of X of
+ * the int8 types; 0, and scratch may be NULL, for F32/F16/BF16 and the
+ * types dequantized in chunks). */
+size_t mrt__linear_exact_scratch(int wtype, int64_t M, int64_t K);
 int mrt__linear_exact(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
 		      float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
 		      void *scratch, mrt__pool *pool);

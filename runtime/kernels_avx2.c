@@ -339,20 +339,23 @@ INL void lin_f_big_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, in
 					int C = nr - i < 3 ? nr - i : 3;
 					for (int j = 0; j < mr;) {
 						int R = mr - j < 4 ? mr - j : 4;
+						const float *xr = xb + (size_t)j * BIG_KB;
 						float *l = lanes + 8 * (j * BIG_NB + i);
+						int64_t n = nb + i;
+						int first = k0 == 0, pf = j == 0;
 						switch (R * 8 + C) {
-						case 4 * 8 + 3: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 4, nb + i, 3, k0, kc, l, k0 == 0, j == 0); break;
-						case 4 * 8 + 2: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 4, nb + i, 2, k0, kc, l, k0 == 0, j == 0); break;
-						case 4 * 8 + 1: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 4, nb + i, 1, k0, kc, l, k0 == 0, j == 0); break;
-						case 3 * 8 + 3: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 3, nb + i, 3, k0, kc, l, k0 == 0, j == 0); break;
-						case 3 * 8 + 2: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 3, nb + i, 2, k0, kc, l, k0 == 0, j == 0); break;
-						case 3 * 8 + 1: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 3, nb + i, 1, k0, kc, l, k0 == 0, j == 0); break;
-						case 2 * 8 + 3: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 2, nb + i, 3, k0, kc, l, k0 == 0, j == 0); break;
-						case 2 * 8 + 2: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 2, nb + i, 2, k0, kc, l, k0 == 0, j == 0); break;
-						case 2 * 8 + 1: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 2, nb + i, 1, k0, kc, l, k0 == 0, j == 0); break;
-						case 1 * 8 + 3: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 1, nb + i, 3, k0, kc, l, k0 == 0, j == 0); break;
-						case 1 * 8 + 2: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 1, nb + i, 2, k0, kc, l, k0 == 0, j == 0); break;
-						default: big_tile(a, wtype, xb + (size_t)j * BIG_KB, 1, nb + i, 1, k0, kc, l, k0 == 0, j == 0); break;
+						case 4 * 8 + 3: big_tile(a, wtype, xr, 4, n, 3, k0, kc, l, first, pf); break;
+						case 4 * 8 + 2: big_tile(a, wtype, xr, 4, n, 2, k0, kc, l, first, pf); break;
+						case 4 * 8 + 1: big_tile(a, wtype, xr, 4, n, 1, k0, kc, l, first, pf); break;
+						case 3 * 8 + 3: big_tile(a, wtype, xr, 3, n, 3, k0, kc, l, first, pf); break;
+						case 3 * 8 + 2: big_tile(a, wtype, xr, 3, n, 2, k0, kc, l, first, pf); break;
+						case 3 * 8 + 1: big_tile(a, wtype, xr, 3, n, 1, k0, kc, l, first, pf); break;
+						case 2 * 8 + 3: big_tile(a, wtype, xr, 2, n, 3, k0, kc, l, first, pf); break;
+						case 2 * 8 + 2: big_tile(a, wtype, xr, 2, n, 2, k0, kc, l, first, pf); break;
+						case 2 * 8 + 1: big_tile(a, wtype, xr, 2, n, 1, k0, kc, l, first, pf); break;
+						case 1 * 8 + 3: big_tile(a, wtype, xr, 1, n, 3, k0, kc, l, first, pf); break;
+						case 1 * 8 + 2: big_tile(a, wtype, xr, 1, n, 2, k0, kc, l, first, pf); break;
+						default: big_tile(a, wtype, xr, 1, n, 1, k0, kc, l, first, pf); break;
 						}
 						j += R;
 					}
@@ -480,26 +483,14 @@ INL void lin_q_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_
 			qtile(a, wtype, m0, n, 1, 1);
 		return;
 	}
-	if (wtype == MRT_TYPE_Q4_0 && m1 - m0 >= 8) { /* one weight row against 8 rows of X */
-		for (int64_t n = n0; n < n1; n++)
-			for (int64_t m = m0; m < m1;) {
-				int R = m1 - m >= 8 ? 8 : (int)(m1 - m < 4 ? m1 - m : 4);
-				switch (R) {
-				case 8: qtile(a, wtype, m, n, 8, 1); break;
-				case 4: qtile(a, wtype, m, n, 4, 1); break;
-				case 3: qtile(a, wtype, m, n, 3, 1); break;
-				case 2: qtile(a, wtype, m, n, 2, 1); break;
-				default: qtile(a, wtype, m, n, 1, 1); break;
-				}
-				m += R;
-			}
-		return;
-	}
+	/* Q4_0 from 8 rows of X: one weight row against 8 rows at a time */
+	int tall = wtype == MRT_TYPE_Q4_0 && m1 - m0 >= 8;
 	for (int64_t n = n0; n < n1;) {
-		int C = (int)(n1 - n < (wide ? 4 : 2) ? n1 - n : (wide ? 4 : 2));
+		int C = tall ? 1 : (int)(n1 - n < (wide ? 4 : 2) ? n1 - n : (wide ? 4 : 2));
 		for (int64_t m = m0; m < m1;) {
-			int R = (int)(m1 - m < 4 ? m1 - m : 4);
+			int R = tall && m1 - m >= 8 ? 8 : (int)(m1 - m < 4 ? m1 - m : 4);
 			switch (R * 8 + C) {
+			case 8 * 8 + 1: qtile(a, wtype, m, n, 8, 1); break;
 			case 2 * 8 + 4: qtile(a, wtype, m, n, 2, 4); break;
 			case 2 * 8 + 3: qtile(a, wtype, m, n, 2, 3); break;
 			case 4 * 8 + 2: qtile(a, wtype, m, n, 4, 2); break;

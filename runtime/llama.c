@@ -89,13 +89,6 @@ static size_t arena_take(size_t *off, size_t count, size_t size)
 	return start;
 }
 
-/* Scratch of mrt__linear_exact: the quantized rows of X of the int8 types
- * (F32/F16/BF16 need none). */
-static size_t exact_scratch(int type, int64_t m, int64_t k)
-{
-	return mrt__linear_xtype(type, m) == MRT_TYPE_F32 ? 0 : mrt__linear_scratch(type, m, k);
-}
-
 static size_t lin_scratch_bytes(const mrt__llama *l, int64_t m)
 {
 	size_t best = 0, s;
@@ -104,12 +97,12 @@ static size_t lin_scratch_bytes(const mrt__llama *l, int64_t m)
 		const mrt__llayer *y = &l->layers[i];
 		const mrt__lweight *w[] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->gate, &y->up};
 		for (size_t j = 0; j < sizeof(w) / sizeof(w[0]); j++)
-			if ((s = exact_scratch(w[j]->type, m, l->n_embd)) > best)
+			if ((s = mrt__linear_exact_scratch(w[j]->type, m, l->n_embd)) > best)
 				best = s;
-		if ((s = exact_scratch(y->down.type, m, l->n_ff)) > best)
+		if ((s = mrt__linear_exact_scratch(y->down.type, m, l->n_ff)) > best)
 			best = s;
 	}
-	if ((s = exact_scratch(l->output.type, m, l->n_embd)) > best)
+	if ((s = mrt__linear_exact_scratch(l->output.type, m, l->n_embd)) > best)
 		best = s;
 	return best;
 }
@@ -121,7 +114,8 @@ static size_t group_scratch_bytes(const mrt__llama *l)
 	size_t a = lin_scratch_bytes(l, GROUP_MAX_M), s;
 
 	for (int i = 0; i < l->n_layer; i++)
-		if ((s = exact_scratch(l->layers[i].down.type, GROUP_MAX_M, l->n_ff)) > a)
+		if ((s = mrt__linear_exact_scratch(l->layers[i].down.type, GROUP_MAX_M,
+		                                   l->n_ff)) > a)
 			a = s;
 	return a == SIZE_MAX ? a : (a + 63) & ~(size_t)63;
 }

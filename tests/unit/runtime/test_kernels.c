@@ -345,7 +345,7 @@ static int exact_case(int wt, int64_t K, int64_t N, int accumulate, int use_bias
 	float *bias = malloc(sizeof(float) * (size_t)N), *Y0 = malloc(sizeof(float) * MAXM * N);
 	float *Y1 = malloc(sizeof(float) * MAXM * N), *Y = malloc(sizeof(float) * MAXM * N);
 	uint8_t *W = malloc(rb * (size_t)N);
-	size_t ss = (mrt__linear_scratch(wt, MAXM, K) + 63) & ~(size_t)63;
+	size_t ss = (mrt__linear_exact_scratch(wt, MAXM, K) + 63) & ~(size_t)63;
 	void *scr = ss ? aligned_alloc(64, ss) : NULL;
 	const float *b = use_bias ? bias : NULL;
 	int bad = 0;
