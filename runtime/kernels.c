@@ -209,21 +209,25 @@ static void gen_lin_q(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int
 static void gen_quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
 {
 	int64_t nb = a->K / MRT__QK;
-	size_t dofs = mrt__q8x_dofs(a->K);
+	size_t dofs = mrt__q8x_dofs(a->K), sofs = mrt__q8x_sofs(a->K);
 	for (int64_t m = m0; m < m1; m++) {
 		const float *x = a->X + (size_t)m * a->ldx;
 		int8_t *q = (int8_t *)(a->xq + a->xq_row * (size_t)m);
 		float *d = (float *)((uint8_t *)q + dofs);
+		int32_t *sum = (int32_t *)((uint8_t *)q + sofs);
 		for (int64_t b = 0; b < nb; b++, x += MRT__QK, q += MRT__QK) {
 			float amax = 0.0f;
 			for (int j = 0; j < MRT__QK; j++)
 				amax = fmaxf(amax, fabsf(x[j]));
 			d[b] = amax / 127.0f;
 			float id = amax > 0.0f ? 1.0f / d[b] : 0.0f;
+			int32_t s = 0;
 			for (int j = 0; j < MRT__QK; j++) {
 				float v = nearbyintf(x[j] * id);
 				q[j] = (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : v);
+				s += q[j];
 			}
+			sum[b] = 8 * s;
 		}
 	}
 }

@@ -17,6 +17,7 @@
 #define TGT __attribute__((target("avx2,fma,f16c")))
 #define INL static inline __attribute__((always_inline)) TGT
 
+
 INL __m256 load8(const void *w, int wtype, int64_t k)
 {
 	if (wtype == MRT_TYPE_F32)
@@ -406,11 +407,12 @@ static TGT void lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int
 
 /* ---- Q8_0 / Q4_0 ---- */
 
+/* Q8_0: R <= 4 rows of X against C <= 4 weight rows, 8 lanes an element. */
 INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 {
-	__m256 acc[8][4];
-	const int8_t *xq[8];
-	const float *xd[8];
+	__m256 acc[4][4];
+	const int8_t *xq[4];
+	const float *xd[4];
 	const uint8_t *w[4];
 	size_t dofs = mrt__q8x_dofs(a->K);
 	const __m256i ones = _mm256_set1_epi16(1);
@@ -460,37 +462,141 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 			mrt__lin_store(a, m + r, n + c, hsum8(acc[r][c]));
 }
 
-/* One row of X: Q8_0 one weight row at a time, a single sequential stream
- * for the prefetch (4 interleaved rows measured slower); Q4_0, which is
- * compute-bound there, two weight rows at a time (two FMA chains: 10.0 ->
- * 11.5 GB/s on one core from cache). Q4_0 from 8 rows of X: one weight
- * row against 8 of them (its nibbles decoded once for 8; the 4 x 2 tile
- * spills accumulators), measured 10% more tokens/s at 8 streams, while
- * Q8_0 measured the same there and 7% slower on the scoring MLP at batch
- * 256. Else rows in tiles of 4 against 2 weight rows, 4 weight rows when 2
- * rows of X are left. Every tile does the same arithmetic for
- * an element of Y, so batching changes no result. */
-INL void lin_q_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
-		    int64_t n1)
+/* Q4_0: 8 weight rows at once, one per lane, against up to Q4_R rows of X.
+ * Block b of the 8 rows (16 bytes of nibbles each) is transposed by 4-byte
+ * groups, so vector t holds k = 4t .. 4t + 3 of all 8 rows (t < 4 the low
+ * nibbles, t >= 4 the high ones), unsigned 0..15, and each maddubs takes
+ * it against 4 bytes of x broadcast to every lane. Eight such products add
+ * up in int16 (|sum| <= 8 * 2 * 15 * 127 = 30480), one madd makes lane j
+ * the block's q_j . x, and the stored 8 x sum(x) turns that into
+ * (q_j - 8) . x, exact. Then, per element of Y and in block order,
+ * acc = fma((float)dot, d_w * d_x, acc) from 0: every row of X and every
+ * lane does the same arithmetic, so batching changes no result. One
+ * gather brings the 8 scales. Rows past C repeat row C - 1; their lanes
+ * are dropped. While it reads one group of 8 rows, the tile prefetches
+ * the next group linearly (144 bytes a block, the group's size over its
+ * blocks): 8 row streams left to the hardware prefetchers ran at about
+ * 60% of the memory bandwidth, with this at the full bandwidth. */
+#define Q4_R 8
+INL void q4tile(const mrt__lin *a, int64_t m, int R, int64_t n, int C, int prefetch)
 {
+	__m256 acc[Q4_R];
+	const int8_t *xq[Q4_R];
+	const float *xd[Q4_R];
+	const int32_t *xs[Q4_R];
+	size_t dofs = mrt__q8x_dofs(a->K), sofs = mrt__q8x_sofs(a->K);
+	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
+	const char *next = (const char *)w0 + 8 * a->wrow;
+	int off[8];
+	for (int j = 0; j < 8; j++)
+		off[j] = (int)(a->wrow * (size_t)(j < C ? j : C - 1));
+	const __m256i voff = _mm256_loadu_si256((const __m256i *)off);
+	const __m256i ones = _mm256_set1_epi16(1), lo4 = _mm256_set1_epi8(0x0f);
+	/* the low 16 bits of each gathered dword (the f16 scale) to the low half */
+	const __m256i half = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1,
+					      -1, 0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1,
+					      -1, -1);
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++) {
+		xq[r] = (const int8_t *)(a->xq + a->xq_row * (size_t)(m + r));
+		xd[r] = (const float *)((const uint8_t *)xq[r] + dofs);
+		xs[r] = (const int32_t *)((const uint8_t *)xq[r] + sofs);
+		acc[r] = _mm256_setzero_ps();
+	}
+	int64_t nb = a->K / 32;
+	for (int64_t b = 0; b < nb; b++) {
+		const uint8_t *blk = w0 + (size_t)b * 18;
+		if (prefetch) {
+			const char *p = next + (size_t)b * 144;
+			_mm_prefetch(p, _MM_HINT_T0);
+			_mm_prefetch(p + 64, _MM_HINT_T0);
+			_mm_prefetch(p + 128, _MM_HINT_T0);
+		}
+		__m256i g = _mm256_i32gather_epi32((const int *)blk, voff, 1);
+		g = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(g, half), 0x08);
+		__m256 dw = _mm256_cvtph_ps(_mm256_castsi256_si128(g));
+		__m256i A[4];
+#pragma GCC unroll 4
+		for (int j = 0; j < 4; j++)
+			A[j] = _mm256_inserti128_si256(
+			    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(blk + off[j] + 2))),
+			    _mm_loadu_si128((const __m128i *)(blk + off[j + 4] + 2)), 1);
+		__m256i T0 = _mm256_unpacklo_epi32(A[0], A[1]), T1 = _mm256_unpackhi_epi32(A[0], A[1]);
+		__m256i T2 = _mm256_unpacklo_epi32(A[2], A[3]), T3 = _mm256_unpackhi_epi32(A[2], A[3]);
+		__m256i P[4] = {_mm256_unpacklo_epi64(T0, T2), _mm256_unpackhi_epi64(T0, T2),
+				_mm256_unpacklo_epi64(T1, T3), _mm256_unpackhi_epi64(T1, T3)};
+		__m256i V[8];
+#pragma GCC unroll 4
+		for (int t = 0; t < 4; t++) {
+			V[t] = _mm256_and_si256(P[t], lo4);
+			V[t + 4] = _mm256_and_si256(_mm256_srli_epi16(P[t], 4), lo4);
+		}
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++) {
+			const int8_t *x = xq[r] + b * 32;
+			__m256i s = _mm256_setzero_si256();
+#pragma GCC unroll 8
+			for (int t = 0; t < 8; t++) {
+				int32_t x4;
+				memcpy(&x4, x + 4 * t, 4);
+				s = _mm256_add_epi16(s, _mm256_maddubs_epi16(V[t], _mm256_set1_epi32(x4)));
+			}
+			__m256i i = _mm256_sub_epi32(_mm256_madd_epi16(s, ones), _mm256_set1_epi32(xs[r][b]));
+			acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i),
+						 _mm256_mul_ps(dw, _mm256_broadcast_ss(xd[r] + b)), acc[r]);
+		}
+	}
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++) {
+		float v[8];
+		_mm256_storeu_ps(v, acc[r]);
+		for (int j = 0; j < C; j++)
+			mrt__lin_store(a, m + r, n + j, v[j]);
+	}
+}
+
+INL void lin_q4(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	for (int64_t n = n0; n < n1; n += 8) {
+		int C = n1 - n < 8 ? (int)(n1 - n) : 8;
+		int prefetch = n + 16 <= n1;
+		for (int64_t m = m0; m < m1;) {
+			int R = m1 - m < Q4_R ? (int)(m1 - m) : Q4_R;
+			switch (R) {
+			case 8: q4tile(a, m, 8, n, C, prefetch); break;
+			case 7: q4tile(a, m, 7, n, C, prefetch); break;
+			case 6: q4tile(a, m, 6, n, C, prefetch); break;
+			case 5: q4tile(a, m, 5, n, C, prefetch); break;
+			case 4: q4tile(a, m, 4, n, C, prefetch); break;
+			case 3: q4tile(a, m, 3, n, C, prefetch); break;
+			case 2: q4tile(a, m, 2, n, C, prefetch); break;
+			default: q4tile(a, m, 1, n, C, prefetch); break;
+			}
+			m += R;
+		}
+	}
+}
+
+/* Q8_0. One row of X: one weight row at a time, a single sequential
+ * stream for the prefetch (4 interleaved rows measured slower). Else rows
+ * of X in tiles of 4 against 2 weight rows, 4 weight rows when 2 rows of X
+ * are left (an 8 x 1 tile measured the same at 8 streams and 7% slower on
+ * the scoring MLP at batch 256). Every tile does the same arithmetic for
+ * an element of Y, so batching changes no result. */
+INL void lin_q8(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	const int wtype = MRT_TYPE_Q8_0;
 	int wide = m1 - m0 <= 2;
 	if (m1 - m0 == 1) {
-		int64_t n = n0;
-		if (wtype == MRT_TYPE_Q4_0)
-			for (; n + 2 <= n1; n += 2)
-				qtile(a, wtype, m0, n, 1, 2);
-		for (; n < n1; n++)
+		for (int64_t n = n0; n < n1; n++)
 			qtile(a, wtype, m0, n, 1, 1);
 		return;
 	}
-	/* Q4_0 from 8 rows of X: one weight row against 8 rows at a time */
-	int tall = wtype == MRT_TYPE_Q4_0 && m1 - m0 >= 8;
 	for (int64_t n = n0; n < n1;) {
-		int C = tall ? 1 : (int)(n1 - n < (wide ? 4 : 2) ? n1 - n : (wide ? 4 : 2));
+		int C = (int)(n1 - n < (wide ? 4 : 2) ? n1 - n : (wide ? 4 : 2));
 		for (int64_t m = m0; m < m1;) {
-			int R = tall && m1 - m >= 8 ? 8 : (int)(m1 - m < 4 ? m1 - m : 4);
+			int R = (int)(m1 - m < 4 ? m1 - m : 4);
 			switch (R * 8 + C) {
-			case 8 * 8 + 1: qtile(a, wtype, m, n, 8, 1); break;
 			case 2 * 8 + 4: qtile(a, wtype, m, n, 2, 4); break;
 			case 2 * 8 + 3: qtile(a, wtype, m, n, 2, 3); break;
 			case 4 * 8 + 2: qtile(a, wtype, m, n, 4, 2); break;
@@ -511,9 +617,9 @@ INL void lin_q_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_
 static TGT void lin_q(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
 	if (a->wtype == MRT_TYPE_Q8_0)
-		lin_q_type(a, MRT_TYPE_Q8_0, m0, m1, n0, n1);
+		lin_q8(a, m0, m1, n0, n1);
 	else
-		lin_q_type(a, MRT_TYPE_Q4_0, m0, m1, n0, n1);
+		lin_q4(a, m0, m1, n0, n1);
 }
 
 /* Same bytes as the generic quantizer: d = amax / 127, q = nearbyint(x / d
@@ -521,12 +627,13 @@ static TGT void lin_q(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int
 static TGT void quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
 {
 	int64_t nb = a->K / 32;
-	size_t dofs = mrt__q8x_dofs(a->K);
+	size_t dofs = mrt__q8x_dofs(a->K), sofs = mrt__q8x_sofs(a->K);
 	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
 	for (int64_t m = m0; m < m1; m++) {
 		const float *x = a->X + (size_t)m * a->ldx;
 		int8_t *q = (int8_t *)(a->xq + a->xq_row * (size_t)m);
 		float *d = (float *)((uint8_t *)q + dofs);
+		int32_t *sum = (int32_t *)((uint8_t *)q + sofs);
 		for (int64_t b = 0; b < nb; b++, x += 32, q += 32) {
 			__m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
 			__m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
@@ -546,6 +653,13 @@ static TGT void quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
 			s = _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 			s = _mm256_max_epi8(s, _mm256_set1_epi8(-127));
 			_mm256_storeu_si256((__m256i *)q, s);
+			__m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), s),
+						      _mm256_set1_epi16(1));
+			__m128i h = _mm_add_epi32(_mm256_castsi256_si128(p),
+						  _mm256_extracti128_si256(p, 1));
+			h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+			h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+			sum[b] = 8 * _mm_cvtsi128_si32(h);
 		}
 	}
 }

@@ -10,15 +10,21 @@
 /* Quantized activations ("Q8X"): each row of X is cut in blocks of 32 with
  * d = max|x| / 127 and q = nearbyint(x * (1 / d)) in [-127, 127]. Row r lives
  * at xq + r * xq_row: K int8 values, then K / 32 float scales at offset
- * mrt__q8x_dofs(K). Every CPU level produces the same bytes. */
+ * mrt__q8x_dofs(K), then K / 32 int32 at mrt__q8x_sofs(K): 8 x the sum of
+ * each block's q (the AVX2 Q4_0 kernel takes its nibbles unsigned, 0..15,
+ * and subtracts this). Every CPU level produces the same bytes. */
 #define MRT__QK 32
 static inline size_t mrt__q8x_dofs(int64_t K)
 {
 	return ((size_t)K + 63) & ~(size_t)63;
 }
-static inline size_t mrt__q8x_row(int64_t K)
+static inline size_t mrt__q8x_sofs(int64_t K)
 {
 	return mrt__q8x_dofs(K) + ((((size_t)K / MRT__QK) * sizeof(float) + 63) & ~(size_t)63);
+}
+static inline size_t mrt__q8x_row(int64_t K)
+{
+	return mrt__q8x_sofs(K) + ((((size_t)K / MRT__QK) * sizeof(int32_t) + 63) & ~(size_t)63);
 }
 
 /* Quantized activations for k-quant weights ("Q8KX"): each row of X is cut
