@@ -378,7 +378,7 @@ static void run_split(lin_job *j, mrt__pool *pool, int64_t rows, int64_t cols, i
 	int64_t n_row_chunks = ceil_div(rows, j->rows_per);
 	if (nt > 1 && cols > 1) {
 		int64_t want = ceil_div(4 * (int64_t)nt, n_row_chunks);
-		int64_t per = (ceil_div(cols, want) + 3) & ~(int64_t)3;
+		int64_t per = (ceil_div(cols, want) + 7) & ~(int64_t)7;
 		j->cols_per = per < cols ? per : cols;
 		j->n_col_chunks = ceil_div(cols, j->cols_per);
 	}

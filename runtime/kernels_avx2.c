@@ -1,7 +1,7 @@
 /* AVX2 + FMA + F16C kernel set: register-tiled F32/F16/BF16 GEMV-style
  * kernels for small M (W read once for a tile of X rows), an F32 GEMM on
- * packed panels of X for 16 and more rows, int8 dot
- * products of Q8_0/Q4_0 weights against Q8X activations (the k-quants are
+ * packed panels of X for 16 and more rows, int8 dot products of Q8_0/Q4_0
+ * weights (8 rows at once, one per lane) against Q8X activations (the k-quants are
  * in kernels_kquant.c), F16C panel expansion. Compiled for the
  * target by attribute only; kernels.c calls it when the CPU has AVX2. */
 #include <immintrin.h>
@@ -407,95 +407,71 @@ static TGT void lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int
 
 /* ---- Q8_0 / Q4_0 ---- */
 
-/* Q8_0: R <= 4 rows of X against C <= 4 weight rows, 8 lanes an element. */
-INL void qtile(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
+/* Both types take 8 weight rows at once, one row per lane, so each element
+ * of Y is computed as: for each block b in order, the exact int32 dot
+ * product of the block's weights with its Q8X activations, then
+ * acc = fma((float)dot, d_w * d_x, acc) from 0. Every tile below does that,
+ * so batching changes no result (test_kernels, test_llama).
+ *
+ * qtile, R rows of X against weight rows n .. n + 7: block b of the 8
+ * rows is transposed by 4-byte groups, so vector t holds k = 4t .. 4t + 3
+ * of all 8 rows, and each maddubs takes it against 4 bytes of x broadcast
+ * to every lane. Q4_0 keeps its nibbles unsigned (0..15, t < 4 the low
+ * nibbles, t >= 4 the high ones): the 8 products add up in int16
+ * (|sum| <= 8 * 2 * 15 * 127 = 30480), one madd makes lane j the block's
+ * q_j . x, and the stored 8 x sum(x) of the block (Q8X) turns it into
+ * (q_j - 8) . x. Q8_0 uses the sign trick (|w| times x with w's sign) and
+ * one madd per product, whose int16 pairs reach 2 * 127 * 127. Rows past C
+ * repeat row C - 1; their lanes are dropped. While it reads one group of
+ * 8 rows, the tile prefetches the next group linearly (8 blocks' bytes a
+ * block): 8 row streams left to the hardware prefetchers ran at about 60%
+ * of the memory bandwidth. */
+/* Byte offsets of weight rows n .. n + 7 from row n, rows past C repeating
+ * row C - 1, in off and as a vector for the scale gather. */
+INL __m256i lane_rows(const mrt__lin *a, int C, int off[8])
 {
-	__m256 acc[4][4];
-	const int8_t *xq[4];
-	const float *xd[4];
-	const uint8_t *w[4];
-	size_t dofs = mrt__q8x_dofs(a->K);
-	const __m256i ones = _mm256_set1_epi16(1);
-#pragma GCC unroll 8
-	for (int r = 0; r < R; r++) {
-		xq[r] = (const int8_t *)(a->xq + a->xq_row * (size_t)(m + r));
-		xd[r] = (const float *)((const uint8_t *)xq[r] + dofs);
-#pragma GCC unroll 4
-		for (int c = 0; c < C; c++)
-			acc[r][c] = _mm256_setzero_ps();
-	}
-#pragma GCC unroll 4
-	for (int c = 0; c < C; c++)
-		w[c] = (const uint8_t *)a->W + a->wrow * (size_t)(n + c);
-	int64_t nb = a->K / 32;
-	size_t bsz = wtype == MRT_TYPE_Q8_0 ? 34 : 18;
-	/* a tile reads C rows side by side: fetch the same offset C rows on */
-	size_t pfd = mrt__tile_prefetch((size_t)C * a->wrow);
-	for (int64_t b = 0; b < nb; b++) {
-		/* sign trick: |w| (unsigned, so -128 is fine) times x with w's sign */
-		__m256i wv[4], aw[4];
-		__m256 dw[4];
-#pragma GCC unroll 4
-		for (int c = 0; c < C; c++) {
-			float d;
-			_mm_prefetch((const char *)w[c] + (size_t)b * bsz + pfd, _MM_HINT_T0);
-			wv[c] = mrt__q8_wblock(wtype, w[c], b, &d);
-			aw[c] = _mm256_sign_epi8(wv[c], wv[c]);
-			dw[c] = _mm256_set1_ps(d);
-		}
-#pragma GCC unroll 8
-		for (int r = 0; r < R; r++) {
-			__m256i xv = _mm256_loadu_si256((const __m256i *)(xq[r] + b * 32));
-			__m256 dx = _mm256_broadcast_ss(xd[r] + b);
-#pragma GCC unroll 4
-			for (int c = 0; c < C; c++) {
-				__m256i p = _mm256_maddubs_epi16(aw[c], _mm256_sign_epi8(xv, wv[c]));
-				__m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-				acc[r][c] = _mm256_fmadd_ps(f, _mm256_mul_ps(dw[c], dx), acc[r][c]);
-			}
-		}
-	}
-#pragma GCC unroll 8
-	for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-		for (int c = 0; c < C; c++)
-			mrt__lin_store(a, m + r, n + c, hsum8(acc[r][c]));
-}
-
-/* Q4_0: 8 weight rows at once, one per lane, against up to Q4_R rows of X.
- * Block b of the 8 rows (16 bytes of nibbles each) is transposed by 4-byte
- * groups, so vector t holds k = 4t .. 4t + 3 of all 8 rows (t < 4 the low
- * nibbles, t >= 4 the high ones), unsigned 0..15, and each maddubs takes
- * it against 4 bytes of x broadcast to every lane. Eight such products add
- * up in int16 (|sum| <= 8 * 2 * 15 * 127 = 30480), one madd makes lane j
- * the block's q_j . x, and the stored 8 x sum(x) turns that into
- * (q_j - 8) . x, exact. Then, per element of Y and in block order,
- * acc = fma((float)dot, d_w * d_x, acc) from 0: every row of X and every
- * lane does the same arithmetic, so batching changes no result. One
- * gather brings the 8 scales. Rows past C repeat row C - 1; their lanes
- * are dropped. While it reads one group of 8 rows, the tile prefetches
- * the next group linearly (144 bytes a block, the group's size over its
- * blocks): 8 row streams left to the hardware prefetchers ran at about
- * 60% of the memory bandwidth, with this at the full bandwidth. */
-#define Q4_R 8
-INL void q4tile(const mrt__lin *a, int64_t m, int R, int64_t n, int C, int prefetch)
-{
-	__m256 acc[Q4_R];
-	const int8_t *xq[Q4_R];
-	const float *xd[Q4_R];
-	const int32_t *xs[Q4_R];
-	size_t dofs = mrt__q8x_dofs(a->K), sofs = mrt__q8x_sofs(a->K);
-	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
-	const char *next = (const char *)w0 + 8 * a->wrow;
-	int off[8];
 	for (int j = 0; j < 8; j++)
 		off[j] = (int)(a->wrow * (size_t)(j < C ? j : C - 1));
-	const __m256i voff = _mm256_loadu_si256((const __m256i *)off);
-	const __m256i ones = _mm256_set1_epi16(1), lo4 = _mm256_set1_epi8(0x0f);
-	/* the low 16 bits of each gathered dword (the f16 scale) to the low half */
+	return _mm256_loadu_si256((const __m256i *)off);
+}
+
+/* The 8 rows' f16 scales at blk + their offsets, as floats: a gather of the
+ * dwords, whose low 16 bits move to the low half. */
+INL __m256 lane_scales(const uint8_t *blk, __m256i voff)
+{
 	const __m256i half = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1,
 					      -1, 0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1,
 					      -1, -1);
+	__m256i g = _mm256_i32gather_epi32((const int *)blk, voff, 1);
+	g = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(g, half), 0x08);
+	return _mm256_cvtph_ps(_mm256_castsi256_si128(g));
+}
+
+/* Prefetch the next group of 8 rows at block b: lines bytes apart. */
+INL void lane_prefetch(const char *next, int64_t b, size_t bytes)
+{
+	const char *p = next + (size_t)b * bytes;
+#pragma GCC unroll 5
+	for (int l = 0; l < 5; l++)
+		if (64 * (size_t)l < bytes)
+			_mm_prefetch(p + 64 * l, _MM_HINT_T0);
+}
+
+#define QT_R 8
+INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C, int prefetch)
+{
+	__m256 acc[QT_R];
+	const int8_t *xq[QT_R];
+	const float *xd[QT_R];
+	const int32_t *xs[QT_R];
+	size_t dofs = mrt__q8x_dofs(a->K), sofs = mrt__q8x_sofs(a->K);
+	const int q8 = wtype == MRT_TYPE_Q8_0;
+	const size_t bsz = q8 ? 34 : 18;
+	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
+	const char *next = (const char *)w0 + 8 * a->wrow;
+	int off[8];
+	const __m256i voff = lane_rows(a, C, off);
+	const __m256i ones = _mm256_set1_epi16(1), lo4 = _mm256_set1_epi8(0x0f);
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++) {
 		xq[r] = (const int8_t *)(a->xq + a->xq_row * (size_t)(m + r));
@@ -505,43 +481,66 @@ INL void q4tile(const mrt__lin *a, int64_t m, int R, int64_t n, int C, int prefe
 	}
 	int64_t nb = a->K / 32;
 	for (int64_t b = 0; b < nb; b++) {
-		const uint8_t *blk = w0 + (size_t)b * 18;
-		if (prefetch) {
-			const char *p = next + (size_t)b * 144;
-			_mm_prefetch(p, _MM_HINT_T0);
-			_mm_prefetch(p + 64, _MM_HINT_T0);
-			_mm_prefetch(p + 128, _MM_HINT_T0);
+		const uint8_t *blk = w0 + (size_t)b * bsz;
+		if (prefetch)
+			lane_prefetch(next, b, 8 * bsz);
+		__m256 dw = lane_scales(blk, voff);
+		__m256i V[8], aV[8];
+		/* 4 x 4 transposes of 4-byte groups, rows j and j + 4 side by side */
+		for (int h = 0; h < (q8 ? 2 : 1); h++) {
+			__m256i A[4];
+#pragma GCC unroll 4
+			for (int j = 0; j < 4; j++)
+				A[j] = _mm256_inserti128_si256(
+				    _mm256_castsi128_si256(
+					_mm_loadu_si128((const __m128i *)(blk + off[j] + 2 + 16 * h))),
+				    _mm_loadu_si128((const __m128i *)(blk + off[j + 4] + 2 + 16 * h)), 1);
+			__m256i T0 = _mm256_unpacklo_epi32(A[0], A[1]);
+			__m256i T1 = _mm256_unpackhi_epi32(A[0], A[1]);
+			__m256i T2 = _mm256_unpacklo_epi32(A[2], A[3]);
+			__m256i T3 = _mm256_unpackhi_epi32(A[2], A[3]);
+			V[4 * h] = _mm256_unpacklo_epi64(T0, T2);
+			V[4 * h + 1] = _mm256_unpackhi_epi64(T0, T2);
+			V[4 * h + 2] = _mm256_unpacklo_epi64(T1, T3);
+			V[4 * h + 3] = _mm256_unpackhi_epi64(T1, T3);
 		}
-		__m256i g = _mm256_i32gather_epi32((const int *)blk, voff, 1);
-		g = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(g, half), 0x08);
-		__m256 dw = _mm256_cvtph_ps(_mm256_castsi256_si128(g));
-		__m256i A[4];
+		if (q8) {
+#pragma GCC unroll 8
+			for (int t = 0; t < 8; t++)
+				aV[t] = _mm256_sign_epi8(V[t], V[t]);
+		} else {
 #pragma GCC unroll 4
-		for (int j = 0; j < 4; j++)
-			A[j] = _mm256_inserti128_si256(
-			    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(blk + off[j] + 2))),
-			    _mm_loadu_si128((const __m128i *)(blk + off[j + 4] + 2)), 1);
-		__m256i T0 = _mm256_unpacklo_epi32(A[0], A[1]), T1 = _mm256_unpackhi_epi32(A[0], A[1]);
-		__m256i T2 = _mm256_unpacklo_epi32(A[2], A[3]), T3 = _mm256_unpackhi_epi32(A[2], A[3]);
-		__m256i P[4] = {_mm256_unpacklo_epi64(T0, T2), _mm256_unpackhi_epi64(T0, T2),
-				_mm256_unpacklo_epi64(T1, T3), _mm256_unpackhi_epi64(T1, T3)};
-		__m256i V[8];
-#pragma GCC unroll 4
-		for (int t = 0; t < 4; t++) {
-			V[t] = _mm256_and_si256(P[t], lo4);
-			V[t + 4] = _mm256_and_si256(_mm256_srli_epi16(P[t], 4), lo4);
+			for (int t = 0; t < 4; t++) {
+				V[t + 4] = _mm256_and_si256(_mm256_srli_epi16(V[t], 4), lo4);
+				V[t] = _mm256_and_si256(V[t], lo4);
+			}
 		}
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++) {
 			const int8_t *x = xq[r] + b * 32;
-			__m256i s = _mm256_setzero_si256();
+			__m256i i;
+			if (q8) {
+				i = _mm256_setzero_si256();
 #pragma GCC unroll 8
-			for (int t = 0; t < 8; t++) {
-				int32_t x4;
-				memcpy(&x4, x + 4 * t, 4);
-				s = _mm256_add_epi16(s, _mm256_maddubs_epi16(V[t], _mm256_set1_epi32(x4)));
+				for (int t = 0; t < 8; t++) {
+					int32_t x4;
+					memcpy(&x4, x + 4 * t, 4);
+					__m256i p = _mm256_maddubs_epi16(
+					    aV[t], _mm256_sign_epi8(_mm256_set1_epi32(x4), V[t]));
+					i = _mm256_add_epi32(i, _mm256_madd_epi16(p, ones));
+				}
+			} else {
+				__m256i s = _mm256_setzero_si256();
+#pragma GCC unroll 8
+				for (int t = 0; t < 8; t++) {
+					int32_t x4;
+					memcpy(&x4, x + 4 * t, 4);
+					s = _mm256_add_epi16(
+					    s, _mm256_maddubs_epi16(V[t], _mm256_set1_epi32(x4)));
+				}
+				i = _mm256_sub_epi32(_mm256_madd_epi16(s, ones),
+						     _mm256_set1_epi32(xs[r][b]));
 			}
-			__m256i i = _mm256_sub_epi32(_mm256_madd_epi16(s, ones), _mm256_set1_epi32(xs[r][b]));
 			acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i),
 						 _mm256_mul_ps(dw, _mm256_broadcast_ss(xd[r] + b)), acc[r]);
 		}
@@ -555,71 +554,92 @@ INL void q4tile(const mrt__lin *a, int64_t m, int R, int64_t n, int C, int prefe
 	}
 }
 
-INL void lin_q4(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+/* Q8_0, one row of X against weight rows n .. n + 7: qtile's arithmetic
+ * without the transpose of W (which made one stream about 10% slower):
+ * each row's 8 partial sums of a block reduce in a transpose-and-add tree
+ * to one lane per row. Still about 6% fewer tokens/s for one stream than
+ * the former one-row kernel, whose 8 float lanes per element no multi-row
+ * tile shared (see tests/bench/README.md). */
+INL void q8row(const mrt__lin *a, int64_t m, int64_t n, int C, int prefetch)
+{
+	size_t dofs = mrt__q8x_dofs(a->K);
+	const int8_t *xq = (const int8_t *)(a->xq + a->xq_row * (size_t)m);
+	const float *xd = (const float *)((const uint8_t *)xq + dofs);
+	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
+	const char *next = (const char *)w0 + 8 * a->wrow;
+	int off[8];
+	const __m256i voff = lane_rows(a, C, off);
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256 acc = _mm256_setzero_ps();
+	int64_t nb = a->K / 32;
+	for (int64_t b = 0; b < nb; b++) {
+		const uint8_t *blk = w0 + (size_t)b * 34;
+		if (prefetch)
+			lane_prefetch(next, b, 8 * 34);
+		__m256 dw = lane_scales(blk, voff);
+		__m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
+		__m256i P[8];
+#pragma GCC unroll 8
+		for (int j = 0; j < 8; j++) {
+			__m256i w = _mm256_loadu_si256((const __m256i *)(blk + off[j] + 2));
+			P[j] = _mm256_madd_epi16(
+			    _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w)), ones);
+		}
+		/* lane j of i: the sum of P[j]'s 8 lanes */
+		__m256i A[4], B[2];
+#pragma GCC unroll 4
+		for (int j = 0; j < 4; j++)
+			A[j] = _mm256_add_epi32(_mm256_unpacklo_epi32(P[2 * j], P[2 * j + 1]),
+						_mm256_unpackhi_epi32(P[2 * j], P[2 * j + 1]));
+#pragma GCC unroll 2
+		for (int j = 0; j < 2; j++)
+			B[j] = _mm256_add_epi32(_mm256_unpacklo_epi64(A[2 * j], A[2 * j + 1]),
+						_mm256_unpackhi_epi64(A[2 * j], A[2 * j + 1]));
+		__m256i i = _mm256_add_epi32(_mm256_permute2x128_si256(B[0], B[1], 0x20),
+					     _mm256_permute2x128_si256(B[0], B[1], 0x31));
+		acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i),
+				      _mm256_mul_ps(dw, _mm256_broadcast_ss(xd + b)), acc);
+	}
+	float v[8];
+	_mm256_storeu_ps(v, acc);
+	for (int j = 0; j < C; j++)
+		mrt__lin_store(a, m, n + j, v[j]);
+}
+
+INL void lin_q_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
+		    int64_t n1)
 {
 	for (int64_t n = n0; n < n1; n += 8) {
 		int C = n1 - n < 8 ? (int)(n1 - n) : 8;
 		int prefetch = n + 16 <= n1;
 		for (int64_t m = m0; m < m1;) {
-			int R = m1 - m < Q4_R ? (int)(m1 - m) : Q4_R;
+			int R = m1 - m < QT_R ? (int)(m1 - m) : QT_R;
 			switch (R) {
-			case 8: q4tile(a, m, 8, n, C, prefetch); break;
-			case 7: q4tile(a, m, 7, n, C, prefetch); break;
-			case 6: q4tile(a, m, 6, n, C, prefetch); break;
-			case 5: q4tile(a, m, 5, n, C, prefetch); break;
-			case 4: q4tile(a, m, 4, n, C, prefetch); break;
-			case 3: q4tile(a, m, 3, n, C, prefetch); break;
-			case 2: q4tile(a, m, 2, n, C, prefetch); break;
-			default: q4tile(a, m, 1, n, C, prefetch); break;
+			case 8: qtile(a, wtype, m, 8, n, C, prefetch); break;
+			case 7: qtile(a, wtype, m, 7, n, C, prefetch); break;
+			case 6: qtile(a, wtype, m, 6, n, C, prefetch); break;
+			case 5: qtile(a, wtype, m, 5, n, C, prefetch); break;
+			case 4: qtile(a, wtype, m, 4, n, C, prefetch); break;
+			case 3: qtile(a, wtype, m, 3, n, C, prefetch); break;
+			case 2: qtile(a, wtype, m, 2, n, C, prefetch); break;
+			default:
+				if (wtype == MRT_TYPE_Q8_0)
+					q8row(a, m, n, C, prefetch);
+				else
+					qtile(a, wtype, m, 1, n, C, prefetch);
+				break;
 			}
 			m += R;
 		}
-	}
-}
-
-/* Q8_0. One row of X: one weight row at a time, a single sequential
- * stream for the prefetch (4 interleaved rows measured slower). Else rows
- * of X in tiles of 4 against 2 weight rows, 4 weight rows when 2 rows of X
- * are left (an 8 x 1 tile measured the same at 8 streams and 7% slower on
- * the scoring MLP at batch 256). Every tile does the same arithmetic for
- * an element of Y, so batching changes no result. */
-INL void lin_q8(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
-{
-	const int wtype = MRT_TYPE_Q8_0;
-	int wide = m1 - m0 <= 2;
-	if (m1 - m0 == 1) {
-		for (int64_t n = n0; n < n1; n++)
-			qtile(a, wtype, m0, n, 1, 1);
-		return;
-	}
-	for (int64_t n = n0; n < n1;) {
-		int C = (int)(n1 - n < (wide ? 4 : 2) ? n1 - n : (wide ? 4 : 2));
-		for (int64_t m = m0; m < m1;) {
-			int R = (int)(m1 - m < 4 ? m1 - m : 4);
-			switch (R * 8 + C) {
-			case 2 * 8 + 4: qtile(a, wtype, m, n, 2, 4); break;
-			case 2 * 8 + 3: qtile(a, wtype, m, n, 2, 3); break;
-			case 4 * 8 + 2: qtile(a, wtype, m, n, 4, 2); break;
-			case 4 * 8 + 1: qtile(a, wtype, m, n, 4, 1); break;
-			case 3 * 8 + 2: qtile(a, wtype, m, n, 3, 2); break;
-			case 3 * 8 + 1: qtile(a, wtype, m, n, 3, 1); break;
-			case 2 * 8 + 2: qtile(a, wtype, m, n, 2, 2); break;
-			case 2 * 8 + 1: qtile(a, wtype, m, n, 2, 1); break;
-			case 1 * 8 + 2: qtile(a, wtype, m, n, 1, 2); break;
-			default: qtile(a, wtype, m, n, 1, 1); break;
-			}
-			m += R;
-		}
-		n += C;
 	}
 }
 
 static TGT void lin_q(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
 	if (a->wtype == MRT_TYPE_Q8_0)
-		lin_q8(a, m0, m1, n0, n1);
+		lin_q_type(a, MRT_TYPE_Q8_0, m0, m1, n0, n1);
 	else
-		lin_q4(a, m0, m1, n0, n1);
+		lin_q_type(a, MRT_TYPE_Q4_0, m0, m1, n0, n1);
 }
 
 /* Same bytes as the generic quantizer: d = amax / 127, q = nearbyint(x / d
