@@ -118,6 +118,44 @@ static void test_quant_k_avx2(void)
 	CHECK_EQ_INT(bad, 0);
 }
 
+/* Q8X activations (the Q8_0/Q4_0 kernels' input) are the same bytes on
+ * the generic and AVX2 levels, and each block's stored sum is 8 x the sum
+ * of its q (the AVX2 Q4_0 kernel's offset). */
+static void test_q8x_avx2(void)
+{
+	static const int64_t Ks[] = {32, 96, 1024};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof(Ks) / sizeof(Ks[0]); i++) {
+		int64_t K = Ks[i], M = 3, nb = K / MRT__QK;
+		size_t ss = mrt__linear_scratch(MRT_TYPE_Q4_0, M, K);
+		float *x = malloc(sizeof(float) * (size_t)(M * K));
+		uint8_t *gen = malloc(ss), *avx = malloc(ss);
+		for (int64_t j = 0; j < M * K; j++) /* ties at 0.5 in row 1 */
+			x[j] = j / K == 1 ? (float)(j % 253 - 126) + 0.5f : frand() * 3.0f;
+		x[5] = 0.0f;
+		memset(gen, 0, ss), memset(avx, 0, ss);
+		setenv("MRT_CPU", "generic", 1);
+		CHECK_EQ_INT(mrt__linear_prepare(x, (size_t)K, MRT_TYPE_Q4_0, M, K, gen, NULL), 0);
+		setenv("MRT_CPU", "avx2", 1);
+		CHECK_EQ_INT(mrt__linear_prepare(x, (size_t)K, MRT_TYPE_Q4_0, M, K, avx, NULL), 0);
+		unsetenv("MRT_CPU");
+		bad += memcmp(gen, avx, ss) != 0;
+		size_t row = ss / (size_t)M;
+		for (int64_t m = 0; m < M; m++) {
+			const int8_t *q = (const int8_t *)(avx + row * (size_t)m);
+			const int32_t *sum = (const int32_t *)(avx + row * (size_t)m + mrt__q8x_sofs(K));
+			for (int64_t b = 0; b < nb; b++) {
+				int32_t s = 0;
+				for (int j = 0; j < MRT__QK; j++)
+					s += q[b * MRT__QK + j];
+				bad += sum[b] != 8 * s;
+			}
+		}
+		free(x), free(gen), free(avx);
+	}
+	CHECK_EQ_INT(bad, 0);
+}
+
 /* One case: returns the number of outputs out of tolerance. */
 static int run_case(int wtype, int64_t M, int64_t N, int64_t K, int accumulate, int use_bias,
 		    mrt__pool *pool)
@@ -431,7 +469,7 @@ int main(void)
 	test_exact("generic");
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
 	    __builtin_cpu_supports("f16c"))
-		test_linear_level("avx2"), test_quant_k_avx2(), test_exact("avx2");
+		test_linear_level("avx2"), test_quant_k_avx2(), test_q8x_avx2(), test_exact("avx2");
 	else
 		fprintf(stderr, "SKIP avx2 kernels: this CPU lacks AVX2/FMA/F16C\n");
 	if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
