@@ -85,6 +85,27 @@ INL TGT void scores_avx2_t(const float *q, const void *k, int n_keys, int hd, fl
 {
 	int j = 0;
 
+	/* 4 keys at a time: 8 independent FMA chains (2 were latency-bound) */
+	for (; j + 4 <= n_keys; j += 4) {
+		const void *kr[4];
+		__m256 a[4][2];
+#pragma GCC unroll 4
+		for (int u = 0; u < 4; u++) {
+			kr[u] = kv_off(k, (size_t)(j + u) * hd, H);
+			a[u][0] = a[u][1] = _mm256_setzero_ps();
+		}
+		for (int i = 0; i < hd; i += 16) {
+			__m256 q0 = _mm256_loadu_ps(q + i), q1 = _mm256_loadu_ps(q + i + 8);
+#pragma GCC unroll 4
+			for (int u = 0; u < 4; u++) {
+				a[u][0] = _mm256_fmadd_ps(q0, kv_load8(kr[u], (size_t)i, H), a[u][0]);
+				a[u][1] = _mm256_fmadd_ps(q1, kv_load8(kr[u], (size_t)i + 8, H), a[u][1]);
+			}
+		}
+#pragma GCC unroll 4
+		for (int u = 0; u < 4; u++)
+			out[j + u] = hsum_avx2(_mm256_add_ps(a[u][0], a[u][1])) * scale;
+	}
 	for (; j + 2 <= n_keys; j += 2) {
 		const void *k0 = kv_off(k, (size_t)j * hd, H), *k1 = kv_off(k0, (size_t)hd, H);
 		__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
@@ -195,22 +216,40 @@ TGT static void softmax_avx2(float *x, int n)
 		x[i] *= 1.0f / sum;
 }
 
-/* 16 output values at a time held in registers over all keys. */
+/* Output values i .. i + 8 NV - 1 held in NV registers over all keys: each
+ * an FMA chain in key order, NV of them side by side (2 chains were bound
+ * by the FMA latency). */
+INL TGT void wsum_cols_t(const float *p, const void *v, int n_keys, int hd, float *out,
+                         int accumulate, int H, int i, int NV)
+{
+	__m256 o[8];
+	const void *vr = kv_off(v, (size_t)i, H);
+#pragma GCC unroll 8
+	for (int u = 0; u < NV; u++)
+		o[u] = accumulate ? _mm256_loadu_ps(out + i + 8 * u) : _mm256_setzero_ps();
+	for (int j = 0; j < n_keys; j++, vr = kv_off(vr, (size_t)hd, H)) {
+		__m256 pj = _mm256_set1_ps(p[j]);
+#pragma GCC unroll 8
+		for (int u = 0; u < NV; u++)
+			o[u] = _mm256_fmadd_ps(pj, kv_load8(vr, (size_t)(8 * u), H), o[u]);
+	}
+#pragma GCC unroll 8
+	for (int u = 0; u < NV; u++)
+		_mm256_storeu_ps(out + i + 8 * u, o[u]);
+}
+
+/* 64 output values at a time, then the rest (hd % 16 == 0). */
 INL TGT void wsum_avx2_t(const float *p, const void *v, int n_keys, int hd, float *out,
                          int accumulate, int H)
 {
-	for (int i = 0; i < hd; i += 16) {
-		__m256 o0 = _mm256_setzero_ps(), o1 = o0;
-		const void *vr = kv_off(v, (size_t)i, H);
-		if (accumulate)
-			o0 = _mm256_loadu_ps(out + i), o1 = _mm256_loadu_ps(out + i + 8);
-		for (int j = 0; j < n_keys; j++, vr = kv_off(vr, (size_t)hd, H)) {
-			__m256 pj = _mm256_set1_ps(p[j]);
-			o0 = _mm256_fmadd_ps(pj, kv_load8(vr, 0, H), o0);
-			o1 = _mm256_fmadd_ps(pj, kv_load8(vr, 8, H), o1);
-		}
-		_mm256_storeu_ps(out + i, o0);
-		_mm256_storeu_ps(out + i + 8, o1);
+	int i = 0;
+	for (; i + 64 <= hd; i += 64)
+		wsum_cols_t(p, v, n_keys, hd, out, accumulate, H, i, 8);
+	switch ((hd - i) / 16) {
+	case 3: wsum_cols_t(p, v, n_keys, hd, out, accumulate, H, i, 6); break;
+	case 2: wsum_cols_t(p, v, n_keys, hd, out, accumulate, H, i, 4); break;
+	case 1: wsum_cols_t(p, v, n_keys, hd, out, accumulate, H, i, 2); break;
+	default: break;
 	}
 }
 
@@ -254,7 +293,30 @@ INL TGT void scores2_avx2_t(const float *qa, const float *qb, const void *k, int
 INL TGT void wsum2_avx2_t(const float *pa, const float *pb, const void *v, int n_keys, int hd,
                           float *outa, float *outb, int H)
 {
-	for (int i = 0; i < hd; i += 16) {
+	int i = 0;
+	/* 32 values of both queries at a time: 8 FMA chains */
+	for (; i + 32 <= hd; i += 32) {
+		__m256 a[4], b[4];
+#pragma GCC unroll 4
+		for (int u = 0; u < 4; u++)
+			a[u] = b[u] = _mm256_setzero_ps();
+		const void *vr = kv_off(v, (size_t)i, H);
+		for (int j = 0; j < n_keys; j++, vr = kv_off(vr, (size_t)hd, H)) {
+			__m256 pj = _mm256_set1_ps(pa[j]), qj = _mm256_set1_ps(pb[j]);
+#pragma GCC unroll 4
+			for (int u = 0; u < 4; u++) {
+				__m256 x = kv_load8(vr, (size_t)(8 * u), H);
+				a[u] = _mm256_fmadd_ps(pj, x, a[u]);
+				b[u] = _mm256_fmadd_ps(qj, x, b[u]);
+			}
+		}
+#pragma GCC unroll 4
+		for (int u = 0; u < 4; u++) {
+			_mm256_storeu_ps(outa + i + 8 * u, a[u]);
+			_mm256_storeu_ps(outb + i + 8 * u, b[u]);
+		}
+	}
+	for (; i < hd; i += 16) {
 		__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
 		const void *vr = kv_off(v, (size_t)i, H);
 		for (int j = 0; j < n_keys; j++, vr = kv_off(vr, (size_t)hd, H)) {
