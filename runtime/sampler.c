@@ -245,6 +245,32 @@ static int filter(mrt_sampler *s)
 	return n;
 }
 
+/* The first index of the largest logit, NaN counting as -inf (as
+ * apply_penalties makes it); 0 when none is above -inf. Two passes with 8
+ * independent maxima instead of one compare chain: greedy decoding of 8
+ * streams spent 4% of its time in the single chain. */
+static int32_t argmax_first(const float *l, int n)
+{
+	float m8[8];
+	int i = 0;
+	for (int j = 0; j < 8; j++)
+		m8[j] = -INFINITY;
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++)
+			m8[j] = l[i + j] > m8[j] ? l[i + j] : m8[j];
+	float m = -INFINITY;
+	for (int j = 0; j < 8; j++)
+		m = m8[j] > m ? m8[j] : m;
+	for (; i < n; i++)
+		m = l[i] > m ? l[i] : m;
+	if (m == -INFINITY)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (l[i] == m)
+			return i;
+	return 0;
+}
+
 int32_t mrt_sampler_sample(mrt_sampler *s, const float *logits)
 {
 	int32_t best = 0;
@@ -253,6 +279,9 @@ int32_t mrt_sampler_sample(mrt_sampler *s, const float *logits)
 
 	if (s == NULL || logits == NULL)
 		return -1;
+	if (!(s->p.temperature > 0.0f) && s->p.repeat_penalty == 1.0f &&
+	    s->p.presence_penalty == 0.0f && s->p.frequency_penalty == 0.0f)
+		return argmax_first(logits, s->n_vocab);
 	memcpy(s->work, logits, (size_t)s->n_vocab * sizeof(*s->work));
 	apply_penalties(s);
 	if (!(s->p.temperature > 0.0f)) {

@@ -253,6 +253,40 @@ static void test_greedy_seed(void)
 	mrt_sampler_free(sk);
 }
 
+/* Greedy without penalties takes a two-pass argmax: the same choice as the
+ * general path (NaN as -inf, the first of equal maxima) on vectors full of
+ * ties, NaN, infinities and signed zeros, of every length mod 8. */
+static void test_greedy_argmax(void)
+{
+	static const float pool[] = {1.0f, 2.0f, 2.0f, -3.0f, 0.0f, -0.0f, NAN, INFINITY, -INFINITY};
+	float l[67];
+	uint64_t x = 777;
+	int bad = 0, cases = 0;
+	mrt_sampler_params g = plain(0.0f, 1), gp = plain(0.0f, 1);
+	gp.repeat_penalty = 1.5f; /* general path; no token accepted, so no effect */
+	for (int n = 1; n <= 67; n++)
+		for (int rep = 0; rep < 40; rep++, cases++) {
+			mrt_sampler *fast = mrt_sampler_new(&g, n), *slow = mrt_sampler_new(&gp, n);
+			int best = 0;
+			for (int i = 0; i < n; i++) {
+				x = x * 6364136223846793005ull + 1442695040888963407ull;
+				int k = (int)((x >> 33) % (rep < 5 ? 3 : 9));
+				l[i] = rep == 6 ? NAN : rep == 7 ? -INFINITY : pool[k + (rep < 5 ? 6 : 0)];
+			}
+			for (int i = 1; i < n; i++) /* the sequential scan, NaN as -inf */
+				if (!isnan(l[i]) && (isnan(l[best]) || l[i] > l[best]))
+					best = i;
+			if (isnan(l[best]) || l[best] == -INFINITY)
+				best = 0;
+			int32_t a = mrt_sampler_sample(fast, l), b = mrt_sampler_sample(slow, l);
+			bad += a != best || b != best;
+			mrt_sampler_free(fast);
+			mrt_sampler_free(slow);
+		}
+	CHECK_EQ_INT(bad, 0);
+	CHECK(cases > 2000);
+}
+
 static void test_logprobs(void)
 {
 	const float l[6] = {0.5f, 3.0f, -2.0f, 3.0f, 1.0f, 100.0f};
@@ -279,6 +313,7 @@ static void test_logprobs(void)
 int main(void)
 {
 	test_greedy_seed();
+	test_greedy_argmax();
 	test_penalties();
 	test_distributions();
 	test_logprobs();
