@@ -287,6 +287,42 @@ static void test_greedy_argmax(void)
 	CHECK(cases > 2000);
 }
 
+/* Sampling at temperature reads the logits in place without penalties and
+ * a penalized copy with them: with an empty penalty window both make the
+ * same draws from the same seed, and neither draws a NaN. */
+static void test_temperature_paths(void)
+{
+	enum { N = 3000 };
+	static float l[N];
+	uint64_t x = 4242;
+	int bad = 0, nan_drawn = 0;
+	mrt_sampler_params a = mrt_sampler_default_params(), b;
+	a.seed = 5;
+	a.top_k = 0; /* the whole vocabulary: top_p and min_p decide */
+	b = a;
+	b.repeat_penalty = 1.5f; /* the general path; no token accepted */
+	for (int round = 0; round < 4; round++) {
+		mrt_sampler *fa, *fb;
+		a.top_k = b.top_k = round % 2 ? 40 : 0;
+		a.temperature = b.temperature = round < 2 ? 0.8f : 2.0f;
+		fa = mrt_sampler_new(&a, N);
+		fb = mrt_sampler_new(&b, N);
+		for (int i = 0; i < N; i++) {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			l[i] = (x >> 61) == 0 ? NAN : (float)((x >> 40) % 64) / 16.0f; /* ties */
+		}
+		for (int i = 0; i < 300; i++) {
+			int32_t ta = mrt_sampler_sample(fa, l), tb = mrt_sampler_sample(fb, l);
+			bad += ta != tb;
+			nan_drawn += ta < 0 || ta >= N || isnan(l[ta]);
+		}
+		mrt_sampler_free(fa);
+		mrt_sampler_free(fb);
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(nan_drawn, 0);
+}
+
 static void test_logprobs(void)
 {
 	const float l[6] = {0.5f, 3.0f, -2.0f, 3.0f, 1.0f, 100.0f};
@@ -314,6 +350,7 @@ int main(void)
 {
 	test_greedy_seed();
 	test_greedy_argmax();
+	test_temperature_paths();
 	test_penalties();
 	test_distributions();
 	test_logprobs();
