@@ -344,6 +344,11 @@ static void test_logprobs(void)
 	CHECK_EQ_INT(mrt_top_logprobs(l, 6, 10, ids, lp), 6);
 	CHECK_EQ_INT(ids[5], 2);
 	CHECK_EQ_INT(mrt_top_logprobs(l, 6, 0, ids, lp), 0);
+	/* a NaN logit ranks as -inf: it leaves the top 2 to real ones */
+	const float ln[5] = {NAN, 1.0f, NAN, 2.0f, 0.5f};
+	CHECK_EQ_INT(mrt_top_logprobs(ln, 5, 2, ids, lp), 2);
+	CHECK_EQ_INT(ids[0], 3);
+	CHECK_EQ_INT(ids[1], 1);
 }
 
 int main(void)
