@@ -363,7 +363,7 @@ static void lin_task(void *arg, int task, int n_tasks)
 }
 
 /* Run kind over rows x cols on the pool: rows in chunks of at most
- * DEQ_ROWS (when split_rows), columns in multiples of 4 so every thread
+ * DEQ_ROWS (when split_rows), columns in multiples of 8 so every thread
  * streams its own rows of W. */
 static void run_split(lin_job *j, mrt__pool *pool, int64_t rows, int64_t cols, int split_rows)
 {

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "kernels_impl.h"
-#include "kernels_q8.h"
 #include "mrt_gguf.h"
 
 /* Round to nearest even without exceptions: a literal, as the intrinsic needs. */
@@ -16,7 +15,6 @@
 
 #define TGT __attribute__((target("avx2,fma,f16c")))
 #define INL static inline __attribute__((always_inline)) TGT
-
 
 INL __m256 load8(const void *w, int wtype, int64_t k)
 {
@@ -407,25 +405,6 @@ static TGT void lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int
 
 /* ---- Q8_0 / Q4_0 ---- */
 
-/* Both types take 8 weight rows at once, one row per lane, so each element
- * of Y is computed as: for each block b in order, the exact int32 dot
- * product of the block's weights with its Q8X activations, then
- * acc = fma((float)dot, d_w * d_x, acc) from 0. Every tile below does that,
- * so batching changes no result (test_kernels, test_llama).
- *
- * qtile, R rows of X against weight rows n .. n + 7: block b of the 8
- * rows is transposed by 4-byte groups, so vector t holds k = 4t .. 4t + 3
- * of all 8 rows, and each maddubs takes it against 4 bytes of x broadcast
- * to every lane. Q4_0 keeps its nibbles unsigned (0..15, t < 4 the low
- * nibbles, t >= 4 the high ones): the 8 products add up in int16
- * (|sum| <= 8 * 2 * 15 * 127 = 30480), one madd makes lane j the block's
- * q_j . x, and the stored 8 x sum(x) of the block (Q8X) turns it into
- * (q_j - 8) . x. Q8_0 uses the sign trick (|w| times x with w's sign) and
- * one madd per product, whose int16 pairs reach 2 * 127 * 127. Rows past C
- * repeat row C - 1; their lanes are dropped. While it reads one group of
- * 8 rows, the tile prefetches the next group linearly (8 blocks' bytes a
- * block): 8 row streams left to the hardware prefetchers ran at about 60%
- * of the memory bandwidth. */
 /* Byte offsets of weight rows n .. n + 7 from row n, rows past C repeating
  * row C - 1, in off and as a vector for the scale gather. */
 INL __m256i lane_rows(const mrt__lin *a, int C, int off[8])
@@ -457,6 +436,25 @@ INL void lane_prefetch(const char *next, int64_t b, size_t bytes)
 			_mm_prefetch(p + 64 * l, _MM_HINT_T0);
 }
 
+/* Both types take 8 weight rows at once, one row per lane, so each element
+ * of Y is computed as: for each block b in order, the exact int32 dot
+ * product of the block's weights with its Q8X activations, then
+ * acc = fma((float)dot, d_w * d_x, acc) from 0. Every tile below does that,
+ * so batching changes no result (test_kernels, test_llama).
+ *
+ * qtile, R rows of X against weight rows n .. n + 7: block b of the 8
+ * rows is transposed by 4-byte groups, so vector t holds k = 4t .. 4t + 3
+ * of all 8 rows, and each maddubs takes it against 4 bytes of x broadcast
+ * to every lane. Q4_0 keeps its nibbles unsigned (0..15, t < 4 the low
+ * nibbles, t >= 4 the high ones): the 8 products add up in int16
+ * (|sum| <= 8 * 2 * 15 * 127 = 30480), one madd makes lane j the block's
+ * q_j . x, and the stored 8 x sum(x) of the block (Q8X) turns it into
+ * (q_j - 8) . x. Q8_0 uses the sign trick (|w| times x with w's sign) and
+ * one madd per product, whose int16 pairs reach 2 * 127 * 127. Rows past C
+ * repeat row C - 1; their lanes are dropped. While it reads one group of
+ * 8 rows, the tile prefetches the next group linearly (8 blocks' bytes a
+ * block): 8 row streams left to the hardware prefetchers ran at about 60%
+ * of the memory bandwidth. */
 #define QT_R 8
 INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C, int prefetch)
 {
@@ -642,6 +640,15 @@ static TGT void lin_q(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int
 		lin_q_type(a, MRT_TYPE_Q4_0, m0, m1, n0, n1);
 }
 
+/* Sum of the 8 int32 lanes of v. */
+INL int hsum_epi32(__m256i v)
+{
+	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+	return _mm_cvtsi128_si32(s);
+}
+
 /* Same bytes as the generic quantizer: d = amax / 127, q = nearbyint(x / d
  * computed as x * (1 / d)), ties to even. */
 static TGT void quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
@@ -673,25 +680,12 @@ static TGT void quant_x(const mrt__lin *a, int64_t m0, int64_t m1)
 			s = _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 			s = _mm256_max_epi8(s, _mm256_set1_epi8(-127));
 			_mm256_storeu_si256((__m256i *)q, s);
-			__m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), s),
-						      _mm256_set1_epi16(1));
-			__m128i h = _mm_add_epi32(_mm256_castsi256_si128(p),
-						  _mm256_extracti128_si256(p, 1));
-			h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-			h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-			sum[b] = 8 * _mm_cvtsi128_si32(h);
+			sum[b] = 8 * hsum_epi32(_mm256_madd_epi16(
+					 _mm256_maddubs_epi16(_mm256_set1_epi8(1), s), _mm256_set1_epi16(1)));
 		}
 	}
 }
 
-/* Sum of the 8 int32 lanes of v. */
-INL int hsum_epi32(__m256i v)
-{
-	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-	return _mm_cvtsi128_si32(s);
-}
 
 /* ggml's Q8_K quantizer with the bytes of mrt_quantize(MRT_TYPE_Q8_K) for
  * finite x: max = the first x of largest magnitude, q = x * -127 / max

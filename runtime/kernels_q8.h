@@ -1,6 +1,7 @@
-/* Pieces shared by the AVX2 and AVX-512 Q8_0/Q4_0 kernels (and the
- * prefetch distance of the k-quant kernel): included by the SIMD files only;
- * the AVX2 function inlines into AVX-512 callers (a subset of their ISA). */
+/* Pieces of the AVX-512 Q8_0/Q4_0 kernels and the prefetch distance of
+ * the k-quant kernels (the AVX2 Q8_0/Q4_0 kernels, 8 rows per lane, use
+ * none of it): included by the SIMD files only; the AVX2-targeted function
+ * inlines into AVX-512 callers (a subset of their ISA). */
 #ifndef MRT_KERNELS_Q8_H
 #define MRT_KERNELS_Q8_H
 
