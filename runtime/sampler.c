@@ -135,21 +135,20 @@ void mrt_sampler_accept(mrt_sampler *s, int32_t tok)
 	s->count[tok]++;
 }
 
-/* work = the logits, NaN as -inf so they are never chosen; then the
- * penalties on the tokens of the window, the only ones with counts (the
- * loop over the whole vocabulary was half of sampling's time): repetition
- * divides a positive logit and multiplies a negative one; then presence
- * and frequency are subtracted. */
 static int penalties_on(const mrt_sampler_params *p)
 {
 	return p->repeat_penalty != 1.0f || p->presence_penalty != 0.0f ||
 	       p->frequency_penalty != 0.0f;
 }
 
+/* work = the logits, NaN as -inf so they are never chosen; then the
+ * penalties on the tokens of the window, the only ones with counts (the
+ * loop over the whole vocabulary was half of sampling's time): repetition
+ * divides a positive logit and multiplies a negative one; then presence
+ * and frequency are subtracted. Only called when penalties_on. */
 static void apply_penalties(mrt_sampler *s, const float *logits)
 {
 	const mrt_sampler_params *p = &s->p;
-	int on = penalties_on(p);
 
 	/* a copy, then a pass that only reads until it meets a NaN: a loop
 	 * loading logits[i] and storing work[i] ran 3x slower (two buffers of
@@ -158,8 +157,6 @@ static void apply_penalties(mrt_sampler *s, const float *logits)
 	for (int i = 0; i < s->n_vocab; i++)
 		if (isnan(s->work[i]))
 			s->work[i] = -INFINITY;
-	if (!on)
-		return;
 	/* each distinct token of the window once (its count negated meanwhile);
 	 * NaN logits stay -inf */
 	for (int k = 0; k < s->win_len; k++) {
@@ -310,7 +307,6 @@ static int32_t argmax_first(const float *l, int n)
 
 int32_t mrt_sampler_sample(mrt_sampler *s, const float *logits)
 {
-	int32_t best = 0;
 	double sum = 0.0, u, t;
 	int n;
 
@@ -319,18 +315,14 @@ int32_t mrt_sampler_sample(mrt_sampler *s, const float *logits)
 	/* without penalties the logits are read in place: greedy is an argmax,
 	 * and top-k fills work for its candidates only (59 -> 30 us at
 	 * temperature for 32000 logits) */
-	int on = penalties_on(&s->p);
-	if (!(s->p.temperature > 0.0f) && !on)
-		return argmax_first(logits, s->n_vocab);
-	if (on)
+	const float *l = logits;
+	if (penalties_on(&s->p)) {
 		apply_penalties(s, logits);
-	if (!(s->p.temperature > 0.0f)) {
-		for (int i = 1; i < s->n_vocab; i++)
-			if (s->work[i] > s->work[best])
-				best = i;
-		return best;
+		l = s->work;
 	}
-	n = filter(s, on ? s->work : logits);
+	if (!(s->p.temperature > 0.0f))
+		return argmax_first(l, s->n_vocab);
+	n = filter(s, l);
 	if (n == 1)
 		return s->cand[0];
 	t = s->p.temperature;
