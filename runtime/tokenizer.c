@@ -380,6 +380,38 @@ static int build_special(mrt__tokenizer *t, const mrt_gguf *g, char *err, size_t
 	return 0;
 }
 
+/* tokenizer.ggml.pre names as llama.cpp's converter writes them, by the
+ * pre-tokenizer llama.cpp gives each (names that share one behave the same
+ * there). As in llama.cpp, a name not listed is refused: another regex would
+ * give other token ids without a word. A file without the key gets GPT-2's
+ * (llama.cpp's "default", which it also gives such files, is another regex
+ * set, and is refused here by name). */
+static const struct {
+	const char *name;
+	int pre;
+} pre_names[] = {
+    {"gpt-2", MRT__PRE_GPT2},        {"mpt", MRT__PRE_GPT2},        {"olmo", MRT__PRE_GPT2},
+    {"jais", MRT__PRE_GPT2},         {"trillion", MRT__PRE_GPT2},   {"llama3", MRT__PRE_LLAMA3},
+    {"llama-v3", MRT__PRE_LLAMA3},   {"llama-bpe", MRT__PRE_LLAMA3}, {"falcon3", MRT__PRE_LLAMA3},
+    {"pixtral", MRT__PRE_LLAMA3},    {"smollm", MRT__PRE_SMOLLM},   {"starcoder", MRT__PRE_SMOLLM},
+    {"refact", MRT__PRE_SMOLLM},     {"command-r", MRT__PRE_SMOLLM}, {"codeshell", MRT__PRE_SMOLLM},
+    {"exaone", MRT__PRE_SMOLLM},
+};
+
+static int read_pre(mrt__tokenizer *t, mrt_gguf_str s, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(pre_names) / sizeof(pre_names[0]); i++)
+		if (mrt_gguf_str_eq(s, pre_names[i].name)) {
+			t->pre = pre_names[i].pre;
+			return 0;
+		}
+	snprintf(err, errlen,
+	         "tokenizer.ggml.pre \"%.*s\" is not supported (gpt-2, llama-bpe, smollm and "
+	         "the names that share their rules)",
+	         (int)(s.len > 32 ? 32 : s.len), s.ptr);
+	return -1;
+}
+
 static int read_kind(mrt__tokenizer *t, const mrt_gguf *g, char *err, size_t errlen)
 {
 	mrt_gguf_str s;
@@ -401,10 +433,8 @@ static int read_kind(mrt__tokenizer *t, const mrt_gguf *g, char *err, size_t err
 	snprintf(t->model_name, sizeof(t->model_name), "%s",
 	         t->type == MRT__TOK_SPM ? "llama" : "gpt2");
 	t->pre = MRT__PRE_GPT2;
-	if (t->type == MRT__TOK_BPE && mrt_gguf_get_str(g, "tokenizer.ggml.pre", &s) == 0 &&
-	    (mrt_gguf_str_eq(s, "llama3") || mrt_gguf_str_eq(s, "llama-v3") ||
-	     mrt_gguf_str_eq(s, "llama-bpe")))
-		t->pre = MRT__PRE_LLAMA3;
+	if (t->type == MRT__TOK_BPE && mrt_gguf_get_str(g, "tokenizer.ggml.pre", &s) == 0)
+		return read_pre(t, s, err, errlen);
 	return 0;
 }
 

@@ -11,8 +11,10 @@
 
 enum mrt__tok_type { MRT__TOK_SPM = 0, MRT__TOK_BPE = 1 };
 
-/* Pre-tokenizer regexes of byte-level BPE vocabularies (tokenizer.ggml.pre). */
-enum mrt__tok_pre { MRT__PRE_GPT2 = 0, MRT__PRE_LLAMA3 = 1 };
+/* Pre-tokenizer regexes of byte-level BPE vocabularies (tokenizer.ggml.pre):
+ * GPT-2's; Llama 3's; and SmolLM's, which splits off every digit (\p{N})
+ * before GPT-2's regex runs on the text between them. */
+enum mrt__tok_pre { MRT__PRE_GPT2 = 0, MRT__PRE_LLAMA3 = 1, MRT__PRE_SMOLLM = 2 };
 
 /* GGUF token types (tokenizer.ggml.token_type), as llama.cpp numbers them. */
 enum mrt__tok_attr {

@@ -1,7 +1,8 @@
 /* Unicode for the byte-level BPE pre-tokenizers: code point classes (\p{L},
  * \p{N}, \s), UTF-8 decoding, GPT-2's byte <-> code point mapping, and the
- * pre-tokenizer regexes of GPT-2 and Llama 3 written out by hand (the same
- * splits as llama.cpp's unicode_regex_split_custom_*). */
+ * pre-tokenizer regexes of GPT-2, Llama 3 and SmolLM written out by hand (the
+ * same splits as llama.cpp's unicode_regex_split_custom_* and its per-fragment
+ * regex passes). */
 #include <stdlib.h>
 
 #include "tokenizer_impl.h"
@@ -174,10 +175,10 @@ static size_t spaces_end(const cps *c, size_t pos)
 	return pos + (k > 0 ? k : 1);
 }
 
-/* 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
-static int split_gpt2(cps *c)
+/* 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * from code point pos to the end, c->n */
+static int split_gpt2(cps *c, size_t pos)
 {
-	size_t pos = 0;
 	int rc = 0;
 
 	while (rc == 0 && pos < c->n) {
@@ -259,6 +260,29 @@ static int split_llama3(cps *c)
 	return rc;
 }
 
+/* \p{N} as words of one code point each, and GPT-2's regex on each run of
+ * text between them, as if the run were the whole text (its lookaheads stop
+ * at the run's end, as llama.cpp applies its second regex per fragment). */
+static int split_smollm(cps *c)
+{
+	size_t n = c->n, pos = 0, end;
+	int rc = 0;
+
+	while (rc == 0 && pos < n) {
+		if (c->cls[pos] & MRT__CP_NUMBER) {
+			rc = add_word(c, ++pos);
+			continue;
+		}
+		for (end = pos; end < n && !(c->cls[end] & MRT__CP_NUMBER); end++)
+			;
+		c->n = end;
+		rc = split_gpt2(c, pos);
+		c->n = n;
+		pos = end;
+	}
+	return rc;
+}
+
 int mrt__pretokenize(int pre, const char *text, size_t len, mrt__word_fn fn, void *ctx)
 {
 	const unsigned char *s = (const unsigned char *)text;
@@ -282,7 +306,9 @@ int mrt__pretokenize(int pre, const char *text, size_t len, mrt__word_fn fn, voi
 		i += k;
 	}
 	c.off[c.n] = (uint32_t)len;
-	rc = pre == MRT__PRE_LLAMA3 ? split_llama3(&c) : split_gpt2(&c);
+	rc = pre == MRT__PRE_LLAMA3   ? split_llama3(&c)
+	     : pre == MRT__PRE_SMOLLM ? split_smollm(&c)
+	                              : split_gpt2(&c, 0);
 out:
 	free(c.cls);
 	free(c.off);

@@ -1,5 +1,7 @@
 # tests/tokenizer.mk: tokenizer, sampler and chat template tests.
-# Fixtures: tests/fixtures/make_tokenizer_fixtures.py and make_chat_fixtures.py made them.
+# Fixtures: tests/fixtures/make_tokenizer_fixtures.py and make_chat_fixtures.py made them;
+# tests/fixtures/tokenizer/pre.mjs the llama.cpp ids of the pre-tokenizers (*.llama-bpe.out,
+# *.smollm.out).
 check_PROGRAMS += tests/unit/runtime/test_tokenizer
 TESTS += tests/unit/runtime/test_tokenizer
 tests_unit_runtime_test_tokenizer_LDADD = $(RUNTIME_LIBS)
@@ -8,7 +10,10 @@ EXTRA_DIST += tests/fixtures/make_tokenizer_fixtures.py tests/fixtures/tokenizer
 	tests/fixtures/tokenizer/package.json tests/fixtures/tokenizer/package-lock.json \
 	tests/fixtures/tokenizer/spm-small.gguf tests/fixtures/tokenizer/spm-small.inp \
 	tests/fixtures/tokenizer/spm-small.out tests/fixtures/tokenizer/gpt2-encoder.inp \
-	tests/fixtures/tokenizer/gpt2-encoder.out
+	tests/fixtures/tokenizer/gpt2-encoder.out tests/fixtures/tokenizer/pre.mjs \
+	tests/fixtures/tokenizer/pre.inp tests/fixtures/tokenizer/pre.llama-bpe.out \
+	tests/fixtures/tokenizer/pre.smollm.out tests/fixtures/tokenizer/gpt2-encoder.llama-bpe.out \
+	tests/fixtures/tokenizer/gpt2-encoder.smollm.out
 
 check_PROGRAMS += tests/unit/runtime/test_sampler
 TESTS += tests/unit/runtime/test_sampler

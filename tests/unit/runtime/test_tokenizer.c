@@ -73,21 +73,19 @@ static char *detokenize(const mrt__tokenizer *t, const int32_t *ids, int n, size
 	return s;
 }
 
-/* Check every string of base.inp against the ids of base.out (encode with
+/* Check every string of inp_path against the ids of out_path (encode with
  * no BOS, no special parsing) and the decode round trip. Returns the number
  * of strings checked, -1 when the files are missing. */
-static int check_fixture(const mrt__tokenizer *t, const char *base, int strip_space)
+static int check_strings(const mrt__tokenizer *t, const char *inp_path, const char *out_path,
+                         int strip_space)
 {
 	static const char sep[] = "\n__ggml_vocab_test__\n";
-	char path[1024];
 	size_t inp_len, out_len;
 	char *inp, *outs, *s, *line;
 	int n_str = 0;
 
-	snprintf(path, sizeof(path), "%s.inp", base);
-	inp = read_all(path, &inp_len);
-	snprintf(path, sizeof(path), "%s.out", base);
-	outs = read_all(path, &out_len);
+	inp = read_all(inp_path, &inp_len);
+	outs = read_all(out_path, &out_len);
 	if (inp == NULL || outs == NULL) {
 		free(inp);
 		free(outs);
@@ -126,7 +124,8 @@ static int check_fixture(const mrt__tokenizer *t, const char *base, int strip_sp
 		}
 		CHECK(dec != NULL && dec_len == len && memcmp(dec, s, len) == 0);
 		if (test__failures != fails)
-			fprintf(stderr, "  in %s string %d: \"%.*s\"\n", base, n_str, (int)len, s);
+			fprintf(stderr, "  in %s string %d: \"%.*s\"\n", out_path, n_str, (int)len,
+			        s);
 		free(dec);
 		n_str++;
 		if (*end == 0)
@@ -135,6 +134,103 @@ static int check_fixture(const mrt__tokenizer *t, const char *base, int strip_sp
 	free(inp);
 	free(outs);
 	return n_str;
+}
+
+/* check_strings on base.inp and base.out. */
+static int check_fixture(const mrt__tokenizer *t, const char *base, int strip_space)
+{
+	char inp[1024], out[1024];
+
+	snprintf(inp, sizeof(inp), "%s.inp", base);
+	snprintf(out, sizeof(out), "%s.out", base);
+	return check_strings(t, inp, out, strip_space);
+}
+
+/* The vocabulary at path with its tokenizer.ggml.pre string replaced by pre
+ * (written to a temporary copy), or NULL. */
+static mrt__tokenizer *load_vocab_pre(const char *path, const char *pre, char *err,
+                                      size_t errlen)
+{
+	static const char key[] = "tokenizer.ggml.pre";
+	size_t len, klen = strlen(key), plen = strlen(pre);
+	char *data = read_all(path, &len), *at = NULL, tmp[] = "/tmp/test_tokenizer.XXXXXX";
+	mrt__tokenizer *t = NULL;
+	uint64_t old;
+	uint32_t type;
+	FILE *f;
+	int fd;
+
+	for (size_t i = 8; data && i + klen + 12 <= len && !at; i++)
+		if (memcmp(data + i, key, klen) == 0)
+			at = data + i + klen;
+	if (at == NULL || (memcpy(&type, at, 4), type != 8) ||
+	    (memcpy(&old, at + 4, 8), old > len - (size_t)(at + 12 - data))) {
+		free(data);
+		return NULL;
+	}
+	if ((fd = mkstemp(tmp)) >= 0 && (f = fdopen(fd, "wb")) != NULL) {
+		uint64_t n = plen;
+		size_t head = (size_t)(at + 4 - data), tail = head + 8 + (size_t)old;
+		int ok = fwrite(data, 1, head, f) == head && fwrite(&n, 8, 1, f) == 1 &&
+		         fwrite(pre, 1, plen, f) == plen &&
+		         fwrite(data + tail, 1, len - tail, f) == len - tail;
+		mrt_gguf *g;
+		if (fclose(f) == 0 && ok && (g = mrt_gguf_open(tmp, err, errlen)) != NULL) {
+			t = mrt__tokenizer_load(g, err, errlen);
+			mrt_gguf_close(g);
+		}
+		unlink(tmp);
+	}
+	free(data);
+	return t;
+}
+
+/* The byte-level BPE pre-tokenizers on GPT-2's vocabulary against llama.cpp
+ * (tests/fixtures/tokenizer/pre.mjs): for each, the committed strings of
+ * pre.inp and gpt2-encoder.inp against the ids llama.cpp gave under that
+ * tokenizer.ggml.pre; and a name llama.cpp does not know is refused. */
+static void test_pre_tokenizers(const char *gpt2)
+{
+	static const char *const pres[] = {"llama-bpe", "smollm"};
+	static const char *const sets[] = {"pre", "gpt2-encoder"};
+	const char *top = getenv("top_srcdir");
+	char inp[1024], out[1024], err[256];
+
+	for (size_t p = 0; p < sizeof(pres) / sizeof(pres[0]); p++) {
+		mrt__tokenizer *t = load_vocab_pre(gpt2, pres[p], err, sizeof(err));
+		int n = 0;
+
+		CHECK(t != NULL);
+		for (size_t k = 0; t && k < sizeof(sets) / sizeof(sets[0]); k++) {
+			snprintf(inp, sizeof(inp), "%s/tests/fixtures/tokenizer/%s.inp",
+			         top ? top : ".", sets[k]);
+			snprintf(out, sizeof(out), "%s/tests/fixtures/tokenizer/%s.%s.out",
+			         top ? top : ".", sets[k], pres[p]);
+			int m = check_strings(t, inp, out, 0);
+			CHECK(m > 20);
+			n += m;
+		}
+		fprintf(stderr, "gpt-2 vocabulary, pre-tokenizer %s: %d strings checked against "
+		                "llama.cpp\n", pres[p], n);
+		mrt__tokenizer_free(t);
+	}
+	/* starcoder shares smollm's rules: every digit alone, and the space before
+	 * a number its own word ("a", " ", "1", "2"; GPT-2's gives "a", " 12") */
+	mrt__tokenizer *t = load_vocab_pre(gpt2, "starcoder", err, sizeof(err));
+	int32_t ids[16];
+	CHECK(t != NULL);
+	if (t) {
+		CHECK_EQ_INT(mrt__tokenize(t, "a 12", 4, 0, 0, ids, 16), 4);
+		CHECK_EQ_INT(ids[0], 64);
+		CHECK_EQ_INT(ids[1], 220);
+		CHECK_EQ_INT(ids[2], 16);
+		CHECK_EQ_INT(ids[3], 17);
+		mrt__tokenizer_free(t);
+	}
+	/* a name llama.cpp does not know is refused, with the name in the message */
+	err[0] = 0;
+	CHECK(load_vocab_pre(gpt2, "not-a-pre", err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "tokenizer.ggml.pre \"not-a-pre\" is not supported") != NULL);
 }
 
 static const char *shared_vocab(char *buf, size_t n, const char *file)
@@ -387,9 +483,12 @@ int main(void)
 		CHECK(n > 20);
 		fprintf(stderr, "gpt-2: %d strings checked against gpt-3-encoder\n", n);
 		test_gpt2_api(t);
-		if (getenv("TOKENIZER_BENCH"))
-			bench(t, "gpt-2", strcat(path, ".inp"));
 		mrt__tokenizer_free(t);
+		test_pre_tokenizers(path);
+		if (getenv("TOKENIZER_BENCH") && (t = load_vocab(path)) != NULL) {
+			bench(t, "gpt-2", strcat(path, ".inp"));
+			mrt__tokenizer_free(t);
+		}
 	}
 	TEST_END();
 }
