@@ -115,6 +115,12 @@ typedef struct mrt_sampler_params {
 	float frequency_penalty; /* 0 = off (OpenAI semantics) */
 	int penalty_last_n;      /* tokens considered by the penalties, default 64 */
 	uint64_t seed;           /* same seed + same logits = same tokens */
+	/* logit bias (OpenAI's logit_bias): bias[i] is added to the logit of
+	 * token bias_ids[i] before the penalties; mrt_sampler_new copies both
+	 * arrays. A token listed twice gets the last bias. */
+	int n_bias;
+	const int32_t *bias_ids;
+	const float *bias;
 } mrt_sampler_params;
 mrt_sampler_params mrt_sampler_default_params(void);
 

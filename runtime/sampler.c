@@ -1,5 +1,5 @@
 /* Sampling the next token from logits, with llama.cpp's order of steps:
- * penalties (repetition: llama.cpp; presence/frequency: OpenAI), top_k,
+ * logit bias, penalties (repetition: llama.cpp; presence/frequency: OpenAI), top_k,
  * top_p, min_p, temperature, then a draw from the sampler's own seeded
  * generator (xoshiro256**). Temperature 0 is argmax after the penalties.
  * A sampler belongs to one sequence; it is not shared between threads. */
@@ -16,8 +16,10 @@ struct mrt_sampler {
 	int32_t *count;  /* occurrences of each token in the penalty window */
 	int32_t *window; /* ring of the last penalty_last_n accepted tokens */
 	int win_cap, win_len, win_head;
-	float *work;   /* penalized logits */
+	float *work;   /* biased and penalized logits */
 	int32_t *cand; /* candidate ids, best first once sorted */
+	int32_t *bias_ids; /* p.bias_ids and p.bias point here (copies) */
+	float *bias;
 };
 
 mrt_sampler_params mrt_sampler_default_params(void)
@@ -94,6 +96,21 @@ mrt_sampler *mrt_sampler_new(const mrt_sampler_params *params, int n_vocab)
 		mrt_sampler_free(s);
 		return NULL;
 	}
+	/* the bias: copied, tokens outside the vocabulary dropped */
+	int nb = s->p.n_bias > 0 && s->p.bias_ids && s->p.bias ? s->p.n_bias : 0;
+	s->p.n_bias = 0;
+	if (nb > 0 && ((s->bias_ids = malloc((size_t)nb * sizeof(*s->bias_ids))) == NULL ||
+	               (s->bias = malloc((size_t)nb * sizeof(*s->bias))) == NULL)) {
+		mrt_sampler_free(s);
+		return NULL;
+	}
+	for (int i = 0; i < nb; i++)
+		if (params->bias_ids[i] >= 0 && params->bias_ids[i] < n_vocab) {
+			s->bias_ids[s->p.n_bias] = params->bias_ids[i];
+			s->bias[s->p.n_bias++] = params->bias[i];
+		}
+	s->p.bias_ids = s->bias_ids;
+	s->p.bias = s->bias;
 	return s;
 }
 
@@ -101,6 +118,8 @@ void mrt_sampler_free(mrt_sampler *s)
 {
 	if (s == NULL)
 		return;
+	free(s->bias);
+	free(s->bias_ids);
 	free(s->cand);
 	free(s->work);
 	free(s->window);
@@ -138,17 +157,20 @@ void mrt_sampler_accept(mrt_sampler *s, int32_t tok)
 static int penalties_on(const mrt_sampler_params *p)
 {
 	return p->repeat_penalty != 1.0f || p->presence_penalty != 0.0f ||
-	       p->frequency_penalty != 0.0f;
+	       p->frequency_penalty != 0.0f || p->n_bias > 0;
 }
 
-/* work = the logits, NaN as -inf so they are never chosen; then the
- * penalties on the tokens of the window, the only ones with counts (the
- * loop over the whole vocabulary was half of sampling's time): repetition
- * divides a positive logit and multiplies a negative one; then presence
- * and frequency are subtracted. Only called when penalties_on. */
+/* work = the logits, NaN as -inf so they are never chosen; plus the bias
+ * (in the order given, so a token listed twice ends with the last value);
+ * then the penalties on the tokens of the window, the only ones with counts
+ * (the loop over the whole vocabulary was half of sampling's time):
+ * repetition divides a positive logit and multiplies a negative one; then
+ * presence and frequency are subtracted. Only called when penalties_on. */
 static void apply_penalties(mrt_sampler *s, const float *logits)
 {
 	const mrt_sampler_params *p = &s->p;
+	const int pen = p->repeat_penalty != 1.0f || p->presence_penalty != 0.0f ||
+	                p->frequency_penalty != 0.0f;
 
 	/* a copy, then a pass that only reads until it meets a NaN: a loop
 	 * loading logits[i] and storing work[i] ran 3x slower (two buffers of
@@ -157,16 +179,23 @@ static void apply_penalties(mrt_sampler *s, const float *logits)
 	for (int i = 0; i < s->n_vocab; i++)
 		if (isnan(s->work[i]))
 			s->work[i] = -INFINITY;
+	for (int i = 0; i < p->n_bias; i++) {
+		int32_t t = p->bias_ids[i];
+		if (!isnan(logits[t]))
+			s->work[t] = logits[t] + p->bias[i];
+	}
+	if (!pen)
+		return;
 	/* each distinct token of the window once (its count negated meanwhile);
 	 * NaN logits stay -inf */
 	for (int k = 0; k < s->win_len; k++) {
 		int32_t t = s->window[(s->win_head + k) % s->win_cap], c = s->count[t];
-		float l = logits[t];
+		float l = s->work[t];
 
 		if (c <= 0)
 			continue;
 		s->count[t] = -c;
-		if (isnan(l))
+		if (isnan(logits[t]))
 			continue;
 		if (p->repeat_penalty > 0.0f)
 			l = l <= 0.0f ? l * p->repeat_penalty : l / p->repeat_penalty;

@@ -1,7 +1,7 @@
 /* Sampler tests: greedy and filters against hand-computed candidates,
  * empirical frequencies over 20000 seeded draws against softmax computed
- * here in double, repeatability by seed, penalties by their definitions,
- * log-probabilities against a direct log-softmax. */
+ * here in double, repeatability by seed, penalties and logit bias by their
+ * definitions, log-probabilities against a direct log-softmax. */
 #include <stdint.h>
 
 #include "mrt_llm.h"
@@ -351,12 +351,73 @@ static void test_logprobs(void)
 	CHECK_EQ_INT(ids[1], 1);
 }
 
+/* Logit bias: added before the penalties, in greedy and sampled draws;
+ * copied at mrt_sampler_new; ids outside the vocabulary dropped. */
+static void test_logit_bias(void)
+{
+	mrt_sampler_params p = plain(0.0f, 1);
+	int32_t ids[3] = {1, 99, -4}, zero[1] = {0};
+	float bias[3] = {0.5f, 100.0f, 100.0f};
+
+	p.n_bias = 3;
+	p.bias_ids = ids;
+	p.bias = bias;
+	/* 1.0 + 0.5 > 1.4; the two out-of-range ids change nothing */
+	CHECK_EQ_INT(greedy_after((float[]){1.4f, 1.0f, 0.2f}, 3, p, NULL, 0), 1);
+	CHECK_EQ_INT(greedy_after((float[]){1.6f, 1.0f, 0.2f}, 3, p, NULL, 0), 0);
+	/* before the repetition penalty: (2 + 1) / 1.5 = 2.0 < 2.2 picks token 1;
+	 * applied after it, 2 / 1.5 + 1 = 2.33 would pick token 0 */
+	ids[0] = 0;
+	bias[0] = 1.0f;
+	p.n_bias = 1;
+	p.repeat_penalty = 1.5f;
+	CHECK_EQ_INT(greedy_after((float[]){2.0f, 2.2f}, 2, p, zero, 1), 1);
+	CHECK_EQ_INT(greedy_after((float[]){2.0f, 1.9f}, 2, p, zero, 1), 0);
+	p.repeat_penalty = 1.0f;
+
+	/* at temperature 1 over 8 equal logits: -100 bans token 3, and the
+	 * sampler keeps its own copy of the bias (the caller's is overwritten) */
+	float flat[8] = {0};
+	int hits[8] = {0};
+	p = plain(1.0f, 9);
+	ids[0] = 3;
+	bias[0] = -100.0f;
+	p.n_bias = 1;
+	p.bias_ids = ids;
+	p.bias = bias;
+	mrt_sampler *s = mrt_sampler_new(&p, 8);
+	ids[0] = 5;
+	bias[0] = 0.0f;
+	for (int i = 0; i < 4000; i++)
+		hits[mrt_sampler_sample(s, flat)]++;
+	mrt_sampler_free(s);
+	CHECK_EQ_INT(hits[3], 0);
+	for (int i = 0; i < 8; i++)
+		if (i != 3)
+			CHECK(hits[i] > 400 && hits[i] < 750); /* 4000 / 7 = 571 each */
+	/* +100 on one token takes every draw, top_k and top_p on or not */
+	p = mrt_sampler_default_params();
+	p.seed = 4;
+	ids[0] = 6;
+	bias[0] = 100.0f;
+	p.n_bias = 1;
+	p.bias_ids = ids;
+	p.bias = bias;
+	s = mrt_sampler_new(&p, 8);
+	int all6 = 1;
+	for (int i = 0; i < 500; i++)
+		all6 &= mrt_sampler_sample(s, flat) == 6;
+	mrt_sampler_free(s);
+	CHECK(all6);
+}
+
 int main(void)
 {
 	test_greedy_seed();
 	test_greedy_argmax();
 	test_temperature_paths();
 	test_penalties();
+	test_logit_bias();
 	test_distributions();
 	test_logprobs();
 	TEST_END();
