@@ -19,6 +19,7 @@ typedef struct srv_llm_job srv_llm_job;
 
 #define SRV_LLM_MAX_STOP 4
 #define SRV_LLM_MAX_TOP 20
+#define SRV_LLM_MAX_BIAS 1024 /* logit_bias entries */
 
 /* What a request asks of the scheduler (filled on the loop, then read-only). */
 typedef struct srv_llm_gen {
@@ -30,6 +31,8 @@ typedef struct srv_llm_gen {
 	int top_logprobs;             /* 0..SRV_LLM_MAX_TOP alternatives per token */
 	int32_t *prompt;              /* owned */
 	int n_prompt;
+	int32_t *bias_ids; /* logit_bias (owned; sp.bias_ids and sp.bias point here) */
+	float *bias;
 } srv_llm_gen;
 
 /* One generated token as the loop receives it (logprobs requested only). */

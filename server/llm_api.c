@@ -5,6 +5,7 @@
  * Loop thread only. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,52 @@ static int srv__stops(json_t *body, srv_llm_gen *g, srv__perr *e)
 	return rc;
 }
 
+/* "logit_bias": {"token id": bias in [-100, 100], ...}, at most
+ * SRV_LLM_MAX_BIAS entries, ids in the vocabulary; added to the logits
+ * before sampling (greedy too), as OpenAI and llama.cpp do. */
+static int srv__logit_bias(json_t *body, srv_llm_gen *g, int n_vocab, srv__perr *e)
+{
+	json_t *v = json_object_get(body, "logit_bias"), *b;
+	const char *key;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_object(v))
+		PERR(e, "invalid_request", "\"logit_bias\" must be an object of token ids to numbers");
+	size_t n = json_object_size(v);
+	if (n > SRV_LLM_MAX_BIAS)
+		PERR(e, "invalid_request", "\"logit_bias\" holds at most %d tokens", SRV_LLM_MAX_BIAS);
+	if (n == 0)
+		return 0;
+	if (!(g->bias_ids = malloc(n * sizeof(*g->bias_ids))) ||
+	    !(g->bias = malloc(n * sizeof(*g->bias)))) {
+		e->status = 500;
+		snprintf(e->code, sizeof(e->code), "internal");
+		snprintf(e->msg, sizeof(e->msg), "out of memory");
+		return -1;
+	}
+	int k = 0;
+	json_object_foreach(v, key, b)
+	{
+		char *end;
+		errno = 0;
+		long id = strtol(key, &end, 10);
+		if (!*key || *end || errno || id < 0 || id >= n_vocab)
+			PERR(e, "invalid_request",
+			     "\"logit_bias\": \"%.40s\" is not a token id in [0, %d)", key, n_vocab);
+		if (!json_is_number(b) || !(json_number_value(b) >= -100) ||
+		    !(json_number_value(b) <= 100))
+			PERR(e, "invalid_request",
+			     "\"logit_bias\": the bias of token %ld must be a number in [-100, 100]",
+			     id);
+		g->bias_ids[k] = (int32_t)id;
+		g->bias[k++] = (float)json_number_value(b);
+	}
+	g->sp.n_bias = k;
+	g->sp.bias_ids = g->bias_ids;
+	g->sp.bias = g->bias;
+	return 0;
+}
+
 /* Sampling and length fields common to the three APIs. */
 static int srv__gen_params(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *e)
 {
@@ -180,6 +227,8 @@ static int srv__gen_params(srv_llm_job *job, srv_model *m, json_t *body, srv__pe
 	sp->frequency_penalty = (float)fp;
 	sp->repeat_penalty = (float)rp;
 	sp->seed = json_object_get(body, "seed") ? (uint64_t)(int64_t)seed : uv_hrtime();
+	if (srv__logit_bias(body, g, srv_llm_info(m->llm)->n_vocab, e) < 0)
+		return -1;
 	json_t *so = json_object_get(body, "stream_options");
 	if (json_is_object(so) && srv__bool(so, "include_usage", &job->include_usage, e) < 0)
 		return -1;
@@ -208,6 +257,77 @@ static int srv__logprobs(srv_llm_job *job, json_t *body, srv__perr *e)
 	return 0;
 }
 
+/* Chat fields that would change the answer and that modeld does not do are
+ * refused rather than ignored: tool calling ("tools", "functions"; an empty
+ * list or tool_choice "none" is accepted) and constrained output
+ * ("response_format" other than {"type": "text"}). 0 or -1 with e. */
+static int srv__chat_unsupported(json_t *body, srv__perr *e)
+{
+	json_t *tc = json_object_get(body, "tool_choice");
+	int no_tools = json_is_string(tc) && strcmp(json_string_value(tc), "none") == 0;
+	static const char *const tool_keys[] = {"tools", "functions"};
+	for (int i = 0; i < 2; i++) {
+		json_t *v = json_object_get(body, tool_keys[i]);
+		if (v && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0) &&
+		    !no_tools)
+			PERR(e, "unsupported", "\"%s\": tool calling is not supported by this server",
+			     tool_keys[i]);
+	}
+	json_t *rf = json_object_get(body, "response_format");
+	if (rf && !json_is_null(rf)) {
+		json_t *type = json_object_get(rf, "type");
+		if (!json_is_string(type))
+			PERR(e, "invalid_request", "\"response_format\" must be {\"type\": ...}");
+		if (strcmp(json_string_value(type), "text") != 0)
+			PERR(e, "unsupported",
+			     "\"response_format\": type \"%.32s\" is not supported (no constrained "
+			     "decoding); only \"text\"",
+			     json_string_value(type));
+	}
+	return 0;
+}
+
+/* A message content given as an array of parts (OpenAI's form): the text
+ * parts joined with newlines, as vLLM joins them; any other part (images,
+ * audio) is refused. New string or NULL with e. */
+static char *srv__text_parts(json_t *parts, size_t msg, srv__perr *e)
+{
+	size_t j, len = 0;
+	json_t *p;
+	json_array_foreach(parts, j, p)
+	{
+		json_t *type = json_object_get(p, "type"), *txt = json_object_get(p, "text");
+		if (!json_is_string(type) || strcmp(json_string_value(type), "text") != 0 ||
+		    !json_is_string(txt)) {
+			e->status = 400;
+			snprintf(e->code, sizeof(e->code), "invalid_request");
+			snprintf(e->msg, sizeof(e->msg),
+			         "messages[%zu].content[%zu]: only parts {\"type\": \"text\", "
+			         "\"text\": string} are supported (this server runs text-only models)",
+			         msg, j);
+			return NULL;
+		}
+		len += json_string_length(txt) + 1;
+	}
+	char *out = malloc(len + 1), *w = out;
+	if (!out) {
+		e->status = 500;
+		snprintf(e->code, sizeof(e->code), "internal");
+		snprintf(e->msg, sizeof(e->msg), "out of memory");
+		return NULL;
+	}
+	json_array_foreach(parts, j, p)
+	{
+		json_t *txt = json_object_get(p, "text");
+		if (j > 0)
+			*w++ = '\n';
+		memcpy(w, json_string_value(txt), json_string_length(txt));
+		w += json_string_length(txt);
+	}
+	*w = 0;
+	return out;
+}
+
 /* The prompt text of a chat body: its messages formatted by the model's
  * template. New string or NULL with e. */
 static char *srv__chat_prompt(srv_llm *l, json_t *body, srv__perr *e)
@@ -222,22 +342,39 @@ static char *srv__chat_prompt(srv_llm *l, json_t *body, srv__perr *e)
 		return NULL;
 	}
 	srv_chat_msg *cm = calloc(n, sizeof(*cm));
-	if (!cm)
-		return NULL;
+	char **joined = calloc(n, sizeof(*joined));
 	char *text = NULL;
+	if (!cm || !joined) {
+		e->status = 500;
+		snprintf(e->code, sizeof(e->code), "internal");
+		snprintf(e->msg, sizeof(e->msg), "out of memory");
+		goto out;
+	}
 	json_array_foreach(msgs, i, it)
 	{
 		json_t *role = json_object_get(it, "role"),
 		       *content = json_object_get(it, "content");
-		if (!json_is_string(role) || !json_is_string(content)) {
+		if (!json_is_string(role) ||
+		    !(json_is_string(content) || json_is_array(content) || json_is_null(content))) {
 			e->status = 400;
 			snprintf(e->code, sizeof(e->code), "invalid_request");
 			snprintf(e->msg, sizeof(e->msg),
-			         "messages[%zu] needs string \"role\" and \"content\"", i);
+			         "messages[%zu] needs a string \"role\" and a string or an array of "
+			         "text parts as \"content\"",
+			         i);
 			goto out;
 		}
 		cm[i].role = json_string_value(role);
-		cm[i].content = json_string_value(content);
+		/* OpenAI's "developer" role is the system role of newer models */
+		if (strcmp(cm[i].role, "developer") == 0)
+			cm[i].role = "system";
+		if (json_is_string(content)) {
+			cm[i].content = json_string_value(content);
+		} else if (json_is_null(content)) {
+			cm[i].content = ""; /* an assistant turn without text */
+		} else if (!(cm[i].content = joined[i] = srv__text_parts(content, i, e))) {
+			goto out;
+		}
 	}
 	srv_chat_opts o = {srv_llm_chat_family(l), srv_llm_info(l)->chat_template, 0};
 	char err[200];
@@ -248,6 +385,9 @@ static char *srv__chat_prompt(srv_llm *l, json_t *body, srv__perr *e)
 		snprintf(e->msg, sizeof(e->msg), "messages: %s", err);
 	}
 out:
+	for (i = 0; joined && i < n; i++)
+		free(joined[i]);
+	free(joined);
 	free(cm);
 	return text;
 }
@@ -286,7 +426,7 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 	const char *text;
 	int add_bos = info->add_bos, special = 0;
 	if (job->api == API_CHAT) {
-		if (!(owned = srv__chat_prompt(l, body, e)))
+		if (srv__chat_unsupported(body, e) < 0 || !(owned = srv__chat_prompt(l, body, e)))
 			return -1;
 		text = owned;
 		special = 1;
@@ -336,6 +476,8 @@ static void srv__job_free(srv_llm_job *job)
 	for (int i = 0; i < job->gen.n_stop; i++)
 		free(job->gen.stop[i]);
 	free(job->gen.prompt);
+	free(job->gen.bias_ids);
+	free(job->gen.bias);
 	free(job->text);
 	free(job->toks);
 	free(job->out);

@@ -3,7 +3,8 @@
 // streamed logprobs equal to the non-streamed ones, 8 concurrent requests
 // equal to the same requests one at a time (F32 in small steps, Q4_K_M in
 // steps of hundreds of rows), stop strings, max_tokens and
-// usage, the OpenAI model list, disconnected clients (streamed or not, running
+// usage, logit_bias, text parts and the developer role, refused tools and
+// response_format, the OpenAI model list, disconnected clients (streamed or not, running
 // or queued) freeing their slot, a full queue (503), a prompt longer than the
 // context (400), metrics and the request log's token fields; then SIGTERM
 // during two long streams: both end cleanly and modeld exits 0.
@@ -214,6 +215,45 @@ e = await apiErr(client.completions.create({ model: "tiny", prompt: "a", tempera
 t.checkEq(e && e.status, 400, "bad temperature");
 e = await apiErr(client.chat.completions.create({ model: "nope", messages: msgs }));
 t.checkEq(e && e.status, 404, "unknown model");
+// OpenAI request forms: logit_bias (greedy and sampled), content as text
+// parts (joined with newlines), the "developer" role as system; fields
+// that would change the answer and are not done are refused, not ignored
+const biased = await client.completions.create({ model: "tiny", prompt: refPrompt, max_tokens: 5,
+	temperature: 0, logit_bias: { 50: 100 } });
+t.checkEq(biased.choices[0].text, piece(50).repeat(5), "logit_bias +100 takes every greedy token");
+const banned = await client.completions.create({ model: "tiny", prompt: refPrompt, max_tokens: 16,
+	temperature: 0, logit_bias: { [refGen[0]]: -100 } });
+t.check(banned.choices[0].text !== c.choices[0].text &&
+	!banned.choices[0].text.startsWith(piece(refGen[0])), "logit_bias -100 bans the greedy first token");
+const sampledBias = await client.completions.create({ model: "tiny", prompt: "abc", max_tokens: 8,
+	temperature: 1.2, seed: 5, logit_bias: { 60: 100 } });
+t.checkEq(sampledBias.choices[0].text, piece(60).repeat(8), "logit_bias +100 at temperature");
+for (const [bias, what] of [[{ x: 1 }, "not a token id"], [{ 99999: 1 }, "out of the vocabulary"],
+	[{ 5: 101 }, "above 100"], [[1, 2], "not an object"]]) {
+	e = await apiErr(client.completions.create({ model: "tiny", prompt: "a", max_tokens: 2, logit_bias: bias }));
+	t.checkEq([e && e.status, e && e.code], [400, "invalid_request"], `logit_bias ${what}`);
+}
+const asText = await client.chat.completions.create({ model: "tiny", max_tokens: 12, temperature: 0,
+	messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Hello\nthere" }] });
+const asParts = await client.chat.completions.create({ model: "tiny", max_tokens: 12, temperature: 0,
+	messages: [{ role: "developer", content: [{ type: "text", text: "Be brief." }] },
+		{ role: "user", content: [{ type: "text", text: "Hello" }, { type: "text", text: "there" }] }] });
+t.checkEq([asParts.choices[0].message.content, asParts.usage], [asText.choices[0].message.content,
+	asText.usage], "text parts and the developer role = strings and the system role");
+for (const [extra, what, code] of [
+	[{ tools: [{ type: "function", function: { name: "f", parameters: {} } }] }, "tools", "unsupported"],
+	[{ response_format: { type: "json_object" } }, "response_format json_object", "unsupported"],
+	[{ messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:," } }] }] },
+		"an image part", "invalid_request"],
+	[{ messages: [{ role: "user", content: 7 }] }, "a numeric content", "invalid_request"]]) {
+	e = await apiErr(client.chat.completions.create({ model: "tiny", messages: msgs, max_tokens: 2, ...extra }));
+	t.checkEq([e && e.status, e && e.code], [400, code], `${what} refused`);
+}
+const okExtras = await client.chat.completions.create({ model: "tiny", messages: msgs, max_tokens: 12,
+	temperature: 0, tools: [], tool_choice: "none", response_format: { type: "text" } });
+t.checkEq(okExtras.choices[0].message.content, chat.choices[0].message.content,
+	"empty tools and response_format text change nothing");
+
 r = await t.http(srv, "GET", "/v1/models");
 const tiny = r.json.models.find((m) => m.name === "tiny");
 t.checkEq([tiny.kind, tiny.context_length, tiny.parallel, tiny.kv_cache_type], ["llm", 256, 4, "f16"],
