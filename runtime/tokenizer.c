@@ -395,7 +395,7 @@ static const struct {
     {"llama-v3", MRT__PRE_LLAMA3},   {"llama-bpe", MRT__PRE_LLAMA3}, {"falcon3", MRT__PRE_LLAMA3},
     {"pixtral", MRT__PRE_LLAMA3},    {"smollm", MRT__PRE_SMOLLM},   {"starcoder", MRT__PRE_SMOLLM},
     {"refact", MRT__PRE_SMOLLM},     {"command-r", MRT__PRE_SMOLLM}, {"codeshell", MRT__PRE_SMOLLM},
-    {"exaone", MRT__PRE_SMOLLM},
+    {"exaone", MRT__PRE_SMOLLM},     {"tekken", MRT__PRE_TEKKEN},
 };
 
 static int read_pre(mrt__tokenizer *t, mrt_gguf_str s, char *err, size_t errlen)
@@ -406,8 +406,8 @@ static int read_pre(mrt__tokenizer *t, mrt_gguf_str s, char *err, size_t errlen)
 			return 0;
 		}
 	snprintf(err, errlen,
-	         "tokenizer.ggml.pre \"%.*s\" is not supported (gpt-2, llama-bpe, smollm and "
-	         "the names that share their rules)",
+	         "tokenizer.ggml.pre \"%.*s\" is not supported (gpt-2, llama-bpe, smollm, "
+	         "tekken and the names that share their rules)",
 	         (int)(s.len > 32 ? 32 : s.len), s.ptr);
 	return -1;
 }
@@ -464,7 +464,8 @@ mrt__tokenizer *mrt__tokenizer_load(const mrt_gguf *g, char *err, size_t errlen)
 	    get_id(g, "tokenizer.ggml.unknown_token_id", t->n_vocab, spm ? 0 : -1, &t->unk, err,
 	           errlen) != 0)
 		goto fail;
-	t->add_bos = get_bool(g, "tokenizer.ggml.add_bos_token", spm || t->pre == MRT__PRE_LLAMA3);
+	t->add_bos = get_bool(g, "tokenizer.ggml.add_bos_token",
+	                      spm || t->pre == MRT__PRE_LLAMA3 || t->pre == MRT__PRE_TEKKEN);
 	t->add_space_prefix = get_bool(g, "tokenizer.ggml.add_space_prefix", spm);
 	if (build_special(t, g, err, errlen) != 0)
 		goto fail;

@@ -100,7 +100,8 @@ static int bpe_word(void *ctx, size_t off, size_t len)
 
 	if (rc != 0)
 		return rc;
-	if (t->pre == MRT__PRE_LLAMA3) { /* ignore_merges: a whole-word token wins */
+	if (t->pre == MRT__PRE_LLAMA3 || t->pre == MRT__PRE_TEKKEN) {
+		/* ignore_merges: a whole-word token wins */
 		int32_t id = mrt__tok_find(t, run->mapped, n);
 
 		if (id >= 0) {

@@ -12,9 +12,15 @@
 enum mrt__tok_type { MRT__TOK_SPM = 0, MRT__TOK_BPE = 1 };
 
 /* Pre-tokenizer regexes of byte-level BPE vocabularies (tokenizer.ggml.pre):
- * GPT-2's; Llama 3's; and SmolLM's, which splits off every digit (\p{N})
- * before GPT-2's regex runs on the text between them. */
-enum mrt__tok_pre { MRT__PRE_GPT2 = 0, MRT__PRE_LLAMA3 = 1, MRT__PRE_SMOLLM = 2 };
+ * GPT-2's; Llama 3's; SmolLM's, which splits off every digit (\p{N})
+ * before GPT-2's regex runs on the text between them; and Mistral's tekken,
+ * which splits words at lower-to-upper case changes. */
+enum mrt__tok_pre {
+	MRT__PRE_GPT2 = 0,
+	MRT__PRE_LLAMA3 = 1,
+	MRT__PRE_SMOLLM = 2,
+	MRT__PRE_TEKKEN = 3,
+};
 
 /* GGUF token types (tokenizer.ggml.token_type), as llama.cpp numbers them. */
 enum mrt__tok_attr {

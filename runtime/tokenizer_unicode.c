@@ -1,8 +1,9 @@
 /* Unicode for the byte-level BPE pre-tokenizers: code point classes (\p{L},
  * \p{N}, \s), UTF-8 decoding, GPT-2's byte <-> code point mapping, and the
- * pre-tokenizer regexes of GPT-2, Llama 3 and SmolLM written out by hand (the
- * same splits as llama.cpp's unicode_regex_split_custom_* and its per-fragment
- * regex passes). */
+ * pre-tokenizer regexes of GPT-2, Llama 3, SmolLM and tekken written out by
+ * hand (the same splits as llama.cpp's unicode_regex_split_custom_* and its
+ * per-fragment regex passes; test_tokenizer checks them word by word against
+ * the regexes themselves). */
 #include <stdlib.h>
 
 #include "tokenizer_impl.h"
@@ -260,6 +261,82 @@ static int split_llama3(cps *c)
 	return rc;
 }
 
+/* Mistral's tekken regex, as llama.cpp runs it (std::regex over its
+ * collapsed text, where a letter outside ASCII is neither a-z nor A-Z):
+ *   [^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+
+ *  |[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*
+ *  |\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * "Upper" is a letter other than a-z, "lower" a letter other than A-Z (a
+ * letter outside ASCII is both). */
+static int tk_upper(const cps *c, size_t i)
+{
+	uint32_t cp = cp_at(c, i);
+	return (cls_at(c, i) & MRT__CP_LETTER) && !(cp >= 'a' && cp <= 'z');
+}
+
+static int tk_lower(const cps *c, size_t i)
+{
+	uint32_t cp = cp_at(c, i);
+	return (cls_at(c, i) & MRT__CP_LETTER) && !(cp >= 'A' && cp <= 'Z');
+}
+
+/* The two word alternatives at pos: an optional prefix that is not a
+ * newline, letter or number, then uppers and lowers. The first wants at
+ * least one lower after the uppers, giving back uppers that are also lower
+ * as the regex backtracks; the second takes uppers alone. End, or pos when
+ * neither matches. */
+static size_t tekken_word(const cps *c, size_t pos)
+{
+	uint32_t cp = cp_at(c, pos);
+	unsigned f = cls_at(c, pos);
+	size_t i = pos, j;
+
+	if ((f & CP_ANY) && !(f & (MRT__CP_LETTER | MRT__CP_NUMBER)) && cp != '\r' && cp != '\n')
+		i++;
+	for (j = i; tk_upper(c, j); j++)
+		;
+	for (size_t k = j + 1; k-- > i;)
+		if (tk_lower(c, k)) {
+			while (tk_lower(c, k))
+				k++;
+			return k;
+		}
+	return j > i ? j : pos;
+}
+
+static int split_tekken(cps *c)
+{
+	size_t pos = 0, e;
+	int rc = 0;
+
+	while (rc == 0 && pos < c->n) {
+		unsigned f = c->cls[pos];
+
+		if ((e = tekken_word(c, pos)) > pos) {
+			pos = e;
+		} else if (f & MRT__CP_NUMBER) {
+			pos++;
+		} else if (!((c->cp[pos] == ' ' ? cls_at(c, pos + 1) : f) & LNS) &&
+		           ((c->cp[pos] == ' ' ? cls_at(c, pos + 1) : f) & CP_ANY)) {
+			/*  ?[^\s\p{L}\p{N}]+[\r\n/]* */
+			pos += c->cp[pos] == ' ';
+			while (!(cls_at(c, pos) & LNS) && (cls_at(c, pos) & CP_ANY))
+				pos++;
+			while (cp_at(c, pos) == '\r' || cp_at(c, pos) == '\n' || cp_at(c, pos) == '/')
+				pos++;
+		} else {
+			size_t k, last_nl = 0;
+
+			for (k = pos; cls_at(c, k) & MRT__CP_SPACE; k++)
+				if (c->cp[k] == '\r' || c->cp[k] == '\n')
+					last_nl = k + 1;
+			pos = last_nl > 0 ? last_nl : spaces_end(c, pos);
+		}
+		rc = add_word(c, pos);
+	}
+	return rc;
+}
+
 /* \p{N} as words of one code point each, and GPT-2's regex on each run of
  * text between them, as if the run were the whole text (its lookaheads stop
  * at the run's end, as llama.cpp applies its second regex per fragment). */
@@ -308,6 +385,7 @@ int mrt__pretokenize(int pre, const char *text, size_t len, mrt__word_fn fn, voi
 	c.off[c.n] = (uint32_t)len;
 	rc = pre == MRT__PRE_LLAMA3   ? split_llama3(&c)
 	     : pre == MRT__PRE_SMOLLM ? split_smollm(&c)
+	     : pre == MRT__PRE_TEKKEN ? split_tekken(&c)
 	                              : split_gpt2(&c, 0);
 out:
 	free(c.cls);

@@ -11,6 +11,7 @@
 #include "mrt_llm.h"
 #include "test.h"
 #include "tokenizer.h"
+#include "tokenizer_impl.h"
 
 /* Whole file into a new NUL-terminated buffer; NULL when unreadable. */
 static char *read_all(const char *path, size_t *len)
@@ -191,7 +192,7 @@ static mrt__tokenizer *load_vocab_pre(const char *path, const char *pre, char *e
  * tokenizer.ggml.pre; and a name llama.cpp does not know is refused. */
 static void test_pre_tokenizers(const char *gpt2)
 {
-	static const char *const pres[] = {"llama-bpe", "smollm"};
+	static const char *const pres[] = {"llama-bpe", "smollm", "tekken"};
 	static const char *const sets[] = {"pre", "gpt2-encoder"};
 	const char *top = getenv("top_srcdir");
 	char inp[1024], out[1024], err[256];
@@ -231,6 +232,93 @@ static void test_pre_tokenizers(const char *gpt2)
 	err[0] = 0;
 	CHECK(load_vocab_pre(gpt2, "not-a-pre", err, sizeof(err)) == NULL);
 	CHECK(strstr(err, "tokenizer.ggml.pre \"not-a-pre\" is not supported") != NULL);
+}
+
+typedef struct words {
+	size_t len[512];
+	int n;
+} words;
+
+static int add_len(void *ctx, size_t off, size_t len)
+{
+	words *w = ctx;
+	(void)off;
+	if (w->n >= 512)
+		return -1;
+	w->len[w->n++] = len;
+	return 0;
+}
+
+/* The word splits of each pre-tokenizer against those of its regex run by
+ * the regex module (tests/fixtures/tokenizer/make_splits.py), on the
+ * strings of pre.inp and gpt2-encoder.inp: word by word, since token ids
+ * hide many split mistakes (BPE often gives the same ids either way). */
+static void test_splits(void)
+{
+	static const struct {
+		const char *name;
+		int pre;
+	} pres[] = {{"gpt-2", MRT__PRE_GPT2},
+	            {"llama-bpe", MRT__PRE_LLAMA3},
+	            {"smollm", MRT__PRE_SMOLLM},
+	            {"tekken", MRT__PRE_TEKKEN}};
+	static const char sep[] = "\n__ggml_vocab_test__\n";
+	const char *top = getenv("top_srcdir");
+	char path[1024];
+	size_t l1, l2;
+
+	snprintf(path, sizeof(path), "%s/tests/fixtures/tokenizer/pre.inp", top ? top : ".");
+	char *a = read_all(path, &l1);
+	snprintf(path, sizeof(path), "%s/tests/fixtures/tokenizer/gpt2-encoder.inp",
+	         top ? top : ".");
+	char *b = read_all(path, &l2), *all = a && b ? malloc(l1 + l2 + sizeof(sep)) : NULL;
+	CHECK(all != NULL);
+	if (!all) {
+		free(a);
+		free(b);
+		return;
+	}
+	snprintf(all, l1 + l2 + sizeof(sep), "%s%s%s", a, sep, b);
+	for (size_t p = 0; p < sizeof(pres) / sizeof(pres[0]); p++) {
+		snprintf(path, sizeof(path), "%s/tests/fixtures/tokenizer/splits.%s.out",
+		         top ? top : ".", pres[p].name);
+		size_t ol;
+		char *outs = read_all(path, &ol), *line = outs, *s = all, *end;
+		int n_str = 0, n_words = 0;
+		CHECK(outs != NULL);
+		for (; outs && line && *line; s = end + strlen(sep), n_str++) {
+			char *nl = strchr(line, '\n');
+			words w = {.n = 0}, want = {.n = 0};
+			int fails = test__failures;
+			if ((end = strstr(s, sep)) == NULL)
+				end = s + strlen(s);
+			if (nl)
+				*nl = 0;
+			for (char *q = line, *e; want.n < 512 && *q; q = e) {
+				want.len[want.n++] = strtoul(q, &e, 10);
+				if (e == q)
+					break;
+			}
+			CHECK_EQ_INT(mrt__pretokenize(pres[p].pre, s, (size_t)(end - s), add_len, &w), 0);
+			CHECK_EQ_INT(w.n, want.n);
+			for (int i = 0; i < w.n && i < want.n; i++)
+				CHECK_EQ_INT((int)w.len[i], (int)want.len[i]);
+			if (test__failures != fails)
+				fprintf(stderr, "  %s splits, string %d: \"%.*s\"\n", pres[p].name,
+				        n_str, (int)(end - s), s);
+			n_words += w.n;
+			line = nl ? nl + 1 : NULL;
+			if (*end == 0)
+				break;
+		}
+		CHECK(n_str > 50);
+		fprintf(stderr, "pre-tokenizer %s: %d strings (%d words) split as its regex\n",
+		        pres[p].name, n_str + 1, n_words);
+		free(outs);
+	}
+	free(all);
+	free(a);
+	free(b);
 }
 
 static const char *shared_vocab(char *buf, size_t n, const char *file)
@@ -443,6 +531,7 @@ int main(void)
 
 	test_utf8_prefix();
 	test_bad_files();
+	test_splits();
 
 	/* SentencePiece itself on a small model trained for the fixtures. */
 	snprintf(path, sizeof(path), "%s/tests/fixtures/tokenizer/spm-small.gguf", top ? top : ".");
