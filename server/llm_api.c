@@ -76,7 +76,7 @@ static int srv__num(json_t *body, const char *key, double lo, double hi, double 
 		PERR(e, "invalid_request", "\"%s\" must be a number", key);
 	double d = json_number_value(v);
 	if (!(d >= lo && d <= hi))
-		PERR(e, "invalid_request", "\"%s\" must be in [%g, %g]", key, lo, hi);
+		PERR(e, "invalid_request", "\"%s\" must be in [%.10g, %.10g]", key, lo, hi);
 	*out = d;
 	return 0;
 }
@@ -204,7 +204,7 @@ static int srv__gen_params(srv_llm_job *job, srv_model *m, json_t *body, srv__pe
 	g->max_tokens = (int)m->cfg.max_tokens_default;
 	if (srv__num(body, "temperature", 0, 2, &t, e) ||
 	    srv__num(body, "top_p", 0, 1, &top_p, e) || srv__num(body, "min_p", 0, 1, &min_p, e) ||
-	    srv__int(body, "top_k", 0, 1e6, &top_k, e) ||
+	    srv__int(body, "top_k", -1, 1e6, &top_k, e) ||
 	    srv__num(body, "presence_penalty", -2, 2, &pp, e) ||
 	    srv__num(body, "frequency_penalty", -2, 2, &fp, e) ||
 	    srv__num(body, "repeat_penalty", 0, 10, &rp, e) ||
@@ -222,7 +222,7 @@ static int srv__gen_params(srv_llm_job *job, srv_model *m, json_t *body, srv__pe
 	sp->temperature = (float)t;
 	sp->top_p = (float)top_p;
 	sp->min_p = (float)min_p;
-	sp->top_k = top_k;
+	sp->top_k = top_k < 0 ? 0 : top_k; /* -1: off, as vLLM and llama.cpp write it */
 	sp->presence_penalty = (float)pp;
 	sp->frequency_penalty = (float)fp;
 	sp->repeat_penalty = (float)rp;
@@ -439,7 +439,9 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 		if (json_is_array(p) && json_array_size(p) == 1)
 			p = json_array_get(p, 0);
 		if (!json_is_string(p))
-			PERR(e, "invalid_request", "\"prompt\" must be a string");
+			PERR(e, "invalid_request",
+			     "\"prompt\" must be a string, an array of one string or an array of "
+			     "token ids (one prompt per request)");
 		text = json_string_value(p);
 	}
 	size_t len = strlen(text);

@@ -225,6 +225,9 @@ const banned = await client.completions.create({ model: "tiny", prompt: refPromp
 	temperature: 0, logit_bias: { [refGen[0]]: -100 } });
 t.check(banned.choices[0].text !== c.choices[0].text &&
 	!banned.choices[0].text.startsWith(piece(refGen[0])), "logit_bias -100 bans the greedy first token");
+const topkOff = await client.completions.create({ ...seeded, top_k: -1 });
+t.checkEq(topkOff.choices[0].text, (await client.completions.create({ ...seeded, top_k: 0 })).choices[0].text,
+	"top_k -1 (vLLM's off) = top_k 0");
 const sampledBias = await client.completions.create({ model: "tiny", prompt: "abc", max_tokens: 8,
 	temperature: 1.2, seed: 5, logit_bias: { 60: 100 } });
 t.checkEq(sampledBias.choices[0].text, piece(60).repeat(8), "logit_bias +100 at temperature");
