@@ -38,13 +38,14 @@ struct mrt_llm_ctx {
 	mrt__pool *pool;
 	mrt__attn_kern ak; /* attention kernels for this model's head size */
 
-	/* KV cache, F16 (default) or F32 elements of kv_size bytes:
+	/* KV cache, F16 (default), F32 or Q8_0 elements (kv_bytes):
 	 * [n_seq][n_layer][n_head_kv][n_ctx][head_dim] each of K and V (one
 	 * head's keys are contiguous, so attention streams them), i.e.
-	 * 2 * kv_size * n_seq * n_layer * n_ctx * n_embd_kv bytes (a 110M model
-	 * with n_embd_kv 768, 12 layers, 2048 tokens: 72 MiB per slot at F16). */
+	 * 2 * n_seq * n_layer * n_ctx * n_embd_kv elements (a 110M model with
+	 * n_embd_kv 768, 12 layers, 2048 tokens: 72 MiB per slot at F16, 38 MiB
+	 * at Q8_0, whose rows of head_dim % 32 == 0 elements are whole blocks). */
 	void *kcache, *vcache;
-	size_t kv_size;
+	int kv_kind; /* MRT__KV_F32, MRT__KV_F16, MRT__KV_Q8 */
 	int *seq_len; /* n_seq: tokens held by each slot */
 
 	/* scratch arena (one allocation, 64-byte aligned sections) */
@@ -181,6 +182,12 @@ static int make_arena(mrt_llm_ctx *c)
 	return 0;
 }
 
+/* Bytes of n cache elements (for Q8_0, n is a multiple of 32). */
+static size_t kv_bytes(const mrt_llm_ctx *c, size_t n)
+{
+	return c->kv_kind == MRT__KV_Q8 ? n / 32 * 34 : n * (c->kv_kind == MRT__KV_F16 ? 2 : 4);
+}
+
 static int check_params(const mrt_llm_params *p, char *err, size_t errlen)
 {
 	if (p->n_ctx < 1 || p->n_seq < 1 || p->n_batch < 1 || p->n_threads < 1 ||
@@ -190,9 +197,10 @@ static int check_params(const mrt_llm_params *p, char *err, size_t errlen)
 		    "llm context: n_ctx %d, n_seq %d, n_batch %d must be >= 1 and n_threads "
 		    "%d in [1, %d]",
 		    p->n_ctx, p->n_seq, p->n_batch, p->n_threads, LLM_MAX_THREADS);
-	if (p->kv_type != MRT_TYPE_F16 && p->kv_type != MRT_TYPE_F32)
+	if (p->kv_type != MRT_TYPE_F16 && p->kv_type != MRT_TYPE_F32 &&
+	    p->kv_type != MRT_TYPE_Q8_0)
 		return mrt__errf(err, errlen, MRT_ERR_INVALID,
-				 "llm context: KV cache type %d: f16 or f32 only", p->kv_type);
+				 "llm context: KV cache type %d: f16, f32 or q8_0 only", p->kv_type);
 	return 0;
 }
 
@@ -213,11 +221,20 @@ mrt_llm_ctx *mrt_llm_ctx_new(const mrt_model *model, const mrt_llm_params *param
 	c->p = params ? *params : mrt_llm_default_params();
 	if (check_params(&c->p, err, errlen) != 0)
 		goto fail;
-	c->kv_size = c->p.kv_type == MRT_TYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+	c->kv_kind = c->p.kv_type == MRT_TYPE_F16   ? MRT__KV_F16
+	             : c->p.kv_type == MRT_TYPE_Q8_0 ? MRT__KV_Q8
+	                                             : MRT__KV_F32;
+	if (c->kv_kind == MRT__KV_Q8 && l->head_dim % 32 != 0) {
+		mrt__errf(err, errlen, MRT_ERR_INVALID,
+		          "llm context: a q8_0 KV cache needs a head size that is a multiple of 32 "
+		          "(this model's is %d); use f16",
+		          l->head_dim);
+		goto fail;
+	}
 	if (__builtin_mul_overflow((size_t)c->p.n_seq, (size_t)l->n_layer, &cells) ||
 	    __builtin_mul_overflow(cells, (size_t)c->p.n_ctx, &cells) ||
 	    __builtin_mul_overflow(cells, (size_t)l->n_embd_kv, &cells) ||
-	    __builtin_mul_overflow(cells, c->kv_size, &bytes) ||
+	    __builtin_mul_overflow(cells, (size_t)4, &bytes) || (bytes = kv_bytes(c, cells)) == 0 ||
 	    (c->kcache = malloc(bytes)) == NULL || (c->vcache = malloc(bytes)) == NULL) {
 		mrt__errf(err, errlen, MRT_ERR_NOMEM,
 		     "llm context: KV cache of %d slots x %d tokens x %d layers x %d too large",
@@ -231,7 +248,7 @@ mrt_llm_ctx *mrt_llm_ctx_new(const mrt_model *model, const mrt_llm_params *param
 		goto nomem;
 	if (c->p.n_threads > 1 && (c->pool = mrt__pool_new(c->p.n_threads)) == NULL)
 		goto nomem;
-	c->ak = mrt__attn_kernels(l->head_dim, c->p.kv_type == MRT_TYPE_F16, 1);
+	c->ak = mrt__attn_kernels(l->head_dim, c->kv_kind, 1);
 	return c;
 nomem:
 	mrt__errf(err, errlen, MRT_ERR_NOMEM, "llm context: out of memory");
@@ -355,8 +372,8 @@ static void rows_range(const rows_job *j, int r0, int r1)
 			rope_row(c, k, t, l->n_head_kv);
 			for (int h = 0; h < l->n_head_kv; h++) {
 				size_t at = cache_at(c, j->seq[t], j->layer, h, c->pos[t]);
-				c->ak.store((char *)c->kcache + at * c->kv_size, k + (size_t)h * hd, hd);
-				c->ak.store((char *)c->vcache + at * c->kv_size, v + (size_t)h * hd, hd);
+				c->ak.store((char *)c->kcache + kv_bytes(c, at), k + (size_t)h * hd, hd);
+				c->ak.store((char *)c->vcache + kv_bytes(c, at), v + (size_t)h * hd, hd);
 			}
 		}
 	}
@@ -444,8 +461,8 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores)
 	int e0 = c->tiles[tile], hd = l->head_dim, group = l->n_head / l->n_head_kv;
 	int rows = (c->tiles[tile + 1] - e0) * group;
 	size_t base = cache_at(c, j->seq[e0], j->layer, kvh, 0);
-	const char *kc = (const char *)c->kcache + base * c->kv_size;
-	const char *vc = (const char *)c->vcache + base * c->kv_size;
+	const char *kc = (const char *)c->kcache + kv_bytes(c, base);
+	const char *vc = (const char *)c->vcache + kv_bytes(c, base);
 	float scale = 1.0f / sqrtf((float)hd), *sa = scores, *sb = scores + c->p.n_ctx;
 
 	for (int r = 0; r < rows; r += 2) {
@@ -460,7 +477,7 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores)
 		int nc = a.n_keys < b.n_keys ? a.n_keys : b.n_keys;
 		att_row *lg = a.n_keys > nc ? &a : &b;
 		float *sl = lg == &a ? sa : sb;
-		size_t rest = (size_t)nc * hd * c->kv_size;
+		size_t rest = kv_bytes(c, (size_t)nc * hd);
 		c->ak.scores2(a.q, b.q, kc, nc, hd, scale, sa, sb);
 		if (lg->n_keys > nc)
 			c->ak.scores(lg->q, kc + rest, lg->n_keys - nc, hd, scale, sl + nc);

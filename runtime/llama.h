@@ -71,10 +71,13 @@ typedef struct mrt__attn_kern {
 	void (*silu)(float *g, const float *u, int n);
 } mrt__attn_kern;
 
-/* The fastest kernel set the CPU runs for heads of head_dim elements and
- * an F16 (kv_f16) or F32 cache (AVX2 needs head_dim % 16 == 0, and F16C
- * for F16), else the reference; simd 0 asks for the reference (tests). */
-mrt__attn_kern mrt__attn_kernels(int head_dim, int kv_f16, int simd);
+/* KV cache element kinds of the attention kernels. */
+enum { MRT__KV_F32 = 0, MRT__KV_F16 = 1, MRT__KV_Q8 = 2 /* head_dim % 32 == 0 */ };
+
+/* The fastest kernel set the CPU runs for heads of head_dim elements and a
+ * cache of kind kv (AVX2 needs head_dim % 16 == 0, and F16C for F16 and
+ * Q8_0), else the reference; simd 0 asks for the reference (tests). */
+mrt__attn_kern mrt__attn_kernels(int head_dim, int kv, int simd);
 
 /* The llama description of a model, or NULL for a graph model. */
 const mrt__llama *mrt__model_llama(const mrt_model *model);

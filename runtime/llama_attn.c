@@ -1,9 +1,11 @@
 /* Attention kernels of the llama decoder: dot products of queries with a
  * head's contiguous keys, softmax, and weighted sums of values, as a plain C
  * reference and AVX2 versions chosen at run time (see llama.h). The cache
- * holds keys and values as F32 or as F16 (half the memory and half the
- * bytes streamed per step); every kernel exists for both, and an F16
- * element is widened to the same float by all of them. */
+ * holds keys and values as F32, as F16 (half the memory and half the bytes
+ * streamed per step), or as Q8_0 blocks of 32 (an F16 scale and 32 int8:
+ * 34 bytes, 0.53 of F16); every kernel exists for the three, and an
+ * element is widened to the same float by all of them (a Q8_0 element is
+ * scale x q, which a float holds exactly). */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -16,21 +18,35 @@
  * scores2/wsum2: the same for two queries at once, sharing the loads of
  * K and V. Each value is computed the same way whatever tile, pairing or
  * batch it belongs to, so batching never changes a result. The _t
- * templates take H = 1 for F16 elements; the _f32 and _f16 entry points
- * at the end instantiate them. */
+ * templates take H = 0 for F32, 1 for F16 and 2 for Q8_0 elements (then
+ * hd % 32 == 0); the _f32, _f16 and _q8 entry points at the end
+ * instantiate them. */
 
 #define INL static inline __attribute__((always_inline))
+#define Q8_BLOCK 34 /* bytes of 32 Q8_0 elements: F16 scale, then 32 int8 */
 
-/* Element i of a cache row: F32, or F16 widened. */
+INL uint16_t rd16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
+/* Element i of a cache row that starts at p: F32, F16 widened, or a Q8_0
+ * element as scale x q. */
 INL float kv_elt(const void *p, size_t i, int H)
 {
+	if (H == 2) {
+		const uint8_t *b = (const uint8_t *)p + i / 32 * Q8_BLOCK;
+		return mrt_f16_to_f32(rd16(b)) * (float)(int8_t)b[2 + i % 32];
+	}
 	return H ? mrt_f16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
 }
 
-/* Element offset i of a cache row pointer. */
+/* The row start i elements after row start p (Q8_0: i % 32 == 0). */
 INL const void *kv_off(const void *p, size_t i, int H)
 {
-	return (const char *)p + i * (H ? sizeof(uint16_t) : sizeof(float));
+	return (const char *)p + (H == 2 ? i / 32 * Q8_BLOCK : i * (H ? sizeof(uint16_t) : sizeof(float)));
 }
 
 INL void scores_ref_t(const float *q, const void *k, int n_keys, int hd, float scale, float *out,
@@ -63,9 +79,15 @@ INL void wsum_ref_t(const float *p, const void *v, int n_keys, int hd, float *ou
 
 #define TGT __attribute__((target("avx2,fma,f16c")))
 
-/* 8 elements of a cache row from element i, as floats. */
+/* 8 elements of the cache row starting at p from element i (i % 8 == 0),
+ * as floats: kv_elt's values. */
 INL TGT __m256 kv_load8(const void *p, size_t i, int H)
 {
+	if (H == 2) {
+		const uint8_t *b = (const uint8_t *)p + i / 32 * Q8_BLOCK;
+		__m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + i % 32)));
+		return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(_cvtsh_ss(rd16(b))));
+	}
 	return H ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i)))
 		 : _mm256_loadu_ps((const float *)p + i);
 }
@@ -78,12 +100,147 @@ TGT static inline float hsum_avx2(__m256 v)
 	return _mm_cvtss_f32(h);
 }
 
+/* ---- Q8_0 rows on AVX2: the scale leaves the element loop ----
+ * scores: per block of 32, s0 = q0 k0 + q2 k2 and s1 = q1 k1 + q3 k3 over
+ * its four groups of 8, then a0 += s0 d and a1 += s1 d; the dot product is
+ * hsum(a0 + a1). wsum: out += (p_j d) v_j per block. Every AVX2 path,
+ * single or paired, does exactly this per key and value, so pairing and
+ * splitting keep their bytes; the reference widens each element instead
+ * (a different rounding, within the tests' tolerance). */
+
+INL TGT __m256 q8_cvt8(const uint8_t *p)
+{
+	return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+
+INL TGT float q8_scale(const uint8_t *blk)
+{
+	return _cvtsh_ss(rd16(blk));
+}
+
+/* One block of 32 (its elements x[0..3] as floats, scale d) into a query's
+ * pair of accumulators. */
+INL TGT void q8_acc(const float *q, const __m256 *x, __m256 d, __m256 *a0, __m256 *a1)
+{
+	__m256 s0 = _mm256_mul_ps(_mm256_loadu_ps(q), x[0]);
+	__m256 s1 = _mm256_mul_ps(_mm256_loadu_ps(q + 8), x[1]);
+	s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + 16), x[2], s0);
+	s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + 24), x[3], s1);
+	*a0 = _mm256_fmadd_ps(s0, d, *a0);
+	*a1 = _mm256_fmadd_ps(s1, d, *a1);
+}
+
+/* The block at blk: its 32 elements as floats, and its scale. */
+INL TGT __m256 q8_block(const uint8_t *blk, __m256 *x)
+{
+#pragma GCC unroll 4
+	for (int u = 0; u < 4; u++)
+		x[u] = q8_cvt8(blk + 2 + 8 * u);
+	return _mm256_set1_ps(q8_scale(blk));
+}
+
+/* q . k and, when qb, qb . k for the Q8_0 row k of hd elements. */
+INL TGT void q8_dot2(const float *qa, const float *qb, const uint8_t *k, int hd, float *oa,
+                     float *ob)
+{
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, x[4];
+	for (int i = 0; i < hd; i += 32, k += Q8_BLOCK) {
+		__m256 d = q8_block(k, x);
+		q8_acc(qa + i, x, d, &a0, &a1);
+		if (qb)
+			q8_acc(qb + i, x, d, &b0, &b1);
+	}
+	*oa = hsum_avx2(_mm256_add_ps(a0, a1));
+	if (qb)
+		*ob = hsum_avx2(_mm256_add_ps(b0, b1));
+}
+
+/* q . k_u for the NK Q8_0 rows k_u = k + u row (the arithmetic of q8_dot2,
+ * NK keys side by side for their independent chains). */
+INL TGT void q8_dotn(const float *q, const uint8_t *k, size_t row, int hd, float *out, int NK)
+{
+	__m256 a0[4], a1[4], x[4];
+#pragma GCC unroll 4
+	for (int u = 0; u < NK; u++)
+		a0[u] = a1[u] = _mm256_setzero_ps();
+	for (int i = 0; i < hd; i += 32, k += Q8_BLOCK) {
+#pragma GCC unroll 4
+		for (int u = 0; u < NK; u++) {
+			__m256 d = q8_block(k + row * (size_t)u, x);
+			q8_acc(q + i, x, d, &a0[u], &a1[u]);
+		}
+	}
+#pragma GCC unroll 4
+	for (int u = 0; u < NK; u++)
+		out[u] = hsum_avx2(_mm256_add_ps(a0[u], a1[u]));
+}
+
+/* out (+)= sum_j p[j] v_j (and outb with pb) over values i .. i + 32 NB - 1
+ * of the Q8_0 rows v, NB blocks at a time. */
+INL TGT void q8_wsum_cols(const float *pa, const float *pb, const uint8_t *v, int n_keys, int hd,
+                          float *outa, float *outb, int accumulate, int i, int NB)
+{
+	__m256 o[8], ob[8];
+	const size_t row = (size_t)hd / 32 * Q8_BLOCK;
+	v += (size_t)i / 32 * Q8_BLOCK;
+#pragma GCC unroll 8
+	for (int u = 0; u < 4 * NB; u++) {
+		o[u] = accumulate ? _mm256_loadu_ps(outa + i + 8 * u) : _mm256_setzero_ps();
+		ob[u] = _mm256_setzero_ps();
+	}
+	for (int j = 0; j < n_keys; j++, v += row) {
+#pragma GCC unroll 2
+		for (int b = 0; b < NB; b++) {
+			const uint8_t *blk = v + b * Q8_BLOCK;
+			float d = q8_scale(blk);
+			__m256 wa = _mm256_set1_ps(pa[j] * d), wb = _mm256_setzero_ps();
+			if (pb)
+				wb = _mm256_set1_ps(pb[j] * d);
+#pragma GCC unroll 4
+			for (int u = 0; u < 4; u++) {
+				__m256 x = q8_cvt8(blk + 2 + 8 * u);
+				o[4 * b + u] = _mm256_fmadd_ps(wa, x, o[4 * b + u]);
+				if (pb)
+					ob[4 * b + u] = _mm256_fmadd_ps(wb, x, ob[4 * b + u]);
+			}
+		}
+	}
+#pragma GCC unroll 8
+	for (int u = 0; u < 4 * NB; u++) {
+		_mm256_storeu_ps(outa + i + 8 * u, o[u]);
+		if (pb)
+			_mm256_storeu_ps(outb + i + 8 * u, ob[u]);
+	}
+}
+
+INL TGT void q8_wsum(const float *pa, const float *pb, const void *v, int n_keys, int hd,
+                     float *outa, float *outb, int accumulate)
+{
+	int i = 0;
+	if (!pb) /* one query: 64 values (8 FMA chains) at a time */
+		for (; i + 64 <= hd; i += 64)
+			q8_wsum_cols(pa, NULL, v, n_keys, hd, outa, NULL, accumulate, i, 2);
+	for (; i < hd; i += 32)
+		q8_wsum_cols(pa, pb, v, n_keys, hd, outa, outb, accumulate, i, 1);
+}
+
 /* hd % 16 == 0 (checked at context creation). Two keys at a time, each with
  * its own pair of accumulators; a lone last key runs the same arithmetic. */
 INL TGT void scores_avx2_t(const float *q, const void *k, int n_keys, int hd, float scale,
                            float *out, int H)
 {
 	int j = 0;
+
+	if (H == 2) {
+		const size_t row = (size_t)hd / 32 * Q8_BLOCK;
+		for (; j + 4 <= n_keys; j += 4)
+			q8_dotn(q, (const uint8_t *)k + row * (size_t)j, row, hd, out + j, 4);
+		for (; j < n_keys; j++)
+			q8_dotn(q, (const uint8_t *)k + row * (size_t)j, row, hd, out + j, 1);
+		for (j = 0; j < n_keys; j++)
+			out[j] *= scale;
+		return;
+	}
 
 	/* 4 keys at a time: 8 independent FMA chains (2 were latency-bound) */
 	for (; j + 4 <= n_keys; j += 4) {
@@ -223,7 +380,7 @@ INL TGT void wsum_cols_t(const float *p, const void *v, int n_keys, int hd, floa
                          int accumulate, int H, int i, int NV)
 {
 	__m256 o[8];
-	const void *vr = kv_off(v, (size_t)i, H);
+	const void *vr = v;
 #pragma GCC unroll 8
 	for (int u = 0; u < NV; u++)
 		o[u] = accumulate ? _mm256_loadu_ps(out + i + 8 * u) : _mm256_setzero_ps();
@@ -231,7 +388,7 @@ INL TGT void wsum_cols_t(const float *p, const void *v, int n_keys, int hd, floa
 		__m256 pj = _mm256_set1_ps(p[j]);
 #pragma GCC unroll 8
 		for (int u = 0; u < NV; u++)
-			o[u] = _mm256_fmadd_ps(pj, kv_load8(vr, (size_t)(8 * u), H), o[u]);
+			o[u] = _mm256_fmadd_ps(pj, kv_load8(vr, (size_t)(i + 8 * u), H), o[u]);
 	}
 #pragma GCC unroll 8
 	for (int u = 0; u < NV; u++)
@@ -243,6 +400,11 @@ INL TGT void wsum_avx2_t(const float *p, const void *v, int n_keys, int hd, floa
                          int accumulate, int H)
 {
 	int i = 0;
+
+	if (H == 2) {
+		q8_wsum(p, NULL, v, n_keys, hd, out, NULL, accumulate);
+		return;
+	}
 	for (; i + 64 <= hd; i += 64)
 		wsum_cols_t(p, v, n_keys, hd, out, accumulate, H, i, 8);
 	switch ((hd - i) / 16) {
@@ -259,6 +421,16 @@ INL TGT void scores2_avx2_t(const float *qa, const float *qb, const void *k, int
                             float scale, float *outa, float *outb, int H)
 {
 	int j = 0;
+
+	if (H == 2) {
+		const size_t row = (size_t)hd / 32 * Q8_BLOCK;
+		for (; j < n_keys; j++) {
+			q8_dot2(qa, qb, (const uint8_t *)k + row * (size_t)j, hd, outa + j, outb + j);
+			outa[j] *= scale;
+			outb[j] *= scale;
+		}
+		return;
+	}
 
 	for (; j + 2 <= n_keys; j += 2) {
 		const void *k0 = kv_off(k, (size_t)j * hd, H), *k1 = kv_off(k0, (size_t)hd, H);
@@ -294,18 +466,23 @@ INL TGT void wsum2_avx2_t(const float *pa, const float *pb, const void *v, int n
                           float *outa, float *outb, int H)
 {
 	int i = 0;
+
+	if (H == 2) {
+		q8_wsum(pa, pb, v, n_keys, hd, outa, outb, 0);
+		return;
+	}
 	/* 32 values of both queries at a time: 8 FMA chains */
 	for (; i + 32 <= hd; i += 32) {
 		__m256 a[4], b[4];
 #pragma GCC unroll 4
 		for (int u = 0; u < 4; u++)
 			a[u] = b[u] = _mm256_setzero_ps();
-		const void *vr = kv_off(v, (size_t)i, H);
+		const void *vr = v;
 		for (int j = 0; j < n_keys; j++, vr = kv_off(vr, (size_t)hd, H)) {
 			__m256 pj = _mm256_set1_ps(pa[j]), qj = _mm256_set1_ps(pb[j]);
 #pragma GCC unroll 4
 			for (int u = 0; u < 4; u++) {
-				__m256 x = kv_load8(vr, (size_t)(8 * u), H);
+				__m256 x = kv_load8(vr, (size_t)(i + 8 * u), H);
 				a[u] = _mm256_fmadd_ps(pj, x, a[u]);
 				b[u] = _mm256_fmadd_ps(qj, x, b[u]);
 			}
@@ -318,9 +495,9 @@ INL TGT void wsum2_avx2_t(const float *pa, const float *pb, const void *v, int n
 	}
 	for (; i < hd; i += 16) {
 		__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
-		const void *vr = kv_off(v, (size_t)i, H);
+		const void *vr = v;
 		for (int j = 0; j < n_keys; j++, vr = kv_off(vr, (size_t)hd, H)) {
-			__m256 v0 = kv_load8(vr, 0, H), v1 = kv_load8(vr, 8, H);
+			__m256 v0 = kv_load8(vr, (size_t)i, H), v1 = kv_load8(vr, (size_t)i + 8, H);
 			__m256 pj = _mm256_set1_ps(pa[j]), qj = _mm256_set1_ps(pb[j]);
 			a0 = _mm256_fmadd_ps(pj, v0, a0);
 			a1 = _mm256_fmadd_ps(pj, v1, a1);
@@ -380,6 +557,12 @@ static void store_f16_ref(void *dst, const float *src, int n)
 	mrt_quantize(MRT_TYPE_F16, src, dst, (size_t)n);
 }
 
+/* Q8_0 blocks of 32 as ggml makes them (n % 32 == 0). */
+static void store_q8(void *dst, const float *src, int n)
+{
+	mrt_quantize(MRT_TYPE_Q8_0, src, dst, (size_t)n);
+}
+
 TGT static void store_f16_avx2(void *dst, const float *src, int n)
 {
 	uint16_t *d = dst;
@@ -390,10 +573,51 @@ TGT static void store_f16_avx2(void *dst, const float *src, int n)
 	store_f16_ref(d + i, src + i, n - i);
 }
 
+/* mrt_quantize's Q8_0 blocks (n % 32 == 0), byte for byte: d = max|x| / 127
+ * rounded to half, q = roundf(x / d) (halves away from zero: trunc, then one
+ * more where the exact remainder is at least a half) clamped to 127. */
+TGT static void store_q8_avx2(void *dst, const float *src, int n)
+{
+	uint8_t *out = dst;
+	const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+	const __m256 lim = _mm256_set1_ps(127.0f);
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	for (int i = 0; i + 32 <= n; i += 32, out += Q8_BLOCK) {
+		__m256 x[4], m = _mm256_setzero_ps();
+#pragma GCC unroll 4
+		for (int u = 0; u < 4; u++) {
+			x[u] = _mm256_loadu_ps(src + i + 8 * u);
+			m = _mm256_max_ps(_mm256_and_ps(x[u], absm), m); /* a NaN lane keeps m */
+		}
+		__m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+		h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+		h = _mm_max_ss(h, _mm_movehdup_ps(h));
+		uint16_t dh = mrt_f32_to_f16(_mm_cvtss_f32(h) / 127.0f);
+		float d = mrt_f16_to_f32(dh), id = d != 0.0f ? 1.0f / d : 0.0f;
+		memcpy(out, &dh, 2);
+		__m256i q[4];
+#pragma GCC unroll 4
+		for (int u = 0; u < 4; u++) {
+			__m256 v = _mm256_mul_ps(x[u], _mm256_set1_ps(id));
+			__m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+			__m256 up = _mm256_cmp_ps(_mm256_and_ps(_mm256_sub_ps(v, t), absm), half,
+			                          _CMP_GE_OQ);
+			t = _mm256_add_ps(t, _mm256_and_ps(up, _mm256_or_ps(_mm256_andnot_ps(absm, v), one)));
+			t = _mm256_min_ps(_mm256_max_ps(t, _mm256_sub_ps(_mm256_setzero_ps(), lim)), lim);
+			q[u] = _mm256_cvttps_epi32(t);
+		}
+		__m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
+		                               _mm256_packs_epi32(q[2], q[3]));
+		_mm256_storeu_si256((__m256i *)(out + 2), _mm256_permutevar8x32_epi32(p, order));
+	}
+}
+
 /* The entry points: one per kernel, element type and instruction set. */
 #define KV_ENTRY(attr, name, params, ...)                                                         \
 	attr static void name##_f32 params { name##_t(__VA_ARGS__, 0); }                          \
-	attr static void name##_f16 params { name##_t(__VA_ARGS__, 1); }
+	attr static void name##_f16 params { name##_t(__VA_ARGS__, 1); }                          \
+	attr static void name##_q8 params { name##_t(__VA_ARGS__, 2); }
 #define KV_SET(attr, isa)                                                                          \
 	KV_ENTRY(attr, scores_##isa,                                                               \
 	         (const float *q, const void *k, int n_keys, int hd, float scale, float *out), q, \
@@ -416,22 +640,26 @@ KV_SET(TGT, avx2)
 #undef KV_ENTRY
 #undef NOATTR
 
-mrt__attn_kern mrt__attn_kernels(int head_dim, int kv_f16, int simd)
+mrt__attn_kern mrt__attn_kernels(int head_dim, int kv, int simd)
 {
-	static const mrt__attn_kern ref[2] = {
+	static const mrt__attn_kern ref[3] = {
 	    {scores_ref_f32, scores2_ref_f32, softmax_ref, wsum_ref_f32, wsum2_ref_f32, store_f32,
 	     silu_ref},
 	    {scores_ref_f16, scores2_ref_f16, softmax_ref, wsum_ref_f16, wsum2_ref_f16,
-	     store_f16_ref, silu_ref}};
-	static const mrt__attn_kern avx2[2] = {
+	     store_f16_ref, silu_ref},
+	    {scores_ref_q8, scores2_ref_q8, softmax_ref, wsum_ref_q8, wsum2_ref_q8, store_q8,
+	     silu_ref}};
+	static const mrt__attn_kern avx2[3] = {
 	    {scores_avx2_f32, scores2_avx2_f32, softmax_avx2, wsum_avx2_f32, wsum2_avx2_f32,
 	     store_f32, silu_avx2},
 	    {scores_avx2_f16, scores2_avx2_f16, softmax_avx2, wsum_avx2_f16, wsum2_avx2_f16,
-	     store_f16_avx2, silu_avx2}};
+	     store_f16_avx2, silu_avx2},
+	    {scores_avx2_q8, scores2_avx2_q8, softmax_avx2, wsum_avx2_q8, wsum2_avx2_q8,
+	     store_q8_avx2, silu_avx2}};
 
-	kv_f16 = kv_f16 != 0;
+	kv = kv == MRT__KV_F16 ? 1 : kv == MRT__KV_Q8 ? 2 : 0;
 	if (simd && head_dim % 16 == 0 && __builtin_cpu_supports("avx2") &&
-	    __builtin_cpu_supports("fma") && (!kv_f16 || __builtin_cpu_supports("f16c")))
-		return avx2[kv_f16];
-	return ref[kv_f16];
+	    __builtin_cpu_supports("fma") && (kv == 0 || __builtin_cpu_supports("f16c")))
+		return avx2[kv];
+	return ref[kv];
 }

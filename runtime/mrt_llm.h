@@ -63,7 +63,8 @@ typedef struct mrt_llm_params {
 	int n_batch;   /* most tokens in one mrt_llm_decode call, default 512 */
 	int n_threads; /* default 1 */
 	int kv_type;   /* KV cache elements (mrt_gguf.h): MRT_TYPE_F16 (default: half the memory and
-	                  the bytes attention reads) or MRT_TYPE_F32 */
+	                  the bytes attention reads), MRT_TYPE_F32, or MRT_TYPE_Q8_0 (0.53 of F16;
+	                  the model's head size must be a multiple of 32) */
 } mrt_llm_params;
 mrt_llm_params mrt_llm_default_params(void);
 

@@ -114,8 +114,10 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 		p.kv_type = MRT_TYPE_F16;
 	} else if (strcmp(m->cfg.kv_cache_type, "f32") == 0) {
 		p.kv_type = MRT_TYPE_F32;
+	} else if (strcmp(m->cfg.kv_cache_type, "q8_0") == 0) {
+		p.kv_type = MRT_TYPE_Q8_0;
 	} else {
-		snprintf(err, errlen, "kv_cache_type '%s': f16 or f32", m->cfg.kv_cache_type);
+		snprintf(err, errlen, "kv_cache_type '%s': f16, f32 or q8_0", m->cfg.kv_cache_type);
 		goto fail;
 	}
 	p.n_ctx = l->n_ctx;

@@ -8,8 +8,12 @@
  *   bench_llama profile FILE THREADS STREAMS STEPS
  *                                      tokens/s of one case for perf record
  *                                      (STREAMS 0: a prompt of STEPS tokens)
- * BENCH_KV=f32 in the environment runs an F32 KV cache (default F16, as
- * modeld). */
+ *   bench_llama deep FILE THREADS STREAMS DEPTH STEPS
+ *                                      decoding after DEPTH-token prompts
+ *   bench_llama attn KEYS HEADS        the attention kernels alone, F16 and
+ *                                      Q8_0 caches
+ * BENCH_KV=f32 or q8_0 in the environment runs an F32 or Q8_0 KV cache
+ * (default F16, as modeld). */
 #include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,6 +24,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "llama.h"
 #include "mrt.h"
 #include "mrt_gguf.h"
 #include "mrt_llm.h"
@@ -371,7 +376,10 @@ static mrt_llm_ctx *open_ctx(const char *path, int threads, int n_ctx, mrt_model
 	p.n_batch = PROMPT;
 	p.n_threads = threads;
 	const char *kv = getenv("BENCH_KV");
-	p.kv_type = kv && strcmp(kv, "f32") == 0 ? MRT_TYPE_F32 : MRT_TYPE_F16;
+	p.kv_type = !kv                      ? MRT_TYPE_F16
+	            : strcmp(kv, "f32") == 0  ? MRT_TYPE_F32
+	            : strcmp(kv, "q8_0") == 0 ? MRT_TYPE_Q8_0
+	                                      : MRT_TYPE_F16;
 	if ((c = mrt_llm_ctx_new(*m, &p, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
 		mrt_model_free(*m);
@@ -405,19 +413,27 @@ static double prompt_rate(mrt_llm_ctx *c, int n)
 /* Aggregate decode tokens/s of B sequences (one token each per step)
  * after a 16-token prompt each; *cpu_ms (OUT) gets the CPU time of all
  * threads per generated token. */
-static double decode_rate(mrt_llm_ctx *c, int B, int steps, double *cpu_ms)
+/* B streams decoding steps tokens each, one per stream per step, after a
+ * prompt of depth tokens each (read in chunks of PROMPT). */
+static double decode_rate_at(mrt_llm_ctx *c, int B, int depth, int steps, double *cpu_ms)
 {
-	int32_t s[MAXSEQ], toks[MAXSEQ], ps[16], pt[16];
-	int8_t w[MAXSEQ], pw[16] = {0};
+	static int32_t ps[PROMPT], pt[PROMPT];
+	static int8_t pw[PROMPT];
+	int32_t s[MAXSEQ], toks[MAXSEQ];
+	int8_t w[MAXSEQ];
 
 	for (int i = 0; i < B; i++) {
 		mrt_llm_seq_clear(c, i);
 		s[i] = i, w[i] = 1;
-		for (int j = 0; j < 16; j++)
-			ps[j] = i, pt[j] = (int32_t)((i * 16 + j) * 7919 % VOCAB);
-		pw[15] = 1;
-		if (decode(c, 16, pt, ps, pw))
-			return -1;
+		for (int off = 0; off < depth; off += PROMPT) {
+			int n = depth - off < PROMPT ? depth - off : PROMPT;
+			for (int j = 0; j < n; j++) {
+				ps[j] = i, pw[j] = off + j == depth - 1;
+				pt[j] = (int32_t)((i * 16 + off + j) * 7919 % VOCAB);
+			}
+			if (decode(c, n, pt, ps, pw))
+				return -1;
+		}
 	}
 	double t0 = now(), cpu = cpu_seconds();
 	for (int step = 0; step < steps; step++) {
@@ -428,6 +444,11 @@ static double decode_rate(mrt_llm_ctx *c, int B, int steps, double *cpu_ms)
 	}
 	*cpu_ms = (cpu_seconds() - cpu) * 1e3 / (B * steps);
 	return B * steps / (now() - t0);
+}
+
+static double decode_rate(mrt_llm_ctx *c, int B, int steps, double *cpu_ms)
+{
+	return decode_rate_at(c, B, 16, steps, cpu_ms);
 }
 
 /* One table row: medians over ROUNDS rounds. Each round measures the
@@ -491,6 +512,68 @@ static int profile(const char *path, int threads, int B, int steps)
 	return r < 0;
 }
 
+/* Decoding deep in the context: STREAMS streams each read a prompt of
+ * DEPTH tokens, then decode STEPS tokens together; tokens/s and CPU time
+ * per token as profile prints them. The KV cache reads grow with DEPTH
+ * (BENCH_KV chooses their type). */
+static int deep(const char *path, int threads, int B, int depth, int steps)
+{
+	mrt_model *m;
+	double cpu_ms, r;
+	if (B < 1 || B > MAXSEQ || depth < 1 || steps < 1)
+		return 1;
+	mrt_llm_ctx *c = open_ctx(path, threads, depth + steps + 16, &m);
+	if (c == NULL)
+		return 1;
+	r = decode_rate_at(c, B, depth, steps, &cpu_ms);
+	printf("%.1f tokens/s %.2f cpu-ms/token\n", r, cpu_ms);
+	mrt_llm_ctx_free(c);
+	mrt_model_free(m);
+	return r < 0;
+}
+
+/* The attention kernels alone, one thread: one query against KEYS keys of
+ * one head (head size 64: scores, softmax, weighted sum) for each of HEADS
+ * heads stored one after another, so many heads come from memory and few
+ * from the caches; best of 5 passes, per head, for the F16 and Q8_0 caches. */
+static int attn(int n, int heads)
+{
+	enum { HD = 64 };
+	if (n < 1 || heads < 1)
+		return 1;
+	for (int kind = MRT__KV_F16; kind <= MRT__KV_Q8; kind++) {
+		mrt__attn_kern ak = mrt__attn_kernels(HD, kind, 1);
+		size_t rowb = kind == MRT__KV_Q8 ? HD / 32 * 34 : HD * 2, rows = (size_t)n * heads;
+		char *K = malloc(rowb * rows), *V = malloc(rowb * rows);
+		float q[HD], out[HD], x[HD], *sc = malloc(sizeof(float) * (size_t)n), best = 1e9f;
+		if (!K || !V || !sc)
+			return 1;
+		for (size_t j = 0; j < rows; j++) {
+			for (int i = 0; i < HD; i++)
+				x[i] = (float)((j * 31 + (size_t)i * 17) % 97) / 97.0f - 0.5f;
+			ak.store(K + rowb * j, x, HD);
+			ak.store(V + rowb * j, x, HD);
+		}
+		for (int i = 0; i < HD; i++)
+			q[i] = 0.01f * (float)i;
+		for (int r = 0; r < 5; r++) {
+			double t0 = now();
+			for (int h = 0; h < heads; h++) {
+				ak.scores(q, K + rowb * (size_t)n * h, n, HD, 0.125f, sc);
+				ak.softmax(sc, n);
+				ak.wsum(sc, V + rowb * (size_t)n * h, n, HD, out, 0);
+			}
+			float t = (float)((now() - t0) / heads);
+			best = t < best ? t : best;
+		}
+		printf("%s cache: %.1f us per head (%d keys, %d heads, %.0f MB)\n",
+		       kind == MRT__KV_Q8 ? "q8_0" : "f16", best * 1e6, n, heads,
+		       2.0 * (double)(rowb * rows) / 1e6);
+		free(K), free(V), free(sc);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* as modeld runs it: the runtime's pool splits sgemm calls itself, and
@@ -504,9 +587,14 @@ int main(int argc, char **argv)
 		return print_bandwidth();
 	if (argc == 6 && strcmp(argv[1], "profile") == 0)
 		return profile(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+	if (argc == 4 && strcmp(argv[1], "attn") == 0)
+		return attn(atoi(argv[2]), atoi(argv[3]));
+	if (argc == 7 && strcmp(argv[1], "deep") == 0)
+		return deep(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "run") == 0)
 		return run(argv[2], argc == 4 ? atoi(argv[3]) : 2);
 	fprintf(stderr, "usage: bench_llama make OUT.gguf | quant IN OUT TYPE | bw | "
-	                "run FILE [THREADS] | profile FILE THREADS STREAMS STEPS\n");
+	                "run FILE [THREADS] | profile FILE THREADS STREAMS STEPS | "
+	                "deep FILE THREADS STREAMS DEPTH STEPS | attn KEYS HEADS\n");
 	return 2;
 }

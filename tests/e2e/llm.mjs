@@ -49,6 +49,8 @@ const srv = await t.start(dir, {}, {
 	long: { path: longGguf, parallel: 1, max_queue: 4, ctx_size: 16384 },
 	chat: { path: path.join(t.srcdir, "models/chat.gguf"), parallel: 2, ctx_size: 256 },
 	kq: { path: path.join(t.srcdir, "tests/fixtures/llama/kq-q4_k_m.gguf"), parallel: 8, ctx_size: 256 },
+	kq8: { path: path.join(t.srcdir, "tests/fixtures/llama/kq-q4_k_m.gguf"), parallel: 2, ctx_size: 256,
+		kv_cache_type: "q8_0" },
 });
 const client = new OpenAI({ baseURL: srv.base + "/v1", apiKey: "none", maxRetries: 0 });
 
@@ -262,6 +264,15 @@ const tiny = r.json.models.find((m) => m.name === "tiny");
 t.checkEq([tiny.kind, tiny.context_length, tiny.parallel, tiny.kv_cache_type], ["llm", 256, 4, "f16"],
 	"/v1/models entry");
 t.checkEq(r.json.models.find((m) => m.name === "one").kv_cache_type, "f32", "kv_cache_type = f32");
+t.checkEq(r.json.models.find((m) => m.name === "kq8").kv_cache_type, "q8_0", "kv_cache_type = q8_0");
+{
+	// the Q8_0 cache answers the Q4_K_M file's greedy prompts, alone and 2 at a time alike
+	const q = (i) => ({ model: "kq8", temperature: 0, max_tokens: 16, prompt: `cache ${i} ` + "ab c".repeat(i + 2) });
+	const one = [(await client.completions.create(q(0))).choices[0], (await client.completions.create(q(1))).choices[0]];
+	const two = await Promise.all([0, 1].map((i) => client.completions.create(q(i))));
+	t.checkEq(two.map((x) => x.choices[0].text), one.map((x) => x.text), "q8_0 KV: concurrent = one at a time");
+	t.check(one.every((x) => x.text.length > 0 && x.finish_reason === "length"), "q8_0 KV answers");
+}
 
 // the model list as OpenAI clients read it, our fields kept
 const listed = [];
@@ -269,7 +280,7 @@ for await (const m of client.models.list()) listed.push(m);
 t.checkEq(listed.map((m) => [m.id, m.object, m.owned_by, m.kind]),
 	[["tiny", "model", "modeld", "llm"], ["one", "model", "modeld", "llm"],
 		["long", "model", "modeld", "llm"], ["chat", "model", "modeld", "llm"],
-		["kq", "model", "modeld", "llm"]], "models.list()");
+		["kq", "model", "modeld", "llm"], ["kq8", "model", "modeld", "llm"]], "models.list()");
 t.check(listed.every((m) => Number.isInteger(m.created) && Math.abs(m.created - Date.now() / 1000) < 3600),
 	`created: ${listed.map((m) => m.created)}`);
 const got = await client.models.retrieve("tiny");

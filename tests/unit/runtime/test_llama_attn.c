@@ -1,6 +1,6 @@
-/* The llama attention kernels (runtime/llama_attn.c), for F32 and F16 KV
- * caches: reference and SIMD sets against a double-precision attention over
- * the values the cache holds, the identities batching relies on (two
+/* The llama attention kernels (runtime/llama_attn.c), for F32, F16 and
+ * Q8_0 KV caches: reference and SIMD sets against a double-precision
+ * attention over the values the cache holds, the identities batching relies on (two
  * queries at once give the bytes of one at a time, and a weighted sum split
  * into two key ranges gives the bytes of the whole), and the F16 store
  * against mrt_f32_to_f16 bit for bit. */
@@ -42,15 +42,24 @@ static void attend_double(const float *q, const float *k, const float *v, int n,
 	free(p);
 }
 
-/* One kernel set on one shape: values near the double reference, pairs
- * and split sums bit-identical to single calls. kv_f16: the set reads F16
- * rows, and k, v are rounded to half before the reference sees them. */
-static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd, int kv_f16)
+static const char *const kv_names[3] = {"", " f16", " q8_0"};
+
+/* Bytes of n elements of a cache of kind kv (Q8_0: n % 32 == 0). */
+static size_t kv_bytes(int kv, size_t n)
 {
-	size_t kv = (size_t)n * hd, esz = kv_f16 ? 2 : 4;
+	return kv == MRT__KV_Q8 ? n / 32 * 34 : n * (kv == MRT__KV_F16 ? 2 : 4);
+}
+
+/* One kernel set on one shape: values near the double reference, pairs
+ * and split sums bit-identical to single calls. kv: the kind of rows the
+ * set reads; k and v are what the cache holds (rounded to half, or
+ * quantized to Q8_0 and widened back) before the reference sees them. */
+static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd, int kv_kind)
+{
+	size_t kv = (size_t)n * hd;
 	/* calloc: gcc 12 with the sanitizers cannot see the loops below fill them */
 	float *k = calloc(kv, sizeof(float)), *v = calloc(kv, sizeof(float));
-	void *kc = calloc(kv, esz), *vc = calloc(kv, esz);
+	void *kc = calloc(kv, 4), *vc = calloc(kv, 4);
 	float *q = calloc(2 * (size_t)hd, sizeof(float)), *sa = malloc(sizeof(float) * n);
 	float *sb = malloc(sizeof(float) * n), *s1 = malloc(sizeof(float) * n);
 	float *oa = malloc(sizeof(float) * hd), *ob = malloc(sizeof(float) * hd);
@@ -64,17 +73,22 @@ static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd,
 	for (int i = 0; i < 2 * hd; i++)
 		q[i] = uniform(-1, 1);
 	for (int j = 0; j < n; j++) { /* the cache rows, through the set's store */
-		ak->store((char *)kc + esz * (size_t)j * hd, k + (size_t)j * hd, hd);
-		ak->store((char *)vc + esz * (size_t)j * hd, v + (size_t)j * hd, hd);
+		ak->store((char *)kc + kv_bytes(kv_kind, (size_t)j * hd), k + (size_t)j * hd, hd);
+		ak->store((char *)vc + kv_bytes(kv_kind, (size_t)j * hd), v + (size_t)j * hd, hd);
 	}
-	for (size_t i = 0; kv_f16 && i < kv; i++) {
+	for (size_t i = 0; kv_kind == MRT__KV_F16 && i < kv; i++) {
 		k[i] = mrt_f16_to_f32(((uint16_t *)kc)[i]);
 		v[i] = mrt_f16_to_f32(((uint16_t *)vc)[i]);
 	}
+	if (kv_kind == MRT__KV_Q8) {
+		CHECK_EQ_INT(mrt_dequantize(MRT_TYPE_Q8_0, kc, k, kv), 0);
+		CHECK_EQ_INT(mrt_dequantize(MRT_TYPE_Q8_0, vc, v, kv), 0);
+	}
 	const char *kb = kc, *vb = vc;
+	size_t rest = kv_bytes(kv_kind, (size_t)n1 * hd);
 	ak->scores2(q, q + hd, kb, n1, hd, scale, sa, sb);
 	if (n > n1)
-		ak->scores(q, kb + esz * (size_t)n1 * hd, n - n1, hd, scale, sa + n1);
+		ak->scores(q, kb + rest, n - n1, hd, scale, sa + n1);
 	ak->scores(q, kb, n, hd, scale, s1);
 	exact &= memcmp(sa, s1, sizeof(float) * n) == 0;
 	ak->scores(q + hd, kb, n1, hd, scale, s1);
@@ -87,7 +101,7 @@ static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd,
 	CHECK_NEAR(total, 1.0, 1e-5);
 	ak->wsum2(sa, sb, vb, n1, hd, oa, ob);
 	if (n > n1)
-		ak->wsum(sa + n1, vb + esz * (size_t)n1 * hd, n - n1, hd, oa, 1);
+		ak->wsum(sa + n1, vb + rest, n - n1, hd, oa, 1);
 	ak->wsum(sa, vb, n, hd, o1, 0);
 	ak->wsum(sb, vb, n1, hd, o2, 0);
 	exact &= memcmp(oa, o1, sizeof(float) * hd) == 0 && memcmp(ob, o2, sizeof(float) * hd) == 0;
@@ -104,7 +118,7 @@ static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd,
 	}
 	if (worst > 2e-5 || !exact)
 		fprintf(stderr, "%s%s n %d hd %d: worst abs err %.3g, exact %d\n", name,
-		        kv_f16 ? " f16" : "", n, hd, worst, exact);
+		        kv_names[kv_kind], n, hd, worst, exact);
 	CHECK(worst <= 2e-5);
 	free(k), free(v), free(kc), free(vc), free(q), free(sa), free(sb), free(s1);
 	free(oa), free(ob), free(o1), free(o2), free(want);
@@ -158,6 +172,35 @@ static void check_store(const mrt__attn_kern *ak, const char *name)
 	CHECK_EQ_INT(bad, 0);
 }
 
+/* The Q8_0 store against mrt_quantize byte for byte: random blocks over
+ * many magnitudes, blocks whose values fall exactly on halves of the step
+ * (rounded away from zero), all-zero blocks, and negative maxima. */
+static void check_store_q8(const mrt__attn_kern *ak, const char *name)
+{
+	enum { NB = 200, N = 32 * NB };
+	static float x[N];
+	static uint8_t got[NB * 34], want[NB * 34];
+	for (int b = 0; b < NB; b++)
+		for (int j = 0; j < 32; j++) {
+			float *v = x + 32 * b + j;
+			if (b % 4 == 1) /* step 1 (max 127): k + 0.5 are exact ties */
+				*v = j == 0 ? 127.0f : (float)((j * 7) % 250 - 125) + 0.5f;
+			else if (b % 4 == 2)
+				*v = b % 8 == 2 ? 0.0f : -uniform(0, 1) * (j == 5 ? 3.0f : 1.0f);
+			else
+				*v = uniform(-1, 1) * powf(2.0f, (float)(b % 30) - 15);
+		}
+	ak->store(got, x, N);
+	CHECK_EQ_INT(mrt_quantize(MRT_TYPE_Q8_0, x, want, N), 0);
+	int bad = 0;
+	for (int i = 0; i < NB * 34; i++)
+		bad += got[i] != want[i];
+	if (bad)
+		fprintf(stderr, "%s q8_0 store: %d of %d bytes differ from mrt_quantize\n", name, bad,
+		        NB * 34);
+	CHECK_EQ_INT(bad, 0);
+}
+
 /* SwiGLU against g * sigmoid(g) * u in double over |g| up to 120 (where
  * exp(-|g|) underflows), and split anywhere: the same bytes as whole. */
 static void check_silu(const mrt__attn_kern *ak, const char *name)
@@ -193,18 +236,27 @@ static void check_silu(const mrt__attn_kern *ak, const char *name)
 int main(void)
 {
 	static const int lens[] = {1, 2, 3, 8, 17, 64, 129};
-	static const int dims[] = {16, 64, 128, 80, 24};
+	static const int dims[] = {16, 64, 128, 80, 24, 96};
 	mrt__attn_kern ref = mrt__attn_kernels(64, 0, 0), fast = mrt__attn_kernels(64, 0, 1);
 	int simd = memcmp(&ref, &fast, sizeof(ref)) != 0;
 
-	for (int f16 = 0; f16 < 2; f16++)
+	for (int kv = 0; kv < 3; kv++)
 		for (size_t d = 0; d < sizeof(dims) / sizeof(dims[0]); d++)
 			for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-				mrt__attn_kern r = mrt__attn_kernels(dims[d], f16, 0);
-				mrt__attn_kern best = mrt__attn_kernels(dims[d], f16, 1);
-				check_set(&r, "ref", lens[i], dims[d], f16);
-				check_set(&best, "best", lens[i], dims[d], f16);
+				if (kv == MRT__KV_Q8 && dims[d] % 32 != 0)
+					continue; /* refused at context creation */
+				mrt__attn_kern r = mrt__attn_kernels(dims[d], kv, 0);
+				mrt__attn_kern best = mrt__attn_kernels(dims[d], kv, 1);
+				check_set(&r, "ref", lens[i], dims[d], kv);
+				check_set(&best, "best", lens[i], dims[d], kv);
 			}
+	/* the Q8_0 sets read what ggml's Q8_0 quantizer wrote, and the SIMD
+	 * set is not the reference */
+	mrt__attn_kern ref8 = mrt__attn_kernels(64, MRT__KV_Q8, 0);
+	mrt__attn_kern fast8 = mrt__attn_kernels(64, MRT__KV_Q8, 1);
+	CHECK(memcmp(&fast8, &ref8, sizeof(ref8)) != 0 || !simd);
+	check_store_q8(&ref8, "ref");
+	check_store_q8(&fast8, "best");
 	mrt__attn_kern ref16 = mrt__attn_kernels(64, 1, 0), fast16 = mrt__attn_kernels(64, 1, 1);
 	check_store(&ref16, "ref");
 	check_store(&fast16, "best");
