@@ -283,6 +283,12 @@ void mrt_llm_seq_clear(mrt_llm_ctx *c, int seq)
 		c->seq_len[seq] = 0;
 }
 
+void mrt_llm_seq_keep(mrt_llm_ctx *c, int seq, int n)
+{
+	if (c != NULL && seq >= 0 && seq < c->p.n_seq && n >= 0 && n < c->seq_len[seq])
+		c->seq_len[seq] = n;
+}
+
 const float *mrt_llm_logits(const mrt_llm_ctx *c, int i)
 {
 	if (c == NULL || i < 0 || i >= c->last_n || c->logit_row[i] < 0)

@@ -81,6 +81,11 @@ void mrt_llm_ctx_free(mrt_llm_ctx *ctx);
 int mrt_llm_seq_len(const mrt_llm_ctx *ctx, int seq);
 /* Empty slot seq so a new sequence can use it. */
 void mrt_llm_seq_clear(mrt_llm_ctx *ctx, int seq);
+/* Keep the first n tokens of slot seq and forget the rest (n is clamped to
+ * [0, its length]): a new sequence sharing those n tokens continues from
+ * there. Its results are those of decoding the whole sequence afresh, bit
+ * for bit (every value is computed the same way whatever the batch). */
+void mrt_llm_seq_keep(mrt_llm_ctx *ctx, int seq, int n);
 
 /* One forward pass: token i (tokens[i]) is appended to sequence seq[i] at
  * that sequence's next position; tokens of one sequence appear in order.

@@ -70,6 +70,7 @@ struct srv_llm_job {
 	int n_toks, toks_cap;
 	int finish;       /* enum srv_llm_finish once done */
 	int n_completion; /* tokens generated */
+	int n_cached;     /* prompt tokens the slot already held (prompt_cache) */
 	double ttft_ms;
 	/* stream output not yet taken by MHD (loop thread) */
 	char *out;
@@ -85,7 +86,7 @@ struct srv_llm_job {
 	size_t p_len, p_cap;
 	srv_llm_tok *p_toks;
 	int p_n, p_cap_toks;
-	int p_finish, p_completion;
+	int p_finish, p_completion, p_cached;
 	double p_ttft_ms;
 	int p_dirty;
 	srv_llm_job *p_next_dirty;

@@ -683,8 +683,10 @@ static json_t *srv__completion_logprobs(srv_llm_job *job, const mrt_model *model
 
 static json_t *srv__usage(srv_llm_job *job)
 {
-	return json_pack("{s:i, s:i, s:i}", "prompt_tokens", job->gen.n_prompt, "completion_tokens",
-	                 job->n_completion, "total_tokens", job->gen.n_prompt + job->n_completion);
+	return json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", job->gen.n_prompt,
+	                 "completion_tokens", job->n_completion, "total_tokens",
+	                 job->gen.n_prompt + job->n_completion, "prompt_tokens_details",
+	                 "cached_tokens", job->n_cached);
 }
 
 static char *srv__dump(json_t *j)

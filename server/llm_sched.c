@@ -29,6 +29,8 @@ typedef struct srv__slot {
 	srv_llm_tok tok;
 	double ttft_ms;
 	uint64_t t_last;
+	int32_t *cache; /* the tokens whose keys and values the slot holds (n_ctx) */
+	int cache_len;
 } srv__slot;
 
 static const double srv__ttft_bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
@@ -38,7 +40,7 @@ struct srv_llm {
 	srv_model *m;
 	mrt_llm_info info;
 	mrt_llm_ctx *ctx;
-	int n_ctx, n_seq, chunk, max_queue, family;
+	int n_ctx, n_seq, chunk, max_queue, family, prompt_cache;
 	uv_async_t async;
 	int attached, thread_on;
 	pthread_t thread;
@@ -49,7 +51,7 @@ struct srv_llm {
 	srv_llm_job *q_head, *q_tail;
 	int n_queued;
 	srv_llm_job *dirty;
-	uint64_t prompt_tokens, gen_tokens, steps;
+	uint64_t prompt_tokens, gen_tokens, steps, cached_tokens;
 	int active, kv_tokens;
 	double tps;
 	srv_hist ttft, tpot;
@@ -101,6 +103,7 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 	if (l->info.n_ctx_train > 0 && l->n_ctx > l->info.n_ctx_train)
 		l->n_ctx = l->info.n_ctx_train;
 	l->chunk = (int)m->cfg.prompt_chunk;
+	l->prompt_cache = m->cfg.prompt_cache != 0;
 	l->max_queue = (int)m->cfg.max_queue;
 	l->family = m->cfg.chat_template[0] ? srv_chat_family_from_name(m->cfg.chat_template)
 	                                    : srv_chat_detect(l->info.chat_template);
@@ -136,6 +139,11 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	for (int i = 0; i < l->n_seq; i++)
+		if (!(l->slots[i].cache = malloc(sizeof(int32_t) * (size_t)l->n_ctx))) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->cond, NULL);
 	l->ttft = (srv_hist){.n = (int)(sizeof(srv__ttft_bounds) / sizeof(double)),
@@ -146,6 +154,8 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 	return 0;
 fail:
 	mrt_llm_ctx_free(l->ctx);
+	for (int i = 0; l->slots && i < l->n_seq; i++)
+		free(l->slots[i].cache);
 	free(l->slots);
 	free(l->b_tok);
 	free(l->b_seq);
@@ -176,6 +186,7 @@ static void srv__llm_release(srv_llm *l)
 	for (int i = 0; i < l->n_seq; i++) {
 		mrt_sampler_free(l->slots[i].smp);
 		free(l->slots[i].raw);
+		free(l->slots[i].cache);
 	}
 	mrt_llm_ctx_free(l->ctx);
 	free(l->slots);
@@ -379,6 +390,7 @@ static void srv__take(srv_llm_job *j)
 	}
 	j->p_n = 0;
 	j->n_completion = j->p_completion;
+	j->n_cached = j->p_cached;
 	j->ttft_ms = j->p_ttft_ms;
 	j->finish = j->p_finish;
 }
@@ -408,19 +420,40 @@ static void srv__on_async(uv_async_t *a)
 
 /* ---- one sequence ---- */
 
-/* Start job in free slot si (scheduler thread). */
-static int srv__slot_start(srv_llm *l, int si, srv_llm_job *job)
+/* Start job in free slot si, keeping the first keep tokens the slot holds
+ * (the prompt begins with them): only the rest of the prompt is fed, and
+ * the results are those of feeding it all (mrt_llm_seq_keep). Scheduler
+ * thread, under lock. */
+static int srv__slot_start(srv_llm *l, int si, srv_llm_job *job, int keep)
 {
 	srv__slot *s = &l->slots[si];
 	mrt_sampler_free(s->smp);
 	s->smp = mrt_sampler_new(&job->gen.sp, l->info.n_vocab);
 	s->job = job;
-	s->n_fed = s->n_gen = s->generating = s->has_tok = 0;
+	s->n_gen = s->generating = s->has_tok = 0;
 	s->finish = SRV_LLM_RUNNING;
 	s->raw_len = s->emitted = s->published = 0;
 	s->ttft_ms = 0;
-	mrt_llm_seq_clear(l->ctx, si);
+	if (keep > 0) {
+		mrt_llm_seq_keep(l->ctx, si, keep);
+	} else {
+		mrt_llm_seq_clear(l->ctx, si);
+		keep = 0;
+	}
+	s->n_fed = s->cache_len = keep;
+	job->p_cached = keep;
+	l->cached_tokens += (uint64_t)keep;
 	return s->smp ? 0 : -1;
+}
+
+/* Tokens at the start of the prompt that slot s already holds; at most all
+ * but the last prompt token, whose logits the first sample needs. */
+static int srv__prefix(const srv__slot *s, const srv_llm_job *job)
+{
+	int n = s->cache_len < job->gen.n_prompt - 1 ? s->cache_len : job->gen.n_prompt - 1, k = 0;
+	while (k < n && s->cache[k] == job->gen.prompt[k])
+		k++;
+	return k;
 }
 
 /* Longest tail of raw[from..end) that is a proper prefix of a stop string. */
@@ -525,16 +558,26 @@ static void srv__admit(srv_llm *l)
 			s->finish = SRV_LLM_LENGTH;
 		}
 	}
-	for (int i = 0; i < l->n_seq && l->q_head; i++) {
-		if (l->slots[i].job)
-			continue;
+	/* each queued job, in order, takes the free slot that holds the longest
+	 * start of its prompt (with prompt_cache), else the first free one */
+	while (l->q_head) {
 		srv_llm_job *j = l->q_head;
+		int best = -1, best_keep = -1;
+		for (int i = 0; i < l->n_seq; i++) {
+			if (l->slots[i].job)
+				continue;
+			int keep = l->prompt_cache ? srv__prefix(&l->slots[i], j) : 0;
+			if (keep > best_keep)
+				best = i, best_keep = keep;
+		}
+		if (best < 0)
+			break;
 		l->q_head = j->q_next;
 		if (!l->q_head)
 			l->q_tail = NULL;
 		l->n_queued--;
-		if (srv__slot_start(l, i, j) < 0 || j->cancelled)
-			l->slots[i].finish = j->cancelled ? SRV_LLM_CANCEL : SRV_LLM_ERROR;
+		if (srv__slot_start(l, best, j, best_keep) < 0 || j->cancelled)
+			l->slots[best].finish = j->cancelled ? SRV_LLM_CANCEL : SRV_LLM_ERROR;
 	}
 }
 
@@ -552,6 +595,8 @@ static int srv__build(srv_llm *l, int *n_prompt)
 		l->b_seq[n] = i;
 		l->b_slot[n] = i;
 		l->b_want[n++] = 1;
+		if (s->cache_len < l->n_ctx)
+			s->cache[s->cache_len++] = s->next_tok;
 	}
 	for (int i = 0; i < l->n_seq && budget > 0; i++) {
 		srv__slot *s = &l->slots[i];
@@ -564,6 +609,8 @@ static int srv__build(srv_llm *l, int *n_prompt)
 			l->b_seq[n] = i;
 			l->b_slot[n] = i;
 			l->b_want[n++] = (s->n_fed + t + 1 == s->job->gen.n_prompt);
+			if (s->cache_len < l->n_ctx)
+				s->cache[s->cache_len++] = l->b_tok[n - 1];
 		}
 		s->n_fed += k;
 		budget -= k;
@@ -583,6 +630,7 @@ static int srv__step(srv_llm *l, int n)
 	for (int i = 0; i < n; i++) {
 		srv__slot *s = &l->slots[l->b_slot[i]];
 		if (rc < 0) {
+			s->cache_len = 0; /* what the slot holds is not known now */
 			if (!s->finish) {
 				fprintf(stderr, "modeld: model '%s': decode: %s\n", l->m->cfg.name,
 				        err);
@@ -614,7 +662,10 @@ static void srv__publish_all(srv_llm *l, int n_prompt, int n_gen)
 		s->has_tok = 0;
 		if (s->finish) {
 			s->job = NULL;
-			mrt_llm_seq_clear(l->ctx, i);
+			if (!l->prompt_cache || s->finish == SRV_LLM_ERROR) {
+				mrt_llm_seq_clear(l->ctx, i);
+				s->cache_len = 0;
+			}
 			continue;
 		}
 		active++;
@@ -669,6 +720,7 @@ char *srv_llm_metrics_text(const srv_llm *l, const char *model)
 	double tps = uv_hrtime() - l->win_start > 3000000000ull ? 0 : l->tps;
 	fprintf(f,
 	        "modeld_llm_prompt_tokens_total{model=\"%s\"} %llu\n"
+	        "modeld_llm_prompt_cached_tokens_total{model=\"%s\"} %llu\n"
 	        "modeld_llm_generated_tokens_total{model=\"%s\"} %llu\n"
 	        "modeld_llm_steps_total{model=\"%s\"} %llu\n"
 	        "modeld_llm_tokens_per_second{model=\"%s\"} %.3f\n"
@@ -678,6 +730,7 @@ char *srv_llm_metrics_text(const srv_llm *l, const char *model)
 	        "modeld_llm_kv_cache_tokens{model=\"%s\"} %d\n"
 	        "modeld_llm_kv_cache_usage_ratio{model=\"%s\"} %.4f\n",
 	        model, (unsigned long long)l->prompt_tokens, model,
+	        (unsigned long long)l->cached_tokens, model,
 	        (unsigned long long)l->gen_tokens, model, (unsigned long long)l->steps, model, tps,
 	        model, l->active, model, l->n_seq, model, l->n_queued, model, l->kv_tokens, model,
 	        (double)l->kv_tokens / ((double)l->n_ctx * l->n_seq));

@@ -458,7 +458,7 @@ static double decode_rate(mrt_llm_ctx *c, int B, int steps, double *cpu_ms)
 static int run(const char *path, int threads)
 {
 	static const int widths[4] = {1, 2, 4, 8};
-	double pr[ROUNDS], agg[4][ROUNDS], bw[ROUNDS], ratio[ROUNDS], best, cpu_ms, bw0, bw1;
+	double pr[ROUNDS], agg[4][ROUNDS], bw[ROUNDS], ratio[ROUNDS], best, cpu_ms, bw0, bw1 = 0;
 	double wb = weight_bytes(path);
 	mrt_model *m;
 	mrt_llm_ctx *c = open_ctx(path, threads, PROMPT + 64, &m);

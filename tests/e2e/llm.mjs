@@ -3,7 +3,8 @@
 // streamed logprobs equal to the non-streamed ones, 8 concurrent requests
 // equal to the same requests one at a time (F32 in small steps, Q4_K_M in
 // steps of hundreds of rows), stop strings, max_tokens and
-// usage, logit_bias, text parts and the developer role, refused tools and
+// usage, the prompt cache (answers equal to reading afresh), logit_bias, text
+// parts and the developer role, refused tools and
 // response_format, the OpenAI model list, disconnected clients (streamed or not, running
 // or queued) freeing their slot, a full queue (503), a prompt longer than the
 // context (400), metrics and the request log's token fields; then SIGTERM
@@ -51,6 +52,7 @@ const srv = await t.start(dir, {}, {
 	kq: { path: path.join(t.srcdir, "tests/fixtures/llama/kq-q4_k_m.gguf"), parallel: 8, ctx_size: 256 },
 	kq8: { path: path.join(t.srcdir, "tests/fixtures/llama/kq-q4_k_m.gguf"), parallel: 2, ctx_size: 256,
 		kv_cache_type: "q8_0" },
+	nocache: { path: gguf, parallel: 2, ctx_size: 256, prompt_cache: 0 },
 });
 const client = new OpenAI({ baseURL: srv.base + "/v1", apiKey: "none", maxRetries: 0 });
 
@@ -61,7 +63,9 @@ let c = await client.completions.create({
 t.checkEq(c.object, "text_completion", "completion object");
 t.checkEq(c.choices[0].text, refGen.slice(0, 16).map(piece).join(""), "greedy = PyTorch reference");
 t.checkEq(c.choices[0].finish_reason, "length", "max_tokens -> length");
-t.checkEq(c.usage, { prompt_tokens: nP, completion_tokens: 16, total_tokens: nP + 16 }, "usage");
+t.checkEq(c.usage, { prompt_tokens: nP, completion_tokens: 16, total_tokens: nP + 16,
+	prompt_tokens_details: { cached_tokens: 0 } }, "usage");
+const counts = (u) => [u.prompt_tokens, u.completion_tokens, u.total_tokens];
 const lp0 = c.choices[0].logprobs.token_logprobs[0];
 t.check(Math.abs(lp0 - logSoftmax(lastLogits, refGen[0])) < 1e-3,
 	`first token logprob ${lp0} vs reference ${logSoftmax(lastLogits, refGen[0])}`);
@@ -103,7 +107,10 @@ s = await collect(await client.chat.completions.create({
 	stream_options: { include_usage: true },
 }));
 t.checkEq([s.text, s.fin, s.roles], [chat.choices[0].message.content, "length", 1], "streamed chat");
-t.checkEq(s.usage, chat.usage, "streamed usage");
+t.checkEq(counts(s.usage), counts(chat.usage), "streamed usage");
+// the same prompt again: the slot that answered it holds all but its last token
+t.checkEq(s.usage.prompt_tokens_details.cached_tokens, chat.usage.prompt_tokens - 1,
+	"prompt cache: a repeated prompt is read from the slot");
 
 // the shipped demo chat model (models/chat.gguf): ChatML from its template,
 // greedy answers ending at <|im_end|> as PyTorch's (models/demo/CHAT.md)
@@ -217,6 +224,29 @@ e = await apiErr(client.completions.create({ model: "tiny", prompt: "a", tempera
 t.checkEq(e && e.status, 400, "bad temperature");
 e = await apiErr(client.chat.completions.create({ model: "nope", messages: msgs }));
 t.checkEq(e && e.status, 404, "unknown model");
+// the prompt cache in a conversation: each turn resends the history, which
+// the slot of the turn before holds; the answers equal those of a model
+// that reads every prompt afresh (prompt_cache = 0), token for token
+{
+	const hist = [];
+	let cachedTurns = 0;
+	for (let turn = 0; turn < 3; turn++) {
+		hist.push({ role: "user", content: `q${turn}` });
+		const q = (model) => client.chat.completions.create({ model, messages: hist, max_tokens: 2,
+			temperature: 0 });
+		const [a, b] = [await q("tiny"), await q("nocache")];
+		t.checkEq([a.choices[0].message.content, counts(a.usage)],
+			[b.choices[0].message.content, counts(b.usage)], `prompt cache, turn ${turn}: = read afresh`);
+		t.checkEq(b.usage.prompt_tokens_details.cached_tokens, 0, `prompt_cache = 0, turn ${turn}`);
+		cachedTurns += turn > 0 && a.usage.prompt_tokens_details.cached_tokens >= 10;
+		hist.push({ role: "assistant", content: a.choices[0].message.content });
+	}
+	t.checkEq(cachedTurns, 2, "prompt cache: turns 1 and 2 read the history from a slot");
+	const mtext = (await t.http(srv, "GET", "/metrics")).text;
+	const cached = Number(/modeld_llm_prompt_cached_tokens_total\{model="tiny"\} (\d+)/.exec(mtext)?.[1]);
+	t.check(cached > 20, `modeld_llm_prompt_cached_tokens_total: ${cached}`);
+}
+
 // OpenAI request forms: logit_bias (greedy and sampled), content as text
 // parts (joined with newlines), the "developer" role as system; fields
 // that would change the answer and are not done are refused, not ignored
@@ -243,8 +273,8 @@ const asText = await client.chat.completions.create({ model: "tiny", max_tokens:
 const asParts = await client.chat.completions.create({ model: "tiny", max_tokens: 12, temperature: 0,
 	messages: [{ role: "developer", content: [{ type: "text", text: "Be brief." }] },
 		{ role: "user", content: [{ type: "text", text: "Hello" }, { type: "text", text: "there" }] }] });
-t.checkEq([asParts.choices[0].message.content, asParts.usage], [asText.choices[0].message.content,
-	asText.usage], "text parts and the developer role = strings and the system role");
+t.checkEq([asParts.choices[0].message.content, counts(asParts.usage)], [asText.choices[0].message.content,
+	counts(asText.usage)], "text parts and the developer role = strings and the system role");
 for (const [extra, what, code] of [
 	[{ tools: [{ type: "function", function: { name: "f", parameters: {} } }] }, "tools", "unsupported"],
 	[{ response_format: { type: "json_object" } }, "response_format json_object", "unsupported"],
@@ -280,7 +310,8 @@ for await (const m of client.models.list()) listed.push(m);
 t.checkEq(listed.map((m) => [m.id, m.object, m.owned_by, m.kind]),
 	[["tiny", "model", "modeld", "llm"], ["one", "model", "modeld", "llm"],
 		["long", "model", "modeld", "llm"], ["chat", "model", "modeld", "llm"],
-		["kq", "model", "modeld", "llm"], ["kq8", "model", "modeld", "llm"]], "models.list()");
+		["kq", "model", "modeld", "llm"], ["kq8", "model", "modeld", "llm"],
+		["nocache", "model", "modeld", "llm"]], "models.list()");
 t.check(listed.every((m) => Number.isInteger(m.created) && Math.abs(m.created - Date.now() / 1000) < 3600),
 	`created: ${listed.map((m) => m.created)}`);
 const got = await client.models.retrieve("tiny");

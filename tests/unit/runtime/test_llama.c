@@ -636,6 +636,82 @@ static void test_batched(const char *file)
 	mrt_model_free(m);
 }
 
+/* mrt_llm_seq_keep: a slot cut back to its first k tokens and fed the rest
+ * (in other chunks, beside another slot's tokens) gives the logits of the
+ * whole sequence decoded afresh, bit for bit. */
+static void test_seq_keep(const char *file, int kv_type)
+{
+	enum { L = 60 };
+	mrt_model *m = load(fixdir, file);
+	mrt_llm_params p = mrt_llm_default_params();
+	mrt_llm_info info;
+	int32_t toks[L], seq[L], other[L];
+	int8_t want[L];
+	uint32_t x = 777;
+
+	CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	mrt_llm_info_get(m, &info);
+	p.n_ctx = 128;
+	p.n_seq = 2;
+	p.n_batch = 2 * L;
+	p.kv_type = kv_type;
+	mrt_llm_ctx *c = mrt_llm_ctx_new(m, &p, err, sizeof(err));
+	CHECK(c != NULL);
+	if (c == NULL) {
+		mrt_model_free(m);
+		return;
+	}
+	for (int i = 0; i < L; i++) {
+		x = x * 1103515245u + 12345u;
+		toks[i] = (int32_t)((x >> 8) % (uint32_t)info.n_vocab);
+		other[i] = (int32_t)((x >> 4) % (uint32_t)info.n_vocab);
+		seq[i] = 0;
+		want[i] = i == L - 1;
+	}
+	float *fresh = malloc(sizeof(float) * (size_t)info.n_vocab);
+	mrt_llm_batch b = {L, toks, seq, want};
+	CHECK_EQ_INT(mrt_llm_decode(c, &b, err, sizeof(err)), 0);
+	memcpy(fresh, mrt_llm_logits(c, L - 1), sizeof(float) * (size_t)info.n_vocab);
+	int same = 0, runs = 0;
+	static const int keeps[] = {0, 1, 17, 40, L - 1};
+	for (size_t k = 0; k < sizeof(keeps) / sizeof(keeps[0]); k++) {
+		/* the tail in chunks of 7, each beside 3 tokens of slot 1 */
+		mrt_llm_seq_clear(c, 1);
+		mrt_llm_seq_keep(c, 0, keeps[k]);
+		CHECK_EQ_INT(mrt_llm_seq_len(c, 0), keeps[k]);
+		int ok = 1;
+		for (int at = keeps[k]; at < L && ok; at += 7) {
+			int n = L - at < 7 ? L - at : 7, nb = 0;
+			int32_t bt[10], bs[10];
+			int8_t bw[10];
+			for (int i = 0; i < n; i++, nb++)
+				bt[nb] = toks[at + i], bs[nb] = 0, bw[nb] = at + i == L - 1;
+			for (int i = 0; i < 3; i++, nb++)
+				bt[nb] = other[(at + i) % L], bs[nb] = 1, bw[nb] = 1;
+			mrt_llm_batch cb = {nb, bt, bs, bw};
+			ok = mrt_llm_decode(c, &cb, err, sizeof(err)) == 0;
+			if (ok && at + n == L)
+				same += memcmp(mrt_llm_logits(c, n - 1), fresh,
+				               sizeof(float) * (size_t)info.n_vocab) == 0;
+		}
+		CHECK(ok);
+		runs++;
+	}
+	/* out-of-range counts change nothing */
+	mrt_llm_seq_keep(c, 0, L + 5);
+	CHECK_EQ_INT(mrt_llm_seq_len(c, 0), L);
+	mrt_llm_seq_keep(c, 0, -1);
+	CHECK_EQ_INT(mrt_llm_seq_len(c, 0), L);
+	fprintf(stderr, "%-16s seq_keep%s: %d/%d cut-and-refed sequences bit-exact\n", file,
+	        kv_type == MRT_TYPE_Q8_0 ? " (q8_0 KV)" : "", same, runs);
+	CHECK_EQ_INT(same, runs);
+	free(fresh);
+	mrt_llm_ctx_free(c);
+	mrt_model_free(m);
+}
+
 static void test_errors(void)
 {
 	mrt_model *m = load(fixdir, "gqa-f32.gguf");
@@ -803,6 +879,10 @@ int main(void)
 	test_batched("kq-f16.gguf");
 	test_batched("kq-q4_k_m.gguf");
 	test_kv_q8();
+	test_seq_keep("gqa-f32.gguf", MRT_TYPE_F16);
+	test_seq_keep("gqa-q4_0.gguf", MRT_TYPE_F16);
+	test_seq_keep("kq-q4_k_m.gguf", MRT_TYPE_F16);
+	test_seq_keep("kq-f16.gguf", MRT_TYPE_Q8_0);
 	bt_kv = MRT_TYPE_Q8_0;
 	test_batched("kq-f16.gguf");
 	bt_kv = MRT_TYPE_F16;
