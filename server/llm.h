@@ -90,6 +90,7 @@ struct srv_llm_job {
 	double p_ttft_ms;
 	int p_dirty;
 	srv_llm_job *p_next_dirty;
+	srv_llm_job *l_next; /* loop thread: the next job of the list it took */
 	/* scheduler only */
 	volatile int cancelled; /* set by the loop (under lock) */
 	srv_llm_job *q_next;

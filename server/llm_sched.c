@@ -31,6 +31,8 @@ typedef struct srv__slot {
 	uint64_t t_last;
 	int32_t *cache; /* the tokens whose keys and values the slot holds (n_ctx) */
 	int cache_len;
+	int obs;        /* this step's latency observation for the histograms: */
+	double obs_val; /* 1 time to first token, 2 time per token (seconds) */
 } srv__slot;
 
 static const double srv__ttft_bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
@@ -399,15 +401,22 @@ static void srv__on_async(uv_async_t *a)
 {
 	srv_llm *l = a->data;
 	srv *s = l->m->srv;
+	/* The list is walked again after the unlock through l_next, which only
+	 * this thread writes: p_next_dirty may be rewritten meanwhile, when the
+	 * scheduler marks a taken job dirty again (reading it there once sent
+	 * the walk into the new list, and the jobs left behind, finished ones
+	 * among them, were never answered). */
 	pthread_mutex_lock(&l->lock);
 	srv_llm_job *list = l->dirty;
 	l->dirty = NULL;
-	for (srv_llm_job *j = list; j; j = j->p_next_dirty)
+	for (srv_llm_job *j = list; j; j = j->p_next_dirty) {
 		srv__take(j);
+		j->l_next = j->p_next_dirty;
+	}
 	pthread_mutex_unlock(&l->lock);
 	srv_llm_job *next;
 	for (srv_llm_job *j = list; j; j = next) {
-		next = j->p_next_dirty;
+		next = j->l_next;
 		srv_llm_job_progress(j);
 		if (j->finish) {
 			srv_model *m = l->m;
@@ -518,11 +527,12 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
 		s->tok.n_top = mrt_top_logprobs(logits, l->info.n_vocab, g->top_logprobs,
 		                                s->tok.top_id, s->tok.top_lp);
 	}
+	/* added to the histograms under the lock, in srv__publish_all */
 	if (s->n_gen++ == 0) {
 		s->ttft_ms = (double)(now - s->job->t_enqueued) / 1e6;
-		srv__hist_add(&l->ttft, s->ttft_ms / 1e3);
+		s->obs = 1, s->obs_val = s->ttft_ms / 1e3;
 	} else {
-		srv__hist_add(&l->tpot, (double)(now - s->t_last) / 1e9);
+		s->obs = 2, s->obs_val = (double)(now - s->t_last) / 1e9;
 	}
 	s->t_last = now;
 	s->generating = 1;
@@ -655,6 +665,9 @@ static void srv__publish_all(srv_llm *l, int n_prompt, int n_gen)
 		srv__slot *s = &l->slots[i];
 		if (!s->job)
 			continue;
+		if (s->obs)
+			srv__hist_add(s->obs == 1 ? &l->ttft : &l->tpot, s->obs_val);
+		s->obs = 0;
 		if (s->has_tok || s->finish || s->emitted > s->published) {
 			srv__publish(l, s);
 			any = 1;
