@@ -33,6 +33,7 @@ typedef struct srv__slot {
 	int cache_len;
 	int obs;        /* this step's latency observation for the histograms: */
 	double obs_val; /* 1 time to first token, 2 time per token (seconds) */
+	uint64_t used;  /* admission count when the slot last took a job (0: never) */
 } srv__slot;
 
 static const double srv__ttft_bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
@@ -53,7 +54,7 @@ struct srv_llm {
 	srv_llm_job *q_head, *q_tail;
 	int n_queued;
 	srv_llm_job *dirty;
-	uint64_t prompt_tokens, gen_tokens, steps, cached_tokens;
+	uint64_t prompt_tokens, gen_tokens, steps, cached_tokens, admitted;
 	int active, kv_tokens;
 	double tps;
 	srv_hist ttft, tpot;
@@ -450,6 +451,7 @@ static int srv__slot_start(srv_llm *l, int si, srv_llm_job *job, int keep)
 		keep = 0;
 	}
 	s->n_fed = s->cache_len = keep;
+	s->used = ++l->admitted;
 	job->p_cached = keep;
 	l->cached_tokens += (uint64_t)keep;
 	return s->smp ? 0 : -1;
@@ -569,19 +571,28 @@ static void srv__admit(srv_llm *l)
 		}
 	}
 	/* each queued job, in order, takes the free slot that holds the longest
-	 * start of its prompt (with prompt_cache), else the first free one */
+	 * start of its prompt (with prompt_cache), when that is at least half
+	 * the prompt (as llama.cpp's slot similarity); else the free slot used
+	 * least recently, so a new conversation that shares only a template's
+	 * opening with the others leaves their tokens alone */
 	while (l->q_head) {
 		srv_llm_job *j = l->q_head;
-		int best = -1, best_keep = -1;
+		int best = -1, best_keep = -1, lru = -1;
 		for (int i = 0; i < l->n_seq; i++) {
 			if (l->slots[i].job)
 				continue;
 			int keep = l->prompt_cache ? srv__prefix(&l->slots[i], j) : 0;
 			if (keep > best_keep)
 				best = i, best_keep = keep;
+			if (lru < 0 || l->slots[i].used < l->slots[lru].used)
+				lru = i;
 		}
 		if (best < 0)
 			break;
+		if (2 * (int64_t)best_keep < j->gen.n_prompt && best != lru) {
+			best = lru;
+			best_keep = l->prompt_cache ? srv__prefix(&l->slots[lru], j) : 0;
+		}
 		l->q_head = j->q_next;
 		if (!l->q_head)
 			l->q_tail = NULL;

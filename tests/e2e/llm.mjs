@@ -229,8 +229,8 @@ t.checkEq(e && e.status, 404, "unknown model");
 // that reads every prompt afresh (prompt_cache = 0), token for token
 {
 	const hist = [];
-	let cachedTurns = 0;
-	for (let turn = 0; turn < 3; turn++) {
+	let cachedTurns = 0, lastPrompt = 0;
+	for (let turn = 0; turn < 2; turn++) {
 		hist.push({ role: "user", content: `q${turn}` });
 		const q = (model) => client.chat.completions.create({ model, messages: hist, max_tokens: 2,
 			temperature: 0 });
@@ -239,9 +239,25 @@ t.checkEq(e && e.status, 404, "unknown model");
 			[b.choices[0].message.content, counts(b.usage)], `prompt cache, turn ${turn}: = read afresh`);
 		t.checkEq(b.usage.prompt_tokens_details.cached_tokens, 0, `prompt_cache = 0, turn ${turn}`);
 		cachedTurns += turn > 0 && a.usage.prompt_tokens_details.cached_tokens >= 10;
+		lastPrompt = a.usage.prompt_tokens;
 		hist.push({ role: "assistant", content: a.choices[0].message.content });
 	}
-	t.checkEq(cachedTurns, 2, "prompt cache: turns 1 and 2 read the history from a slot");
+	t.checkEq(cachedTurns, 1, "prompt cache: turn 1 reads the history from a slot");
+	// a new conversation takes the slot used least recently, so the first
+	// keeps its history (nocache has 2 slots too: the same answers)
+	const other = [{ role: "user", content: "another conversation" }];
+	const o = await client.chat.completions.create({ model: "tiny", messages: other, max_tokens: 2,
+		temperature: 0 });
+	hist.push({ role: "user", content: "q2" });
+	const again = await client.chat.completions.create({ model: "tiny", messages: hist, max_tokens: 2,
+		temperature: 0 });
+	// all of the last turn's prompt (a start of this one) is still there,
+	// not only the template's opening that the other conversation shares
+	t.check(again.usage.prompt_tokens_details.cached_tokens >= lastPrompt &&
+		o.usage.prompt_tokens_details.cached_tokens < lastPrompt,
+		`the first conversation kept its slot: ${again.usage.prompt_tokens_details.cached_tokens} ` +
+		`cached of ${again.usage.prompt_tokens} (last turn's prompt: ${lastPrompt}; the other ` +
+		`conversation: ${o.usage.prompt_tokens_details.cached_tokens})`);
 	const mtext = (await t.http(srv, "GET", "/metrics")).text;
 	const cached = Number(/modeld_llm_prompt_cached_tokens_total\{model="tiny"\} (\d+)/.exec(mtext)?.[1]);
 	t.check(cached > 20, `modeld_llm_prompt_cached_tokens_total: ${cached}`);
