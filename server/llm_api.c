@@ -919,6 +919,7 @@ void srv_llm_req_done(srv_req *r, srv_log_record *rec)
 	if (rec) {
 		rec->prompt_tokens = job->gen.n_prompt;
 		rec->completion_tokens = job->n_completion;
+		rec->cached_tokens = job->n_cached;
 		rec->ttft_ms = job->ttft_ms;
 		snprintf(rec->finish_reason, sizeof(rec->finish_reason), "%s",
 		         job->finish ? srv_llm_finish_name(job->finish) : "cancelled");

@@ -57,7 +57,8 @@ static const char log_schema[] =
 	" time_us INTEGER NOT NULL, model TEXT, endpoint TEXT, status INTEGER,"
 	" latency_ms REAL, queue_ms REAL, infer_ms REAL, batch_size INTEGER,"
 	" instances INTEGER, bytes_in INTEGER, bytes_out INTEGER, client TEXT, error TEXT,"
-	" prompt_tokens INTEGER, completion_tokens INTEGER, ttft_ms REAL, finish_reason TEXT);"
+	" prompt_tokens INTEGER, completion_tokens INTEGER, ttft_ms REAL, finish_reason TEXT,"
+	" cached_tokens INTEGER);"
 	"CREATE INDEX IF NOT EXISTS requests_time ON requests(time_us);"
 	"CREATE TABLE IF NOT EXISTS metrics ("
 	" time_us INTEGER NOT NULL, name TEXT NOT NULL, value REAL);"
@@ -98,11 +99,16 @@ static int log_db_open(srv_log *log, char *err, size_t errlen)
 	sqlite3_busy_timeout(log->db, log->cfg.busy_timeout_ms);
 	if (sqlite3_exec(log->db, log_schema, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
+	/* a database from before the prompt cache gains its column (the error
+	 * when it is there already is expected) */
+	sqlite3_exec(log->db, "ALTER TABLE requests ADD COLUMN cached_tokens INTEGER", NULL, NULL,
+		     NULL);
 	if (sqlite3_prepare_v2(log->db,
 			       "INSERT INTO requests (time_us, model, endpoint, status, latency_ms,"
 			       " queue_ms, infer_ms, batch_size, instances, bytes_in, bytes_out,"
 			       " client, error, prompt_tokens, completion_tokens, ttft_ms,"
-			       " finish_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			       " finish_reason, cached_tokens)"
+			       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			       -1, &log->ins_req, NULL) != SQLITE_OK)
 		goto fail;
 	if (sqlite3_prepare_v2(log->db, "INSERT INTO metrics (time_us, name, value) VALUES (?,?,?)",
@@ -156,6 +162,7 @@ static int log_insert(srv_log *log, const log_entry *e)
 		sqlite3_bind_int64(st, 15, r->completion_tokens);
 		sqlite3_bind_double(st, 16, r->ttft_ms);
 		bind_text(st, 17, r->finish_reason);
+		sqlite3_bind_int64(st, 18, r->cached_tokens);
 	}
 	/* every parameter is bound again for each row: no clear_bindings */
 	int rc = sqlite3_step(st);

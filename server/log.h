@@ -37,7 +37,7 @@ typedef struct srv_log_record {
 	char client[64];
 	char error[32]; /* error code or "" */
 	/* language models (0 / "" otherwise) */
-	int64_t prompt_tokens, completion_tokens;
+	int64_t prompt_tokens, completion_tokens, cached_tokens;
 	double ttft_ms;
 	char finish_reason[16];
 } srv_log_record;

@@ -393,10 +393,11 @@ t.check(/modeld_llm_time_to_first_token_seconds_count\{model="tiny"\} [1-9]/.tes
 
 // the request log holds token counts, TTFT and finish reasons
 await srv.stop();
-const rows = t.sql(srv.db, "SELECT endpoint, prompt_tokens, completion_tokens, finish_reason, ttft_ms > 0 " +
-	"FROM requests WHERE model = 'tiny' AND status = 200 ORDER BY id LIMIT 2");
-t.checkEq(rows, [["/v1/completions", String(nP), "16", "length", "1"],
-	["/v1/completions", String(nP), "16", "length", "1"]], "log rows");
+const rows = t.sql(srv.db, "SELECT endpoint, prompt_tokens, completion_tokens, finish_reason, ttft_ms > 0, " +
+	"cached_tokens FROM requests WHERE model = 'tiny' AND status = 200 ORDER BY id LIMIT 2");
+t.checkEq(rows, [["/v1/completions", String(nP), "16", "length", "1", "0"],
+	["/v1/completions", String(nP), "16", "length", "1", String(nP - 1)]],
+	"log rows (the second request, the same prompt, read all but one token from the slot)");
 const gone = t.sql(srv.db, `SELECT endpoint, status, error, finish_reason, completion_tokens < ${LONG}, ` +
 	"completion_tokens > 0 FROM requests WHERE model = 'long'").map((x) => x.join(" ")).sort();
 t.checkEq(gone, ["/v1/completions 200  cancelled 1 1", "/v1/completions 200  length 1 1",

@@ -1,6 +1,7 @@
 // The request log never stops serving: an unwritable database path, and a
 // database locked by another process, both leave every request answered and
-// the lost rows counted in /metrics.
+// the lost rows counted in /metrics. A database of an earlier version gains
+// the newer column.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -51,4 +52,19 @@ t.check(dropped > 0, `rows lost to the lock are counted (${dropped})`);
 t.check(written + dropped >= 310, `every row written or counted (${written} + ${dropped})`);
 t.checkEq(await burst(srv, 10), 10, "served after the lock");
 t.checkEq(await srv.stop(), 0, "exit status");
+
+// a database written by an earlier version (no cached_tokens column) gains
+// the column, keeps its rows, and logs new ones
+const dir3 = t.tmpdir(), old = path.join(dir3, "old.db");
+t.sql(old, "CREATE TABLE requests (id INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, model TEXT, " +
+	"endpoint TEXT, status INTEGER, latency_ms REAL, queue_ms REAL, infer_ms REAL, batch_size INTEGER, " +
+	"instances INTEGER, bytes_in INTEGER, bytes_out INTEGER, client TEXT, error TEXT, " +
+	"prompt_tokens INTEGER, completion_tokens INTEGER, ttft_ms REAL, finish_reason TEXT); " +
+	`INSERT INTO requests (time_us, model, status) VALUES (${Date.now() * 1000}, 'earlier', 200);`);
+srv = await t.start(dir3, { log_db: old }, { regression: { path: reg } });
+t.checkEq(await burst(srv, 5), 5, "served with an earlier database");
+t.checkEq(await srv.stop(), 0, "exit status");
+t.checkEq(t.sql(old, "SELECT model, status, cached_tokens FROM requests WHERE model != '' ORDER BY id"),
+	[["earlier", "200", ""], ...Array(5).fill(["regression", "200", "0"])],
+	"the earlier database gained cached_tokens and the new rows");
 t.finish();
