@@ -937,7 +937,7 @@ json_t *srv_llm_model_json(srv_model *m)
 {
 	srv_llm *l = m->llm;
 	const mrt_llm_info *in = srv_llm_info(l);
-	return json_pack("{s:s, s:s, s:i, s:I, s:s, s:i, s:i, s:i, s:s, s:I, s:i, s:I, s:I, s:s}",
+	return json_pack("{s:s, s:s, s:i, s:I, s:s, s:i, s:i, s:i, s:s, s:I, s:i, s:I, s:I, s:s, s:b}",
 	                 "name", m->cfg.name, "kind", "llm", "version", (int)m->version,
 	                 "file_size", (json_int_t)mrt_model_file_size(m->model), "tensor_types",
 	                 mrt_model_tensor_types(m->model), "context_length", srv_llm_n_ctx(l),
@@ -946,5 +946,5 @@ json_t *srv_llm_model_json(srv_model *m)
 	                 (json_int_t)in->n_params, "prompt_chunk", (int)m->cfg.prompt_chunk,
 	                 "max_queue", (json_int_t)m->cfg.max_queue, "max_tokens_default",
 	                 (json_int_t)m->cfg.max_tokens_default, "kv_cache_type",
-	                 m->cfg.kv_cache_type);
+	                 m->cfg.kv_cache_type, "prompt_cache", m->cfg.prompt_cache != 0);
 }

@@ -311,6 +311,8 @@ t.checkEq([tiny.kind, tiny.context_length, tiny.parallel, tiny.kv_cache_type], [
 	"/v1/models entry");
 t.checkEq(r.json.models.find((m) => m.name === "one").kv_cache_type, "f32", "kv_cache_type = f32");
 t.checkEq(r.json.models.find((m) => m.name === "kq8").kv_cache_type, "q8_0", "kv_cache_type = q8_0");
+t.checkEq(["tiny", "nocache"].map((n) => r.json.models.find((m) => m.name === n).prompt_cache),
+	[true, false], "prompt_cache in the model list");
 {
 	// the Q8_0 cache answers the Q4_K_M file's greedy prompts, alone and 2 at a time alike
 	const q = (i) => ({ model: "kq8", temperature: 0, max_tokens: 16, prompt: `cache ${i} ` + "ab c".repeat(i + 2) });
