@@ -433,6 +433,16 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 		if (srv_chat_emits_bos(srv_llm_chat_family(l)))
 			add_bos = 0;
 	} else {
+		/* legacy completion fields that would change the answer */
+		int best_of = 1;
+		json_t *suffix = json_object_get(body, "suffix");
+		if (srv__int(body, "best_of", 1, 128, &best_of, e) < 0)
+			return -1;
+		if (best_of != 1)
+			PERR(e, "unsupported", "\"best_of\" above 1 is not supported");
+		if (suffix && !json_is_null(suffix) &&
+		    !(json_is_string(suffix) && json_string_length(suffix) == 0))
+			PERR(e, "unsupported", "\"suffix\" (insertion) is not supported");
 		json_t *p = json_object_get(body, "prompt");
 		if (json_is_array(p) && json_is_integer(json_array_get(p, 0)))
 			return srv__prompt_ids(job, l, p, e);

@@ -300,6 +300,13 @@ for (const [extra, what, code] of [
 	e = await apiErr(client.chat.completions.create({ model: "tiny", messages: msgs, max_tokens: 2, ...extra }));
 	t.checkEq([e && e.status, e && e.code], [400, code], `${what} refused`);
 }
+for (const [extra, what] of [[{ best_of: 3 }, "best_of 3"], [{ suffix: "end" }, "a suffix"]]) {
+	e = await apiErr(client.completions.create({ model: "tiny", prompt: "a", max_tokens: 2, ...extra }));
+	t.checkEq([e && e.status, e && e.code], [400, "unsupported"], `${what} refused`);
+}
+t.checkEq((await client.completions.create({ model: "tiny", prompt: refPrompt, max_tokens: 16,
+	temperature: 0, best_of: 1, suffix: "" })).choices[0].text, full,
+	"best_of 1 and an empty suffix change nothing");
 const okExtras = await client.chat.completions.create({ model: "tiny", messages: msgs, max_tokens: 12,
 	temperature: 0, tools: [], tool_choice: "none", response_format: { type: "text" } });
 t.checkEq(okExtras.choices[0].message.content, chat.choices[0].message.content,
