@@ -86,6 +86,11 @@ void mrt_llm_seq_clear(mrt_llm_ctx *ctx, int seq);
  * there. Its results are those of decoding the whole sequence afresh, bit
  * for bit (every value is computed the same way whatever the batch). */
 void mrt_llm_seq_keep(mrt_llm_ctx *ctx, int seq, int n);
+/* Make slot dst hold the first n tokens of slot src (n <= its length; dst's
+ * own tokens are dropped): their keys and values are copied, so a sequence
+ * that starts with them continues in dst as it would in src. 0, or
+ * MRT_ERR_INVALID for a bad slot or count. */
+int mrt_llm_seq_copy(mrt_llm_ctx *ctx, int dst, int src, int n);
 
 /* One forward pass: token i (tokens[i]) is appended to sequence seq[i] at
  * that sequence's next position; tokens of one sequence appear in order.

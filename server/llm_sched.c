@@ -36,6 +36,9 @@ typedef struct srv__slot {
 	uint64_t used;  /* admission count when the slot last took a job (0: never) */
 } srv__slot;
 
+/* the fewest tokens worth copying from another slot rather than reading */
+#define SRV_LLM_COPY_MIN 16
+
 static const double srv__ttft_bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 static const double srv__tpot_bounds[] = {0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.5};
 
@@ -592,6 +595,17 @@ static void srv__admit(srv_llm *l)
 		if (2 * (int64_t)best_keep < j->gen.n_prompt && best != lru) {
 			best = lru;
 			best_keep = l->prompt_cache ? srv__prefix(&l->slots[lru], j) : 0;
+		}
+		/* another slot, running or not, may hold a longer start (a system
+		 * prompt many conversations share): copying its keys and values
+		 * costs far less than reading the tokens again */
+		for (int i = 0; l->prompt_cache && i < l->n_seq; i++) {
+			int keep = i == best ? 0 : srv__prefix(&l->slots[i], j);
+			if (keep >= best_keep + SRV_LLM_COPY_MIN &&
+			    mrt_llm_seq_copy(l->ctx, best, i, keep) == 0) {
+				memcpy(l->slots[best].cache, l->slots[i].cache, sizeof(int32_t) * (size_t)keep);
+				l->slots[best].cache_len = best_keep = keep;
+			}
 		}
 		l->q_head = j->q_next;
 		if (!l->q_head)

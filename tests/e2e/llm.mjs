@@ -53,6 +53,8 @@ const srv = await t.start(dir, {}, {
 	kq8: { path: path.join(t.srcdir, "tests/fixtures/llama/kq-q4_k_m.gguf"), parallel: 2, ctx_size: 256,
 		kv_cache_type: "q8_0" },
 	nocache: { path: gguf, parallel: 2, ctx_size: 256, prompt_cache: 0 },
+	long2: { path: longGguf, parallel: 2, ctx_size: 4096 },
+	long2nc: { path: longGguf, parallel: 1, ctx_size: 4096, prompt_cache: 0 },
 });
 const client = new OpenAI({ baseURL: srv.base + "/v1", apiKey: "none", maxRetries: 0 });
 
@@ -258,6 +260,31 @@ t.checkEq(e && e.status, 404, "unknown model");
 		`the first conversation kept its slot: ${again.usage.prompt_tokens_details.cached_tokens} ` +
 		`cached of ${again.usage.prompt_tokens} (last turn's prompt: ${lastPrompt}; the other ` +
 		`conversation: ${o.usage.prompt_tokens_details.cached_tokens})`);
+	// a system prompt shared with a conversation still running in another
+	// slot: its keys and values are copied, and the answer is still the one
+	// reading it all gives
+	const sys = { role: "system", content: "You answer questions about the shared system prompt." };
+	const ac2 = new AbortController();
+	const running = await fetch(srv.base + "/v1/chat/completions", {
+		method: "POST", headers: { "content-type": "application/json" }, signal: ac2.signal,
+		body: JSON.stringify({ model: "long2", messages: [sys, { role: "user", content: "first" }],
+			max_tokens: 3500, temperature: 0, stream: true }),
+	});
+	const rd2 = running.body.getReader();
+	await rd2.read();
+	const share = [sys, { role: "user", content: "second" }];
+	const sa = await client.chat.completions.create({ model: "long2", messages: share,
+		max_tokens: 4, temperature: 0 });
+	const stillRunning = !(await Promise.race([rd2.read().then((x) => x.done), t.sleep(1).then(() => false)]));
+	ac2.abort();
+	const sb = await client.chat.completions.create({ model: "long2nc", messages: share,
+		max_tokens: 4, temperature: 0 });
+	t.check(stillRunning, "the first conversation was still running");
+	t.checkEq([sa.choices[0].message.content, counts(sa.usage)], [sb.choices[0].message.content,
+		counts(sb.usage)], "a shared system prompt copied from a running slot: = read afresh");
+	t.check(sa.usage.prompt_tokens_details.cached_tokens >= 40,
+		`the shared start came from the running slot: ${sa.usage.prompt_tokens_details.cached_tokens} ` +
+		`of ${sa.usage.prompt_tokens} cached`);
 	const mtext = (await t.http(srv, "GET", "/metrics")).text;
 	const cached = Number(/modeld_llm_prompt_cached_tokens_total\{model="tiny"\} (\d+)/.exec(mtext)?.[1]);
 	t.check(cached > 20, `modeld_llm_prompt_cached_tokens_total: ${cached}`);
@@ -336,7 +363,8 @@ t.checkEq(listed.map((m) => [m.id, m.object, m.owned_by, m.kind]),
 	[["tiny", "model", "modeld", "llm"], ["one", "model", "modeld", "llm"],
 		["long", "model", "modeld", "llm"], ["chat", "model", "modeld", "llm"],
 		["kq", "model", "modeld", "llm"], ["kq8", "model", "modeld", "llm"],
-		["nocache", "model", "modeld", "llm"]], "models.list()");
+		["nocache", "model", "modeld", "llm"], ["long2", "model", "modeld", "llm"],
+		["long2nc", "model", "modeld", "llm"]], "models.list()");
 t.check(listed.every((m) => Number.isInteger(m.created) && Math.abs(m.created - Date.now() / 1000) < 3600),
 	`created: ${listed.map((m) => m.created)}`);
 const got = await client.models.retrieve("tiny");

@@ -638,7 +638,8 @@ static void test_batched(const char *file)
 
 /* mrt_llm_seq_keep: a slot cut back to its first k tokens and fed the rest
  * (in other chunks, beside another slot's tokens) gives the logits of the
- * whole sequence decoded afresh, bit for bit. */
+ * whole sequence decoded afresh, bit for bit; so does another slot given a
+ * copy of the first tokens (mrt_llm_seq_copy). */
 static void test_seq_keep(const char *file, int kv_type)
 {
 	enum { L = 60 };
@@ -699,12 +700,26 @@ static void test_seq_keep(const char *file, int kv_type)
 		CHECK(ok);
 		runs++;
 	}
+	/* slot 1 takes a copy of slot 0's first 30 tokens and is fed the rest:
+	 * the fresh logits again; bad copies are refused */
+	CHECK_EQ_INT(mrt_llm_seq_copy(c, 1, 0, 30), 0);
+	CHECK_EQ_INT(mrt_llm_seq_len(c, 1), 30);
+	int32_t rs[L];
+	for (int i = 0; i < L; i++)
+		rs[i] = 1;
+	mrt_llm_batch rb = {L - 30, toks + 30, rs, want + 30};
+	CHECK_EQ_INT(mrt_llm_decode(c, &rb, err, sizeof(err)), 0);
+	same += memcmp(mrt_llm_logits(c, L - 31), fresh, sizeof(float) * (size_t)info.n_vocab) == 0;
+	runs++;
+	CHECK_EQ_INT(mrt_llm_seq_copy(c, 1, 0, L + 1), MRT_ERR_INVALID);
+	CHECK_EQ_INT(mrt_llm_seq_copy(c, 2, 0, 1), MRT_ERR_INVALID);
+	CHECK_EQ_INT(mrt_llm_seq_copy(c, 1, 0, -1), MRT_ERR_INVALID);
 	/* out-of-range counts change nothing */
 	mrt_llm_seq_keep(c, 0, L + 5);
 	CHECK_EQ_INT(mrt_llm_seq_len(c, 0), L);
 	mrt_llm_seq_keep(c, 0, -1);
 	CHECK_EQ_INT(mrt_llm_seq_len(c, 0), L);
-	fprintf(stderr, "%-16s seq_keep%s: %d/%d cut-and-refed sequences bit-exact\n", file,
+	fprintf(stderr, "%-16s seq_keep/copy%s: %d/%d cut-and-refed sequences bit-exact\n", file,
 	        kv_type == MRT_TYPE_Q8_0 ? " (q8_0 KV)" : "", same, runs);
 	CHECK_EQ_INT(same, runs);
 	free(fresh);
