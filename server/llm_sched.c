@@ -58,7 +58,7 @@ struct srv_llm {
 	int n_queued;
 	srv_llm_job *dirty;
 	uint64_t prompt_tokens, gen_tokens, steps, cached_tokens, admitted;
-	int active, kv_tokens;
+	int active, kv_tokens, kept_tokens; /* kept: tokens idle slots hold for reuse */
 	double tps;
 	srv_hist ttft, tpot;
 	/* scheduler thread only */
@@ -684,12 +684,14 @@ static int srv__step(srv_llm *l, int n)
 /* Under lock: hand over each slot's output and free finished slots. */
 static void srv__publish_all(srv_llm *l, int n_prompt, int n_gen)
 {
-	int active = 0, kv = 0, any = 0;
+	int active = 0, kv = 0, any = 0, kept = 0;
 	uint64_t now = uv_hrtime();
 	for (int i = 0; i < l->n_seq; i++) {
 		srv__slot *s = &l->slots[i];
-		if (!s->job)
+		if (!s->job) {
+			kept += s->cache_len;
 			continue;
+		}
 		if (s->obs)
 			srv__hist_add(s->obs == 1 ? &l->ttft : &l->tpot, s->obs_val);
 		s->obs = 0;
@@ -704,6 +706,7 @@ static void srv__publish_all(srv_llm *l, int n_prompt, int n_gen)
 				mrt_llm_seq_clear(l->ctx, i);
 				s->cache_len = 0;
 			}
+			kept += s->cache_len;
 			continue;
 		}
 		active++;
@@ -711,6 +714,7 @@ static void srv__publish_all(srv_llm *l, int n_prompt, int n_gen)
 	}
 	l->active = active;
 	l->kv_tokens = kv;
+	l->kept_tokens = kept;
 	l->prompt_tokens += (uint64_t)n_prompt;
 	l->gen_tokens += (uint64_t)n_gen;
 	l->steps++;
@@ -766,11 +770,13 @@ char *srv_llm_metrics_text(const srv_llm *l, const char *model)
 	        "modeld_llm_slots{model=\"%s\"} %d\n"
 	        "modeld_llm_queued_requests{model=\"%s\"} %d\n"
 	        "modeld_llm_kv_cache_tokens{model=\"%s\"} %d\n"
+	        "modeld_llm_prompt_cache_kept_tokens{model=\"%s\"} %d\n"
 	        "modeld_llm_kv_cache_usage_ratio{model=\"%s\"} %.4f\n",
 	        model, (unsigned long long)l->prompt_tokens, model,
 	        (unsigned long long)l->cached_tokens, model,
 	        (unsigned long long)l->gen_tokens, model, (unsigned long long)l->steps, model, tps,
 	        model, l->active, model, l->n_seq, model, l->n_queued, model, l->kv_tokens, model,
+	        l->kept_tokens, model,
 	        (double)l->kv_tokens / ((double)l->n_ctx * l->n_seq));
 	const srv_hist *hs[2] = {&l->ttft, &l->tpot};
 	static const char *names[2] = {"modeld_llm_time_to_first_token_seconds",

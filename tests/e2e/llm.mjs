@@ -426,6 +426,9 @@ const metrics = (await t.http(srv, "GET", "/metrics")).text;
 t.checkEq(["one", "tiny", "long", "chat"].map((m) => gauge(metrics, "modeld_llm_active_slots", m)), [0, 0, 0, 0],
 	"no active slots left");
 t.check(gauge(metrics, "modeld_llm_generated_tokens_total", "tiny") > 100, "generated tokens counted");
+t.check(gauge(metrics, "modeld_llm_prompt_cache_kept_tokens", "tiny") > 20 &&
+	gauge(metrics, "modeld_llm_prompt_cache_kept_tokens", "nocache") === 0,
+	"tokens idle slots keep: tiny > 20, nocache 0");
 t.check(/modeld_llm_time_to_first_token_seconds_count\{model="tiny"\} [1-9]/.test(metrics), "TTFT histogram");
 
 // the request log holds token counts, TTFT and finish reasons
