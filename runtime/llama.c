@@ -96,10 +96,12 @@ static size_t lin_scratch_bytes(const mrt__llama *l, int64_t m)
 
 	for (int i = 0; i < l->n_layer; i++) {
 		const mrt__llayer *y = &l->layers[i];
-		const mrt__lweight *w[] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->gate, &y->up};
+		const mrt__lweight *w[] = {&y->wq, &y->wk, &y->wv, &y->gate, &y->up};
 		for (size_t j = 0; j < sizeof(w) / sizeof(w[0]); j++)
 			if ((s = mrt__linear_exact_scratch(w[j]->type, m, l->n_embd)) > best)
 				best = s;
+		if ((s = mrt__linear_exact_scratch(y->wo.type, m, l->n_embd_q)) > best)
+			best = s;
 		if ((s = mrt__linear_exact_scratch(y->down.type, m, l->n_ff)) > best)
 			best = s;
 	}
@@ -129,6 +131,7 @@ static int make_arena(mrt_llm_ctx *c)
 	size_t o_x, o_xn, o_q, o_k, o_v, o_att, o_gate, o_up, o_cs, o_if, o_pos, o_cnt, o_row, o_sc,
 	    o_lin, o_tile, o_grp, grp_bytes;
 	size_t ne = (size_t)l->n_embd, kv = (size_t)l->n_embd_kv, ff = (size_t)l->n_ff;
+	size_t nq = (size_t)l->n_embd_q;
 	int group = l->n_head / l->n_head_kv;
 
 	c->n_att_tasks = ATT_TASKS_PER_THREAD * c->p.n_threads;
@@ -140,10 +143,10 @@ static int make_arena(mrt_llm_ctx *c)
 		return -1;
 	o_x = arena_take(&off, nb * ne, sizeof(float));
 	o_xn = arena_take(&off, nb * ne, sizeof(float));
-	o_q = arena_take(&off, nb * ne, sizeof(float));
+	o_q = arena_take(&off, nb * nq, sizeof(float));
 	o_k = arena_take(&off, nb * kv, sizeof(float));
 	o_v = arena_take(&off, nb * kv, sizeof(float));
-	o_att = arena_take(&off, nb * ne, sizeof(float));
+	o_att = arena_take(&off, nb * nq, sizeof(float));
 	o_gate = arena_take(&off, nb * ff, sizeof(float));
 	o_up = arena_take(&off, nb * ff, sizeof(float));
 	o_cs = arena_take(&off, nb * (size_t)(l->n_rot + 1), sizeof(float));
@@ -386,7 +389,7 @@ static void rows_range(const rows_job *j, int r0, int r1)
 {
 	mrt_llm_ctx *c = j->c;
 	const mrt__llama *l = c->l;
-	int e = l->n_embd, kv = l->n_embd_kv, hd = l->head_dim;
+	int e = l->n_embd, kv = l->n_embd_kv, hd = l->head_dim, eq = l->n_embd_q;
 
 	for (int t = r0; t < r1; t++) {
 		if (j->kind == ROWS_NORM) {
@@ -396,7 +399,7 @@ static void rows_range(const rows_job *j, int r0, int r1)
 			c->ak.silu(c->gate + (size_t)t * l->n_ff, c->up + (size_t)t * l->n_ff, l->n_ff);
 		} else {
 			float *k = c->k + (size_t)t * kv, *v = c->v + (size_t)t * kv;
-			rope_row(c, c->q + (size_t)t * e, t, l->n_head);
+			rope_row(c, c->q + (size_t)t * eq, t, l->n_head);
 			rope_row(c, k, t, l->n_head_kv);
 			for (int h = 0; h < l->n_head_kv; h++) {
 				size_t at = cache_at(c, j->seq[t], j->layer, h, c->pos[t]);
@@ -475,7 +478,7 @@ static att_row tile_row(const mrt_llm_ctx *c, int e0, int kvh, int r)
 {
 	const mrt__llama *l = c->l;
 	int group = l->n_head / l->n_head_kv, t = e0 + r / group;
-	size_t at = (size_t)t * l->n_embd + (size_t)(kvh * group + r % group) * l->head_dim;
+	size_t at = (size_t)t * l->n_embd_q + (size_t)(kvh * group + r % group) * l->head_dim;
 	att_row row = {c->q + at, c->att + at, c->pos[t] + 1};
 	return row;
 }
@@ -647,7 +650,7 @@ static int attention_block(mrt_llm_ctx *c, const mrt__llayer *y, int layer, cons
                            int n)
 {
 	const mrt__llama *l = c->l;
-	int e = l->n_embd, kv = l->n_embd_kv, rc;
+	int e = l->n_embd, kv = l->n_embd_kv, eq = l->n_embd_q, rc;
 
 	norm_rows(c, y->attn_norm, n);
 	if (n <= GROUP_MAX_M) {
@@ -655,20 +658,20 @@ static int attention_block(mrt_llm_ctx *c, const mrt__llayer *y, int layer, cons
 		               .x = c->xn,
 		               .w = {&y->wq, &y->wk, &y->wv},
 		               .y = {c->q, c->k, c->v},
-		               .n = {e, kv, kv},
+		               .n = {eq, kv, kv},
 		               .n_parts = 3,
 		               .m = n,
 		               .k = e};
 		if ((rc = run_group(c, &g)) != 0)
 			return rc;
-	} else if ((rc = linear(c, c->xn, &y->wq, c->q, n, e, e, 0)) != 0 ||
+	} else if ((rc = linear(c, c->xn, &y->wq, c->q, n, eq, e, 0)) != 0 ||
 	           (rc = linear(c, c->xn, &y->wk, c->k, n, kv, e, 0)) != 0 ||
 	           (rc = linear(c, c->xn, &y->wv, c->v, n, kv, e, 0)) != 0)
 		return rc;
 	rows_job r = {.c = c, .kind = ROWS_ROPE, .n = n, .layer = layer, .seq = seq};
-	run_rows(c, &r, e + 2 * kv);
+	run_rows(c, &r, eq + 2 * kv);
 	attention(c, seq, n, layer);
-	return linear(c, c->att, &y->wo, c->x, n, e, e, 1);
+	return linear(c, c->att, &y->wo, c->x, n, e, eq, 1);
 }
 
 static int ffn_block(mrt_llm_ctx *c, const mrt__llayer *y, int n)

@@ -20,13 +20,16 @@ typedef struct mrt__lweight {
 
 typedef struct mrt__llayer {
 	const float *attn_norm, *ffn_norm; /* n_embd F32 */
-	mrt__lweight wq, wk, wv, wo;       /* [n_embd | n_embd_kv] rows of n_embd */
+	mrt__lweight wq, wk, wv, wo; /* wq: n_embd_q rows, wk/wv: n_embd_kv rows, of n_embd;
+	                                wo: n_embd rows of n_embd_q */
 	mrt__lweight gate, up, down;       /* gate/up: n_ff rows; down: n_embd rows of n_ff */
 } mrt__llayer;
 
 typedef struct mrt__llama {
 	int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff;
 	int head_dim, n_embd_kv, n_rot;
+	int n_embd_q; /* n_head x head_dim: n_embd, unless the file's key_length decouples the
+	                 head size from it (Mistral Nemo: 32 heads of 128 in a 5120 model) */
 	float rope_base, norm_eps;
 	float rope_freq_scale;    /* 1 / llama.rope.scaling.factor for linear scaling, else 1 */
 	const float *rope_freqs;  /* n_rot / 2 divisors of the frequencies (rope_freqs.weight,

@@ -90,7 +90,9 @@ static int read_hparams(mrt__llama *l, const mrt_gguf *f, char *err, size_t errl
 	    get_int(f, "llama.attention.head_count_kv", l->n_head, 1, LLAMA_MAX_HEADS,
 	            &l->n_head_kv, err, errlen))
 		return -1;
-	if (l->n_embd % l->n_head != 0)
+	/* the head size: attention.key_length when the file gives it (it may
+	 * differ from embedding_length / head_count), else that quotient */
+	if (mrt_gguf_find_kv(f, "llama.attention.key_length") < 0 && l->n_embd % l->n_head != 0)
 		return mrt__errf(err, errlen, -1,
 		                 "llama: embedding_length %d is not divisible by head_count %d",
 		                 l->n_embd, l->n_head);
@@ -98,7 +100,17 @@ static int read_hparams(mrt__llama *l, const mrt_gguf *f, char *err, size_t errl
 		return mrt__errf(err, errlen, -1,
 		                 "llama: head_count %d is not a multiple of head_count_kv %d",
 		                 l->n_head, l->n_head_kv);
-	l->head_dim = l->n_embd / l->n_head;
+	int vlen;
+	if (get_int(f, "llama.attention.key_length", l->n_embd / l->n_head, 1,
+	            LLAMA_MAX_DIM / l->n_head, &l->head_dim, err, errlen) ||
+	    get_int(f, "llama.attention.value_length", l->head_dim, 1, LLAMA_MAX_DIM, &vlen, err,
+	            errlen))
+		return -1;
+	if (vlen != l->head_dim)
+		return mrt__errf(err, errlen, -1,
+		                 "llama: attention.value_length %d differs from key_length %d", vlen,
+		                 l->head_dim);
+	l->n_embd_q = l->head_dim * l->n_head;
 	l->n_embd_kv = l->head_dim * l->n_head_kv;
 	if (get_int(f, "llama.rope.dimension_count", l->head_dim, 0, l->head_dim, &l->n_rot, err,
 	            errlen))
@@ -172,14 +184,15 @@ static int read_layer(mrt__llama *l, const mrt_gguf *f, int i, char *err, size_t
 	mrt__llayer *y = &l->layers[i];
 	mrt__lweight an, fn;
 	uint64_t e = (uint64_t)l->n_embd, kv = (uint64_t)l->n_embd_kv, ff = (uint64_t)l->n_ff;
+	uint64_t eq = (uint64_t)l->n_embd_q;
 	char name[64];
 
 #define LAYER_TENSOR(suffix, ne0, ne1, dst)                                                        \
 	(snprintf(name, sizeof(name), "blk.%d." suffix ".weight", i),                              \
 	 get_tensor(f, name, ne0, ne1, 0, dst, err, errlen))
-	if (LAYER_TENSOR("attn_norm", e, 0, &an) || LAYER_TENSOR("attn_q", e, e, &y->wq) ||
+	if (LAYER_TENSOR("attn_norm", e, 0, &an) || LAYER_TENSOR("attn_q", e, eq, &y->wq) ||
 	    LAYER_TENSOR("attn_k", e, kv, &y->wk) || LAYER_TENSOR("attn_v", e, kv, &y->wv) ||
-	    LAYER_TENSOR("attn_output", e, e, &y->wo) || LAYER_TENSOR("ffn_norm", e, 0, &fn) ||
+	    LAYER_TENSOR("attn_output", eq, e, &y->wo) || LAYER_TENSOR("ffn_norm", e, 0, &fn) ||
 	    LAYER_TENSOR("ffn_gate", e, ff, &y->gate) || LAYER_TENSOR("ffn_up", e, ff, &y->up) ||
 	    LAYER_TENSOR("ffn_down", ff, e, &y->down))
 		return -1;

@@ -4,7 +4,8 @@
 check_PROGRAMS += tests/unit/runtime/test_llama
 TESTS += tests/unit/runtime/test_llama
 tests_unit_runtime_test_llama_LDADD = $(RUNTIME_LIBS)
-EXTRA_DIST += tests/fixtures/make_llama.py tests/fixtures/llama/gqa-f32.gguf \
+EXTRA_DIST += tests/fixtures/make_llama.py tests/fixtures/llama/hd-f32.gguf \
+	tests/fixtures/llama/hd.ref tests/fixtures/llama/hd-kvf16.ref tests/fixtures/llama/gqa-f32.gguf \
 	tests/fixtures/llama/gqa-q8_0.gguf tests/fixtures/llama/gqa-q4_0.gguf \
 	tests/fixtures/llama/gqa.ref tests/fixtures/llama/gqa-q8_0.ref \
 	tests/fixtures/llama/gqa-q4_0.ref tests/fixtures/llama/tied-f32.gguf \

@@ -393,6 +393,12 @@ static void test_reference(void)
 	check_kv_f16("rope", "rope-f32.gguf", &r, 2e-3);
 	free(r.toks);
 	free(r.logits);
+	/* attention.key_length 32 with 4 heads in a 64 model: queries of 128 */
+	CHECK_EQ_INT(read_ref("hd", &r), 0);
+	check_file(fixdir, "hd-f32.gguf", &r, 1e-4, r.n_prompt, r.n_gen);
+	check_kv_f16("hd", "hd-f32.gguf", &r, 2e-3);
+	free(r.toks);
+	free(r.logits);
 }
 
 /* The same files through llama.cpp (NAME.llamacpp: its logits on the
@@ -856,6 +862,17 @@ static void test_hostile(void)
 			    "tensor 'rope_freqs.weight' has shape [64], expected [8]");
 	expect_refused_from("rope-f32.gguf", "freqs_type.gguf", &freqs_type,
 			    "'rope_freqs.weight' has type f16, expected f32");
+
+	/* the head size of key_length: it sizes the query and output matrices,
+	 * and value_length must agree */
+	edit klen = {.u32_key = "llama.attention.key_length", .u32_val = 16};
+	edit vlen = {.u32_key = "llama.attention.value_length", .u32_val = 16};
+	edit klen0 = {.u32_key = "llama.attention.key_length", .u32_val = 0};
+	expect_refused_from("hd-f32.gguf", "klen.gguf", &klen,
+			    "attention.value_length 32 differs from key_length 16");
+	expect_refused_from("hd-f32.gguf", "vlen.gguf", &vlen,
+			    "attention.value_length 16 differs from key_length 32");
+	expect_refused_from("hd-f32.gguf", "klen0.gguf", &klen0, "key_length = 0 is out of range");
 }
 
 static void remove_tmpdir(void)
@@ -864,7 +881,8 @@ static void remove_tmpdir(void)
 	                              "missing.gguf",   "shape.gguf",    "heads0.gguf",
 	                              "heads5.gguf",    "kv3.gguf",      "layers.gguf",
 	                              "vocab.gguf",     "normtype.gguf", "rot.gguf",
-	                              "yarn.gguf",      "freqs_shape.gguf", "freqs_type.gguf"};
+	                              "yarn.gguf",      "freqs_shape.gguf", "freqs_type.gguf",
+	                              "klen.gguf",      "vlen.gguf",     "klen0.gguf"};
 	char path[600];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", tmpdir, files[i]);
