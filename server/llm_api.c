@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +22,23 @@ typedef struct srv__perr {
 	char msg[256];
 } srv__perr;
 
+/* Fill e: HTTP status, error code, printf-style message. */
+__attribute__((format(printf, 4, 5))) static void srv__seterr(srv__perr *e, int status,
+                                                             const char *code, const char *fmt,
+                                                             ...)
+{
+	va_list ap;
+	e->status = status;
+	snprintf(e->code, sizeof(e->code), "%s", code);
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* A client's mistake (400) from a function returning int. */
 #define PERR(e, c, ...)                                                                            \
 	do {                                                                                       \
-		(e)->status = 400;                                                                 \
-		snprintf((e)->code, sizeof((e)->code), "%s", c);                                   \
-		snprintf((e)->msg, sizeof((e)->msg), __VA_ARGS__);                                 \
+		srv__seterr(e, 400, c, __VA_ARGS__);                                               \
 		return -1;                                                                         \
 	} while (0)
 
@@ -120,10 +133,8 @@ static int srv__stops(json_t *body, srv_llm_gen *g, srv__perr *e)
 	}
 	int rc = 0;
 	if (json_array_size(v) > SRV_LLM_MAX_STOP) {
-		e->status = 400;
-		snprintf(e->code, sizeof(e->code), "invalid_request");
-		snprintf(e->msg, sizeof(e->msg), "\"stop\" holds at most %d strings",
-		         SRV_LLM_MAX_STOP);
+		srv__seterr(e, 400, "invalid_request", "\"stop\" holds at most %d strings",
+		            SRV_LLM_MAX_STOP);
 		rc = -1;
 	}
 	json_array_foreach(v, i, it)
@@ -132,10 +143,8 @@ static int srv__stops(json_t *body, srv_llm_gen *g, srv__perr *e)
 			break;
 		if (!json_is_string(it) || json_string_length(it) == 0 ||
 		    json_string_length(it) > 256) {
-			e->status = 400;
-			snprintf(e->code, sizeof(e->code), "invalid_request");
-			snprintf(e->msg, sizeof(e->msg),
-			         "\"stop\" entries are strings of 1-256 bytes");
+			srv__seterr(e, 400, "invalid_request",
+			            "\"stop\" entries are strings of 1-256 bytes");
 			rc = -1;
 			break;
 		}
@@ -165,9 +174,7 @@ static int srv__logit_bias(json_t *body, srv_llm_gen *g, int n_vocab, srv__perr 
 		return 0;
 	if (!(g->bias_ids = malloc(n * sizeof(*g->bias_ids))) ||
 	    !(g->bias = malloc(n * sizeof(*g->bias)))) {
-		e->status = 500;
-		snprintf(e->code, sizeof(e->code), "internal");
-		snprintf(e->msg, sizeof(e->msg), "out of memory");
+		srv__seterr(e, 500, "internal", "out of memory");
 		return -1;
 	}
 	int k = 0;
@@ -299,21 +306,17 @@ static char *srv__text_parts(json_t *parts, size_t msg, srv__perr *e)
 		json_t *type = json_object_get(p, "type"), *txt = json_object_get(p, "text");
 		if (!json_is_string(type) || strcmp(json_string_value(type), "text") != 0 ||
 		    !json_is_string(txt)) {
-			e->status = 400;
-			snprintf(e->code, sizeof(e->code), "invalid_request");
-			snprintf(e->msg, sizeof(e->msg),
-			         "messages[%zu].content[%zu]: only parts {\"type\": \"text\", "
-			         "\"text\": string} are supported (this server runs text-only models)",
-			         msg, j);
+			srv__seterr(e, 400, "invalid_request",
+			            "messages[%zu].content[%zu]: only parts {\"type\": \"text\", "
+			            "\"text\": string} are supported (this server runs text-only models)",
+			            msg, j);
 			return NULL;
 		}
 		len += json_string_length(txt) + 1;
 	}
 	char *out = malloc(len + 1), *w = out;
 	if (!out) {
-		e->status = 500;
-		snprintf(e->code, sizeof(e->code), "internal");
-		snprintf(e->msg, sizeof(e->msg), "out of memory");
+		srv__seterr(e, 500, "internal", "out of memory");
 		return NULL;
 	}
 	json_array_foreach(parts, j, p)
@@ -335,19 +338,15 @@ static char *srv__chat_prompt(srv_llm *l, json_t *body, srv__perr *e)
 	json_t *msgs = json_object_get(body, "messages"), *it;
 	size_t i, n = json_array_size(msgs);
 	if (!json_is_array(msgs) || n == 0 || n > 1024) {
-		e->status = 400;
-		snprintf(e->code, sizeof(e->code), "invalid_request");
-		snprintf(e->msg, sizeof(e->msg),
-		         "\"messages\" must be an array of 1-1024 messages");
+		srv__seterr(e, 400, "invalid_request",
+		            "\"messages\" must be an array of 1-1024 messages");
 		return NULL;
 	}
 	srv_chat_msg *cm = calloc(n, sizeof(*cm));
 	char **joined = calloc(n, sizeof(*joined));
 	char *text = NULL;
 	if (!cm || !joined) {
-		e->status = 500;
-		snprintf(e->code, sizeof(e->code), "internal");
-		snprintf(e->msg, sizeof(e->msg), "out of memory");
+		srv__seterr(e, 500, "internal", "out of memory");
 		goto out;
 	}
 	json_array_foreach(msgs, i, it)
@@ -356,12 +355,10 @@ static char *srv__chat_prompt(srv_llm *l, json_t *body, srv__perr *e)
 		       *content = json_object_get(it, "content");
 		if (!json_is_string(role) ||
 		    !(json_is_string(content) || json_is_array(content) || json_is_null(content))) {
-			e->status = 400;
-			snprintf(e->code, sizeof(e->code), "invalid_request");
-			snprintf(e->msg, sizeof(e->msg),
-			         "messages[%zu] needs a string \"role\" and a string or an array of "
-			         "text parts as \"content\"",
-			         i);
+			srv__seterr(e, 400, "invalid_request",
+			            "messages[%zu] needs a string \"role\" and a string or an array of "
+			            "text parts as \"content\"",
+			            i);
 			goto out;
 		}
 		cm[i].role = json_string_value(role);
@@ -380,9 +377,7 @@ static char *srv__chat_prompt(srv_llm *l, json_t *body, srv__perr *e)
 	char err[200];
 	text = srv_chat_format(&o, cm, (int)n, 1, err, sizeof(err));
 	if (!text) {
-		e->status = 400;
-		snprintf(e->code, sizeof(e->code), "invalid_request");
-		snprintf(e->msg, sizeof(e->msg), "messages: %s", err);
+		srv__seterr(e, 400, "invalid_request", "messages: %s", err);
 	}
 out:
 	for (i = 0; joined && i < n; i++)
@@ -468,9 +463,7 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 	}
 	free(owned);
 	if (n < 0) {
-		e->status = 500;
-		snprintf(e->code, sizeof(e->code), "internal");
-		snprintf(e->msg, sizeof(e->msg), "cannot tokenize the prompt");
+		srv__seterr(e, 500, "internal", "cannot tokenize the prompt");
 		return -1;
 	}
 	job->gen.n_prompt = n;
