@@ -1,31 +1,12 @@
 // Aggregate generated tokens/s through modeld's HTTP API with 1, 2, 4 and 8
 // concurrent greedy streams on one language model (not part of make check).
 // Usage: node llm_http.mjs MODELD MODEL.gguf [TOKENS]  -> one table row.
-import { spawn } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { startModeld } from "./serve.mjs";
 
 const [modeld, gguf, tokArg] = process.argv.slice(2);
 const TOKENS = Number(tokArg || 64);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "modeld-llmbench-"));
-const conf = path.join(dir, "modeld.conf");
-fs.writeFileSync(conf, `listen = 127.0.0.1:0\nworkers = 2\n[model m]\npath = ${gguf}\n` +
-	"parallel = 8\nctx_size = 256\nmax_queue = 64\n");
-const child = spawn(modeld, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
-let err = "";
-child.stderr.on("data", (d) => (err += d));
-process.on("exit", () => { child.kill("SIGKILL"); fs.rmSync(dir, { recursive: true, force: true }); });
-let port = 0;
-for (let i = 0; i < 600 && !port; i++) {
-	const m = /listening on [^\n]*:(\d+)\n/.exec(err);
-	if (m) port = Number(m[1]);
-	else await new Promise((r) => setTimeout(r, 50));
-}
-if (!port) throw new Error(`modeld did not start: ${err}`);
-const base = `http://127.0.0.1:${port}`;
-while ((await fetch(base + "/readyz").catch(() => ({ status: 0 }))).status !== 200)
-	await new Promise((r) => setTimeout(r, 50));
+const { base, child } = await startModeld(modeld,
+	`workers = 2\n[model m]\npath = ${gguf}\nparallel = 8\nctx_size = 256\nmax_queue = 64\n`);
 
 // One stream: returns generated tokens (from the usage chunk).
 async function stream(i) {

@@ -4,31 +4,12 @@
 // 1000-token start with a request still generating in the other slot, with
 // prompt_cache = 1 and with prompt_cache = 0 on the same file.
 // Usage: node prompt_cache.mjs MODELD MODEL.gguf  -> a table.
-import { spawn } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { startModeld } from "./serve.mjs";
 
 const [modeld, gguf] = process.argv.slice(2);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "modeld-pcbench-"));
-const conf = path.join(dir, "modeld.conf");
 const model = (name, cache) =>
 	`[model ${name}]\npath = ${gguf}\nparallel = 2\nctx_size = 2048\nprompt_cache = ${cache}\n`;
-fs.writeFileSync(conf, "listen = 127.0.0.1:0\nworkers = 2\n" + model("cached", 1) + model("plain", 0));
-const child = spawn(modeld, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
-let err = "";
-child.stderr.on("data", (d) => (err += d));
-process.on("exit", () => { child.kill("SIGKILL"); fs.rmSync(dir, { recursive: true, force: true }); });
-let port = 0;
-for (let i = 0; i < 600 && !port; i++) {
-	const m = /listening on [^\n]*:(\d+)\n/.exec(err);
-	if (m) port = Number(m[1]);
-	else await new Promise((r) => setTimeout(r, 50));
-}
-if (!port) throw new Error(`modeld did not start: ${err}`);
-const base = `http://127.0.0.1:${port}`;
-while ((await fetch(base + "/readyz").catch(() => ({ status: 0 }))).status !== 200)
-	await new Promise((r) => setTimeout(r, 50));
+const { base, child } = await startModeld(modeld, "workers = 2\n" + model("cached", 1) + model("plain", 0));
 
 // seconds to the answer of a 1-token completion, and its usage
 async function ttft(name, prompt, maxTokens = 1) {
