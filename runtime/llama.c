@@ -292,28 +292,6 @@ void mrt_llm_seq_keep(mrt_llm_ctx *c, int seq, int n)
 		c->seq_len[seq] = n;
 }
 
-static size_t cache_at(const mrt_llm_ctx *c, int seq, int layer, int kvh, int pos);
-
-int mrt_llm_seq_copy(mrt_llm_ctx *c, int dst, int src, int n)
-{
-	if (c == NULL || dst < 0 || dst >= c->p.n_seq || src < 0 || src >= c->p.n_seq || n < 0 ||
-	    n > c->seq_len[src])
-		return MRT_ERR_INVALID;
-	if (dst != src && n > 0) {
-		const mrt__llama *l = c->l;
-		size_t row = kv_bytes(c, (size_t)n * l->head_dim);
-		for (int layer = 0; layer < l->n_layer; layer++)
-			for (int h = 0; h < l->n_head_kv; h++) {
-				size_t to = kv_bytes(c, cache_at(c, dst, layer, h, 0));
-				size_t from = kv_bytes(c, cache_at(c, src, layer, h, 0));
-				memcpy((char *)c->kcache + to, (const char *)c->kcache + from, row);
-				memcpy((char *)c->vcache + to, (const char *)c->vcache + from, row);
-			}
-	}
-	c->seq_len[dst] = n;
-	return 0;
-}
-
 const float *mrt_llm_logits(const mrt_llm_ctx *c, int i)
 {
 	if (c == NULL || i < 0 || i >= c->last_n || c->logit_row[i] < 0)
@@ -371,6 +349,26 @@ static size_t cache_at(const mrt_llm_ctx *c, int seq, int layer, int kvh, int po
 	const mrt__llama *l = c->l;
 	return ((((size_t)seq * l->n_layer + layer) * l->n_head_kv + kvh) * c->p.n_ctx + pos) *
 	       l->head_dim;
+}
+
+int mrt_llm_seq_copy(mrt_llm_ctx *c, int dst, int src, int n)
+{
+	if (c == NULL || dst < 0 || dst >= c->p.n_seq || src < 0 || src >= c->p.n_seq || n < 0 ||
+	    n > c->seq_len[src])
+		return MRT_ERR_INVALID;
+	if (dst != src && n > 0) {
+		const mrt__llama *l = c->l;
+		size_t row = kv_bytes(c, (size_t)n * l->head_dim);
+		for (int layer = 0; layer < l->n_layer; layer++)
+			for (int h = 0; h < l->n_head_kv; h++) {
+				size_t to = kv_bytes(c, cache_at(c, dst, layer, h, 0));
+				size_t from = kv_bytes(c, cache_at(c, src, layer, h, 0));
+				memcpy((char *)c->kcache + to, (const char *)c->kcache + from, row);
+				memcpy((char *)c->vcache + to, (const char *)c->vcache + from, row);
+			}
+	}
+	c->seq_len[dst] = n;
+	return 0;
 }
 
 enum row_kind { ROWS_NORM, ROWS_ROPE, ROWS_SILU };

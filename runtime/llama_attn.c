@@ -3,9 +3,10 @@
  * reference and AVX2 versions chosen at run time (see llama.h). The cache
  * holds keys and values as F32, as F16 (half the memory and half the bytes
  * streamed per step), or as Q8_0 blocks of 32 (an F16 scale and 32 int8:
- * 34 bytes, 0.53 of F16); every kernel exists for the three, and an
- * element is widened to the same float by all of them (a Q8_0 element is
- * scale x q, which a float holds exactly). */
+ * 34 bytes, 0.53 of F16); every kernel exists for the three. An F32 or F16
+ * element is widened to the same float by all of them; the reference widens
+ * a Q8_0 element to scale x q (exact in a float), the AVX2 kernels apply the
+ * scale per block (the q8_ functions). */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -79,15 +80,11 @@ INL void wsum_ref_t(const float *p, const void *v, int n_keys, int hd, float *ou
 
 #define TGT __attribute__((target("avx2,fma,f16c")))
 
-/* 8 elements of the cache row starting at p from element i (i % 8 == 0),
- * as floats: kv_elt's values. */
+/* 8 elements of the F32 or F16 cache row starting at p from element i, as
+ * floats: kv_elt's values. (Q8_0 rows never come here: every AVX2 kernel
+ * hands them to the q8_ functions below first.) */
 INL TGT __m256 kv_load8(const void *p, size_t i, int H)
 {
-	if (H == 2) {
-		const uint8_t *b = (const uint8_t *)p + i / 32 * Q8_BLOCK;
-		__m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + i % 32)));
-		return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(_cvtsh_ss(rd16(b))));
-	}
 	return H ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i)))
 		 : _mm256_loadu_ps((const float *)p + i);
 }

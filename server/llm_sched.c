@@ -447,12 +447,7 @@ static int srv__slot_start(srv_llm *l, int si, srv_llm_job *job, int keep)
 	s->finish = SRV_LLM_RUNNING;
 	s->raw_len = s->emitted = s->published = 0;
 	s->ttft_ms = 0;
-	if (keep > 0) {
-		mrt_llm_seq_keep(l->ctx, si, keep);
-	} else {
-		mrt_llm_seq_clear(l->ctx, si);
-		keep = 0;
-	}
+	mrt_llm_seq_keep(l->ctx, si, keep); /* keep 0 empties the slot */
 	s->n_fed = s->cache_len = keep;
 	s->used = ++l->admitted;
 	job->p_cached = keep;
