@@ -143,11 +143,42 @@ void mrt_sampler_free(mrt_sampler *s);
 int32_t mrt_sampler_sample(mrt_sampler *s, const float *logits);
 void mrt_sampler_accept(mrt_sampler *s, int32_t tok);
 
+/* mrt_sampler_sample restricted to the tokens allowed(ctx, tok) accepts
+ * (nonzero): the token drawn from all logits when it is allowed (the common
+ * case, one call of allowed); else every token is asked and the draw is
+ * repeated over the allowed ones alone, the others' logits set to -inf (as
+ * llama.cpp resamples under a grammar). Returns the token, or -1 when no
+ * token is allowed. allowed is called on the caller's thread only. */
+int32_t mrt_sampler_sample_allowed(mrt_sampler *s, const float *logits,
+				   int (*allowed)(void *ctx, int32_t tok), void *ctx);
+
 /* Log-probability of tok under logits (log-softmax), and the k most likely
  * tokens with theirs, in descending order, into ids/logprobs (OUT; k
  * entries). Returns the number written (<= k). */
 float mrt_logprob(const float *logits, int n_vocab, int32_t tok);
 int mrt_top_logprobs(const float *logits, int n_vocab, int k, int32_t *ids, float *logprobs);
+
+/* ---- JSON output ----
+ * Whether text can still grow into one JSON object (RFC 8259, the root an
+ * object; strings valid UTF-8), fed a token's bytes at a time: a sampler
+ * keeps generation such a prefix (OpenAI's response_format json_object).
+ * Whitespace between tokens is at most a newline and then up to
+ * MRT_JSON_MAX_INDENT spaces or tabs (llama.cpp's JSON grammar allows the
+ * same), so a model cannot pad forever; containers nest at most
+ * MRT_JSON_MAX_DEPTH deep. The state is a plain value: copy it to try a
+ * token. Its fields are private to the runtime. */
+#define MRT_JSON_MAX_INDENT 20
+#define MRT_JSON_MAX_DEPTH 64
+typedef struct mrt_json_state {
+	uint64_t objects; /* bit d: the container at depth d is an object */
+	uint8_t depth, mode, aux, ws, nl, key, lo, hi;
+} mrt_json_state;
+void mrt_json_init(mrt_json_state *st);
+/* Feed n bytes: 0 when the text is still such a prefix (*st advanced), or
+ * MRT_ERR_INVALID when it no longer is (*st then undefined: feed a copy). */
+int mrt_json_feed(mrt_json_state *st, const char *s, size_t n);
+/* 1 when the root object has closed (only whitespace may follow). */
+int mrt_json_done(const mrt_json_state *st);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@ struct mrt_sampler {
 	int32_t *window; /* ring of the last penalty_last_n accepted tokens */
 	int win_cap, win_len, win_head;
 	float *work;   /* biased and penalized logits */
+	float *masked; /* logits with the disallowed at -inf (allocated on first use) */
 	int32_t *cand; /* candidate ids, best first once sorted */
 	int32_t *bias_ids; /* p.bias_ids and p.bias point here (copies) */
 	float *bias;
@@ -120,6 +121,7 @@ void mrt_sampler_free(mrt_sampler *s)
 		return;
 	free(s->bias);
 	free(s->bias_ids);
+	free(s->masked);
 	free(s->cand);
 	free(s->work);
 	free(s->window);
@@ -364,6 +366,35 @@ int32_t mrt_sampler_sample(mrt_sampler *s, const float *logits)
 			return s->cand[i];
 	}
 	return s->cand[n - 1]; /* rounding left u just above 0 */
+}
+
+int32_t mrt_sampler_sample_allowed(mrt_sampler *s, const float *logits,
+				   int (*allowed)(void *ctx, int32_t tok), void *ctx)
+{
+	int32_t tok, first = -1;
+
+	if (s == NULL || logits == NULL || allowed == NULL)
+		return -1;
+	tok = mrt_sampler_sample(s, logits);
+	if (tok >= 0 && allowed(ctx, tok))
+		return tok;
+	if (s->masked == NULL &&
+	    (s->masked = malloc((size_t)s->n_vocab * sizeof(*s->masked))) == NULL)
+		return -1;
+	for (int32_t i = 0; i < s->n_vocab; i++) {
+		if (allowed(ctx, i)) {
+			s->masked[i] = logits[i];
+			if (first < 0)
+				first = i;
+		} else {
+			s->masked[i] = -INFINITY;
+		}
+	}
+	if (first < 0)
+		return -1;
+	tok = mrt_sampler_sample(s, s->masked);
+	/* every allowed logit -inf or NaN: the sampler fell back to token 0 */
+	return tok >= 0 && s->masked[tok] > -INFINITY ? tok : first;
 }
 
 /* log(sum(exp(logits))) computed stably. */

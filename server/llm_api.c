@@ -200,6 +200,28 @@ static int srv__logit_bias(json_t *body, srv_llm_gen *g, int n_vocab, srv__perr 
 	return 0;
 }
 
+/* "response_format": {"type": "text"} (the default) or {"type":
+ * "json_object"}: the output is kept one JSON object. JSON schemas are
+ * refused. Any API. 0 or -1 with e. */
+static int srv__response_format(json_t *body, srv_llm_gen *g, srv__perr *e)
+{
+	json_t *rf = json_object_get(body, "response_format");
+	if (!rf || json_is_null(rf))
+		return 0;
+	json_t *type = json_object_get(rf, "type");
+	if (!json_is_string(type))
+		PERR(e, "invalid_request", "\"response_format\" must be {\"type\": ...}");
+	const char *t = json_string_value(type);
+	if (strcmp(t, "json_object") == 0)
+		g->json = 1;
+	else if (strcmp(t, "text") != 0)
+		PERR(e, "unsupported",
+		     "\"response_format\": type \"%.32s\" is not supported; \"text\" or "
+		     "\"json_object\"",
+		     t);
+	return 0;
+}
+
 /* Sampling and length fields common to the three APIs. */
 static int srv__gen_params(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *e)
 {
@@ -234,7 +256,8 @@ static int srv__gen_params(srv_llm_job *job, srv_model *m, json_t *body, srv__pe
 	sp->frequency_penalty = (float)fp;
 	sp->repeat_penalty = (float)rp;
 	sp->seed = json_object_get(body, "seed") ? (uint64_t)(int64_t)seed : uv_hrtime();
-	if (srv__logit_bias(body, g, srv_llm_info(m->llm)->n_vocab, e) < 0)
+	if (srv__logit_bias(body, g, srv_llm_info(m->llm)->n_vocab, e) < 0 ||
+	    srv__response_format(body, g, e) < 0)
 		return -1;
 	json_t *so = json_object_get(body, "stream_options");
 	if (json_is_object(so) && srv__bool(so, "include_usage", &job->include_usage, e) < 0)
@@ -266,8 +289,7 @@ static int srv__logprobs(srv_llm_job *job, json_t *body, srv__perr *e)
 
 /* Chat fields that would change the answer and that modeld does not do are
  * refused rather than ignored: tool calling ("tools", "functions"; an empty
- * list or tool_choice "none" is accepted) and constrained output
- * ("response_format" other than {"type": "text"}). 0 or -1 with e. */
+ * list or tool_choice "none" is accepted). 0 or -1 with e. */
 static int srv__chat_unsupported(json_t *body, srv__perr *e)
 {
 	json_t *tc = json_object_get(body, "tool_choice");
@@ -279,17 +301,6 @@ static int srv__chat_unsupported(json_t *body, srv__perr *e)
 		    !no_tools)
 			PERR(e, "unsupported", "\"%s\": tool calling is not supported by this server",
 			     tool_keys[i]);
-	}
-	json_t *rf = json_object_get(body, "response_format");
-	if (rf && !json_is_null(rf)) {
-		json_t *type = json_object_get(rf, "type");
-		if (!json_is_string(type))
-			PERR(e, "invalid_request", "\"response_format\" must be {\"type\": ...}");
-		if (strcmp(json_string_value(type), "text") != 0)
-			PERR(e, "unsupported",
-			     "\"response_format\": type \"%.32s\" is not supported (no constrained "
-			     "decoding); only \"text\"",
-			     json_string_value(type));
 	}
 	return 0;
 }

@@ -34,6 +34,7 @@ typedef struct srv__slot {
 	int obs;        /* this step's latency observation for the histograms: */
 	double obs_val; /* 1 time to first token, 2 time per token (seconds) */
 	uint64_t used;  /* admission count when the slot last took a job (0: never) */
+	mrt_json_state json; /* the output so far, when the job asks for JSON */
 } srv__slot;
 
 /* the fewest tokens worth copying from another slot rather than reading */
@@ -67,6 +68,10 @@ struct srv_llm {
 	int8_t *b_want;
 	int n_batch;
 	uint64_t win_start, win_tokens;
+	/* every token's bytes, for JSON output: token t is pieces[piece_off[t] ..
+	 * piece_off[t + 1]); empty for control and end-of-generation tokens */
+	char *pieces;
+	uint32_t *piece_off;
 };
 
 const char *srv_llm_finish_name(int finish)
@@ -93,6 +98,39 @@ static void srv__hist_add(srv_hist *h, double v)
 		h->counts[i]++;
 	h->count++;
 	h->sum += v;
+}
+
+/* The bytes of every token (llm->pieces) for JSON output: two passes, the
+ * lengths and then the bytes. 0 or -1 (out of memory). */
+static int srv__pieces_build(srv_llm *l)
+{
+	int nv = l->info.n_vocab;
+	char piece[256];
+	size_t total = 0;
+	if (!(l->piece_off = malloc(sizeof(uint32_t) * ((size_t)nv + 1))))
+		return -1;
+	for (int pass = 0; pass < 2; pass++) {
+		total = 0;
+		for (int32_t t = 0; t < nv; t++) {
+			int n = mrt_token_is_eog(l->m->model, t)
+			            ? 0
+			            : mrt_token_to_piece(l->m->model, t, 0, piece, sizeof(piece));
+			if (n < 0 || n > (int)sizeof(piece))
+				n = 0; /* never offered to a JSON output */
+			if (pass == 0) {
+				l->piece_off[t] = (uint32_t)total;
+			} else {
+				memcpy(l->pieces + total, piece, (size_t)n);
+			}
+			total += (size_t)n;
+			if (total > UINT32_MAX)
+				return -1;
+		}
+		l->piece_off[nv] = (uint32_t)total;
+		if (pass == 0 && !(l->pieces = malloc(total + 1)))
+			return -1;
+	}
+	return 0;
 }
 
 int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
@@ -150,6 +188,10 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
+	if (srv__pieces_build(l) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->cond, NULL);
 	l->ttft = (srv_hist){.n = (int)(sizeof(srv__ttft_bounds) / sizeof(double)),
@@ -160,6 +202,8 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 	return 0;
 fail:
 	mrt_llm_ctx_free(l->ctx);
+	free(l->pieces);
+	free(l->piece_off);
 	for (int i = 0; l->slots && i < l->n_seq; i++)
 		free(l->slots[i].cache);
 	free(l->slots);
@@ -195,6 +239,8 @@ static void srv__llm_release(srv_llm *l)
 		free(l->slots[i].cache);
 	}
 	mrt_llm_ctx_free(l->ctx);
+	free(l->pieces);
+	free(l->piece_off);
 	free(l->slots);
 	free(l->b_tok);
 	free(l->b_seq);
@@ -447,6 +493,7 @@ static int srv__slot_start(srv_llm *l, int si, srv_llm_job *job, int keep)
 	s->finish = SRV_LLM_RUNNING;
 	s->raw_len = s->emitted = s->published = 0;
 	s->ttft_ms = 0;
+	mrt_json_init(&s->json);
 	mrt_llm_seq_keep(l->ctx, si, keep); /* keep 0 empties the slot */
 	s->n_fed = s->cache_len = keep;
 	s->used = ++l->admitted;
@@ -513,12 +560,40 @@ static void srv__slot_text(srv_llm *l, srv__slot *s, int32_t tok)
 	s->emitted = end - srv__stop_holdback(g, s->raw, s->emitted, end);
 }
 
+/* A token JSON output may take next: its bytes keep the output a prefix of
+ * one JSON object. */
+typedef struct srv__json_try {
+	const srv_llm *l;
+	const mrt_json_state *st;
+} srv__json_try;
+
+static int srv__json_allowed(void *arg, int32_t tok)
+{
+	const srv__json_try *t = arg;
+	uint32_t a = t->l->piece_off[tok], b = t->l->piece_off[tok + 1];
+	mrt_json_state st = *t->st;
+	return b > a && mrt_json_feed(&st, t->l->pieces + a, b - a) == 0;
+}
+
 /* Sample the slot's next token from logits and decide whether it is done. */
 static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t now)
 {
 	srv__slot *s = &l->slots[si];
 	const srv_llm_gen *g = &s->job->gen;
-	int32_t tok = mrt_sampler_sample(s->smp, logits);
+	int32_t tok;
+	if (g->json) {
+		srv__json_try t = {l, &s->json};
+		tok = mrt_sampler_sample_allowed(s->smp, logits, srv__json_allowed, &t);
+		if (tok < 0) { /* no token of the vocabulary continues the JSON */
+			s->emitted = mrt_utf8_complete_prefix(s->raw, s->raw_len);
+			s->finish = SRV_LLM_STOP;
+			return;
+		}
+		mrt_json_feed(&s->json, l->pieces + l->piece_off[tok],
+		              l->piece_off[tok + 1] - l->piece_off[tok]);
+	} else {
+		tok = mrt_sampler_sample(s->smp, logits);
+	}
 	mrt_sampler_accept(s->smp, tok);
 	s->has_tok = 1;
 	s->tok.id = tok;
@@ -545,6 +620,11 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
 	srv__slot_text(l, s, tok);
 	if (s->finish)
 		return;
+	if (g->json && mrt_json_done(&s->json)) { /* the object is closed */
+		s->emitted = mrt_utf8_complete_prefix(s->raw, s->raw_len);
+		s->finish = SRV_LLM_STOP;
+		return;
+	}
 	if (s->n_gen >= g->max_tokens || mrt_llm_seq_len(l->ctx, si) >= l->n_ctx) {
 		s->emitted = mrt_utf8_complete_prefix(s->raw, s->raw_len);
 		s->finish = SRV_LLM_LENGTH;

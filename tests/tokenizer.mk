@@ -28,3 +28,9 @@ check_PROGRAMS += tests/unit/server/test_chat_template
 TESTS += tests/unit/server/test_chat_template
 tests_unit_server_test_chat_template_LDADD = $(CODEC_LIBS)
 EXTRA_DIST += tests/fixtures/make_chat_fixtures.py tests/fixtures/chat
+
+# The JSON output automaton: cases.txt holds Python's json verdicts (make_cases.py).
+check_PROGRAMS += tests/unit/runtime/test_json_prefix
+TESTS += tests/unit/runtime/test_json_prefix
+tests_unit_runtime_test_json_prefix_LDADD = $(RUNTIME_LIBS)
+EXTRA_DIST += tests/fixtures/json/make_cases.py tests/fixtures/json/cases.txt

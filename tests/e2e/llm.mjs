@@ -4,8 +4,8 @@
 // equal to the same requests one at a time (F32 in small steps, Q4_K_M in
 // steps of hundreds of rows), stop strings, max_tokens and
 // usage, the prompt cache (answers equal to reading afresh), logit_bias, text
-// parts and the developer role, refused tools and
-// response_format, the OpenAI model list, disconnected clients (streamed or not, running
+// parts and the developer role, refused tools and JSON schemas, JSON output
+// (response_format json_object), the OpenAI model list, disconnected clients (streamed or not, running
 // or queued) freeing their slot, a full queue (503), a prompt longer than the
 // context (400), metrics and the request log's token fields; then SIGTERM
 // during two long streams: both end cleanly and modeld exits 0.
@@ -320,7 +320,8 @@ t.checkEq([asParts.choices[0].message.content, counts(asParts.usage)], [asText.c
 	counts(asText.usage)], "text parts and the developer role = strings and the system role");
 for (const [extra, what, code] of [
 	[{ tools: [{ type: "function", function: { name: "f", parameters: {} } }] }, "tools", "unsupported"],
-	[{ response_format: { type: "json_object" } }, "response_format json_object", "unsupported"],
+	[{ response_format: { type: "json_schema", json_schema: { name: "x", schema: {} } } },
+		"response_format json_schema", "unsupported"],
 	[{ messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:," } }] }] },
 		"an image part", "invalid_request"],
 	[{ messages: [{ role: "user", content: 7 }] }, "a numeric content", "invalid_request"]]) {
@@ -338,6 +339,45 @@ const okExtras = await client.chat.completions.create({ model: "tiny", messages:
 	temperature: 0, tools: [], tool_choice: "none", response_format: { type: "text" } });
 t.checkEq(okExtras.choices[0].message.content, chat.choices[0].message.content,
 	"empty tools and response_format text change nothing");
+
+// response_format json_object: the output stays one JSON object, judged by
+// V8's JSON.parse: a finished answer parses to an object; one cut by
+// max_tokens fails to parse only at its very end (a valid start).
+const jsonStart = (s) => {
+	if (!s.trimStart().startsWith("{"))
+		return false;
+	try { JSON.parse(s); return true; } catch (err) {
+		const at = /at position (\d+)/.exec(err.message);
+		return err.message === "Unexpected end of JSON input" || (at !== null && Number(at[1]) === s.length);
+	}
+};
+const isObject = (s) => { try { const v = JSON.parse(s); return v !== null && typeof v === "object" && !Array.isArray(v); } catch { return false; } };
+const jq = (seed) => ({ model: "chat", messages: [{ role: "user", content: "Describe a cat as JSON." }],
+	response_format: { type: "json_object" }, max_tokens: 96, temperature: 0.8, seed });
+let jsonStops = 0;
+for (let seed = 1; seed <= 6; seed++) {
+	const a = await client.chat.completions.create(jq(seed));
+	const text = a.choices[0].message.content, fin = a.choices[0].finish_reason;
+	if (fin === "stop") {
+		jsonStops++;
+		t.check(isObject(text), `json_object, seed ${seed}: a finished answer is a JSON object: ${JSON.stringify(text)}`);
+	} else {
+		t.checkEq([fin, a.usage.completion_tokens], ["length", 96], `json_object, seed ${seed}: cut by max_tokens`);
+		t.check(jsonStart(text), `json_object, seed ${seed}: a cut answer is the start of an object: ${JSON.stringify(text)}`);
+	}
+	if (seed === 2) { /* streamed: the same text */
+		const parts = [];
+		for await (const ch of await client.chat.completions.create({ ...jq(seed), stream: true }))
+			parts.push(ch.choices[0]?.delta?.content ?? "");
+		t.checkEq(parts.join(""), text, "json_object streamed = not streamed");
+	}
+}
+t.check(jsonStops >= 1, `json_object: ${jsonStops} of 6 answers finished with their object closed`);
+// the completions API and a vocabulary of printable bytes and tokNNN pieces
+const jt = await client.completions.create({ model: "tiny", prompt: refPrompt, max_tokens: 60,
+	temperature: 0, response_format: { type: "json_object" } });
+t.check(jt.choices[0].finish_reason === "stop" ? isObject(jt.choices[0].text) : jsonStart(jt.choices[0].text),
+	`json_object on the completions API: ${JSON.stringify(jt.choices[0].text)}`);
 
 r = await t.http(srv, "GET", "/v1/models");
 const tiny = r.json.models.find((m) => m.name === "tiny");
