@@ -163,15 +163,47 @@ int mrt_top_logprobs(const float *logits, int n_vocab, int k, int32_t *ids, floa
  * object; strings valid UTF-8), fed a token's bytes at a time: a sampler
  * keeps generation such a prefix (OpenAI's response_format json_object).
  * Whitespace between tokens is at most a newline and then up to
- * MRT_JSON_MAX_INDENT spaces or tabs (llama.cpp's JSON grammar allows the
- * same), so a model cannot pad forever; containers nest at most
- * MRT_JSON_MAX_DEPTH deep. The state is a plain value: copy it to try a
- * token. Its fields are private to the runtime. */
+ * MRT_JSON_MAX_INDENT spaces or tabs, and numbers have at most 16 integer
+ * and 16 fraction digits and 3 exponent digits (llama.cpp's JSON grammar
+ * has the same bounds), so a model cannot pad or count forever; containers
+ * nest at most MRT_JSON_MAX_DEPTH deep. The states are plain values: copy
+ * one to try a token. Their fields are private to the runtime. */
 #define MRT_JSON_MAX_INDENT 20
 #define MRT_JSON_MAX_DEPTH 64
+#define MRT_JSON_MAX_INT_DIGITS 16
+#define MRT_JSON_MAX_FRAC_DIGITS 16
+#define MRT_JSON_MAX_EXP_DIGITS 3
+
+/* The lexer of a string (after its opening quote) or a number, shared with
+ * other JSON automata (the server's schemas). */
+typedef struct mrt_json_lex {
+	uint8_t mode, aux, lo, hi, integer;
+} mrt_json_lex;
+enum mrt_json_lex_result {
+	MRT_JSON_LEX_BAD = -1, /* the byte cannot come here */
+	MRT_JSON_LEX_MORE = 0, /* taken; the string or number goes on */
+	MRT_JSON_LEX_END = 1,  /* taken: the string's closing quote */
+	MRT_JSON_LEX_AFTER = 2 /* not taken: the number ended before it */
+};
+void mrt_json_lex_string(mrt_json_lex *x);
+/* Start a number at its first byte c ('-' or a digit); integer: no
+ * fraction or exponent. MRT_JSON_LEX_MORE or MRT_JSON_LEX_BAD. */
+int mrt_json_lex_number(mrt_json_lex *x, unsigned c, int integer);
+int mrt_json_lex_step(mrt_json_lex *x, unsigned c);
+
+/* Whitespace between tokens; *w holds the run so far. 1: c is whitespace
+ * that may come here (taken); 0: c is no whitespace (*w starts afresh);
+ * MRT_JSON_LEX_BAD: whitespace that may not come. */
+typedef struct mrt_json_space {
+	uint8_t indent, newline;
+} mrt_json_space;
+int mrt_json_space_step(mrt_json_space *w, unsigned c);
+
 typedef struct mrt_json_state {
 	uint64_t objects; /* bit d: the container at depth d is an object */
-	uint8_t depth, mode, aux, ws, nl, key, lo, hi;
+	uint8_t depth, mode, aux, key;
+	mrt_json_space space;
+	mrt_json_lex lex;
 } mrt_json_state;
 void mrt_json_init(mrt_json_state *st);
 /* Feed n bytes: 0 when the text is still such a prefix (*st advanced), or

@@ -33,7 +33,8 @@ typedef struct srv_llm_gen {
 	int n_prompt;
 	int32_t *bias_ids; /* logit_bias (owned; sp.bias_ids and sp.bias point here) */
 	float *bias;
-	int json; /* response_format json_object: the output is kept one JSON object */
+	int json; /* response_format json_object or json_schema: the output is kept JSON */
+	struct srv_schema *schema; /* json_schema (owned): the JSON follows it */
 } srv_llm_gen;
 
 /* One generated token as the loop receives it (logprobs requested only). */

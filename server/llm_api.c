@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "chat_template.h"
+#include "json_schema.h"
 #include "llm.h"
 
 enum srv_llm_api { API_COMPLETION = 0, API_CHAT, API_PREDICT };
@@ -200,25 +201,42 @@ static int srv__logit_bias(json_t *body, srv_llm_gen *g, int n_vocab, srv__perr 
 	return 0;
 }
 
-/* "response_format": {"type": "text"} (the default) or {"type":
- * "json_object"}: the output is kept one JSON object. JSON schemas are
- * refused. Any API. 0 or -1 with e. */
+/* "response_format": {"type": "text"} (the default); {"type":
+ * "json_object"}: the output is kept one JSON object; {"type":
+ * "json_schema", "json_schema": {"name", "schema", "strict"}}: one that
+ * follows the schema (json_schema.h; llama.cpp's {"type": "json_object",
+ * "schema": ...} too). Any API. 0 or -1 with e. */
 static int srv__response_format(json_t *body, srv_llm_gen *g, srv__perr *e)
 {
 	json_t *rf = json_object_get(body, "response_format");
 	if (!rf || json_is_null(rf))
 		return 0;
-	json_t *type = json_object_get(rf, "type");
+	json_t *type = json_object_get(rf, "type"), *schema = NULL;
 	if (!json_is_string(type))
 		PERR(e, "invalid_request", "\"response_format\" must be {\"type\": ...}");
 	const char *t = json_string_value(type);
-	if (strcmp(t, "json_object") == 0)
-		g->json = 1;
-	else if (strcmp(t, "text") != 0)
+	if (strcmp(t, "text") == 0)
+		return 0;
+	if (strcmp(t, "json_object") == 0) {
+		schema = json_object_get(rf, "schema");
+	} else if (strcmp(t, "json_schema") == 0) {
+		json_t *js = json_object_get(rf, "json_schema");
+		if (!json_is_object(js) || !json_is_object(schema = json_object_get(js, "schema")))
+			PERR(e, "invalid_request",
+			     "\"response_format\": type \"json_schema\" needs \"json_schema\": "
+			     "{\"name\": ..., \"schema\": {...}}");
+	} else {
 		PERR(e, "unsupported",
-		     "\"response_format\": type \"%.32s\" is not supported; \"text\" or "
-		     "\"json_object\"",
+		     "\"response_format\": type \"%.32s\" is not supported; \"text\", "
+		     "\"json_object\" or \"json_schema\"",
 		     t);
+	}
+	g->json = 1;
+	if (schema && !json_is_null(schema)) {
+		char err[200];
+		if (!(g->schema = srv_schema_compile(schema, err, sizeof(err))))
+			PERR(e, "unsupported", "\"response_format\": the schema: %s", err);
+	}
 	return 0;
 }
 
@@ -494,6 +512,7 @@ static void srv__job_free(srv_llm_job *job)
 	free(job->gen.prompt);
 	free(job->gen.bias_ids);
 	free(job->gen.bias);
+	srv_schema_free(job->gen.schema);
 	free(job->text);
 	free(job->toks);
 	free(job->out);

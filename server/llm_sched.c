@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "chat_template.h"
+#include "json_schema.h"
 #include "llm.h"
 #include "mrt_gguf.h"
 
@@ -34,7 +35,8 @@ typedef struct srv__slot {
 	int obs;        /* this step's latency observation for the histograms: */
 	double obs_val; /* 1 time to first token, 2 time per token (seconds) */
 	uint64_t used;  /* admission count when the slot last took a job (0: never) */
-	mrt_json_state json; /* the output so far, when the job asks for JSON */
+	mrt_json_state json;    /* the output so far, when the job asks for JSON */
+	srv_schema_state sjson; /* the same against the job's schema, when it has one */
 } srv__slot;
 
 /* the fewest tokens worth copying from another slot rather than reading */
@@ -494,6 +496,8 @@ static int srv__slot_start(srv_llm *l, int si, srv_llm_job *job, int keep)
 	s->raw_len = s->emitted = s->published = 0;
 	s->ttft_ms = 0;
 	mrt_json_init(&s->json);
+	if (job->gen.schema)
+		srv_schema_start(&s->sjson, job->gen.schema);
 	mrt_llm_seq_keep(l->ctx, si, keep); /* keep 0 empties the slot */
 	s->n_fed = s->cache_len = keep;
 	s->used = ++l->admitted;
@@ -564,15 +568,20 @@ static void srv__slot_text(srv_llm *l, srv__slot *s, int32_t tok)
  * one JSON object. */
 typedef struct srv__json_try {
 	const srv_llm *l;
-	const mrt_json_state *st;
+	const srv__slot *s;
+	int schema;
 } srv__json_try;
 
 static int srv__json_allowed(void *arg, int32_t tok)
 {
 	const srv__json_try *t = arg;
 	uint32_t a = t->l->piece_off[tok], b = t->l->piece_off[tok + 1];
-	mrt_json_state st = *t->st;
-	return b > a && mrt_json_feed(&st, t->l->pieces + a, b - a) == 0;
+	if (b == a)
+		return 0;
+	if (t->schema)
+		return srv_schema_try(&t->s->sjson, t->l->pieces + a, b - a);
+	mrt_json_state st = t->s->json;
+	return mrt_json_feed(&st, t->l->pieces + a, b - a) == 0;
 }
 
 /* Sample the slot's next token from logits and decide whether it is done. */
@@ -582,15 +591,19 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
 	const srv_llm_gen *g = &s->job->gen;
 	int32_t tok;
 	if (g->json) {
-		srv__json_try t = {l, &s->json};
+		srv__json_try t = {l, s, g->schema != NULL};
 		tok = mrt_sampler_sample_allowed(s->smp, logits, srv__json_allowed, &t);
 		if (tok < 0) { /* no token of the vocabulary continues the JSON */
 			s->emitted = mrt_utf8_complete_prefix(s->raw, s->raw_len);
 			s->finish = SRV_LLM_STOP;
 			return;
 		}
-		mrt_json_feed(&s->json, l->pieces + l->piece_off[tok],
-		              l->piece_off[tok + 1] - l->piece_off[tok]);
+		const char *p = l->pieces + l->piece_off[tok];
+		uint32_t n = l->piece_off[tok + 1] - l->piece_off[tok];
+		if (g->schema)
+			srv_schema_feed(&s->sjson, p, n);
+		else
+			mrt_json_feed(&s->json, p, n);
 	} else {
 		tok = mrt_sampler_sample(s->smp, logits);
 	}
@@ -620,7 +633,8 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
 	srv__slot_text(l, s, tok);
 	if (s->finish)
 		return;
-	if (g->json && mrt_json_done(&s->json)) { /* the object is closed */
+	if (g->json && (g->schema ? srv_schema_done(&s->sjson) : mrt_json_done(&s->json))) {
+		/* the object is closed */
 		s->emitted = mrt_utf8_complete_prefix(s->raw, s->raw_len);
 		s->finish = SRV_LLM_STOP;
 		return;

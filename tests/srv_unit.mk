@@ -30,3 +30,24 @@ tests_unit_server_test_batch_policy_SOURCES = tests/unit/server/test_batch_polic
 	server/batch_policy.c
 tests_unit_server_test_batch_policy_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(UV_CFLAGS) \
 	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
+
+# Schema-constrained JSON output: schema_cases.txt holds python3-jsonschema's
+# verdicts (tests/fixtures/json/make_schema_cases.py).
+check_PROGRAMS += tests/unit/server/test_json_schema
+TESTS += tests/unit/server/test_json_schema
+tests_unit_server_test_json_schema_SOURCES = tests/unit/server/test_json_schema.c \
+	server/json_schema.c server/json_schema.h
+tests_unit_server_test_json_schema_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_server_test_json_schema_LDADD = $(RUNTIME_LIBS) $(JANSSON_LIBS)
+EXTRA_DIST += tests/fixtures/json/make_schema_cases.py tests/fixtures/json/schema_cases.txt
+# libFuzzer target (CC=clang ./configure --enable-fuzzers); not run by make check.
+EXTRA_DIST += tests/fuzz/json_schema_corpus
+if FUZZERS
+noinst_PROGRAMS += tests/fuzz/fuzz_json_schema
+tests_fuzz_fuzz_json_schema_SOURCES = tests/fuzz/fuzz_json_schema.c server/json_schema.c \
+	runtime/json_prefix.c
+tests_fuzz_fuzz_json_schema_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+tests_fuzz_fuzz_json_schema_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_json_schema_LDADD = $(JANSSON_LIBS)
+endif

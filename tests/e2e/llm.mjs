@@ -4,8 +4,8 @@
 // equal to the same requests one at a time (F32 in small steps, Q4_K_M in
 // steps of hundreds of rows), stop strings, max_tokens and
 // usage, the prompt cache (answers equal to reading afresh), logit_bias, text
-// parts and the developer role, refused tools and JSON schemas, JSON output
-// (response_format json_object), the OpenAI model list, disconnected clients (streamed or not, running
+// parts and the developer role, refused tools and schema keywords, JSON
+// output (response_format json_object and json_schema), the OpenAI model list, disconnected clients (streamed or not, running
 // or queued) freeing their slot, a full queue (503), a prompt longer than the
 // context (400), metrics and the request log's token fields; then SIGTERM
 // during two long streams: both end cleanly and modeld exits 0.
@@ -320,8 +320,11 @@ t.checkEq([asParts.choices[0].message.content, counts(asParts.usage)], [asText.c
 	counts(asText.usage)], "text parts and the developer role = strings and the system role");
 for (const [extra, what, code] of [
 	[{ tools: [{ type: "function", function: { name: "f", parameters: {} } }] }, "tools", "unsupported"],
-	[{ response_format: { type: "json_schema", json_schema: { name: "x", schema: {} } } },
-		"response_format json_schema", "unsupported"],
+	[{ response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object",
+		properties: { a: { type: "string", pattern: "^x" } } } } } }, "a schema with a pattern", "unsupported"],
+	[{ response_format: { type: "json_schema", json_schema: { name: "x" } } }, "json_schema without a schema",
+		"invalid_request"],
+	[{ response_format: { type: "grammar" } }, "response_format grammar", "unsupported"],
 	[{ messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:," } }] }] },
 		"an image part", "invalid_request"],
 	[{ messages: [{ role: "user", content: 7 }] }, "a numeric content", "invalid_request"]]) {
@@ -373,6 +376,33 @@ for (let seed = 1; seed <= 6; seed++) {
 	}
 }
 t.check(jsonStops >= 1, `json_object: ${jsonStops} of 6 answers finished with their object closed`);
+// response_format json_schema: finished answers follow the schema (the
+// declared properties in its order, the required ones present, each value
+// of its type); cut ones are the start of an object
+const catSchema = { type: "object", required: ["color", "age", "indoor"], properties: {
+	color: { enum: ["black", "white", "tabby"] }, age: { type: "integer" }, indoor: { type: "boolean" },
+	toys: { type: "array", items: { type: "string" }, maxItems: 2 }, nick: { type: ["string", "null"] } } };
+const follows = (v) => {
+	const keys = Object.keys(v), order = Object.keys(catSchema.properties);
+	return keys.every((k, i) => order.includes(k) && (i === 0 || order.indexOf(keys[i - 1]) < order.indexOf(k)))
+		&& catSchema.required.every((k) => k in v) && catSchema.properties.color.enum.includes(v.color)
+		&& Number.isInteger(v.age) && typeof v.indoor === "boolean"
+		&& (!("toys" in v) || (Array.isArray(v.toys) && v.toys.length <= 2 && v.toys.every((x) => typeof x === "string")))
+		&& (!("nick" in v) || v.nick === null || typeof v.nick === "string");
+};
+let schemaStops = 0;
+for (let seed = 1; seed <= 6; seed++) {
+	const a = await client.chat.completions.create({ ...jq(seed), response_format: { type: "json_schema",
+		json_schema: { name: "cat", strict: true, schema: catSchema } } });
+	const text = a.choices[0].message.content, fin = a.choices[0].finish_reason;
+	if (fin === "stop") {
+		schemaStops++;
+		t.check(isObject(text) && follows(JSON.parse(text)), `json_schema, seed ${seed}: follows the schema: ${JSON.stringify(text)}`);
+	} else {
+		t.check(fin === "length" && jsonStart(text), `json_schema, seed ${seed}: a cut answer is the start of an object: ${JSON.stringify(text)}`);
+	}
+}
+t.check(schemaStops >= 1, `json_schema: ${schemaStops} of 6 answers finished`);
 // the completions API and a vocabulary of printable bytes and tokNNN pieces
 const jt = await client.completions.create({ model: "tiny", prompt: refPrompt, max_tokens: 60,
 	temperature: 0, response_format: { type: "json_object" } });

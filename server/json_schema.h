@@ -1,0 +1,67 @@
+/* JSON output that follows a JSON Schema (OpenAI's response_format
+ * json_schema): a schema compiled into a node table, and a byte-at-a-time
+ * automaton over it that says whether a text can still grow into a JSON
+ * value the schema accepts. The language model's sampler asks it about each
+ * token's bytes (llm_sched.c), as it asks mrt_json_feed in json_object mode.
+ *
+ * What is kept (the rest is refused at compile time with a message):
+ * type (one or a list), properties with required and additionalProperties
+ * false or absent (only the declared properties, in the schema's order, as
+ * llama.cpp's and OpenAI's structured outputs write them), objects without
+ * properties (any keys, values per additionalProperties), items, minItems,
+ * maxItems, enum, const, anyOf / oneOf whose alternatives differ in their
+ * first byte (a string or null, say), allOf of one schema, $ref to #,
+ * #/$defs/... and #/definitions/...; annotations (title, description,
+ * default, examples, format, ...) are ignored. Property names and enum and
+ * const values are written as their compact JSON text (UTF-8 as it is, no
+ * \u escapes), integers without fraction or exponent; whitespace, strings
+ * and numbers follow mrt_json_feed's rules. The root must be an object. */
+#ifndef SRV_JSON_SCHEMA_H
+#define SRV_JSON_SCHEMA_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mrt_llm.h"
+
+typedef struct srv_schema srv_schema;
+
+/* Compile schema (borrowed). New schema, or NULL with a message naming the
+ * unsupported keyword and where it is. */
+srv_schema *srv_schema_compile(json_t *schema, char *err, size_t errlen);
+void srv_schema_free(srv_schema *s);
+
+#define SRV_SCHEMA_MAX_DEPTH 32 /* nested containers, the root's included */
+
+typedef struct srv_schema_frame {
+	uint16_t node;  /* the container's schema node (or the root's holder) */
+	uint8_t phase;  /* where in the container (json_schema.c) */
+	uint8_t any;    /* a container of an unconstrained value */
+	uint16_t cur;   /* objects: the property whose value is being read */
+	uint16_t count; /* objects: the next property that may come; arrays: items */
+} srv_schema_frame;
+
+/* The automaton's state: a plain value, copied to try a token. Only
+ * frames [0, depth) are in use; srv_schema_try copies just those. */
+typedef struct srv_schema_state {
+	const srv_schema *s; /* borrowed: outlives the state */
+	uint8_t depth, mode, key;
+	mrt_json_space space; /* the whitespace run between tokens */
+	mrt_json_lex lex;     /* the string or number being read */
+	uint16_t lit_node; /* literals being matched: a node's, keys, or the built-in ones */
+	uint32_t matched;  /* bytes of them matched */
+	uint64_t cand;     /* the candidates still matching */
+	srv_schema_frame f[SRV_SCHEMA_MAX_DEPTH];
+} srv_schema_state;
+
+void srv_schema_start(srv_schema_state *st, const srv_schema *s);
+/* Feed n bytes: 0 when the text can still become a value of the schema
+ * (*st advanced), -1 when it cannot (*st then undefined). */
+int srv_schema_feed(srv_schema_state *st, const char *p, size_t n);
+/* 1 when st would take the n bytes (st unchanged). */
+int srv_schema_try(const srv_schema_state *st, const char *p, size_t n);
+/* 1 when the root value is complete. */
+int srv_schema_done(const srv_schema_state *st);
+
+#endif
