@@ -390,12 +390,25 @@ static const struct {
 	const char *name;
 	int pre;
 } pre_names[] = {
-    {"gpt-2", MRT__PRE_GPT2},        {"mpt", MRT__PRE_GPT2},        {"olmo", MRT__PRE_GPT2},
-    {"jais", MRT__PRE_GPT2},         {"trillion", MRT__PRE_GPT2},   {"llama3", MRT__PRE_LLAMA3},
-    {"llama-v3", MRT__PRE_LLAMA3},   {"llama-bpe", MRT__PRE_LLAMA3}, {"falcon3", MRT__PRE_LLAMA3},
-    {"pixtral", MRT__PRE_LLAMA3},    {"smollm", MRT__PRE_SMOLLM},   {"starcoder", MRT__PRE_SMOLLM},
-    {"refact", MRT__PRE_SMOLLM},     {"command-r", MRT__PRE_SMOLLM}, {"codeshell", MRT__PRE_SMOLLM},
-    {"exaone", MRT__PRE_SMOLLM},     {"tekken", MRT__PRE_TEKKEN},
+    {"gpt-2", MRT__PRE_GPT2},
+    {"mpt", MRT__PRE_GPT2},
+    {"olmo", MRT__PRE_GPT2},
+    {"jais", MRT__PRE_GPT2},
+    {"trillion", MRT__PRE_GPT2},
+    {"llama3", MRT__PRE_LLAMA3},
+    {"llama-v3", MRT__PRE_LLAMA3},
+    {"llama-bpe", MRT__PRE_LLAMA3},
+    {"falcon3", MRT__PRE_LLAMA3},
+    {"pixtral", MRT__PRE_LLAMA3},
+    {"smollm", MRT__PRE_SMOLLM},
+    {"starcoder", MRT__PRE_SMOLLM},
+    {"refact", MRT__PRE_SMOLLM},
+    {"command-r", MRT__PRE_SMOLLM},
+    {"codeshell", MRT__PRE_SMOLLM},
+    {"exaone", MRT__PRE_SMOLLM},
+    {"tekken", MRT__PRE_TEKKEN},
+    {"deepseek-llm", MRT__PRE_DEEPSEEK_LLM},
+    {"deepseek-coder", MRT__PRE_DEEPSEEK_CODER},
 };
 
 static int read_pre(mrt__tokenizer *t, mrt_gguf_str s, char *err, size_t errlen)
@@ -407,7 +420,7 @@ static int read_pre(mrt__tokenizer *t, mrt_gguf_str s, char *err, size_t errlen)
 		}
 	snprintf(err, errlen,
 	         "tokenizer.ggml.pre \"%.*s\" is not supported (gpt-2, llama-bpe, smollm, "
-	         "tekken and the names that share their rules)",
+	         "tekken, deepseek-llm, deepseek-coder and the names that share their rules)",
 	         (int)(s.len > 32 ? 32 : s.len), s.ptr);
 	return -1;
 }

@@ -13,13 +13,16 @@ enum mrt__tok_type { MRT__TOK_SPM = 0, MRT__TOK_BPE = 1 };
 
 /* Pre-tokenizer regexes of byte-level BPE vocabularies (tokenizer.ggml.pre):
  * GPT-2's; Llama 3's; SmolLM's, which splits off every digit (\p{N})
- * before GPT-2's regex runs on the text between them; and Mistral's tekken,
- * which splits words at lower-to-upper case changes. */
+ * before GPT-2's regex runs on the text between them; Mistral's tekken,
+ * which splits words at lower-to-upper case changes; and DeepSeek LLM's and
+ * DeepSeek Coder's, lists of regexes each splitting the pieces of the last. */
 enum mrt__tok_pre {
 	MRT__PRE_GPT2 = 0,
 	MRT__PRE_LLAMA3 = 1,
 	MRT__PRE_SMOLLM = 2,
 	MRT__PRE_TEKKEN = 3,
+	MRT__PRE_DEEPSEEK_LLM = 4,
+	MRT__PRE_DEEPSEEK_CODER = 5,
 };
 
 /* GGUF token types (tokenizer.ggml.token_type), as llama.cpp numbers them. */
@@ -141,7 +144,8 @@ int mrt__bpe_encode(const mrt__tokenizer *t, const char *text, size_t len, mrt__
 enum {
 	MRT__CP_LETTER = 1,
 	MRT__CP_NUMBER = 2,
-	MRT__CP_SPACE = 4, /* the \s of the pre-tokenizer regexes */
+	MRT__CP_SPACE = 4,  /* the \s of the pre-tokenizer regexes */
+	MRT__CP_PUNCT = 16, /* \p{P} */
 };
 /* Class bits of code point cp. */
 unsigned mrt__cp_class(uint32_t cp);

@@ -1,7 +1,8 @@
 # tests/tokenizer.mk: tokenizer, sampler and chat template tests.
 # Fixtures: tests/fixtures/make_tokenizer_fixtures.py and make_chat_fixtures.py made them;
 # tests/fixtures/tokenizer/pre.mjs the llama.cpp ids of the pre-tokenizers (pre.*.out,
-# gpt2-encoder.*.out), make_splits.py their regexes' word splits (splits.*.out).
+# gpt2-encoder.*.out), make_splits.py their regexes' word splits (splits.*.out),
+# make_unicode_punct.py the \p{P} ranges of runtime/tokenizer_punct_data.h.
 check_PROGRAMS += tests/unit/runtime/test_tokenizer
 TESTS += tests/unit/runtime/test_tokenizer
 tests_unit_runtime_test_tokenizer_LDADD = $(RUNTIME_LIBS)
@@ -16,7 +17,13 @@ EXTRA_DIST += tests/fixtures/make_tokenizer_fixtures.py tests/fixtures/tokenizer
 	tests/fixtures/tokenizer/gpt2-encoder.smollm.out tests/fixtures/tokenizer/pre.tekken.out \
 	tests/fixtures/tokenizer/gpt2-encoder.tekken.out tests/fixtures/tokenizer/make_splits.py \
 	tests/fixtures/tokenizer/splits.gpt-2.out tests/fixtures/tokenizer/splits.llama-bpe.out \
-	tests/fixtures/tokenizer/splits.smollm.out tests/fixtures/tokenizer/splits.tekken.out
+	tests/fixtures/tokenizer/splits.smollm.out tests/fixtures/tokenizer/splits.tekken.out \
+	tests/fixtures/tokenizer/pre.deepseek-llm.out tests/fixtures/tokenizer/pre.deepseek-coder.out \
+	tests/fixtures/tokenizer/gpt2-encoder.deepseek-llm.out \
+	tests/fixtures/tokenizer/gpt2-encoder.deepseek-coder.out \
+	tests/fixtures/tokenizer/splits.deepseek-llm.out \
+	tests/fixtures/tokenizer/splits.deepseek-coder.out \
+	tests/fixtures/tokenizer/make_unicode_punct.py
 
 check_PROGRAMS += tests/unit/runtime/test_sampler
 TESTS += tests/unit/runtime/test_sampler

@@ -192,7 +192,8 @@ static mrt__tokenizer *load_vocab_pre(const char *path, const char *pre, char *e
  * tokenizer.ggml.pre; and a name llama.cpp does not know is refused. */
 static void test_pre_tokenizers(const char *gpt2)
 {
-	static const char *const pres[] = {"llama-bpe", "smollm", "tekken"};
+	static const char *const pres[] = {"llama-bpe", "smollm", "tekken", "deepseek-llm",
+	                                   "deepseek-coder"};
 	static const char *const sets[] = {"pre", "gpt2-encoder"};
 	const char *top = getenv("top_srcdir");
 	char inp[1024], out[1024], err[256];
@@ -261,7 +262,9 @@ static void test_splits(void)
 	} pres[] = {{"gpt-2", MRT__PRE_GPT2},
 	            {"llama-bpe", MRT__PRE_LLAMA3},
 	            {"smollm", MRT__PRE_SMOLLM},
-	            {"tekken", MRT__PRE_TEKKEN}};
+	            {"tekken", MRT__PRE_TEKKEN},
+	            {"deepseek-llm", MRT__PRE_DEEPSEEK_LLM},
+	            {"deepseek-coder", MRT__PRE_DEEPSEEK_CODER}};
 	static const char sep[] = "\n__ggml_vocab_test__\n";
 	const char *top = getenv("top_srcdir");
 	char path[1024];
