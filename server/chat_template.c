@@ -65,6 +65,12 @@ const char *srv_chat_family_name(int family)
 	return family >= 0 && family < SRV_CHAT_COUNT ? family_names[family] : "?";
 }
 
+int srv_chat_tools_supported(int family, const char *tmpl)
+{
+	return family == SRV_CHAT_CHATML ||
+	       (family == SRV_CHAT_LLAMA3 && tmpl && strstr(tmpl, "Environment: ipython"));
+}
+
 int srv_chat_emits_bos(int f)
 {
 	return f == SRV_CHAT_LLAMA2 || f == SRV_CHAT_LLAMA3 || f == SRV_CHAT_MISTRAL ||
@@ -148,8 +154,10 @@ static void put_literal(sbuf *b, const char *p, char q)
 	}
 }
 
-/* Qwen-style default system prompt: '<|im_start|>system\nYou are ...'. */
-static int put_chatml_default_system(sbuf *b, const char *t)
+/* The text of a Qwen-style default system prompt in template t
+ * ('<|im_start|>system\nYou are ...<|im_end|>'), put into b; 0 when t has
+ * none. */
+static int put_chatml_default_text(sbuf *b, const char *t)
 {
 	const char *key = "<|im_start|>system\\n", *p = t;
 
@@ -162,17 +170,56 @@ static int put_chatml_default_system(sbuf *b, const char *t)
 		end = strstr(start, "<|im_end|>");
 		if (end == NULL)
 			return 0;
-		put(b, "<|im_start|>system\n", NULL);
 		for (const char *c = start; c < end; c++) {
 			if (*c == '\\' && c + 1 < end && c[1] == 'n')
 				put_n(b, "\n", 1), c++;
 			else
 				put_n(b, c, 1);
 		}
-		put(b, "<|im_end|>\n", NULL);
 		return 1;
 	}
 	return 0;
+}
+
+static int put_chatml_default_system(sbuf *b, const char *t)
+{
+	sbuf text = {0};
+	int found = put_chatml_default_text(&text, t);
+
+	if (found)
+		put(b, "<|im_start|>system\n", text.p ? text.p : "", "<|im_end|>\n", NULL);
+	b->failed |= text.failed;
+	free(text.p);
+	return found;
+}
+
+/* s as a JSON string, as Python's json.dumps(ensure_ascii=False) writes it
+ * (the templates' tojson of a string). */
+static void put_json_string(sbuf *b, const char *s)
+{
+	put_n(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		const char *esc = c == '"'    ? "\\\""
+		                  : c == '\\' ? "\\\\"
+		                  : c == '\n' ? "\\n"
+		                  : c == '\r' ? "\\r"
+		                  : c == '\t' ? "\\t"
+		                  : c == '\b' ? "\\b"
+		                  : c == '\f' ? "\\f"
+		                              : NULL;
+		char u[8];
+
+		if (esc) {
+			put(b, esc, NULL);
+		} else if (c < 0x20) {
+			snprintf(u, sizeof(u), "\\u%04x", c);
+			put(b, u, NULL);
+		} else {
+			put_n(b, s, 1);
+		}
+	}
+	put_n(b, "\"", 1);
 }
 
 /* ---- formatters ---- */
@@ -187,12 +234,65 @@ typedef struct conv {
 	char date[64];
 } conv;
 
+/* Qwen 2.5's tools block: the system text (or the template's default),
+ * then the tools' signatures and the call format. A template without a
+ * default system text starts the block with the tools. */
+static void put_chatml_tools(sbuf *b, const conv *c)
+{
+	size_t before;
+
+	put(b, "<|im_start|>system\n", NULL);
+	before = b->n;
+	if (c->sys)
+		put(b, c->sys, NULL);
+	else if (c->o->tmpl)
+		put_chatml_default_text(b, c->o->tmpl);
+	if (b->n > before)
+		put(b, "\n\n", NULL);
+	put(b,
+	    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+	    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>",
+	    NULL);
+	for (int i = 0; i < c->o->n_tools; i++)
+		put(b, "\n", c->o->tools[i], NULL);
+	put(b,
+	    "\n</tools>\n\nFor each function call, return a json object with function name and "
+	    "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": "
+	    "<function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n",
+	    NULL);
+}
+
+static int is_role(const srv_chat_msg *m, const char *role)
+{
+	return strcmp(m->role, role) == 0;
+}
+
 static void fmt_chatml(sbuf *b, const conv *c)
 {
-	if (c->sys == NULL && c->o->tmpl)
+	if (c->o->n_tools > 0)
+		put_chatml_tools(b, c);
+	else if (c->sys == NULL && c->o->tmpl)
 		put_chatml_default_system(b, c->o->tmpl);
-	for (int i = 0; i < c->n; i++)
-		put(b, "<|im_start|>", c->m[i].role, "\n", c->m[i].content, "<|im_end|>\n", NULL);
+	for (int i = c->o->n_tools > 0 ? c->first : 0; i < c->n; i++) {
+		const srv_chat_msg *m = &c->m[i];
+		if (is_role(m, "tool")) { /* a run of results is one user turn */
+			if (i == 0 || !is_role(&c->m[i - 1], "tool"))
+				put(b, "<|im_start|>user", NULL);
+			put(b, "\n<tool_response>\n", m->content, "\n</tool_response>", NULL);
+			if (i + 1 == c->n || !is_role(&c->m[i + 1], "tool"))
+				put(b, "<|im_end|>\n", NULL);
+		} else if (m->n_calls > 0) {
+			put(b, "<|im_start|>assistant", m->content[0] ? "\n" : "", m->content,
+			    NULL);
+			for (int k = 0; k < m->n_calls; k++)
+				put(b, "\n<tool_call>\n{\"name\": \"", m->calls[k].name,
+				    "\", \"arguments\": ", m->calls[k].arguments, "}\n</tool_call>",
+				    NULL);
+			put(b, "<|im_end|>\n", NULL);
+		} else {
+			put(b, "<|im_start|>", m->role, "\n", m->content, "<|im_end|>\n", NULL);
+		}
+	}
 	if (c->gen)
 		put(b, "<|im_start|>assistant\n", NULL);
 }
@@ -217,13 +317,20 @@ static void fmt_llama2(sbuf *b, const conv *c)
 	}
 }
 
+/* Llama 3.1 / 3.2: with tools the system block opens with "Environment:
+ * ipython" and the tools go into the first user message (the templates'
+ * default tools_in_user_message); a call is a JSON object with "name" and
+ * "parameters", a result an ipython turn holding its JSON text. */
 static void fmt_llama3(sbuf *b, const conv *c)
 {
 	int dated = c->o->tmpl && strstr(c->o->tmpl, "Cutting Knowledge Date");
+	int tools = c->o->n_tools > 0, i = c->first;
 
 	put(b, "<|begin_of_text|>", NULL);
-	if (dated || c->sys) {
+	if (dated || c->sys || tools) {
 		put(b, "<|start_header_id|>system<|end_header_id|>\n\n", NULL);
+		if (tools)
+			put(b, "Environment: ipython\n", NULL);
 		if (dated)
 			put(b, "Cutting Knowledge Date: December 2023\nToday Date: ", c->date,
 			    "\n\n", NULL);
@@ -231,9 +338,31 @@ static void fmt_llama3(sbuf *b, const conv *c)
 			put_trim(b, c->sys);
 		put(b, "<|eot_id|>", NULL);
 	}
-	for (int i = c->first; i < c->n; i++) {
-		put(b, "<|start_header_id|>", c->m[i].role, "<|end_header_id|>\n\n", NULL);
-		put_trim(b, c->m[i].content);
+	if (tools && i < c->n) {
+		put(b, "<|start_header_id|>user<|end_header_id|>\n\n",
+		    "Given the following functions, please respond with a JSON for a function call "
+		    "with its proper arguments that best answers the given prompt.\n\n"
+		    "Respond in the format {\"name\": function name, \"parameters\": dictionary of "
+		    "argument name and its value}.Do not use variables.\n\n",
+		    NULL);
+		for (int k = 0; k < c->o->n_tools; k++)
+			put(b, c->o->tools_indented[k], "\n\n", NULL);
+		put_trim(b, c->m[i++].content);
+		put(b, "<|eot_id|>", NULL);
+	}
+	for (; i < c->n; i++) {
+		const srv_chat_msg *m = &c->m[i];
+		if (is_role(m, "tool")) {
+			put(b, "<|start_header_id|>ipython<|end_header_id|>\n\n", NULL);
+			put_json_string(b, m->content);
+		} else if (m->n_calls > 0) {
+			put(b, "<|start_header_id|>assistant<|end_header_id|>\n\n{\"name\": \"",
+			    m->calls[0].name, "\", \"parameters\": ", m->calls[0].arguments, "}",
+			    NULL);
+		} else {
+			put(b, "<|start_header_id|>", m->role, "<|end_header_id|>\n\n", NULL);
+			put_trim(b, m->content);
+		}
 		put(b, "<|eot_id|>", NULL);
 	}
 	if (c->gen)
@@ -430,15 +559,42 @@ char *srv_chat_format(const srv_chat_opts *o, const srv_chat_msg *m, int n,
 		snprintf(err, errlen, "chat template: bad arguments");
 		return NULL;
 	}
+	int tools = srv_chat_tools_supported(o->family, o->tmpl);
+	if (o->n_tools > 0 && !tools) {
+		snprintf(err, errlen, "the %s chat template does not take tools",
+		         srv_chat_family_name(o->family));
+		return NULL;
+	}
 	for (int i = 0; i < n; i++) {
 		const char *r = m[i].role;
 
 		if (r == NULL || m[i].content == NULL ||
-		    (strcmp(r, "system") && strcmp(r, "user") && strcmp(r, "assistant"))) {
-			snprintf(err, errlen, "message %d: role must be system, user or assistant",
-			         i);
+		    (strcmp(r, "system") && strcmp(r, "user") && strcmp(r, "assistant") &&
+		     strcmp(r, "tool"))) {
+			snprintf(err, errlen,
+			         "message %d: role must be system, user, assistant or tool", i);
 			return NULL;
 		}
+		if ((strcmp(r, "tool") == 0 || m[i].n_calls > 0) && !tools) {
+			snprintf(
+			    err, errlen, "message %d: the %s chat template does not take tool %s",
+			    i, srv_chat_family_name(o->family), m[i].n_calls ? "calls" : "results");
+			return NULL;
+		}
+		if (m[i].n_calls > 0 && (strcmp(r, "assistant") != 0 || m[i].calls == NULL)) {
+			snprintf(err, errlen, "message %d: only the assistant calls tools", i);
+			return NULL;
+		}
+		if (m[i].n_calls > 1 && o->family == SRV_CHAT_LLAMA3) {
+			snprintf(err, errlen, "message %d: Llama 3 takes one tool call a turn", i);
+			return NULL;
+		}
+	}
+	if (o->n_tools > 0 && o->family == SRV_CHAT_LLAMA3 &&
+	    (n == 0 || (n == 1 && strcmp(m[0].role, "system") == 0))) {
+		snprintf(err, errlen,
+		         "Llama 3 puts the tools in the first user message: there is none");
+		return NULL;
 	}
 	if (n > 0 && strcmp(m[0].role, "system") == 0) {
 		c.sys = m[0].content;

@@ -22,9 +22,18 @@ enum srv_chat_family {
 	SRV_CHAT_COUNT
 };
 
+/* A tool the assistant called: its name and its arguments' JSON text as
+ * the templates' tojson writes it (", " and ": " separators). */
+typedef struct srv_chat_call {
+	const char *name;
+	const char *arguments;
+} srv_chat_call;
+
 typedef struct srv_chat_msg {
-	const char *role;    /* "system", "user" or "assistant" */
-	const char *content; /* NUL-terminated UTF-8 */
+	const char *role;    /* "system", "user", "assistant" or "tool" (a tool's result) */
+	const char *content; /* NUL-terminated UTF-8 ("" for an assistant turn that only calls) */
+	const srv_chat_call *calls; /* assistant: the tools it called (n_calls), else NULL */
+	int n_calls;
 } srv_chat_msg;
 
 /* Family of a template text; ChatML when tmpl is NULL or nothing matches. */
@@ -44,12 +53,23 @@ typedef struct srv_chat_opts {
 	const char *tmpl; /* the model's template text or NULL: default system
 	                   * prompts are read from it (Qwen, SmolLM3) */
 	time_t now;       /* date for templates that print today's date; 0 = now */
+	/* tools the model may call (function calling), each as the template's
+	 * tojson writes it, flat (", " and ": ") and with indent=4 */
+	const char *const *tools, *const *tools_indented;
+	int n_tools;
 } srv_chat_opts;
 
+/* 1 when the family (with the model's template text, which may be NULL)
+ * renders tools and tool calls: ChatML in Qwen 2.5's (Hermes) form, and
+ * Llama 3.1 / 3.2 (a template with "Environment: ipython"). */
+int srv_chat_tools_supported(int family, const char *tmpl);
+
 /* Format n messages (a system message, if any, first) and, when
- * add_generation_prompt, the opening of the assistant's turn. Returns a new
- * NUL-terminated string (free() it), or NULL with a message in err (unknown
- * role, unknown family, out of memory). */
+ * add_generation_prompt, the opening of the assistant's turn. Tools,
+ * tool calls and tool messages only where srv_chat_tools_supported.
+ * Returns a new NUL-terminated string (free() it), or NULL with a message
+ * in err (unknown role, unknown family, tools the family does not take,
+ * out of memory). */
 char *srv_chat_format(const srv_chat_opts *opts, const srv_chat_msg *msgs, int n,
                       int add_generation_prompt, char *err, size_t errlen);
 

@@ -57,6 +57,7 @@ struct srv_schema {
 	int *alts;
 	int n_alts, cap_alts;
 	int root, any_lits;
+	char *prefix, *suffix; /* spelled before and after the root (NULL: none) */
 	/* compile time */
 	json_t *top;
 	struct memo {
@@ -552,7 +553,18 @@ void srv_schema_free(srv_schema *s)
 	free(s->nodes);
 	free(s->alts);
 	free(s->memo);
+	free(s->prefix);
+	free(s->suffix);
 	free(s);
+}
+
+int srv_schema_set_affixes(srv_schema *s, const char *prefix, const char *suffix)
+{
+	free(s->prefix);
+	free(s->suffix);
+	s->prefix = prefix && *prefix ? strdup(prefix) : NULL;
+	s->suffix = suffix && *suffix ? strdup(suffix) : NULL;
+	return (prefix && *prefix && !s->prefix) || (suffix && *suffix && !s->suffix) ? -1 : 0;
 }
 
 static int starts(const srv_schema *s, int nd, unsigned c)
@@ -635,11 +647,24 @@ void srv_schema_start(srv_schema_state *st, const srv_schema *s)
 	st->depth = 1;
 	st->f[0].node = (uint16_t)s->root;
 	st->f[0].phase = P_VALUE;
+	st->affix = s->prefix ? 1 : 0;
 }
 
 int srv_schema_done(const srv_schema_state *st)
 {
-	return st->depth == 1 && st->f[0].phase == P_END && st->mode == M_STRUCT;
+	return st->depth == 1 && st->f[0].phase == P_END && st->mode == M_STRUCT &&
+	       (!st->s->suffix || (st->affix == 2 && st->s->suffix[st->matched] == 0));
+}
+
+/* A byte of the prefix (affix 1) or the suffix (2): the next one spelled. */
+static int affix_step(srv_schema_state *st, unsigned c)
+{
+	const char *a = st->affix == 1 ? st->s->prefix : st->s->suffix;
+	if (a[st->matched] == 0 || (unsigned char)a[st->matched] != c)
+		return -1;
+	if (a[++st->matched] == 0 && st->affix == 1)
+		st->affix = 0, st->matched = 0; /* the root comes next */
+	return 0;
 }
 
 static srv_schema_frame *top(srv_schema_state *st)
@@ -886,8 +911,14 @@ static int lit_step(srv_schema_state *st, unsigned c)
 
 static int step(srv_schema_state *st, unsigned c)
 {
+	if (st->affix)
+		return affix_step(st, c);
 	switch (st->mode) {
 	case M_STRUCT: {
+		if (st->s->suffix && st->depth == 1 && st->f[0].phase == P_END) {
+			st->affix = 2, st->matched = 0; /* the root is complete */
+			return affix_step(st, c);
+		}
 		int w = mrt_json_space_step(&st->space, c);
 		if (w != 0)
 			return w > 0 ? 0 : -1;

@@ -31,6 +31,10 @@ typedef struct srv_schema srv_schema;
  * unsupported keyword and where it is. */
 srv_schema *srv_schema_compile(json_t *schema, char *err, size_t errlen);
 void srv_schema_free(srv_schema *s);
+/* Text the output must spell exactly before the root value and after it
+ * (a chat template's tool-call markers); either may be NULL. 0 or -1 (out
+ * of memory). */
+int srv_schema_set_affixes(srv_schema *s, const char *prefix, const char *suffix);
 
 #define SRV_SCHEMA_MAX_DEPTH 32 /* nested containers, the root's included */
 
@@ -46,7 +50,7 @@ typedef struct srv_schema_frame {
  * frames [0, depth) are in use; srv_schema_try copies just those. */
 typedef struct srv_schema_state {
 	const srv_schema *s; /* borrowed: outlives the state */
-	uint8_t depth, mode, key;
+	uint8_t depth, mode, key, affix; /* affix: 1 in the prefix, 2 in the suffix */
 	mrt_json_space space; /* the whitespace run between tokens */
 	mrt_json_lex lex;     /* the string or number being read */
 	uint16_t lit_node; /* literals being matched: a node's, keys, or the built-in ones */
@@ -61,7 +65,7 @@ void srv_schema_start(srv_schema_state *st, const srv_schema *s);
 int srv_schema_feed(srv_schema_state *st, const char *p, size_t n);
 /* 1 when st would take the n bytes (st unchanged). */
 int srv_schema_try(const srv_schema_state *st, const char *p, size_t n);
-/* 1 when the root value is complete. */
+/* 1 when the root value (and the suffix) is complete. */
 int srv_schema_done(const srv_schema_state *st);
 
 #endif

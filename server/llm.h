@@ -55,13 +55,29 @@ enum srv_llm_finish {
 };
 const char *srv_llm_finish_name(int finish); /* "stop", "length", ... */
 
+/* Function calling (llm_tools.c): the tools a chat request offers. */
+enum srv_tools_mode {
+	SRV_TOOLS_OFF = 0,  /* none offered (or tool_choice "none") */
+	SRV_TOOLS_AUTO,     /* the model may call one */
+	SRV_TOOLS_REQUIRED, /* it must ("required", or one named: forced) */
+};
+typedef struct srv_llm_tools {
+	int mode;
+	int n;                   /* tools */
+	json_t *tools;           /* the request's array (owned copy) */
+	char **flat, **indented; /* each as the template's tojson writes it (owned) */
+	int forced;              /* the tool tool_choice names, or -1 */
+} srv_llm_tools;
+
 /* Loop-side view of a job: what has arrived from the scheduler so far. */
 struct srv_llm_job {
 	srv_llm *llm;
 	srv_req *req; /* NULL once the request completed (client gone) */
 	int refs;     /* loop: request + scheduler + stream response */
 	srv_llm_gen gen;
-	int api; /* enum srv_llm_api (llm_api.c) */
+	int api;             /* enum srv_llm_api (llm_api.c) */
+	int family;          /* the chat template family (chat API) */
+	srv_llm_tools tools; /* function calling (chat API) */
 	int stream, include_usage, echo;
 	char id[40];
 	int64_t created;
@@ -131,6 +147,35 @@ const mrt_llm_info *srv_llm_info(const srv_llm *l);
  * slots, queue, KV cache use, tokens/s) and latency histograms. New string
  * (free()) or NULL. Loop thread. */
 char *srv_llm_metrics_text(const srv_llm *l, const char *model);
+
+/* ---- llm_tools.c ---- */
+
+/* Read a chat request's "tools" and "tool_choice" for a template family
+ * (tmpl: the model's template text or NULL) into *t (OUT; free with
+ * srv_llm_tools_free even on failure). 0; -1 with a message for a
+ * malformed request; -2 when the family does not take tools. */
+int srv_llm_tools_read(srv_llm_tools *t, json_t *body, int family, const char *tmpl, char *err,
+                       size_t errlen);
+void srv_llm_tools_free(srv_llm_tools *t);
+/* The schema that makes the answer one call of a tool t allows (mode
+ * SRV_TOOLS_REQUIRED), in the family's format. NULL with a message (a
+ * parameters schema modeld cannot keep). */
+struct srv_schema *srv_llm_tools_schema(const srv_llm_tools *t, int family, char *err,
+                                        size_t errlen);
+/* The calls in an answer, in OpenAI's form (new array), and in
+ * *content_len (OUT) the length of the text before them; NULL when the
+ * answer is not calls of the tools offered. */
+json_t *srv_llm_tools_parse(const srv_llm_tools *t, int family, const char *text, size_t len,
+                            size_t *content_len);
+/* Bytes of a growing answer that may be streamed as text: the rest may be
+ * the start of a call. */
+size_t srv_llm_tools_streamable(const srv_llm_tools *t, int family, const char *text, size_t len);
+/* The "tool_calls" of messages[index] as the template takes them (*calls,
+ * *n; the arguments' texts in *texts, n of them, owned by the caller, as
+ * is *calls). 0, or -1 with a message. */
+struct srv_chat_call;
+int srv_llm_tools_msg_calls(json_t *msg, size_t index, struct srv_chat_call **calls, int *n,
+                            char ***texts, char *err, size_t errlen);
 
 /* ---- llm_api.c ---- */
 

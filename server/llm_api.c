@@ -305,24 +305,6 @@ static int srv__logprobs(srv_llm_job *job, json_t *body, srv__perr *e)
 	return 0;
 }
 
-/* Chat fields that would change the answer and that modeld does not do are
- * refused rather than ignored: tool calling ("tools", "functions"; an empty
- * list or tool_choice "none" is accepted). 0 or -1 with e. */
-static int srv__chat_unsupported(json_t *body, srv__perr *e)
-{
-	json_t *tc = json_object_get(body, "tool_choice");
-	int no_tools = json_is_string(tc) && strcmp(json_string_value(tc), "none") == 0;
-	static const char *const tool_keys[] = {"tools", "functions"};
-	for (int i = 0; i < 2; i++) {
-		json_t *v = json_object_get(body, tool_keys[i]);
-		if (v && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0) &&
-		    !no_tools)
-			PERR(e, "unsupported", "\"%s\": tool calling is not supported by this server",
-			     tool_keys[i]);
-	}
-	return 0;
-}
-
 /* A message content given as an array of parts (OpenAI's form): the text
  * parts joined with newlines, as vLLM joins them; any other part (images,
  * audio) is refused. New string or NULL with e. */
@@ -362,10 +344,11 @@ static char *srv__text_parts(json_t *parts, size_t msg, srv__perr *e)
 
 /* The prompt text of a chat body: its messages formatted by the model's
  * template. New string or NULL with e. */
-static char *srv__chat_prompt(srv_llm *l, json_t *body, srv__perr *e)
+static char *srv__chat_prompt(srv_llm_job *job, srv_llm *l, json_t *body, srv__perr *e)
 {
 	json_t *msgs = json_object_get(body, "messages"), *it;
 	size_t i, n = json_array_size(msgs);
+	char err[200];
 	if (!json_is_array(msgs) || n == 0 || n > 1024) {
 		srv__seterr(e, 400, "invalid_request",
 		            "\"messages\" must be an array of 1-1024 messages");
@@ -373,8 +356,9 @@ static char *srv__chat_prompt(srv_llm *l, json_t *body, srv__perr *e)
 	}
 	srv_chat_msg *cm = calloc(n, sizeof(*cm));
 	char **joined = calloc(n, sizeof(*joined));
+	char ***args = calloc(n, sizeof(*args)); /* tool call arguments' texts per message */
 	char *text = NULL;
-	if (!cm || !joined) {
+	if (!cm || !joined || !args) {
 		srv__seterr(e, 500, "internal", "out of memory");
 		goto out;
 	}
@@ -401,9 +385,22 @@ static char *srv__chat_prompt(srv_llm *l, json_t *body, srv__perr *e)
 		} else if (!(cm[i].content = joined[i] = srv__text_parts(content, i, e))) {
 			goto out;
 		}
+		srv_chat_call *calls = NULL;
+		if (srv_llm_tools_msg_calls(it, i, &calls, &cm[i].n_calls, &args[i], err,
+		                            sizeof(err)) < 0) {
+			free(calls);
+			srv__seterr(e, 400, "invalid_request", "%s", err);
+			goto out;
+		}
+		cm[i].calls = calls;
 	}
-	srv_chat_opts o = {srv_llm_chat_family(l), srv_llm_info(l)->chat_template, 0};
-	char err[200];
+	const srv_llm_tools *t = &job->tools;
+	srv_chat_opts o = {job->family,
+	                   srv_llm_info(l)->chat_template,
+	                   0,
+	                   (const char *const *)t->flat,
+	                   (const char *const *)t->indented,
+	                   t->mode ? t->n : 0};
 	text = srv_chat_format(&o, cm, (int)n, 1, err, sizeof(err));
 	if (!text) {
 		srv__seterr(e, 400, "invalid_request", "messages: %s", err);
@@ -411,9 +408,37 @@ static char *srv__chat_prompt(srv_llm *l, json_t *body, srv__perr *e)
 out:
 	for (i = 0; joined && i < n; i++)
 		free(joined[i]);
+	for (i = 0; cm && args && i < n; i++) {
+		for (int k = 0; args[i] && k < cm[i].n_calls; k++)
+			free(args[i][k]);
+		free(args[i]);
+		free((void *)cm[i].calls);
+	}
+	free(args);
 	free(joined);
 	free(cm);
 	return text;
+}
+
+/* Function calling: the tools offered, and when a call is required the
+ * schema that makes the answer one (it cannot be combined with a
+ * response_format). 0 or -1 with e. */
+static int srv__tools(srv_llm_job *job, srv_llm *l, json_t *body, srv__perr *e)
+{
+	char err[200];
+	int r = srv_llm_tools_read(&job->tools, body, job->family, srv_llm_info(l)->chat_template,
+	                           err, sizeof(err));
+	if (r < 0)
+		PERR(e, r == -2 ? "unsupported" : "invalid_request", "%s", err);
+	if (job->tools.mode != SRV_TOOLS_REQUIRED)
+		return 0;
+	if (job->gen.json)
+		PERR(e, "invalid_request",
+		     "a required tool call and \"response_format\" cannot be combined");
+	if (!(job->gen.schema = srv_llm_tools_schema(&job->tools, job->family, err, sizeof(err))))
+		PERR(e, "unsupported", "tools: %s", err);
+	job->gen.json = 1;
+	return 0;
 }
 
 /* A prompt given as token ids (OpenAI's array-of-integers form), used as
@@ -450,7 +475,8 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 	const char *text;
 	int add_bos = info->add_bos, special = 0;
 	if (job->api == API_CHAT) {
-		if (srv__chat_unsupported(body, e) < 0 || !(owned = srv__chat_prompt(l, body, e)))
+		job->family = srv_llm_chat_family(l);
+		if (srv__tools(job, l, body, e) < 0 || !(owned = srv__chat_prompt(job, l, body, e)))
 			return -1;
 		text = owned;
 		special = 1;
@@ -513,6 +539,7 @@ static void srv__job_free(srv_llm_job *job)
 	free(job->gen.bias_ids);
 	free(job->gen.bias);
 	srv_schema_free(job->gen.schema);
+	srv_llm_tools_free(&job->tools);
 	free(job->text);
 	free(job->toks);
 	free(job->out);
@@ -749,12 +776,27 @@ static char *srv__final_body(srv_llm_job *job, srv_model *m)
 		         ? srv__chat_logprobs(job, m->model, 0, job->n_toks)
 		         : srv__completion_logprobs(job, m->model, 0, job->n_toks, &off);
 	}
-	json_t *choice =
-	    job->api == API_CHAT
-	        ? json_pack("{s:i, s:{s:s, s:o}, s:o, s:s}", "index", 0, "message", "role",
-	                    "assistant", "content", text, "logprobs", lp, "finish_reason", fin)
-	        : json_pack("{s:i, s:o, s:o, s:s}", "index", 0, "text", text, "logprobs", lp,
-	                    "finish_reason", fin);
+	json_t *choice;
+	size_t before = 0;
+	json_t *calls = job->api == API_CHAT && job->finish == SRV_LLM_STOP
+	                    ? srv_llm_tools_parse(&job->tools, job->family, job->text ? job->text : "",
+	                                          job->text_len, &before)
+	                    : NULL;
+	if (calls) { /* the text before the calls (trimmed) is the content */
+		while (before > 0 && strchr(" \t\n\r", job->text[before - 1]))
+			before--;
+		json_decref(text);
+		text = before ? srv__json_text(job->text, before) : json_null();
+		choice = json_pack("{s:i, s:{s:s, s:o, s:o}, s:o, s:s}", "index", 0, "message", "role",
+		                   "assistant", "content", text, "tool_calls", calls, "logprobs", lp,
+		                   "finish_reason", "tool_calls");
+	} else if (job->api == API_CHAT) {
+		choice = json_pack("{s:i, s:{s:s, s:o}, s:o, s:s}", "index", 0, "message", "role",
+		                   "assistant", "content", text, "logprobs", lp, "finish_reason", fin);
+	} else {
+		choice = json_pack("{s:i, s:o, s:o, s:s}", "index", 0, "text", text, "logprobs", lp,
+		                   "finish_reason", fin);
+	}
 	return srv__dump(json_pack("{s:s, s:s, s:I, s:s, s:[o], s:o}", "id", job->id, "object",
 	                           job->api == API_CHAT ? "chat.completion" : "text_completion",
 	                           "created", (json_int_t)job->created, "model", m->cfg.name,
@@ -828,11 +870,22 @@ static json_t *srv__chunk(srv_llm_job *job, srv_model *m, json_t *piece, json_t 
 static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 {
 	int new_toks = job->gen.logprobs && job->n_toks > job->toks_streamed;
+	/* with tools, text that may be a call waits for the end */
+	size_t upto = job->text_len, before = 0;
+	json_t *calls = NULL;
+	if (job->tools.mode && job->finish == SRV_LLM_STOP &&
+	    (calls = srv_llm_tools_parse(&job->tools, job->family, job->text ? job->text : "",
+	                                 job->text_len, &before)))
+		upto = before;
+	else if (job->tools.mode && !job->finish)
+		upto = srv_llm_tools_streamable(&job->tools, job->family, job->text ? job->text : "",
+		                                job->text_len);
+	if (upto < job->streamed)
+		upto = job->streamed;
 	if (job->api == API_CHAT && !job->role_sent)
 		srv__event(job, srv__chunk(job, m, json_string(""), NULL, NULL));
-	if (job->text_len > job->streamed || new_toks) {
-		json_t *piece =
-		    srv__json_text(job->text + job->streamed, job->text_len - job->streamed);
+	if (upto > job->streamed || new_toks) {
+		json_t *piece = srv__json_text(job->text + job->streamed, upto - job->streamed);
 		json_t *lp = NULL;
 		if (new_toks)
 			lp =
@@ -840,7 +893,7 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 			        ? srv__chat_logprobs(job, m->model, job->toks_streamed, job->n_toks)
 			        : srv__completion_logprobs(job, m->model, job->toks_streamed,
 			                                   job->n_toks, &job->lp_off);
-		job->streamed = job->text_len;
+		job->streamed = upto;
 		job->toks_streamed = job->n_toks;
 		if (piece)
 			srv__event(job, srv__chunk(job, m, piece, lp, NULL));
@@ -849,6 +902,19 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 	}
 	if (!job->finish)
 		return;
+	if (calls) { /* each call as one delta, then the end */
+		size_t i;
+		json_t *c;
+		json_array_foreach(calls, i, c) json_object_set_new(c, "index", json_integer((json_int_t)i));
+		json_t *chunk = srv__chunk(job, m, NULL, NULL, NULL);
+		json_object_set(json_object_get(json_array_get(json_object_get(chunk, "choices"), 0),
+		                                "delta"),
+		                "tool_calls", calls);
+		srv__event(job, chunk);
+		json_decref(calls);
+		srv__event(job, srv__chunk(job, m, NULL, NULL, "tool_calls"));
+		goto end;
+	}
 	if (job->finish == SRV_LLM_CANCEL || job->finish == SRV_LLM_ERROR) {
 		int failed = job->finish == SRV_LLM_ERROR;
 		srv__event(job,
@@ -861,6 +927,7 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 	} else {
 		srv__event(job, srv__chunk(job, m, NULL, NULL, srv_llm_finish_name(job->finish)));
 	}
+end:
 	if (job->include_usage)
 		srv__event(
 		    job,

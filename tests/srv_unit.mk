@@ -51,3 +51,11 @@ tests_fuzz_fuzz_json_schema_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) \
 tests_fuzz_fuzz_json_schema_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_json_schema_LDADD = $(JANSSON_LIBS)
 endif
+
+check_PROGRAMS += tests/unit/server/test_llm_tools
+TESTS += tests/unit/server/test_llm_tools
+tests_unit_server_test_llm_tools_SOURCES = tests/unit/server/test_llm_tools.c \
+	server/llm_tools.c server/json_schema.c
+tests_unit_server_test_llm_tools_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(UV_CFLAGS) \
+	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
+tests_unit_server_test_llm_tools_LDADD = $(CODEC_LIBS) $(RUNTIME_LIBS) $(UV_LIBS)

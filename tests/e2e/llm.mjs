@@ -4,8 +4,9 @@
 // equal to the same requests one at a time (F32 in small steps, Q4_K_M in
 // steps of hundreds of rows), stop strings, max_tokens and
 // usage, the prompt cache (answers equal to reading afresh), logit_bias, text
-// parts and the developer role, refused tools and schema keywords, JSON
-// output (response_format json_object and json_schema), the OpenAI model list, disconnected clients (streamed or not, running
+// parts and the developer role, refused schema keywords, JSON output
+// (response_format json_object and json_schema), function calling (tools,
+// tool_choice, past calls and results), the OpenAI model list, disconnected clients (streamed or not, running
 // or queued) freeing their slot, a full queue (503), a prompt longer than the
 // context (400), metrics and the request log's token fields; then SIGTERM
 // during two long streams: both end cleanly and modeld exits 0.
@@ -44,6 +45,14 @@ const LONG = 16000;
 const longGguf = writeRandomLlama(path.join(dir, "long.gguf"), {
 	n_embd: 128, n_layer: 8, n_head: 4, n_head_kv: 2, n_ff: 256, n_vocab: 256, n_ctx: 16384, seed: 3,
 });
+// random models whose byte tokens can write any text, for function calling:
+// ChatML (no template: Qwen 2.5's tool format) and Llama 3.1 (a template
+// with its markers)
+const bytesModel = { n_embd: 64, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff: 128, n_vocab: 300, n_ctx: 4096,
+	seed: 5, bytes: true };
+const toolsGguf = writeRandomLlama(path.join(dir, "tools.gguf"), bytesModel);
+const tools3Gguf = writeRandomLlama(path.join(dir, "tools3.gguf"), { ...bytesModel,
+	chat_template: "<|start_header_id|> Environment: ipython Cutting Knowledge Date" });
 const srv = await t.start(dir, {}, {
 	tiny: { path: gguf, parallel: 4, max_queue: 16, ctx_size: 256, prompt_chunk: 8 },
 	one: { path: gguf, parallel: 1, max_queue: 1, ctx_size: 256, kv_cache_type: "f32" },
@@ -55,6 +64,9 @@ const srv = await t.start(dir, {}, {
 	nocache: { path: gguf, parallel: 2, ctx_size: 256, prompt_cache: 0 },
 	long2: { path: longGguf, parallel: 2, ctx_size: 4096 },
 	long2nc: { path: longGguf, parallel: 1, ctx_size: 4096, prompt_cache: 0 },
+	tools: { path: toolsGguf, parallel: 1, ctx_size: 4096 },
+	tools3: { path: tools3Gguf, parallel: 1, ctx_size: 4096 },
+	toolsgemma: { path: toolsGguf, parallel: 1, ctx_size: 4096, chat_template: "gemma" },
 });
 const client = new OpenAI({ baseURL: srv.base + "/v1", apiKey: "none", maxRetries: 0 });
 
@@ -319,7 +331,7 @@ const asParts = await client.chat.completions.create({ model: "tiny", max_tokens
 t.checkEq([asParts.choices[0].message.content, counts(asParts.usage)], [asText.choices[0].message.content,
 	counts(asText.usage)], "text parts and the developer role = strings and the system role");
 for (const [extra, what, code] of [
-	[{ tools: [{ type: "function", function: { name: "f", parameters: {} } }] }, "tools", "unsupported"],
+	[{ functions: [{ name: "f", parameters: {} }] }, "functions (the old form)", "invalid_request"],
 	[{ response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object",
 		properties: { a: { type: "string", pattern: "^x" } } } } } }, "a schema with a pattern", "unsupported"],
 	[{ response_format: { type: "json_schema", json_schema: { name: "x" } } }, "json_schema without a schema",
@@ -403,6 +415,71 @@ for (let seed = 1; seed <= 6; seed++) {
 	}
 }
 t.check(schemaStops >= 1, `json_schema: ${schemaStops} of 6 answers finished`);
+// Function calling. A forced call is a call of the tool with arguments of
+// its schema, streamed or not; "required" calls one of the tools; Llama 3's
+// format too; past calls and their results are taken back as messages.
+const weatherTool = { type: "function", function: { name: "get_weather", description: "Weather in a city",
+	parameters: { type: "object", properties: { city: { type: "string" }, unit: { enum: ["c", "f"] } },
+		required: ["city"] } } };
+const addTool = { type: "function", function: { name: "add", parameters: { type: "object",
+	properties: { a: { type: "integer" }, b: { type: "integer" } }, required: ["a", "b"] } } };
+const toolReq = (model, choice, extra = {}) => ({ model, max_tokens: 400, temperature: 0.7, seed: 3,
+	messages: [{ role: "user", content: "What is 2+3?" }], tools: [weatherTool, addTool], tool_choice: choice,
+	...extra });
+const named = (name) => ({ type: "function", function: { name } });
+const callOf = (a) => a.choices[0].message.tool_calls?.[0]?.function;
+let a1c = await client.chat.completions.create(toolReq("tools", named("add")));
+let fn = callOf(a1c);
+t.checkEq([a1c.choices[0].finish_reason, a1c.choices[0].message.content, fn?.name],
+	["tool_calls", null, "add"], "tool_choice add: a call of add");
+let args = fn ? JSON.parse(fn.arguments) : {};
+t.check(Object.keys(args).join() === "a,b" && Number.isInteger(args.a) && Number.isInteger(args.b),
+	`add's arguments follow its schema: ${fn?.arguments}`);
+const toolChunks = [];
+for await (const ch of await client.chat.completions.create({ ...toolReq("tools", named("add")), stream: true }))
+	toolChunks.push(ch);
+const streamedCalls = toolChunks.flatMap((ch) => ch.choices[0]?.delta?.tool_calls ?? []);
+t.checkEq([streamedCalls.length, streamedCalls[0]?.function?.name, streamedCalls[0]?.function?.arguments,
+	toolChunks.at(-1).choices[0].finish_reason], [1, "add", fn?.arguments, "tool_calls"],
+	"the streamed call equals the answered one");
+const req2 = await client.chat.completions.create(toolReq("tools", "required"));
+fn = callOf(req2);
+t.check(req2.choices[0].finish_reason === "tool_calls" && ["add", "get_weather"].includes(fn?.name) &&
+	typeof JSON.parse(fn.arguments) === "object", `tool_choice required: a call of a tool: ${JSON.stringify(fn)}`);
+const l3 = await client.chat.completions.create(toolReq("tools3", named("get_weather")));
+fn = callOf(l3);
+args = fn ? JSON.parse(fn.arguments) : {};
+t.check(l3.choices[0].finish_reason === "tool_calls" && fn?.name === "get_weather" && typeof args.city === "string",
+	`Llama 3 format: a call of get_weather: ${JSON.stringify(fn)}`);
+const history = [{ role: "user", content: "What is 2+3?" },
+	{ role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function",
+		function: { name: "add", arguments: "{\"a\":2,\"b\":3}" } }] },
+	{ role: "tool", tool_call_id: "call_1", content: "5" }];
+const after = await client.chat.completions.create(toolReq("tools", "auto", { messages: history, max_tokens: 4 }));
+const before1 = await client.chat.completions.create(toolReq("tools", "auto", { max_tokens: 4 }));
+// byte tokens: the history adds its rendering, a token a byte (a space is
+// SentencePiece's U+2581, 3 bytes)
+const added = "<|im_start|>assistant\n<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 2, \"b\": 3}}"
+	+ "\n</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\n5\n</tool_response><|im_end|>\n";
+t.checkEq(after.usage.prompt_tokens - before1.usage.prompt_tokens,
+	Buffer.byteLength(added) + 2 * added.split(" ").length - 2,
+	"a past call and its result are rendered in Qwen 2.5's form");
+for (const [q, what, code] of [
+	[toolReq("toolsgemma", "auto"), "tools on a Gemma template", "unsupported"],
+	[toolReq("tools", named("mul")), "tool_choice naming an unknown tool", "invalid_request"],
+	[toolReq("tools", "required", { response_format: { type: "json_object" } }), "required with response_format",
+		"invalid_request"],
+	[toolReq("tools", "auto", { tools: [{ type: "function", function: {} }] }), "a tool without a name",
+		"invalid_request"],
+	[toolReq("tools", "auto", { messages: [history[0], { ...history[1], tool_calls: [{ id: "c", type: "function",
+		function: { name: "add", arguments: "not json" } }] }] }), "arguments that are not JSON", "invalid_request"],
+	[toolReq("tools", named("add"), { tools: [{ ...addTool, function: { ...addTool.function,
+		parameters: { type: "object", properties: { a: { type: "integer", minimum: 0 } } } } }] }),
+		"a forced tool whose schema has minimum", "unsupported"]]) {
+	e = await apiErr(client.chat.completions.create(q));
+	t.checkEq([e && e.status, e && e.code], [400, code], `${what} refused`);
+}
+
 // the completions API and a vocabulary of printable bytes and tokNNN pieces
 const jt = await client.completions.create({ model: "tiny", prompt: refPrompt, max_tokens: 60,
 	temperature: 0, response_format: { type: "json_object" } });
@@ -434,7 +511,8 @@ t.checkEq(listed.map((m) => [m.id, m.object, m.owned_by, m.kind]),
 		["long", "model", "modeld", "llm"], ["chat", "model", "modeld", "llm"],
 		["kq", "model", "modeld", "llm"], ["kq8", "model", "modeld", "llm"],
 		["nocache", "model", "modeld", "llm"], ["long2", "model", "modeld", "llm"],
-		["long2nc", "model", "modeld", "llm"]], "models.list()");
+		["long2nc", "model", "modeld", "llm"], ["tools", "model", "modeld", "llm"],
+		["tools3", "model", "modeld", "llm"], ["toolsgemma", "model", "modeld", "llm"]], "models.list()");
 t.check(listed.every((m) => Number.isInteger(m.created) && Math.abs(m.created - Date.now() / 1000) < 3600),
 	`created: ${listed.map((m) => m.created)}`);
 const got = await client.models.retrieve("tiny");
