@@ -14,7 +14,7 @@
 /* ---- strings and numbers ---- */
 
 enum lex_mode {
-	L_STR,  /* in a string */
+	L_STR = 0, /* in a string (mrt_json_lex_plain knows it as 0) */
 	L_ESC,  /* after a backslash */
 	L_HEX,  /* after \u: aux hex digits read */
 	L_UTF8, /* in a multibyte character: aux bytes left, the next in lo..hi */
@@ -312,6 +312,8 @@ static int step(mrt_json_state *st, unsigned c)
 			return close_container(st);
 		return -1;
 	case J_SCALAR:
+		if (mrt_json_lex_plain(&st->lex, c))
+			return 0;
 		switch (mrt_json_lex_step(&st->lex, c)) {
 		case MRT_JSON_LEX_MORE:
 			return 0;

@@ -190,6 +190,13 @@ void mrt_json_lex_string(mrt_json_lex *x);
  * fraction or exponent. MRT_JSON_LEX_MORE or MRT_JSON_LEX_BAD. */
 int mrt_json_lex_number(mrt_json_lex *x, unsigned c, int integer);
 int mrt_json_lex_step(mrt_json_lex *x, unsigned c);
+/* 1 when c is a plain byte inside a string (mode 0: no quote, backslash,
+ * control or non-ASCII byte), which mrt_json_lex_step would just take: the
+ * automata's common case, inline. */
+static inline int mrt_json_lex_plain(const mrt_json_lex *x, unsigned c)
+{
+	return x->mode == 0 && c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
 
 /* Whitespace between tokens; *w holds the run so far. 1: c is whitespace
  * that may come here (taken); 0: c is no whitespace (*w starts afresh);

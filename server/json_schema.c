@@ -925,6 +925,8 @@ static int step(srv_schema_state *st, unsigned c)
 		return structural(st, c);
 	}
 	case M_SCALAR:
+		if (mrt_json_lex_plain(&st->lex, c))
+			return 0;
 		switch (mrt_json_lex_step(&st->lex, c)) {
 		case MRT_JSON_LEX_MORE:
 			return 0;
