@@ -15,9 +15,9 @@
 
 enum lex_mode {
 	L_STR = 0, /* in a string (mrt_json_lex_plain knows it as 0) */
-	L_ESC,  /* after a backslash */
-	L_HEX,  /* after \u: aux hex digits read */
-	L_UTF8, /* in a multibyte character: aux bytes left, the next in lo..hi */
+	L_ESC,     /* after a backslash */
+	L_HEX,     /* after \u: aux hex digits read */
+	L_UTF8,    /* in a multibyte character: aux bytes left, the next in lo..hi */
 	L_MINUS,
 	L_ZERO, /* a leading 0 */
 	L_INT,  /* aux integer digits */
@@ -204,6 +204,11 @@ void mrt_json_init(mrt_json_state *st)
 int mrt_json_done(const mrt_json_state *st)
 {
 	return st->mode == J_DONE;
+}
+
+int mrt_json_in_string(const mrt_json_state *st)
+{
+	return st->mode == J_SCALAR && st->lex.mode == L_STR;
 }
 
 static int top_is_object(const mrt_json_state *st)

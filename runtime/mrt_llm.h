@@ -145,12 +145,17 @@ void mrt_sampler_accept(mrt_sampler *s, int32_t tok);
 
 /* mrt_sampler_sample restricted to the tokens allowed(ctx, tok) accepts
  * (nonzero): the token drawn from all logits when it is allowed (the common
- * case, one call of allowed); else every token is asked and the draw is
- * repeated over the allowed ones alone, the others' logits set to -inf (as
- * llama.cpp resamples under a grammar). Returns the token, or -1 when no
- * token is allowed. allowed is called on the caller's thread only. */
+ * case, one call of allowed); else the draw is repeated over the allowed
+ * tokens alone, the others' logits set to -inf (as llama.cpp resamples under
+ * a grammar). Which tokens are allowed comes from fill(ctx, mask), which
+ * sets mask[t] (n_vocab bytes) to 1 for each and returns their number (-1:
+ * failed), or when fill is NULL from asking allowed about every token.
+ * Without filters (top_k, top_p, min_p off) the token follows the softmax
+ * of the allowed logits exactly. Returns the token, or -1 when no token is
+ * allowed. The callbacks run on the caller's thread only. */
 int32_t mrt_sampler_sample_allowed(mrt_sampler *s, const float *logits,
-				   int (*allowed)(void *ctx, int32_t tok), void *ctx);
+				   int (*allowed)(void *ctx, int32_t tok),
+				   int (*fill)(void *ctx, uint8_t *mask), void *ctx);
 
 /* Log-probability of tok under logits (log-softmax), and the k most likely
  * tokens with theirs, in descending order, into ids/logprobs (OUT; k
@@ -218,6 +223,10 @@ void mrt_json_init(mrt_json_state *st);
 int mrt_json_feed(mrt_json_state *st, const char *s, size_t n);
 /* 1 when the root object has closed (only whitespace may follow). */
 int mrt_json_done(const mrt_json_state *st);
+/* 1 when *st is inside a string, where every plain byte (mrt_json_lex_plain)
+ * is taken and leaves the state as it is: a walk over many tokens can skip
+ * copying the state for them. */
+int mrt_json_in_string(const mrt_json_state *st);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,7 @@ struct mrt_sampler {
 	int win_cap, win_len, win_head;
 	float *work;   /* biased and penalized logits */
 	float *masked; /* logits with the disallowed at -inf (allocated on first use) */
+	uint8_t *mask; /* the allowed tokens, from the caller's fill */
 	int32_t *cand; /* candidate ids, best first once sorted */
 	int32_t *bias_ids; /* p.bias_ids and p.bias point here (copies) */
 	float *bias;
@@ -122,6 +123,7 @@ void mrt_sampler_free(mrt_sampler *s)
 	free(s->bias);
 	free(s->bias_ids);
 	free(s->masked);
+	free(s->mask);
 	free(s->cand);
 	free(s->work);
 	free(s->window);
@@ -369,7 +371,8 @@ int32_t mrt_sampler_sample(mrt_sampler *s, const float *logits)
 }
 
 int32_t mrt_sampler_sample_allowed(mrt_sampler *s, const float *logits,
-				   int (*allowed)(void *ctx, int32_t tok), void *ctx)
+				   int (*allowed)(void *ctx, int32_t tok),
+				   int (*fill)(void *ctx, uint8_t *mask), void *ctx)
 {
 	int32_t tok, first = -1;
 
@@ -378,11 +381,14 @@ int32_t mrt_sampler_sample_allowed(mrt_sampler *s, const float *logits,
 	tok = mrt_sampler_sample(s, logits);
 	if (tok >= 0 && allowed(ctx, tok))
 		return tok;
-	if (s->masked == NULL &&
-	    (s->masked = malloc((size_t)s->n_vocab * sizeof(*s->masked))) == NULL)
+	if ((s->masked == NULL &&
+	     (s->masked = malloc((size_t)s->n_vocab * sizeof(*s->masked))) == NULL) ||
+	    (fill && s->mask == NULL && (s->mask = malloc((size_t)s->n_vocab)) == NULL))
+		return -1;
+	if (fill && fill(ctx, s->mask) < 0)
 		return -1;
 	for (int32_t i = 0; i < s->n_vocab; i++) {
-		if (allowed(ctx, i)) {
+		if (fill ? s->mask[i] : allowed(ctx, i)) {
 			s->masked[i] = logits[i];
 			if (first < 0)
 				first = i;

@@ -656,6 +656,12 @@ int srv_schema_done(const srv_schema_state *st)
 	       (!st->s->suffix || (st->affix == 2 && st->s->suffix[st->matched] == 0));
 }
 
+int srv_schema_in_string(const srv_schema_state *st)
+{
+	/* the lexer in a string: where a plain byte such as 'a' is taken */
+	return !st->affix && st->mode == M_SCALAR && mrt_json_lex_plain(&st->lex, 'a');
+}
+
 /* A byte of the prefix (affix 1) or the suffix (2): the next one spelled. */
 static int affix_step(srv_schema_state *st, unsigned c)
 {

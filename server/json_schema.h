@@ -67,5 +67,7 @@ int srv_schema_feed(srv_schema_state *st, const char *p, size_t n);
 int srv_schema_try(const srv_schema_state *st, const char *p, size_t n);
 /* 1 when the root value (and the suffix) is complete. */
 int srv_schema_done(const srv_schema_state *st);
+/* 1 when *st is inside a string, as mrt_json_in_string. */
+int srv_schema_in_string(const srv_schema_state *st);
 
 #endif

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "chat_template.h"
 #include "json_schema.h"
 #include "llm.h"
+#include "token_trie.h"
 #include "mrt_gguf.h"
 
 typedef struct srv__slot {
@@ -74,6 +76,7 @@ struct srv_llm {
 	 * piece_off[t + 1]); empty for control and end-of-generation tokens */
 	char *pieces;
 	uint32_t *piece_off;
+	srv_trie *trie; /* over pieces: the allowed tokens in one walk */
 };
 
 const char *srv_llm_finish_name(int finish)
@@ -190,7 +193,8 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
-	if (srv__pieces_build(l) < 0) {
+	if (srv__pieces_build(l) < 0 ||
+	    !(l->trie = srv_trie_build(l->pieces, l->piece_off, l->info.n_vocab))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -206,6 +210,7 @@ fail:
 	mrt_llm_ctx_free(l->ctx);
 	free(l->pieces);
 	free(l->piece_off);
+	srv_trie_free(l->trie);
 	for (int i = 0; l->slots && i < l->n_seq; i++)
 		free(l->slots[i].cache);
 	free(l->slots);
@@ -243,6 +248,7 @@ static void srv__llm_release(srv_llm *l)
 	mrt_llm_ctx_free(l->ctx);
 	free(l->pieces);
 	free(l->piece_off);
+	srv_trie_free(l->trie);
 	free(l->slots);
 	free(l->b_tok);
 	free(l->b_seq);
@@ -584,6 +590,53 @@ static int srv__json_allowed(void *arg, int32_t tok)
 	return mrt_json_feed(&st, t->l->pieces + a, b - a) == 0;
 }
 
+/* The two automata for the trie walk. */
+static int srv__json_step(void *st, unsigned c)
+{
+	char b = (char)c;
+	return mrt_json_feed(st, &b, 1);
+}
+
+static size_t srv__json_size(const void *st)
+{
+	(void)st;
+	return sizeof(mrt_json_state);
+}
+
+static int srv__json_in_string(const void *st)
+{
+	return mrt_json_in_string(st);
+}
+
+static int srv__schema_in_string(const void *st)
+{
+	return srv_schema_in_string(st);
+}
+
+static int srv__schema_step(void *st, unsigned c)
+{
+	char b = (char)c;
+	return srv_schema_feed(st, &b, 1);
+}
+
+static size_t srv__schema_size(const void *st)
+{
+	return offsetof(srv_schema_state, f) +
+	       sizeof(srv_schema_frame) * ((const srv_schema_state *)st)->depth;
+}
+
+/* Every token the slot's JSON output may take next, into mask. */
+static int srv__json_fill(void *arg, uint8_t *mask)
+{
+	const srv__json_try *t = arg;
+	static const srv_trie_automaton json = {srv__json_step, srv__json_size,
+	                                        sizeof(mrt_json_state), srv__json_in_string};
+	static const srv_trie_automaton schema = {srv__schema_step, srv__schema_size,
+	                                          sizeof(srv_schema_state), srv__schema_in_string};
+	return t->schema ? srv_trie_allowed(t->l->trie, &schema, &t->s->sjson, mask)
+	                 : srv_trie_allowed(t->l->trie, &json, &t->s->json, mask);
+}
+
 /* Sample the slot's next token from logits and decide whether it is done. */
 static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t now)
 {
@@ -592,7 +645,7 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
 	int32_t tok;
 	if (g->json) {
 		srv__json_try t = {l, s, g->schema != NULL};
-		tok = mrt_sampler_sample_allowed(s->smp, logits, srv__json_allowed, &t);
+		tok = mrt_sampler_sample_allowed(s->smp, logits, srv__json_allowed, srv__json_fill, &t);
 		if (tok < 0) { /* no token of the vocabulary continues the JSON */
 			s->emitted = mrt_utf8_complete_prefix(s->raw, s->raw_len);
 			s->finish = SRV_LLM_STOP;

@@ -59,3 +59,10 @@ tests_unit_server_test_llm_tools_SOURCES = tests/unit/server/test_llm_tools.c \
 tests_unit_server_test_llm_tools_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(UV_CFLAGS) \
 	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
 tests_unit_server_test_llm_tools_LDADD = $(CODEC_LIBS) $(RUNTIME_LIBS) $(UV_LIBS)
+
+check_PROGRAMS += tests/unit/server/test_token_trie
+TESTS += tests/unit/server/test_token_trie
+tests_unit_server_test_token_trie_SOURCES = tests/unit/server/test_token_trie.c \
+	server/token_trie.c server/json_schema.c
+tests_unit_server_test_token_trie_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_server_test_token_trie_LDADD = $(RUNTIME_LIBS) $(JANSSON_LIBS)

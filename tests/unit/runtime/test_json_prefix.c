@@ -109,6 +109,15 @@ static int toy_allowed(void *arg, int32_t tok)
 	return t->piece[tok][0] && mrt_json_feed(&st, t->piece[tok], strlen(t->piece[tok])) == 0;
 }
 
+/* The same as a mask (the trie's way): every token asked once. */
+static int toy_fill(void *arg, uint8_t *mask)
+{
+	int n = 0;
+	for (int32_t i = 0; i < 8; i++)
+		n += mask[i] = (uint8_t)toy_allowed(arg, i);
+	return n;
+}
+
 static void test_sample_allowed(void)
 {
 	static const char *const piece[8] = {"hello", "{\"", "}", " ", "", "{", "\"a\":", "x"};
@@ -121,22 +130,22 @@ static void test_sample_allowed(void)
 
 	/* greedy: the best allowed token ("{" at 2 beats "{\"" at 1 and " " at 0.5);
 	 * the argmax (token 4, empty) is asked first, then every token */
-	CHECK_EQ_INT(mrt_sampler_sample_allowed(s, logits, toy_allowed, &t), 5);
+	CHECK_EQ_INT(mrt_sampler_sample_allowed(s, logits, toy_allowed, NULL, &t), 5);
 	CHECK_EQ_INT(t.calls, 1 + 8);
 	/* after "{": "}" closes it (4 beats "\"a\":" at 3 and "{\"" is not allowed) */
 	CHECK(mrt_json_feed(&t.st, "{", 1) == 0);
 	t.calls = 0;
-	CHECK_EQ_INT(mrt_sampler_sample_allowed(s, logits, toy_allowed, &t), 2);
+	CHECK_EQ_INT(mrt_sampler_sample_allowed(s, logits, toy_allowed, NULL, &t), 2);
 	CHECK_EQ_INT(t.calls, 9);
 	/* the greedy choice itself allowed: one call */
 	logits[2] = 9;
 	t.calls = 0;
-	CHECK_EQ_INT(mrt_sampler_sample_allowed(s, logits, toy_allowed, &t), 2);
+	CHECK_EQ_INT(mrt_sampler_sample_allowed(s, logits, toy_allowed, NULL, &t), 2);
 	CHECK_EQ_INT(t.calls, 1);
 	/* nothing allowed after the root closed (" " is, once) */
 	CHECK(mrt_json_feed(&t.st, "}", 1) == 0 && mrt_json_done(&t.st));
 	logits[3] = -1e30f;
-	CHECK_EQ_INT(mrt_sampler_sample_allowed(s, logits, toy_allowed, &t), 3);
+	CHECK_EQ_INT(mrt_sampler_sample_allowed(s, logits, toy_allowed, NULL, &t), 3);
 	CHECK(mrt_json_feed(&t.st, " \n", 2) != 0); /* a newline only first in a run */
 	mrt_json_init(&t.st);
 	CHECK(mrt_json_feed(&t.st, "{}\n\n", 4) != 0);
@@ -146,7 +155,7 @@ static void test_sample_allowed(void)
 	CHECK(mrt_json_feed(&t.st, "{}", 2) == 0);
 	static const char *const none[8] = {"a", "b", "{", "[", "", "1", "\"", "x"};
 	t.piece = none;
-	CHECK_EQ_INT(mrt_sampler_sample_allowed(s, logits, toy_allowed, &t), -1);
+	CHECK_EQ_INT(mrt_sampler_sample_allowed(s, logits, toy_allowed, NULL, &t), -1);
 	mrt_sampler_free(s);
 
 	/* at temperature 1 with no filters, draws follow softmax over the
@@ -161,7 +170,7 @@ static void test_sample_allowed(void)
 	CHECK(mrt_json_feed(&t.st, "{", 1) == 0);
 	int count[8] = {0}, draws = 20000;
 	for (int i = 0; i < draws; i++) {
-		int32_t tok = mrt_sampler_sample_allowed(s, l2, toy_allowed, &t);
+		int32_t tok = mrt_sampler_sample_allowed(s, l2, toy_allowed, toy_fill, &t);
 		CHECK(tok == 2 || tok == 6);
 		if (tok >= 0 && tok < 8)
 			count[tok]++;
