@@ -73,8 +73,14 @@ typedef struct srv_llm_tools {
 struct srv_llm_job {
 	srv_llm *llm;
 	srv_req *req; /* NULL once the request completed (client gone) */
-	int refs;     /* loop: request + scheduler + stream response */
+	int refs;     /* loop: request + scheduler + stream response (+ each sibling) */
 	srv_llm_gen gen;
+	/* "n" choices: one job each. The first (the head) holds the request, the
+	 * stream output and a reference to each sibling; a sibling (head set)
+	 * holds one to the head and borrows its schema and tools. */
+	srv_llm_job *head;
+	srv_llm_job **sibs; /* head: n_choices - 1 siblings */
+	int n_choices, index;
 	int api;             /* enum srv_llm_api (llm_api.c) */
 	int family;          /* the chat template family (chat API) */
 	srv_llm_tools tools; /* function calling (chat API) */
@@ -97,6 +103,8 @@ struct srv_llm_job {
 	int toks_streamed; /* tokens whose logprobs are framed into out */
 	size_t lp_off;     /* completions text_offset of the next streamed token */
 	int out_done, out_suspended, role_sent;
+	int fin_sent;                 /* this choice's last chunk is framed */
+	int answered;                 /* head, not streamed: the answer is given */
 	int client_gone;              /* the connection closed before the answer */
 	struct srv__llm_watch *watch; /* disconnect watch while waiting (llm_api.c) */
 	/* scheduler -> loop handoff, under llm->lock */
@@ -128,9 +136,11 @@ int srv_llm_attach(srv_model *m, uv_loop_t *loop);
  * rest freed later by libuv. Loop thread. Safe on a never-attached llm. */
 void srv_llm_free(srv_llm *l);
 
-/* Queue a job (refs: +1 for the scheduler). 0, or -1 when the queue is full
- * (the caller answers 503). Loop thread. */
-int srv_llm_submit(srv_llm *l, srv_llm_job *job);
+/* Queue n jobs, all or none (refs: +1 each for the scheduler). 0, or -1
+ * when the queue has no room for them (the caller answers 503). Loop
+ * thread. */
+int srv_llm_submit(srv_llm *l, srv_llm_job *const *jobs, int n);
+int srv_llm_max_queue(const srv_llm *l);
 /* The request of job is gone: drop it from the scheduler at the next step
  * (a job still queued is finished at once). */
 void srv_llm_cancel(srv_llm *l, srv_llm_job *job);

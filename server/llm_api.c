@@ -262,8 +262,9 @@ static int srv__gen_params(srv_llm_job *job, srv_model *m, json_t *body, srv__pe
 	    srv__bool(body, "stream", &job->stream, e) || srv__bool(body, "echo", &job->echo, e) ||
 	    srv__stops(body, g, e))
 		return -1;
-	if (n != 1)
-		PERR(e, "invalid_request", "\"n\" must be 1 (one choice per request)");
+	if (n > 1 && job->api == API_PREDICT)
+		PERR(e, "invalid_request", "\"n\" must be 1 for /v1/predict");
+	job->n_choices = n;
 	if (job->echo)
 		PERR(e, "invalid_request", "\"echo\": true is not supported");
 	sp->temperature = (float)t;
@@ -533,19 +534,24 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 
 static void srv__job_free(srv_llm_job *job)
 {
+	srv_llm_job *head = job->head;
 	for (int i = 0; i < job->gen.n_stop; i++)
 		free(job->gen.stop[i]);
 	free(job->gen.prompt);
 	free(job->gen.bias_ids);
 	free(job->gen.bias);
-	srv_schema_free(job->gen.schema);
+	if (!head) /* a sibling borrows them */
+		srv_schema_free(job->gen.schema);
 	srv_llm_tools_free(&job->tools);
+	free(job->sibs); /* their references were dropped when the request ended */
 	free(job->text);
 	free(job->toks);
 	free(job->out);
 	free(job->p_text);
 	free(job->p_toks);
 	free(job);
+	if (head)
+		srv_llm_job_unref(head);
 }
 
 void srv_llm_job_unref(srv_llm_job *job)
@@ -579,6 +585,32 @@ static void srv__watch_stop(srv_llm_job *job)
 	uv_close((uv_handle_t *)&w->poll, srv__watch_closed);
 }
 
+/* Choice i of a head's group (0: the head). */
+static srv_llm_job *srv__choice(srv_llm_job *head, int i)
+{
+	return i == 0 ? head : head->sibs[i - 1];
+}
+
+/* Whether every choice of the head's group has finished. */
+static int srv__group_finished(srv_llm_job *head)
+{
+	for (int i = 0; i < head->n_choices; i++)
+		if (!srv__choice(head, i)->finish)
+			return 0;
+	return 1;
+}
+
+/* Cancel the choices still running (the client left). */
+static void srv__group_cancel(srv_llm_job *head, int client_gone)
+{
+	for (int i = 0; i < head->n_choices; i++) {
+		srv_llm_job *c = srv__choice(head, i);
+		c->client_gone = client_gone;
+		if (!c->finish)
+			srv_llm_cancel(c->llm, c);
+	}
+}
+
 static void srv__on_hangup(uv_poll_t *p, int status, int events)
 {
 	struct srv__llm_watch *w = p->data;
@@ -586,10 +618,75 @@ static void srv__on_hangup(uv_poll_t *p, int status, int events)
 	(void)status;
 	(void)events;
 	srv__watch_stop(job);
-	if (job->finish)
+	if (srv__group_finished(job))
 		return;
-	job->client_gone = 1;
-	srv_llm_cancel(job->llm, job);
+	srv__group_cancel(job, 1);
+}
+
+/* The siblings of head for "n" > 1: copies of its request with seeds
+ * seed + 1, seed + 2, ... 0 or -1 (out of memory). */
+static int srv__siblings(srv_llm_job *head)
+{
+	int n = head->n_choices - 1;
+	if (n <= 0)
+		return 0;
+	if (!(head->sibs = calloc((size_t)n, sizeof(*head->sibs))))
+		return -1;
+	for (int i = 0; i < n; i++) {
+		srv_llm_job *c = calloc(1, sizeof(*c));
+		if (!c)
+			return -1;
+		head->sibs[i] = c;
+		c->llm = head->llm;
+		c->refs = 1; /* the head's */
+		c->head = head;
+		head->refs++;
+		c->index = i + 1;
+		c->n_choices = 1;
+		c->api = head->api;
+		c->family = head->family;
+		c->stream = head->stream;
+		memcpy(c->id, head->id, sizeof(c->id));
+		c->created = head->created;
+		srv_llm_gen *g = &c->gen;
+		*g = head->gen; /* then its own copies of what it owns */
+		g->sp.seed = head->gen.sp.seed + (uint64_t)(i + 1);
+		g->prompt = NULL, g->bias_ids = NULL, g->bias = NULL, g->n_stop = 0;
+		if (!(g->prompt = malloc(sizeof(int32_t) * (size_t)head->gen.n_prompt)))
+			return -1;
+		memcpy(g->prompt, head->gen.prompt, sizeof(int32_t) * (size_t)head->gen.n_prompt);
+		for (; g->n_stop < head->gen.n_stop; g->n_stop++)
+			if (!(g->stop[g->n_stop] = strdup(head->gen.stop[g->n_stop])))
+				return -1;
+		if (head->gen.sp.n_bias > 0) {
+			size_t nb = (size_t)head->gen.sp.n_bias;
+			g->bias_ids = malloc(sizeof(int32_t) * nb);
+			g->bias = malloc(sizeof(float) * nb);
+			if (!g->bias_ids || !g->bias)
+				return -1;
+			memcpy(g->bias_ids, head->gen.bias_ids, sizeof(int32_t) * nb);
+			memcpy(g->bias, head->gen.bias, sizeof(float) * nb);
+			g->sp.bias_ids = g->bias_ids, g->sp.bias = g->bias;
+		}
+	}
+	return 0;
+}
+
+/* Drop the head's references to its siblings (the request is over). */
+static void srv__group_drop(srv_llm_job *head)
+{
+	for (int i = 0; head->sibs && i < head->n_choices - 1; i++)
+		if (head->sibs[i]) {
+			srv_llm_job *c = head->sibs[i];
+			head->sibs[i] = NULL;
+			srv_llm_job_unref(c);
+		}
+}
+
+/* The tools a choice's answer is read with (a sibling borrows the head's). */
+static const srv_llm_tools *srv__tools_of(const srv_llm_job *job)
+{
+	return job->head ? &job->head->tools : &job->tools;
 }
 
 /* Best effort: without a watch the slot frees when the answer fails. */
@@ -643,8 +740,21 @@ void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 		goto fail;
 	if (api == API_PREDICT)
 		job->stream = 0;
+	if (job->n_choices > srv_llm_max_queue(m->llm)) {
+		srv__seterr(&e, 400, "invalid_request",
+		            "\"n\" is %d; model '%s' queues at most %d requests (max_queue)",
+		            job->n_choices, m->cfg.name, srv_llm_max_queue(m->llm));
+		goto fail;
+	}
+	if (srv__siblings(job) < 0) {
+		srv__seterr(&e, 500, "internal", "out of memory");
+		goto fail;
+	}
 	r->t_queued = uv_hrtime();
-	if (srv_llm_submit(m->llm, job) < 0) {
+	srv_llm_job *all[128];
+	for (int i = 0; i < job->n_choices; i++)
+		all[i] = srv__choice(job, i);
+	if (srv_llm_submit(m->llm, all, job->n_choices) < 0) {
 		r->retry_after = 1;
 		e.status = 503;
 		snprintf(e.code, sizeof(e.code), "queue_full");
@@ -666,6 +776,7 @@ void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 fail:
 	srv_req_error(r, e.status ? e.status : 400, e.code[0] ? e.code : "invalid_request", "%s",
 	              e.msg);
+	srv__group_drop(job);
 	srv__job_free(job);
 }
 
@@ -741,12 +852,16 @@ static json_t *srv__completion_logprobs(srv_llm_job *job, const mrt_model *model
 	                 "top_logprobs", tops, "text_offset", offs);
 }
 
-static json_t *srv__usage(srv_llm_job *job)
+/* Usage of a request: its prompt once, the tokens of every choice. */
+static json_t *srv__usage(srv_llm_job *head)
 {
-	return json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", job->gen.n_prompt,
-	                 "completion_tokens", job->n_completion, "total_tokens",
-	                 job->gen.n_prompt + job->n_completion, "prompt_tokens_details",
-	                 "cached_tokens", job->n_cached);
+	int completion = 0;
+	for (int i = 0; i < head->n_choices; i++)
+		completion += srv__choice(head, i)->n_completion;
+	return json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", head->gen.n_prompt,
+	                 "completion_tokens", completion, "total_tokens",
+	                 head->gen.n_prompt + completion, "prompt_tokens_details", "cached_tokens",
+	                 head->n_cached);
 }
 
 static char *srv__dump(json_t *j)
@@ -756,19 +871,14 @@ static char *srv__dump(json_t *j)
 	return s;
 }
 
-/* The whole (non-streamed) answer of a finished job. New string. */
-static char *srv__final_body(srv_llm_job *job, srv_model *m)
+/* One finished choice of a non-streamed answer (chat or completions). */
+static json_t *srv__choice_json(srv_llm_job *job, srv_model *m)
 {
 	const char *fin = srv_llm_finish_name(job->finish);
 	json_t *text = srv__json_text(job->text ? job->text : "", job->text_len);
 	json_t *lp = json_null();
 	if (!text)
 		text = json_string("");
-	if (job->api == API_PREDICT) {
-		json_decref(lp);
-		return srv__dump(json_pack("{s:s, s:o, s:s, s:o}", "model", m->cfg.name, "text",
-		                           text, "finish_reason", fin, "usage", srv__usage(job)));
-	}
 	if (job->gen.logprobs) {
 		size_t off = 0;
 		json_decref(lp);
@@ -776,31 +886,45 @@ static char *srv__final_body(srv_llm_job *job, srv_model *m)
 		         ? srv__chat_logprobs(job, m->model, 0, job->n_toks)
 		         : srv__completion_logprobs(job, m->model, 0, job->n_toks, &off);
 	}
-	json_t *choice;
 	size_t before = 0;
 	json_t *calls = job->api == API_CHAT && job->finish == SRV_LLM_STOP
-	                    ? srv_llm_tools_parse(&job->tools, job->family, job->text ? job->text : "",
-	                                          job->text_len, &before)
+	                    ? srv_llm_tools_parse(srv__tools_of(job), job->family,
+	                                          job->text ? job->text : "", job->text_len, &before)
 	                    : NULL;
 	if (calls) { /* the text before the calls (trimmed) is the content */
 		while (before > 0 && strchr(" \t\n\r", job->text[before - 1]))
 			before--;
 		json_decref(text);
 		text = before ? srv__json_text(job->text, before) : json_null();
-		choice = json_pack("{s:i, s:{s:s, s:o, s:o}, s:o, s:s}", "index", 0, "message", "role",
-		                   "assistant", "content", text, "tool_calls", calls, "logprobs", lp,
-		                   "finish_reason", "tool_calls");
-	} else if (job->api == API_CHAT) {
-		choice = json_pack("{s:i, s:{s:s, s:o}, s:o, s:s}", "index", 0, "message", "role",
-		                   "assistant", "content", text, "logprobs", lp, "finish_reason", fin);
-	} else {
-		choice = json_pack("{s:i, s:o, s:o, s:s}", "index", 0, "text", text, "logprobs", lp,
-		                   "finish_reason", fin);
+		return json_pack("{s:i, s:{s:s, s:o, s:o}, s:o, s:s}", "index", job->index, "message",
+		                 "role", "assistant", "content", text, "tool_calls", calls, "logprobs",
+		                 lp, "finish_reason", "tool_calls");
 	}
-	return srv__dump(json_pack("{s:s, s:s, s:I, s:s, s:[o], s:o}", "id", job->id, "object",
-	                           job->api == API_CHAT ? "chat.completion" : "text_completion",
-	                           "created", (json_int_t)job->created, "model", m->cfg.name,
-	                           "choices", choice, "usage", srv__usage(job)));
+	if (job->api == API_CHAT)
+		return json_pack("{s:i, s:{s:s, s:o}, s:o, s:s}", "index", job->index, "message",
+		                 "role", "assistant", "content", text, "logprobs", lp, "finish_reason",
+		                 fin);
+	return json_pack("{s:i, s:o, s:o, s:s}", "index", job->index, "text", text, "logprobs", lp,
+	                 "finish_reason", fin);
+}
+
+/* The whole (non-streamed) answer of a finished request. New string. */
+static char *srv__final_body(srv_llm_job *head, srv_model *m)
+{
+	if (head->api == API_PREDICT) {
+		json_t *text = srv__json_text(head->text ? head->text : "", head->text_len);
+		return srv__dump(json_pack("{s:s, s:o, s:s, s:o}", "model", m->cfg.name, "text",
+		                           text ? text : json_string(""), "finish_reason",
+		                           srv_llm_finish_name(head->finish), "usage",
+		                           srv__usage(head)));
+	}
+	json_t *choices = json_array();
+	for (int i = 0; choices && i < head->n_choices; i++)
+		json_array_append_new(choices, srv__choice_json(srv__choice(head, i), m));
+	return srv__dump(json_pack("{s:s, s:s, s:I, s:s, s:o, s:o}", "id", head->id, "object",
+	                           head->api == API_CHAT ? "chat.completion" : "text_completion",
+	                           "created", (json_int_t)head->created, "model", m->cfg.name,
+	                           "choices", choices, "usage", srv__usage(head)));
 }
 
 /* ---- streaming ---- */
@@ -821,10 +945,13 @@ static void srv__out_append(srv_llm_job *job, const char *s, size_t n)
 	job->out_len += n;
 }
 
-/* Frame one chunk object as an SSE event. Takes over chunk. */
+/* Frame one chunk object as an SSE event into the request's output (the
+ * head's). Takes over chunk. */
 static void srv__event(srv_llm_job *job, json_t *chunk)
 {
 	char *s = srv__dump(chunk);
+	if (job->head)
+		job = job->head;
 	if (!s)
 		return;
 	srv__out_append(job, "data: ", 6);
@@ -850,12 +977,11 @@ static json_t *srv__chunk(srv_llm_job *job, srv_model *m, json_t *piece, json_t 
 		}
 		if (piece)
 			json_object_set_new(delta, "content", piece);
-		choice = json_pack("{s:i, s:o, s:o, s:o}", "index", 0, "delta", delta, "logprobs",
-		                   lp, "finish_reason", jf);
+		choice = json_pack("{s:i, s:o, s:o, s:o}", "index", job->index, "delta", delta,
+		                   "logprobs", lp, "finish_reason", jf);
 	} else {
-		choice =
-		    json_pack("{s:i, s:o, s:o, s:o}", "index", 0, "text",
-		              piece ? piece : json_string(""), "logprobs", lp, "finish_reason", jf);
+		choice = json_pack("{s:i, s:o, s:o, s:o}", "index", job->index, "text",
+		                   piece ? piece : json_string(""), "logprobs", lp, "finish_reason", jf);
 	}
 	return json_pack("{s:s, s:s, s:I, s:s, s:[o]}", "id", job->id, "object",
 	                 job->api == API_CHAT ? "chat.completion.chunk" : "text_completion",
@@ -873,12 +999,15 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 	/* with tools, text that may be a call waits for the end */
 	size_t upto = job->text_len, before = 0;
 	json_t *calls = NULL;
-	if (job->tools.mode && job->finish == SRV_LLM_STOP &&
-	    (calls = srv_llm_tools_parse(&job->tools, job->family, job->text ? job->text : "",
+	const srv_llm_tools *tools = srv__tools_of(job);
+	if (job->fin_sent)
+		return;
+	if (tools->mode && job->finish == SRV_LLM_STOP &&
+	    (calls = srv_llm_tools_parse(tools, job->family, job->text ? job->text : "",
 	                                 job->text_len, &before)))
 		upto = before;
-	else if (job->tools.mode && !job->finish)
-		upto = srv_llm_tools_streamable(&job->tools, job->family, job->text ? job->text : "",
+	else if (tools->mode && !job->finish)
+		upto = srv_llm_tools_streamable(tools, job->family, job->text ? job->text : "",
 		                                job->text_len);
 	if (upto < job->streamed)
 		upto = job->streamed;
@@ -928,46 +1057,65 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 		srv__event(job, srv__chunk(job, m, NULL, NULL, srv_llm_finish_name(job->finish)));
 	}
 end:
-	if (job->include_usage)
+	job->fin_sent = 1;
+	/* the last choice to end closes the stream */
+	srv_llm_job *head = job->head ? job->head : job;
+	if (head->out_done || !srv__group_finished(head))
+		return;
+	for (int i = 0; i < head->n_choices; i++)
+		if (!srv__choice(head, i)->fin_sent)
+			return;
+	if (head->include_usage)
 		srv__event(
-		    job,
-		    json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", job->id, "object",
-		              job->api == API_CHAT ? "chat.completion.chunk" : "text_completion",
-		              "created", (json_int_t)job->created, "model", m->cfg.name, "choices",
-		              "usage", srv__usage(job)));
-	srv__out_append(job, "data: [DONE]\n\n", 14);
-	job->out_done = 1;
+		    head,
+		    json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", head->id, "object",
+		              head->api == API_CHAT ? "chat.completion.chunk" : "text_completion",
+		              "created", (json_int_t)head->created, "model", m->cfg.name, "choices",
+		              "usage", srv__usage(head)));
+	srv__out_append(head, "data: [DONE]\n\n", 14);
+	head->out_done = 1;
 }
 
 void srv_llm_job_progress(srv_llm_job *job)
 {
-	srv_req *r = job->req;
+	srv_llm_job *head = job->head ? job->head : job;
+	srv_req *r = head->req;
 	if (!r)
 		return;
 	srv_model *m = r->model;
-	if (job->finish)
-		srv__watch_stop(job);
+	int all = srv__group_finished(head);
+	if (all)
+		srv__watch_stop(head);
 	if (r->llm_stream) {
 		srv__stream_progress(job, m);
-		if (job->out_suspended) {
-			job->out_suspended = 0;
+		if (head->out_suspended) {
+			head->out_suspended = 0;
 			MHD_resume_connection(r->conn);
 		}
 		return;
 	}
-	if (!job->finish)
+	if (!all || head->answered) /* choices ending in one wake-up each come here */
 		return;
-	r->t_run = r->t_queued + (uint64_t)(job->ttft_ms * 1e6);
+	head->answered = 1;
+	/* the worst end of the choices answers for the request */
+	int fin = SRV_LLM_STOP, gone = 0;
+	for (int i = 0; i < head->n_choices; i++) {
+		srv_llm_job *c = srv__choice(head, i);
+		if (c->finish == SRV_LLM_ERROR || (c->finish == SRV_LLM_CANCEL && fin != SRV_LLM_ERROR))
+			fin = c->finish;
+		gone |= c->client_gone;
+	}
+	r->t_run = r->t_queued + (uint64_t)(head->ttft_ms * 1e6);
 	r->t_done = uv_hrtime();
-	if (job->finish == SRV_LLM_ERROR)
+	if (fin == SRV_LLM_ERROR)
 		srv_req_error(r, 500, "internal", "model '%s': generation failed", m->cfg.name);
-	else if (job->finish == SRV_LLM_CANCEL && job->client_gone)
+	else if (fin == SRV_LLM_CANCEL && gone)
 		srv_req_error(r, 499, "client_closed", "the client closed the connection");
-	else if (job->finish == SRV_LLM_CANCEL)
+	else if (fin == SRV_LLM_CANCEL)
 		srv_req_error(r, 503, "draining", "model '%s': the server is shutting down",
 		              m->cfg.name);
 	else
-		srv_req_answer(r, 200, srv__final_body(job, m));
+		srv_req_answer(r, 200, srv__final_body(head, m));
 }
 
 static ssize_t srv__stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -1018,16 +1166,22 @@ void srv_llm_req_done(srv_req *r, srv_log_record *rec)
 		return;
 	if (rec) {
 		rec->prompt_tokens = job->gen.n_prompt;
-		rec->completion_tokens = job->n_completion;
+		rec->completion_tokens = 0;
+		for (int i = 0; i < job->n_choices; i++)
+			rec->completion_tokens += srv__choice(job, i)->n_completion;
 		rec->cached_tokens = job->n_cached;
 		rec->ttft_ms = job->ttft_ms;
 		snprintf(rec->finish_reason, sizeof(rec->finish_reason), "%s",
 		         job->finish ? srv_llm_finish_name(job->finish) : "cancelled");
-		rec->instances = 1;
+		rec->instances = job->n_choices;
 	}
 	srv__watch_stop(job);
-	if (!job->finish)
-		srv_llm_cancel(job->llm, job);
+	for (int i = 0; i < job->n_choices; i++) {
+		srv_llm_job *c = srv__choice(job, i);
+		if (!c->finish)
+			srv_llm_cancel(c->llm, c);
+	}
+	srv__group_drop(job);
 	job->req = NULL;
 	r->llm = NULL;
 	srv_llm_job_unref(job);

@@ -283,31 +283,38 @@ void srv_llm_free(srv_llm *l)
 
 static void srv__end_queued(srv_llm *l, srv_llm_job *j, int finish);
 
-int srv_llm_submit(srv_llm *l, srv_llm_job *job)
+int srv_llm_submit(srv_llm *l, srv_llm_job *const *jobs, int n)
 {
 	pthread_mutex_lock(&l->lock);
-	if (l->n_queued >= l->max_queue) {
+	if (l->n_queued + n > l->max_queue) {
 		pthread_mutex_unlock(&l->lock);
 		return -1;
 	}
-	job->refs++;
-	srv_model_ref(l->m);
-	job->t_enqueued = uv_hrtime();
-	job->q_next = NULL;
-	if (l->cut) {
-		srv__end_queued(l, job, SRV_LLM_CANCEL);
-		pthread_mutex_unlock(&l->lock);
-		return 0;
+	for (int i = 0; i < n; i++) {
+		srv_llm_job *job = jobs[i];
+		job->refs++;
+		srv_model_ref(l->m);
+		job->t_enqueued = uv_hrtime();
+		job->q_next = NULL;
+		if (l->cut) {
+			srv__end_queued(l, job, SRV_LLM_CANCEL);
+			continue;
+		}
+		if (l->q_tail)
+			l->q_tail->q_next = job;
+		else
+			l->q_head = job;
+		l->q_tail = job;
+		l->n_queued++;
 	}
-	if (l->q_tail)
-		l->q_tail->q_next = job;
-	else
-		l->q_head = job;
-	l->q_tail = job;
-	l->n_queued++;
 	pthread_cond_signal(&l->cond);
 	pthread_mutex_unlock(&l->lock);
 	return 0;
+}
+
+int srv_llm_max_queue(const srv_llm *l)
+{
+	return l->max_queue;
 }
 
 /* Under lock: take j out of the queue; 1 if it was there. */

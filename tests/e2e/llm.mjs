@@ -232,8 +232,41 @@ t.checkEq([r.status, r.json.model, r.json.text, r.json.usage.completion_tokens],
 const apiErr = async (p) => { try { await p; return null; } catch (e) { return e; } };
 let e = await apiErr(client.completions.create({ model: "tiny", prompt: "y".repeat(400), max_tokens: 4 }));
 t.checkEq([e && e.status, e && e.code], [400, "context_length_exceeded"], "prompt longer than the context");
-e = await apiErr(client.chat.completions.create({ model: "tiny", messages: msgs, n: 2 }));
-t.checkEq(e && e.status, 400, "n=2 refused");
+e = await apiErr(client.chat.completions.create({ model: "tiny", messages: msgs, n: 17 }));
+t.checkEq([e && e.status, e && e.code], [400, "invalid_request"], "n above max_queue refused");
+r = await t.http(srv, "POST", "/v1/predict", { model: "tiny", prompt: "abc", max_tokens: 3, n: 2 });
+t.checkEq(r.status, 400, "n=2 on /v1/predict refused");
+// n choices: choice i is the answer of the same request with seed + i, in
+// one answer or streamed by index; the prompt counts once
+const nq = { model: "tiny", messages: msgs, max_tokens: 12, temperature: 0.9, top_k: 0, seed: 11 };
+const three = await client.chat.completions.create({ ...nq, n: 3 });
+const singles = [];
+for (let i = 0; i < 3; i++) singles.push(await client.chat.completions.create({ ...nq, seed: 11 + i }));
+t.checkEq(three.choices.map((c) => [c.index, c.message.content, c.finish_reason]),
+	singles.map((a, i) => [i, a.choices[0].message.content, a.choices[0].finish_reason]),
+	"n=3: choice i = the answer with seed + i");
+t.checkEq(counts(three.usage), [singles[0].usage.prompt_tokens,
+	singles.reduce((x, a) => x + a.usage.completion_tokens, 0),
+	singles[0].usage.prompt_tokens + singles.reduce((x, a) => x + a.usage.completion_tokens, 0)],
+	"n=3 usage: the prompt once, every choice's tokens");
+const byIndex = ["", "", ""], finishes = [];
+let usageChunk = null;
+for await (const ch of await client.chat.completions.create({ ...nq, n: 3, stream: true,
+	stream_options: { include_usage: true } })) {
+	if (ch.usage) usageChunk = ch.usage;
+	for (const c of ch.choices) {
+		byIndex[c.index] += c.delta?.content ?? "";
+		if (c.finish_reason) finishes.push([c.index, c.finish_reason]);
+	}
+}
+t.checkEq([byIndex, finishes.sort(), counts(usageChunk)], [three.choices.map((c) => c.message.content),
+	three.choices.map((c) => [c.index, c.finish_reason]), counts(three.usage)],
+	"n=3 streamed: each index's text and end, the usage at the end");
+const ktwo = await client.completions.create({ model: "tiny", prompt: refPrompt, max_tokens: 8, n: 2,
+	temperature: 1.2, seed: 5 });
+const kone = await client.completions.create({ model: "tiny", prompt: refPrompt, max_tokens: 8,
+	temperature: 1.2, seed: 6 });
+t.checkEq(ktwo.choices[1].text, kone.choices[0].text, "completions n=2: choice 1 = seed + 1");
 e = await apiErr(client.completions.create({ model: "tiny", prompt: "a", temperature: "hot" }));
 t.checkEq(e && e.status, 400, "bad temperature");
 e = await apiErr(client.chat.completions.create({ model: "nope", messages: msgs }));
@@ -568,6 +601,23 @@ c = await client.completions.create({ model: "long", prompt: "q", max_tokens: 4,
 waited = Date.now() - t0;
 t.checkEq([c.usage.completion_tokens, c.choices[0].finish_reason], [4, "length"], "C answered");
 t.check(waited < 1500, `C admitted at once (${waited} ms)`);
+// n=2 on one slot: one choice runs, the other waits; when the client leaves
+// both go, and the next request is admitted at once
+const acN = new AbortController();
+const pN = fetch(srv.base + "/v1/completions", {
+	method: "POST", headers: { "content-type": "application/json" }, signal: acN.signal,
+	body: JSON.stringify({ model: "long", prompt: "q", max_tokens: LONG, temperature: 0.5, n: 2 }),
+}).catch((x) => x.name);
+const slotsNow = async () => [await metric("modeld_llm_active_slots", "long"),
+	await metric("modeld_llm_queued_requests", "long")];
+for (let i = 0; i < 500 && (await slotsNow()).join() !== "1,1"; i++) await t.sleep(5);
+t.checkEq(await slotsNow(), [1, 1], "n=2 on one slot: one choice runs, one waits");
+acN.abort();
+t.checkEq(await pN, "AbortError", "the n=2 request aborted");
+t0 = Date.now();
+c = await client.completions.create({ model: "long", prompt: "q", max_tokens: 4, temperature: 0 });
+waited = Date.now() - t0;
+t.check(c.usage.completion_tokens === 4 && waited < 1500, `both choices freed: the next admitted at once (${waited} ms)`);
 
 await t.sleep(100);
 const metrics = (await t.http(srv, "GET", "/metrics")).text;
@@ -589,9 +639,12 @@ t.checkEq(rows, [["/v1/completions", String(nP), "16", "length", "1", "0"],
 const gone = t.sql(srv.db, `SELECT endpoint, status, error, finish_reason, completion_tokens < ${LONG}, ` +
 	"completion_tokens > 0 FROM requests WHERE model = 'long'").map((x) => x.join(" ")).sort();
 t.checkEq(gone, ["/v1/completions 200  cancelled 1 1", "/v1/completions 200  length 1 1",
-	"/v1/completions 200  length 1 1", "/v1/completions 499 client_closed cancelled 1 0",
+	"/v1/completions 200  length 1 1", "/v1/completions 200  length 1 1",
+	"/v1/completions 499 client_closed cancelled 1 0", "/v1/completions 499 client_closed cancelled 1 1",
 	"/v1/completions 499 client_closed cancelled 1 1"],
-	"log: the stream and A cut early, B never ran, the requests after them served");
+	"log: the stream, A and the n=2 request cut early, B never ran, the requests after them served");
+t.checkEq(t.sql(srv.db, "SELECT instances FROM requests WHERE model = 'long' AND status = 499 ORDER BY id DESC " +
+	"LIMIT 1"), [["2"]], "the n=2 request logged as 2 instances");
 t.checkEq(srv.exitCode, 0, "exit code");
 
 // SIGTERM during two long streams: with a 1 s drain timeout both are cut
