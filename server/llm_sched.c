@@ -707,6 +707,21 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
 
 /* ---- the scheduler loop ---- */
 
+/* Whether queued job j, a later choice of an "n" request, waits while its
+ * first choice reads the same prompt in a slot: once that is read, the
+ * prompt cache copies its keys and values instead of reading them again. */
+static int srv__waits_for_head(const srv_llm *l, const srv_llm_job *j)
+{
+	if (!j->head || !l->prompt_cache || j->gen.n_prompt <= SRV_LLM_COPY_MIN + 1)
+		return 0;
+	for (int i = 0; i < l->n_seq; i++) {
+		const srv__slot *s = &l->slots[i];
+		if (s->job == j->head && !s->finish && !s->generating)
+			return 1;
+	}
+	return 0;
+}
+
 /* Under lock: cancelled slots finish, cut ones (drain) end as "length" with
  * their text so far, queued jobs take free slots. */
 static void srv__admit(srv_llm *l)
@@ -727,9 +742,15 @@ static void srv__admit(srv_llm *l)
 	 * the prompt (as llama.cpp's slot similarity); else the free slot used
 	 * least recently, so a new conversation that shares only a template's
 	 * opening with the others leaves their tokens alone */
-	while (l->q_head) {
-		srv_llm_job *j = l->q_head;
+	srv_llm_job **pp = &l->q_head, *prev = NULL;
+	while (*pp) {
+		srv_llm_job *j = *pp;
 		int best = -1, best_keep = -1, lru = -1;
+		if (srv__waits_for_head(l, j)) { /* later jobs may go first */
+			prev = j;
+			pp = &j->q_next;
+			continue;
+		}
 		for (int i = 0; i < l->n_seq; i++) {
 			if (l->slots[i].job)
 				continue;
@@ -756,9 +777,9 @@ static void srv__admit(srv_llm *l)
 				l->slots[best].cache_len = best_keep = keep;
 			}
 		}
-		l->q_head = j->q_next;
-		if (!l->q_head)
-			l->q_tail = NULL;
+		*pp = j->q_next;
+		if (l->q_tail == j)
+			l->q_tail = prev;
 		l->n_queued--;
 		if (srv__slot_start(l, best, j, best_keep) < 0 || j->cancelled)
 			l->slots[best].finish = j->cancelled ? SRV_LLM_CANCEL : SRV_LLM_ERROR;

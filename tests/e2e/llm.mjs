@@ -239,7 +239,18 @@ t.checkEq(r.status, 400, "n=2 on /v1/predict refused");
 // n choices: choice i is the answer of the same request with seed + i, in
 // one answer or streamed by index; the prompt counts once
 const nq = { model: "tiny", messages: msgs, max_tokens: 12, temperature: 0.9, top_k: 0, seed: 11 };
+const promptMetrics = async () => {
+	const text = (await t.http(srv, "GET", "/metrics")).text;
+	return [Number(/^modeld_llm_prompt_tokens_total\{model="tiny"\} (\S+)$/m.exec(text)[1]),
+		Number(/^modeld_llm_prompt_cached_tokens_total\{model="tiny"\} (\S+)$/m.exec(text)[1])];
+};
+const pm0 = await promptMetrics();
 const three = await client.chat.completions.create({ ...nq, n: 3 });
+const pm1 = await promptMetrics();
+// the later choices wait for the first to read the prompt, then copy it
+t.check(pm1[0] - pm0[0] + pm1[1] - pm0[1] === 3 * three.usage.prompt_tokens &&
+	pm1[0] - pm0[0] <= three.usage.prompt_tokens + 2,
+	`n=3 reads the prompt once: ${pm1[0] - pm0[0]} read, ${pm1[1] - pm0[1]} copied of 3 x ${three.usage.prompt_tokens}`);
 const singles = [];
 for (let i = 0; i < 3; i++) singles.push(await client.chat.completions.create({ ...nq, seed: 11 + i }));
 t.checkEq(three.choices.map((c) => [c.index, c.message.content, c.finish_reason]),
