@@ -193,11 +193,12 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
-	if (srv__pieces_build(l) < 0 ||
-	    !(l->trie = srv_trie_build(l->pieces, l->piece_off, l->info.n_vocab))) {
+	if (srv__pieces_build(l) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	/* without a trie, constrained sampling asks the tokens one by one */
+	l->trie = srv_trie_build(l->pieces, l->piece_off, l->info.n_vocab);
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->cond, NULL);
 	l->ttft = (srv_hist){.n = (int)(sizeof(srv__ttft_bounds) / sizeof(double)),
@@ -652,7 +653,8 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
 	int32_t tok;
 	if (g->json) {
 		srv__json_try t = {l, s, g->schema != NULL};
-		tok = mrt_sampler_sample_allowed(s->smp, logits, srv__json_allowed, srv__json_fill, &t);
+		tok = mrt_sampler_sample_allowed(s->smp, logits, srv__json_allowed,
+		                                 l->trie ? srv__json_fill : NULL, &t);
 		if (tok < 0) { /* no token of the vocabulary continues the JSON */
 			s->emitted = mrt_utf8_complete_prefix(s->raw, s->raw_len);
 			s->finish = SRV_LLM_STOP;

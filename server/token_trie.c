@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The most bytes of token text a trie takes (its nodes: 24 bytes each at
+ * most per byte); real vocabularies hold a few MB. */
+#define TRIE_MAX_BYTES ((size_t)1 << 26)
+
 typedef struct trie_node {
 	uint32_t child, sibling;     /* 0: none (the root is no one's child) */
 	uint32_t tok_first;          /* tokens ending here: toks[tok_first .. + tok_count) */
@@ -79,6 +83,8 @@ srv_trie *srv_trie_build(const char *pieces, const uint32_t *off, int n)
 		if ((int)len > t->max_len)
 			t->max_len = (int)len;
 	}
+	if (total > TRIE_MAX_BYTES)
+		goto fail; /* a vocabulary no model has: the caller asks token by token */
 	qsort(ps, (size_t)m, sizeof(piece), piece_cmp);
 	t->nodes = calloc(total, sizeof(trie_node));
 	t->toks = malloc(sizeof(int32_t) * (m > 0 ? (size_t)m : 1));

@@ -11,7 +11,7 @@
 typedef struct srv_trie srv_trie;
 
 /* The trie of n tokens whose bytes are pieces[off[t] .. off[t + 1]) (empty
- * pieces are left out). NULL when out of memory. */
+ * pieces are left out). NULL when out of memory or past 64 MiB of text. */
 srv_trie *srv_trie_build(const char *pieces, const uint32_t *off, int n);
 void srv_trie_free(srv_trie *t);
 

@@ -486,6 +486,12 @@ const streamedCalls = toolChunks.flatMap((ch) => ch.choices[0]?.delta?.tool_call
 t.checkEq([streamedCalls.length, streamedCalls[0]?.function?.name, streamedCalls[0]?.function?.arguments,
 	toolChunks.at(-1).choices[0].finish_reason], [1, "add", fn?.arguments, "tool_calls"],
 	"the streamed call equals the answered one");
+// n=2 forced calls, streamed: one tool_calls delta per choice index
+const nCalls = [];
+for await (const ch of await client.chat.completions.create({ ...toolReq("tools", named("add")), n: 2,
+	stream: true }))
+	for (const c of ch.choices) for (const tc of c.delta?.tool_calls ?? []) nCalls.push([c.index, tc.function.name]);
+t.checkEq(nCalls.sort(), [[0, "add"], [1, "add"]], "n=2 forced calls streamed by index");
 const req2 = await client.chat.completions.create(toolReq("tools", "required"));
 fn = callOf(req2);
 t.check(req2.choices[0].finish_reason === "tool_calls" && ["add", "get_weather"].includes(fn?.name) &&
