@@ -68,7 +68,8 @@ const char *srv_chat_family_name(int family)
 int srv_chat_tools_supported(int family, const char *tmpl)
 {
 	return family == SRV_CHAT_CHATML ||
-	       (family == SRV_CHAT_LLAMA3 && tmpl && strstr(tmpl, "Environment: ipython"));
+	       (family == SRV_CHAT_LLAMA3 && tmpl && strstr(tmpl, "Environment: ipython")) ||
+	       (family == SRV_CHAT_MISTRAL && tmpl && strstr(tmpl, "[AVAILABLE_TOOLS]"));
 }
 
 int srv_chat_emits_bos(int f)
@@ -369,26 +370,72 @@ static void fmt_llama3(sbuf *b, const conv *c)
 		put(b, "<|start_header_id|>assistant<|end_header_id|>\n\n", NULL);
 }
 
-/* Nemo: the system text goes before the last user message. The spaced
- * (v1) style puts it before the first. */
+/* Nemo: the system text goes with the last message when that is the
+ * user's (else nowhere); the tools before the last user message (before
+ * each equal to it, as the template compares them); calls as a JSON list
+ * after [TOOL_CALLS], results in [TOOL_RESULTS]. The spaced (v1) style
+ * puts the system text before the first user message. */
 static void fmt_mistral(sbuf *b, const conv *c)
 {
 	int spaced = c->o->tmpl && strstr(c->o->tmpl, "[INST] ") != NULL, last_user = -1;
 
 	for (int i = c->first; i < c->n; i++)
-		if (strcmp(c->m[i].role, "user") == 0 && (last_user < 0 || !spaced))
+		if (is_role(&c->m[i], "user") && (last_user < 0 || !spaced))
 			last_user = i;
 	put(b, "<s>", NULL);
 	for (int i = c->first; i < c->n; i++) {
-		if (strcmp(c->m[i].role, "user") == 0) {
+		const srv_chat_msg *m = &c->m[i];
+		if (is_role(m, "user")) {
+			if (c->o->n_tools > 0 && last_user >= 0 &&
+			    strcmp(m->content, c->m[last_user].content) == 0) {
+				put(b, "[AVAILABLE_TOOLS][", NULL);
+				for (int k = 0; k < c->o->n_tools; k++)
+					put(b, k ? ", " : "", c->o->tools_mistral[k], NULL);
+				put(b, "][/AVAILABLE_TOOLS]", NULL);
+			}
 			put(b, spaced ? "[INST] " : "[INST]", NULL);
-			if (i == last_user && c->sys)
+			if (c->sys && (spaced ? i == last_user : i == c->n - 1))
 				put(b, c->sys, "\n\n", NULL);
-			put(b, c->m[i].content, spaced ? " [/INST]" : "[/INST]", NULL);
+			put(b, m->content, spaced ? " [/INST]" : "[/INST]", NULL);
+		} else if (m->n_calls > 0) {
+			put(b, "[TOOL_CALLS][", NULL);
+			for (int k = 0; k < m->n_calls; k++) {
+				put(b, k ? ", " : "", "{\"name\": ", NULL);
+				put_json_string(b, m->calls[k].name);
+				put(b, ", \"arguments\": ", m->calls[k].arguments, ", \"id\": \"",
+				    m->calls[k].id, "\"}", NULL);
+			}
+			put(b, "]</s>", NULL);
+		} else if (is_role(m, "tool")) {
+			put(b, "[TOOL_RESULTS]{\"content\": ", m->content, ", \"call_id\": \"",
+			    m->tool_call_id, "\"}[/TOOL_RESULTS]", NULL);
 		} else {
-			put(b, c->m[i].content, "</s>", NULL);
+			put(b, m->content, "</s>", NULL);
 		}
 	}
+}
+
+/* Mistral's template: call ids of 9 characters, and user and assistant
+ * turns alternating apart from calls and results. NULL or what is wrong. */
+static const char *mistral_tools_check(const srv_chat_msg *m, int n, int first)
+{
+	int turn = 0;
+	for (int i = first; i < n; i++) {
+		for (int k = 0; k < m[i].n_calls; k++)
+			if (!m[i].calls[k].id || strlen(m[i].calls[k].id) != 9)
+				return "Mistral's template takes tool call ids of 9 characters";
+		if (is_role(&m[i], "tool")) {
+			if (!m[i].tool_call_id || strlen(m[i].tool_call_id) != 9)
+				return "Mistral's template takes tool call ids of 9 characters";
+			continue;
+		}
+		if (m[i].n_calls > 0)
+			continue;
+		if (is_role(&m[i], "user") != (turn++ % 2 == 0))
+			return "Mistral's template needs user and assistant turns to alternate "
+			       "(apart from tool calls and results)";
+	}
+	return NULL;
 }
 
 static void fmt_zephyr(sbuf *b, const conv *c)
@@ -587,6 +634,17 @@ char *srv_chat_format(const srv_chat_opts *o, const srv_chat_msg *m, int n,
 		}
 		if (m[i].n_calls > 1 && o->family == SRV_CHAT_LLAMA3) {
 			snprintf(err, errlen, "message %d: Llama 3 takes one tool call a turn", i);
+			return NULL;
+		}
+	}
+	int tool_talk = o->n_tools > 0;
+	for (int i = 0; i < n; i++)
+		tool_talk |= m[i].n_calls > 0 || strcmp(m[i].role, "tool") == 0;
+	if (tool_talk && o->family == SRV_CHAT_MISTRAL) {
+		const char *why =
+		    mistral_tools_check(m, n, n > 0 && strcmp(m[0].role, "system") == 0);
+		if (why) {
+			snprintf(err, errlen, "%s", why);
 			return NULL;
 		}
 	}

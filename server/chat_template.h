@@ -27,6 +27,7 @@ enum srv_chat_family {
 typedef struct srv_chat_call {
 	const char *name;
 	const char *arguments;
+	const char *id; /* the call's id (Mistral's template writes it; may be NULL) */
 } srv_chat_call;
 
 typedef struct srv_chat_msg {
@@ -34,6 +35,7 @@ typedef struct srv_chat_msg {
 	const char *content; /* NUL-terminated UTF-8 ("" for an assistant turn that only calls) */
 	const srv_chat_call *calls; /* assistant: the tools it called (n_calls), else NULL */
 	int n_calls;
+	const char *tool_call_id; /* tool: the call it answers (Mistral writes it; may be NULL) */
 } srv_chat_msg;
 
 /* Family of a template text; ChatML when tmpl is NULL or nothing matches. */
@@ -54,14 +56,17 @@ typedef struct srv_chat_opts {
 	                   * prompts are read from it (Qwen, SmolLM3) */
 	time_t now;       /* date for templates that print today's date; 0 = now */
 	/* tools the model may call (function calling), each as the template's
-	 * tojson writes it, flat (", " and ": ") and with indent=4 */
-	const char *const *tools, *const *tools_indented;
+	 * tojson writes it, flat (", " and ": ") and with indent=4, and as
+	 * Mistral Nemo's template writes it (string fields unescaped) */
+	const char *const *tools, *const *tools_indented, *const *tools_mistral;
 	int n_tools;
 } srv_chat_opts;
 
 /* 1 when the family (with the model's template text, which may be NULL)
- * renders tools and tool calls: ChatML in Qwen 2.5's (Hermes) form, and
- * Llama 3.1 / 3.2 (a template with "Environment: ipython"). */
+ * renders tools and tool calls: ChatML in Qwen 2.5's (Hermes) form, Llama
+ * 3.1 / 3.2 (a template with "Environment: ipython") and Mistral Nemo's
+ * (a template with "[AVAILABLE_TOOLS]": call ids of 9 characters, roles
+ * alternating around the calls). */
 int srv_chat_tools_supported(int family, const char *tmpl);
 
 /* Format n messages (a system message, if any, first) and, when

@@ -66,6 +66,7 @@ typedef struct srv_llm_tools {
 	int n;                   /* tools */
 	json_t *tools;           /* the request's array (owned copy) */
 	char **flat, **indented; /* each as the template's tojson writes it (owned) */
+	char **mistral;          /* each as Mistral Nemo's template writes it (owned) */
 	int forced;              /* the tool tool_choice names, or -1 */
 } srv_llm_tools;
 

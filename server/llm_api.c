@@ -394,6 +394,7 @@ static char *srv__chat_prompt(srv_llm_job *job, srv_llm *l, json_t *body, srv__p
 			goto out;
 		}
 		cm[i].calls = calls;
+		cm[i].tool_call_id = json_string_value(json_object_get(it, "tool_call_id"));
 	}
 	const srv_llm_tools *t = &job->tools;
 	srv_chat_opts o = {job->family,
@@ -401,6 +402,7 @@ static char *srv__chat_prompt(srv_llm_job *job, srv_llm *l, json_t *body, srv__p
 	                   0,
 	                   (const char *const *)t->flat,
 	                   (const char *const *)t->indented,
+	                   (const char *const *)t->mistral,
 	                   t->mode ? t->n : 0};
 	text = srv_chat_format(&o, cm, (int)n, 1, err, sizeof(err));
 	if (!text) {

@@ -52,6 +52,7 @@ struct srv_llm {
 	mrt_llm_info info;
 	mrt_llm_ctx *ctx;
 	int n_ctx, n_seq, chunk, max_queue, family, prompt_cache;
+	int32_t tool_calls_tok; /* Mistral's [TOOL_CALLS] control token, or -1 */
 	uv_async_t async;
 	int attached, thread_on;
 	pthread_t thread;
@@ -196,6 +197,14 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 	if (srv__pieces_build(l) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
+	}
+	l->tool_calls_tok = -1;
+	if (l->family == SRV_CHAT_MISTRAL) {
+		int32_t ids[4];
+		char text[32];
+		int n = mrt_tokenize(m->model, "[TOOL_CALLS]", 12, 0, 1, ids, 4);
+		if (n == 1 && mrt_token_to_piece(m->model, ids[0], 0, text, sizeof(text)) == 0)
+			l->tool_calls_tok = ids[0];
 	}
 	/* without a trie, constrained sampling asks the tokens one by one */
 	l->trie = srv_trie_build(l->pieces, l->piece_off, l->info.n_vocab);
@@ -549,7 +558,11 @@ static size_t srv__stop_holdback(const srv_llm_gen *g, const char *raw, size_t f
 static void srv__slot_text(srv_llm *l, srv__slot *s, int32_t tok)
 {
 	char piece[256];
-	int n = mrt_token_to_piece(l->m->model, tok, 0, piece, sizeof(piece));
+	/* Mistral's call marker is a control token: shown when tools are
+	 * offered, so that the answer can be read as calls */
+	const srv_llm_job *h = s->job->head ? s->job->head : s->job;
+	int show = tok == l->tool_calls_tok && h->tools.mode != SRV_TOOLS_OFF;
+	int n = mrt_token_to_piece(l->m->model, tok, show, piece, sizeof(piece));
 	if (n < 0)
 		n = 0;
 	if ((size_t)n > sizeof(piece))

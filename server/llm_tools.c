@@ -17,6 +17,7 @@
 
 #define CHATML_OPEN "<tool_call>"
 #define CHATML_CLOSE "</tool_call>"
+#define MISTRAL_CALLS "[TOOL_CALLS]" /* the control token, shown when tools are offered */
 #define MAX_TOOLS 128
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -33,9 +34,11 @@ void srv_llm_tools_free(srv_llm_tools *t)
 	for (int i = 0; i < t->n; i++) {
 		free(t->flat[i]);
 		free(t->indented[i]);
+		free(t->mistral ? t->mistral[i] : NULL);
 	}
 	free(t->flat);
 	free(t->indented);
+	free(t->mistral);
 	json_decref(t->tools);
 	memset(t, 0, sizeof(*t));
 }
@@ -52,6 +55,46 @@ static int tool_index(const srv_llm_tools *t, const char *name)
 		if (strcmp(tool_name(t, i), name) == 0)
 			return i;
 	return -1;
+}
+
+/* A tool as Mistral Nemo's template writes it: {"type": "function",
+ * "function": {...}} with the function's fields in order but "return",
+ * string values between quotes as they are (unescaped), the others as
+ * tojson writes them. New string or NULL. */
+static char *mistral_tool(json_t *fn)
+{
+	const char *key;
+	json_t *val;
+	size_t cap = 64;
+	/* the room it takes: every field's text and its separators */
+	json_object_foreach(fn, key, val)
+	{
+		char *v = json_dumps(val, JSON_ENCODE_ANY);
+		cap += strlen(key) + (v ? strlen(v) : 0) + 8;
+		free(v);
+	}
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	size_t n = (size_t)snprintf(out, cap, "{\"type\": \"function\", \"function\": {");
+	int first = 1;
+	json_object_foreach(fn, key, val)
+	{
+		if (strcmp(key, "return") == 0)
+			continue;
+		char *v = json_is_string(val) ? NULL : json_dumps(val, JSON_ENCODE_ANY);
+		if (!json_is_string(val) && !v) {
+			free(out);
+			return NULL;
+		}
+		/* a string goes between quotes as it is, the rest as JSON */
+		n += (size_t)snprintf(out + n, cap - n, "%s\"%s\": %s%s%s", first ? "" : ", ", key,
+		                      v ? "" : "\"", v ? v : json_string_value(val), v ? "" : "\"");
+		free(v);
+		first = 0;
+	}
+	snprintf(out + n, cap - n, "}}");
+	return out;
 }
 
 int srv_llm_tools_read(srv_llm_tools *t, json_t *body, int family, const char *tmpl, char *err,
@@ -97,8 +140,8 @@ int srv_llm_tools_read(srv_llm_tools *t, json_t *body, int family, const char *t
 	if (!srv_chat_tools_supported(family, tmpl))
 		return -1 + fail(err, errlen,
 		                 "tool calling is not supported for this model's chat template "
-		                 "(%s); it is "
-		                 "for ChatML (Qwen 2.5's form) and Llama 3.1/3.2",
+		                 "(%s); it is for ChatML (Qwen 2.5's form), Llama 3.1/3.2 and "
+		                 "Mistral Nemo",
 		                 srv_chat_family_name(family));
 	size_t i;
 	json_t *tool;
@@ -122,16 +165,23 @@ int srv_llm_tools_read(srv_llm_tools *t, json_t *body, int family, const char *t
 	t->n = (int)json_array_size(tools);
 	t->flat = calloc((size_t)t->n, sizeof(char *));
 	t->indented = calloc((size_t)t->n, sizeof(char *));
-	if (!t->tools || !t->flat || !t->indented)
+	t->mistral = calloc((size_t)t->n, sizeof(char *));
+	if (!t->tools || !t->flat || !t->indented || !t->mistral)
 		return fail(err, errlen, "out of memory");
 	/* the templates' tojson, flat and with indent=4 (jansson writes the
-	 * same separators and keeps the keys' order) */
+	 * same separators and keeps the keys' order), and Mistral's own form */
 	for (int k = 0; k < t->n; k++) {
 		json_t *v = json_array_get(t->tools, (size_t)k);
 		if (!(t->flat[k] = json_dumps(v, 0)) ||
-		    !(t->indented[k] = json_dumps(v, JSON_INDENT(4))))
+		    !(t->indented[k] = json_dumps(v, JSON_INDENT(4))) ||
+		    !(t->mistral[k] = mistral_tool(json_object_get(v, "function"))))
 			return fail(err, errlen, "out of memory");
 	}
+	if (t->mode == SRV_TOOLS_REQUIRED && family == SRV_CHAT_MISTRAL)
+		return -1 +
+		       fail(err, errlen,
+		            "a required tool call is not supported for Mistral's template (its "
+		            "[TOOL_CALLS] is a control token); use \"auto\"");
 	for (int k = 0; k < t->n; k++)
 		if (tool_index(t, tool_name(t, k)) != k)
 			return fail(err, errlen, "tools: two tools are named \"%s\"",
@@ -213,15 +263,25 @@ static json_t *object_at(const char *p, const char *end, const char **next)
 
 /* The OpenAI form of a call to a declared tool from the model's object
  * {"name": ..., key: {...}}, or NULL. */
-static json_t *call_from(const srv_llm_tools *t, json_t *obj, const char *key, int index)
+static json_t *call_from(const srv_llm_tools *t, int family, json_t *obj, const char *key,
+                         int index)
 {
 	const char *name = json_string_value(json_object_get(obj, "name"));
 	json_t *args = json_object_get(obj, key);
 	if (tool_index(t, name) < 0 || !json_is_object(args))
 		return NULL;
 	char *a = json_dumps(args, JSON_COMPACT), id[40];
-	snprintf(id, sizeof(id), "call_%08llx%04x", (unsigned long long)uv_hrtime() & 0xffffffffull,
-	         (unsigned)index);
+	if (family == SRV_CHAT_MISTRAL) { /* 9 letters and digits, as its template wants back */
+		static const char abc[] =
+		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+		uint64_t x = uv_hrtime() * 0x9e3779b97f4a7c15ull + (uint64_t)index;
+		for (int i = 0; i < 9; i++, x /= 62)
+			id[i] = abc[x % 62];
+		id[9] = 0;
+	} else {
+		snprintf(id, sizeof(id), "call_%08llx%04x",
+		         (unsigned long long)uv_hrtime() & 0xffffffffull, (unsigned)index);
+	}
 	json_t *c = a ? json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", id, "type", "function",
 	                          "function", "name", name, "arguments", a)
 	              : NULL;
@@ -240,11 +300,36 @@ json_t *srv_llm_tools_parse(const srv_llm_tools *t, int family, const char *text
 		p = skip_ws(text, end);
 		if (!(obj = object_at(p, end, &next)))
 			goto none;
-		c = call_from(t, obj,
+		c = call_from(t, family, obj,
 		              json_object_get(obj, "parameters") ? "parameters" : "arguments", 0);
 		json_decref(obj);
 		if (!c || skip_ws(next, end) != end || json_array_append_new(calls, c) < 0)
 			goto none;
+		*content_len = 0;
+		return calls;
+	}
+	if (family == SRV_CHAT_MISTRAL) { /* [TOOL_CALLS] and a JSON list of calls */
+		json_error_t je;
+		p = skip_ws(text, end);
+		if ((size_t)(end - p) < strlen(MISTRAL_CALLS) ||
+		    memcmp(p, MISTRAL_CALLS, strlen(MISTRAL_CALLS)) != 0)
+			goto none;
+		p += strlen(MISTRAL_CALLS);
+		json_t *list = json_loadb(p, (size_t)(end - p), 0, &je), *it;
+		size_t i;
+		if (!json_is_array(list) || json_array_size(list) == 0) {
+			json_decref(list);
+			goto none;
+		}
+		json_array_foreach(list, i, it)
+		{
+			if (!(c = call_from(t, family, it, "arguments", (int)i)) ||
+			    json_array_append_new(calls, c) < 0) {
+				json_decref(list);
+				goto none;
+			}
+		}
+		json_decref(list);
 		*content_len = 0;
 		return calls;
 	}
@@ -264,7 +349,7 @@ json_t *srv_llm_tools_parse(const srv_llm_tools *t, int family, const char *text
 		p = skip_ws(p + strlen(CHATML_OPEN), end);
 		if (!(obj = object_at(p, end, &next)))
 			goto none;
-		c = call_from(t, obj, "arguments", (int)json_array_size(calls));
+		c = call_from(t, family, obj, "arguments", (int)json_array_size(calls));
 		json_decref(obj);
 		if (!c || json_array_append_new(calls, c) < 0)
 			goto none;
@@ -288,6 +373,11 @@ size_t srv_llm_tools_streamable(const srv_llm_tools *t, int family, const char *
 	if (family == SRV_CHAT_LLAMA3) { /* an answer that may be a call is held whole */
 		const char *p = skip_ws(text, text + len);
 		return p == text + len || *p == '{' ? 0 : len;
+	}
+	if (family == SRV_CHAT_MISTRAL) { /* likewise, one that begins [TOOL_CALLS] */
+		const char *p = skip_ws(text, text + len);
+		size_t k = (size_t)(text + len - p), n = strlen(MISTRAL_CALLS);
+		return memcmp(p, MISTRAL_CALLS, k < n ? k : n) == 0 ? 0 : len;
 	}
 	/* ChatML: up to a <tool_call>, or to a tail that may begin one */
 	size_t n = strlen(CHATML_OPEN);
@@ -338,6 +428,7 @@ int srv_llm_tools_msg_calls(json_t *msg, size_t index, srv_chat_call **calls, in
 			return fail(err, errlen, "out of memory");
 		(*calls)[i].name = name;
 		(*calls)[i].arguments = (*texts)[i];
+		(*calls)[i].id = json_string_value(json_object_get(it, "id"));
 		(*n)++;
 	}
 	return 0;

@@ -53,6 +53,8 @@ const bytesModel = { n_embd: 64, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff: 128,
 const toolsGguf = writeRandomLlama(path.join(dir, "tools.gguf"), bytesModel);
 const tools3Gguf = writeRandomLlama(path.join(dir, "tools3.gguf"), { ...bytesModel,
 	chat_template: "<|start_header_id|> Environment: ipython Cutting Knowledge Date" });
+const toolsMGguf = writeRandomLlama(path.join(dir, "toolsm.gguf"), { ...bytesModel,
+	chat_template: "[INST][/INST] [AVAILABLE_TOOLS] [TOOL_CALLS]" });
 const srv = await t.start(dir, {}, {
 	tiny: { path: gguf, parallel: 4, max_queue: 16, ctx_size: 256, prompt_chunk: 8 },
 	one: { path: gguf, parallel: 1, max_queue: 1, ctx_size: 256, kv_cache_type: "f32" },
@@ -67,6 +69,7 @@ const srv = await t.start(dir, {}, {
 	tools: { path: toolsGguf, parallel: 1, ctx_size: 4096 },
 	tools3: { path: tools3Gguf, parallel: 1, ctx_size: 4096 },
 	toolsgemma: { path: toolsGguf, parallel: 1, ctx_size: 4096, chat_template: "gemma" },
+	toolsm: { path: toolsMGguf, parallel: 1, ctx_size: 4096 },
 });
 const client = new OpenAI({ baseURL: srv.base + "/v1", apiKey: "none", maxRetries: 0 });
 
@@ -514,7 +517,29 @@ const added = "<|im_start|>assistant\n<tool_call>\n{\"name\": \"add\", \"argumen
 t.checkEq(after.usage.prompt_tokens - before1.usage.prompt_tokens,
 	Buffer.byteLength(added) + 2 * added.split(" ").length - 2,
 	"a past call and its result are rendered in Qwen 2.5's form");
+// Mistral Nemo's form: the tools before the last user turn, written by its
+// template's rules (strings unescaped, "type" first); calls with 9-character
+// ids; no forced calls
+const mistralTool = (tl) => `{"type": "function", "function": {${Object.entries(tl.function)
+	.map(([k, v]) => `"${k}": ${typeof v === "string" ? `"${v}"` : JSON.stringify(v, null, 1).replace(/\n */g, " ")
+		.replace(/\[ /g, "[").replace(/ \]/g, "]").replace(/\{ /g, "{").replace(/ \}/g, "}")}`).join(", ")}}}`;
+const mq = (extra) => ({ model: "toolsm", max_tokens: 2, temperature: 0, messages: [{ role: "user", content: "Hi" }],
+	...extra });
+const mPlain = await client.chat.completions.create(mq({}));
+const mTools = await client.chat.completions.create(mq({ tools: [weatherTool, addTool] }));
+const block = `[AVAILABLE_TOOLS][${[weatherTool, addTool].map(mistralTool).join(", ")}][/AVAILABLE_TOOLS]`;
+t.checkEq(mTools.usage.prompt_tokens - mPlain.usage.prompt_tokens, Buffer.byteLength(block) + 2 * (block.split(" ").length - 1),
+	"Mistral: the tools block as its template writes it");
+const mHistory = [{ role: "user", content: "2+3?" }, { role: "assistant", content: null, tool_calls: [{ id: "abcDEF123",
+	type: "function", function: { name: "add", arguments: "{\"a\":2,\"b\":3}" } }] },
+	{ role: "tool", tool_call_id: "abcDEF123", content: "5" }];
+const mAfter = await client.chat.completions.create(mq({ tools: [addTool], messages: mHistory }));
+t.check(mAfter.usage.prompt_tokens > 0, "Mistral: a past call with a 9-character id and its result are taken");
 for (const [q, what, code] of [
+	[mq({ tools: [addTool], tool_choice: "required" }), "a required call on Mistral", "unsupported"],
+	[mq({ tools: [addTool], messages: [mHistory[0], { ...mHistory[1], tool_calls: [{ ...mHistory[1].tool_calls[0],
+		id: "call_1" }] }, { ...mHistory[2], tool_call_id: "call_1" }] }), "a Mistral call id of 6 characters",
+		"invalid_request"],
 	[toolReq("toolsgemma", "auto"), "tools on a Gemma template", "unsupported"],
 	[toolReq("tools", named("mul")), "tool_choice naming an unknown tool", "invalid_request"],
 	[toolReq("tools", "required", { response_format: { type: "json_object" } }), "required with response_format",
@@ -562,7 +587,8 @@ t.checkEq(listed.map((m) => [m.id, m.object, m.owned_by, m.kind]),
 		["kq", "model", "modeld", "llm"], ["kq8", "model", "modeld", "llm"],
 		["nocache", "model", "modeld", "llm"], ["long2", "model", "modeld", "llm"],
 		["long2nc", "model", "modeld", "llm"], ["tools", "model", "modeld", "llm"],
-		["tools3", "model", "modeld", "llm"], ["toolsgemma", "model", "modeld", "llm"]], "models.list()");
+		["tools3", "model", "modeld", "llm"], ["toolsgemma", "model", "modeld", "llm"],
+		["toolsm", "model", "modeld", "llm"]], "models.list()");
 t.check(listed.every((m) => Number.isInteger(m.created) && Math.abs(m.created - Date.now() / 1000) < 3600),
 	`created: ${listed.map((m) => m.created)}`);
 const got = await client.models.retrieve("tiny");

@@ -34,9 +34,21 @@ static const char tools_json[] =
     "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"number\"}, \"b\": {\"type\": "
     "\"number\"}}, \"required\": [\"a\", \"b\"]}}}]";
 static char *tools_flat[2], *tools_indented[2];
-static const srv_chat_call call1[] = {{"get_weather", "{\"city\": \"Paris\", \"unit\": \"c\"}"}};
-static const srv_chat_call call2[] = {{"get_weather", "{\"city\": \"Paris\", \"unit\": \"c\"}"},
-                                      {"add", "{\"a\": 2, \"b\": 3}"}};
+/* Mistral Nemo's template writes each tool itself (test_llm_tools checks
+ * that the server makes these texts) */
+static const char *const tools_mistral[2] = {
+    "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": "
+    "\"Current weather in a city \xc3\xa0 la carte\", \"parameters\": {\"type\": \"object\", "
+    "\"properties\": {\"city\": {\"type\": \"string\"}, \"unit\": {\"type\": \"string\", "
+    "\"enum\": [\"c\", \"f\"]}}, \"required\": [\"city\"]}}}",
+    "{\"type\": \"function\", \"function\": {\"name\": \"add\", \"description\": \"Add two "
+    "numbers\", \"parameters\": {\"type\": \"object\", \"properties\": {\"a\": {\"type\": "
+    "\"number\"}, \"b\": {\"type\": \"number\"}}, \"required\": [\"a\", \"b\"]}}}"};
+static const srv_chat_call call1[] = {
+    {"get_weather", "{\"city\": \"Paris\", \"unit\": \"c\"}", "abcDEF123"}};
+static const srv_chat_call call2[] = {
+    {"get_weather", "{\"city\": \"Paris\", \"unit\": \"c\"}", "abcDEF123"},
+    {"add", "{\"a\": 2, \"b\": 3}", "xyz789GHI"}};
 static const srv_chat_msg tools1[] = {
     {"system", "You are a helpful assistant."},
     {"user", "What is the weather in Paris?"},
@@ -44,14 +56,14 @@ static const srv_chat_msg tools1[] = {
 static const srv_chat_msg tools2[] = {
     {"user", " Weather in Paris? "},
     {"assistant", "", call1, 1},
-    {"tool", "{\"temp\": 21, \"sky\": \"clear\"}\n"},
+    {"tool", "{\"temp\": 21, \"sky\": \"clear\"}\n", NULL, 0, "abcDEF123"},
     {"user", "And in Rome?"},
 };
 static const srv_chat_msg tools3[] = {
     {"user", "Weather in Paris and 2+3?"},
     {"assistant", "Let me check.", call2, 2},
-    {"tool", "sunny"},
-    {"tool", "5"},
+    {"tool", "sunny", NULL, 0, "abcDEF123"},
+    {"tool", "5", NULL, 0, "xyz789GHI"},
 };
 
 static const struct {
@@ -121,12 +133,13 @@ static int check_template(const char *top, const char *name, int family)
 			        srv_chat_family_name(srv_chat_detect(tmpl)));
 	}
 	for (size_t k = 0; k < sizeof(convs) / sizeof(convs[0]); k++) {
-		srv_chat_opts o = {family, tmpl, FIXED_NOW, NULL, NULL, 0};
+		srv_chat_opts o = {family, tmpl, FIXED_NOW, NULL, NULL, NULL, 0};
 		char *want, *got;
 
 		if (convs[k].tools) {
 			o.tools = (const char *const *)tools_flat;
 			o.tools_indented = (const char *const *)tools_indented;
+			o.tools_mistral = tools_mistral;
 			o.n_tools = 2;
 		}
 		/* Without the template text, its stand-in markers: Llama 3.1's
@@ -134,6 +147,8 @@ static int check_template(const char *top, const char *name, int family)
 		if (tmpl == NULL) {
 			if (family == SRV_CHAT_LLAMA3)
 				o.tmpl = "Cutting Knowledge Date, Environment: ipython";
+			if (family == SRV_CHAT_MISTRAL)
+				o.tmpl = "[AVAILABLE_TOOLS]";
 			if ((family == SRV_CHAT_CHATML || family == SRV_CHAT_SMOLLM3) &&
 			    convs[k].m[0].role[0] != 's')
 				continue;

@@ -167,8 +167,55 @@ static void test_schema(void)
 	srv_llm_tools_free(&t);
 }
 
+/* Mistral Nemo: its own tool text, calls after [TOOL_CALLS] with ids of 9
+ * letters and digits, no forced calls. */
+static void test_mistral(void)
+{
+	srv_llm_tools t;
+	char err[200];
+	size_t before = 99;
+	CHECK_EQ_INT(read_req(&t, NULL, SRV_CHAT_MISTRAL, NULL, err), -2);
+	srv_llm_tools_free(&t);
+	CHECK_EQ_INT(read_req(&t, "\"required\"", SRV_CHAT_MISTRAL, "[AVAILABLE_TOOLS]", err), -2);
+	CHECK_STR_CONTAINS(err, "control token");
+	srv_llm_tools_free(&t);
+	CHECK_EQ_INT(read_req(&t, NULL, SRV_CHAT_MISTRAL, "[AVAILABLE_TOOLS]", err), 0);
+	CHECK(t.mistral &&
+	      strcmp(t.mistral[0],
+	             "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+	             "\"parameters\": {\"type\": \"object\", \"properties\": {\"city\": "
+	             "{\"type\": \"string\"}}, \"required\": [\"city\"]}}}") == 0);
+	const char *a =
+	    " [TOOL_CALLS][{\"name\": \"add\", \"arguments\": {\"a\": 1, \"b\": 2}, "
+	    "\"id\": \"x\"}, {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}]";
+	json_t *c = srv_llm_tools_parse(&t, SRV_CHAT_MISTRAL, a, strlen(a), &before);
+	CHECK(c != NULL && json_array_size(c) == 2 && before == 0);
+	if (c) {
+		CHECK(strcmp(call_text(c, 0), "add({\"a\":1,\"b\":2})") == 0);
+		CHECK(strcmp(call_text(c, 1), "get_weather({\"city\":\"Oslo\"})") == 0);
+		const char *id = json_string_value(json_object_get(json_array_get(c, 1), "id"));
+		int alnum = id && strlen(id) == 9;
+		for (int i = 0; alnum && i < 9; i++)
+			alnum = (id[i] >= '0' && id[i] <= '9') ||
+			        ((id[i] | 0x20) >= 'a' && (id[i] | 0x20) <= 'z');
+		CHECK(alnum);
+	}
+	json_decref(c);
+	static const char *const text[] = {"Sure [TOOL_CALLS][]", "[TOOL_CALLS][]",
+	                                   "[TOOL_CALLS]{\"name\": \"add\", \"arguments\": {}}",
+	                                   "[TOOL_CALLS][{\"name\": \"mul\", \"arguments\": {}}]"};
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+		CHECK(srv_llm_tools_parse(&t, SRV_CHAT_MISTRAL, text[i], strlen(text[i]),
+		                          &before) == NULL);
+	CHECK_EQ_INT(srv_llm_tools_streamable(&t, SRV_CHAT_MISTRAL, " [TOOL", 6), 0);
+	CHECK_EQ_INT(srv_llm_tools_streamable(&t, SRV_CHAT_MISTRAL, a, strlen(a)), 0);
+	CHECK_EQ_INT(srv_llm_tools_streamable(&t, SRV_CHAT_MISTRAL, "Hello", 5), 5);
+	srv_llm_tools_free(&t);
+}
+
 int main(void)
 {
+	test_mistral();
 	test_read();
 	test_parse();
 	test_schema();
