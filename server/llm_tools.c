@@ -31,9 +31,9 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 
 void srv_llm_tools_free(srv_llm_tools *t)
 {
-	for (int i = 0; i < t->n; i++) {
-		free(t->flat[i]);
-		free(t->indented[i]);
+	for (int i = 0; i < t->n; i++) { /* the arrays may be missing (out of memory) */
+		free(t->flat ? t->flat[i] : NULL);
+		free(t->indented ? t->indented[i] : NULL);
 		free(t->mistral ? t->mistral[i] : NULL);
 	}
 	free(t->flat);
@@ -303,7 +303,11 @@ json_t *srv_llm_tools_parse(const srv_llm_tools *t, int family, const char *text
 		c = call_from(t, family, obj,
 		              json_object_get(obj, "parameters") ? "parameters" : "arguments", 0);
 		json_decref(obj);
-		if (!c || skip_ws(next, end) != end || json_array_append_new(calls, c) < 0)
+		if (c && skip_ws(next, end) != end) { /* text after the object: not a call */
+			json_decref(c);
+			c = NULL;
+		}
+		if (!c || json_array_append_new(calls, c) < 0)
 			goto none;
 		*content_len = 0;
 		return calls;

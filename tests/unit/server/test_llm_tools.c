@@ -120,6 +120,8 @@ static void test_parse(void)
 	json_decref(c);
 	CHECK(srv_llm_tools_parse(&t, SRV_CHAT_LLAMA3, "Sure. {\"name\": \"add\"}", 22, &before) ==
 	      NULL);
+	const char *after = "{\"name\": \"add\", \"parameters\": {\"a\": 1, \"b\": 2}} and more";
+	CHECK(srv_llm_tools_parse(&t, SRV_CHAT_LLAMA3, after, strlen(after), &before) == NULL);
 	CHECK_EQ_INT(srv_llm_tools_streamable(&t, SRV_CHAT_LLAMA3, l, strlen(l)), 0);
 	CHECK_EQ_INT(srv_llm_tools_streamable(&t, SRV_CHAT_LLAMA3, "  ", 2), 0);
 	CHECK_EQ_INT(srv_llm_tools_streamable(&t, SRV_CHAT_LLAMA3, "Sure", 4), 4);
