@@ -64,6 +64,7 @@ struct srv_llm {
 	int n_queued;
 	srv_llm_job *dirty;
 	uint64_t prompt_tokens, gen_tokens, steps, cached_tokens, admitted;
+	uint64_t json_tokens, json_redraws; /* tokens drawn for JSON output; redrawn */
 	int active, kv_tokens, kept_tokens; /* kept: tokens idle slots hold for reuse */
 	double tps;
 	srv_hist ttft, tpot;
@@ -73,6 +74,7 @@ struct srv_llm {
 	int8_t *b_want;
 	int n_batch;
 	uint64_t win_start, win_tokens;
+	uint64_t step_json_tokens, step_json_redraws; /* this step's, published under lock */
 	/* every token's bytes, for JSON output: token t is pieces[piece_off[t] ..
 	 * piece_off[t + 1]); empty for control and end-of-generation tokens */
 	char *pieces;
@@ -597,11 +599,14 @@ typedef struct srv__json_try {
 	const srv_llm *l;
 	const srv__slot *s;
 	int schema;
+	int redrawn; /* the first draw was refused (the mask was asked for) */
+	int calls;   /* of srv__json_allowed: more than one also means a redraw */
 } srv__json_try;
 
 static int srv__json_allowed(void *arg, int32_t tok)
 {
-	const srv__json_try *t = arg;
+	srv__json_try *t = arg;
+	t->calls++;
 	uint32_t a = t->l->piece_off[tok], b = t->l->piece_off[tok + 1];
 	if (b == a)
 		return 0;
@@ -649,7 +654,8 @@ static size_t srv__schema_size(const void *st)
 /* Every token the slot's JSON output may take next, into mask. */
 static int srv__json_fill(void *arg, uint8_t *mask)
 {
-	const srv__json_try *t = arg;
+	srv__json_try *t = arg;
+	t->redrawn = 1;
 	static const srv_trie_automaton json = {srv__json_step, srv__json_size,
 	                                        sizeof(mrt_json_state), srv__json_in_string};
 	static const srv_trie_automaton schema = {srv__schema_step, srv__schema_size,
@@ -665,9 +671,11 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
 	const srv_llm_gen *g = &s->job->gen;
 	int32_t tok;
 	if (g->json) {
-		srv__json_try t = {l, s, g->schema != NULL};
+		srv__json_try t = {l, s, g->schema != NULL, 0, 0};
 		tok = mrt_sampler_sample_allowed(s->smp, logits, srv__json_allowed,
 		                                 l->trie ? srv__json_fill : NULL, &t);
+		l->step_json_tokens++;
+		l->step_json_redraws += (uint64_t)(t.redrawn || t.calls > 1);
 		if (tok < 0) { /* no token of the vocabulary continues the JSON */
 			s->emitted = mrt_utf8_complete_prefix(s->raw, s->raw_len);
 			s->finish = SRV_LLM_STOP;
@@ -902,6 +910,9 @@ static void srv__publish_all(srv_llm *l, int n_prompt, int n_gen)
 	l->kept_tokens = kept;
 	l->prompt_tokens += (uint64_t)n_prompt;
 	l->gen_tokens += (uint64_t)n_gen;
+	l->json_tokens += l->step_json_tokens;
+	l->json_redraws += l->step_json_redraws;
+	l->step_json_tokens = l->step_json_redraws = 0;
 	l->steps++;
 	l->win_tokens += (uint64_t)n_gen;
 	if (now - l->win_start >= 1000000000ull) {
@@ -949,6 +960,8 @@ char *srv_llm_metrics_text(const srv_llm *l, const char *model)
 	        "modeld_llm_prompt_tokens_total{model=\"%s\"} %llu\n"
 	        "modeld_llm_prompt_cached_tokens_total{model=\"%s\"} %llu\n"
 	        "modeld_llm_generated_tokens_total{model=\"%s\"} %llu\n"
+	        "modeld_llm_json_tokens_total{model=\"%s\"} %llu\n"
+	        "modeld_llm_json_redraws_total{model=\"%s\"} %llu\n"
 	        "modeld_llm_steps_total{model=\"%s\"} %llu\n"
 	        "modeld_llm_tokens_per_second{model=\"%s\"} %.3f\n"
 	        "modeld_llm_active_slots{model=\"%s\"} %d\n"
@@ -959,7 +972,8 @@ char *srv_llm_metrics_text(const srv_llm *l, const char *model)
 	        "modeld_llm_kv_cache_usage_ratio{model=\"%s\"} %.4f\n",
 	        model, (unsigned long long)l->prompt_tokens, model,
 	        (unsigned long long)l->cached_tokens, model,
-	        (unsigned long long)l->gen_tokens, model, (unsigned long long)l->steps, model, tps,
+	        (unsigned long long)l->gen_tokens, model, (unsigned long long)l->json_tokens, model,
+	        (unsigned long long)l->json_redraws, model, (unsigned long long)l->steps, model, tps,
 	        model, l->active, model, l->n_seq, model, l->n_queued, model, l->kv_tokens, model,
 	        l->kept_tokens, model,
 	        (double)l->kv_tokens / ((double)l->n_ctx * l->n_seq));

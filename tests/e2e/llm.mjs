@@ -416,9 +416,13 @@ const jsonStart = (s) => {
 const isObject = (s) => { try { const v = JSON.parse(s); return v !== null && typeof v === "object" && !Array.isArray(v); } catch { return false; } };
 const jq = (seed) => ({ model: "chat", messages: [{ role: "user", content: "Describe a cat as JSON." }],
 	response_format: { type: "json_object" }, max_tokens: 96, temperature: 0.8, seed });
-let jsonStops = 0;
+const chatMetric = async (name) => Number(new RegExp(`^${name}\\{model="chat"\\} (\\S+)$`, "m")
+	.exec((await t.http(srv, "GET", "/metrics")).text)?.[1]);
+const json0 = [await chatMetric("modeld_llm_json_tokens_total"), await chatMetric("modeld_llm_json_redraws_total")];
+let jsonStops = 0, jsonTokens = 0;
 for (let seed = 1; seed <= 6; seed++) {
 	const a = await client.chat.completions.create(jq(seed));
+	jsonTokens += a.usage.completion_tokens * (seed === 2 ? 2 : 1); /* seed 2 is streamed too */
 	const text = a.choices[0].message.content, fin = a.choices[0].finish_reason;
 	if (fin === "stop") {
 		jsonStops++;
@@ -453,6 +457,7 @@ let schemaStops = 0;
 for (let seed = 1; seed <= 6; seed++) {
 	const a = await client.chat.completions.create({ ...jq(seed), response_format: { type: "json_schema",
 		json_schema: { name: "cat", strict: true, schema: catSchema } } });
+	jsonTokens += a.usage.completion_tokens;
 	const text = a.choices[0].message.content, fin = a.choices[0].finish_reason;
 	if (fin === "stop") {
 		schemaStops++;
@@ -462,6 +467,10 @@ for (let seed = 1; seed <= 6; seed++) {
 	}
 }
 t.check(schemaStops >= 1, `json_schema: ${schemaStops} of 6 answers finished`);
+// metrics: every token drawn for JSON output, and those drawn again
+const json1 = [await chatMetric("modeld_llm_json_tokens_total"), await chatMetric("modeld_llm_json_redraws_total")];
+t.check(json1[0] - json0[0] === jsonTokens && json1[1] - json0[1] > 0 && json1[1] - json0[1] <= jsonTokens,
+	`JSON metrics: ${json1[0] - json0[0]} tokens (answers: ${jsonTokens}), ${json1[1] - json0[1]} redrawn`);
 // Function calling. A forced call is a call of the tool with arguments of
 // its schema, streamed or not; "required" calls one of the tools; Llama 3's
 // format too; past calls and their results are taken back as messages.
