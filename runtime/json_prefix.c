@@ -208,7 +208,7 @@ int mrt_json_done(const mrt_json_state *st)
 
 int mrt_json_in_string(const mrt_json_state *st)
 {
-	return st->mode == J_SCALAR && st->lex.mode == L_STR;
+	return st->mode == J_SCALAR && mrt_json_lex_in_string(&st->lex);
 }
 
 static int top_is_object(const mrt_json_state *st)

@@ -198,9 +198,13 @@ int mrt_json_lex_step(mrt_json_lex *x, unsigned c);
 /* 1 when c is a plain byte inside a string (mode 0: no quote, backslash,
  * control or non-ASCII byte), which mrt_json_lex_step would just take: the
  * automata's common case, inline. */
+static inline int mrt_json_lex_in_string(const mrt_json_lex *x)
+{
+	return x->mode == 0;
+}
 static inline int mrt_json_lex_plain(const mrt_json_lex *x, unsigned c)
 {
-	return x->mode == 0 && c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+	return mrt_json_lex_in_string(x) && c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
 /* Whitespace between tokens; *w holds the run so far. 1: c is whitespace

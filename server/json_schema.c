@@ -658,8 +658,12 @@ int srv_schema_done(const srv_schema_state *st)
 
 int srv_schema_in_string(const srv_schema_state *st)
 {
-	/* the lexer in a string: where a plain byte such as 'a' is taken */
-	return !st->affix && st->mode == M_SCALAR && mrt_json_lex_plain(&st->lex, 'a');
+	return !st->affix && st->mode == M_SCALAR && mrt_json_lex_in_string(&st->lex);
+}
+
+size_t srv_schema_state_size(const srv_schema_state *st)
+{
+	return offsetof(srv_schema_state, f) + sizeof(st->f[0]) * st->depth;
 }
 
 /* A byte of the prefix (affix 1) or the suffix (2): the next one spelled. */
@@ -967,6 +971,46 @@ int srv_schema_feed(srv_schema_state *st, const char *p, size_t n)
 int srv_schema_try(const srv_schema_state *st, const char *p, size_t n)
 {
 	srv_schema_state t;
-	memcpy(&t, st, offsetof(srv_schema_state, f) + sizeof(st->f[0]) * st->depth);
+	memcpy(&t, st, srv_schema_state_size(st));
 	return srv_schema_feed(&t, p, n) == 0;
 }
+
+/* ---- both automata for a token trie walk ---- */
+
+static int json_walk_step(void *st, unsigned c)
+{
+	char b = (char)c;
+	return mrt_json_feed(st, &b, 1);
+}
+
+static size_t json_walk_size(const void *st)
+{
+	(void)st;
+	return sizeof(mrt_json_state);
+}
+
+static int json_walk_in_string(const void *st)
+{
+	return mrt_json_in_string(st);
+}
+
+static int schema_walk_step(void *st, unsigned c)
+{
+	char b = (char)c;
+	return srv_schema_feed(st, &b, 1);
+}
+
+static size_t schema_walk_size(const void *st)
+{
+	return srv_schema_state_size(st);
+}
+
+static int schema_walk_in_string(const void *st)
+{
+	return srv_schema_in_string(st);
+}
+
+const srv_trie_automaton srv_json_walk = {json_walk_step, json_walk_size, sizeof(mrt_json_state),
+                                          json_walk_in_string};
+const srv_trie_automaton srv_schema_walk = {schema_walk_step, schema_walk_size,
+                                            sizeof(srv_schema_state), schema_walk_in_string};

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "mrt_llm.h"
+#include "token_trie.h"
 
 typedef struct srv_schema srv_schema;
 
@@ -49,10 +50,10 @@ typedef struct srv_schema_frame {
 /* The automaton's state: a plain value, copied to try a token. Only
  * frames [0, depth) are in use; srv_schema_try copies just those. */
 typedef struct srv_schema_state {
-	const srv_schema *s; /* borrowed: outlives the state */
+	const srv_schema *s;             /* borrowed: outlives the state */
 	uint8_t depth, mode, key, affix; /* affix: 1 in the prefix, 2 in the suffix */
-	mrt_json_space space; /* the whitespace run between tokens */
-	mrt_json_lex lex;     /* the string or number being read */
+	mrt_json_space space;            /* the whitespace run between tokens */
+	mrt_json_lex lex;                /* the string or number being read */
 	uint16_t lit_node; /* literals being matched: a node's, keys, or the built-in ones */
 	uint32_t matched;  /* bytes of them matched */
 	uint64_t cand;     /* the candidates still matching */
@@ -69,5 +70,11 @@ int srv_schema_try(const srv_schema_state *st, const char *p, size_t n);
 int srv_schema_done(const srv_schema_state *st);
 /* 1 when *st is inside a string, as mrt_json_in_string. */
 int srv_schema_in_string(const srv_schema_state *st);
+/* Bytes of *st in use: what a copy must take. */
+size_t srv_schema_state_size(const srv_schema_state *st);
+
+/* The JSON-object automaton (mrt_json_state) and this one, for a walk over
+ * a token trie (token_trie.h). */
+extern const srv_trie_automaton srv_json_walk, srv_schema_walk;
 
 #endif

@@ -616,52 +616,13 @@ static int srv__json_allowed(void *arg, int32_t tok)
 	return mrt_json_feed(&st, t->l->pieces + a, b - a) == 0;
 }
 
-/* The two automata for the trie walk. */
-static int srv__json_step(void *st, unsigned c)
-{
-	char b = (char)c;
-	return mrt_json_feed(st, &b, 1);
-}
-
-static size_t srv__json_size(const void *st)
-{
-	(void)st;
-	return sizeof(mrt_json_state);
-}
-
-static int srv__json_in_string(const void *st)
-{
-	return mrt_json_in_string(st);
-}
-
-static int srv__schema_in_string(const void *st)
-{
-	return srv_schema_in_string(st);
-}
-
-static int srv__schema_step(void *st, unsigned c)
-{
-	char b = (char)c;
-	return srv_schema_feed(st, &b, 1);
-}
-
-static size_t srv__schema_size(const void *st)
-{
-	return offsetof(srv_schema_state, f) +
-	       sizeof(srv_schema_frame) * ((const srv_schema_state *)st)->depth;
-}
-
 /* Every token the slot's JSON output may take next, into mask. */
 static int srv__json_fill(void *arg, uint8_t *mask)
 {
 	srv__json_try *t = arg;
 	t->redrawn = 1;
-	static const srv_trie_automaton json = {srv__json_step, srv__json_size,
-	                                        sizeof(mrt_json_state), srv__json_in_string};
-	static const srv_trie_automaton schema = {srv__schema_step, srv__schema_size,
-	                                          sizeof(srv_schema_state), srv__schema_in_string};
-	return t->schema ? srv_trie_allowed(t->l->trie, &schema, &t->s->sjson, mask)
-	                 : srv_trie_allowed(t->l->trie, &json, &t->s->json, mask);
+	return t->schema ? srv_trie_allowed(t->l->trie, &srv_schema_walk, &t->s->sjson, mask)
+	                 : srv_trie_allowed(t->l->trie, &srv_json_walk, &t->s->json, mask);
 }
 
 /* Sample the slot's next token from logits and decide whether it is done. */

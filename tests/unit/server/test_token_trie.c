@@ -4,7 +4,6 @@
  * with the JSON-object automaton and a schema's, the trie allows exactly
  * the tokens whose bytes the automaton takes. */
 #include <jansson.h>
-#include <stddef.h>
 
 #include "json_schema.h"
 #include "mrt_llm.h"
@@ -43,36 +42,6 @@ static void make_vocab(void)
 	off[t] = (uint32_t)n;
 }
 
-static int json_step(void *st, unsigned c)
-{
-	char b = (char)c;
-	return mrt_json_feed(st, &b, 1);
-}
-static size_t json_size(const void *st)
-{
-	(void)st;
-	return sizeof(mrt_json_state);
-}
-static int schema_step(void *st, unsigned c)
-{
-	char b = (char)c;
-	return srv_schema_feed(st, &b, 1);
-}
-static size_t schema_size(const void *st)
-{
-	return offsetof(srv_schema_state, f) +
-	       sizeof(srv_schema_frame) * ((const srv_schema_state *)st)->depth;
-}
-
-static int json_in_string(const void *st)
-{
-	return mrt_json_in_string(st);
-}
-static int schema_in_string(const void *st)
-{
-	return srv_schema_in_string(st);
-}
-
 /* Compare the trie's mask from state with each token fed alone. */
 static int compare(srv_trie *trie, const srv_trie_automaton *a, const void *state, int *allowed)
 {
@@ -104,10 +73,12 @@ int main(void)
 	    "{\n  \"name\": \"caf\xc3\xa9 \xe2\x82\xac\",\n  \"age\": 12,\n  \"tags\": [\"a\", "
 	    "\"b\"]\n}",
 	};
-	/* each automaton with and without its shortcut inside strings */
-	const srv_trie_automaton jsons[2] = {
-	    {json_step, json_size, sizeof(mrt_json_state), NULL},
-	    {json_step, json_size, sizeof(mrt_json_state), json_in_string}};
+	/* each automaton the server walks with, and again without its shortcut
+	 * inside strings */
+	srv_trie_automaton json_plain = srv_json_walk, schema_plain = srv_schema_walk;
+	json_plain.in_string = schema_plain.in_string = NULL;
+	const srv_trie_automaton jsons[2] = {json_plain, srv_json_walk};
+	const srv_trie_automaton schemas[2] = {schema_plain, srv_schema_walk};
 	int states = 0, bad = 0, allowed = 0;
 	for (size_t k = 0; k < sizeof(texts) / sizeof(texts[0]); k++) {
 		mrt_json_state st;
@@ -129,9 +100,6 @@ int main(void)
 	               0, &je);
 	srv_schema *s = js ? srv_schema_compile(js, err, sizeof(err)) : NULL;
 	CHECK(s != NULL);
-	const srv_trie_automaton schemas[2] = {
-	    {schema_step, schema_size, sizeof(srv_schema_state), NULL},
-	    {schema_step, schema_size, sizeof(srv_schema_state), schema_in_string}};
 	if (s) {
 		srv_schema_state st;
 		srv_schema_start(&st, s);
