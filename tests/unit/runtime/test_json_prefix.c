@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_cases.h"
 #include "mrt_llm.h"
 #include "test.h"
 
@@ -25,20 +26,6 @@ static size_t feed_bytes(mrt_json_state *st, const unsigned char *data, size_t n
 	return n;
 }
 
-/* The index of the root's closing brace: the last byte that is not
- * whitespace (the text is one object). */
-static size_t root_close(const unsigned char *data, size_t n)
-{
-	while (n > 0 && strchr(" \t\n", data[n - 1]))
-		n--;
-	return n - 1;
-}
-
-static int hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static void test_cases(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -52,10 +39,9 @@ static void test_cases(void)
 	static unsigned char data[1 << 15];
 	int cases = 0, objects = 0, prefixes = 0;
 	while (fgets(line, sizeof(line), f)) {
-		size_t len = strcspn(line, "\n"), n = 0;
+		size_t len = strcspn(line, "\n");
 		CHECK(len >= 2 && (line[0] == '0' || line[0] == '1') && line[1] == ' ');
-		for (size_t i = 2; i + 1 < len; i += 2)
-			data[n++] = (unsigned char)(hexval(line[i]) * 16 + hexval(line[i + 1]));
+		size_t n = json_case_unhex(line + 2, len - 2, data);
 		int want = line[0] == '1';
 		mrt_json_state st, bytewise;
 		mrt_json_init(&st);
@@ -70,7 +56,7 @@ static void test_cases(void)
 		if (want) {
 			/* each prefix is still a prefix of an object; done from the
 			 * root's closing brace on */
-			size_t close = root_close(data, n);
+			size_t close = json_case_root_close(data, n);
 			for (size_t k = 0; k <= n; k++) {
 				mrt_json_init(&st);
 				int ok = mrt_json_feed(&st, (const char *)data, k) == 0;

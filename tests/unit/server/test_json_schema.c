@@ -7,30 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_cases.h"
 #include "json_schema.h"
 #include "test.h"
-
-static int hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static size_t unhex(const char *s, size_t len, unsigned char *out)
-{
-	size_t n = 0;
-	for (size_t i = 0; i + 1 < len; i += 2)
-		out[n++] = (unsigned char)(hexval(s[i]) * 16 + hexval(s[i + 1]));
-	return n;
-}
-
-/* The index of the root's closing brace: the last byte that is not
- * whitespace. */
-static size_t root_close(const unsigned char *data, size_t n)
-{
-	while (n > 0 && strchr(" \t\n", data[n - 1]))
-		n--;
-	return n - 1;
-}
 
 static void check_case(const srv_schema *s, int want, const unsigned char *data, size_t n, int line,
                        int *prefixes)
@@ -51,7 +30,7 @@ static void check_case(const srv_schema *s, int want, const unsigned char *data,
 	CHECK_EQ_INT(by_byte, want);
 	if (!want)
 		return;
-	size_t close = root_close(data, n);
+	size_t close = json_case_root_close(data, n);
 	for (size_t k = 0; k <= n; k++) {
 		srv_schema_start(&st, s);
 		int ok = srv_schema_feed(&st, (const char *)data, k) == 0;
@@ -81,7 +60,7 @@ static void test_cases(void)
 	while (fgets(line, sizeof(line), f)) {
 		size_t len = strcspn(line, "\n");
 		lineno++;
-		size_t n = unhex(line + 2, len - 2, data);
+		size_t n = json_case_unhex(line + 2, len - 2, data);
 		if (line[0] == 'S') {
 			char err[256] = "";
 			json_error_t je;

@@ -1,0 +1,30 @@
+/* Reading the JSON output tests' fixtures (tests/fixtures/json, the .txt files):
+ * lines "V HEX", the text as hexadecimal bytes. */
+#ifndef MODELD_JSON_CASES_H
+#define MODELD_JSON_CASES_H
+
+#include <stddef.h>
+#include <string.h>
+
+/* The bytes of len hexadecimal digits at s into out (OUT); their count. */
+static inline size_t json_case_unhex(const char *s, size_t len, unsigned char *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i + 1 < len; i += 2) {
+		int h = s[i] <= '9' ? s[i] - '0' : s[i] - 'a' + 10;
+		int l = s[i + 1] <= '9' ? s[i + 1] - '0' : s[i + 1] - 'a' + 10;
+		out[n++] = (unsigned char)(h * 16 + l);
+	}
+	return n;
+}
+
+/* The index of the root's closing brace in a text that is one value: its
+ * last byte that is not whitespace. */
+static inline size_t json_case_root_close(const unsigned char *data, size_t n)
+{
+	while (n > 0 && strchr(" \t\n", data[n - 1]))
+		n--;
+	return n - 1;
+}
+
+#endif
