@@ -27,7 +27,7 @@
 #define ATT_TASKS_PER_THREAD 4
 #define ATT_ROWS 16       /* queries per attention tile (tokens x heads of a KV head) */
 #define ATT_SERIAL 1024   /* attention below this many key visits x heads runs inline */
-#define ROWS_SERIAL 32768 /* elementwise steps below this many elements run inline */
+#define ROWS_SERIAL 4096  /* elementwise steps below this many elements run inline */
 #define GROUP_MAX_M 8     /* batches up to this size use the fused linear groups */
 #define GROUP_TASKS_PER_THREAD 2
 #define GROUP_ALIGN 16 /* weight rows per task: a multiple of this */
@@ -644,12 +644,35 @@ static int run_group(mrt_llm_ctx *c, group_job *j)
 
 /* ---- layers ---- */
 
+/* Ask for the cache lines this layer's keys and values will be stored in
+ * (ROWS_ROPE), so that they arrive while Q, K and V are computed: those
+ * lines are usually out of every cache, and each store waited for its
+ * line (at 8 streams, 384 lines a layer). Only for decoding-sized batches:
+ * a long prompt's rows are stored consecutively and stream. */
+static void kv_prefetch(const mrt_llm_ctx *c, const int32_t *seq, int n, int layer)
+{
+	const mrt__llama *l = c->l;
+	size_t bytes = kv_bytes(c, (size_t)l->head_dim);
+	if (n > GROUP_MAX_M)
+		return;
+	for (int t = 0; t < n; t++)
+		for (int h = 0; h < l->n_head_kv; h++) {
+			size_t at = kv_bytes(c, cache_at(c, seq[t], layer, h, c->pos[t]));
+			for (size_t o = 0; o < bytes + 63; o += 64) {
+				size_t b = at + (o < bytes ? o : bytes - 1);
+				__builtin_prefetch((const char *)c->kcache + b, 1, 3);
+				__builtin_prefetch((const char *)c->vcache + b, 1, 3);
+			}
+		}
+}
+
 static int attention_block(mrt_llm_ctx *c, const mrt__llayer *y, int layer, const int32_t *seq,
                            int n)
 {
 	const mrt__llama *l = c->l;
 	int e = l->n_embd, kv = l->n_embd_kv, eq = l->n_embd_q, rc;
 
+	kv_prefetch(c, seq, n, layer);
 	norm_rows(c, y->attn_norm, n);
 	if (n <= GROUP_MAX_M) {
 		group_job g = {.c = c,
