@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "chat_template.h"
+#include "strbuf.h"
 
 static const char *const family_names[SRV_CHAT_COUNT] = {
     "chatml", "llama2", "llama3",      "mistral", "zephyr",
@@ -80,34 +81,11 @@ int srv_chat_emits_bos(int f)
 
 /* ---- output buffer ---- */
 
-typedef struct sbuf {
-	char *p;
-	size_t n, cap;
-	int failed;
-} sbuf;
+typedef srv_strbuf sbuf;
 
 static void put_n(sbuf *b, const char *s, size_t n)
 {
-	if (b->failed)
-		return;
-	if (n > SIZE_MAX / 2 - b->n) {
-		b->failed = 1;
-		return;
-	}
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = 2 * (b->n + n) + 64;
-		char *p = realloc(b->p, cap);
-
-		if (p == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = 0;
+	srv_strbuf_put(b, s, n);
 }
 
 /* Append NUL-terminated strings; the list ends with NULL. */

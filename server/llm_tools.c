@@ -14,6 +14,7 @@
 #include "chat_template.h"
 #include "json_schema.h"
 #include "llm.h"
+#include "tojson.h"
 
 #define CHATML_OPEN "<tool_call>"
 #define CHATML_CLOSE "</tool_call>"
@@ -69,7 +70,7 @@ static char *mistral_tool(json_t *fn)
 	/* the room it takes: every field's text and its separators */
 	json_object_foreach(fn, key, val)
 	{
-		char *v = json_dumps(val, JSON_ENCODE_ANY);
+		char *v = srv_tojson(val, SRV_TOJSON_FLAT);
 		cap += strlen(key) + (v ? strlen(v) : 0) + 8;
 		free(v);
 	}
@@ -82,7 +83,7 @@ static char *mistral_tool(json_t *fn)
 	{
 		if (strcmp(key, "return") == 0)
 			continue;
-		char *v = json_is_string(val) ? NULL : json_dumps(val, JSON_ENCODE_ANY);
+		char *v = json_is_string(val) ? NULL : srv_tojson(val, SRV_TOJSON_FLAT);
 		if (!json_is_string(val) && !v) {
 			free(out);
 			return NULL;
@@ -168,12 +169,13 @@ int srv_llm_tools_read(srv_llm_tools *t, json_t *body, int family, const char *t
 	t->mistral = calloc((size_t)t->n, sizeof(char *));
 	if (!t->tools || !t->flat || !t->indented || !t->mistral)
 		return fail(err, errlen, "out of memory");
-	/* the templates' tojson, flat and with indent=4 (jansson writes the
-	 * same separators and keeps the keys' order), and Mistral's own form */
+	/* the templates' tojson, flat and with indent=4 (Python's text: the
+	 * keys in their order, reals in their shortest form), and Mistral's own
+	 * form */
 	for (int k = 0; k < t->n; k++) {
 		json_t *v = json_array_get(t->tools, (size_t)k);
-		if (!(t->flat[k] = json_dumps(v, 0)) ||
-		    !(t->indented[k] = json_dumps(v, JSON_INDENT(4))) ||
+		if (!(t->flat[k] = srv_tojson(v, SRV_TOJSON_FLAT)) ||
+		    !(t->indented[k] = srv_tojson(v, SRV_TOJSON_INDENT4)) ||
 		    !(t->mistral[k] = mistral_tool(json_object_get(v, "function"))))
 			return fail(err, errlen, "out of memory");
 	}
@@ -270,7 +272,7 @@ static json_t *call_from(const srv_llm_tools *t, int family, json_t *obj, const 
 	json_t *args = json_object_get(obj, key);
 	if (tool_index(t, name) < 0 || !json_is_object(args))
 		return NULL;
-	char *a = json_dumps(args, JSON_COMPACT), id[40];
+	char *a = srv_tojson(args, SRV_TOJSON_COMPACT), id[40];
 	if (family == SRV_CHAT_MISTRAL) { /* 9 letters and digits, as its template wants back */
 		static const char abc[] =
 		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -426,7 +428,7 @@ int srv_llm_tools_msg_calls(json_t *msg, size_t index, srv_chat_call **calls, in
 			            "\"arguments\" holding a JSON object",
 			            index, i);
 		}
-		(*texts)[i] = json_dumps(args, 0);
+		(*texts)[i] = srv_tojson(args, SRV_TOJSON_FLAT);
 		json_decref(args);
 		if (!(*texts)[i])
 			return fail(err, errlen, "out of memory");

@@ -52,10 +52,20 @@ tests_fuzz_fuzz_json_schema_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,un
 tests_fuzz_fuzz_json_schema_LDADD = $(JANSSON_LIBS)
 endif
 
+# Tool texts as the templates' tojson writes them: tojson_cases.txt holds
+# Python's json.dumps (tests/fixtures/json/make_tojson_cases.py).
+check_PROGRAMS += tests/unit/server/test_tojson
+TESTS += tests/unit/server/test_tojson
+tests_unit_server_test_tojson_SOURCES = tests/unit/server/test_tojson.c server/tojson.c \
+	server/tojson.h
+tests_unit_server_test_tojson_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_server_test_tojson_LDADD = $(JANSSON_LIBS)
+EXTRA_DIST += tests/fixtures/json/make_tojson_cases.py tests/fixtures/json/tojson_cases.txt
+
 check_PROGRAMS += tests/unit/server/test_llm_tools
 TESTS += tests/unit/server/test_llm_tools
 tests_unit_server_test_llm_tools_SOURCES = tests/unit/server/test_llm_tools.c \
-	server/llm_tools.c server/json_schema.c
+	server/llm_tools.c server/json_schema.c server/tojson.c
 tests_unit_server_test_llm_tools_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(UV_CFLAGS) \
 	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
 tests_unit_server_test_llm_tools_LDADD = $(CODEC_LIBS) $(RUNTIME_LIBS) $(UV_LIBS)

@@ -526,6 +526,15 @@ const added = "<|im_start|>assistant\n<tool_call>\n{\"name\": \"add\", \"argumen
 t.checkEq(after.usage.prompt_tokens - before1.usage.prompt_tokens,
 	Buffer.byteLength(added) + 2 * added.split(" ").length - 2,
 	"a past call and its result are rendered in Qwen 2.5's form");
+// reals as the template's tojson (Python) writes them: 0.7, not jansson's
+// 0.69999999999999996; 1e-05
+const realHistory = [history[0], { ...history[1], tool_calls: [{ ...history[1].tool_calls[0],
+	function: { name: "add", arguments: "{\"a\":0.7,\"b\":1E-5}" } }] }, history[2]];
+const afterReal = await client.chat.completions.create(toolReq("tools", "auto", { messages: realHistory, max_tokens: 4 }));
+const addedReal = added.replace("\"a\": 2, \"b\": 3", "\"a\": 0.7, \"b\": 1e-05");
+t.checkEq(afterReal.usage.prompt_tokens - before1.usage.prompt_tokens,
+	Buffer.byteLength(addedReal) + 2 * addedReal.split(" ").length - 2,
+	"a past call's reals are written as Python writes them");
 // Mistral Nemo's form: the tools before the last user turn, written by its
 // template's rules (strings unescaped, "type" first); calls with 9-character
 // ids; no forced calls

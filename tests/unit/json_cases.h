@@ -4,7 +4,22 @@
 #define MODELD_JSON_CASES_H
 
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* tests/fixtures/json/NAME under $top_srcdir (or .), opened for reading;
+ * NULL (and a message) when it cannot be. */
+static inline FILE *json_case_open(const char *name)
+{
+	const char *top = getenv("top_srcdir");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/fixtures/json/%s", top ? top : ".", name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		fprintf(stderr, "cannot open %s\n", path);
+	return f;
+}
 
 /* The bytes of len hexadecimal digits at s into out (OUT); their count. */
 static inline size_t json_case_unhex(const char *s, size_t len, unsigned char *out)

@@ -28,10 +28,7 @@ static size_t feed_bytes(mrt_json_state *st, const unsigned char *data, size_t n
 
 static void test_cases(void)
 {
-	const char *top = getenv("top_srcdir");
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/tests/fixtures/json/cases.txt", top ? top : ".");
-	FILE *f = fopen(path, "r");
+	FILE *f = json_case_open("cases.txt");
 	CHECK(f != NULL);
 	if (!f)
 		return;

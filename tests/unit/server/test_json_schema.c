@@ -46,10 +46,7 @@ static void check_case(const srv_schema *s, int want, const unsigned char *data,
 
 static void test_cases(void)
 {
-	const char *top = getenv("top_srcdir");
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/tests/fixtures/json/schema_cases.txt", top ? top : ".");
-	FILE *f = fopen(path, "r");
+	FILE *f = json_case_open("schema_cases.txt");
 	CHECK(f != NULL);
 	if (!f)
 		return;
