@@ -48,6 +48,16 @@ int mrt_tokenize(const mrt_model *model, const char *text, size_t len, int add_b
 int mrt_token_to_piece(const mrt_model *model, int32_t tok, int render_special, char *buf,
 		       size_t buflen);
 
+/* The text of n tokens as llama.cpp's llama_detokenize writes it (special
+ * tokens kept): the pieces one after another, control tokens as their text
+ * when render_special (else nothing), and for a SentencePiece vocabulary
+ * that adds a space prefix, that space taken off the first token's piece
+ * (so text without BOS comes back as it was encoded). Writes at most
+ * buflen bytes (no NUL); returns the full length or a negative status
+ * (MRT_ERR_INVALID for a token outside the vocabulary). */
+int mrt_detokenize(const mrt_model *model, const int32_t *toks, int n, int render_special,
+		   char *buf, size_t buflen);
+
 /* 1 when tok ends generation (EOS, EOT, <|im_end|>, <|eot_id|>, ...). */
 int mrt_token_is_eog(const mrt_model *model, int32_t tok);
 

@@ -389,26 +389,27 @@ static int build_special(mrt__tokenizer *t, const mrt_gguf *g, char *err, size_t
 static const struct {
 	const char *name;
 	int pre;
+	int clean; /* llama.cpp's detokenizer cleans up spaces (tokenizer_clean_spaces) */
 } pre_names[] = {
-    {"gpt-2", MRT__PRE_GPT2},
-    {"mpt", MRT__PRE_GPT2},
-    {"olmo", MRT__PRE_GPT2},
-    {"jais", MRT__PRE_GPT2},
-    {"trillion", MRT__PRE_GPT2},
-    {"llama3", MRT__PRE_LLAMA3},
-    {"llama-v3", MRT__PRE_LLAMA3},
-    {"llama-bpe", MRT__PRE_LLAMA3},
-    {"falcon3", MRT__PRE_LLAMA3},
-    {"pixtral", MRT__PRE_LLAMA3},
-    {"smollm", MRT__PRE_SMOLLM},
-    {"starcoder", MRT__PRE_SMOLLM},
-    {"refact", MRT__PRE_SMOLLM},
-    {"command-r", MRT__PRE_SMOLLM},
-    {"codeshell", MRT__PRE_SMOLLM},
-    {"exaone", MRT__PRE_SMOLLM},
-    {"tekken", MRT__PRE_TEKKEN},
-    {"deepseek-llm", MRT__PRE_DEEPSEEK_LLM},
-    {"deepseek-coder", MRT__PRE_DEEPSEEK_CODER},
+    {"gpt-2", MRT__PRE_GPT2, 1},
+    {"mpt", MRT__PRE_GPT2, 1},
+    {"olmo", MRT__PRE_GPT2, 1},
+    {"jais", MRT__PRE_GPT2, 1},
+    {"trillion", MRT__PRE_GPT2, 0},
+    {"llama3", MRT__PRE_LLAMA3, 1},
+    {"llama-v3", MRT__PRE_LLAMA3, 1},
+    {"llama-bpe", MRT__PRE_LLAMA3, 1},
+    {"falcon3", MRT__PRE_LLAMA3, 1},
+    {"pixtral", MRT__PRE_LLAMA3, 1},
+    {"smollm", MRT__PRE_SMOLLM, 0},
+    {"starcoder", MRT__PRE_SMOLLM, 1},
+    {"refact", MRT__PRE_SMOLLM, 1},
+    {"command-r", MRT__PRE_SMOLLM, 0},
+    {"codeshell", MRT__PRE_SMOLLM, 1},
+    {"exaone", MRT__PRE_SMOLLM, 1},
+    {"tekken", MRT__PRE_TEKKEN, 0},
+    {"deepseek-llm", MRT__PRE_DEEPSEEK_LLM, 0},
+    {"deepseek-coder", MRT__PRE_DEEPSEEK_CODER, 0},
 };
 
 static int read_pre(mrt__tokenizer *t, mrt_gguf_str s, char *err, size_t errlen)
@@ -416,6 +417,7 @@ static int read_pre(mrt__tokenizer *t, mrt_gguf_str s, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof(pre_names) / sizeof(pre_names[0]); i++)
 		if (mrt_gguf_str_eq(s, pre_names[i].name)) {
 			t->pre = pre_names[i].pre;
+			t->clean_spaces = pre_names[i].clean;
 			return 0;
 		}
 	snprintf(err, errlen,
@@ -446,6 +448,7 @@ static int read_kind(mrt__tokenizer *t, const mrt_gguf *g, char *err, size_t err
 	snprintf(t->model_name, sizeof(t->model_name), "%s",
 	         t->type == MRT__TOK_SPM ? "llama" : "gpt2");
 	t->pre = MRT__PRE_GPT2;
+	t->clean_spaces = t->type == MRT__TOK_BPE; /* as llama.cpp: BPE unless its pre says not */
 	if (t->type == MRT__TOK_BPE && mrt_gguf_get_str(g, "tokenizer.ggml.pre", &s) == 0)
 		return read_pre(t, s, err, errlen);
 	return 0;

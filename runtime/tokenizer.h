@@ -26,12 +26,15 @@ void mrt__tokenizer_free(mrt__tokenizer *tok);
  * NULL for a graph model. */
 const mrt__tokenizer *mrt__model_tokenizer(const mrt_model *m);
 
-/* Same contracts as mrt_tokenize / mrt_token_to_piece / mrt_token_is_eog. */
+/* Same contracts as mrt_tokenize / mrt_token_to_piece / mrt_token_is_eog /
+ * mrt_detokenize. */
 int mrt__tokenize(const mrt__tokenizer *tok, const char *text, size_t len, int add_bos,
                   int parse_special, int32_t *out, int max);
 int mrt__token_to_piece(const mrt__tokenizer *tok, int32_t id, int render_special, char *buf,
                         size_t buflen);
 int mrt__token_is_eog(const mrt__tokenizer *tok, int32_t id);
+int mrt__detokenize(const mrt__tokenizer *tok, const int32_t *ids, int n, int render_special,
+                    char *buf, size_t buflen);
 
 /* Facts for mrt_llm_info. Strings are borrowed and live as long as tok. */
 int mrt__tokenizer_n_vocab(const mrt__tokenizer *tok);

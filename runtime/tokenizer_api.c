@@ -29,3 +29,13 @@ int mrt_token_is_eog(const mrt_model *model, int32_t tok)
 
 	return t != NULL && mrt__token_is_eog(t, tok);
 }
+
+int mrt_detokenize(const mrt_model *model, const int32_t *toks, int n, int render_special,
+                   char *buf, size_t buflen)
+{
+	const mrt__tokenizer *t = model ? mrt__model_tokenizer(model) : NULL;
+
+	if (t == NULL)
+		return MRT_ERR_INVALID;
+	return mrt__detokenize(t, toks, n, render_special, buf, buflen);
+}

@@ -312,6 +312,79 @@ int mrt__token_to_piece(const mrt__tokenizer *t, int32_t id, int render_special,
 	return p.n > INT32_MAX ? MRT_ERR_RANGE : (int)p.n;
 }
 
+/* llama.cpp's clean-up of a detokenized text in place (tokenizer_clean_spaces,
+ * after Hugging Face's clean_up_tokenization): a space goes before ? ! . ,;
+ * " ' " becomes "'"; a space goes before 's 'm 're 've. Returns the new
+ * length. Each pass keeps the first byte and looks at the bytes as the
+ * previous pass left them. */
+static size_t clean_spaces(char *s, size_t n)
+{
+	size_t w, i;
+
+	if (n == 0)
+		return 0;
+	for (w = 1, i = 1; i < n; i++) { /* " ?" " !" " ." " ," */
+		char x = s[i];
+		if (s[i - 1] == ' ' && (x == '?' || x == '!' || x == '.' || x == ','))
+			w--;
+		s[w++] = x;
+	}
+	n = w;
+	for (w = 1, i = 1; i < n; i++) { /* " ' " */
+		char x = s[i];
+		if (x == '\'' && i + 1 < n && s[i - 1] == ' ' && s[i + 1] == ' ') {
+			w--;
+			/* the next space is dropped (and is no space to look back at) */
+			s[++i] = 0;
+		}
+		s[w++] = x;
+	}
+	n = w;
+	for (w = 1, i = 1; i < n; i++) { /* " 's" " 'm" " 're" " 've" */
+		char x = s[i];
+		if (s[i - 1] == ' ' && x == '\'' && i + 1 < n) {
+			char x1 = s[i + 1], x2 = i + 2 < n ? s[i + 2] : 0;
+			if (x1 == 's' || x1 == 'm' || (x2 == 'e' && (x1 == 'r' || x1 == 'v')))
+				w--;
+		}
+		s[w++] = x;
+	}
+	return w;
+}
+
+int mrt__detokenize(const mrt__tokenizer *t, const int32_t *ids, int n, int render_special,
+                    char *buf, size_t buflen)
+{
+	size_t need = 0, at = 0;
+	char *text;
+
+	if (t == NULL || n < 0 || (n > 0 && ids == NULL) || (buflen > 0 && buf == NULL))
+		return MRT_ERR_INVALID;
+	for (int i = 0; i < n; i++) { /* the pieces' lengths */
+		int len = mrt__token_to_piece(t, ids[i], render_special, NULL, 0);
+		if (len < 0)
+			return len;
+		if ((size_t)len > INT32_MAX - need)
+			return MRT_ERR_RANGE;
+		need += (size_t)len;
+	}
+	if (!(text = malloc(need + 1)))
+		return MRT_ERR_NOMEM;
+	for (int i = 0; i < n; i++) {
+		int len = mrt__token_to_piece(t, ids[i], render_special, text + at, need - at);
+		/* llama.cpp takes the space prefix off the first piece */
+		if (i == 0 && t->add_space_prefix && len > 0 && text[at] == ' ')
+			memmove(text + at, text + at + 1, (size_t)--len);
+		at += (size_t)len;
+	}
+	if (t->clean_spaces)
+		at = clean_spaces(text, at);
+	if (buflen > 0)
+		memcpy(buf, text, at < buflen ? at : buflen);
+	free(text);
+	return (int)at;
+}
+
 size_t mrt_utf8_complete_prefix(const char *buf, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)buf;

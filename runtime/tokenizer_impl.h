@@ -70,6 +70,7 @@ struct mrt__tokenizer {
 
 	int32_t bos, eos, unk;
 	int add_bos, add_space_prefix;
+	int clean_spaces; /* detokenizing drops spaces before ?!., and some apostrophes */
 	char model_name[8];
 };
 

@@ -2,7 +2,8 @@
 # Fixtures: tests/fixtures/make_tokenizer_fixtures.py and make_chat_fixtures.py made them;
 # tests/fixtures/tokenizer/pre.mjs the llama.cpp ids of the pre-tokenizers (pre.*.out,
 # gpt2-encoder.*.out), make_splits.py their regexes' word splits (splits.*.out),
-# make_unicode_punct.py the \p{P} ranges of runtime/tokenizer_punct_data.h.
+# make_unicode_punct.py the \p{P} ranges of runtime/tokenizer_punct_data.h; detok.mjs
+# llama.cpp's detokenized texts (*.detok; vocab_pre.mjs swaps a vocabulary's pre).
 check_PROGRAMS += tests/unit/runtime/test_tokenizer
 TESTS += tests/unit/runtime/test_tokenizer
 tests_unit_runtime_test_tokenizer_LDADD = $(RUNTIME_LIBS)
@@ -23,7 +24,10 @@ EXTRA_DIST += tests/fixtures/make_tokenizer_fixtures.py tests/fixtures/tokenizer
 	tests/fixtures/tokenizer/gpt2-encoder.deepseek-coder.out \
 	tests/fixtures/tokenizer/splits.deepseek-llm.out \
 	tests/fixtures/tokenizer/splits.deepseek-coder.out \
-	tests/fixtures/tokenizer/make_unicode_punct.py
+	tests/fixtures/tokenizer/make_unicode_punct.py tests/fixtures/tokenizer/detok.mjs \
+	tests/fixtures/tokenizer/vocab_pre.mjs tests/fixtures/tokenizer/spm-small.detok \
+	tests/fixtures/tokenizer/llama-spm.detok tests/fixtures/tokenizer/gpt-2.detok \
+	tests/fixtures/tokenizer/gpt-2.llama-bpe.detok tests/fixtures/tokenizer/gpt-2.smollm.detok
 
 check_PROGRAMS += tests/unit/runtime/test_sampler
 TESTS += tests/unit/runtime/test_sampler

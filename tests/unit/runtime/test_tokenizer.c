@@ -147,6 +147,75 @@ static int check_fixture(const mrt__tokenizer *t, const char *base, int strip_sp
 	return check_strings(t, inp, out, strip_space);
 }
 
+/* mrt__detokenize against llama.cpp's llama_detokenize (fixtures/tokenizer/
+ * NAME.detok, made by detok.mjs): "IDS\tPLAIN\tSPECIAL", the texts in hex
+ * ("-": empty). Returns the number of sequences checked. */
+static int check_detok(const mrt__tokenizer *t, const char *name)
+{
+	const char *top = getenv("top_srcdir");
+	char path[1024], line[16384], out[8192], want[8192];
+	int32_t ids[512];
+	int n_seq = 0;
+	snprintf(path, sizeof(path), "%s/tests/fixtures/tokenizer/%s.detok", top ? top : ".", name);
+	FILE *f = fopen(path, "r");
+	CHECK(f != NULL);
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *tab1 = strchr(line, '\t'), *tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+		CHECK(tab2 != NULL);
+		if (!tab2)
+			break;
+		int n = 0;
+		for (char *p = line; p < tab1 && *p != '-';) {
+			char *end;
+			long v = strtol(p, &end, 10);
+			if (end == p || n == 512)
+				break;
+			ids[n++] = (int32_t)v;
+			p = end;
+		}
+		for (int special = 0; special < 2; special++) {
+			const char *h = special ? tab2 + 1 : tab1 + 1;
+			size_t hl = strcspn(h, special ? "\n" : "\t"), wl = 0;
+			for (size_t i = 0; h[0] != '-' && i + 1 < hl && wl < sizeof(want); i += 2) {
+				unsigned v;
+				sscanf(h + i, "%2x", &v);
+				want[wl++] = (char)v;
+			}
+			int got = mrt__detokenize(t, ids, n, special, out, sizeof(out));
+			int ok = got == (int)wl && memcmp(out, want, wl) == 0;
+			CHECK(ok);
+			if (!ok)
+				fprintf(stderr, "%s line %d (special %d): got %d bytes '%.*s', want "
+				        "'%.*s'\n", name, n_seq + 1, special, got, got > 0 ? got : 0, out,
+				        (int)wl, want);
+		}
+		n_seq++;
+	}
+	fclose(f);
+	return n_seq;
+}
+
+/* mrt__detokenize's contract: the full length past a short buffer, errors. */
+static void test_detok_api(const mrt__tokenizer *t)
+{
+	int32_t ids[4] = {1, 15043, 3186, 2}; /* <s> Hello world </s> */
+	char out[32];
+	CHECK_EQ_INT(mrt__detokenize(t, ids + 1, 2, 0, out, sizeof(out)), 11);
+	CHECK(memcmp(out, "Hello world", 11) == 0);
+	CHECK_EQ_INT(mrt__detokenize(t, ids, 4, 1, out, sizeof(out)), 19);
+	CHECK(memcmp(out, "<s> Hello world</s>", 19) == 0);
+	out[3] = 'X';
+	CHECK_EQ_INT(mrt__detokenize(t, ids + 1, 2, 0, out, 3), 11);
+	CHECK(memcmp(out, "HelX", 4) == 0);
+	CHECK_EQ_INT(mrt__detokenize(t, ids, 0, 0, NULL, 0), 0);
+	ids[2] = 32000;
+	CHECK(mrt__detokenize(t, ids, 3, 0, out, sizeof(out)) < 0);
+	CHECK(mrt__detokenize(t, NULL, 3, 0, out, sizeof(out)) < 0);
+	CHECK(mrt__detokenize(t, ids, -1, 0, out, sizeof(out)) < 0);
+}
+
 /* The vocabulary at path with its tokenizer.ggml.pre string replaced by pre
  * (written to a temporary copy), or NULL. */
 static mrt__tokenizer *load_vocab_pre(const char *path, const char *pre, char *err,
@@ -214,6 +283,13 @@ static void test_pre_tokenizers(const char *gpt2)
 		}
 		fprintf(stderr, "gpt-2 vocabulary, pre-tokenizer %s: %d strings checked against "
 		                "llama.cpp\n", pres[p], n);
+		/* llama.cpp cleans up spaces when detokenizing under llama-bpe, not
+		 * under smollm */
+		if (t && (!strcmp(pres[p], "llama-bpe") || !strcmp(pres[p], "smollm"))) {
+			char name[64];
+			snprintf(name, sizeof(name), "gpt-2.%s", pres[p]);
+			CHECK(check_detok(t, name) > 300);
+		}
 		mrt__tokenizer_free(t);
 	}
 	/* starcoder shares smollm's rules: every digit alone, and the space before
@@ -547,6 +623,9 @@ int main(void)
 		CHECK(n > 20);
 		fprintf(stderr, "spm-small: %d strings checked against SentencePiece\n", n);
 		test_user_defined(t);
+		n = check_detok(t, "spm-small");
+		CHECK(n > 100);
+		fprintf(stderr, "spm-small: %d sequences detokenized as llama.cpp does\n", n);
 		mrt__tokenizer_free(t);
 	}
 
@@ -558,6 +637,10 @@ int main(void)
 		CHECK_EQ_INT(n, 46);
 		fprintf(stderr, "llama-spm: %d strings checked against llama.cpp\n", n);
 		test_llama_api(t);
+		test_detok_api(t);
+		n = check_detok(t, "llama-spm");
+		CHECK(n > 300);
+		fprintf(stderr, "llama-spm: %d sequences detokenized as llama.cpp does\n", n);
 		if (getenv("TOKENIZER_BENCH"))
 			bench(t, "llama-spm", strcat(path, ".inp"));
 		mrt__tokenizer_free(t);
@@ -575,6 +658,9 @@ int main(void)
 		CHECK(n > 20);
 		fprintf(stderr, "gpt-2: %d strings checked against gpt-3-encoder\n", n);
 		test_gpt2_api(t);
+		n = check_detok(t, "gpt-2");
+		CHECK(n > 300);
+		fprintf(stderr, "gpt-2: %d sequences detokenized as llama.cpp does\n", n);
 		mrt__tokenizer_free(t);
 		test_pre_tokenizers(path);
 		if (getenv("TOKENIZER_BENCH") && (t = load_vocab(path)) != NULL) {
