@@ -469,6 +469,23 @@ static int srv__prompt_ids(srv_llm_job *job, srv_llm *l, json_t *ids, srv__perr 
 	return 0;
 }
 
+/* The tokens of text into *out (a new array, replacing the old one; OUT):
+ * their number, or -1. */
+static int srv__tokenize_text(const mrt_model *model, const char *text, int add_bos, int special,
+                              int32_t **out)
+{
+	size_t len = strlen(text);
+	int cap = len < 4096 ? (int)len + 8 : 4096, n;
+	for (;;) {
+		free(*out);
+		*out = malloc(sizeof(int32_t) * (size_t)cap);
+		n = *out ? mrt_tokenize(model, text, len, add_bos, special, *out, cap) : -1;
+		if (n <= cap)
+			return n;
+		cap = n;
+	}
+}
+
 /* Tokenize the request's prompt into job->gen. 0 or -1 with e. */
 static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *e)
 {
@@ -507,18 +524,7 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 			     "token ids (one prompt per request)");
 		text = json_string_value(p);
 	}
-	size_t len = strlen(text);
-	int cap = len < 4096 ? (int)len + 8 : 4096, n;
-	for (;;) {
-		free(job->gen.prompt);
-		job->gen.prompt = malloc(sizeof(int32_t) * (size_t)cap);
-		n = job->gen.prompt
-		        ? mrt_tokenize(m->model, text, len, add_bos, special, job->gen.prompt, cap)
-		        : -1;
-		if (n <= cap)
-			break;
-		cap = n;
-	}
+	int n = srv__tokenize_text(m->model, text, add_bos, special, &job->gen.prompt);
 	free(owned);
 	if (n < 0) {
 		srv__seterr(e, 500, "internal", "cannot tokenize the prompt");
@@ -710,6 +716,8 @@ static void srv__watch_start(srv_llm_job *job, srv_req *r)
 		srv__watch_stop(job);
 }
 
+static void srv__tokens_answer(srv_req *r, srv_model *m, json_t *body, int tokenize);
+
 void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 {
 	srv__perr e = {0};
@@ -717,6 +725,10 @@ void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 	          : !strcmp(r->endpoint, "/v1/completions")    ? API_COMPLETION
 	          : !strcmp(r->endpoint, "/v1/predict")        ? API_PREDICT
 	                                                       : -1;
+	if (!strcmp(r->endpoint, "/tokenize") || !strcmp(r->endpoint, "/detokenize")) {
+		srv__tokens_answer(r, m, body, r->endpoint[1] == 't');
+		return;
+	}
 	if (api < 0) {
 		srv_req_error(r, 400, "invalid_request",
 		              "'%s' is a language model: use /v1/completions, "
@@ -1203,4 +1215,142 @@ json_t *srv_llm_model_json(srv_model *m)
 	                 "max_queue", (json_int_t)m->cfg.max_queue, "max_tokens_default",
 	                 (json_int_t)m->cfg.max_tokens_default, "kv_cache_type",
 	                 m->cfg.kv_cache_type, "prompt_cache", m->cfg.prompt_cache != 0);
+}
+
+/* ---- /tokenize and /detokenize ----
+ * The tokens a prompt takes, as llama.cpp's and vLLM's servers answer them:
+ * {"model", "prompt" (or llama.cpp's "content") | "messages" (+ "tools"),
+ * "add_special" / "add_special_tokens", "parse_special", "with_pieces"} ->
+ * {"model", "tokens", "count", "max_model_len"}; by default the tokens
+ * /v1/completions or /v1/chat/completions would read (BOS as they add it,
+ * text given as "prompt" not parsed for special tokens). And back:
+ * {"model", "tokens"} -> {"model", "prompt", "content"} (the same text
+ * under both servers' names), as llama.cpp's detokenizer writes it. */
+
+static int srv__tokenize_body(srv_req *r, srv_model *m, json_t *body, json_t *out, srv__perr *e)
+{
+	const mrt_llm_info *info = srv_llm_info(m->llm);
+	json_t *p = json_object_get(body, "prompt");
+	int add_bos = info->add_bos, special = 0, pieces = 0, n, rc = -1;
+	char *owned = NULL;
+	const char *text;
+	srv_llm_job job;
+
+	memset(&job, 0, sizeof(job));
+	if (!p)
+		p = json_object_get(body, "content");
+	if (json_object_get(body, "messages")) {
+		job.family = srv_llm_chat_family(m->llm);
+		if (srv__tools(&job, m->llm, body, e) < 0 ||
+		    !(owned = srv__chat_prompt(&job, m->llm, body, e)))
+			goto out;
+		text = owned;
+		special = 1;
+		if (srv_chat_emits_bos(job.family))
+			add_bos = 0;
+	} else if (json_is_string(p)) {
+		text = json_string_value(p);
+	} else {
+		srv__seterr(e, 400, "invalid_request",
+		            "the body needs \"prompt\" (or \"content\") as a string, or "
+		            "\"messages\"");
+		goto out;
+	}
+	if ((json_object_get(body, "add_special") &&
+	     srv__bool(body, "add_special", &add_bos, e) < 0) ||
+	    (json_object_get(body, "add_special_tokens") &&
+	     srv__bool(body, "add_special_tokens", &add_bos, e) < 0) ||
+	    srv__bool(body, "parse_special", &special, e) < 0 ||
+	    srv__bool(body, "with_pieces", &pieces, e) < 0)
+		goto out;
+	if ((n = srv__tokenize_text(m->model, text, add_bos, special, &job.gen.prompt)) < 0) {
+		srv__seterr(e, 500, "internal", "cannot tokenize the prompt");
+		goto out;
+	}
+	json_t *toks = json_array();
+	for (int i = 0; i < n; i++) {
+		json_t *id = json_integer(job.gen.prompt[i]), *bytes = NULL;
+		if (pieces) { /* llama.cpp's form: the piece as text, or bytes when not UTF-8 */
+			char buf[256];
+			int len =
+			    mrt_token_to_piece(m->model, job.gen.prompt[i], 1, buf, sizeof(buf));
+			json_t *piece = len >= 0 && (size_t)len <= sizeof(buf)
+			                    ? json_stringn(buf, (size_t)len)
+			                    : NULL;
+			if (!piece)
+				json_decref(srv__piece(m->model, job.gen.prompt[i], &bytes));
+			id = json_pack("{s:o, s:o}", "id", id, "piece",
+			               piece   ? piece
+			               : bytes ? bytes
+			                       : json_string(""));
+		}
+		json_array_append_new(toks, id);
+	}
+	json_object_set_new(out, "tokens", toks);
+	json_object_set_new(out, "count", json_integer(n));
+	json_object_set_new(out, "max_model_len", json_integer(srv_llm_n_ctx(m->llm)));
+	rc = 0;
+out:
+	(void)r;
+	free(owned);
+	free(job.gen.prompt);
+	srv_llm_tools_free(&job.tools);
+	srv_schema_free(job.gen.schema);
+	return rc;
+}
+
+static int srv__detokenize_body(srv_model *m, json_t *body, json_t *out, srv__perr *e)
+{
+	json_t *ids = json_object_get(body, "tokens"), *it;
+	size_t n = json_array_size(ids), i;
+	int n_vocab = srv_llm_info(m->llm)->n_vocab, len;
+	if (!json_is_array(ids) || n > INT32_MAX / 4)
+		PERR(e, "invalid_request", "\"tokens\" must be an array of token ids");
+	int32_t *toks = malloc(sizeof(int32_t) * (n ? n : 1));
+	if (!toks) {
+		srv__seterr(e, 500, "internal", "out of memory");
+		return -1;
+	}
+	json_array_foreach(ids, i, it)
+	{
+		json_int_t v = json_is_integer(it) ? json_integer_value(it) : -1;
+		if (v < 0 || v >= n_vocab) {
+			free(toks);
+			PERR(e, "invalid_request", "tokens[%zu]: token ids are integers in [0, %d)",
+			     i, n_vocab);
+		}
+		toks[i] = (int32_t)v;
+	}
+	char *text = NULL;
+	len = mrt_detokenize(m->model, toks, (int)n, 1, NULL, 0);
+	if (len >= 0 && (text = malloc((size_t)len + 1)) != NULL)
+		len = mrt_detokenize(m->model, toks, (int)n, 1, text, (size_t)len);
+	free(toks);
+	json_t *j = len >= 0 && text ? srv__json_text(text, (size_t)len) : NULL;
+	free(text);
+	if (!j) {
+		srv__seterr(e, 500, "internal", "cannot detokenize");
+		return -1;
+	}
+	json_object_set(out, "prompt", j);
+	json_object_set_new(out, "content", j);
+	return 0;
+}
+
+static void srv__tokens_answer(srv_req *r, srv_model *m, json_t *body, int tokenize)
+{
+	srv__perr e = {0};
+	json_t *out = json_pack("{s:s}", "model", m->cfg.name);
+	if (!out) {
+		srv_req_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	if ((tokenize ? srv__tokenize_body(r, m, body, out, &e)
+	              : srv__detokenize_body(m, body, out, &e)) < 0) {
+		json_decref(out);
+		srv_req_error(r, e.status ? e.status : 400, e.code[0] ? e.code : "invalid_request",
+		              "%s", e.msg);
+		return;
+	}
+	srv_req_answer(r, 200, srv__dump(out));
 }

@@ -65,6 +65,8 @@ static srv__route_match srv__match(srv_req *r, const char *url)
 		{R_PREDICT, "/v1/predict", "POST", 0},
 		{R_COMPLETIONS, "/v1/completions", "POST", 0},
 		{R_COMPLETIONS, "/v1/chat/completions", "POST", 0},
+		{R_COMPLETIONS, "/tokenize", "POST", 0},
+		{R_COMPLETIONS, "/detokenize", "POST", 0},
 		{R_V2_SERVER, "/v2", "GET", 1},
 		{R_V2_LIVE, "/v2/health/live", "GET", 1},
 		{R_V2_READY, "/v2/health/ready", "GET", 1},
@@ -290,6 +292,19 @@ static srv_model *srv__body_model(srv_req *r, json_t *body)
 	if (!jm && r->kind == SRV_REQ_V1 && s->n_models == 1) {
 		snprintf(r->model_name, sizeof(r->model_name), "%s", s->models[0]->cfg.name);
 		return s->models[0];
+	}
+	/* /tokenize and /detokenize (llama.cpp's take no model): the only
+	 * language model when there is one */
+	if (!jm && r->kind < 0 && strstr(r->endpoint, "tokenize")) {
+		srv_model *only = NULL;
+		int n_llm = 0;
+		for (int i = 0; i < s->n_models; i++)
+			if (s->models[i]->llm)
+				only = s->models[i], n_llm++;
+		if (n_llm == 1) {
+			snprintf(r->model_name, sizeof(r->model_name), "%s", only->cfg.name);
+			return only;
+		}
 	}
 	if (!jm) {
 		srv_req_error(r, 400, "invalid_request", "the body must name a \"model\"");

@@ -596,6 +596,44 @@ t.checkEq(["tiny", "nocache"].map((n) => r.json.models.find((m) => m.name === n)
 	t.check(one.every((x) => x.text.length > 0 && x.finish_reason === "length"), "q8_0 KV answers");
 }
 
+// /tokenize and /detokenize (llama.cpp's and vLLM's): the tokens the
+// completion endpoints read, and the text back as llama.cpp writes it
+{
+	const tok = async (body) => (await t.http(srv, "POST", "/tokenize", body)).json;
+	for (const [model, prompt] of [["chat", "Hello world"], ["tiny", "The quick brown fox"]]) {
+		const a = await tok({ model, prompt });
+		const c2 = await client.completions.create({ model, prompt, max_tokens: 1, temperature: 0 });
+		t.checkEq([a.count, a.tokens.length, a.max_model_len], [c2.usage.prompt_tokens, c2.usage.prompt_tokens, 256],
+			`/tokenize ${model}: the tokens /v1/completions reads`);
+	}
+	const msgs = [{ role: "system", content: "Be brief." }, { role: "user", content: "Hi there" }];
+	const m1 = await tok({ model: "chat", messages: msgs });
+	const c3 = await client.chat.completions.create({ model: "chat", messages: msgs, max_tokens: 1, temperature: 0 });
+	t.checkEq(m1.count, c3.usage.prompt_tokens, "/tokenize messages: the tokens /v1/chat/completions reads");
+	// SentencePiece text without BOS comes back as it went in; BOS shows
+	for (const text of ["Hello world", "  two spaces, then\nlines", "\u00fcn\u00efc\u00f6d\u00e9 \u65e5\u672c\u8a9e \ud83e\udd99"]) {
+		const ids = (await tok({ model: "chat", prompt: text, add_special: false })).tokens;
+		const d = (await t.http(srv, "POST", "/detokenize", { model: "chat", tokens: ids })).json;
+		t.checkEq([d.prompt, d.content], [text, text], `/detokenize(/tokenize(${JSON.stringify(text)}))`);
+	}
+	const withBos = await tok({ model: "chat", prompt: "Hello world", add_special_tokens: true });
+	const d2 = (await t.http(srv, "POST", "/detokenize", { model: "chat", tokens: withBos.tokens })).json;
+	t.checkEq(d2.content, "<s> Hello world", "/detokenize renders BOS, keeping the space after it (llama.cpp)");
+	const pieces = await tok({ model: "chat", prompt: "Hello world", add_special: false, with_pieces: true });
+	t.checkEq(pieces.tokens.map((x) => x.piece).join(""), " Hello world", "with_pieces: the pieces, space prefix included");
+	for (const [path, body, status, code, what] of [
+		["/detokenize", { model: "chat", tokens: [1, 3072] }, 400, "invalid_request", "a token past the vocabulary"],
+		["/detokenize", { model: "chat", tokens: "1 2" }, 400, "invalid_request", "tokens not an array"],
+		["/tokenize", { model: "chat" }, 400, "invalid_request", "no prompt"],
+		["/tokenize", { model: "chat", prompt: "x", add_special: "yes" }, 400, "invalid_request", "a flag not a boolean"],
+		["/tokenize", { prompt: "x" }, 400, "invalid_request", "no model among several language models"],
+		["/tokenize", { model: "nope", prompt: "x" }, 404, "model_not_found", "an unknown model"]]) {
+		const x = await t.http(srv, "POST", path, body);
+		t.checkEq([x.status, x.json?.error?.code], [status, code], `${path}: ${what}`);
+	}
+	t.checkEq((await t.http(srv, "GET", "/tokenize")).status, 405, "GET /tokenize: 405");
+}
+
 // the model list as OpenAI clients read it, our fields kept
 const listed = [];
 for await (const m of client.models.list()) listed.push(m);
