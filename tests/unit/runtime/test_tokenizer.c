@@ -197,6 +197,34 @@ static int check_detok(const mrt__tokenizer *t, const char *name)
 	return n_seq;
 }
 
+/* Random sequences of any tokens (control, byte and user-defined ones too):
+ * a short buffer gets a prefix of the full text, nothing past its end, and
+ * the full length back. */
+static void test_detok_random(const mrt__tokenizer *t)
+{
+	uint64_t rng = 0x1234567887654321ull;
+	int n_vocab = mrt__tokenizer_n_vocab(t), bad = 0;
+	for (int k = 0; k < 500; k++) {
+		int32_t ids[24];
+		char full[2048], part[2048];
+		int n = (int)(test_xorshift64(&rng) % 24);
+		for (int i = 0; i < n; i++)
+			ids[i] = (int32_t)(test_xorshift64(&rng) % (uint64_t)n_vocab);
+		int special = (int)(test_xorshift64(&rng) & 1);
+		int len = mrt__detokenize(t, ids, n, special, full, sizeof(full));
+		CHECK(len >= 0 && len < (int)sizeof(full));
+		if (len <= 0)
+			continue;
+		size_t cut = test_xorshift64(&rng) % (size_t)len;
+		memset(part, 0x55, sizeof(part));
+		int again = mrt__detokenize(t, ids, n, special, part, cut);
+		int ok = again == len && memcmp(part, full, cut) == 0 && part[cut] == 0x55;
+		CHECK(ok);
+		bad += !ok;
+	}
+	CHECK_EQ_INT(bad, 0);
+}
+
 /* mrt__detokenize's contract: the full length past a short buffer, errors. */
 static void test_detok_api(const mrt__tokenizer *t)
 {
@@ -623,6 +651,7 @@ int main(void)
 		CHECK(n > 20);
 		fprintf(stderr, "spm-small: %d strings checked against SentencePiece\n", n);
 		test_user_defined(t);
+		test_detok_random(t);
 		n = check_detok(t, "spm-small");
 		CHECK(n > 100);
 		fprintf(stderr, "spm-small: %d sequences detokenized as llama.cpp does\n", n);

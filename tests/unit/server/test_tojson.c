@@ -2,8 +2,10 @@
  * tests/fixtures/json/tojson_cases.txt (make_tojson_cases.py: hand cases for
  * the float forms and escapes, 400 random values with random doubles) is
  * read by jansson as the server reads a request, then written flat, with
- * indent=4 and compact; each must equal Python's bytes. */
+ * indent=4 and compact; each must equal Python's bytes. And 3000 random
+ * values (doubles from random bit patterns) must read back equal. */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,9 +105,82 @@ static void test_points(void)
 	json_decref(deep);
 }
 
+/* A random value: objects, arrays, strings of any bytes but NUL that are
+ * UTF-8, integers and doubles from random bit patterns. */
+static json_t *random_value(uint64_t *rng, int depth)
+{
+	uint64_t r = test_xorshift64(rng);
+	switch (depth > 3 ? r % 4 : r % 6) {
+	case 0: {
+		double x;
+		uint64_t bits = test_xorshift64(rng);
+		memcpy(&x, &bits, sizeof(x));
+		if (x != x || x - x != 0) /* NaN or infinite: not JSON */
+			x = (double)(int64_t)bits / 1e10;
+		return json_real(x);
+	}
+	case 1:
+		return json_integer((json_int_t)test_xorshift64(rng));
+	case 2: {
+		static const char *const parts[] = {
+		    "a",    "\"",   "\\",       "\n",           "\x01",
+		    "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+		    "/",    " "};
+		char buf[64] = "";
+		for (int i = 0, n = (int)(test_xorshift64(rng) % 8); i < n; i++)
+			strcat(buf, parts[test_xorshift64(rng) % 12]);
+		return json_string(buf);
+	}
+	case 3:
+		return (r >> 8) % 3 == 0   ? json_true()
+		       : (r >> 8) % 3 == 1 ? json_false()
+		                           : json_null();
+	case 4: {
+		json_t *a = json_array();
+		for (int i = 0, n = (int)(test_xorshift64(rng) % 5); i < n; i++)
+			json_array_append_new(a, random_value(rng, depth + 1));
+		return a;
+	}
+	default: {
+		json_t *o = json_object();
+		for (int i = 0, n = (int)(test_xorshift64(rng) % 5); i < n; i++) {
+			char key[16];
+			snprintf(key, sizeof(key), "k%d", (int)(test_xorshift64(rng) % 100));
+			json_object_set_new(o, key, random_value(rng, depth + 1));
+		}
+		return o;
+	}
+	}
+}
+
+/* Every text read back by jansson is the value written, in each style:
+ * reals included, so the shortest digits always name the same double. */
+static void test_round_trip(void)
+{
+	uint64_t rng = 0x5eed5eed12345ull;
+	int bad = 0;
+	for (int i = 0; i < 3000; i++) {
+		json_t *v = random_value(&rng, 0);
+		for (int s = 0; s < 3; s++) {
+			char *out = srv_tojson(v, styles[s]);
+			json_error_t je;
+			json_t *back = out ? json_loads(out, JSON_DECODE_ANY, &je) : NULL;
+			int ok = back && json_equal(v, back);
+			CHECK(ok);
+			if (!ok && bad++ < 4)
+				fprintf(stderr, "round trip %d/%d: %s\n", i, s,
+				        out ? out : "(null)");
+			json_decref(back);
+			free(out);
+		}
+		json_decref(v);
+	}
+}
+
 int main(void)
 {
 	test_cases();
 	test_points();
+	test_round_trip();
 	TEST_END();
 }
