@@ -3,6 +3,7 @@
  * it. See json_schema.h for what is kept. */
 #include "json_schema.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@ enum kind {
 	K_OBJECT, /* declared properties, in order (lits: keys) */
 	K_MAP,    /* any keys, values of node child (NO_NODE: no keys) */
 	K_ARRAY,  /* items of node child, min_items .. max_items of them */
-	K_STRING,
+	K_STRING, /* min_items .. max_items characters (minLength, maxLength) */
 	K_NUMBER,
 	K_INTEGER,
 	K_LITS,    /* one of the JSON texts lits[first .. first + count) */
@@ -32,11 +33,11 @@ enum kind {
 
 typedef struct node {
 	uint8_t kind;
-	int first, count; /* K_OBJECT / K_LITS: lits; K_UNION: alts */
-	int child;        /* K_MAP, K_ARRAY */
-	int min_items, max_items;
-	uint8_t start[32];  /* bit c: a value may begin with byte c */
-	int8_t start_state; /* 0 not computed, 1 computing, 2 done */
+	int first, count;         /* K_OBJECT / K_LITS: lits; K_UNION: alts */
+	int child;                /* K_MAP, K_ARRAY */
+	int min_items, max_items; /* K_ARRAY: items; K_STRING: characters */
+	uint8_t start[32];        /* bit c: a value may begin with byte c */
+	int8_t start_state;       /* 0 not computed, 1 computing, 2 done */
 } node;
 
 /* A literal: a JSON text to match exactly. For an object's properties the
@@ -170,8 +171,6 @@ static json_t *resolve_ref(srv_schema *s, const char *ref)
 /* Assertions modeld does not keep: refused, not ignored, since the output
  * would not meet them. Other unknown keywords are annotations. */
 static const char *const unsupported[] = {"pattern",
-                                          "minLength",
-                                          "maxLength",
                                           "minimum",
                                           "maximum",
                                           "exclusiveMinimum",
@@ -276,6 +275,28 @@ static int compile_object(srv_schema *s, json_t *js, const char *path, int depth
 	return id;
 }
 
+/* The bounds names[0] and names[1] of js (non-negative integers, the
+ * upper one capped at cap) into node id's min_items and max_items. 0 or
+ * NO_NODE with the message. */
+static int read_bounds(srv_schema *s, json_t *js, const char *path, const char *const names[2],
+                       int cap, int id)
+{
+	int b[2] = {0, cap};
+	for (int i = 0; i < 2; i++) {
+		json_t *v = json_object_get(js, names[i]);
+		if (!v)
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return fail(s, "%s: \"%s\" must be a non-negative integer", path, names[i]);
+		b[i] = json_integer_value(v) > cap ? cap : (int)json_integer_value(v);
+	}
+	if (b[0] > b[1])
+		return fail(s, "%s: \"%s\" is above \"%s\"", path, names[0], names[1]);
+	s->nodes[id].min_items = b[0];
+	s->nodes[id].max_items = b[1];
+	return 0;
+}
+
 static int compile_array(srv_schema *s, json_t *js, const char *path, int depth)
 {
 	json_t *items = json_object_get(js, "items");
@@ -285,27 +306,23 @@ static int compile_array(srv_schema *s, json_t *js, const char *path, int depth)
 	int id = new_node(s, K_ARRAY);
 	if (id < 0)
 		return id;
-	static const char *const bounds[2] = {"minItems", "maxItems"};
-	int b[2] = {0, MAX_ITEMS};
-	for (int i = 0; i < 2; i++) {
-		json_t *v = json_object_get(js, bounds[i]);
-		if (!v)
-			continue;
-		if (!json_is_integer(v) || json_integer_value(v) < 0)
-			return fail(s, "%s: \"%s\" must be a non-negative integer", path,
-			            bounds[i]);
-		b[i] = json_integer_value(v) > MAX_ITEMS ? MAX_ITEMS : (int)json_integer_value(v);
-	}
-	if (b[0] > b[1])
-		return fail(s, "%s: \"minItems\" is above \"maxItems\"", path);
-	s->nodes[id].min_items = b[0];
-	s->nodes[id].max_items = b[1];
+	static const char *const names[2] = {"minItems", "maxItems"};
+	if (read_bounds(s, js, path, names, MAX_ITEMS, id) < 0)
+		return NO_NODE;
 	snprintf(sub, sizeof(sub), "%s/items", path);
 	int child = items ? compile(s, items, sub, depth + 1) : new_node(s, K_ANY);
 	if (child < 0)
 		return child;
 	s->nodes[id].child = child;
 	return id;
+}
+
+/* A string type, with minLength / maxLength (in characters: code points). */
+static int compile_string(srv_schema *s, json_t *js, const char *path)
+{
+	static const char *const names[2] = {"minLength", "maxLength"};
+	int id = new_node(s, K_STRING);
+	return id < 0 || read_bounds(s, js, path, names, INT_MAX, id) < 0 ? NO_NODE : id;
 }
 
 static int compile_type(srv_schema *s, json_t *js, const char *type, const char *path, int depth)
@@ -315,7 +332,7 @@ static int compile_type(srv_schema *s, json_t *js, const char *type, const char 
 	if (strcmp(type, "array") == 0)
 		return compile_array(s, js, path, depth);
 	if (strcmp(type, "string") == 0)
-		return new_node(s, K_STRING);
+		return compile_string(s, js, path);
 	if (strcmp(type, "number") == 0)
 		return new_node(s, K_NUMBER);
 	if (strcmp(type, "integer") == 0)
@@ -449,6 +466,12 @@ static int compile_inner(srv_schema *s, json_t *js, const char *path, int depth)
 		any = json_object_get(js, "oneOf");
 	json_t *en = json_object_get(js, "enum"), *cn = json_object_get(js, "const");
 	json_t *type = json_object_get(js, "type");
+	if ((json_object_get(js, "minLength") || json_object_get(js, "maxLength")) &&
+	    (all || any || en || cn || !type))
+		return fail(s,
+		            "%s: \"minLength\" / \"maxLength\" are kept only beside \"type\": "
+		            "\"string\" (no enum, const, anyOf or allOf)",
+		            path);
 	if (all) {
 		if (!json_is_array(all) || json_array_size(all) != 1)
 			return fail(s, "%s: \"allOf\" of more than one schema is not supported",
@@ -658,7 +681,9 @@ int srv_schema_done(const srv_schema_state *st)
 
 int srv_schema_in_string(const srv_schema_state *st)
 {
-	return !st->affix && st->mode == M_SCALAR && mrt_json_lex_in_string(&st->lex);
+	/* a bounded string counts every byte, so no byte leaves it as it is */
+	return !st->affix && st->mode == M_SCALAR && mrt_json_lex_in_string(&st->lex) &&
+	       (st->key || !st->str_node);
 }
 
 size_t srv_schema_state_size(const srv_schema_state *st)
@@ -754,6 +779,11 @@ static int value_start(srv_schema_state *st, int nd, unsigned c)
 	}
 	mrt_json_lex_string(&st->lex);
 	st->mode = M_SCALAR, st->key = 0;
+	st->str_node = 0;
+	if (n->kind == K_STRING && (n->min_items > 0 || n->max_items < INT_MAX)) {
+		st->str_node = (uint16_t)(nd + 1);
+		st->str_chars = 0, st->str_esc = st->str_cont = st->str_high = 0;
+	}
 	return 0;
 }
 
@@ -919,6 +949,54 @@ static int lit_step(srv_schema_state *st, unsigned c)
 	return 0;
 }
 
+static unsigned hex_value(unsigned c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* Byte c of a string with a length bound (st->str_node), before the lexer
+ * checks it: the characters counted as JSON Schema counts them (code
+ * points: a UTF-8 sequence, an escape, a \uXXXX; a low surrogate's
+ * \uXXXX right after a high one's adds none). -1 when c would pass maxLength, or
+ * close the string short of minLength. */
+static int str_count(srv_schema_state *st, unsigned c)
+{
+	const node *n = &st->s->nodes[st->str_node - 1];
+	int add = 1;
+	if (st->str_esc == 0) {
+		if (st->str_cont > 0) { /* a UTF-8 continuation byte */
+			st->str_cont--;
+			return 0;
+		}
+		if (c == '"')
+			return st->str_chars >= (uint32_t)n->min_items ? 0 : -1;
+		if (c == '\\') {
+			st->str_esc = 1;
+			return 0;
+		}
+		st->str_cont = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+		st->str_high = 0;
+	} else if (st->str_esc == 1) { /* after the backslash */
+		if (c == 'u') {
+			st->str_esc = 2, st->str_val = 0;
+			return 0;
+		}
+		st->str_esc = 0, st->str_high = 0;
+	} else { /* hex digit str_esc - 2 of \\uXXXX */
+		st->str_val = (uint16_t)(st->str_val * 16 + (hex_value(c) & 15));
+		if (++st->str_esc < 6)
+			return 0;
+		st->str_esc = 0;
+		int low = st->str_val >= 0xdc00 && st->str_val <= 0xdfff;
+		add = !(low && st->str_high);
+		st->str_high = !low && st->str_val >= 0xd800 && st->str_val <= 0xdbff;
+	}
+	if (add && st->str_chars >= (uint32_t)n->max_items)
+		return -1;
+	st->str_chars += (uint32_t)add;
+	return 0;
+}
+
 static int step(srv_schema_state *st, unsigned c)
 {
 	if (st->affix)
@@ -935,6 +1013,8 @@ static int step(srv_schema_state *st, unsigned c)
 		return structural(st, c);
 	}
 	case M_SCALAR:
+		if (st->str_node && !st->key && str_count(st, c) < 0)
+			return -1;
 		if (mrt_json_lex_plain(&st->lex, c))
 			return 0;
 		switch (mrt_json_lex_step(&st->lex, c)) {

@@ -9,9 +9,10 @@
  * false or absent (only the declared properties, in the schema's order, as
  * llama.cpp's and OpenAI's structured outputs write them), objects without
  * properties (any keys, values per additionalProperties), items, minItems,
- * maxItems, enum, const, anyOf / oneOf whose alternatives differ in their
- * first byte (a string or null, say), allOf of one schema, $ref to #,
- * #/$defs/... and #/definitions/...; annotations (title, description,
+ * maxItems, minLength and maxLength (beside "type": "string"; characters
+ * counted as code points), enum, const, anyOf / oneOf whose alternatives
+ * differ in their first byte (a string or null, say), allOf of one schema,
+ * $ref to #, #/$defs/... and #/definitions/...; annotations (title, description,
  * default, examples, format, ...) are ignored. Property names and enum and
  * const values are written as their compact JSON text (UTF-8 as it is, no
  * \u escapes), integers without fraction or exponent; whitespace, strings
@@ -57,6 +58,14 @@ typedef struct srv_schema_state {
 	uint16_t lit_node; /* literals being matched: a node's, keys, or the built-in ones */
 	uint32_t matched;  /* bytes of them matched */
 	uint64_t cand;     /* the candidates still matching */
+	/* a string value with minLength / maxLength: its node + 1 (0: none), the
+	 * characters so far, and where the count stands in an escape (0: none,
+	 * 1: after the backslash, 2-5: hex digits of \uXXXX, str_val so far), a UTF-8
+	 * sequence (str_cont bytes to come) and surrogates (str_high: the last
+	 * character was a high surrogate's \uXXXX) */
+	uint16_t str_node, str_val;
+	uint8_t str_esc, str_cont, str_high;
+	uint32_t str_chars;
 	srv_schema_frame f[SRV_SCHEMA_MAX_DEPTH];
 } srv_schema_state;
 

@@ -444,14 +444,17 @@ t.check(jsonStops >= 1, `json_object: ${jsonStops} of 6 answers finished with th
 // of its type); cut ones are the start of an object
 const catSchema = { type: "object", required: ["color", "age", "indoor"], properties: {
 	color: { enum: ["black", "white", "tabby"] }, age: { type: "integer" }, indoor: { type: "boolean" },
-	toys: { type: "array", items: { type: "string" }, maxItems: 2 }, nick: { type: ["string", "null"] } } };
+	toys: { type: "array", items: { type: "string", minLength: 1, maxLength: 3 }, maxItems: 2 },
+	nick: { type: ["string", "null"], maxLength: 4 } } };
+const chars = (x) => [...x].length; // code points, as JSON Schema counts them
 const follows = (v) => {
 	const keys = Object.keys(v), order = Object.keys(catSchema.properties);
 	return keys.every((k, i) => order.includes(k) && (i === 0 || order.indexOf(keys[i - 1]) < order.indexOf(k)))
 		&& catSchema.required.every((k) => k in v) && catSchema.properties.color.enum.includes(v.color)
 		&& Number.isInteger(v.age) && typeof v.indoor === "boolean"
-		&& (!("toys" in v) || (Array.isArray(v.toys) && v.toys.length <= 2 && v.toys.every((x) => typeof x === "string")))
-		&& (!("nick" in v) || v.nick === null || typeof v.nick === "string");
+		&& (!("toys" in v) || (Array.isArray(v.toys) && v.toys.length <= 2
+			&& v.toys.every((x) => typeof x === "string" && chars(x) >= 1 && chars(x) <= 3)))
+		&& (!("nick" in v) || v.nick === null || (typeof v.nick === "string" && chars(v.nick) <= 4));
 };
 let schemaStops = 0;
 for (let seed = 1; seed <= 6; seed++) {

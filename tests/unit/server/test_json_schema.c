@@ -82,7 +82,7 @@ static void test_cases(void)
 	fclose(f);
 	fprintf(stderr, "%d schemas, %d cases (%d accepted), %d prefixes\n", schemas, cases,
 	        accepted, prefixes);
-	CHECK(schemas == 12);
+	CHECK(schemas == 13);
 	CHECK(accepted > 400 && cases - accepted > 400);
 }
 
@@ -99,6 +99,13 @@ static void test_refused(void)
 	     "start alike"},
 	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\",\"minimum\":0}}}",
 	     "\"minimum\" is not supported"},
+	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"enum\":[\"xy\"],\"maxLength\":1}}}",
+	     "kept only beside \"type\": \"string\""},
+	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"minLength\":3,"
+	     "\"maxLength\":2}}}",
+	     "\"minLength\" is above \"maxLength\""},
+	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"maxLength\":-1}}}",
+	     "\"maxLength\" must be a non-negative integer"},
 	    {"{\"type\":\"object\",\"properties\":{\"a\":{}},\"additionalProperties\":true}",
 	     "\"additionalProperties\" beside \"properties\""},
 	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/$defs/missing\"}}}",
