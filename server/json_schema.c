@@ -755,6 +755,7 @@ static int value_start(srv_schema_state *st, int nd, unsigned c)
 	if ((nd = pick(s, nd, c)) < 0)
 		return -1;
 	const node *n = &s->nodes[nd];
+	st->str_node = 0; /* no bounded string, unless this is one */
 	switch (n->kind) {
 	case K_ANY:
 		if (c == '{' || c == '[')
@@ -779,7 +780,6 @@ static int value_start(srv_schema_state *st, int nd, unsigned c)
 	}
 	mrt_json_lex_string(&st->lex);
 	st->mode = M_SCALAR, st->key = 0;
-	st->str_node = 0;
 	if (n->kind == K_STRING && (n->min_items > 0 || n->max_items < INT_MAX)) {
 		st->str_node = (uint16_t)(nd + 1);
 		st->str_chars = 0, st->str_esc = st->str_cont = st->str_high = 0;

@@ -137,6 +137,29 @@ static void test_refused(void)
 }
 
 /* Exact behaviour at a few points: what may come next. */
+/* A bounded string's count ends with it: a number after it in the same
+ * array is not counted (it was, and was refused, before this check). */
+static void test_bounded_mix(void)
+{
+	char err[256];
+	json_error_t je;
+	json_t *js = json_loads("{\"type\":\"object\",\"properties\":{\"l\":{\"type\":\"array\","
+	                        "\"items\":{\"type\":[\"string\",\"integer\"],\"maxLength\":1}}}}",
+	                        0, &je);
+	srv_schema *s = js ? srv_schema_compile(js, err, sizeof(err)) : NULL;
+	CHECK(s != NULL);
+	if (s) {
+		srv_schema_state st;
+		srv_schema_start(&st, s);
+		CHECK(srv_schema_feed(&st, "{\"l\":[\"x\",12,\"y\",345]}", 22) == 0 &&
+		      srv_schema_done(&st));
+		srv_schema_start(&st, s);
+		CHECK(!srv_schema_try(&st, "{\"l\":[12,\"xy\"", 13));
+	}
+	srv_schema_free(s);
+	json_decref(js);
+}
+
 static void test_points(void)
 {
 	char err[256];
@@ -174,5 +197,6 @@ int main(void)
 	test_cases();
 	test_refused();
 	test_points();
+	test_bounded_mix();
 	TEST_END();
 }
