@@ -4,6 +4,7 @@
 #include "json_schema.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@
 #define MAX_LIT_LEN 4096
 #define MAX_ITEMS 65535
 #define NO_NODE (-1)
+/* the largest integer the output may write: MRT_JSON_MAX_INT_DIGITS nines */
+#define INT_MAX_VALUE 9999999999999999LL
 
 enum kind {
 	K_ANY,    /* any JSON value */
@@ -25,7 +28,7 @@ enum kind {
 	K_ARRAY,  /* items of node child, min_items .. max_items of them */
 	K_STRING, /* min_items .. max_items characters (minLength, maxLength) */
 	K_NUMBER,
-	K_INTEGER,
+	K_INTEGER, /* lo .. hi (minimum, maximum, exclusiveMinimum, exclusiveMaximum) */
 	K_LITS,    /* one of the JSON texts lits[first .. first + count) */
 	K_UNION,   /* one of alts[first ..]: the one whose values start with the byte */
 	K_PENDING, /* being compiled */
@@ -36,6 +39,7 @@ typedef struct node {
 	int first, count;         /* K_OBJECT / K_LITS: lits; K_UNION: alts */
 	int child;                /* K_MAP, K_ARRAY */
 	int min_items, max_items; /* K_ARRAY: items; K_STRING: characters */
+	int64_t lo, hi;           /* K_INTEGER: its range (minimum .. maximum) */
 	uint8_t start[32];        /* bit c: a value may begin with byte c */
 	int8_t start_state;       /* 0 not computed, 1 computing, 2 done */
 } node;
@@ -106,6 +110,7 @@ static int new_node(srv_schema *s, int kind)
 	n->kind = (uint8_t)kind;
 	n->child = NO_NODE;
 	n->max_items = MAX_ITEMS;
+	n->lo = -INT_MAX_VALUE, n->hi = INT_MAX_VALUE;
 	return s->n_nodes++;
 }
 
@@ -171,10 +176,6 @@ static json_t *resolve_ref(srv_schema *s, const char *ref)
 /* Assertions modeld does not keep: refused, not ignored, since the output
  * would not meet them. Other unknown keywords are annotations. */
 static const char *const unsupported[] = {"pattern",
-                                          "minimum",
-                                          "maximum",
-                                          "exclusiveMinimum",
-                                          "exclusiveMaximum",
                                           "multipleOf",
                                           "patternProperties",
                                           "propertyNames",
@@ -325,6 +326,39 @@ static int compile_string(srv_schema *s, json_t *js, const char *path)
 	return id < 0 || read_bounds(s, js, path, names, INT_MAX, id) < 0 ? NO_NODE : id;
 }
 
+/* An integer type, with minimum, maximum and the exclusive ones (any
+ * numbers): the range of integers they leave, within what the output
+ * writes. */
+static int compile_integer(srv_schema *s, json_t *js, const char *path)
+{
+	static const char *const names[4] = {"minimum", "exclusiveMinimum", "maximum",
+	                                     "exclusiveMaximum"};
+	double lo = -(double)INT_MAX_VALUE, hi = (double)INT_MAX_VALUE;
+	for (int i = 0; i < 4; i++) {
+		json_t *v = json_object_get(js, names[i]);
+		if (!v)
+			continue;
+		if (!json_is_number(v))
+			return fail(s, "%s: \"%s\" must be a number", path, names[i]);
+		double x = json_number_value(v);
+		/* the integers at or past the bound */
+		double b = i == 0   ? ceil(x)
+		           : i == 1 ? floor(x) + 1
+		           : i == 2 ? floor(x)
+		                    : ceil(x) - 1;
+		if (i < 2 && b > lo)
+			lo = b;
+		else if (i >= 2 && b < hi)
+			hi = b;
+	}
+	if (lo > hi)
+		return fail(s, "%s: no integer the output may write meets the bounds", path);
+	int id = new_node(s, K_INTEGER);
+	if (id >= 0)
+		s->nodes[id].lo = (int64_t)lo, s->nodes[id].hi = (int64_t)hi;
+	return id;
+}
+
 static int compile_type(srv_schema *s, json_t *js, const char *type, const char *path, int depth)
 {
 	if (strcmp(type, "object") == 0)
@@ -336,7 +370,7 @@ static int compile_type(srv_schema *s, json_t *js, const char *type, const char 
 	if (strcmp(type, "number") == 0)
 		return new_node(s, K_NUMBER);
 	if (strcmp(type, "integer") == 0)
-		return new_node(s, K_INTEGER);
+		return compile_integer(s, js, path);
 	if (strcmp(type, "boolean") == 0 || strcmp(type, "null") == 0) {
 		json_t *v = strcmp(type, "null") == 0 ? json_pack("[n]") : json_pack("[bb]", 1, 0);
 		int id = v ? lits_node(s, v, 0, path) : fail(s, "out of memory");
@@ -420,6 +454,18 @@ static int compile(srv_schema *s, json_t *js, const char *path, int depth)
 	return id < 0 ? id : memo_add(s, js, id);
 }
 
+/* Whether "type" (a string or a list) names t. */
+static int has_type(json_t *type, const char *t)
+{
+	size_t i;
+	json_t *v;
+	if (json_is_string(type))
+		return strcmp(json_string_value(type), t) == 0;
+	json_array_foreach(type, i,
+	                   v) if (json_is_string(v) && !strcmp(json_string_value(v), t)) return 1;
+	return 0;
+}
+
 static int compile_inner(srv_schema *s, json_t *js, const char *path, int depth)
 {
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
@@ -466,6 +512,15 @@ static int compile_inner(srv_schema *s, json_t *js, const char *path, int depth)
 		any = json_object_get(js, "oneOf");
 	json_t *en = json_object_get(js, "enum"), *cn = json_object_get(js, "const");
 	json_t *type = json_object_get(js, "type");
+	static const char *const numeric[4] = {"minimum", "maximum", "exclusiveMinimum",
+	                                       "exclusiveMaximum"};
+	for (int i = 0; i < 4; i++)
+		if (json_object_get(js, numeric[i]) &&
+		    (all || any || en || cn || !type || has_type(type, "number")))
+			return fail(s,
+			            "%s: \"%s\" is kept only beside \"type\": \"integer\" (not "
+			            "\"number\"; no enum, const, anyOf or allOf)",
+			            path, numeric[i]);
 	if ((json_object_get(js, "minLength") || json_object_get(js, "maxLength")) &&
 	    (all || any || en || cn || !type))
 		return fail(s,
@@ -748,6 +803,54 @@ static int lit_start(srv_schema_state *st, int nd, int key, int lo, int hi, unsi
 	return 0;
 }
 
+/* Whether an integer the output may write (at most MRT_JSON_MAX_INT_DIGITS
+ * digits, no leading zero) that starts with what was read (num_neg, and
+ * num_digits digits of value num_val) lies in node n's range: the values
+ * it may still grow into are, for k more digits, num_val * 10^k and the
+ * 10^k - 1 after it (after a lone '-': one digit 0-9, or k digits
+ * 10^(k-1) .. 10^k - 1); after a 0 there are no more. */
+static int int_viable(const srv_schema_state *st, const node *n)
+{
+	int64_t p10 = 1;
+	for (int k = 0; st->num_digits + k <= MRT_JSON_MAX_INT_DIGITS; k++, p10 *= 10) {
+		int64_t a, b;
+		if (st->num_digits == 0) {
+			if (k == 0)
+				continue;
+			a = k == 1 ? 0 : p10 / 10, b = p10 - 1;
+		} else {
+			a = st->num_val * p10, b = a + p10 - 1;
+		}
+		int64_t lo = st->num_neg ? -b : a, hi = st->num_neg ? -a : b;
+		if (lo <= n->hi && hi >= n->lo)
+			return 1;
+		if (st->num_digits > 0 && st->num_val == 0)
+			break; /* "0" or "-0" takes no more digits */
+	}
+	return 0;
+}
+
+/* Byte c of an integer with a range (st->num_node), before the lexer
+ * checks it: a digit must leave a value in the range reachable, and the
+ * byte that ends the number must find it in the range. */
+static int int_count(srv_schema_state *st, unsigned c)
+{
+	const node *n = &st->s->nodes[st->num_node - 1];
+	if (c >= '0' && c <= '9') {
+		if (st->num_digits >= MRT_JSON_MAX_INT_DIGITS ||
+		    (st->num_digits > 0 && st->num_val == 0))
+			return -1; /* the lexer refuses these too */
+		st->num_val = st->num_val * 10 + (int64_t)(c - '0');
+		st->num_digits++;
+		return int_viable(st, n) ? 0 : -1;
+	}
+	int64_t v = st->num_neg ? -st->num_val : st->num_val;
+	if (st->num_digits == 0 || v < n->lo || v > n->hi)
+		return -1;
+	st->num_node = 0; /* the number ends before c */
+	return 0;
+}
+
 /* The value of node nd begins with c. */
 static int value_start(srv_schema_state *st, int nd, unsigned c)
 {
@@ -755,7 +858,7 @@ static int value_start(srv_schema_state *st, int nd, unsigned c)
 	if ((nd = pick(s, nd, c)) < 0)
 		return -1;
 	const node *n = &s->nodes[nd];
-	st->str_node = 0; /* no bounded string, unless this is one */
+	st->str_node = st->num_node = 0; /* no bounded string or integer, unless this is one */
 	switch (n->kind) {
 	case K_ANY:
 		if (c == '{' || c == '[')
@@ -776,6 +879,14 @@ static int value_start(srv_schema_state *st, int nd, unsigned c)
 		return lit_start(st, nd, 0, 0, n->count - 1, c);
 	default: /* K_NUMBER, K_INTEGER */
 		st->mode = M_SCALAR;
+		if (n->kind == K_INTEGER && (n->lo > -INT_MAX_VALUE || n->hi < INT_MAX_VALUE)) {
+			st->num_node = (uint16_t)(nd + 1);
+			st->num_val = 0, st->num_digits = 0, st->num_neg = c == '-';
+			if (c != '-' && int_count(st, c) < 0)
+				return -1;
+			if (c == '-' && !int_viable(st, n))
+				return -1;
+		}
 		return mrt_json_lex_number(&st->lex, c, n->kind == K_INTEGER);
 	}
 	mrt_json_lex_string(&st->lex);
@@ -1014,6 +1125,8 @@ static int step(srv_schema_state *st, unsigned c)
 	}
 	case M_SCALAR:
 		if (st->str_node && !st->key && str_count(st, c) < 0)
+			return -1;
+		if (st->num_node && int_count(st, c) < 0)
 			return -1;
 		if (mrt_json_lex_plain(&st->lex, c))
 			return 0;

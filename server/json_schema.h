@@ -10,7 +10,8 @@
  * llama.cpp's and OpenAI's structured outputs write them), objects without
  * properties (any keys, values per additionalProperties), items, minItems,
  * maxItems, minLength and maxLength (beside "type": "string"; characters
- * counted as code points), enum, const, anyOf / oneOf whose alternatives
+ * counted as code points), minimum, maximum, exclusiveMinimum and
+ * exclusiveMaximum (beside "type": "integer"), enum, const, anyOf / oneOf whose alternatives
  * differ in their first byte (a string or null, say), allOf of one schema,
  * $ref to #, #/$defs/... and #/definitions/...; annotations (title, description,
  * default, examples, format, ...) are ignored. Property names and enum and
@@ -66,6 +67,11 @@ typedef struct srv_schema_state {
 	uint16_t str_node, str_val;
 	uint8_t str_esc, str_cont, str_high;
 	uint32_t str_chars;
+	/* an integer value with a range: its node + 1 (0: none), its sign, digits
+	 * and their value so far */
+	uint16_t num_node;
+	uint8_t num_neg, num_digits;
+	int64_t num_val;
 	srv_schema_frame f[SRV_SCHEMA_MAX_DEPTH];
 } srv_schema_state;
 

@@ -443,7 +443,8 @@ t.check(jsonStops >= 1, `json_object: ${jsonStops} of 6 answers finished with th
 // declared properties in its order, the required ones present, each value
 // of its type); cut ones are the start of an object
 const catSchema = { type: "object", required: ["color", "age", "indoor"], properties: {
-	color: { enum: ["black", "white", "tabby"] }, age: { type: "integer" }, indoor: { type: "boolean" },
+	color: { enum: ["black", "white", "tabby"] }, age: { type: "integer", minimum: 0, maximum: 30 },
+	indoor: { type: "boolean" },
 	toys: { type: "array", items: { type: "string", minLength: 1, maxLength: 3 }, maxItems: 2 },
 	nick: { type: ["string", "null"], maxLength: 4 } } };
 const chars = (x) => [...x].length; // code points, as JSON Schema counts them
@@ -451,7 +452,7 @@ const follows = (v) => {
 	const keys = Object.keys(v), order = Object.keys(catSchema.properties);
 	return keys.every((k, i) => order.includes(k) && (i === 0 || order.indexOf(keys[i - 1]) < order.indexOf(k)))
 		&& catSchema.required.every((k) => k in v) && catSchema.properties.color.enum.includes(v.color)
-		&& Number.isInteger(v.age) && typeof v.indoor === "boolean"
+		&& Number.isInteger(v.age) && v.age >= 0 && v.age <= 30 && typeof v.indoor === "boolean"
 		&& (!("toys" in v) || (Array.isArray(v.toys) && v.toys.length <= 2
 			&& v.toys.every((x) => typeof x === "string" && chars(x) >= 1 && chars(x) <= 3)))
 		&& (!("nick" in v) || v.nick === null || (typeof v.nick === "string" && chars(v.nick) <= 4));
@@ -494,6 +495,16 @@ t.checkEq([a1c.choices[0].finish_reason, a1c.choices[0].message.content, fn?.nam
 let args = fn ? JSON.parse(fn.arguments) : {};
 t.check(Object.keys(args).join() === "a,b" && Number.isInteger(args.a) && Number.isInteger(args.b),
 	`add's arguments follow its schema: ${fn?.arguments}`);
+// integer bounds in a tool's schema hold in the forced call
+const digitTool = { type: "function", function: { name: "add", parameters: { type: "object", required: ["a", "b"],
+	properties: { a: { type: "integer", minimum: -3, maximum: 9 }, b: { type: "integer", exclusiveMinimum: 99 } } } } };
+for (const seed of [3, 4]) {
+	const bounded = callOf(await client.chat.completions.create({ ...toolReq("tools", named("add"), { tools: [digitTool] }),
+		seed }));
+	const ba = bounded ? JSON.parse(bounded.arguments) : {};
+	t.check(Number.isInteger(ba.a) && ba.a >= -3 && ba.a <= 9 && Number.isInteger(ba.b) && ba.b >= 100,
+		`bounded arguments, seed ${seed}: ${bounded?.arguments}`);
+}
 const toolChunks = [];
 for await (const ch of await client.chat.completions.create({ ...toolReq("tools", named("add")), stream: true }))
 	toolChunks.push(ch);
@@ -570,8 +581,8 @@ for (const [q, what, code] of [
 	[toolReq("tools", "auto", { messages: [history[0], { ...history[1], tool_calls: [{ id: "c", type: "function",
 		function: { name: "add", arguments: "not json" } }] }] }), "arguments that are not JSON", "invalid_request"],
 	[toolReq("tools", named("add"), { tools: [{ ...addTool, function: { ...addTool.function,
-		parameters: { type: "object", properties: { a: { type: "integer", minimum: 0 } } } } }] }),
-		"a forced tool whose schema has minimum", "unsupported"]]) {
+		parameters: { type: "object", properties: { a: { type: "string", pattern: "^x" } } } } }] }),
+		"a forced tool whose schema has a pattern", "unsupported"]]) {
 	e = await apiErr(client.chat.completions.create(q));
 	t.checkEq([e && e.status, e && e.code], [400, code], `${what} refused`);
 }

@@ -82,7 +82,7 @@ static void test_cases(void)
 	fclose(f);
 	fprintf(stderr, "%d schemas, %d cases (%d accepted), %d prefixes\n", schemas, cases,
 	        accepted, prefixes);
-	CHECK(schemas == 13);
+	CHECK(schemas == 14);
 	CHECK(accepted > 400 && cases - accepted > 400);
 }
 
@@ -97,8 +97,13 @@ static void test_refused(void)
 	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"anyOf\":[{\"type\":\"object\"},"
 	     "{\"type\":\"object\",\"properties\":{\"b\":{}}}]}}}",
 	     "start alike"},
-	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\",\"minimum\":0}}}",
-	     "\"minimum\" is not supported"},
+	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\",\"minimum\":0}}}",
+	     "\"minimum\" is kept only beside \"type\": \"integer\""},
+	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\",\"minimum\":2.5,"
+	     "\"exclusiveMaximum\":3}}}",
+	     "no integer the output may write meets the bounds"},
+	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\",\"maximum\":\"9\"}}}",
+	     "\"maximum\" must be a number"},
 	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"enum\":[\"xy\"],\"maxLength\":1}}}",
 	     "kept only beside \"type\": \"string\""},
 	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"minLength\":3,"
