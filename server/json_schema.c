@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "mrt_llm.h"
+#include "tojson.h"
 
 #define MAX_NODES 4096
 #define MAX_LITS 64 /* an object's properties, an enum's values */
@@ -144,7 +145,7 @@ static int lits_node(srv_schema *s, json_t *values, int one, const char *path)
 	s->nodes[id].first = s->n_lits;
 	for (size_t i = 0; i < n; i++) {
 		json_t *v = list ? json_array_get(values, i) : values;
-		char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *text = srv_tojson(v, SRV_TOJSON_COMPACT);
 		if (!text)
 			return fail(s, "out of memory");
 		int r = add_lit(s, text, strlen(text), NO_NODE, 0);
@@ -251,7 +252,7 @@ static int compile_object(srv_schema *s, json_t *js, const char *path, int depth
 	json_object_foreach(props, name, v)
 	{
 		json_t *key = json_string(name);
-		char *text = key ? json_dumps(key, JSON_ENCODE_ANY) : NULL;
+		char *text = key ? srv_tojson(key, SRV_TOJSON_COMPACT) : NULL;
 		json_decref(key);
 		if (!text)
 			return fail(s, "out of memory");

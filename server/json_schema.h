@@ -15,8 +15,9 @@
  * differ in their first byte (a string or null, say), allOf of one schema,
  * $ref to #, #/$defs/... and #/definitions/...; annotations (title, description,
  * default, examples, format, ...) are ignored. Property names and enum and
- * const values are written as their compact JSON text (UTF-8 as it is, no
- * \u escapes), integers without fraction or exponent; whitespace, strings
+ * const values are written as their compact JSON text as Python writes it
+ * (tojson.h: UTF-8 as it is, reals in their shortest form), integers
+ * without fraction or exponent; whitespace, strings
  * and numbers follow mrt_json_feed's rules. The root must be an object. */
 #ifndef SRV_JSON_SCHEMA_H
 #define SRV_JSON_SCHEMA_H

@@ -36,7 +36,7 @@ tests_unit_server_test_batch_policy_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(UV_CFL
 check_PROGRAMS += tests/unit/server/test_json_schema
 TESTS += tests/unit/server/test_json_schema
 tests_unit_server_test_json_schema_SOURCES = tests/unit/server/test_json_schema.c \
-	server/json_schema.c server/json_schema.h
+	server/json_schema.c server/json_schema.h server/tojson.c
 tests_unit_server_test_json_schema_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_server_test_json_schema_LDADD = $(RUNTIME_LIBS) $(JANSSON_LIBS)
 EXTRA_DIST += tests/fixtures/json/make_schema_cases.py tests/fixtures/json/schema_cases.txt
@@ -45,7 +45,7 @@ EXTRA_DIST += tests/fuzz/json_schema_corpus
 if FUZZERS
 noinst_PROGRAMS += tests/fuzz/fuzz_json_schema
 tests_fuzz_fuzz_json_schema_SOURCES = tests/fuzz/fuzz_json_schema.c server/json_schema.c \
-	runtime/json_prefix.c
+	server/tojson.c runtime/json_prefix.c
 tests_fuzz_fuzz_json_schema_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 tests_fuzz_fuzz_json_schema_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
@@ -73,6 +73,6 @@ tests_unit_server_test_llm_tools_LDADD = $(CODEC_LIBS) $(RUNTIME_LIBS) $(UV_LIBS
 check_PROGRAMS += tests/unit/server/test_token_trie
 TESTS += tests/unit/server/test_token_trie
 tests_unit_server_test_token_trie_SOURCES = tests/unit/server/test_token_trie.c \
-	server/token_trie.c server/json_schema.c
+	server/token_trie.c server/json_schema.c server/tojson.c
 tests_unit_server_test_token_trie_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_server_test_token_trie_LDADD = $(RUNTIME_LIBS) $(JANSSON_LIBS)
