@@ -1227,7 +1227,7 @@ json_t *srv_llm_model_json(srv_model *m)
  * {"model", "tokens"} -> {"model", "prompt", "content"} (the same text
  * under both servers' names), as llama.cpp's detokenizer writes it. */
 
-static int srv__tokenize_body(srv_req *r, srv_model *m, json_t *body, json_t *out, srv__perr *e)
+static int srv__tokenize_body(srv_model *m, json_t *body, json_t *out, srv__perr *e)
 {
 	const mrt_llm_info *info = srv_llm_info(m->llm);
 	json_t *p = json_object_get(body, "prompt");
@@ -1291,7 +1291,6 @@ static int srv__tokenize_body(srv_req *r, srv_model *m, json_t *body, json_t *ou
 	json_object_set_new(out, "max_model_len", json_integer(srv_llm_n_ctx(m->llm)));
 	rc = 0;
 out:
-	(void)r;
 	free(owned);
 	free(job.gen.prompt);
 	srv_llm_tools_free(&job.tools);
@@ -1345,7 +1344,7 @@ static void srv__tokens_answer(srv_req *r, srv_model *m, json_t *body, int token
 		srv_req_error(r, 500, "internal", "out of memory");
 		return;
 	}
-	if ((tokenize ? srv__tokenize_body(r, m, body, out, &e)
+	if ((tokenize ? srv__tokenize_body(m, body, out, &e)
 	              : srv__detokenize_body(m, body, out, &e)) < 0) {
 		json_decref(out);
 		srv_req_error(r, e.status ? e.status : 400, e.code[0] ? e.code : "invalid_request",
