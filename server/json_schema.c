@@ -735,11 +735,14 @@ int srv_schema_done(const srv_schema_state *st)
 	       (!st->s->suffix || (st->affix == 2 && st->s->suffix[st->matched] == 0));
 }
 
-int srv_schema_in_string(const srv_schema_state *st)
+int srv_schema_plain_room(const srv_schema_state *st)
 {
-	/* a bounded string counts every byte, so no byte leaves it as it is */
-	return !st->affix && st->mode == M_SCALAR && mrt_json_lex_in_string(&st->lex) &&
-	       (st->key || !st->str_node);
+	if (st->affix || st->mode != M_SCALAR || !mrt_json_lex_in_string(&st->lex))
+		return -1;
+	if (st->key || !st->str_node)
+		return INT_MAX;
+	const node *n = &st->s->nodes[st->str_node - 1];
+	return st->str_chars >= (uint32_t)n->max_items ? 0 : n->max_items - (int)st->str_chars;
 }
 
 size_t srv_schema_state_size(const srv_schema_state *st)
@@ -1183,15 +1186,14 @@ static size_t json_walk_size(const void *st)
 	return sizeof(mrt_json_state);
 }
 
-static int json_walk_in_string(const void *st)
+static int json_walk_plain_room(const void *st)
 {
-	return mrt_json_in_string(st);
+	return mrt_json_in_string(st) ? INT_MAX : -1;
 }
 
 static int schema_walk_step(void *st, unsigned c)
 {
-	char b = (char)c;
-	return srv_schema_feed(st, &b, 1);
+	return step(st, c);
 }
 
 static size_t schema_walk_size(const void *st)
@@ -1199,12 +1201,19 @@ static size_t schema_walk_size(const void *st)
 	return srv_schema_state_size(st);
 }
 
-static int schema_walk_in_string(const void *st)
+static int schema_walk_plain_room(const void *st)
 {
-	return srv_schema_in_string(st);
+	return srv_schema_plain_room(st);
+}
+
+static void schema_walk_skip_plain(void *st, int n)
+{
+	srv_schema_state *s = st;
+	s->str_chars += (uint32_t)n;
 }
 
 const srv_trie_automaton srv_json_walk = {json_walk_step, json_walk_size, sizeof(mrt_json_state),
-                                          json_walk_in_string};
+                                          json_walk_plain_room, NULL};
 const srv_trie_automaton srv_schema_walk = {schema_walk_step, schema_walk_size,
-                                            sizeof(srv_schema_state), schema_walk_in_string};
+                                            sizeof(srv_schema_state), schema_walk_plain_room,
+                                            schema_walk_skip_plain};

@@ -84,8 +84,9 @@ int srv_schema_feed(srv_schema_state *st, const char *p, size_t n);
 int srv_schema_try(const srv_schema_state *st, const char *p, size_t n);
 /* 1 when the root value (and the suffix) is complete. */
 int srv_schema_done(const srv_schema_state *st);
-/* 1 when *st is inside a string, as mrt_json_in_string. */
-int srv_schema_in_string(const srv_schema_state *st);
+/* Inside a string where plain bytes only add to its length: how many more
+ * it takes (INT_MAX: no bound); else -1 (token_trie.h's plain_room). */
+int srv_schema_plain_room(const srv_schema_state *st);
 /* Bytes of *st in use: what a copy must take. */
 size_t srv_schema_state_size(const srv_schema_state *st);
 

@@ -3,6 +3,7 @@
  * depth-first loop with one automaton state per level in a scratch buffer. */
 #include "token_trie.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +17,12 @@ typedef struct trie_node {
 	uint32_t sub_first, sub_end; /* the tokens of the subtree: toks[sub_first .. sub_end) */
 	uint16_t tok_count;
 	uint8_t byte;
-	uint8_t all_plain; /* every byte from here down is plain */
+	/* every byte from here down is plain: 1 + the most bytes below this
+	 * node's (PLAIN_LONG: that many or more); 0 when not */
+	uint8_t plain_len;
 } trie_node;
+
+#define PLAIN_LONG 255
 
 static int plain_byte(unsigned c)
 {
@@ -33,6 +38,7 @@ struct srv_trie {
 	size_t scratch_size;
 	uint32_t *cur;         /* the node visited at each depth */
 	unsigned char **level; /* the state before each depth's byte (may be a shallower one's) */
+	int *skip;             /* plain bytes taken since that state, at each depth */
 };
 
 typedef struct piece {
@@ -61,6 +67,7 @@ void srv_trie_free(srv_trie *t)
 	free(t->scratch);
 	free(t->cur);
 	free(t->level);
+	free(t->skip);
 	free(t);
 }
 
@@ -125,21 +132,27 @@ srv_trie *srv_trie_build(const char *pieces, const uint32_t *off, int n)
 	 * a subtree's tokens are consecutive in toks) */
 	for (uint32_t n = t->n_nodes; n-- > 0;) {
 		trie_node *nd = &t->nodes[n];
-		nd->all_plain = n == 0 || plain_byte(nd->byte);
+		int plain = n == 0 || plain_byte(nd->byte), below = 0;
 		nd->sub_first = nd->tok_count ? nd->tok_first : UINT32_MAX;
 		nd->sub_end = nd->tok_count ? nd->tok_first + nd->tok_count : 0;
 		for (uint32_t c = nd->child; c; c = t->nodes[c].sibling) {
 			const trie_node *ch = &t->nodes[c];
-			nd->all_plain &= ch->all_plain;
+			plain &= ch->plain_len > 0;
+			if (ch->plain_len > below)
+				below = ch->plain_len;
 			if (ch->sub_first < nd->sub_first)
 				nd->sub_first = ch->sub_first;
 			if (ch->sub_end > nd->sub_end)
 				nd->sub_end = ch->sub_end;
 		}
+		nd->plain_len = !plain                ? 0
+		                : below >= PLAIN_LONG ? PLAIN_LONG
+		                                      : (uint8_t)(below + 1);
 	}
 	t->cur = calloc((size_t)t->max_len + 2, sizeof(uint32_t));
 	t->level = calloc((size_t)t->max_len + 2, sizeof(unsigned char *));
-	if (!t->cur || !t->level)
+	t->skip = calloc((size_t)t->max_len + 2, sizeof(int));
+	if (!t->cur || !t->level || !t->skip)
 		goto fail;
 	free(ps);
 	free(path);
@@ -165,10 +178,12 @@ int srv_trie_allowed(srv_trie *t, const srv_trie_automaton *a, const void *state
 	}
 	memset(mask, 0, (size_t)t->n_vocab);
 	/* level[d]: the state before the byte of the node visited at depth d,
-	 * in buffer d, or a shallower level's when plain bytes left it as is */
+	 * in buffer d, or a shallower level's when plain bytes left it as is
+	 * (skip[d] of them, counted later if the automaton counts them) */
 #define BUFFER(d) (t->scratch + (size_t)(d)*a->max_size)
 	memcpy(BUFFER(0), state, a->size(state));
 	t->level[0] = BUFFER(0);
+	t->skip[0] = 0;
 	int d = 0, allowed = 0;
 	t->cur[0] = t->nodes[0].child;
 	while (d >= 0) {
@@ -180,24 +195,36 @@ int srv_trie_allowed(srv_trie *t, const srv_trie_automaton *a, const void *state
 		}
 		const trie_node *nd = &t->nodes[n];
 		unsigned char *from = t->level[d], *next = from;
-		int in_string = a->in_string && a->in_string(from);
-		if (in_string && nd->all_plain) { /* the whole subtree is taken */
-			for (uint32_t k = nd->sub_first; k < nd->sub_end; k++)
-				mask[t->toks[k]] = 1;
+		int k = t->skip[d], room = a->plain_room ? a->plain_room(from) : -1;
+		if (room >= 0 && room != INT_MAX)
+			room -= k; /* what the plain bytes already taken leave */
+		if (room >= 0 && nd->plain_len && nd->plain_len < PLAIN_LONG &&
+		    nd->plain_len <= room) { /* the whole subtree is taken */
+			for (uint32_t i = nd->sub_first; i < nd->sub_end; i++)
+				mask[t->toks[i]] = 1;
 			allowed += (int)(nd->sub_end - nd->sub_first);
 			t->cur[d] = nd->sibling;
 			continue;
 		}
-		if (!in_string || !plain_byte(nd->byte)) {
+		if (room >= 0 && plain_byte(nd->byte)) {
+			if (room == 0) { /* no plain byte is taken here */
+				t->cur[d] = nd->sibling;
+				continue;
+			}
+			t->skip[d + 1] = k + 1;
+		} else {
 			next = BUFFER(d + 1);
 			memcpy(next, from, a->size(from));
+			if (k > 0 && a->skip_plain)
+				a->skip_plain(next, k);
 			if (a->step(next, nd->byte) != 0) {
 				t->cur[d] = nd->sibling;
 				continue;
 			}
+			t->skip[d + 1] = 0;
 		}
-		for (uint32_t k = 0; k < nd->tok_count; k++) {
-			mask[t->toks[nd->tok_first + k]] = 1;
+		for (uint32_t i = 0; i < nd->tok_count; i++) {
+			mask[t->toks[nd->tok_first + i]] = 1;
 			allowed++;
 		}
 		if (nd->child) {

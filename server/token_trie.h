@@ -17,15 +17,19 @@ void srv_trie_free(srv_trie *t);
 
 /* An automaton for the walk: step feeds one byte to the state (0: taken);
  * size says how many bytes of a state are in use (what a copy must take);
- * max_size bounds it. in_string (may be NULL) says that every plain byte
- * (0x20-0x7f but '"' and '\\') is taken and leaves the state as it is (the
- * state is inside a string): the walk then takes each token made of plain
- * bytes at once, and the others' plain bytes without copying the state. */
+ * max_size bounds it. plain_room (may be NULL) says whether the state is
+ * inside a string where plain bytes (0x20-0x7f but '"' and '\\') change
+ * nothing but a count of them: -1 when not; else how many more it takes
+ * (INT_MAX: any number). The walk then takes each token made of plain
+ * bytes that fit at once, and the others' plain bytes without copying the
+ * state; skip_plain (may be NULL when the count is not kept) applies n
+ * such bytes to a copy before a byte that is not plain is fed. */
 typedef struct srv_trie_automaton {
 	int (*step)(void *state, unsigned c);
 	size_t (*size)(const void *state);
 	size_t max_size;
-	int (*in_string)(const void *state);
+	int (*plain_room)(const void *state);
+	void (*skip_plain)(void *state, int n);
 } srv_trie_automaton;
 
 /* mask[t] = 1 for every token whose bytes a accepts from state, else 0 (n

@@ -76,7 +76,7 @@ int main(void)
 	/* each automaton the server walks with, and again without its shortcut
 	 * inside strings */
 	srv_trie_automaton json_plain = srv_json_walk, schema_plain = srv_schema_walk;
-	json_plain.in_string = schema_plain.in_string = NULL;
+	json_plain.plain_room = schema_plain.plain_room = NULL;
 	const srv_trie_automaton jsons[2] = {json_plain, srv_json_walk};
 	const srv_trie_automaton schemas[2] = {schema_plain, srv_schema_walk};
 	int states = 0, bad = 0, allowed = 0;
