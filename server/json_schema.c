@@ -334,19 +334,29 @@ static int compile_integer(srv_schema *s, json_t *js, const char *path)
 {
 	static const char *const names[4] = {"minimum", "exclusiveMinimum", "maximum",
 	                                     "exclusiveMaximum"};
-	double lo = -(double)INT_MAX_VALUE, hi = (double)INT_MAX_VALUE;
+	/* in int64_t: bounds past what the output writes are clamped a little
+	 * beyond it first, so that the exclusive ones' +-1 stays exact */
+	const int64_t far = INT_MAX_VALUE + 2;
+	int64_t lo = -INT_MAX_VALUE, hi = INT_MAX_VALUE;
 	for (int i = 0; i < 4; i++) {
 		json_t *v = json_object_get(js, names[i]);
 		if (!v)
 			continue;
 		if (!json_is_number(v))
 			return fail(s, "%s: \"%s\" must be a number", path, names[i]);
-		double x = json_number_value(v);
-		/* the integers at or past the bound */
-		double b = i == 0   ? ceil(x)
-		           : i == 1 ? floor(x) + 1
-		           : i == 2 ? floor(x)
-		                    : ceil(x) - 1;
+		int64_t b; /* the integers at or past the bound */
+		if (json_is_integer(v)) {
+			json_int_t x = json_integer_value(v);
+			b = x > far ? far : x < -far ? -far : (int64_t)x;
+			b += i == 1 ? 1 : i == 3 ? -1 : 0;
+		} else {
+			double x = json_real_value(v);
+			x = x > (double)far ? (double)far : x < -(double)far ? -(double)far : x;
+			b = i == 0   ? (int64_t)ceil(x)
+			    : i == 1 ? (int64_t)floor(x) + 1
+			    : i == 2 ? (int64_t)floor(x)
+			             : (int64_t)ceil(x) - 1;
+		}
 		if (i < 2 && b > lo)
 			lo = b;
 		else if (i >= 2 && b < hi)
@@ -356,7 +366,7 @@ static int compile_integer(srv_schema *s, json_t *js, const char *path)
 		return fail(s, "%s: no integer the output may write meets the bounds", path);
 	int id = new_node(s, K_INTEGER);
 	if (id >= 0)
-		s->nodes[id].lo = (int64_t)lo, s->nodes[id].hi = (int64_t)hi;
+		s->nodes[id].lo = lo, s->nodes[id].hi = hi;
 	return id;
 }
 
@@ -473,6 +483,28 @@ static int compile_inner(srv_schema *s, json_t *js, const char *path, int depth)
 		if (json_object_get(js, unsupported[i]))
 			return fail(s, "%s: \"%s\" is not supported", path, unsupported[i]);
 	json_t *ref = json_object_get(js, "$ref");
+	json_t *all = json_object_get(js, "allOf"), *any = json_object_get(js, "anyOf");
+	if (!any)
+		any = json_object_get(js, "oneOf");
+	json_t *en = json_object_get(js, "enum"), *cn = json_object_get(js, "const");
+	json_t *type = json_object_get(js, "type");
+	/* bounds are kept by the string and integer nodes only: refused, not
+	 * ignored, anywhere else */
+	static const char *const numeric[4] = {"minimum", "maximum", "exclusiveMinimum",
+	                                       "exclusiveMaximum"};
+	for (int i = 0; i < 4; i++)
+		if (json_object_get(js, numeric[i]) &&
+		    (ref || all || any || en || cn || !type || has_type(type, "number")))
+			return fail(s,
+			            "%s: \"%s\" is kept only beside \"type\": \"integer\" (not "
+			            "\"number\"; no $ref, enum, const, anyOf or allOf)",
+			            path, numeric[i]);
+	if ((json_object_get(js, "minLength") || json_object_get(js, "maxLength")) &&
+	    (ref || all || any || en || cn || !type))
+		return fail(s,
+		            "%s: \"minLength\" / \"maxLength\" are kept only beside \"type\": "
+		            "\"string\" (no $ref, enum, const, anyOf or allOf)",
+		            path);
 	if (ref) {
 		json_t *target =
 		    json_is_string(ref) ? resolve_ref(s, json_string_value(ref)) : NULL;
@@ -508,26 +540,6 @@ static int compile_inner(srv_schema *s, json_t *js, const char *path, int depth)
 		return hold;
 	}
 	int id;
-	json_t *all = json_object_get(js, "allOf"), *any = json_object_get(js, "anyOf");
-	if (!any)
-		any = json_object_get(js, "oneOf");
-	json_t *en = json_object_get(js, "enum"), *cn = json_object_get(js, "const");
-	json_t *type = json_object_get(js, "type");
-	static const char *const numeric[4] = {"minimum", "maximum", "exclusiveMinimum",
-	                                       "exclusiveMaximum"};
-	for (int i = 0; i < 4; i++)
-		if (json_object_get(js, numeric[i]) &&
-		    (all || any || en || cn || !type || has_type(type, "number")))
-			return fail(s,
-			            "%s: \"%s\" is kept only beside \"type\": \"integer\" (not "
-			            "\"number\"; no enum, const, anyOf or allOf)",
-			            path, numeric[i]);
-	if ((json_object_get(js, "minLength") || json_object_get(js, "maxLength")) &&
-	    (all || any || en || cn || !type))
-		return fail(s,
-		            "%s: \"minLength\" / \"maxLength\" are kept only beside \"type\": "
-		            "\"string\" (no enum, const, anyOf or allOf)",
-		            path);
 	if (all) {
 		if (!json_is_array(all) || json_array_size(all) != 1)
 			return fail(s, "%s: \"allOf\" of more than one schema is not supported",
@@ -1086,6 +1098,9 @@ static int str_count(srv_schema_state *st, unsigned c)
 		if (c == '"')
 			return st->str_chars >= (uint32_t)n->min_items ? 0 : -1;
 		if (c == '\\') {
+			/* at the limit only a low surrogate's \uXXXX (no character) may come */
+			if (st->str_chars >= (uint32_t)n->max_items && !st->str_high)
+				return -1;
 			st->str_esc = 1;
 			return 0;
 		}
@@ -1098,7 +1113,12 @@ static int str_count(srv_schema_state *st, unsigned c)
 		}
 		st->str_esc = 0, st->str_high = 0;
 	} else { /* hex digit str_esc - 2 of \\uXXXX */
-		st->str_val = (uint16_t)(st->str_val * 16 + (hex_value(c) & 15));
+		unsigned h = hex_value(c) & 15;
+		/* at the limit (after a high surrogate): DC00-DFFF only */
+		if (st->str_chars >= (uint32_t)n->max_items &&
+		    ((st->str_esc == 2 && h != 0xd) || (st->str_esc == 3 && h < 0xc)))
+			return -1;
+		st->str_val = (uint16_t)(st->str_val * 16 + h);
 		if (++st->str_esc < 6)
 			return 0;
 		st->str_esc = 0;
@@ -1210,6 +1230,8 @@ static void schema_walk_skip_plain(void *st, int n)
 {
 	srv_schema_state *s = st;
 	s->str_chars += (uint32_t)n;
+	if (n > 0)
+		s->str_high = 0; /* as feeding them one by one leaves it */
 }
 
 const srv_trie_automaton srv_json_walk = {json_walk_step, json_walk_size, sizeof(mrt_json_state),

@@ -23,6 +23,32 @@ static void puts_(buf *b, const char *s)
 	put(b, s, strlen(s));
 }
 
+/* e, a "%.*e" text [-]d[.ddd]e[+-]XX, made one unit of its last digit
+ * larger in magnitude (9.99e+01 -> 1.00e+02). 1 when done. */
+static int next_up(char *e)
+{
+	char *end = strchr(e, 'e');
+	if (!end)
+		return 0;
+	char *d = end - 1;
+	for (; d >= e && *d != '-'; d--) {
+		if (*d == '.')
+			continue;
+		if (*d != '9') {
+			(*d)++;
+			return 1;
+		}
+		*d = '0';
+	}
+	/* all nines: 1 followed by zeros, one decade up */
+	char *first = e[0] == '-' ? e + 1 : e;
+	*first = '1';
+	char exp[16];
+	snprintf(exp, sizeof(exp), "%+03d", atoi(end + 1) + 1);
+	strcpy(end + 1, exp);
+	return 1;
+}
+
 char *srv_py_float(double x, char *out)
 {
 	char e[40], digits[20];
@@ -33,12 +59,15 @@ char *srv_py_float(double x, char *out)
 		return out;
 	}
 	/* the fewest significant digits that read back as x: the correctly
-	 * rounded p digits are the closest p-digit decimal, so if any p-digit
-	 * text reads back as x, this one does */
+	 * rounded p digits are the closest p-digit decimal, which reads back
+	 * as x if any p-digit text does, but for one case: at a power of two
+	 * the doubles below are closer together than those above, so the
+	 * closest may fall out below while the next p-digit decimal up reads
+	 * back (2^-24 is 5.960464477539063e-08, not ...062e-08) */
 	for (int p = 1; p <= 17; p++) {
 		snprintf(e, sizeof(e), "%.*e", p - 1, x);
-		if (strtod(e, NULL) == x)
-			break;
+		if (strtod(e, NULL) == x || (next_up(e) && strtod(e, NULL) == x))
+			break; /* at p = 17 the first always does */
 	}
 	/* e is [-]d[.ddd]e[+-]XX */
 	const char *s = e[0] == '-' ? e + 1 : e;

@@ -102,8 +102,18 @@ static void test_refused(void)
 	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\",\"minimum\":2.5,"
 	     "\"exclusiveMaximum\":3}}}",
 	     "no integer the output may write meets the bounds"},
-	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\",\"maximum\":\"9\"}}}",
+	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\",\"maximum\":\"9\"}}"
+	     "}",
 	     "\"maximum\" must be a number"},
+	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\","
+	     "\"minimum\":10000000000000000}}}",
+	     "no integer the output may write meets the bounds"},
+	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/$defs/s\",\"maxLength\":2}},"
+	     "\"$defs\":{\"s\":{\"type\":\"string\"}}}",
+	     "kept only beside \"type\": \"string\""},
+	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/$defs/i\",\"minimum\":5}},"
+	     "\"$defs\":{\"i\":{\"type\":\"integer\"}}}",
+	     "kept only beside \"type\": \"integer\""},
 	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"enum\":[\"xy\"],\"maxLength\":1}}}",
 	     "kept only beside \"type\": \"string\""},
 	    {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"minLength\":3,"
@@ -165,6 +175,50 @@ static void test_bounded_mix(void)
 	json_decref(js);
 }
 
+/* A schema's feed verdict on text (1: the text can still grow into a value). */
+static int takes(const char *schema, const char *text)
+{
+	char err[256];
+	json_error_t je;
+	json_t *js = json_loads(schema, 0, &je);
+	srv_schema *s = js ? srv_schema_compile(js, err, sizeof(err)) : NULL;
+	int ok = -1;
+	if (s) {
+		srv_schema_state st;
+		srv_schema_start(&st, s);
+		ok = srv_schema_feed(&st, text, strlen(text)) == 0;
+	}
+	srv_schema_free(s);
+	json_decref(js);
+	return ok;
+}
+
+/* Edges a review found: no escape may start at maxLength (it could never
+ * end) but a low surrogate's after a high one's; integer bounds past 2^53
+ * exact. */
+static void test_bound_edges(void)
+{
+	const char *s1 = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\","
+	                 "\"maxLength\":1}},\"required\":[\"a\"]}";
+	CHECK_EQ_INT(takes(s1, "{\"a\":\"x\\"), 0);
+	CHECK_EQ_INT(takes(s1, "{\"a\":\"\\n\\"), 0);
+	CHECK_EQ_INT(takes(s1, "{\"a\":\"\\ud83d\\ude00\"}"), 1);
+	CHECK_EQ_INT(takes(s1, "{\"a\":\"\\ud83d\\n"), 0);
+	CHECK_EQ_INT(takes(s1, "{\"a\":\"\\ud83d\\ud8"), 0);
+	CHECK_EQ_INT(takes(s1, "{\"a\":\"\\ud83d\\uDC"), 1);
+	const char *s0 = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\","
+	                 "\"maxLength\":0}}}";
+	CHECK_EQ_INT(takes(s0, "{\"a\":\"\\"), 0);
+	CHECK_EQ_INT(takes(s0, "{\"a\":\"\"}"), 1);
+	const char *big = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\","
+	                  "\"exclusiveMinimum\":9007199254740992},\"b\":{\"type\":\"integer\","
+	                  "\"maximum\":-9007199254740993}}}";
+	CHECK_EQ_INT(takes(big, "{\"a\":9007199254740992,"), 0);
+	CHECK_EQ_INT(takes(big, "{\"a\":9007199254740993,"), 1);
+	CHECK_EQ_INT(takes(big, "{\"b\":-9007199254740992}"), 0);
+	CHECK_EQ_INT(takes(big, "{\"b\":-9007199254740993}"), 1);
+}
+
 static void test_points(void)
 {
 	char err[256];
@@ -203,5 +257,6 @@ int main(void)
 	test_refused();
 	test_points();
 	test_bounded_mix();
+	test_bound_edges();
 	TEST_END();
 }

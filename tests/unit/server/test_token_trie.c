@@ -11,7 +11,12 @@
 #include "token_trie.h"
 
 #define N_RANDOM 4000
-#define N_VOCAB (256 + N_RANDOM + 1) /* and one empty piece */
+/* pieces around escapes and surrogates, for the bounded strings */
+static const char *const fixed[] = {"a\\ude00", "a\\ude00\"", "\\ude00", "\\ude00\"",
+                                    "\\ud83d",  "\\u",        "\\",      "\\n",
+                                    "ab\"",     "d",          "ude00",   "aaa"};
+#define N_FIXED ((int)(sizeof(fixed) / sizeof(fixed[0])))
+#define N_VOCAB (256 + N_RANDOM + N_FIXED + 1) /* and one empty piece */
 
 static char pieces[N_VOCAB * 12];
 static uint32_t off[N_VOCAB + 1];
@@ -37,6 +42,11 @@ static void make_vocab(void)
 		int len = 1 + (int)(test_xorshift64(&rng) % 8);
 		for (int k = 0; k < len; k++)
 			pieces[n++] = alpha[test_xorshift64(&rng) % (sizeof(alpha) - 1)];
+	}
+	for (int k = 0; k < N_FIXED; k++, t++) {
+		off[t] = (uint32_t)n;
+		memcpy(pieces + n, fixed[k], strlen(fixed[k]));
+		n += strlen(fixed[k]);
 	}
 	off[t++] = (uint32_t)n; /* the empty piece: never allowed */
 	off[t] = (uint32_t)n;
@@ -91,31 +101,38 @@ int main(void)
 				CHECK(mrt_json_feed(&st, texts[k] + i, 1) == 0);
 		}
 	}
-	/* the second schema bounds the name's length (the walk counts its
-	 * characters byte by byte, no shortcut) */
-	static const char *const schema_texts[] = {
-	    "{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\"}, "
-	    "\"age\": {\"type\": \"integer\"}, \"tags\": {\"type\": \"array\", \"items\": "
-	    "{\"enum\": [\"a\", \"b\", \"ab\"]}}}}",
-	    "{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\", "
-	    "\"minLength\": 2, \"maxLength\": 6}, \"age\": {\"type\": \"integer\"}, \"tags\": "
-	    "{\"type\": \"array\", \"items\": {\"type\": \"string\", \"maxLength\": 1}}}}",
+	/* the second schema bounds the name's length, the third to exactly 3
+	 * characters of which a surrogate pair is one (the walk counts their
+	 * plain bytes, and applies them before a byte that is not plain) */
+	static const char *const schema_texts[][2] = {
+	    {"{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\"}, "
+	     "\"age\": {\"type\": \"integer\"}, \"tags\": {\"type\": \"array\", \"items\": "
+	     "{\"enum\": [\"a\", \"b\", \"ab\"]}}}}",
+	     NULL},
+	    {"{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\", "
+	     "\"minLength\": 2, \"maxLength\": 6}, \"age\": {\"type\": \"integer\"}, \"tags\": "
+	     "{\"type\": \"array\", \"items\": {\"type\": \"string\", \"maxLength\": 1}}}}",
+	     NULL},
+	    {"{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\", "
+	     "\"minLength\": 3, \"maxLength\": 3}}}",
+	     "{\"name\": \"\\ud83d\\ude00ab\"}"},
 	};
 	for (size_t k = 0; k < sizeof(schema_texts) / sizeof(schema_texts[0]); k++) {
 		char err[200];
 		json_error_t je;
-		json_t *js = json_loads(schema_texts[k], 0, &je);
+		json_t *js = json_loads(schema_texts[k][0], 0, &je);
+		const char *text = schema_texts[k][1] ? schema_texts[k][1] : texts[1];
 		srv_schema *s = js ? srv_schema_compile(js, err, sizeof(err)) : NULL;
 		CHECK(s != NULL);
 		if (s) {
 			srv_schema_state st;
 			srv_schema_start(&st, s);
-			for (size_t i = 0; i <= strlen(texts[1]); i++) {
+			for (size_t i = 0; i <= strlen(text); i++) {
 				for (int v = 0; v < 2; v++)
 					bad += compare(trie, &schemas[v], &st, &allowed);
 				states++;
-				if (texts[1][i])
-					CHECK(srv_schema_feed(&st, texts[1] + i, 1) == 0);
+				if (text[i])
+					CHECK(srv_schema_feed(&st, text + i, 1) == 0);
 			}
 		}
 		srv_schema_free(s);
