@@ -1269,20 +1269,24 @@ static int srv__tokenize_body(srv_model *m, json_t *body, json_t *out, srv__perr
 	}
 	json_t *toks = json_array();
 	for (int i = 0; i < n; i++) {
-		json_t *id = json_integer(job.gen.prompt[i]), *bytes = NULL;
+		json_t *id = json_integer(job.gen.prompt[i]);
 		if (pieces) { /* llama.cpp's form: the piece as text, or bytes when not UTF-8 */
-			char buf[256];
-			int len =
-			    mrt_token_to_piece(m->model, job.gen.prompt[i], 1, buf, sizeof(buf));
-			json_t *piece = len >= 0 && (size_t)len <= sizeof(buf)
-			                    ? json_stringn(buf, (size_t)len)
-			                    : NULL;
-			if (!piece)
-				json_decref(srv__piece(m->model, job.gen.prompt[i], &bytes));
+			char small[256], *buf = small;
+			int32_t tok = job.gen.prompt[i];
+			int len = mrt_token_to_piece(m->model, tok, 1, small, sizeof(small));
+			if (len > (int)sizeof(small) && (buf = malloc((size_t)len)) != NULL)
+				len = mrt_token_to_piece(m->model, tok, 1, buf, (size_t)len);
+			json_t *piece = buf && len >= 0 ? json_stringn(buf, (size_t)len) : NULL;
+			if (!piece && buf && len >= 0) {
+				piece = json_array();
+				for (int b = 0; b < len; b++)
+					json_array_append_new(piece,
+					                      json_integer((unsigned char)buf[b]));
+			}
+			if (buf != small)
+				free(buf);
 			id = json_pack("{s:o, s:o}", "id", id, "piece",
-			               piece   ? piece
-			               : bytes ? bytes
-			                       : json_string(""));
+			               piece ? piece : json_string(""));
 		}
 		json_array_append_new(toks, id);
 	}

@@ -635,6 +635,13 @@ t.checkEq(["tiny", "nocache"].map((n) => r.json.models.find((m) => m.name === n)
 	t.checkEq(d2.content, "<s> Hello world", "/detokenize renders BOS, keeping the space after it (llama.cpp)");
 	const pieces = await tok({ model: "chat", prompt: "Hello world", add_special: false, with_pieces: true });
 	t.checkEq(pieces.tokens.map((x) => x.piece).join(""), " Hello world", "with_pieces: the pieces, space prefix included");
+	// byte tokens that are not UTF-8 alone come as their bytes, as llama.cpp gives them
+	const bp = await tok({ model: "tools", prompt: "\u00e9\u20ac", add_special: false, with_pieces: true });
+	const joined = Buffer.concat(bp.tokens.map((x) => Array.isArray(x.piece) ? Buffer.from(x.piece)
+		: Buffer.from(x.piece, "utf8")));
+	// (this vocabulary has no U+2581 piece: the space prefix falls back to its three bytes too)
+	t.check(bp.tokens.some((x) => Array.isArray(x.piece)) && joined.toString("utf8") === "\u2581\u00e9\u20ac",
+		`with_pieces: byte pieces as bytes, together the text: ${JSON.stringify(bp.tokens)}`);
 	for (const [path, body, status, code, what] of [
 		["/detokenize", { model: "chat", tokens: [1, 3072] }, 400, "invalid_request", "a token past the vocabulary"],
 		["/detokenize", { model: "chat", tokens: "1 2" }, 400, "invalid_request", "tokens not an array"],
