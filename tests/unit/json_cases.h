@@ -1,5 +1,6 @@
-/* Reading the JSON output tests' fixtures (tests/fixtures/json, the .txt files):
- * lines "V HEX", the text as hexadecimal bytes. */
+/* Reading hex fixtures: the JSON output tests' (the .txt files of
+ * tests/fixtures/json, lines "V HEX", the text as hexadecimal bytes) and
+ * the hexadecimal texts of the tokenizer test's .detok files. */
 #ifndef MODELD_JSON_CASES_H
 #define MODELD_JSON_CASES_H
 

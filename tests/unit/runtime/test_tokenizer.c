@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json_cases.h"
 #include "mrt_gguf.h"
 #include "mrt_llm.h"
 #include "test.h"
@@ -178,11 +179,9 @@ static int check_detok(const mrt__tokenizer *t, const char *name)
 		for (int special = 0; special < 2; special++) {
 			const char *h = special ? tab2 + 1 : tab1 + 1;
 			size_t hl = strcspn(h, special ? "\n" : "\t"), wl = 0;
-			for (size_t i = 0; h[0] != '-' && i + 1 < hl && wl < sizeof(want); i += 2) {
-				unsigned v;
-				sscanf(h + i, "%2x", &v);
-				want[wl++] = (char)v;
-			}
+			CHECK(hl / 2 <= sizeof(want));
+			if (h[0] != '-' && hl / 2 <= sizeof(want))
+				wl = json_case_unhex(h, hl, (unsigned char *)want);
 			int got = mrt__detokenize(t, ids, n, special, out, sizeof(out));
 			int ok = got == (int)wl && memcmp(out, want, wl) == 0;
 			CHECK(ok);
