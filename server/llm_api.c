@@ -726,7 +726,7 @@ void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 	          : !strcmp(r->endpoint, "/v1/predict")        ? API_PREDICT
 	                                                       : -1;
 	if (!strcmp(r->endpoint, "/tokenize") || !strcmp(r->endpoint, "/detokenize")) {
-		srv__tokens_answer(r, m, body, r->endpoint[1] == 't');
+		srv__tokens_answer(r, m, body, !strcmp(r->endpoint, "/tokenize"));
 		return;
 	}
 	if (api < 0) {
@@ -1324,10 +1324,15 @@ static int srv__detokenize_body(srv_model *m, json_t *body, json_t *out, srv__pe
 		}
 		toks[i] = (int32_t)v;
 	}
-	char *text = NULL;
-	len = mrt_detokenize(m->model, toks, (int)n, 1, NULL, 0);
-	if (len >= 0 && (text = malloc((size_t)len + 1)) != NULL)
-		len = mrt_detokenize(m->model, toks, (int)n, 1, text, (size_t)len);
+	/* a guess that fits almost every text; the exact size when it does not */
+	size_t cap = 16 * n + 64;
+	char *text = malloc(cap);
+	len = text ? mrt_detokenize(m->model, toks, (int)n, 1, text, cap) : -1;
+	if (len >= 0 && (size_t)len > cap) {
+		char *more = realloc(text, (size_t)len);
+		text = more ? more : (free(text), NULL);
+		len = text ? mrt_detokenize(m->model, toks, (int)n, 1, text, (size_t)len) : -1;
+	}
 	free(toks);
 	json_t *j = len >= 0 && text ? srv__json_text(text, (size_t)len) : NULL;
 	free(text);

@@ -256,9 +256,7 @@ char *srv_tojson(const json_t *v, int style)
 	buf b = {0};
 	if (!v)
 		return NULL;
-	put_value(&b, v, style, 0);
-	if (!b.failed && !b.p)
-		put(&b, "", 0);
+	put_value(&b, v, style, 0); /* every value writes something, so b.p is set */
 	if (b.failed) {
 		free(b.p);
 		return NULL;
