@@ -57,6 +57,7 @@ static const srv__cfg_entry srv__model_table[] = {
 	M_INT(max_tokens_default, 1, 1 << 20, "256"),
 	M_STR(chat_template, ""),
 	M_STR(kv_cache_type, "f16"),
+	M_STR(reasoning_format, "auto"),
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "mrt_llm.h"
+#include "reasoning.h"
 #include "srv.h"
 
 typedef struct srv_llm srv_llm;
@@ -86,6 +87,11 @@ struct srv_llm_job {
 	int family;          /* the chat template family (chat API) */
 	srv_llm_tools tools; /* function calling (chat API) */
 	int stream, include_usage, echo;
+	/* reasoning (chat API): think_on when the answer's <think> block is
+	 * returned apart (reasoning_format), think_open when the prompt opened
+	 * it; think follows the arrived text */
+	int think_on, think_open;
+	srv_think think;
 	char id[40];
 	int64_t created;
 	/* arrived text and tokens (loop thread) */
@@ -100,7 +106,8 @@ struct srv_llm_job {
 	/* stream output not yet taken by MHD (loop thread) */
 	char *out;
 	size_t out_len, out_off, out_cap;
-	size_t streamed;   /* bytes of text already framed into out */
+	size_t streamed;   /* bytes of text already framed into out (content) */
+	size_t r_streamed; /* end of the reasoning already framed into out */
 	int toks_streamed; /* tokens whose logprobs are framed into out */
 	size_t lp_off;     /* completions text_offset of the next streamed token */
 	int out_done, out_suspended, role_sent;

@@ -423,6 +423,30 @@ out:
 	return text;
 }
 
+/* Reasoning apart (reasoning.h): the request's "reasoning_format" ("auto"
+ * takes the model's), off for output held to JSON from its first token
+ * (response_format, a forced call), and whether the prompt opened a
+ * <think>. 0 or -1 with e. */
+static int srv__reasoning(srv_llm_job *job, srv_model *m, json_t *body, const char *prompt,
+                          srv__perr *e)
+{
+	json_t *f = json_object_get(body, "reasoning_format");
+	const char *fmt = m->cfg.reasoning_format;
+	if (f && !json_is_null(f)) {
+		const char *v = json_string_value(f);
+		if (!v || (strcmp(v, "auto") != 0 && strcmp(v, "deepseek") != 0 &&
+		           strcmp(v, "none") != 0))
+			PERR(e, "invalid_request",
+			     "\"reasoning_format\" must be \"auto\", \"deepseek\" or \"none\"");
+		if (strcmp(v, "auto") != 0)
+			fmt = v;
+	}
+	job->think_on = strcmp(fmt, "none") != 0 && !job->gen.json;
+	job->think_open = srv_think_prompt_open(prompt);
+	srv_think_init(&job->think, job->think_open);
+	return 0;
+}
+
 /* Function calling: the tools offered, and when a call is required the
  * schema that makes the answer one (it cannot be combined with a
  * response_format). 0 or -1 with e. */
@@ -498,6 +522,10 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 		job->family = srv_llm_chat_family(l);
 		if (srv__tools(job, l, body, e) < 0 || !(owned = srv__chat_prompt(job, l, body, e)))
 			return -1;
+		if (srv__reasoning(job, m, body, owned, e) < 0) {
+			free(owned);
+			return -1;
+		}
 		text = owned;
 		special = 1;
 		if (srv_chat_emits_bos(srv_llm_chat_family(l)))
@@ -653,6 +681,9 @@ static int srv__siblings(srv_llm_job *head)
 		c->n_choices = 1;
 		c->api = head->api;
 		c->family = head->family;
+		c->think_on = head->think_on;
+		c->think_open = head->think_open;
+		c->think = head->think;
 		c->stream = head->stream;
 		memcpy(c->id, head->id, sizeof(c->id));
 		c->created = head->created;
@@ -889,7 +920,19 @@ static char *srv__dump(json_t *j)
 static json_t *srv__choice_json(srv_llm_job *job, srv_model *m)
 {
 	const char *fin = srv_llm_finish_name(job->finish);
-	json_t *text = srv__json_text(job->text ? job->text : "", job->text_len);
+	const char *all = job->text ? job->text : "";
+	size_t c0 = 0, len = job->text_len; /* the content: all[c0, c0 + len) */
+	json_t *reasoning = NULL;
+	if (job->api == API_CHAT && job->think_on) {
+		srv_think th;
+		srv_think_init(&th, job->think_open);
+		srv_think_update(&th, all, job->text_len, 1);
+		if (th.state != SRV_THINK_NONE) {
+			reasoning = srv__json_text(all + th.r0, th.r1 - th.r0);
+			c0 = th.c0, len = th.c1 - th.c0;
+		}
+	}
+	json_t *text = srv__json_text(all + c0, len);
 	json_t *lp = json_null();
 	if (!text)
 		text = json_string("");
@@ -900,26 +943,28 @@ static json_t *srv__choice_json(srv_llm_job *job, srv_model *m)
 		         ? srv__chat_logprobs(job, m->model, 0, job->n_toks)
 		         : srv__completion_logprobs(job, m->model, 0, job->n_toks, &off);
 	}
+	if (job->api != API_CHAT)
+		return json_pack("{s:i, s:o, s:o, s:s}", "index", job->index, "text", text,
+		                 "logprobs", lp, "finish_reason", fin);
 	size_t before = 0;
-	json_t *calls = job->api == API_CHAT && job->finish == SRV_LLM_STOP
-	                    ? srv_llm_tools_parse(srv__tools_of(job), job->family,
-	                                          job->text ? job->text : "", job->text_len, &before)
-	                    : NULL;
+	json_t *calls =
+	    job->finish == SRV_LLM_STOP
+	        ? srv_llm_tools_parse(srv__tools_of(job), job->family, all + c0, len, &before)
+	        : NULL;
 	if (calls) { /* the text before the calls (trimmed) is the content */
-		while (before > 0 && strchr(" \t\n\r", job->text[before - 1]))
+		while (before > 0 && strchr(" \t\n\r", all[c0 + before - 1]))
 			before--;
 		json_decref(text);
-		text = before ? srv__json_text(job->text, before) : json_null();
-		return json_pack("{s:i, s:{s:s, s:o, s:o}, s:o, s:s}", "index", job->index, "message",
-		                 "role", "assistant", "content", text, "tool_calls", calls, "logprobs",
-		                 lp, "finish_reason", "tool_calls");
+		text = before ? srv__json_text(all + c0, before) : json_null();
+		fin = "tool_calls";
 	}
-	if (job->api == API_CHAT)
-		return json_pack("{s:i, s:{s:s, s:o}, s:o, s:s}", "index", job->index, "message",
-		                 "role", "assistant", "content", text, "logprobs", lp, "finish_reason",
-		                 fin);
-	return json_pack("{s:i, s:o, s:o, s:s}", "index", job->index, "text", text, "logprobs", lp,
-	                 "finish_reason", fin);
+	json_t *msg = json_pack("{s:s, s:o}", "role", "assistant", "content", text);
+	if (reasoning)
+		json_object_set_new(msg, "reasoning_content", reasoning);
+	if (calls)
+		json_object_set_new(msg, "tool_calls", calls);
+	return json_pack("{s:i, s:o, s:o, s:s}", "index", job->index, "message", msg, "logprobs",
+	                 lp, "finish_reason", fin);
 }
 
 /* The whole (non-streamed) answer of a finished request. New string. */
@@ -974,10 +1019,11 @@ static void srv__event(srv_llm_job *job, json_t *chunk)
 	free(s);
 }
 
-/* A chunk with one choice (delta for chat, text for completions); takes
- * over piece and lp (NULL: null logprobs). */
-static json_t *srv__chunk(srv_llm_job *job, srv_model *m, json_t *piece, json_t *lp,
-                          const char *fin)
+/* A chunk with one choice (delta for chat: piece as its field, "content"
+ * or "reasoning_content"; text for completions); takes over piece and lp
+ * (NULL: null logprobs). */
+static json_t *srv__chunk(srv_llm_job *job, srv_model *m, const char *field, json_t *piece,
+                          json_t *lp, const char *fin)
 {
 	json_t *choice;
 	json_t *jf = fin ? json_string(fin) : json_null();
@@ -990,7 +1036,7 @@ static json_t *srv__chunk(srv_llm_job *job, srv_model *m, json_t *piece, json_t 
 			job->role_sent = 1;
 		}
 		if (piece)
-			json_object_set_new(delta, "content", piece);
+			json_object_set_new(delta, field, piece);
 		choice = json_pack("{s:i, s:o, s:o, s:o}", "index", job->index, "delta", delta,
 		                   "logprobs", lp, "finish_reason", jf);
 	} else {
@@ -1010,36 +1056,57 @@ static json_t *srv__chunk(srv_llm_job *job, srv_model *m, json_t *piece, json_t 
 static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 {
 	int new_toks = job->gen.logprobs && job->n_toks > job->toks_streamed;
-	/* with tools, text that may be a call waits for the end */
-	size_t upto = job->text_len, before = 0;
+	const char *all = job->text ? job->text : "";
+	/* the content known so far: all[base, end); the reasoning to send */
+	size_t base = 0, end = job->text_len, r_from = 0, r_to = 0;
 	json_t *calls = NULL;
 	const srv_llm_tools *tools = srv__tools_of(job);
 	if (job->fin_sent)
 		return;
+	if (job->api == API_CHAT && job->think_on) {
+		srv_think *th = &job->think;
+		srv_think_update(th, all, job->text_len, job->finish != SRV_LLM_RUNNING);
+		if (th->state != SRV_THINK_NONE) {
+			base = th->c0, end = th->c1;
+			r_from = job->r_streamed > th->r0 ? job->r_streamed : th->r0;
+			r_to = th->r1;
+		}
+	}
+	/* with tools, text that may be a call waits for the end */
+	size_t upto = end, before = 0;
 	if (tools->mode && job->finish == SRV_LLM_STOP &&
-	    (calls = srv_llm_tools_parse(tools, job->family, job->text ? job->text : "",
-	                                 job->text_len, &before)))
-		upto = before;
+	    (calls = srv_llm_tools_parse(tools, job->family, all + base, end - base, &before)))
+		upto = base + before;
 	else if (tools->mode && !job->finish)
-		upto = srv_llm_tools_streamable(tools, job->family, job->text ? job->text : "",
-		                                job->text_len);
+		upto = base + srv_llm_tools_streamable(tools, job->family, all + base, end - base);
+	if (job->streamed < base)
+		job->streamed = base;
 	if (upto < job->streamed)
 		upto = job->streamed;
 	if (job->api == API_CHAT && !job->role_sent)
-		srv__event(job, srv__chunk(job, m, json_string(""), NULL, NULL));
-	if (upto > job->streamed || new_toks) {
-		json_t *piece = srv__json_text(job->text + job->streamed, upto - job->streamed);
-		json_t *lp = NULL;
-		if (new_toks)
-			lp =
-			    job->api == API_CHAT
-			        ? srv__chat_logprobs(job, m->model, job->toks_streamed, job->n_toks)
-			        : srv__completion_logprobs(job, m->model, job->toks_streamed,
-			                                   job->n_toks, &job->lp_off);
-		job->streamed = upto;
+		srv__event(job, srv__chunk(job, m, "content", json_string(""), NULL, NULL));
+	/* the logprobs of the tokens that arrived ride on the first chunk */
+	json_t *lp = NULL;
+	if (new_toks) {
+		lp = job->api == API_CHAT
+		         ? srv__chat_logprobs(job, m->model, job->toks_streamed, job->n_toks)
+		         : srv__completion_logprobs(job, m->model, job->toks_streamed, job->n_toks,
+		                                    &job->lp_off);
 		job->toks_streamed = job->n_toks;
+	}
+	if (r_to > r_from) {
+		json_t *piece = srv__json_text(all + r_from, r_to - r_from);
+		job->r_streamed = r_to;
+		if (piece) {
+			srv__event(job, srv__chunk(job, m, "reasoning_content", piece, lp, NULL));
+			lp = NULL;
+		}
+	}
+	if (upto > job->streamed || lp) {
+		json_t *piece = srv__json_text(all + job->streamed, upto - job->streamed);
+		job->streamed = upto;
 		if (piece)
-			srv__event(job, srv__chunk(job, m, piece, lp, NULL));
+			srv__event(job, srv__chunk(job, m, "content", piece, lp, NULL));
 		else
 			json_decref(lp);
 	}
@@ -1049,13 +1116,13 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 		size_t i;
 		json_t *c;
 		json_array_foreach(calls, i, c) json_object_set_new(c, "index", json_integer((json_int_t)i));
-		json_t *chunk = srv__chunk(job, m, NULL, NULL, NULL);
+		json_t *chunk = srv__chunk(job, m, "content", NULL, NULL, NULL);
 		json_object_set(json_object_get(json_array_get(json_object_get(chunk, "choices"), 0),
 		                                "delta"),
 		                "tool_calls", calls);
 		srv__event(job, chunk);
 		json_decref(calls);
-		srv__event(job, srv__chunk(job, m, NULL, NULL, "tool_calls"));
+		srv__event(job, srv__chunk(job, m, "content", NULL, NULL, "tool_calls"));
 		goto end;
 	}
 	if (job->finish == SRV_LLM_CANCEL || job->finish == SRV_LLM_ERROR) {
@@ -1068,7 +1135,8 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 		                     "message",
 		                     failed ? "generation failed" : "the request was cancelled"));
 	} else {
-		srv__event(job, srv__chunk(job, m, NULL, NULL, srv_llm_finish_name(job->finish)));
+		srv__event(job, srv__chunk(job, m, "content", NULL, NULL,
+		                           srv_llm_finish_name(job->finish)));
 	}
 end:
 	job->fin_sent = 1;
@@ -1205,16 +1273,18 @@ json_t *srv_llm_model_json(srv_model *m)
 {
 	srv_llm *l = m->llm;
 	const mrt_llm_info *in = srv_llm_info(l);
-	return json_pack("{s:s, s:s, s:i, s:I, s:s, s:i, s:i, s:i, s:s, s:I, s:i, s:I, s:I, s:s, s:b}",
-	                 "name", m->cfg.name, "kind", "llm", "version", (int)m->version,
-	                 "file_size", (json_int_t)mrt_model_file_size(m->model), "tensor_types",
-	                 mrt_model_tensor_types(m->model), "context_length", srv_llm_n_ctx(l),
-	                 "parallel", srv_llm_parallel(l), "n_vocab", in->n_vocab, "chat_template",
-	                 srv_chat_family_name(srv_llm_chat_family(l)), "n_params",
-	                 (json_int_t)in->n_params, "prompt_chunk", (int)m->cfg.prompt_chunk,
-	                 "max_queue", (json_int_t)m->cfg.max_queue, "max_tokens_default",
-	                 (json_int_t)m->cfg.max_tokens_default, "kv_cache_type",
-	                 m->cfg.kv_cache_type, "prompt_cache", m->cfg.prompt_cache != 0);
+	return json_pack(
+	    "{s:s, s:s, s:i, s:I, s:s, s:i, s:i, s:i, s:s, s:I, s:i, s:I, s:I, s:s, s:b, "
+	    "s:s}",
+	    "name", m->cfg.name, "kind", "llm", "version", (int)m->version, "file_size",
+	    (json_int_t)mrt_model_file_size(m->model), "tensor_types",
+	    mrt_model_tensor_types(m->model), "context_length", srv_llm_n_ctx(l), "parallel",
+	    srv_llm_parallel(l), "n_vocab", in->n_vocab, "chat_template",
+	    srv_chat_family_name(srv_llm_chat_family(l)), "n_params", (json_int_t)in->n_params,
+	    "prompt_chunk", (int)m->cfg.prompt_chunk, "max_queue", (json_int_t)m->cfg.max_queue,
+	    "max_tokens_default", (json_int_t)m->cfg.max_tokens_default, "kv_cache_type",
+	    m->cfg.kv_cache_type, "prompt_cache", m->cfg.prompt_cache != 0, "reasoning_format",
+	    m->cfg.reasoning_format);
 }
 
 /* ---- /tokenize and /detokenize ----

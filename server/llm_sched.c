@@ -163,6 +163,13 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 		snprintf(err, errlen, "chat_template '%s': unknown family", m->cfg.chat_template);
 		goto fail;
 	}
+	if (strcmp(m->cfg.reasoning_format, "auto") != 0 &&
+	    strcmp(m->cfg.reasoning_format, "deepseek") != 0 &&
+	    strcmp(m->cfg.reasoning_format, "none") != 0) {
+		snprintf(err, errlen, "reasoning_format '%s': auto, deepseek or none",
+		         m->cfg.reasoning_format);
+		goto fail;
+	}
 	l->n_batch = l->n_seq + l->chunk;
 	mrt_llm_params p = mrt_llm_default_params();
 	if (strcmp(m->cfg.kv_cache_type, "f16") == 0) {

@@ -28,6 +28,7 @@ typedef struct srv_model_cfg {
 	int64_t max_tokens_default; /* max_tokens when a request gives none */
 	char chat_template[32];     /* family name overriding the file's, "" = detect */
 	char kv_cache_type[8];      /* "f16", "f32" or "q8_0" */
+	char reasoning_format[16];  /* "auto" or "deepseek": <think> apart; "none" */
 } srv_model_cfg;
 
 typedef struct srv_config {

@@ -76,3 +76,8 @@ tests_unit_server_test_token_trie_SOURCES = tests/unit/server/test_token_trie.c 
 	server/token_trie.c server/json_schema.c server/tojson.c
 tests_unit_server_test_token_trie_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_server_test_token_trie_LDADD = $(RUNTIME_LIBS) $(JANSSON_LIBS)
+
+check_PROGRAMS += tests/unit/server/test_reasoning
+TESTS += tests/unit/server/test_reasoning
+tests_unit_server_test_reasoning_SOURCES = tests/unit/server/test_reasoning.c \
+	server/reasoning.c server/reasoning.h

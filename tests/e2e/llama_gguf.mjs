@@ -57,9 +57,11 @@ function rng(seed) {
 }
 
 // Write the model; h: {n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab,
-// n_ctx, seed, bytes, chat_template}. With bytes, tokens 3-258 are the
+// n_ctx, seed, bytes, chat_template, extra}. With bytes, tokens 3-258 are the
 // byte-fallback tokens <0x00>-<0xFF>, so any text can be written (n_vocab >
-// 258). Returns path.
+// 258). extra: texts of user-defined tokens (read whole from text, as
+// <think> in DeepSeek-R1's vocabulary) from id 259 (with bytes) or 3 on.
+// Returns path.
 export function writeRandomLlama(path, h) {
 	const E = h.n_embd, F = h.n_ff, V = h.n_vocab, KV = (E / h.n_head) * h.n_head_kv;
 	const rnd = rng(h.seed ?? 1);
@@ -83,8 +85,11 @@ export function writeRandomLlama(path, h) {
 	t.push(["output_norm.weight", [E], norm(E)], ["output.weight", [E, V], out]);
 	const toks = ["<unk>", "<s>", "</s>"];
 	const byteTok = (i) => h.bytes && i >= 3 && i < 259;
+	const extra = h.extra ?? [], first = h.bytes ? 259 : 3;
+	const extraTok = (i) => i >= first && i < first + extra.length;
 	for (let i = 3; i < V; i++)
-		toks.push(byteTok(i) ? `<0x${(i - 3).toString(16).toUpperCase().padStart(2, "0")}>` : `tok${i}`);
+		toks.push(byteTok(i) ? `<0x${(i - 3).toString(16).toUpperCase().padStart(2, "0")}>`
+			: extraTok(i) ? extra[i - first] : `tok${i}`);
 	const kvs = [
 		["general.architecture", "llama"], ["general.name", "random llama"],
 		["llama.context_length", h.n_ctx], ["llama.embedding_length", E],
@@ -94,7 +99,7 @@ export function writeRandomLlama(path, h) {
 		["llama.attention.layer_norm_rms_epsilon", 1e-5], ["general.file_type", 0],
 		["tokenizer.ggml.model", "llama"], ["tokenizer.ggml.tokens", toks],
 		["tokenizer.ggml.scores", { f32: toks.map((_, i) => -i - 0.5) }],
-		["tokenizer.ggml.token_type", { i32: toks.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : byteTok(i) ? 6 : 1)) }],
+		["tokenizer.ggml.token_type", { i32: toks.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : byteTok(i) ? 6 : extraTok(i) ? 4 : 1)) }],
 		["tokenizer.ggml.bos_token_id", 1], ["tokenizer.ggml.eos_token_id", 2],
 	];
 	if (h.chat_template)

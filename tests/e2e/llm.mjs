@@ -6,7 +6,8 @@
 // usage, the prompt cache (answers equal to reading afresh), logit_bias, text
 // parts and the developer role, refused schema keywords, JSON output
 // (response_format json_object and json_schema), function calling (tools,
-// tool_choice, past calls and results), the OpenAI model list, disconnected clients (streamed or not, running
+// tool_choice, past calls and results), reasoning apart (reasoning_content), the OpenAI model list,
+// disconnected clients (streamed or not, running
 // or queued) freeing their slot, a full queue (503), a prompt longer than the
 // context (400), metrics and the request log's token fields; then SIGTERM
 // during two long streams: both end cleanly and modeld exits 0.
@@ -55,6 +56,13 @@ const tools3Gguf = writeRandomLlama(path.join(dir, "tools3.gguf"), { ...bytesMod
 	chat_template: "<|start_header_id|> Environment: ipython Cutting Knowledge Date" });
 const toolsMGguf = writeRandomLlama(path.join(dir, "toolsm.gguf"), { ...bytesModel,
 	chat_template: "[INST][/INST] [AVAILABLE_TOOLS] [TOOL_CALLS]" });
+// the same with <think> and </think> as whole tokens (ids 259 and 260, as
+// DeepSeek-R1's vocabulary has them): DeepSeek-R1's template, whose prompt
+// opens the block, and ChatML, where an answer may open it
+const thinkModel = { ...bytesModel, seed: 7, extra: ["<think>", "</think>"] };
+const thinkGguf = writeRandomLlama(path.join(dir, "think.gguf"), { ...thinkModel,
+	chat_template: "<\uff5cUser\uff5c> <\uff5cAssistant\uff5c>" });
+const thinkCGguf = writeRandomLlama(path.join(dir, "thinkc.gguf"), thinkModel);
 const srv = await t.start(dir, {}, {
 	tiny: { path: gguf, parallel: 4, max_queue: 16, ctx_size: 256, prompt_chunk: 8 },
 	one: { path: gguf, parallel: 1, max_queue: 1, ctx_size: 256, kv_cache_type: "f32" },
@@ -70,6 +78,9 @@ const srv = await t.start(dir, {}, {
 	tools3: { path: tools3Gguf, parallel: 1, ctx_size: 4096 },
 	toolsgemma: { path: toolsGguf, parallel: 1, ctx_size: 4096, chat_template: "gemma" },
 	toolsm: { path: toolsMGguf, parallel: 1, ctx_size: 4096 },
+	think: { path: thinkGguf, parallel: 2, ctx_size: 512 },
+	thinkc: { path: thinkCGguf, parallel: 1, ctx_size: 512 },
+	thinkn: { path: thinkGguf, parallel: 1, ctx_size: 512, reasoning_format: "none" },
 });
 const client = new OpenAI({ baseURL: srv.base + "/v1", apiKey: "none", maxRetries: 0 });
 
@@ -587,6 +598,66 @@ for (const [q, what, code] of [
 	t.checkEq([e && e.status, e && e.code], [400, code], `${what} refused`);
 }
 
+// Reasoning apart: <think> ... </think> as "reasoning_content" (llama.cpp,
+// vLLM). Sampling among 'a', ' ', <think> and </think> (logit_bias), seeded:
+// each answer read raw (reasoning_format "none") must come back split by
+// the rules of server/reasoning.h, whole and streamed.
+{
+	const wsRe = /^[ \t\n\r]+|[ \t\n\r]+$/g;
+	const split = (raw, open) => {
+		let s = raw;
+		if (!open) {
+			s = raw.replace(/^[ \t\n\r]+/, "");
+			if (!s.startsWith("<think>")) return { content: raw };
+			s = s.slice("<think>".length);
+		}
+		const at = s.indexOf("</think>");
+		return { reasoning: (at < 0 ? s : s.slice(0, at)).replace(wsRe, ""),
+			content: at < 0 ? "" : s.slice(at + "</think>".length).replace(/^[ \t\n\r]+/, "") };
+	};
+	const bias = { 100: 100, 35: 100, 259: 100, 260: 100 };
+	const both = { think: 0, thinkc: 0 };
+	for (const [model, open] of [["think", true], ["thinkc", false]])
+		for (let seed = 1; seed <= 8; seed++) {
+			const q = { model, seed, temperature: 1, max_tokens: 24, logit_bias: bias,
+				messages: [{ role: "user", content: "Hi" }] };
+			const raw = (await client.chat.completions.create({ ...q, reasoning_format: "none" })).choices[0].message;
+			const want = split(raw.content, open);
+			const got = (await client.chat.completions.create(q)).choices[0].message;
+			t.checkEq([got.reasoning_content, got.content], [want.reasoning, want.content],
+				`${model} seed ${seed}: ${JSON.stringify(raw.content)} split`);
+			let r = "", c = "";
+			for await (const ch of await client.chat.completions.create({ ...q, stream: true }))
+				for (const ck of ch.choices) {
+					r += ck.delta.reasoning_content ?? "";
+					c += ck.delta.content ?? "";
+				}
+			t.checkEq([r, c], [want.reasoning ?? "", want.content], `${model} seed ${seed}: streamed split`);
+			if (want.reasoning && want.content)
+				both[model]++;
+		}
+	t.check(both.think >= 2 && both.thinkc >= 1, `answers with reasoning and content: ${JSON.stringify(both)}`);
+	// the model's setting, the request's choice, output held to JSON
+	const q = { seed: 3, temperature: 1, max_tokens: 16, logit_bias: bias, messages: [{ role: "user", content: "Hi" }] };
+	const off = (await client.chat.completions.create({ ...q, model: "thinkn" })).choices[0].message;
+	const raw = (await client.chat.completions.create({ ...q, model: "think", reasoning_format: "none" })).choices[0].message;
+	t.checkEq([off.reasoning_content, off.content], [undefined, raw.content], "reasoning_format = none in the config: raw");
+	const on = (await client.chat.completions.create({ ...q, model: "thinkn", reasoning_format: "deepseek" })).choices[0].message;
+	t.checkEq([on.reasoning_content, on.content], [split(raw.content, true).reasoning, split(raw.content, true).content],
+		"reasoning_format deepseek in the request");
+	// (the prompt opened a <think>: split, all of it would be reasoning)
+	const jq = { model: "think", max_tokens: 8, temperature: 0, messages: [{ role: "user", content: "Hi" }],
+		response_format: { type: "json_object" } };
+	const js = (await client.chat.completions.create(jq)).choices[0].message;
+	const jsRaw = (await client.chat.completions.create({ ...jq, reasoning_format: "none" })).choices[0].message;
+	t.checkEq([js.reasoning_content, js.content], [undefined, jsRaw.content], "JSON output is not split");
+	const bad = await apiErr(client.chat.completions.create({ ...q, model: "think", reasoning_format: "r1" }));
+	t.checkEq([bad && bad.status, bad && bad.code], [400, "invalid_request"], "an unknown reasoning_format refused");
+	const ml = (await t.http(srv, "GET", "/v1/models")).json.models;
+	t.checkEq(["think", "thinkn"].map((n) => ml.find((x) => x.name === n).reasoning_format), ["auto", "none"],
+		"reasoning_format in the model list");
+}
+
 // the completions API and a vocabulary of printable bytes and tokNNN pieces
 const jt = await client.completions.create({ model: "tiny", prompt: refPrompt, max_tokens: 60,
 	temperature: 0, response_format: { type: "json_object" } });
@@ -665,7 +736,8 @@ t.checkEq(listed.map((m) => [m.id, m.object, m.owned_by, m.kind]),
 		["nocache", "model", "modeld", "llm"], ["long2", "model", "modeld", "llm"],
 		["long2nc", "model", "modeld", "llm"], ["tools", "model", "modeld", "llm"],
 		["tools3", "model", "modeld", "llm"], ["toolsgemma", "model", "modeld", "llm"],
-		["toolsm", "model", "modeld", "llm"]], "models.list()");
+		["toolsm", "model", "modeld", "llm"], ["think", "model", "modeld", "llm"],
+		["thinkc", "model", "modeld", "llm"], ["thinkn", "model", "modeld", "llm"]], "models.list()");
 t.check(listed.every((m) => Number.isInteger(m.created) && Math.abs(m.created - Date.now() / 1000) < 3600),
 	`created: ${listed.map((m) => m.created)}`);
 const got = await client.models.retrieve("tiny");
