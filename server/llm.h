@@ -25,7 +25,7 @@ typedef struct srv_llm_job srv_llm_job;
 /* What a request asks of the scheduler (filled on the loop, then read-only). */
 typedef struct srv_llm_gen {
 	mrt_sampler_params sp;
-	int max_tokens;
+	int max_tokens; /* 0: none (echo: the prompt's logprobs only) */
 	int n_stop;
 	char *stop[SRV_LLM_MAX_STOP]; /* owned */
 	int logprobs;                 /* keep per-token log-probabilities */
@@ -34,6 +34,7 @@ typedef struct srv_llm_gen {
 	int n_prompt;
 	int32_t *bias_ids; /* logit_bias (owned; sp.bias_ids and sp.bias point here) */
 	float *bias;
+	int prompt_lp; /* echo with logprobs: the prompt tokens' log-probabilities too */
 	int json; /* response_format json_object or json_schema: the output is kept JSON */
 	struct srv_schema *schema; /* json_schema (owned): the JSON follows it */
 } srv_llm_gen;
@@ -99,6 +100,12 @@ struct srv_llm_job {
 	size_t text_len, text_cap;
 	srv_llm_tok *toks;
 	int n_toks, toks_cap;
+	/* echo (completions): the prompt's text, and with logprobs its tokens'
+	 * (n_prompt, the first without), written by the scheduler while it
+	 * reads the prompt and read once prompt_done is taken (as p_*) */
+	char *echo_text; /* owned by the head; a sibling borrows it */
+	srv_llm_tok *ptoks;
+	int prompt_done, echo_sent;
 	int finish;       /* enum srv_llm_finish once done */
 	int n_completion; /* tokens generated */
 	int n_cached;     /* prompt tokens the slot already held (prompt_cache) */
@@ -120,7 +127,7 @@ struct srv_llm_job {
 	size_t p_len, p_cap;
 	srv_llm_tok *p_toks;
 	int p_n, p_cap_toks;
-	int p_finish, p_completion, p_cached;
+	int p_finish, p_completion, p_cached, p_prompt_done;
 	double p_ttft_ms;
 	int p_dirty;
 	srv_llm_job *p_next_dirty;

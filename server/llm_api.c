@@ -14,6 +14,7 @@
 #include "chat_template.h"
 #include "json_schema.h"
 #include "llm.h"
+#include "strbuf.h"
 
 enum srv_llm_api { API_COMPLETION = 0, API_CHAT, API_PREDICT };
 
@@ -257,7 +258,7 @@ static int srv__gen_params(srv_llm_job *job, srv_model *m, json_t *body, srv__pe
 	    srv__num(body, "repeat_penalty", 0, 10, &rp, e) ||
 	    srv__num(body, "seed", -9.2e18, 9.2e18, &seed, e) ||
 	    srv__int(body, "n", 1, 128, &n, e) ||
-	    srv__int(body, "max_tokens", 1, 1 << 30, &g->max_tokens, e) ||
+	    srv__int(body, "max_tokens", 0, 1 << 30, &g->max_tokens, e) ||
 	    srv__int(body, "max_completion_tokens", 1, 1 << 30, &g->max_tokens, e) ||
 	    srv__bool(body, "stream", &job->stream, e) || srv__bool(body, "echo", &job->echo, e) ||
 	    srv__stops(body, g, e))
@@ -265,8 +266,11 @@ static int srv__gen_params(srv_llm_job *job, srv_model *m, json_t *body, srv__pe
 	if (n > 1 && job->api == API_PREDICT)
 		PERR(e, "invalid_request", "\"n\" must be 1 for /v1/predict");
 	job->n_choices = n;
-	if (job->echo)
-		PERR(e, "invalid_request", "\"echo\": true is not supported");
+	if (job->echo && job->api != API_COMPLETION)
+		PERR(e, "invalid_request", "\"echo\" is for /v1/completions");
+	if (g->max_tokens == 0 && !job->echo)
+		PERR(e, "invalid_request",
+		     "\"max_tokens\" must be at least 1 (0 only with \"echo\": the prompt alone)");
 	sp->temperature = (float)t;
 	sp->top_p = (float)top_p;
 	sp->min_p = (float)min_p;
@@ -511,7 +515,7 @@ static int srv__tokenize_text(const mrt_model *model, const char *text, int add_
 }
 
 /* Tokenize the request's prompt into job->gen. 0 or -1 with e. */
-static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *e)
+static int srv__prompt_read(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *e)
 {
 	srv_llm *l = m->llm;
 	const mrt_llm_info *info = srv_llm_info(l);
@@ -551,6 +555,10 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 			     "\"prompt\" must be a string, an array of one string or an array of "
 			     "token ids (one prompt per request)");
 		text = json_string_value(p);
+		if (job->echo && !(job->echo_text = strdup(text))) {
+			srv__seterr(e, 500, "internal", "out of memory");
+			return -1;
+		}
 	}
 	int n = srv__tokenize_text(m->model, text, add_bos, special, &job->gen.prompt);
 	free(owned);
@@ -568,6 +576,41 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 	return 0;
 }
 
+/* The prompt; with echo (completions) its text (a prompt of token ids: their
+ * pieces) and, with logprobs, room for its tokens' logprobs. 0 or -1 with e. */
+static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *e)
+{
+	if (srv__prompt_read(job, m, body, e) < 0)
+		return -1;
+	if (!job->echo)
+		return 0;
+	srv_llm_gen *g = &job->gen;
+	g->prompt_lp = g->logprobs;
+	if (!job->echo_text) {
+		srv_strbuf b = {0};
+		char piece[256];
+		for (int i = 0; i < g->n_prompt; i++) { /* as srv__piece writes them */
+			int k = mrt_token_to_piece(m->model, g->prompt[i], 0, piece, sizeof(piece));
+			size_t len = k < 0                       ? 0
+			             : (size_t)k > sizeof(piece) ? sizeof(piece)
+			                                         : (size_t)k;
+			srv_strbuf_put(&b, piece, len);
+		}
+		if (b.failed || !(job->echo_text = b.p ? b.p : strdup(""))) {
+			free(b.p);
+			srv__seterr(e, 500, "internal", "out of memory");
+			return -1;
+		}
+	}
+	if (g->prompt_lp && !(job->ptoks = calloc((size_t)g->n_prompt, sizeof(srv_llm_tok)))) {
+		srv__seterr(e, 500, "internal", "out of memory");
+		return -1;
+	}
+	for (int i = 0; job->ptoks && i < g->n_prompt; i++)
+		job->ptoks[i].id = g->prompt[i]; /* the scheduler adds the logprobs */
+	return 0;
+}
+
 static void srv__job_free(srv_llm_job *job)
 {
 	srv_llm_job *head = job->head;
@@ -576,8 +619,11 @@ static void srv__job_free(srv_llm_job *job)
 	free(job->gen.prompt);
 	free(job->gen.bias_ids);
 	free(job->gen.bias);
-	if (!head) /* a sibling borrows them */
+	if (!head) { /* a sibling borrows them */
 		srv_schema_free(job->gen.schema);
+		free(job->echo_text);
+	}
+	free(job->ptoks);
 	srv_llm_tools_free(&job->tools);
 	free(job->sibs); /* their references were dropped when the request ended */
 	free(job->text);
@@ -685,6 +731,14 @@ static int srv__siblings(srv_llm_job *head)
 		c->think_open = head->think_open;
 		c->think = head->think;
 		c->stream = head->stream;
+		c->echo = head->echo;
+		c->echo_text = head->echo_text;
+		if (head->ptoks) {
+			if (!(c->ptoks = calloc((size_t)head->gen.n_prompt, sizeof(srv_llm_tok))))
+				return -1;
+			memcpy(c->ptoks, head->ptoks,
+			       sizeof(srv_llm_tok) * (size_t)head->gen.n_prompt);
+		}
 		memcpy(c->id, head->id, sizeof(c->id));
 		c->created = head->created;
 		srv_llm_gen *g = &c->gen;
@@ -869,20 +923,29 @@ static json_t *srv__chat_logprobs(srv_llm_job *job, const mrt_model *model, int 
 	return json_pack("{s:o}", "content", content);
 }
 
-/* Legacy completions logprobs of tokens [from, to): tokens, token_logprobs,
- * top_logprobs, text_offset (counted from *off, which is advanced). */
-static json_t *srv__completion_logprobs(srv_llm_job *job, const mrt_model *model, int from, int to,
-                                        size_t *off_io)
+/* Legacy completions logprobs: toks[from, to) appended to lp's tokens,
+ * token_logprobs, top_logprobs and text_offset (counted from *off_io, which
+ * is advanced). toks[i] for i < nulls have no logprob (a prompt's first
+ * token, or a prompt not read to its end): null, as OpenAI's echo gives
+ * the first. Returns lp. */
+static json_t *srv__lp_append(json_t *lp, const mrt_model *model, const srv_llm_tok *toks, int from,
+                              int to, int nulls, size_t *off_io)
 {
-	json_t *toks = json_array(), *lps = json_array(), *tops = json_array(),
-	       *offs = json_array();
+	json_t *ta = json_object_get(lp, "tokens"), *lps = json_object_get(lp, "token_logprobs"),
+	       *tops = json_object_get(lp, "top_logprobs"),
+	       *offs = json_object_get(lp, "text_offset");
 	size_t off = *off_io;
 	for (int i = from; i < to; i++) {
-		const srv_llm_tok *t = &job->toks[i];
+		const srv_llm_tok *t = &toks[i];
 		json_t *ts = srv__piece(model, t->id, NULL);
 		json_array_append_new(offs, json_integer((json_int_t)off));
 		off += json_string_length(ts);
-		json_array_append_new(toks, ts);
+		json_array_append_new(ta, ts);
+		if (i < nulls) {
+			json_array_append_new(lps, json_null());
+			json_array_append_new(tops, json_null());
+			continue;
+		}
 		json_array_append_new(lps, json_real(t->logprob));
 		json_t *top = json_object();
 		for (int k = 0; k < t->n_top; k++) {
@@ -893,8 +956,30 @@ static json_t *srv__completion_logprobs(srv_llm_job *job, const mrt_model *model
 		json_array_append_new(tops, top);
 	}
 	*off_io = off;
-	return json_pack("{s:o, s:o, s:o, s:o}", "tokens", toks, "token_logprobs", lps,
-	                 "top_logprobs", tops, "text_offset", offs);
+	return lp;
+}
+
+static json_t *srv__lp_new(void)
+{
+	return json_pack("{s:[], s:[], s:[], s:[]}", "tokens", "token_logprobs", "top_logprobs",
+	                 "text_offset");
+}
+
+/* Legacy completions logprobs of the generated tokens [from, to). */
+static json_t *srv__completion_logprobs(srv_llm_job *job, const mrt_model *model, int from, int to,
+                                        size_t *off_io)
+{
+	return srv__lp_append(srv__lp_new(), model, job->toks, from, to, 0, off_io);
+}
+
+/* The prompt's logprobs (echo): its first token's null, and all of them
+ * when the request was cut (drain) before the prompt was read. */
+static json_t *srv__prompt_logprobs(srv_llm_job *job, const mrt_model *model)
+{
+	size_t off = 0;
+	int n = job->gen.n_prompt;
+	return srv__lp_append(srv__lp_new(), model, job->ptoks, 0, n, job->prompt_done ? 1 : n,
+	                      &off);
 }
 
 /* Usage of a request: its prompt once, the tokens of every choice. */
@@ -936,12 +1021,28 @@ static json_t *srv__choice_json(srv_llm_job *job, srv_model *m)
 	json_t *lp = json_null();
 	if (!text)
 		text = json_string("");
+	if (job->echo) { /* the prompt's text first, and its tokens' logprobs */
+		size_t a = strlen(job->echo_text);
+		char *buf = malloc(a + len + 1);
+		json_t *t = NULL;
+		if (buf) {
+			memcpy(buf, job->echo_text, a);
+			memcpy(buf + a, all + c0, len);
+			t = srv__json_text(buf, a + len);
+			free(buf);
+		}
+		if (t)
+			json_decref(text), text = t;
+	}
 	if (job->gen.logprobs) {
-		size_t off = 0;
+		size_t off = job->echo ? strlen(job->echo_text) : 0;
 		json_decref(lp);
-		lp = job->api == API_CHAT
-		         ? srv__chat_logprobs(job, m->model, 0, job->n_toks)
-		         : srv__completion_logprobs(job, m->model, 0, job->n_toks, &off);
+		if (job->api == API_CHAT)
+			lp = srv__chat_logprobs(job, m->model, 0, job->n_toks);
+		else
+			lp = srv__lp_append(job->echo ? srv__prompt_logprobs(job, m->model)
+			                              : srv__lp_new(),
+			                    m->model, job->toks, 0, job->n_toks, 0, &off);
 	}
 	if (job->api != API_CHAT)
 		return json_pack("{s:i, s:o, s:o, s:s}", "index", job->index, "text", text,
@@ -1085,6 +1186,22 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 		upto = job->streamed;
 	if (job->api == API_CHAT && !job->role_sent)
 		srv__event(job, srv__chunk(job, m, "content", json_string(""), NULL, NULL));
+	if (job->echo && !job->echo_sent) { /* the prompt first, with its logprobs */
+		if (job->finish == SRV_LLM_CANCEL || job->finish == SRV_LLM_ERROR) {
+			job->echo_sent = 1; /* the stream ends in an error event */
+		} else if (!job->gen.prompt_lp || job->prompt_done || job->finish) {
+			json_t *lp =
+			    job->gen.prompt_lp ? srv__prompt_logprobs(job, m->model) : NULL;
+			srv__event(
+			    job, srv__chunk(job, m, "content",
+			                    srv__json_text(job->echo_text, strlen(job->echo_text)),
+			                    lp, NULL));
+			job->echo_sent = 1;
+			job->lp_off = strlen(job->echo_text);
+		} else {
+			return; /* until the prompt is read */
+		}
+	}
 	/* the logprobs of the tokens that arrived ride on the first chunk */
 	json_t *lp = NULL;
 	if (new_toks) {

@@ -71,6 +71,7 @@ struct srv_llm {
 	/* scheduler thread only */
 	srv__slot *slots;
 	int32_t *b_tok, *b_seq, *b_slot;
+	int32_t *b_pos; /* a prompt row's position in its prompt; -1 for a decode row */
 	int8_t *b_want;
 	int n_batch;
 	uint64_t win_start, win_tokens;
@@ -193,8 +194,9 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 	l->b_tok = calloc(nb, sizeof(int32_t));
 	l->b_seq = calloc(nb, sizeof(int32_t));
 	l->b_slot = calloc(nb, sizeof(int32_t));
+	l->b_pos = calloc(nb, sizeof(int32_t));
 	l->b_want = calloc(nb, 1);
-	if (!l->slots || !l->b_tok || !l->b_seq || !l->b_slot || !l->b_want) {
+	if (!l->slots || !l->b_tok || !l->b_seq || !l->b_slot || !l->b_pos || !l->b_want) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -236,6 +238,7 @@ fail:
 	free(l->b_tok);
 	free(l->b_seq);
 	free(l->b_slot);
+	free(l->b_pos);
 	free(l->b_want);
 	free(l);
 	return -1;
@@ -272,6 +275,7 @@ static void srv__llm_release(srv_llm *l)
 	free(l->b_tok);
 	free(l->b_seq);
 	free(l->b_slot);
+	free(l->b_pos);
 	free(l->b_want);
 	pthread_mutex_destroy(&l->lock);
 	pthread_cond_destroy(&l->cond);
@@ -450,6 +454,8 @@ static void srv__publish(srv_llm *l, srv__slot *s)
 			j->p_toks[j->p_n++] = s->tok;
 		}
 	}
+	if (j->gen.prompt_lp && s->n_fed == j->gen.n_prompt)
+		j->p_prompt_done = 1;
 	j->p_completion = s->n_gen;
 	j->p_ttft_ms = s->ttft_ms;
 	j->p_finish = s->finish;
@@ -475,6 +481,7 @@ static void srv__take(srv_llm_job *j)
 		j->n_toks += j->p_n;
 	}
 	j->p_n = 0;
+	j->prompt_done = j->p_prompt_done;
 	j->n_completion = j->p_completion;
 	j->n_cached = j->p_cached;
 	j->ttft_ms = j->p_ttft_ms;
@@ -703,7 +710,8 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
  * prompt cache copies its keys and values instead of reading them again. */
 static int srv__waits_for_head(const srv_llm *l, const srv_llm_job *j)
 {
-	if (!j->head || !l->prompt_cache || j->gen.n_prompt <= SRV_LLM_COPY_MIN + 1)
+	if (!j->head || !l->prompt_cache || j->gen.prompt_lp ||
+	    j->gen.n_prompt <= SRV_LLM_COPY_MIN + 1)
 		return 0;
 	for (int i = 0; i < l->n_seq; i++) {
 		const srv__slot *s = &l->slots[i];
@@ -742,10 +750,12 @@ static void srv__admit(srv_llm *l)
 			pp = &j->q_next;
 			continue;
 		}
+		/* a prompt whose logprobs are asked for is read whole */
+		int reuse = l->prompt_cache && !j->gen.prompt_lp;
 		for (int i = 0; i < l->n_seq; i++) {
 			if (l->slots[i].job)
 				continue;
-			int keep = l->prompt_cache ? srv__prefix(&l->slots[i], j) : 0;
+			int keep = reuse ? srv__prefix(&l->slots[i], j) : 0;
 			if (keep > best_keep)
 				best = i, best_keep = keep;
 			if (lru < 0 || l->slots[i].used < l->slots[lru].used)
@@ -755,12 +765,12 @@ static void srv__admit(srv_llm *l)
 			break;
 		if (2 * (int64_t)best_keep < j->gen.n_prompt && best != lru) {
 			best = lru;
-			best_keep = l->prompt_cache ? srv__prefix(&l->slots[lru], j) : 0;
+			best_keep = reuse ? srv__prefix(&l->slots[lru], j) : 0;
 		}
 		/* another slot, running or not, may hold a longer start (a system
 		 * prompt many conversations share): copying its keys and values
 		 * costs far less than reading the tokens again */
-		for (int i = 0; l->prompt_cache && i < l->n_seq; i++) {
+		for (int i = 0; reuse && i < l->n_seq; i++) {
 			int keep = i == best ? 0 : srv__prefix(&l->slots[i], j);
 			if (keep >= best_keep + SRV_LLM_COPY_MIN &&
 			    mrt_llm_seq_copy(l->ctx, best, i, keep) == 0) {
@@ -790,6 +800,7 @@ static int srv__build(srv_llm *l, int *n_prompt)
 		l->b_tok[n] = s->next_tok;
 		l->b_seq[n] = i;
 		l->b_slot[n] = i;
+		l->b_pos[n] = -1;
 		l->b_want[n++] = 1;
 		if (s->cache_len < l->n_ctx)
 			s->cache[s->cache_len++] = s->next_tok;
@@ -804,7 +815,9 @@ static int srv__build(srv_llm *l, int *n_prompt)
 			l->b_tok[n] = s->job->gen.prompt[s->n_fed + t];
 			l->b_seq[n] = i;
 			l->b_slot[n] = i;
-			l->b_want[n++] = (s->n_fed + t + 1 == s->job->gen.n_prompt);
+			l->b_pos[n] = s->n_fed + t;
+			l->b_want[n++] =
+			    s->job->gen.prompt_lp || s->n_fed + t + 1 == s->job->gen.n_prompt;
 			if (s->cache_len < l->n_ctx)
 				s->cache[s->cache_len++] = l->b_tok[n - 1];
 		}
@@ -834,9 +847,24 @@ static int srv__step(srv_llm *l, int n)
 			}
 			continue;
 		}
-		if (!l->b_want[i])
+		if (!l->b_want[i] || s->finish)
 			continue;
-		srv__slot_sample(l, l->b_slot[i], mrt_llm_logits(l->ctx, i), now);
+		const float *logits = mrt_llm_logits(l->ctx, i);
+		const srv_llm_gen *g = &s->job->gen;
+		int pos = l->b_pos[i];
+		if (pos >= 0 && pos + 1 < g->n_prompt) { /* the next prompt token's logprob */
+			srv_llm_tok *pt = &s->job->ptoks[pos + 1];
+			pt->id = g->prompt[pos + 1];
+			pt->logprob = mrt_logprob(logits, l->info.n_vocab, pt->id);
+			pt->n_top = mrt_top_logprobs(logits, l->info.n_vocab, g->top_logprobs,
+			                             pt->top_id, pt->top_lp);
+			continue;
+		}
+		if (g->max_tokens == 0) { /* echo alone: the prompt was all */
+			s->finish = SRV_LLM_LENGTH;
+			continue;
+		}
+		srv__slot_sample(l, l->b_slot[i], logits, now);
 		gen++;
 	}
 	return gen;

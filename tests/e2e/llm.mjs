@@ -119,6 +119,63 @@ let s = await collect(await client.completions.create({
 }));
 t.checkEq([s.text, s.fin], [c.choices[0].text, "length"], "streamed completion");
 
+// echo: the prompt back with its tokens' logprobs (how lm-evaluation-harness
+// scores texts through a completions server), against PyTorch's logits at
+// every prompt position (model "one": an F32 KV cache, as the reference)
+{
+	const refLogits = (p) => Array.from({ length: nV }, (_, i) =>
+		ref.readFloatLE(16 + 4 * (nP + nG) + 4 * (p * nV + i)));
+	const promptText = refPrompt.map(piece).join("");
+	const e0 = (await client.completions.create({ model: "one", prompt: refPrompt, max_tokens: 0, echo: true,
+		logprobs: 2, temperature: 0 }));
+	const ch = e0.choices[0];
+	t.checkEq([ch.text, ch.finish_reason, e0.usage.prompt_tokens, e0.usage.completion_tokens],
+		[promptText, "length", nP, 0], "echo with max_tokens 0: the prompt alone");
+	t.checkEq([ch.logprobs.tokens, ch.logprobs.token_logprobs[0], ch.logprobs.top_logprobs[0]],
+		[refPrompt.map(piece), null, null], "echo: the prompt's tokens, the first without a logprob");
+	let worst = 0, topsOk = true;
+	for (let p = 1; p < nP; p++) {
+		const l = refLogits(p - 1);
+		worst = Math.max(worst, Math.abs(ch.logprobs.token_logprobs[p] - logSoftmax(l, refPrompt[p])));
+		const top2 = l.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0]).slice(0, 2).map(([, i]) => piece(i));
+		topsOk &&= JSON.stringify(Object.keys(ch.logprobs.top_logprobs[p]).sort()) === JSON.stringify(top2.sort());
+	}
+	t.check(worst < 1e-3, `echo: prompt logprobs = PyTorch's log-softmax (worst difference ${worst})`);
+	t.check(topsOk, "echo: each prompt position's top 2 are PyTorch's");
+	let off = 0;
+	t.checkEq(ch.logprobs.text_offset, refPrompt.map((id) => (off += piece(id).length) - piece(id).length),
+		"echo: text offsets");
+	// with a continuation: the prompt, then what the request without echo gives
+	const e1 = (await client.completions.create({ model: "tiny", prompt: refPrompt, max_tokens: 16, echo: true,
+		logprobs: 2, temperature: 0 })).choices[0];
+	t.checkEq([e1.text, e1.logprobs.token_logprobs.slice(nP), e1.logprobs.tokens.slice(nP)],
+		[promptText + c.choices[0].text, cLogprobs.token_logprobs, cLogprobs.tokens],
+		"echo with a continuation: prompt + the same greedy answer and logprobs");
+	t.checkEq(e1.logprobs.text_offset.slice(nP), cLogprobs.text_offset.map((o) => o + promptText.length),
+		"echo: the answer's offsets follow the prompt's text");
+	// streamed: the prompt first, then the answer; the same text and logprobs
+	let sText = "", sLps = [];
+	for await (const ck of await client.completions.create({ model: "tiny", prompt: refPrompt, max_tokens: 16,
+		echo: true, logprobs: 2, temperature: 0, stream: true }))
+		for (const x of ck.choices) {
+			sText += x.text;
+			if (x.logprobs) sLps.push(...x.logprobs.token_logprobs);
+		}
+	t.checkEq([sText, sLps], [e1.text, e1.logprobs.token_logprobs], "echo streamed = echo whole");
+	// a text prompt comes back as sent; n = 2 echoes it in each choice
+	const e2 = await client.completions.create({ model: "tiny", prompt: "The quick", max_tokens: 3, echo: true,
+		n: 2, seed: 4, temperature: 1 });
+	t.check(e2.choices.length === 2 && e2.choices.every((x) => x.text.startsWith("The quick")),
+		`echo of a text prompt in both choices: ${JSON.stringify(e2.choices.map((x) => x.text))}`);
+	for (const [body, what] of [[{ model: "tiny", prompt: refPrompt, max_tokens: 0 }, "max_tokens 0 without echo"]]) {
+		const r0 = await t.http(srv, "POST", "/v1/completions", body);
+		t.checkEq([r0.status, r0.json.error.code], [400, "invalid_request"], `${what} refused`);
+	}
+	const rc = await t.http(srv, "POST", "/v1/chat/completions", { model: "tiny", echo: true,
+		messages: [{ role: "user", content: "Hi" }] });
+	t.checkEq([rc.status, rc.json.error.code], [400, "invalid_request"], "echo on chat refused");
+}
+
 const msgs = [{ role: "system", content: "Be brief." }, { role: "user", content: "Hello there" }];
 const chat = await client.chat.completions.create({
 	model: "tiny", messages: msgs, max_tokens: 12, temperature: 0, logprobs: true, top_logprobs: 3,
