@@ -21,11 +21,17 @@ typedef struct srv_llm_job srv_llm_job;
 #define SRV_LLM_MAX_STOP 4
 #define SRV_LLM_MAX_TOP 20
 #define SRV_LLM_MAX_BIAS 1024 /* logit_bias entries */
+#define SRV_LLM_MAX_STOP_IDS 64 /* stop_token_ids */
 
 /* What a request asks of the scheduler (filled on the loop, then read-only). */
 typedef struct srv_llm_gen {
 	mrt_sampler_params sp;
 	int max_tokens; /* 0: none (echo: the prompt's logprobs only) */
+	int min_tokens; /* end-of-generation and stop_ids not drawn, stop strings not
+	                   looked for, before this many tokens (vLLM) */
+	int ignore_eos; /* end-of-generation tokens are never drawn (llama.cpp, vLLM) */
+	int n_stop_ids;
+	int32_t stop_ids[SRV_LLM_MAX_STOP_IDS]; /* tokens that end the answer (vLLM) */
 	int n_stop;
 	char *stop[SRV_LLM_MAX_STOP]; /* owned */
 	int logprobs;                 /* keep per-token log-probabilities */

@@ -158,6 +158,28 @@ static int srv__stops(json_t *body, srv_llm_gen *g, srv__perr *e)
 	return rc;
 }
 
+/* vLLM's "stop_token_ids": up to SRV_LLM_MAX_STOP_IDS ids in the vocabulary. */
+static int srv__stop_ids(json_t *body, srv_llm_gen *g, int n_vocab, srv__perr *e)
+{
+	json_t *v = json_object_get(body, "stop_token_ids"), *it;
+	size_t i;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > SRV_LLM_MAX_STOP_IDS)
+		PERR(e, "invalid_request",
+		     "\"stop_token_ids\" must be an array of at most %d token ids",
+		     SRV_LLM_MAX_STOP_IDS);
+	json_array_foreach(v, i, it)
+	{
+		json_int_t id = json_integer_value(it);
+		if (!json_is_integer(it) || id < 0 || id >= n_vocab)
+			PERR(e, "invalid_request",
+			     "\"stop_token_ids\"[%zu] is not a token id in [0, %d)", i, n_vocab);
+		g->stop_ids[g->n_stop_ids++] = (int32_t)id;
+	}
+	return 0;
+}
+
 /* "logit_bias": {"token id": bias in [-100, 100], ...}, at most
  * SRV_LLM_MAX_BIAS entries, ids in the vocabulary; added to the logits
  * before sampling (greedy too), as OpenAI and llama.cpp do. */
@@ -260,14 +282,19 @@ static int srv__gen_params(srv_llm_job *job, srv_model *m, json_t *body, srv__pe
 	    srv__int(body, "n", 1, 128, &n, e) ||
 	    srv__int(body, "max_tokens", 0, 1 << 30, &g->max_tokens, e) ||
 	    srv__int(body, "max_completion_tokens", 1, 1 << 30, &g->max_tokens, e) ||
+	    srv__int(body, "min_tokens", 0, 1 << 30, &g->min_tokens, e) ||
+	    srv__bool(body, "ignore_eos", &g->ignore_eos, e) ||
 	    srv__bool(body, "stream", &job->stream, e) || srv__bool(body, "echo", &job->echo, e) ||
-	    srv__stops(body, g, e))
+	    srv__stops(body, g, e) || srv__stop_ids(body, g, srv_llm_info(m->llm)->n_vocab, e))
 		return -1;
 	if (n > 1 && job->api == API_PREDICT)
 		PERR(e, "invalid_request", "\"n\" must be 1 for /v1/predict");
 	job->n_choices = n;
 	if (job->echo && job->api != API_COMPLETION)
 		PERR(e, "invalid_request", "\"echo\" is for /v1/completions");
+	if (g->min_tokens > g->max_tokens)
+		PERR(e, "invalid_request", "\"min_tokens\" (%d) is more than \"max_tokens\" (%d)",
+		     g->min_tokens, g->max_tokens);
 	if (g->max_tokens == 0 && !job->echo)
 		PERR(e, "invalid_request",
 		     "\"max_tokens\" must be at least 1 (0 only with \"echo\": the prompt alone)");

@@ -176,6 +176,45 @@ t.checkEq([s.text, s.fin], [c.choices[0].text, "length"], "streamed completion")
 	t.checkEq([rc.status, rc.json.error.code], [400, "invalid_request"], "echo on chat refused");
 }
 
+// vLLM's stop_token_ids and min_tokens, and ignore_eos (llama.cpp's and
+// vLLM's), on the PyTorch greedy continuation refGen
+{
+	const greedy = (extra) => client.completions.create({ model: "tiny", prompt: refPrompt, max_tokens: 16,
+		temperature: 0, logprobs: 1, ...extra });
+	const upTo = refGen.indexOf(refGen[3]) + 1;
+	let g = (await greedy({ stop_token_ids: [refGen[3], 2] })).choices[0];
+	t.checkEq([g.text, g.finish_reason], [refGen.slice(0, upTo).map(piece).join(""), "stop"],
+		"stop_token_ids: the answer ends with that token's text");
+	g = (await greedy({ stop_token_ids: [refGen[0]], min_tokens: 1 })).choices[0];
+	t.check(g.logprobs.tokens[0] !== piece(refGen[0]) && g.logprobs.tokens.length === 16,
+		`min_tokens 1: the first token is not a stop token (${JSON.stringify(g.logprobs.tokens.slice(0, 2))})`);
+	// end-of-sequence made likeliest: at once without ignore_eos, never with it
+	const eos = { 2: 100 };
+	g = (await greedy({ logit_bias: eos, max_tokens: 8 })).choices[0];
+	t.checkEq([g.text, g.finish_reason], ["", "stop"], "EOS biased up: an empty answer");
+	let u = await greedy({ logit_bias: eos, max_tokens: 8, ignore_eos: true });
+	t.checkEq([u.choices[0].text, u.choices[0].finish_reason, u.usage.completion_tokens],
+		[refGen.slice(0, 8).map(piece).join(""), "length", 8], "ignore_eos: EOS is never drawn");
+	u = await greedy({ logit_bias: eos, min_tokens: 5 });
+	t.checkEq([u.choices[0].text, u.choices[0].finish_reason],
+		[refGen.slice(0, 5).map(piece).join(""), "stop"], "min_tokens 5: EOS after 5 tokens");
+	// stop strings are looked for from min_tokens on
+	const full = refGen.slice(0, 16).map(piece).join(""), stop = piece(refGen[0]);
+	const at = full.indexOf(stop, stop.length);
+	g = (await greedy({ stop, min_tokens: 2 })).choices[0];
+	t.checkEq([g.text, g.finish_reason], [at < 0 ? full : full.slice(0, at), at < 0 ? "length" : "stop"],
+		"min_tokens 2: a stop string in the first token does not count");
+	g = (await greedy({ stop })).choices[0];
+	t.checkEq([g.text, g.finish_reason], ["", "stop"], "without min_tokens it does");
+	for (const [extra, what] of [[{ min_tokens: 20 }, "min_tokens past max_tokens"],
+		[{ stop_token_ids: [nV] }, "a stop token id past the vocabulary"],
+		[{ stop_token_ids: "2" }, "stop_token_ids not an array"], [{ ignore_eos: 1 }, "ignore_eos not a boolean"]]) {
+		const r0 = await t.http(srv, "POST", "/v1/completions", { model: "tiny", prompt: refPrompt, max_tokens: 16,
+			...extra });
+		t.checkEq([r0.status, r0.json.error.code], [400, "invalid_request"], `${what} refused`);
+	}
+}
+
 const msgs = [{ role: "system", content: "Be brief." }, { role: "user", content: "Hello there" }];
 const chat = await client.chat.completions.create({
 	model: "tiny", messages: msgs, max_tokens: 12, temperature: 0, logprobs: true, top_logprobs: 3,
