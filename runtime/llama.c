@@ -55,7 +55,9 @@ struct mrt_llm_ctx {
 	double *inv_freq;    /* n_rot / 2 */
 	int *pos;            /* n_batch: position of each batch entry */
 	int *seq_count;      /* n_seq: entries of the current batch per slot */
-	int *logit_row;      /* n_batch: row of logits per entry, or -1 */
+	int *logit_row;      /* n_batch: row of xn (and of logits, below n_logit_rows) per entry,
+	                        or -1 */
+	int n_logit_rows;    /* entries of the last decode with logits */
 	int *tiles;          /* n_batch: first entry of each attention tile, then the end */
 	float *scores;       /* n_att_tasks x 2 rows of n_ctx */
 	void *lin_scratch;   /* quantized activations of the int8 types */
@@ -294,9 +296,17 @@ void mrt_llm_seq_keep(mrt_llm_ctx *c, int seq, int n)
 
 const float *mrt_llm_logits(const mrt_llm_ctx *c, int i)
 {
-	if (c == NULL || i < 0 || i >= c->last_n || c->logit_row[i] < 0)
+	if (c == NULL || i < 0 || i >= c->last_n || c->logit_row[i] < 0 ||
+	    c->logit_row[i] >= c->n_logit_rows)
 		return NULL;
 	return c->logits + (size_t)c->logit_row[i] * (size_t)c->l->n_vocab;
+}
+
+const float *mrt_llm_hidden(const mrt_llm_ctx *c, int i)
+{
+	if (c == NULL || i < 0 || i >= c->last_n || c->logit_row[i] < 0)
+		return NULL;
+	return c->xn + (size_t)c->logit_row[i] * (size_t)c->l->n_embd;
 }
 
 /* ---- forward pass: elementwise steps ---- */
@@ -755,21 +765,29 @@ static int batch_prepare(mrt_llm_ctx *c, const mrt_llm_batch *b, int *n_out, cha
 	return 0;
 }
 
-/* Final norm and output projection of the entries that want logits. */
+/* Final norm of the entries that want logits or the hidden state, and the
+ * output projection of those that want logits: their rows of xn come
+ * first (logit_row < n_logit_rows), the hidden-state-only ones after. */
 static int output_logits(mrt_llm_ctx *c, const mrt_llm_batch *b)
 {
 	const mrt__llama *l = c->l;
 	int e = l->n_embd, m = 0;
 
-	for (int i = 0; i < b->n; i++) {
-		c->logit_row[i] = -1;
-		if (b->want_logits && b->want_logits[i]) {
+	for (int pass = 1; pass <= 2; pass++) {
+		for (int i = 0; i < b->n; i++) {
+			int want = b->want_logits ? b->want_logits[i] : 0;
+			if (pass == 1)
+				c->logit_row[i] = -1;
+			if (want == 0 || (want == MRT_LLM_WANT_HIDDEN) != (pass == 2))
+				continue;
 			rms_norm_row(c->xn + (size_t)m * e, c->x + (size_t)i * e, l->output_norm, e,
 			             l->norm_eps);
 			c->logit_row[i] = m++;
 		}
+		if (pass == 1)
+			c->n_logit_rows = m;
 	}
-	return linear(c, c->xn, &l->output, c->logits, m, l->n_vocab, e, 0);
+	return linear(c, c->xn, &l->output, c->logits, c->n_logit_rows, l->n_vocab, e, 0);
 }
 
 int mrt_llm_decode(mrt_llm_ctx *c, const mrt_llm_batch *b, char *err, size_t errlen)

@@ -105,7 +105,8 @@ int mrt_llm_seq_copy(mrt_llm_ctx *ctx, int dst, int src, int n);
 /* One forward pass: token i (tokens[i]) is appended to sequence seq[i] at
  * that sequence's next position; tokens of one sequence appear in order.
  * Every weight matrix is read once for the whole batch. When want_logits[i]
- * is nonzero the logits of entry i are kept (see mrt_llm_logits). An
+ * is nonzero the final hidden state of entry i is kept (mrt_llm_hidden),
+ * and unless it is MRT_LLM_WANT_HIDDEN its logits too (mrt_llm_logits). An
  * entry's logits are bit for bit the same whatever else is in the batch
  * and however its sequence was split into batches, on one machine and
  * kernel level (the fastest the CPU has, or the one MRT_CPU caps it at;
@@ -120,9 +121,17 @@ typedef struct mrt_llm_batch {
 } mrt_llm_batch;
 int mrt_llm_decode(mrt_llm_ctx *ctx, const mrt_llm_batch *batch, char *err, size_t errlen);
 
+#define MRT_LLM_WANT_HIDDEN 2 /* want_logits: the hidden state without the logits */
+
 /* Logits (n_vocab floats) of entry i of the last decode, or NULL when that
  * entry did not ask for them. Valid until the next decode or free. */
 const float *mrt_llm_logits(const mrt_llm_ctx *ctx, int i);
+
+/* The final hidden state of entry i of the last decode (n_embd floats,
+ * after the output norm: what the output matrix reads, and what llama.cpp
+ * pools into embeddings), or NULL when that entry asked for neither.
+ * Valid until the next decode or free. */
+const float *mrt_llm_hidden(const mrt_llm_ctx *ctx, int i);
 
 /* ---- sampling ---- */
 

@@ -43,21 +43,22 @@ static const srv__cfg_entry srv__global_table[] = {
 };
 
 static const srv__cfg_entry srv__model_table[] = {
-	M_STR(path, ""),
-	M_INT(max_batch_size, 1, 65536, "32"),
-	M_INT(max_batch_delay_us, 0, 10000000, "1000"),
-	M_INT(batch_multiple, 1, 65536, "16"),
-	M_INT(max_queue, 1, 1 << 24, "1024"),
-	M_INT(timeout_ms, 1, 3600000, "5000"),
-	M_INT(inline_max_us, 0, 1000, "0"),
-	M_INT(parallel, 1, 256, "4"),
-	M_INT(ctx_size, 16, 1 << 20, "2048"),
-	M_INT(prompt_chunk, 1, 65536, "256"),
-	M_INT(prompt_cache, 0, 1, "1"),
-	M_INT(max_tokens_default, 1, 1 << 20, "256"),
-	M_STR(chat_template, ""),
-	M_STR(kv_cache_type, "f16"),
-	M_STR(reasoning_format, "auto"),
+    M_STR(path, ""),
+    M_INT(max_batch_size, 1, 65536, "32"),
+    M_INT(max_batch_delay_us, 0, 10000000, "1000"),
+    M_INT(batch_multiple, 1, 65536, "16"),
+    M_INT(max_queue, 1, 1 << 24, "1024"),
+    M_INT(timeout_ms, 1, 3600000, "5000"),
+    M_INT(inline_max_us, 0, 1000, "0"),
+    M_INT(parallel, 1, 256, "4"),
+    M_INT(ctx_size, 16, 1 << 20, "2048"),
+    M_INT(prompt_chunk, 1, 65536, "256"),
+    M_INT(prompt_cache, 0, 1, "1"),
+    M_INT(max_tokens_default, 1, 1 << 20, "256"),
+    M_STR(chat_template, ""),
+    M_STR(kv_cache_type, "f16"),
+    M_STR(reasoning_format, "auto"),
+    M_STR(pooling, "mean"),
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))

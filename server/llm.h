@@ -41,6 +41,7 @@ typedef struct srv_llm_gen {
 	int32_t *bias_ids; /* logit_bias (owned; sp.bias_ids and sp.bias point here) */
 	float *bias;
 	int prompt_lp; /* echo with logprobs: the prompt tokens' log-probabilities too */
+	int pool;      /* /v1/embeddings: enum srv_llm_pool; the prompt is all there is */
 	int json; /* response_format json_object or json_schema: the output is kept JSON */
 	struct srv_schema *schema; /* json_schema (owned): the JSON follows it */
 } srv_llm_gen;
@@ -53,6 +54,11 @@ typedef struct srv_llm_tok {
 	int32_t top_id[SRV_LLM_MAX_TOP];
 	float top_lp[SRV_LLM_MAX_TOP];
 } srv_llm_tok;
+
+/* How an embedding pools the final hidden states of its prompt (normalized
+ * to length 1 after), as llama.cpp's pooling types. */
+enum srv_llm_pool { SRV_POOL_NONE = 0, SRV_POOL_MEAN, SRV_POOL_CLS, SRV_POOL_LAST };
+int srv_llm_pooling(const srv_llm *l); /* the model's (config "pooling") */
 
 enum srv_llm_finish {
 	SRV_LLM_RUNNING = 0,
@@ -110,6 +116,8 @@ struct srv_llm_job {
 	 * (n_prompt, the first without), written by the scheduler while it
 	 * reads the prompt and read once prompt_done is taken (as p_*) */
 	char *echo_text; /* owned by the head; a sibling borrows it */
+	double *embd;    /* /v1/embeddings: n_embd, written by the scheduler, read once finished */
+	int embd_b64;    /* head: encoding_format base64 */
 	srv_llm_tok *ptoks;
 	int prompt_done, echo_sent;
 	int finish;       /* enum srv_llm_finish once done */

@@ -16,7 +16,7 @@
 #include "llm.h"
 #include "strbuf.h"
 
-enum srv_llm_api { API_COMPLETION = 0, API_CHAT, API_PREDICT };
+enum srv_llm_api { API_COMPLETION = 0, API_CHAT, API_PREDICT, API_EMBED };
 
 typedef struct srv__perr {
 	int status;
@@ -638,6 +638,96 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 	return 0;
 }
 
+/* ---- /v1/embeddings ---- */
+
+/* One input of an embeddings request into job: a string, tokenized as a
+ * completions prompt is, or token ids. 0 or -1 with e. */
+static int srv__embd_input(srv_llm_job *job, srv_model *m, json_t *in, size_t idx, srv__perr *e)
+{
+	srv_llm *l = m->llm;
+	srv_llm_gen *g = &job->gen;
+	if (json_is_string(in)) {
+		if (json_string_length(in) == 0)
+			PERR(e, "invalid_request", "input %zu is empty", idx);
+		int n = srv__tokenize_text(m->model, json_string_value(in),
+		                           srv_llm_info(l)->add_bos, 0, &g->prompt);
+		if (n < 0)
+			PERR(e, "internal", "cannot tokenize input %zu", idx);
+		g->n_prompt = n;
+	} else if (!json_is_array(in) || srv__prompt_ids(job, l, in, e) < 0) {
+		if (!e->msg[0])
+			PERR(e, "invalid_request",
+			     "\"input\" must be a string, an array of strings, an array of token "
+			     "ids "
+			     "or an array of such arrays");
+		return -1;
+	}
+	if (g->n_prompt == 0)
+		PERR(e, "invalid_request", "input %zu is empty", idx);
+	if (g->n_prompt >= srv_llm_n_ctx(l))
+		PERR(e, "context_length_exceeded",
+		     "input %zu holds %d tokens; this model's context is %d tokens", idx,
+		     g->n_prompt, srv_llm_n_ctx(l));
+	g->sp = mrt_sampler_default_params();
+	g->pool = srv_llm_pooling(l);
+	if (!(job->embd = calloc((size_t)srv_llm_info(l)->n_embd, sizeof(double))))
+		PERR(e, "internal", "out of memory");
+	return 0;
+}
+
+/* An embeddings request (OpenAI's shape): one job per input, the head
+ * holding the request and the others as its siblings. 0 or -1 with e. */
+static int srv__embd_request(srv_llm_job *head, srv_model *m, json_t *body, srv__perr *e)
+{
+	json_t *in = json_object_get(body, "input"),
+	       *fmt = json_object_get(body, "encoding_format");
+	json_t *dims = json_object_get(body, "dimensions");
+	int n_embd = srv_llm_info(m->llm)->n_embd;
+	/* a string or an array of ids is one input; an array of them, several */
+	int one =
+	    json_is_string(in) || (json_is_array(in) && json_is_integer(json_array_get(in, 0)));
+	size_t n = one ? 1 : json_array_size(in);
+	if (!in || (!one && (!json_is_array(in) || n == 0)))
+		PERR(e, "invalid_request",
+		     "\"input\" must be a string, an array of strings, an array of token ids or an "
+		     "array of such arrays");
+	if (n > 128)
+		PERR(e, "invalid_request", "\"input\" holds at most 128 inputs");
+	if (fmt && !json_is_null(fmt)) {
+		const char *f = json_string_value(fmt);
+		if (!f || (strcmp(f, "float") != 0 && strcmp(f, "base64") != 0))
+			PERR(e, "invalid_request",
+			     "\"encoding_format\" must be \"float\" or \"base64\"");
+		head->embd_b64 = strcmp(f, "base64") == 0;
+	}
+	if (dims && !json_is_null(dims) &&
+	    (!json_is_integer(dims) || json_integer_value(dims) != n_embd))
+		PERR(e, "unsupported", "\"dimensions\": this model's embeddings have %d", n_embd);
+	head->n_choices = (int)n;
+	if (n > 1 && !(head->sibs = calloc(n - 1, sizeof(*head->sibs))))
+		PERR(e, "internal", "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		srv_llm_job *c = head;
+		if (i > 0) {
+			if (!(c = calloc(1, sizeof(*c))))
+				PERR(e, "internal", "out of memory");
+			head->sibs[i - 1] = c;
+			c->llm = head->llm;
+			c->refs = 1; /* the head's */
+			c->head = head;
+			head->refs++;
+			c->index = (int)i;
+			c->n_choices = 1;
+			c->api = head->api;
+			memcpy(c->id, head->id, sizeof(c->id));
+			c->created = head->created;
+		}
+		if (srv__embd_input(c, m, one ? in : json_array_get(in, i), i, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void srv__job_free(srv_llm_job *job)
 {
 	srv_llm_job *head = job->head;
@@ -651,6 +741,7 @@ static void srv__job_free(srv_llm_job *job)
 		free(job->echo_text);
 	}
 	free(job->ptoks);
+	free(job->embd);
 	srv_llm_tools_free(&job->tools);
 	free(job->sibs); /* their references were dropped when the request ended */
 	free(job->text);
@@ -836,6 +927,7 @@ void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 	int api = !strcmp(r->endpoint, "/v1/chat/completions") ? API_CHAT
 	          : !strcmp(r->endpoint, "/v1/completions")    ? API_COMPLETION
 	          : !strcmp(r->endpoint, "/v1/predict")        ? API_PREDICT
+	          : !strcmp(r->endpoint, "/v1/embeddings")     ? API_EMBED
 	                                                       : -1;
 	if (!strcmp(r->endpoint, "/tokenize") || !strcmp(r->endpoint, "/detokenize")) {
 		srv__tokens_answer(r, m, body, !strcmp(r->endpoint, "/tokenize"));
@@ -844,7 +936,7 @@ void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 	if (api < 0) {
 		srv_req_error(r, 400, "invalid_request",
 		              "'%s' is a language model: use /v1/completions, "
-		              "/v1/chat/completions or /v1/predict",
+		              "/v1/chat/completions, /v1/embeddings or /v1/predict",
 		              m->cfg.name);
 		return;
 	}
@@ -861,18 +953,21 @@ void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 	job->created = tv.tv_sec;
 	snprintf(job->id, sizeof(job->id), "%s%llx%06x", api == API_CHAT ? "chatcmpl-" : "cmpl-",
 	         (unsigned long long)uv_hrtime(), (unsigned)(((uintptr_t)job >> 4) & 0xffffff));
-	if (srv__gen_params(job, m, body, &e) < 0 || srv__logprobs(job, body, &e) < 0 ||
-	    srv__prompt(job, m, body, &e) < 0)
+	if (api == API_EMBED
+	        ? srv__embd_request(job, m, body, &e) < 0
+	        : srv__gen_params(job, m, body, &e) < 0 || srv__logprobs(job, body, &e) < 0 ||
+	              srv__prompt(job, m, body, &e) < 0)
 		goto fail;
 	if (api == API_PREDICT)
 		job->stream = 0;
 	if (job->n_choices > srv_llm_max_queue(m->llm)) {
 		srv__seterr(&e, 400, "invalid_request",
-		            "\"n\" is %d; model '%s' queues at most %d requests (max_queue)",
-		            job->n_choices, m->cfg.name, srv_llm_max_queue(m->llm));
+		            "%s %d; model '%s' queues at most %d requests (max_queue)",
+		            api == API_EMBED ? "the inputs are" : "\"n\" is", job->n_choices,
+		            m->cfg.name, srv_llm_max_queue(m->llm));
 		goto fail;
 	}
-	if (srv__siblings(job) < 0) {
+	if (api != API_EMBED && srv__siblings(job) < 0) {
 		srv__seterr(&e, 500, "internal", "out of memory");
 		goto fail;
 	}
@@ -1009,10 +1104,22 @@ static json_t *srv__prompt_logprobs(srv_llm_job *job, const mrt_model *model)
 	                      &off);
 }
 
+/* Prompt tokens of a request: its prompt once, or every input's. */
+static int srv__prompt_tokens(srv_llm_job *head)
+{
+	int n = head->gen.n_prompt;
+	for (int i = 1; head->api == API_EMBED && i < head->n_choices; i++)
+		n += srv__choice(head, i)->gen.n_prompt;
+	return n;
+}
+
 /* Usage of a request: its prompt once, the tokens of every choice. */
 static json_t *srv__usage(srv_llm_job *head)
 {
 	int completion = 0;
+	if (head->api == API_EMBED)
+		return json_pack("{s:i, s:i}", "prompt_tokens", srv__prompt_tokens(head),
+		                 "total_tokens", srv__prompt_tokens(head));
 	for (int i = 0; i < head->n_choices; i++)
 		completion += srv__choice(head, i)->n_completion;
 	return json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", head->gen.n_prompt,
@@ -1095,9 +1202,71 @@ static json_t *srv__choice_json(srv_llm_job *job, srv_model *m)
 	                 lp, "finish_reason", fin);
 }
 
+/* Standard base64 of n bytes. New string or NULL. */
+static char *srv__base64(const unsigned char *p, size_t n)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+		             (i + 2 < n ? p[i + 2] : 0);
+		*o++ = a[v >> 18 & 63];
+		*o++ = a[v >> 12 & 63];
+		*o++ = i + 1 < n ? a[v >> 6 & 63] : '=';
+		*o++ = i + 2 < n ? a[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The answer of an embeddings request: each input's vector as float32, in
+ * JSON numbers of 9 significant digits (enough to read back the same
+ * float32) or, with encoding_format base64, their little-endian bytes. */
+static char *srv__embd_body(srv_llm_job *head, srv_model *m)
+{
+	int d = srv_llm_info(m->llm)->n_embd;
+	float *f = malloc(sizeof(float) * (size_t)d);
+	json_t *data = json_array();
+	for (int i = 0; f && data && i < head->n_choices; i++) {
+		const srv_llm_job *c = srv__choice(head, i);
+		json_t *v;
+		for (int k = 0; k < d; k++)
+			f[k] = (float)c->embd[k];
+		if (head->embd_b64) {
+			unsigned char *b = (unsigned char *)f;
+			for (int k = 0; k < d; k++) { /* little-endian, whatever the host */
+				uint32_t u;
+				memcpy(&u, &f[k], 4);
+				b[4 * k] = (unsigned char)u, b[4 * k + 1] = (unsigned char)(u >> 8);
+				b[4 * k + 2] = (unsigned char)(u >> 16),
+				          b[4 * k + 3] = (unsigned char)(u >> 24);
+			}
+			char *s64 = srv__base64(b, sizeof(float) * (size_t)d);
+			v = s64 ? json_string(s64) : NULL;
+			free(s64);
+		} else {
+			v = json_array();
+			for (int k = 0; v && k < d; k++)
+				json_array_append_new(v, json_real((double)f[k]));
+		}
+		json_array_append_new(data, json_pack("{s:s, s:i, s:o*}", "object", "embedding",
+		                                      "index", i, "embedding", v));
+	}
+	free(f);
+	json_t *j = json_pack("{s:s, s:o*, s:s, s:o}", "object", "list", "data", data, "model",
+	                      m->cfg.name, "usage", srv__usage(head));
+	char *out = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+	json_decref(j);
+	return out;
+}
+
 /* The whole (non-streamed) answer of a finished request. New string. */
 static char *srv__final_body(srv_llm_job *head, srv_model *m)
 {
+	if (head->api == API_EMBED)
+		return srv__embd_body(head, m);
 	if (head->api == API_PREDICT) {
 		json_t *text = srv__json_text(head->text ? head->text : "", head->text_len);
 		return srv__dump(json_pack("{s:s, s:o, s:s, s:o}", "model", m->cfg.name, "text",
@@ -1391,7 +1560,7 @@ void srv_llm_req_done(srv_req *r, srv_log_record *rec)
 	if (!job)
 		return;
 	if (rec) {
-		rec->prompt_tokens = job->gen.n_prompt;
+		rec->prompt_tokens = srv__prompt_tokens(job);
 		rec->completion_tokens = 0;
 		for (int i = 0; i < job->n_choices; i++)
 			rec->completion_tokens += srv__choice(job, i)->n_completion;
@@ -1419,7 +1588,7 @@ json_t *srv_llm_model_json(srv_model *m)
 	const mrt_llm_info *in = srv_llm_info(l);
 	return json_pack(
 	    "{s:s, s:s, s:i, s:I, s:s, s:i, s:i, s:i, s:s, s:I, s:i, s:I, s:I, s:s, s:b, "
-	    "s:s}",
+	    "s:s, s:s}",
 	    "name", m->cfg.name, "kind", "llm", "version", (int)m->version, "file_size",
 	    (json_int_t)mrt_model_file_size(m->model), "tensor_types",
 	    mrt_model_tensor_types(m->model), "context_length", srv_llm_n_ctx(l), "parallel",
@@ -1428,7 +1597,7 @@ json_t *srv_llm_model_json(srv_model *m)
 	    "prompt_chunk", (int)m->cfg.prompt_chunk, "max_queue", (json_int_t)m->cfg.max_queue,
 	    "max_tokens_default", (json_int_t)m->cfg.max_tokens_default, "kv_cache_type",
 	    m->cfg.kv_cache_type, "prompt_cache", m->cfg.prompt_cache != 0, "reasoning_format",
-	    m->cfg.reasoning_format);
+	    m->cfg.reasoning_format, "pooling", m->cfg.pooling);
 }
 
 /* ---- /tokenize and /detokenize ----

@@ -5,6 +5,7 @@
  * new text to the loop. See llm.h for who owns what. */
 #include "config.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -54,6 +55,7 @@ struct srv_llm {
 	mrt_llm_ctx *ctx;
 	int n_ctx, n_seq, chunk, max_queue, family, prompt_cache;
 	int32_t tool_calls_tok; /* Mistral's [TOOL_CALLS] control token, or -1 */
+	int pooling;            /* enum srv_llm_pool of /v1/embeddings */
 	uv_async_t async;
 	int attached, thread_on;
 	pthread_t thread;
@@ -163,6 +165,14 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 	                                    : srv_chat_detect(l->info.chat_template);
 	if (l->family < 0) {
 		snprintf(err, errlen, "chat_template '%s': unknown family", m->cfg.chat_template);
+		goto fail;
+	}
+	l->pooling = !strcmp(m->cfg.pooling, "mean")   ? SRV_POOL_MEAN
+	             : !strcmp(m->cfg.pooling, "cls")  ? SRV_POOL_CLS
+	             : !strcmp(m->cfg.pooling, "last") ? SRV_POOL_LAST
+	                                               : SRV_POOL_NONE;
+	if (l->pooling == SRV_POOL_NONE) {
+		snprintf(err, errlen, "pooling '%s': mean, cls or last", m->cfg.pooling);
 		goto fail;
 	}
 	if (strcmp(m->cfg.reasoning_format, "auto") != 0 &&
@@ -389,6 +399,11 @@ int srv_llm_n_ctx(const srv_llm *l)
 int srv_llm_parallel(const srv_llm *l)
 {
 	return l->n_seq;
+}
+
+int srv_llm_pooling(const srv_llm *l)
+{
+	return l->pooling;
 }
 
 int srv_llm_chat_family(const srv_llm *l)
@@ -749,7 +764,7 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
  * prompt cache copies its keys and values instead of reading them again. */
 static int srv__waits_for_head(const srv_llm *l, const srv_llm_job *j)
 {
-	if (!j->head || !l->prompt_cache || j->gen.prompt_lp ||
+	if (!j->head || !l->prompt_cache || j->gen.prompt_lp || j->gen.pool ||
 	    j->gen.n_prompt <= SRV_LLM_COPY_MIN + 1)
 		return 0;
 	for (int i = 0; i < l->n_seq; i++) {
@@ -790,7 +805,7 @@ static void srv__admit(srv_llm *l)
 			continue;
 		}
 		/* a prompt whose logprobs are asked for is read whole */
-		int reuse = l->prompt_cache && !j->gen.prompt_lp;
+		int reuse = l->prompt_cache && !j->gen.prompt_lp && !j->gen.pool;
 		for (int i = 0; i < l->n_seq; i++) {
 			if (l->slots[i].job)
 				continue;
@@ -854,9 +869,16 @@ static int srv__build(srv_llm *l, int *n_prompt)
 			l->b_tok[n] = s->job->gen.prompt[s->n_fed + t];
 			l->b_seq[n] = i;
 			l->b_slot[n] = i;
-			l->b_pos[n] = s->n_fed + t;
-			l->b_want[n++] =
-			    s->job->gen.prompt_lp || s->n_fed + t + 1 == s->job->gen.n_prompt;
+			int pos = s->n_fed + t, last = pos + 1 == s->job->gen.n_prompt;
+			const srv_llm_gen *g = &s->job->gen;
+			l->b_pos[n] = pos;
+			if (g->pool) /* the hidden states the pooling reads */
+				l->b_want[n++] = g->pool == SRV_POOL_MEAN || last ||
+				                         (g->pool == SRV_POOL_CLS && pos == 0)
+				                     ? MRT_LLM_WANT_HIDDEN
+				                     : 0;
+			else
+				l->b_want[n++] = g->prompt_lp || last;
 			if (s->cache_len < l->n_ctx)
 				s->cache[s->cache_len++] = l->b_tok[n - 1];
 		}
@@ -865,6 +887,30 @@ static int srv__build(srv_llm *l, int *n_prompt)
 		*n_prompt += k;
 	}
 	return n;
+}
+
+/* Prompt row pos of an embedding job, with its final hidden state h: into
+ * the pool; after the last row the embedding is complete, of length 1. */
+static void srv__pool_row(srv_llm *l, srv__slot *s, int pos, const float *h)
+{
+	const srv_llm_gen *g = &s->job->gen;
+	double *v = s->job->embd;
+	int d = l->info.n_embd, last = pos + 1 == g->n_prompt;
+	if (g->pool == SRV_POOL_MEAN || (g->pool == SRV_POOL_CLS && pos == 0) ||
+	    (g->pool == SRV_POOL_LAST && last))
+		for (int k = 0; k < d; k++)
+			v[k] = (g->pool == SRV_POOL_MEAN ? v[k] : 0) + (double)h[k];
+	if (!last)
+		return;
+	double sq = 0;
+	for (int k = 0; k < d; k++) {
+		if (g->pool == SRV_POOL_MEAN)
+			v[k] /= g->n_prompt;
+		sq += v[k] * v[k];
+	}
+	for (int k = 0; sq > 0 && k < d; k++)
+		v[k] /= sqrt(sq);
+	s->finish = SRV_LLM_STOP;
 }
 
 /* Run one step without the lock held; returns generated tokens. */
@@ -888,9 +934,13 @@ static int srv__step(srv_llm *l, int n)
 		}
 		if (!l->b_want[i] || s->finish)
 			continue;
-		const float *logits = mrt_llm_logits(l->ctx, i);
 		const srv_llm_gen *g = &s->job->gen;
 		int pos = l->b_pos[i];
+		if (g->pool) {
+			srv__pool_row(l, s, pos, mrt_llm_hidden(l->ctx, i));
+			continue;
+		}
+		const float *logits = mrt_llm_logits(l->ctx, i);
 		if (pos >= 0 && pos + 1 < g->n_prompt) { /* the next prompt token's logprob */
 			srv_llm_tok *pt = &s->job->ptoks[pos + 1];
 			pt->id = g->prompt[pos + 1];

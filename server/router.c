@@ -58,18 +58,19 @@ static int srv__name(srv_req *r, const char *p, size_t n)
 static srv__route_match srv__match(srv_req *r, const char *url)
 {
 	static const srv__route_match fixed[] = {
-		{R_HEALTHZ, "/healthz", "GET", 1},
-		{R_READYZ, "/readyz", "GET", 1},
-		{R_METRICS, "/metrics", "GET", 0},
-		{R_MODELS, "/v1/models", "GET", 0},
-		{R_PREDICT, "/v1/predict", "POST", 0},
-		{R_COMPLETIONS, "/v1/completions", "POST", 0},
-		{R_COMPLETIONS, "/v1/chat/completions", "POST", 0},
-		{R_COMPLETIONS, "/tokenize", "POST", 0},
-		{R_COMPLETIONS, "/detokenize", "POST", 0},
-		{R_V2_SERVER, "/v2", "GET", 1},
-		{R_V2_LIVE, "/v2/health/live", "GET", 1},
-		{R_V2_READY, "/v2/health/ready", "GET", 1},
+	    {R_HEALTHZ, "/healthz", "GET", 1},
+	    {R_READYZ, "/readyz", "GET", 1},
+	    {R_METRICS, "/metrics", "GET", 0},
+	    {R_MODELS, "/v1/models", "GET", 0},
+	    {R_PREDICT, "/v1/predict", "POST", 0},
+	    {R_COMPLETIONS, "/v1/completions", "POST", 0},
+	    {R_COMPLETIONS, "/v1/chat/completions", "POST", 0},
+	    {R_COMPLETIONS, "/tokenize", "POST", 0},
+	    {R_COMPLETIONS, "/detokenize", "POST", 0},
+	    {R_COMPLETIONS, "/v1/embeddings", "POST", 0},
+	    {R_V2_SERVER, "/v2", "GET", 1},
+	    {R_V2_LIVE, "/v2/health/live", "GET", 1},
+	    {R_V2_READY, "/v2/health/ready", "GET", 1},
 	};
 	srv__route_match none = {R_NONE, NULL, NULL, 1};
 	const char *rest, *end;

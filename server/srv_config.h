@@ -29,6 +29,7 @@ typedef struct srv_model_cfg {
 	char chat_template[32];     /* family name overriding the file's, "" = detect */
 	char kv_cache_type[8];      /* "f16", "f32" or "q8_0" */
 	char reasoning_format[16];  /* "auto" or "deepseek": <think> apart; "none" */
+	char pooling[8];            /* /v1/embeddings: "mean", "cls" or "last" */
 } srv_model_cfg;
 
 typedef struct srv_config {

@@ -23,7 +23,8 @@ EXTRA_DIST += tests/fixtures/make_llama.py tests/fixtures/llama/hd-f32.gguf \
 	tests/fixtures/llama/kq-f16.llamacpp tests/fixtures/llama/chat.llamacpp \
 	tests/fixtures/llama/kq-q4_k_m.gguf tests/fixtures/llama/kq-q4_k_m.llamacpp \
 	tests/fixtures/llama/kq-q5_k_m.gguf tests/fixtures/llama/kq-q5_k_m.llamacpp \
-	tests/fixtures/llama/kq-q6_k.gguf tests/fixtures/llama/kq-q6_k.llamacpp
+	tests/fixtures/llama/kq-q6_k.gguf tests/fixtures/llama/kq-q6_k.llamacpp \
+	tests/fixtures/make_embd_refs.py tests/fixtures/llama/gqa.embd.json
 
 noinst_PROGRAMS += tests/bench/bench_llama
 tests_bench_bench_llama_LDADD = $(RUNTIME_LIBS)

@@ -6,7 +6,9 @@
 // usage, the prompt cache (answers equal to reading afresh), logit_bias, text
 // parts and the developer role, refused schema keywords, JSON output
 // (response_format json_object and json_schema), function calling (tools,
-// tool_choice, past calls and results), reasoning apart (reasoning_content), the OpenAI model list,
+// tool_choice, past calls and results), reasoning apart (reasoning_content), echo with
+// the prompt's logprobs (against PyTorch), stop_token_ids / min_tokens / ignore_eos,
+// /v1/embeddings (against PyTorch), the OpenAI model list,
 // disconnected clients (streamed or not, running
 // or queued) freeing their slot, a full queue (503), a prompt longer than the
 // context (400), metrics and the request log's token fields; then SIGTERM
@@ -81,6 +83,9 @@ const srv = await t.start(dir, {}, {
 	think: { path: thinkGguf, parallel: 2, ctx_size: 512 },
 	thinkc: { path: thinkCGguf, parallel: 1, ctx_size: 512 },
 	thinkn: { path: thinkGguf, parallel: 1, ctx_size: 512, reasoning_format: "none" },
+	emb: { path: gguf, parallel: 2, ctx_size: 256, kv_cache_type: "f32", prompt_chunk: 8 },
+	embl: { path: gguf, parallel: 1, ctx_size: 256, kv_cache_type: "f32", pooling: "last" },
+	embc: { path: gguf, parallel: 1, ctx_size: 256, kv_cache_type: "f32", pooling: "cls" },
 });
 const client = new OpenAI({ baseURL: srv.base + "/v1", apiKey: "none", maxRetries: 0 });
 
@@ -754,6 +759,55 @@ for (const [q, what, code] of [
 		"reasoning_format in the model list");
 }
 
+// /v1/embeddings: the final hidden states pooled (mean, first token, last
+// token) and normalized, against PyTorch's (tests/fixtures/make_embd_refs.py;
+// F32 KV caches, as the reference), through the official client (which asks
+// for base64) and as JSON numbers
+{
+	const er = JSON.parse(fs.readFileSync(path.join(t.srcdir, "tests/fixtures/llama/gqa.embd.json"), "utf8"));
+	const far = (a, b) => a.length !== b.length ? Infinity : Math.max(...a.map((x, i) => Math.abs(x - b[i])));
+	for (const [model, kind] of [["emb", "mean"], ["embl", "last"], ["embc", "cls"]]) {
+		const one = await client.embeddings.create({ model, input: er.prompts });
+		t.checkEq([one.object, one.data.map((d) => d.index), one.usage.prompt_tokens],
+			["list", [0, 1, 2], er.prompts.reduce((n, p) => n + p.length, 0)], `${model}: shape and usage`);
+		const worst = Math.max(...one.data.map((d, i) => far(d.embedding, er[kind][i])));
+		t.check(worst < 1e-5, `${model}: ${kind} pooling = PyTorch's (worst difference ${worst})`);
+		const plain = (await t.http(srv, "POST", "/v1/embeddings", { model, input: er.prompts[2],
+			encoding_format: "float" })).json;
+		t.check(far(plain.data[0].embedding, er[kind][2]) < 1e-5 &&
+			far(plain.data[0].embedding, one.data[2].embedding) < 1e-7, `${model}: JSON numbers = base64`);
+	}
+	// a text is embedded as its tokens are
+	const ids = (await t.http(srv, "POST", "/tokenize", { model: "emb", prompt: "Hello world" })).json.tokens;
+	const [byText, byIds] = await Promise.all([client.embeddings.create({ model: "emb", input: "Hello world" }),
+		client.embeddings.create({ model: "emb", input: ids })]);
+	t.checkEq(byText.data[0].embedding, byIds.data[0].embedding, "a text is embedded as its token ids");
+	// beside a running generation, on the same model and the same steps: both unchanged
+	const gq = { model: "emb", prompt: refPrompt, max_tokens: 24, temperature: 0 };
+	const alone = (await client.completions.create(gq)).choices[0].text;
+	const [gen, emb] = await Promise.all([client.completions.create(gq),
+		client.embeddings.create({ model: "emb", input: er.prompts })]);
+	t.checkEq(gen.choices[0].text, alone, "a generation beside embeddings answers as alone");
+	t.check(Math.max(...emb.data.map((d, i) => far(d.embedding, er.mean[i]))) < 1e-5,
+		"embeddings beside a generation are unchanged");
+	for (const [body, what, code] of [[{ model: "emb", input: [] }, "no input", "invalid_request"],
+		[{ model: "emb", input: "" }, "an empty text", "invalid_request"],
+		[{ model: "emb", input: [[1, 2], []] }, "an empty input among others", "invalid_request"],
+		[{ model: "emb", input: [1, nV] }, "a token id past the vocabulary", "invalid_request"],
+		[{ model: "emb", input: "x", encoding_format: "int8" }, "an unknown encoding_format", "invalid_request"],
+		[{ model: "emb", input: "x", dimensions: 32 }, "other dimensions", "unsupported"],
+		[{ model: "emb", input: Array(300).fill(7) }, "an input past the context", "context_length_exceeded"],
+		[{ model: "emb", input: { a: 1 } }, "an object", "invalid_request"]]) {
+		const r0 = await t.http(srv, "POST", "/v1/embeddings", body);
+		t.checkEq([r0.status, r0.json.error.code], [400, code], `embeddings: ${what} refused`);
+	}
+	const r404 = await t.http(srv, "POST", "/v1/embeddings", { model: "nosuch", input: "x" });
+	t.checkEq(r404.status, 404, "embeddings: an unknown model is 404");
+	const ml = (await t.http(srv, "GET", "/v1/models")).json.models;
+	t.checkEq(["emb", "embl", "embc"].map((n) => ml.find((x) => x.name === n).pooling), ["mean", "last", "cls"],
+		"pooling in the model list");
+}
+
 // the completions API and a vocabulary of printable bytes and tokNNN pieces
 const jt = await client.completions.create({ model: "tiny", prompt: refPrompt, max_tokens: 60,
 	temperature: 0, response_format: { type: "json_object" } });
@@ -833,7 +887,9 @@ t.checkEq(listed.map((m) => [m.id, m.object, m.owned_by, m.kind]),
 		["long2nc", "model", "modeld", "llm"], ["tools", "model", "modeld", "llm"],
 		["tools3", "model", "modeld", "llm"], ["toolsgemma", "model", "modeld", "llm"],
 		["toolsm", "model", "modeld", "llm"], ["think", "model", "modeld", "llm"],
-		["thinkc", "model", "modeld", "llm"], ["thinkn", "model", "modeld", "llm"]], "models.list()");
+		["thinkc", "model", "modeld", "llm"], ["thinkn", "model", "modeld", "llm"],
+		["emb", "model", "modeld", "llm"], ["embl", "model", "modeld", "llm"], ["embc", "model", "modeld", "llm"]],
+		"models.list()");
 t.check(listed.every((m) => Number.isInteger(m.created) && Math.abs(m.created - Date.now() / 1000) < 3600),
 	`created: ${listed.map((m) => m.created)}`);
 const got = await client.models.retrieve("tiny");

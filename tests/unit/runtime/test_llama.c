@@ -891,6 +891,49 @@ static void remove_tmpdir(void)
 	rmdir(tmpdir);
 }
 
+/* want_logits = MRT_LLM_WANT_HIDDEN: an entry's final hidden state without
+ * its logits (what /v1/embeddings pools); the hidden states and the other
+ * entries' logits are bit for bit those of a batch asking logits of all. */
+static void test_hidden(const char *file)
+{
+	static const int8_t want[6] = {1, MRT_LLM_WANT_HIDDEN, 0, MRT_LLM_WANT_HIDDEN,
+	                               1, MRT_LLM_WANT_HIDDEN};
+	static const int8_t all[6] = {1, 1, 1, 1, 1, 1};
+	const int32_t toks[6] = {5, 77, 100, 9, 120, 33}, seq[6] = {0, 0, 0, 0, 0, 0};
+	mrt_model *m = load(fixdir, file);
+	mrt_llm_params p = mrt_llm_default_params();
+	p.n_ctx = 32;
+	mrt_llm_ctx *a = m ? mrt_llm_ctx_new(m, &p, err, sizeof(err)) : NULL;
+	mrt_llm_ctx *b = m ? mrt_llm_ctx_new(m, &p, err, sizeof(err)) : NULL;
+	mrt_llm_info info;
+	CHECK(a != NULL && b != NULL);
+	if (!a || !b)
+		goto out;
+	mrt_llm_info_get(m, &info);
+	mrt_llm_batch ba = {6, toks, seq, want}, bb = {6, toks, seq, all};
+	CHECK_EQ_INT(mrt_llm_decode(a, &ba, err, sizeof(err)), 0);
+	CHECK_EQ_INT(mrt_llm_decode(b, &bb, err, sizeof(err)), 0);
+	for (int i = 0; i < 6; i++) {
+		const float *ha = mrt_llm_hidden(a, i), *la = mrt_llm_logits(a, i);
+		if (want[i] == 0) {
+			CHECK(ha == NULL && la == NULL);
+			continue;
+		}
+		CHECK(ha != NULL &&
+		      memcmp(ha, mrt_llm_hidden(b, i), sizeof(float) * info.n_embd) == 0);
+		if (want[i] == 1)
+			CHECK(la != NULL &&
+			      memcmp(la, mrt_llm_logits(b, i), sizeof(float) * info.n_vocab) == 0);
+		else
+			CHECK(la == NULL);
+	}
+	CHECK(mrt_llm_hidden(a, 6) == NULL && mrt_llm_hidden(NULL, 0) == NULL);
+out:
+	mrt_llm_ctx_free(a);
+	mrt_llm_ctx_free(b);
+	mrt_model_free(m);
+}
+
 int main(void)
 {
 	const char *src = getenv("top_srcdir"), *tmp = getenv("TMPDIR");
@@ -912,6 +955,8 @@ int main(void)
 	test_batched("kq-f16.gguf");
 	test_batched("kq-q4_k_m.gguf");
 	test_kv_q8();
+	test_hidden("gqa-f32.gguf");
+	test_hidden("kq-q4_k_m.gguf");
 	test_seq_keep("gqa-f32.gguf", MRT_TYPE_F16);
 	test_seq_keep("gqa-q4_0.gguf", MRT_TYPE_F16);
 	test_seq_keep("kq-q4_k_m.gguf", MRT_TYPE_F16);
