@@ -118,8 +118,10 @@ struct srv_llm_job {
 	char *echo_text; /* owned by the head; a sibling borrows it */
 	double *embd;    /* /v1/embeddings: n_embd, written by the scheduler, read once finished */
 	int embd_b64;    /* head: encoding_format base64 */
-	srv_llm_tok *ptoks;
+	srv_llm_tok *ptoks; /* the head's; a sibling answers with the head's */
 	int prompt_done, echo_sent;
+	size_t echo_tail; /* stream: echo_text sent up to here; the rest goes with the answer (0:
+	                     none) */
 	int finish;       /* enum srv_llm_finish once done */
 	int n_completion; /* tokens generated */
 	int n_cached;     /* prompt tokens the slot already held (prompt_cache) */

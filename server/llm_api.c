@@ -281,7 +281,7 @@ static int srv__gen_params(srv_llm_job *job, srv_model *m, json_t *body, srv__pe
 	    srv__num(body, "seed", -9.2e18, 9.2e18, &seed, e) ||
 	    srv__int(body, "n", 1, 128, &n, e) ||
 	    srv__int(body, "max_tokens", 0, 1 << 30, &g->max_tokens, e) ||
-	    srv__int(body, "max_completion_tokens", 1, 1 << 30, &g->max_tokens, e) ||
+	    srv__int(body, "max_completion_tokens", 0, 1 << 30, &g->max_tokens, e) ||
 	    srv__int(body, "min_tokens", 0, 1 << 30, &g->min_tokens, e) ||
 	    srv__bool(body, "ignore_eos", &g->ignore_eos, e) ||
 	    srv__bool(body, "stream", &job->stream, e) || srv__bool(body, "echo", &job->echo, e) ||
@@ -582,10 +582,6 @@ static int srv__prompt_read(srv_llm_job *job, srv_model *m, json_t *body, srv__p
 			     "\"prompt\" must be a string, an array of one string or an array of "
 			     "token ids (one prompt per request)");
 		text = json_string_value(p);
-		if (job->echo && !(job->echo_text = strdup(text))) {
-			srv__seterr(e, 500, "internal", "out of memory");
-			return -1;
-		}
 	}
 	int n = srv__tokenize_text(m->model, text, add_bos, special, &job->gen.prompt);
 	free(owned);
@@ -603,8 +599,9 @@ static int srv__prompt_read(srv_llm_job *job, srv_model *m, json_t *body, srv__p
 	return 0;
 }
 
-/* The prompt; with echo (completions) its text (a prompt of token ids: their
- * pieces) and, with logprobs, room for its tokens' logprobs. 0 or -1 with e. */
+/* The prompt; with echo (completions) its text as the model read it (its
+ * tokens' pieces, so that the logprobs' tokens and offsets index it) and,
+ * with logprobs, room for its tokens' logprobs. 0 or -1 with e. */
 static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *e)
 {
 	if (srv__prompt_read(job, m, body, e) < 0)
@@ -613,7 +610,7 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 		return 0;
 	srv_llm_gen *g = &job->gen;
 	g->prompt_lp = g->logprobs;
-	if (!job->echo_text) {
+	{
 		srv_strbuf b = {0};
 		char piece[256];
 		for (int i = 0; i < g->n_prompt; i++) { /* as srv__piece writes them */
@@ -851,17 +848,12 @@ static int srv__siblings(srv_llm_job *head)
 		c->stream = head->stream;
 		c->echo = head->echo;
 		c->echo_text = head->echo_text;
-		if (head->ptoks) {
-			if (!(c->ptoks = calloc((size_t)head->gen.n_prompt, sizeof(srv_llm_tok))))
-				return -1;
-			memcpy(c->ptoks, head->ptoks,
-			       sizeof(srv_llm_tok) * (size_t)head->gen.n_prompt);
-		}
 		memcpy(c->id, head->id, sizeof(c->id));
 		c->created = head->created;
 		srv_llm_gen *g = &c->gen;
 		*g = head->gen; /* then its own copies of what it owns */
 		g->sp.seed = head->gen.sp.seed + (uint64_t)(i + 1);
+		g->prompt_lp = 0; /* the head reads the prompt's logprobs for all */
 		g->prompt = NULL, g->bias_ids = NULL, g->bias = NULL, g->n_stop = 0;
 		if (!(g->prompt = malloc(sizeof(int32_t) * (size_t)head->gen.n_prompt)))
 			return -1;
@@ -1094,14 +1086,27 @@ static json_t *srv__completion_logprobs(srv_llm_job *job, const mrt_model *model
 	return srv__lp_append(srv__lp_new(), model, job->toks, from, to, 0, off_io);
 }
 
-/* The prompt's logprobs (echo): its first token's null, and all of them
- * when the request was cut (drain) before the prompt was read. */
+/* The choice that reads the prompt's logprobs for a request: the head. */
+static const srv_llm_job *srv__lp_owner(const srv_llm_job *job)
+{
+	return job->head ? job->head : job;
+}
+
+/* Whether a choice asked for the prompt's logprobs and will not have them:
+ * the request was cut (drain) before its prompt was read. */
+static int srv__unscored(const srv_llm_job *job)
+{
+	const srv_llm_job *o = srv__lp_owner(job);
+	return job->echo && job->gen.logprobs && o->finish && !o->prompt_done;
+}
+
+/* The prompt's logprobs (echo): its first token's null. */
 static json_t *srv__prompt_logprobs(srv_llm_job *job, const mrt_model *model)
 {
+	const srv_llm_job *o = srv__lp_owner(job);
 	size_t off = 0;
-	int n = job->gen.n_prompt;
-	return srv__lp_append(srv__lp_new(), model, job->ptoks, 0, n, job->prompt_done ? 1 : n,
-	                      &off);
+	int n = o->gen.n_prompt;
+	return srv__lp_append(srv__lp_new(), model, o->ptoks, 0, n, o->prompt_done ? 1 : n, &off);
 }
 
 /* Prompt tokens of a request: its prompt once, or every input's. */
@@ -1346,6 +1351,25 @@ static json_t *srv__chunk(srv_llm_job *job, srv_model *m, const char *field, jso
 	                 choice);
 }
 
+/* n bytes of new text as a JSON string, after the echoed prompt's bytes
+ * not sent yet (the end of a character cut by the prompt's end). */
+static json_t *srv__echo_joined(srv_llm_job *job, const char *p, size_t n)
+{
+	size_t tail = job->echo_tail ? strlen(job->echo_text) - job->echo_tail : 0;
+	if (tail == 0)
+		return srv__json_text(p, n);
+	char *buf = malloc(tail + n + 1);
+	json_t *j = NULL;
+	if (buf) {
+		memcpy(buf, job->echo_text + job->echo_tail, tail);
+		memcpy(buf + tail, p, n);
+		j = srv__json_text(buf, tail + n);
+		free(buf);
+	}
+	job->echo_tail = 0;
+	return j;
+}
+
 /* New text with the logprobs of the tokens that arrived with it, and at the
  * end the closing events, into job->out. A sequence that ended without an
  * answer (cancelled, failed) closes with an error event; a drain cuts
@@ -1383,17 +1407,21 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 	if (job->api == API_CHAT && !job->role_sent)
 		srv__event(job, srv__chunk(job, m, "content", json_string(""), NULL, NULL));
 	if (job->echo && !job->echo_sent) { /* the prompt first, with its logprobs */
-		if (job->finish == SRV_LLM_CANCEL || job->finish == SRV_LLM_ERROR) {
+		int lps = job->gen.logprobs;
+		if (job->finish == SRV_LLM_CANCEL || job->finish == SRV_LLM_ERROR ||
+		    srv__unscored(job)) {
 			job->echo_sent = 1; /* the stream ends in an error event */
-		} else if (!job->gen.prompt_lp || job->prompt_done || job->finish) {
-			json_t *lp =
-			    job->gen.prompt_lp ? srv__prompt_logprobs(job, m->model) : NULL;
-			srv__event(
-			    job, srv__chunk(job, m, "content",
-			                    srv__json_text(job->echo_text, strlen(job->echo_text)),
-			                    lp, NULL));
+		} else if (!lps || srv__lp_owner(job)->prompt_done) {
+			/* a character cut between the prompt and the answer goes out
+			 * with the answer's first bytes, as the whole answer has it */
+			size_t len = strlen(job->echo_text);
+			size_t k = mrt_utf8_complete_prefix(job->echo_text, len);
+			json_t *lp = lps ? srv__prompt_logprobs(job, m->model) : NULL;
+			srv__event(job, srv__chunk(job, m, "content",
+			                           srv__json_text(job->echo_text, k), lp, NULL));
 			job->echo_sent = 1;
-			job->lp_off = strlen(job->echo_text);
+			job->echo_tail = k;
+			job->lp_off = len;
 		} else {
 			return; /* until the prompt is read */
 		}
@@ -1415,8 +1443,9 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 			lp = NULL;
 		}
 	}
-	if (upto > job->streamed || lp) {
-		json_t *piece = srv__json_text(all + job->streamed, upto - job->streamed);
+	size_t tail = job->echo_tail ? strlen(job->echo_text) - job->echo_tail : 0;
+	if (upto > job->streamed || lp || (tail && job->finish)) {
+		json_t *piece = srv__echo_joined(job, all + job->streamed, upto - job->streamed);
 		job->streamed = upto;
 		if (piece)
 			srv__event(job, srv__chunk(job, m, "content", piece, lp, NULL));
@@ -1438,7 +1467,7 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 		srv__event(job, srv__chunk(job, m, "content", NULL, NULL, "tool_calls"));
 		goto end;
 	}
-	if (job->finish == SRV_LLM_CANCEL || job->finish == SRV_LLM_ERROR) {
+	if (job->finish == SRV_LLM_CANCEL || job->finish == SRV_LLM_ERROR || srv__unscored(job)) {
 		int failed = job->finish == SRV_LLM_ERROR;
 		srv__event(job,
 		           json_pack("{s:{s:s, s:s}}", "error", "code",
@@ -1483,6 +1512,9 @@ void srv_llm_job_progress(srv_llm_job *job)
 		srv__watch_stop(head);
 	if (r->llm_stream) {
 		srv__stream_progress(job, m);
+		/* choices that wait for the head's prompt logprobs to echo them */
+		for (int i = 1; job == head && head->gen.prompt_lp && i < head->n_choices; i++)
+			srv__stream_progress(srv__choice(head, i), m);
 		if (head->out_suspended) {
 			head->out_suspended = 0;
 			MHD_resume_connection(r->conn);
@@ -1496,8 +1528,10 @@ void srv_llm_job_progress(srv_llm_job *job)
 	int fin = SRV_LLM_STOP, gone = 0;
 	for (int i = 0; i < head->n_choices; i++) {
 		srv_llm_job *c = srv__choice(head, i);
-		if (c->finish == SRV_LLM_ERROR || (c->finish == SRV_LLM_CANCEL && fin != SRV_LLM_ERROR))
-			fin = c->finish;
+		/* a prompt to score that was cut before it was read has no answer */
+		int f = srv__unscored(c) && c->finish != SRV_LLM_ERROR ? SRV_LLM_CANCEL : c->finish;
+		if (f == SRV_LLM_ERROR || (f == SRV_LLM_CANCEL && fin != SRV_LLM_ERROR))
+			fin = f;
 		gone |= c->client_gone;
 	}
 	r->t_run = r->t_queued + (uint64_t)(head->ttft_ms * 1e6);

@@ -938,6 +938,8 @@ static int srv__step(srv_llm *l, int n)
 		int pos = l->b_pos[i];
 		if (g->pool) {
 			srv__pool_row(l, s, pos, mrt_llm_hidden(l->ctx, i));
+			if (s->finish) /* the answer is ready: its "first token" */
+				s->ttft_ms = (double)(now - s->job->t_enqueued) / 1e6;
 			continue;
 		}
 		const float *logits = mrt_llm_logits(l->ctx, i);
@@ -951,6 +953,7 @@ static int srv__step(srv_llm *l, int n)
 		}
 		if (g->max_tokens == 0) { /* echo alone: the prompt was all */
 			s->finish = SRV_LLM_LENGTH;
+			s->ttft_ms = (double)(now - s->job->t_enqueued) / 1e6;
 			continue;
 		}
 		srv__slot_sample(l, l->b_slot[i], logits, now);

@@ -145,7 +145,7 @@ t.checkEq([s.text, s.fin], [c.choices[0].text, "length"], "streamed completion")
 		const top2 = l.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0]).slice(0, 2).map(([, i]) => piece(i));
 		topsOk &&= JSON.stringify(Object.keys(ch.logprobs.top_logprobs[p]).sort()) === JSON.stringify(top2.sort());
 	}
-	t.check(worst < 1e-3, `echo: prompt logprobs = PyTorch's log-softmax (worst difference ${worst})`);
+	t.check(worst < 1e-5, `echo: prompt logprobs = PyTorch's log-softmax (worst difference ${worst})`);
 	t.check(topsOk, "echo: each prompt position's top 2 are PyTorch's");
 	let off = 0;
 	t.checkEq(ch.logprobs.text_offset, refPrompt.map((id) => (off += piece(id).length) - piece(id).length),
@@ -167,11 +167,40 @@ t.checkEq([s.text, s.fin], [c.choices[0].text, "length"], "streamed completion")
 			if (x.logprobs) sLps.push(...x.logprobs.token_logprobs);
 		}
 	t.checkEq([sText, sLps], [e1.text, e1.logprobs.token_logprobs], "echo streamed = echo whole");
-	// a text prompt comes back as sent; n = 2 echoes it in each choice
-	const e2 = await client.completions.create({ model: "tiny", prompt: "The quick", max_tokens: 3, echo: true,
-		n: 2, seed: 4, temperature: 1 });
-	t.check(e2.choices.length === 2 && e2.choices.every((x) => x.text.startsWith("The quick")),
-		`echo of a text prompt in both choices: ${JSON.stringify(e2.choices.map((x) => x.text))}`);
+	// a text prompt comes back as the model read it (its pieces: a SentencePiece
+	// space before it), so that the tokens and offsets index the text
+	const e3 = (await client.completions.create({ model: "tiny", prompt: "Hello world", max_tokens: 3,
+		echo: true, logprobs: 1, temperature: 0 })).choices[0];
+	let o3 = 0;
+	t.checkEq([e3.text.startsWith(" Hello world"), e3.logprobs.tokens.join(""),
+		e3.logprobs.text_offset], [true, e3.text, e3.logprobs.tokens.map((x) => (o3 += x.length) - x.length)],
+	"echo of a text prompt: its pieces, and the tokens and offsets index the text");
+	// n = 3: each choice echoes the prompt with the same logprobs, streamed as whole
+	const e2q = { model: "tiny", prompt: "The quick", max_tokens: 3, echo: true, logprobs: 1, n: 3, seed: 4,
+		temperature: 1 };
+	const e2 = await client.completions.create(e2q);
+	const pn = e2.usage.prompt_tokens;
+	t.check(e2.choices.length === 3 && e2.choices.every((x) => x.text.startsWith(" The quick") &&
+		JSON.stringify(x.logprobs.token_logprobs.slice(0, pn)) ===
+		JSON.stringify(e2.choices[0].logprobs.token_logprobs.slice(0, pn))),
+	`echo in every choice: ${JSON.stringify(e2.choices.map((x) => x.text))}`);
+	const byIdx = [[], [], []];
+	for await (const ck of await client.completions.create({ ...e2q, stream: true }))
+		for (const x of ck.choices) byIdx[x.index].push(x);
+	t.checkEq(byIdx.map((cs) => [cs.map((x) => x.text).join(""), cs.flatMap((x) => x.logprobs?.token_logprobs ?? [])]),
+		e2.choices.map((x) => [x.text, x.logprobs.token_logprobs]), "echo with n = 3 streamed = whole");
+	const mc = await client.completions.create({ model: "tiny", prompt: refPrompt, max_completion_tokens: 0,
+		echo: true });
+	t.checkEq([mc.choices[0].text, mc.usage.completion_tokens], [promptText, 0], "max_completion_tokens 0 with echo");
+	// a character cut between the prompt's last byte tokens and the answer's
+	// comes whole, streamed or not ("A", 0xE2 0x82, then 0xAC forced: "A€")
+	const cutq = { model: "tools", prompt: [1, 68, 229, 133], max_tokens: 1, echo: true, temperature: 0,
+		logit_bias: { 175: 100 } };
+	const cutWhole = (await client.completions.create(cutq)).choices[0].text;
+	let cutStream = "";
+	for await (const ck of await client.completions.create({ ...cutq, stream: true }))
+		for (const x of ck.choices) cutStream += x.text;
+	t.checkEq([cutWhole, cutStream], ["A\u20ac", "A\u20ac"], "echo: a character across the prompt's end");
 	for (const [body, what] of [[{ model: "tiny", prompt: refPrompt, max_tokens: 0 }, "max_tokens 0 without echo"]]) {
 		const r0 = await t.http(srv, "POST", "/v1/completions", body);
 		t.checkEq([r0.status, r0.json.error.code], [400, "invalid_request"], `${what} refused`);
