@@ -60,6 +60,7 @@ static srv__route_match srv__match(srv_req *r, const char *url)
 	static const srv__route_match fixed[] = {
 	    {R_HEALTHZ, "/healthz", "GET", 1},
 	    {R_READYZ, "/readyz", "GET", 1},
+	    {R_READYZ, "/health", "GET", 1}, /* llama.cpp's and vLLM's: ready to serve */
 	    {R_METRICS, "/metrics", "GET", 0},
 	    {R_MODELS, "/v1/models", "GET", 0},
 	    {R_PREDICT, "/v1/predict", "POST", 0},

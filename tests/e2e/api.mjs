@@ -24,6 +24,8 @@ let r = await get("/healthz", {});
 t.checkEq([r.status, r.json], [200, { status: "ok" }], "/healthz");
 r = await get("/readyz", {});
 t.checkEq([r.status, r.json], [200, { status: "ready" }], "/readyz");
+r = await get("/health", {});
+t.checkEq([r.status, r.json], [200, { status: "ready" }], "/health (llama.cpp's and vLLM's name) is /readyz");
 r = await get("/v2/health/live", {});
 t.checkEq([r.status, r.json], [200, { live: true }], "/v2/health/live");
 r = await get("/v2/health/ready", {});
