@@ -35,7 +35,7 @@ typedef struct mrt__llama {
 	const float *rope_freqs;  /* n_rot / 2 divisors of the frequencies (rope_freqs.weight,
 				     Llama 3.1 style), or NULL */
 	int32_t bos, eos;
-	int add_bos;
+	int add_bos, add_eos;
 	char *tokenizer_model; /* NUL-terminated copies (owned) */
 	char *chat_template;   /* NULL when the file has none */
 	uint64_t n_params;

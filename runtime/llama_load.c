@@ -241,6 +241,9 @@ static int read_tokenizer_info(mrt__llama *l, const mrt_gguf *f)
 		l->add_bos = val.v.b != 0;
 	else
 		l->add_bos = l->tokenizer_model == NULL || strcmp(l->tokenizer_model, "llama") == 0;
+	idx = mrt_gguf_find_kv(f, "tokenizer.ggml.add_eos_token");
+	l->add_eos = idx >= 0 && mrt_gguf_kv(f, (uint64_t)idx, &key, &val) == 0 &&
+	             val.type == MRT_GGUF_BOOL && val.v.b != 0;
 	return ok ? 0 : -1;
 }
 
@@ -378,6 +381,7 @@ int mrt_llm_info_get(const mrt_model *model, mrt_llm_info *info)
 	info->bos = l->bos;
 	info->eos = l->eos;
 	info->add_bos = l->add_bos;
+	info->add_eos = l->add_eos;
 	info->tokenizer_model = l->tokenizer_model;
 	info->chat_template = l->chat_template;
 	info->n_params = l->n_params;

@@ -22,6 +22,7 @@ typedef struct mrt_llm_info {
 	int n_embd, n_layer, n_head, n_head_kv, n_ff;
 	int32_t bos, eos;  /* -1 when the file has none */
 	int add_bos;       /* tokenizer.ggml.add_bos_token (default 1 for spm) */
+	int add_eos;       /* tokenizer.ggml.add_eos_token (default 0): embedding models */
 	const char *tokenizer_model; /* "llama" or "gpt2"; borrowed */
 	const char *chat_template;   /* tokenizer.chat_template or NULL; borrowed */
 	uint64_t n_params;

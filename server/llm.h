@@ -120,8 +120,8 @@ struct srv_llm_job {
 	int embd_b64;    /* head: encoding_format base64 */
 	srv_llm_tok *ptoks; /* the head's; a sibling answers with the head's */
 	int prompt_done, echo_sent;
-	size_t echo_tail; /* stream: echo_text sent up to here; the rest goes with the answer (0:
-	                     none) */
+	size_t echo_pending; /* stream: the last bytes of echo_text not sent yet (they go with
+	                        the answer's first bytes: a character cut by the prompt's end) */
 	int finish;       /* enum srv_llm_finish once done */
 	int n_completion; /* tokens generated */
 	int n_cached;     /* prompt tokens the slot already held (prompt_cache) */

@@ -646,10 +646,20 @@ static int srv__embd_input(srv_llm_job *job, srv_model *m, json_t *in, size_t id
 	if (json_is_string(in)) {
 		if (json_string_length(in) == 0)
 			PERR(e, "invalid_request", "input %zu is empty", idx);
-		int n = srv__tokenize_text(m->model, json_string_value(in),
-		                           srv_llm_info(l)->add_bos, 0, &g->prompt);
+		const mrt_llm_info *info = srv_llm_info(l);
+		int n = srv__tokenize_text(m->model, json_string_value(in), info->add_bos, 0,
+		                           &g->prompt);
 		if (n < 0)
 			PERR(e, "internal", "cannot tokenize input %zu", idx);
+		/* EOS after a text, when the file asks for it (embedding models), as
+		 * llama.cpp's tokenizer adds it with the special tokens */
+		if (info->add_eos && info->eos >= 0) {
+			int32_t *p = realloc(g->prompt, sizeof(int32_t) * (size_t)(n + 1));
+			if (!p)
+				PERR(e, "internal", "out of memory");
+			g->prompt = p;
+			p[n++] = info->eos;
+		}
 		g->n_prompt = n;
 	} else if (!json_is_array(in) || srv__prompt_ids(job, l, in, e) < 0) {
 		if (!e->msg[0])
@@ -1355,18 +1365,18 @@ static json_t *srv__chunk(srv_llm_job *job, srv_model *m, const char *field, jso
  * not sent yet (the end of a character cut by the prompt's end). */
 static json_t *srv__echo_joined(srv_llm_job *job, const char *p, size_t n)
 {
-	size_t tail = job->echo_tail ? strlen(job->echo_text) - job->echo_tail : 0;
+	size_t tail = job->echo_pending;
 	if (tail == 0)
 		return srv__json_text(p, n);
 	char *buf = malloc(tail + n + 1);
 	json_t *j = NULL;
 	if (buf) {
-		memcpy(buf, job->echo_text + job->echo_tail, tail);
+		memcpy(buf, job->echo_text + strlen(job->echo_text) - tail, tail);
 		memcpy(buf + tail, p, n);
 		j = srv__json_text(buf, tail + n);
 		free(buf);
 	}
-	job->echo_tail = 0;
+	job->echo_pending = 0;
 	return j;
 }
 
@@ -1420,7 +1430,7 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 			srv__event(job, srv__chunk(job, m, "content",
 			                           srv__json_text(job->echo_text, k), lp, NULL));
 			job->echo_sent = 1;
-			job->echo_tail = k;
+			job->echo_pending = len - k;
 			job->lp_off = len;
 		} else {
 			return; /* until the prompt is read */
@@ -1443,8 +1453,7 @@ static void srv__stream_progress(srv_llm_job *job, srv_model *m)
 			lp = NULL;
 		}
 	}
-	size_t tail = job->echo_tail ? strlen(job->echo_text) - job->echo_tail : 0;
-	if (upto > job->streamed || lp || (tail && job->finish)) {
+	if (upto > job->streamed || lp || (job->echo_pending && job->finish)) {
 		json_t *piece = srv__echo_joined(job, all + job->streamed, upto - job->streamed);
 		job->streamed = upto;
 		if (piece)

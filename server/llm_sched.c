@@ -662,7 +662,10 @@ typedef struct srv__json_try {
 static int srv__json_allowed(void *arg, int32_t tok)
 {
 	srv__json_try *t = arg;
+	const srv_llm_gen *g = &t->s->job->gen;
 	t->calls++;
+	if (t->s->n_gen < g->min_tokens && srv__is_stop_id(g, tok))
+		return 0;
 	uint32_t a = t->l->piece_off[tok], b = t->l->piece_off[tok + 1];
 	if (b == a)
 		return 0;
@@ -676,9 +679,14 @@ static int srv__json_allowed(void *arg, int32_t tok)
 static int srv__json_fill(void *arg, uint8_t *mask)
 {
 	srv__json_try *t = arg;
+	const srv_llm_gen *g = &t->s->job->gen;
 	t->redrawn = 1;
-	return t->schema ? srv_trie_allowed(t->l->trie, &srv_schema_walk, &t->s->sjson, mask)
-	                 : srv_trie_allowed(t->l->trie, &srv_json_walk, &t->s->json, mask);
+	int n = t->schema ? srv_trie_allowed(t->l->trie, &srv_schema_walk, &t->s->sjson, mask)
+	                  : srv_trie_allowed(t->l->trie, &srv_json_walk, &t->s->json, mask);
+	for (int i = 0; n > 0 && t->s->n_gen < g->min_tokens && i < g->n_stop_ids; i++)
+		if (mask[g->stop_ids[i]]) /* before min_tokens no stop token */
+			mask[g->stop_ids[i]] = 0, n--;
+	return n;
 }
 
 /* Sample the slot's next token from logits and decide whether it is done. */
@@ -785,9 +793,9 @@ static void srv__admit(srv_llm *l)
 			continue;
 		if (s->job->cancelled) {
 			s->finish = SRV_LLM_CANCEL;
-		} else if (l->cut) {
+		} else if (l->cut) { /* an embedding cut short has no answer: 503 */
 			s->emitted = mrt_utf8_complete_prefix(s->raw, s->raw_len);
-			s->finish = SRV_LLM_LENGTH;
+			s->finish = s->job->gen.pool ? SRV_LLM_CANCEL : SRV_LLM_LENGTH;
 		}
 	}
 	/* each queued job, in order, takes the free slot that holds the longest

@@ -5,7 +5,7 @@
 // them (some random logit is positive) and never ends at </s> by chance.
 import fs from "node:fs";
 
-const U32 = 4, F32 = 6, STR = 8, ARR = 9, I32 = 5;
+const U32 = 4, F32 = 6, BOOL = 7, STR = 8, ARR = 9, I32 = 5;
 
 function str(s) {
 	const b = Buffer.from(s, "utf8"), n = Buffer.alloc(8);
@@ -28,6 +28,7 @@ function u64(v) {
 // [type, payload] of a metadata value: integers u32, numbers f32, strings,
 // arrays of strings / f32 ({f32: [...]}) / i32 ({i32: [...]}).
 function value(v) {
+	if (typeof v === "boolean") return [BOOL, Buffer.from([v ? 1 : 0])];
 	if (typeof v === "string") return [STR, str(v)];
 	if (Number.isInteger(v)) return [U32, u32(v)];
 	if (typeof v === "number") {
@@ -57,7 +58,7 @@ function rng(seed) {
 }
 
 // Write the model; h: {n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab,
-// n_ctx, seed, bytes, chat_template, extra}. With bytes, tokens 3-258 are the
+// n_ctx, seed, bytes, chat_template, extra, add_eos}. With bytes, tokens 3-258 are the
 // byte-fallback tokens <0x00>-<0xFF>, so any text can be written (n_vocab >
 // 258). extra: texts of user-defined tokens (read whole from text, as
 // <think> in DeepSeek-R1's vocabulary) from id 259 (with bytes) or 3 on.
@@ -104,6 +105,8 @@ export function writeRandomLlama(path, h) {
 	];
 	if (h.chat_template)
 		kvs.push(["tokenizer.chat_template", h.chat_template]);
+	if (h.add_eos !== undefined)
+		kvs.push(["tokenizer.ggml.add_eos_token", h.add_eos]);
 	const parts = [Buffer.from("GGUF"), u32(3), u64(t.length), u64(kvs.length)];
 	for (const [k, v] of kvs) {
 		const [ty, b] = value(v);

@@ -65,6 +65,8 @@ const thinkModel = { ...bytesModel, seed: 7, extra: ["<think>", "</think>"] };
 const thinkGguf = writeRandomLlama(path.join(dir, "think.gguf"), { ...thinkModel,
 	chat_template: "<\uff5cUser\uff5c> <\uff5cAssistant\uff5c>" });
 const thinkCGguf = writeRandomLlama(path.join(dir, "thinkc.gguf"), thinkModel);
+// an embedding model's tokenizer flag: EOS after each text
+const eosGguf = writeRandomLlama(path.join(dir, "eos.gguf"), { ...bytesModel, seed: 9, add_eos: true });
 const srv = await t.start(dir, {}, {
 	tiny: { path: gguf, parallel: 4, max_queue: 16, ctx_size: 256, prompt_chunk: 8 },
 	one: { path: gguf, parallel: 1, max_queue: 1, ctx_size: 256, kv_cache_type: "f32" },
@@ -86,6 +88,7 @@ const srv = await t.start(dir, {}, {
 	emb: { path: gguf, parallel: 2, ctx_size: 256, kv_cache_type: "f32", prompt_chunk: 8 },
 	embl: { path: gguf, parallel: 1, ctx_size: 256, kv_cache_type: "f32", pooling: "last" },
 	embc: { path: gguf, parallel: 1, ctx_size: 256, kv_cache_type: "f32", pooling: "cls" },
+	embe: { path: eosGguf, parallel: 1, ctx_size: 256, pooling: "last" },
 });
 const client = new OpenAI({ baseURL: srv.base + "/v1", apiKey: "none", maxRetries: 0 });
 
@@ -201,6 +204,13 @@ t.checkEq([s.text, s.fin], [c.choices[0].text, "length"], "streamed completion")
 	for await (const ck of await client.completions.create({ ...cutq, stream: true }))
 		for (const x of ck.choices) cutStream += x.text;
 	t.checkEq([cutWhole, cutStream], ["A\u20ac", "A\u20ac"], "echo: a character across the prompt's end");
+	// the same when the prompt is nothing but the start of that character
+	const cut2 = { ...cutq, prompt: [229, 133] };
+	let cut2Stream = "";
+	for await (const ck of await client.completions.create({ ...cut2, stream: true }))
+		for (const x of ck.choices) cut2Stream += x.text;
+	t.checkEq([(await client.completions.create(cut2)).choices[0].text, cut2Stream], ["\u20ac", "\u20ac"],
+		"echo: a prompt that is only a character's start");
 	for (const [body, what] of [[{ model: "tiny", prompt: refPrompt, max_tokens: 0 }, "max_tokens 0 without echo"]]) {
 		const r0 = await t.http(srv, "POST", "/v1/completions", body);
 		t.checkEq([r0.status, r0.json.error.code], [400, "invalid_request"], `${what} refused`);
@@ -240,6 +250,11 @@ t.checkEq([s.text, s.fin], [c.choices[0].text, "length"], "streamed completion")
 		"min_tokens 2: a stop string in the first token does not count");
 	g = (await greedy({ stop })).choices[0];
 	t.checkEq([g.text, g.finish_reason], ["", "stop"], "without min_tokens it does");
+	// JSON output too: "{" (id 96) as a stop token waits for min_tokens
+	u = await client.completions.create({ model: "tiny", prompt: "Hello", max_tokens: 20, temperature: 0,
+		response_format: { type: "json_object" }, stop_token_ids: [96], min_tokens: 6 });
+	t.checkEq([u.choices[0].finish_reason, u.usage.completion_tokens >= 6, u.choices[0].text.trim()],
+		["stop", true, "{"], `min_tokens with JSON output: ${JSON.stringify(u.choices[0].text)}`);
 	for (const [extra, what] of [[{ min_tokens: 20 }, "min_tokens past max_tokens"],
 		[{ stop_token_ids: [nV] }, "a stop token id past the vocabulary"],
 		[{ stop_token_ids: "2" }, "stop_token_ids not an array"], [{ ignore_eos: 1 }, "ignore_eos not a boolean"]]) {
@@ -830,6 +845,12 @@ for (const [q, what, code] of [
 		const r0 = await t.http(srv, "POST", "/v1/embeddings", body);
 		t.checkEq([r0.status, r0.json.error.code], [400, code], `embeddings: ${what} refused`);
 	}
+	// tokenizer.ggml.add_eos_token: a text ends in EOS (2), as llama.cpp tokenizes it
+	const eIds = (await t.http(srv, "POST", "/tokenize", { model: "embe", prompt: "Hi you" })).json.tokens;
+	const [eText, eWith] = await Promise.all([client.embeddings.create({ model: "embe", input: "Hi you" }),
+		client.embeddings.create({ model: "embe", input: [...eIds, 2] })]);
+	t.checkEq([eText.usage.prompt_tokens, eText.data[0].embedding], [eIds.length + 1, eWith.data[0].embedding],
+		"add_eos_token: a text is embedded with EOS after it");
 	const r404 = await t.http(srv, "POST", "/v1/embeddings", { model: "nosuch", input: "x" });
 	t.checkEq(r404.status, 404, "embeddings: an unknown model is 404");
 	const ml = (await t.http(srv, "GET", "/v1/models")).json.models;
@@ -917,7 +938,8 @@ t.checkEq(listed.map((m) => [m.id, m.object, m.owned_by, m.kind]),
 		["tools3", "model", "modeld", "llm"], ["toolsgemma", "model", "modeld", "llm"],
 		["toolsm", "model", "modeld", "llm"], ["think", "model", "modeld", "llm"],
 		["thinkc", "model", "modeld", "llm"], ["thinkn", "model", "modeld", "llm"],
-		["emb", "model", "modeld", "llm"], ["embl", "model", "modeld", "llm"], ["embc", "model", "modeld", "llm"]],
+		["emb", "model", "modeld", "llm"], ["embl", "model", "modeld", "llm"], ["embc", "model", "modeld", "llm"],
+		["embe", "model", "modeld", "llm"]],
 		"models.list()");
 t.check(listed.every((m) => Number.isInteger(m.created) && Math.abs(m.created - Date.now() / 1000) < 3600),
 	`created: ${listed.map((m) => m.created)}`);
