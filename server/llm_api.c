@@ -665,8 +665,7 @@ static int srv__embd_input(srv_llm_job *job, srv_model *m, json_t *in, size_t id
 		if (!e->msg[0])
 			PERR(e, "invalid_request",
 			     "\"input\" must be a string, an array of strings, an array of token "
-			     "ids "
-			     "or an array of such arrays");
+			     "ids or an array of such arrays");
 		return -1;
 	}
 	if (g->n_prompt == 0)
