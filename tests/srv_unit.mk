@@ -81,3 +81,11 @@ check_PROGRAMS += tests/unit/server/test_reasoning
 TESTS += tests/unit/server/test_reasoning
 tests_unit_server_test_reasoning_SOURCES = tests/unit/server/test_reasoning.c \
 	server/reasoning.c server/reasoning.h
+EXTRA_DIST += tests/fuzz/reasoning_corpus tests/fuzz/reasoning.dict
+if FUZZERS
+noinst_PROGRAMS += tests/fuzz/fuzz_reasoning
+tests_fuzz_fuzz_reasoning_SOURCES = tests/fuzz/fuzz_reasoning.c server/reasoning.c
+tests_fuzz_fuzz_reasoning_CFLAGS = $(AM_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+tests_fuzz_fuzz_reasoning_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
+endif
