@@ -124,6 +124,7 @@ struct srv_llm_job {
 	                        the answer's first bytes: a character cut by the prompt's end) */
 	int finish;       /* enum srv_llm_finish once done */
 	int n_completion; /* tokens generated */
+	int n_reasoning;  /* of them, the thoughts' (think_on), through </think> */
 	int n_cached;     /* prompt tokens the slot already held (prompt_cache) */
 	double ttft_ms;
 	/* stream output not yet taken by MHD (loop thread) */
@@ -143,7 +144,7 @@ struct srv_llm_job {
 	size_t p_len, p_cap;
 	srv_llm_tok *p_toks;
 	int p_n, p_cap_toks;
-	int p_finish, p_completion, p_cached, p_prompt_done;
+	int p_finish, p_completion, p_cached, p_prompt_done, p_reasoning;
 	double p_ttft_ms;
 	int p_dirty;
 	srv_llm_job *p_next_dirty;

@@ -1136,10 +1136,18 @@ static json_t *srv__usage(srv_llm_job *head)
 		                 "total_tokens", srv__prompt_tokens(head));
 	for (int i = 0; i < head->n_choices; i++)
 		completion += srv__choice(head, i)->n_completion;
-	return json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", head->gen.n_prompt,
-	                 "completion_tokens", completion, "total_tokens",
-	                 head->gen.n_prompt + completion, "prompt_tokens_details", "cached_tokens",
-	                 head->n_cached);
+	json_t *u = json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", head->gen.n_prompt,
+	                      "completion_tokens", completion, "total_tokens",
+	                      head->gen.n_prompt + completion, "prompt_tokens_details",
+	                      "cached_tokens", head->n_cached);
+	if (u && head->think_on) { /* OpenAI's count of the thoughts' tokens */
+		int r = 0;
+		for (int i = 0; i < head->n_choices; i++)
+			r += srv__choice(head, i)->n_reasoning;
+		json_object_set_new(u, "completion_tokens_details",
+		                    json_pack("{s:i}", "reasoning_tokens", r));
+	}
+	return u;
 }
 
 static char *srv__dump(json_t *j)

@@ -30,6 +30,8 @@ typedef struct srv__slot {
 	size_t raw_len, raw_cap;
 	size_t emitted, published; /* raw bytes cleared for output / handed over */
 	size_t stop_from;          /* stop strings are looked for from here (min_tokens) */
+	srv_think think;           /* the job's thoughts in raw (think_on): their tokens */
+	int n_reasoning;
 	int has_tok;               /* a token was sampled this step */
 	srv_llm_tok tok;
 	double ttft_ms;
@@ -472,6 +474,8 @@ static void srv__publish(srv_llm *l, srv__slot *s)
 	}
 	if (j->gen.prompt_lp && s->n_fed == j->gen.n_prompt)
 		j->p_prompt_done = 1;
+	/* an answer that ends while thinking is all thoughts */
+	j->p_reasoning = s->think.state == SRV_THINK_IN && s->finish ? s->n_gen : s->n_reasoning;
 	j->p_completion = s->n_gen;
 	j->p_ttft_ms = s->ttft_ms;
 	j->p_finish = s->finish;
@@ -498,6 +502,7 @@ static void srv__take(srv_llm_job *j)
 	}
 	j->p_n = 0;
 	j->prompt_done = j->p_prompt_done;
+	j->n_reasoning = j->p_reasoning;
 	j->n_completion = j->p_completion;
 	j->n_cached = j->p_cached;
 	j->ttft_ms = j->p_ttft_ms;
@@ -549,6 +554,8 @@ static int srv__slot_start(srv_llm *l, int si, srv_llm_job *job, int keep)
 	s->n_gen = s->generating = s->has_tok = 0;
 	s->finish = SRV_LLM_RUNNING;
 	s->raw_len = s->emitted = s->published = s->stop_from = 0;
+	srv_think_init(&s->think, job->think_open);
+	s->n_reasoning = 0;
 	s->ttft_ms = 0;
 	mrt_json_init(&s->json);
 	if (job->gen.schema)
@@ -746,6 +753,13 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
 		return;
 	}
 	srv__slot_text(l, s, tok);
+	/* the tokens of the thoughts: up to the one that completes </think> */
+	if (s->job->think_on && s->think.state != SRV_THINK_OUT &&
+	    s->think.state != SRV_THINK_NONE) {
+		srv_think_update(&s->think, s->raw, s->raw_len, 0);
+		if (s->think.state == SRV_THINK_OUT)
+			s->n_reasoning = s->n_gen;
+	}
 	if (s->finish)
 		return;
 	if (srv__is_stop_id(g, tok)) { /* its text stays, as vLLM keeps it */

@@ -768,9 +768,14 @@ for (const [q, what, code] of [
 				messages: [{ role: "user", content: "Hi" }] };
 			const raw = (await client.chat.completions.create({ ...q, reasoning_format: "none" })).choices[0].message;
 			const want = split(raw.content, open);
-			const got = (await client.chat.completions.create(q)).choices[0].message;
+			const gotAll = await client.chat.completions.create(q), got = gotAll.choices[0].message;
 			t.checkEq([got.reasoning_content, got.content], [want.reasoning, want.content],
 				`${model} seed ${seed}: ${JSON.stringify(raw.content)} split`);
+			// the thoughts' tokens: all but those after the first </think> (a tag is one token)
+			const n = gotAll.usage.completion_tokens, at = raw.content.indexOf("</think>");
+			const after = at < 0 ? 0 : raw.content.slice(at + 8).replace(/<\/?think>/g, "#").length;
+			t.checkEq(gotAll.usage.completion_tokens_details.reasoning_tokens,
+				want.reasoning === undefined ? 0 : n - after, `${model} seed ${seed}: reasoning_tokens`);
 			let r = "", c = "";
 			for await (const ch of await client.chat.completions.create({ ...q, stream: true }))
 				for (const ck of ch.choices) {
