@@ -465,8 +465,7 @@ static int srv__reasoning(srv_llm_job *job, srv_model *m, json_t *body, const ch
 	const char *fmt = m->cfg.reasoning_format;
 	if (f && !json_is_null(f)) {
 		const char *v = json_string_value(f);
-		if (!v || (strcmp(v, "auto") != 0 && strcmp(v, "deepseek") != 0 &&
-		           strcmp(v, "none") != 0))
+		if (!v || !srv_think_format_known(v))
 			PERR(e, "invalid_request",
 			     "\"reasoning_format\" must be \"auto\", \"deepseek\" or \"none\"");
 		if (strcmp(v, "auto") != 0)
@@ -541,6 +540,15 @@ static int srv__tokenize_text(const mrt_model *model, const char *text, int add_
 	}
 }
 
+/* A token's bytes into buf (SRV__PIECE_MAX; a longer piece is cut), as
+ * the answers show tokens: their number. */
+#define SRV__PIECE_MAX 256
+static size_t srv__piece_bytes(const mrt_model *model, int32_t tok, char *buf)
+{
+	int n = mrt_token_to_piece(model, tok, 0, buf, SRV__PIECE_MAX);
+	return n < 0 ? 0 : n > SRV__PIECE_MAX ? SRV__PIECE_MAX : (size_t)n;
+}
+
 /* Tokenize the request's prompt into job->gen. 0 or -1 with e. */
 static int srv__prompt_read(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *e)
 {
@@ -612,14 +620,9 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 	g->prompt_lp = g->logprobs;
 	{
 		srv_strbuf b = {0};
-		char piece[256];
-		for (int i = 0; i < g->n_prompt; i++) { /* as srv__piece writes them */
-			int k = mrt_token_to_piece(m->model, g->prompt[i], 0, piece, sizeof(piece));
-			size_t len = k < 0                       ? 0
-			             : (size_t)k > sizeof(piece) ? sizeof(piece)
-			                                         : (size_t)k;
-			srv_strbuf_put(&b, piece, len);
-		}
+		char piece[SRV__PIECE_MAX];
+		for (int i = 0; i < g->n_prompt; i++) /* as the logprobs' tokens are written */
+			srv_strbuf_put(&b, piece, srv__piece_bytes(m->model, g->prompt[i], piece));
 		if (b.failed || !(job->echo_text = b.p ? b.p : strdup(""))) {
 			free(b.p);
 			srv__seterr(e, 500, "internal", "out of memory");
@@ -633,6 +636,29 @@ static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *
 	for (int i = 0; job->ptoks && i < g->n_prompt; i++)
 		job->ptoks[i].id = g->prompt[i]; /* the scheduler adds the logprobs */
 	return 0;
+}
+
+/* Choice index (> 0) of head's request: a new job that shares the head's
+ * identity and holds a reference to it, in head->sibs (made for all
+ * n_choices - 1 at the first). NULL when out of memory. */
+static srv_llm_job *srv__sibling_new(srv_llm_job *head, int index)
+{
+	if (!head->sibs && !(head->sibs = calloc((size_t)head->n_choices - 1, sizeof(*head->sibs))))
+		return NULL;
+	srv_llm_job *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	head->sibs[index - 1] = c;
+	c->llm = head->llm;
+	c->refs = 1; /* the head's */
+	c->head = head;
+	head->refs++;
+	c->index = index;
+	c->n_choices = 1;
+	c->api = head->api;
+	memcpy(c->id, head->id, sizeof(c->id));
+	c->created = head->created;
+	return c;
 }
 
 /* ---- /v1/embeddings ---- */
@@ -710,24 +736,10 @@ static int srv__embd_request(srv_llm_job *head, srv_model *m, json_t *body, srv_
 	    (!json_is_integer(dims) || json_integer_value(dims) != n_embd))
 		PERR(e, "unsupported", "\"dimensions\": this model's embeddings have %d", n_embd);
 	head->n_choices = (int)n;
-	if (n > 1 && !(head->sibs = calloc(n - 1, sizeof(*head->sibs))))
-		PERR(e, "internal", "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		srv_llm_job *c = head;
-		if (i > 0) {
-			if (!(c = calloc(1, sizeof(*c))))
-				PERR(e, "internal", "out of memory");
-			head->sibs[i - 1] = c;
-			c->llm = head->llm;
-			c->refs = 1; /* the head's */
-			c->head = head;
-			head->refs++;
-			c->index = (int)i;
-			c->n_choices = 1;
-			c->api = head->api;
-			memcpy(c->id, head->id, sizeof(c->id));
-			c->created = head->created;
-		}
+		srv_llm_job *c = i ? srv__sibling_new(head, (int)i) : head;
+		if (!c)
+			PERR(e, "internal", "out of memory");
 		if (srv__embd_input(c, m, one ? in : json_array_get(in, i), i, e) < 0)
 			return -1;
 	}
@@ -834,22 +846,10 @@ static void srv__on_hangup(uv_poll_t *p, int status, int events)
 static int srv__siblings(srv_llm_job *head)
 {
 	int n = head->n_choices - 1;
-	if (n <= 0)
-		return 0;
-	if (!(head->sibs = calloc((size_t)n, sizeof(*head->sibs))))
-		return -1;
 	for (int i = 0; i < n; i++) {
-		srv_llm_job *c = calloc(1, sizeof(*c));
+		srv_llm_job *c = srv__sibling_new(head, i + 1);
 		if (!c)
 			return -1;
-		head->sibs[i] = c;
-		c->llm = head->llm;
-		c->refs = 1; /* the head's */
-		c->head = head;
-		head->refs++;
-		c->index = i + 1;
-		c->n_choices = 1;
-		c->api = head->api;
 		c->family = head->family;
 		c->think_on = head->think_on;
 		c->think_open = head->think_open;
@@ -857,8 +857,6 @@ static int srv__siblings(srv_llm_job *head)
 		c->stream = head->stream;
 		c->echo = head->echo;
 		c->echo_text = head->echo_text;
-		memcpy(c->id, head->id, sizeof(c->id));
-		c->created = head->created;
 		srv_llm_gen *g = &c->gen;
 		*g = head->gen; /* then its own copies of what it owns */
 		g->sp.seed = head->gen.sp.seed + (uint64_t)(i + 1);
@@ -1008,12 +1006,8 @@ fail:
  * its bytes when bytes is not NULL (OUT: new array). */
 static json_t *srv__piece(const mrt_model *model, int32_t tok, json_t **bytes)
 {
-	char buf[256];
-	int n = mrt_token_to_piece(model, tok, 0, buf, sizeof(buf));
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > sizeof(buf))
-		n = (int)sizeof(buf);
+	char buf[SRV__PIECE_MAX];
+	int n = (int)srv__piece_bytes(model, tok, buf);
 	if (bytes) {
 		*bytes = json_array();
 		for (int i = 0; i < n; i++)
@@ -1131,9 +1125,10 @@ static int srv__prompt_tokens(srv_llm_job *head)
 static json_t *srv__usage(srv_llm_job *head)
 {
 	int completion = 0;
-	if (head->api == API_EMBED)
-		return json_pack("{s:i, s:i}", "prompt_tokens", srv__prompt_tokens(head),
-		                 "total_tokens", srv__prompt_tokens(head));
+	if (head->api == API_EMBED) {
+		int n = srv__prompt_tokens(head);
+		return json_pack("{s:i, s:i}", "prompt_tokens", n, "total_tokens", n);
+	}
 	for (int i = 0; i < head->n_choices; i++)
 		completion += srv__choice(head, i)->n_completion;
 	json_t *u = json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", head->gen.n_prompt,

@@ -177,9 +177,7 @@ int srv_llm_load(srv_model *m, int n_threads, char *err, size_t errlen)
 		snprintf(err, errlen, "pooling '%s': mean, cls or last", m->cfg.pooling);
 		goto fail;
 	}
-	if (strcmp(m->cfg.reasoning_format, "auto") != 0 &&
-	    strcmp(m->cfg.reasoning_format, "deepseek") != 0 &&
-	    strcmp(m->cfg.reasoning_format, "none") != 0) {
+	if (!srv_think_format_known(m->cfg.reasoning_format)) {
 		snprintf(err, errlen, "reasoning_format '%s': auto, deepseek or none",
 		         m->cfg.reasoning_format);
 		goto fail;

@@ -101,6 +101,11 @@ void srv_think_update(srv_think *t, const char *text, size_t len, int final)
 		t->c1 = t->c0;
 }
 
+int srv_think_format_known(const char *f)
+{
+	return strcmp(f, "auto") == 0 || strcmp(f, "deepseek") == 0 || strcmp(f, "none") == 0;
+}
+
 int srv_think_prompt_open(const char *prompt)
 {
 	size_t len = strlen(prompt), n = strlen(OPEN_TAG);

@@ -45,6 +45,9 @@ void srv_think_init(srv_think *t, int open);
  * are the whole reasoning and content. Until then they only grow. */
 void srv_think_update(srv_think *t, const char *text, size_t len, int final);
 
+/* Whether f names a reasoning_format: "auto", "deepseek" or "none". */
+int srv_think_format_known(const char *f);
+
 /* Whether a prompt's text leaves a <think> open for the answer: it ends
  * with <think> and nothing but whitespace after it. */
 int srv_think_prompt_open(const char *prompt);

@@ -110,6 +110,11 @@ static void test_prompt_open(void)
 	CHECK(!srv_think_prompt_open("what does <think> mean?\nassistant:"));
 	CHECK(!srv_think_prompt_open(""));
 	CHECK(!srv_think_prompt_open("think>"));
+	/* the names a config or a request may give */
+	CHECK(srv_think_format_known("auto") && srv_think_format_known("deepseek") &&
+	      srv_think_format_known("none"));
+	CHECK(!srv_think_format_known("r1") && !srv_think_format_known("") &&
+	      !srv_think_format_known("Auto") && !srv_think_format_known("deepseek "));
 }
 
 /* Feed text in random growing prefixes; check what a stream would send. */
