@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels_impl.h"
+#include "kernels_q8.h"
 #include "mrt_gguf.h"
 
 /* Round to nearest even without exceptions: a literal, as the intrinsic needs. */
@@ -405,15 +406,6 @@ static TGT void lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int
 
 /* ---- Q8_0 / Q4_0 ---- */
 
-/* Byte offsets of weight rows n .. n + 7 from row n, rows past C repeating
- * row C - 1, in off and as a vector for the scale gather. */
-INL __m256i lane_rows(const mrt__lin *a, int C, int off[8])
-{
-	for (int j = 0; j < 8; j++)
-		off[j] = (int)(a->wrow * (size_t)(j < C ? j : C - 1));
-	return _mm256_loadu_si256((const __m256i *)off);
-}
-
 /* The 8 rows' f16 scales at blk + their offsets, as floats: a gather of the
  * dwords, whose low 16 bits move to the low half. */
 INL __m256 lane_scales(const uint8_t *blk, __m256i voff)
@@ -424,16 +416,6 @@ INL __m256 lane_scales(const uint8_t *blk, __m256i voff)
 	__m256i g = _mm256_i32gather_epi32((const int *)blk, voff, 1);
 	g = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(g, half), 0x08);
 	return _mm256_cvtph_ps(_mm256_castsi256_si128(g));
-}
-
-/* Prefetch the next group of 8 rows at block b: lines bytes apart. */
-INL void lane_prefetch(const char *next, int64_t b, size_t bytes)
-{
-	const char *p = next + (size_t)b * bytes;
-#pragma GCC unroll 5
-	for (int l = 0; l < 5; l++)
-		if (64 * (size_t)l < bytes)
-			_mm_prefetch(p + 64 * l, _MM_HINT_T0);
 }
 
 /* Both types take 8 weight rows at once, one row per lane, so each element
@@ -468,7 +450,7 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C,
 	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
 	const char *next = (const char *)w0 + 8 * a->wrow;
 	int off[8];
-	const __m256i voff = lane_rows(a, C, off);
+	const __m256i voff = mrt__lane_rows(a->wrow, C, off);
 	const __m256i ones = _mm256_set1_epi16(1), lo4 = _mm256_set1_epi8(0x0f);
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++) {
@@ -481,27 +463,12 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C,
 	for (int64_t b = 0; b < nb; b++) {
 		const uint8_t *blk = w0 + (size_t)b * bsz;
 		if (prefetch)
-			lane_prefetch(next, b, 8 * bsz);
+			mrt__lane_prefetch(next, b, 8 * bsz);
 		__m256 dw = lane_scales(blk, voff);
 		__m256i V[8], aV[8];
 		/* 4 x 4 transposes of 4-byte groups, rows j and j + 4 side by side */
-		for (int h = 0; h < (q8 ? 2 : 1); h++) {
-			__m256i A[4];
-#pragma GCC unroll 4
-			for (int j = 0; j < 4; j++)
-				A[j] = _mm256_inserti128_si256(
-				    _mm256_castsi128_si256(
-					_mm_loadu_si128((const __m128i *)(blk + off[j] + 2 + 16 * h))),
-				    _mm_loadu_si128((const __m128i *)(blk + off[j + 4] + 2 + 16 * h)), 1);
-			__m256i T0 = _mm256_unpacklo_epi32(A[0], A[1]);
-			__m256i T1 = _mm256_unpackhi_epi32(A[0], A[1]);
-			__m256i T2 = _mm256_unpacklo_epi32(A[2], A[3]);
-			__m256i T3 = _mm256_unpackhi_epi32(A[2], A[3]);
-			V[4 * h] = _mm256_unpacklo_epi64(T0, T2);
-			V[4 * h + 1] = _mm256_unpackhi_epi64(T0, T2);
-			V[4 * h + 2] = _mm256_unpacklo_epi64(T1, T3);
-			V[4 * h + 3] = _mm256_unpackhi_epi64(T1, T3);
-		}
+		for (int h = 0; h < (q8 ? 2 : 1); h++)
+			mrt__lanes16(blk + 2 + 16 * h, off, V + 4 * h);
 		if (q8) {
 #pragma GCC unroll 8
 			for (int t = 0; t < 8; t++)
@@ -528,14 +495,7 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C,
 					i = _mm256_add_epi32(i, _mm256_madd_epi16(p, ones));
 				}
 			} else {
-				__m256i s = _mm256_setzero_si256();
-#pragma GCC unroll 8
-				for (int t = 0; t < 8; t++) {
-					int32_t x4;
-					memcpy(&x4, x + 4 * t, 4);
-					s = _mm256_add_epi16(
-					    s, _mm256_maddubs_epi16(V[t], _mm256_set1_epi32(x4)));
-				}
+				__m256i s = mrt__lane_dot32u(V, x);
 				i = _mm256_sub_epi32(_mm256_madd_epi16(s, ones),
 						     _mm256_set1_epi32(xs[r][b]));
 			}
@@ -543,13 +503,7 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C,
 						 _mm256_mul_ps(dw, _mm256_broadcast_ss(xd[r] + b)), acc[r]);
 		}
 	}
-#pragma GCC unroll 8
-	for (int r = 0; r < R; r++) {
-		float v[8];
-		_mm256_storeu_ps(v, acc[r]);
-		for (int j = 0; j < C; j++)
-			mrt__lin_store(a, m + r, n + j, v[j]);
-	}
+	mrt__lane_store(a, m, R, n, C, acc);
 }
 
 /* Q8_0, one row of X against weight rows n .. n + 7: qtile's arithmetic
@@ -566,14 +520,14 @@ INL void q8row(const mrt__lin *a, int64_t m, int64_t n, int C, int prefetch)
 	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
 	const char *next = (const char *)w0 + 8 * a->wrow;
 	int off[8];
-	const __m256i voff = lane_rows(a, C, off);
+	const __m256i voff = mrt__lane_rows(a->wrow, C, off);
 	const __m256i ones = _mm256_set1_epi16(1);
 	__m256 acc = _mm256_setzero_ps();
 	int64_t nb = a->K / 32;
 	for (int64_t b = 0; b < nb; b++) {
 		const uint8_t *blk = w0 + (size_t)b * 34;
 		if (prefetch)
-			lane_prefetch(next, b, 8 * 34);
+			mrt__lane_prefetch(next, b, 8 * 34);
 		__m256 dw = lane_scales(blk, voff);
 		__m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
 		__m256i P[8];

@@ -99,6 +99,19 @@ INL float SFX(hsum)(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
+/* Sums of the int32 lanes of v. */
+INL int SFX(hsum4)(__m128i v)
+{
+	v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
+	v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
+	return _mm_cvtsi128_si32(v);
+}
+
+INL int SFX(hsum8)(__m256i v)
+{
+	return SFX(hsum4)(_mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+}
+
 /* Byte-shuffle control broadcasting 16-bit word w0 over the low 128-bit
  * lane and word w1 over the high one (w0, w1 < 8). */
 INL __m256i SFX(pick2)(int w0, int w1)
@@ -187,10 +200,19 @@ INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *con
 		/* the mins: sum over sub-blocks of mn[s] * (sum of the 32 q of s) */
 		const __m128i *bs = (const __m128i *)x[r]->bsums;
 		__m128i sub = _mm_hadd_epi16(_mm_loadu_si128(bs), _mm_loadu_si128(bs + 1));
-		__m256 mf = _mm256_cvtepi32_ps(_mm256_zextsi128_si256(_mm_madd_epi16(sub, mins)));
-		acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_set1_ps(d * x[r]->d),
-		                         acc[r]);
-		acc[r] = _mm256_fnmadd_ps(mf, _mm256_set1_ps(dmin * x[r]->d), acc[r]);
+		__m128i mn = _mm_madd_epi16(sub, mins);
+		float dx = x[r]->d;
+		if (Q5) {
+			acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]),
+			                         _mm256_set1_ps(d * dx), acc[r]);
+			acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_zextsi128_si256(mn)),
+			                          _mm256_set1_ps(dmin * dx), acc[r]);
+		} else { /* k4lanes' arithmetic, in lane 0 */
+			__m256 s = _mm256_fmadd_ps(_mm256_set1_ps((float)SFX(hsum8)(isum[r])),
+			                           _mm256_set1_ps(d * dx), acc[r]);
+			acc[r] = _mm256_fnmadd_ps(_mm256_set1_ps((float)SFX(hsum4)(mn)),
+			                          _mm256_set1_ps(dmin * dx), s);
+		}
 	}
 }
 
@@ -272,13 +294,198 @@ INL void SFX(ktile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R)
 	}
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++)
-		mrt__lin_store(a, m + r, n, SFX(hsum)(acc[r]));
+		mrt__lin_store(a, m + r, n,
+		               wtype == MRT_TYPE_Q4_K ? _mm256_cvtss_f32(acc[r])
+		                                      : SFX(hsum)(acc[r]));
 }
 
-/* One weight row at a time (it stays in L1 across the row tiles). */
+/* ---- Q4_K, 2 to 8 rows of X: 8 weight rows at once, one per lane ----
+ *
+ * Each element of Y is computed as: for each super-block in order, the
+ * exact int32 dot product of its weights (scales applied) with the Q8KX
+ * activations and the exact int32 sum of mins x activation sums, then
+ * acc = fma((float)dot, d_w * d_x, acc) and acc = fma(-(float)mins,
+ * dmin_w * d_x, acc), from 0. ktile does the same for one row of X, so a
+ * row's result does not depend on the other rows (test_kernels,
+ * test_llama).
+ *
+ * The 8 rows' bytes are transposed by 4-byte groups, so vector t holds the
+ * weights 4t .. 4t + 3 of a sub-block of all 8 rows, and one maddubs takes
+ * it against 4 activations broadcast to every lane. Nibbles stay unsigned:
+ * a sub-block (32 weights, 0..15) adds up 8 maddubs in int16 (|sum| <= 16 x
+ * 15 x 128 = 30720) before one madd with the rows' scales, where ktile
+ * needs a madd per 32 weights and row. Q6_K in this form (a madd per 16
+ * weights, and three transposes a group) was slower than ktile at 8 rows
+ * from memory, so Q6_K and Q5_K keep ktile at every row count. */
+
+/* In place: E[k] lane j becomes dword k of the former E[j]. */
+INL void SFX(tr8)(__m256i *E)
+{
+	__m256i t[8], u[8];
+#pragma GCC unroll 4
+	for (int j = 0; j < 4; j++) {
+		t[2 * j] = _mm256_unpacklo_epi32(E[2 * j], E[2 * j + 1]);
+		t[2 * j + 1] = _mm256_unpackhi_epi32(E[2 * j], E[2 * j + 1]);
+	}
+#pragma GCC unroll 2
+	for (int h = 0; h < 2; h++) {
+		u[4 * h] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
+		u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
+		u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
+		u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
+	}
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++) {
+		E[k] = _mm256_permute2x128_si256(u[k], u[k + 4], 0x20);
+		E[k + 4] = _mm256_permute2x128_si256(u[k], u[k + 4], 0x31);
+	}
+}
+
+/* The f16 at byte `at` (0 or 2) of the dwords gathered from the 8 rows'
+ * blocks at blk + offsets, as floats. */
+INL __m256 SFX(lane_f16)(__m256i g, int at)
+{
+	const __m256i lo =
+	    _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5,
+	                     8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+	const __m256i hi =
+	    _mm256_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, 2, 3, 6, 7,
+	                     10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1);
+	g = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(g, at ? hi : lo), 0x08);
+	return _mm256_cvtph_ps(_mm256_castsi256_si128(g));
+}
+
+/* Byte-shuffle control copying 16-bit word w (0 or 1) of each dword over
+ * the whole dword. */
+INL __m256i SFX(dup_words)(int w)
+{
+	return _mm256_add_epi8(_mm256_set1_epi32(w ? 0x03020302 : 0x01000100),
+	                       _mm256_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, 0,
+	                                         0x04040404, 0x08080808, 0x0c0c0c0c));
+}
+
+/* Q4_K: rows [m, m + R) of X against weight rows n .. n + 7 (C of them real). */
+INL void SFX(k4lanes)(const mrt__lin *a, int64_t m, int R, int64_t n, int C, int prefetch)
+{
+	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
+	const char *next = (const char *)w0 + 8 * a->wrow;
+	int off[8];
+	const __m256i voff = mrt__lane_rows(a->wrow, C, off);
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	const __m256i dup0 = SFX(dup_words)(0), dup1 = SFX(dup_words)(1);
+	const mrt__q8k *x[KT_MAX_R];
+	__m256 acc[KT_MAX_R];
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++) {
+		x[r] = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)(m + r));
+		acc[r] = _mm256_setzero_ps();
+	}
+	int64_t nb = a->K / MRT__QKK;
+	for (int64_t i = 0; i < nb; i++) {
+		const uint8_t *blk = w0 + (size_t)i * sizeof(blk_q4_k);
+		if (prefetch)
+			mrt__lane_prefetch(next, i, 8 * sizeof(blk_q4_k));
+		__m256i g = _mm256_i32gather_epi32((const int *)blk, voff, 1);
+		__m256 dw = SFX(lane_f16)(g, 0), mw = SFX(lane_f16)(g, 2);
+		/* P[k], lane j: row j's 16-bit scales 2k, 2k + 1 (k < 4) or mins
+		 * 2k - 8, 2k - 7 (k >= 4) */
+		__m256i P[8];
+#pragma GCC unroll 8
+		for (int j = 0; j < 8; j++)
+			P[j] = _mm256_cvtepu8_epi16(SFX(kq_scales_v)(blk + off[j] + 4));
+		SFX(tr8)(P);
+		__m256i isum[KT_MAX_R];
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++)
+			isum[r] = _mm256_setzero_si256();
+#pragma GCC unroll 1
+		for (int c = 0; c < 4; c++) {
+			__m256i V[8];
+			mrt__lanes16(blk + 16 + 32 * c, off, V);
+			mrt__lanes16(blk + 32 + 32 * c, off, V + 4);
+#pragma GCC unroll 2
+			for (int h = 0; h < 2; h++) {
+				__m256i W[8];
+#pragma GCC unroll 8
+				for (int t = 0; t < 8; t++)
+					W[t] = _mm256_and_si256(
+					    h ? _mm256_srli_epi16(V[t], 4) : V[t], m4);
+				__m256i S = _mm256_shuffle_epi8(P[c], h ? dup1 : dup0);
+#pragma GCC unroll 8
+				for (int r = 0; r < R; r++) {
+					__m256i s = mrt__lane_dot32u(W, x[r]->qs + 64 * c + 32 * h);
+					isum[r] =
+					    _mm256_add_epi32(isum[r], _mm256_madd_epi16(s, S));
+				}
+			}
+		}
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++) {
+			const __m128i *bs = (const __m128i *)x[r]->bsums;
+			__m256i sub = _mm256_broadcastsi128_si256(
+			    _mm_hadd_epi16(_mm_loadu_si128(bs), _mm_loadu_si128(bs + 1)));
+			__m256i mn = _mm256_add_epi32(
+			    _mm256_add_epi32(
+			        _mm256_madd_epi16(P[4], _mm256_shuffle_epi32(sub, 0x00)),
+			        _mm256_madd_epi16(P[5], _mm256_shuffle_epi32(sub, 0x55))),
+			    _mm256_add_epi32(
+			        _mm256_madd_epi16(P[6], _mm256_shuffle_epi32(sub, 0xaa)),
+			        _mm256_madd_epi16(P[7], _mm256_shuffle_epi32(sub, 0xff))));
+			__m256 dx = _mm256_set1_ps(x[r]->d);
+			acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_mul_ps(dw, dx),
+			                         acc[r]);
+			acc[r] =
+			    _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mn), _mm256_mul_ps(mw, dx), acc[r]);
+			x[r]++;
+		}
+	}
+	mrt__lane_store(a, m, R, n, C, acc);
+}
+
+/* Q4_K: 8 weight rows at a time for 2 and more rows of X, one weight row
+ * at a time (ktile) for one; Q5_K and Q6_K: one weight row at a time (it
+ * stays in L1 across the row tiles). */
 INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
                          int64_t n1)
 {
+	if (wtype == MRT_TYPE_Q4_K && m1 - m0 >= 2) {
+		for (int64_t n = n0; n < n1; n += 8) {
+			int C = n1 - n < 8 ? (int)(n1 - n) : 8;
+			int prefetch = n + 16 <= n1;
+			for (int64_t m = m0; m < m1;) {
+				int R = m1 - m < KT_MAX_R ? (int)(m1 - m) : KT_MAX_R;
+				switch (R) {
+				case 8:
+					SFX(k4lanes)(a, m, 8, n, C, prefetch);
+					break;
+				case 7:
+					SFX(k4lanes)(a, m, 7, n, C, prefetch);
+					break;
+				case 6:
+					SFX(k4lanes)(a, m, 6, n, C, prefetch);
+					break;
+				case 5:
+					SFX(k4lanes)(a, m, 5, n, C, prefetch);
+					break;
+				case 4:
+					SFX(k4lanes)(a, m, 4, n, C, prefetch);
+					break;
+				case 3:
+					SFX(k4lanes)(a, m, 3, n, C, prefetch);
+					break;
+				case 2:
+					SFX(k4lanes)(a, m, 2, n, C, prefetch);
+					break;
+				default:
+					for (int64_t nn = n; nn < n + C; nn++)
+						SFX(ktile)(a, wtype, m, nn, 1);
+					break;
+				}
+				m += R;
+			}
+		}
+		return;
+	}
 	for (int64_t n = n0; n < n1; n++)
 		for (int64_t m = m0; m < m1;) {
 			int64_t left = m1 - m;

@@ -1,13 +1,17 @@
-/* Pieces of the AVX-512 Q8_0/Q4_0 kernels and the prefetch distance of
- * the k-quant kernels (the AVX2 Q8_0/Q4_0 kernels, 8 rows per lane, use
- * none of it): included by the SIMD files only; the AVX2-targeted function
- * inlines into AVX-512 callers (a subset of their ISA). */
+/* Pieces of the int8 kernels: the prefetch distance of the one-row
+ * k-quant kernel, the row offsets and prefetch of the 8-rows-per-lane
+ * tiles, and a Q8_0/Q4_0 block for the AVX-512 kernels. Included by the
+ * SIMD files only; the AVX2-targeted functions inline into AVX-512
+ * callers (a subset of their ISA). */
 #ifndef MRT_KERNELS_Q8_H
 #define MRT_KERNELS_Q8_H
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "kernels_impl.h"
 #include "mrt_gguf.h"
 
 /* Software prefetch distance in bytes of W: the hardware prefetchers alone
@@ -22,6 +26,77 @@
 static inline size_t mrt__tile_prefetch(size_t tile)
 {
 	return (MRT__W_PREFETCH + tile - 1) / tile * tile;
+}
+
+/* The tiles that take 8 weight rows at once, one row per lane (AVX2
+ * Q8_0/Q4_0, and Q4_K/Q6_K on every SIMD level): the byte offsets of rows
+ * n .. n + 7 from row n, rows past C repeating row C - 1, in off and as a
+ * vector for gathers. */
+static inline __attribute__((always_inline, target("avx2,fma,f16c"))) __m256i
+mrt__lane_rows(size_t wrow, int C, int off[8])
+{
+	for (int j = 0; j < 8; j++)
+		off[j] = (int)(wrow * (size_t)(j < C ? j : C - 1));
+	return _mm256_loadu_si256((const __m256i *)off);
+}
+
+/* While a tile reads block b of one group of 8 rows, it prefetches the next
+ * group linearly, `bytes` (8 rows' blocks) a block: 8 row streams left to
+ * the hardware prefetchers ran at about 60% of the memory bandwidth. */
+static inline __attribute__((always_inline, target("avx2,fma,f16c"))) void
+mrt__lane_prefetch(const char *next, int64_t b, size_t bytes)
+{
+	const char *p = next + (size_t)b * bytes;
+	for (size_t o = 0; o < bytes; o += 64)
+		_mm_prefetch(p + o, _MM_HINT_T0);
+}
+
+/* V[0..3]: the 4-byte groups 0 .. 3 of the 16 bytes at p + off[j] of the 8
+ * rows; lane j holds row j. */
+static inline __attribute__((always_inline, target("avx2,fma,f16c"))) void
+mrt__lanes16(const uint8_t *p, const int *off, __m256i *V)
+{
+	__m256i A[4];
+#pragma GCC unroll 4
+	for (int j = 0; j < 4; j++)
+		A[j] = _mm256_inserti128_si256(
+		    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p + off[j]))),
+		    _mm_loadu_si128((const __m128i *)(p + off[j + 4])), 1);
+	__m256i T0 = _mm256_unpacklo_epi32(A[0], A[1]), T1 = _mm256_unpackhi_epi32(A[0], A[1]);
+	__m256i T2 = _mm256_unpacklo_epi32(A[2], A[3]), T3 = _mm256_unpackhi_epi32(A[2], A[3]);
+	V[0] = _mm256_unpacklo_epi64(T0, T2);
+	V[1] = _mm256_unpackhi_epi64(T0, T2);
+	V[2] = _mm256_unpacklo_epi64(T1, T3);
+	V[3] = _mm256_unpackhi_epi64(T1, T3);
+}
+
+/* The int16 sums over t of maddubs(V[t], x[4t .. 4t + 3] broadcast), for 8
+ * vectors V of unsigned weights 0..15 (|sum| <= 16 x 15 x 128 = 30720):
+ * lane j holds the two halves of row j's dot product with x[0 .. 31]. */
+static inline __attribute__((always_inline, target("avx2,fma,f16c"))) __m256i
+mrt__lane_dot32u(const __m256i *V, const int8_t *x)
+{
+	__m256i s = _mm256_setzero_si256();
+#pragma GCC unroll 8
+	for (int t = 0; t < 8; t++) {
+		int32_t x4;
+		memcpy(&x4, x + 4 * t, 4);
+		s = _mm256_add_epi16(s, _mm256_maddubs_epi16(V[t], _mm256_set1_epi32(x4)));
+	}
+	return s;
+}
+
+/* Store lanes j < C of R accumulators: Y[m + r][n + j]. */
+static inline __attribute__((always_inline, target("avx2,fma,f16c"))) void
+mrt__lane_store(const mrt__lin *a, int64_t m, int R, int64_t n, int C, const __m256 *acc)
+{
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++) {
+		float v[8];
+		_mm256_storeu_ps(v, acc[r]);
+		for (int j = 0; j < C; j++)
+			mrt__lin_store(a, m + r, n + j, v[j]);
+	}
 }
 
 /* Block b of a Q8_0 or Q4_0 weight row as 32 signed int8 and its scale. */
