@@ -99,19 +99,6 @@ INL float SFX(hsum)(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
-/* Sums of the int32 lanes of v. */
-INL int SFX(hsum4)(__m128i v)
-{
-	v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
-	v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
-	return _mm_cvtsi128_si32(v);
-}
-
-INL int SFX(hsum8)(__m256i v)
-{
-	return SFX(hsum4)(_mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
-}
-
 /* Byte-shuffle control broadcasting 16-bit word w0 over the low 128-bit
  * lane and word w1 over the high one (w0, w1 < 8). */
 INL __m256i SFX(pick2)(int w0, int w1)
@@ -195,6 +182,7 @@ INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *con
 		}
 	}
 	float d = _cvtsh_ss(dh), dmin = _cvtsh_ss(dmh);
+	const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(dh | (uint32_t)dmh << 16)));
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++) {
 		/* the mins: sum over sub-blocks of mn[s] * (sum of the 32 q of s) */
@@ -208,10 +196,15 @@ INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *con
 			acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_zextsi128_si256(mn)),
 			                          _mm256_set1_ps(dmin * dx), acc[r]);
 		} else { /* k4lanes' arithmetic, in lane 0 */
-			__m256 s = _mm256_fmadd_ps(_mm256_set1_ps((float)SFX(hsum8)(isum[r])),
-			                           _mm256_set1_ps(d * dx), acc[r]);
-			acc[r] = _mm256_fnmadd_ps(_mm256_set1_ps((float)SFX(hsum4)(mn)),
-			                          _mm256_set1_ps(dmin * dx), s);
+			__m128i i4 = _mm_add_epi32(_mm256_castsi256_si128(isum[r]),
+			                           _mm256_extracti128_si256(isum[r], 1));
+			i4 = _mm_hadd_epi32(i4, mn);
+			__m128 f =
+			    _mm_cvtepi32_ps(_mm_hadd_epi32(i4, i4)); /* dot, mins, dot, mins */
+			__m128 p = _mm_mul_ps(dd, _mm_set1_ps(dx));  /* d dx, dmin dx */
+			__m128 t = _mm_fmadd_ss(f, p, _mm256_castps256_ps128(acc[r]));
+			acc[r] = _mm256_castps128_ps256(
+			    _mm_fnmadd_ss(_mm_movehdup_ps(f), _mm_movehdup_ps(p), t));
 		}
 	}
 }
