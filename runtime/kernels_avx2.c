@@ -495,7 +495,7 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C,
 					i = _mm256_add_epi32(i, _mm256_madd_epi16(p, ones));
 				}
 			} else {
-				__m256i s = mrt__lane_dot32u(V, x);
+				__m256i s = mrt__lane_dotu(V, x, 8);
 				i = _mm256_sub_epi32(_mm256_madd_epi16(s, ones),
 						     _mm256_set1_epi32(xs[r][b]));
 			}

@@ -181,7 +181,6 @@ INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *con
 			KQ_PIN(isum[r]);
 		}
 	}
-	float d = _cvtsh_ss(dh), dmin = _cvtsh_ss(dmh);
 	const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(dh | (uint32_t)dmh << 16)));
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++) {
@@ -189,23 +188,15 @@ INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *con
 		const __m128i *bs = (const __m128i *)x[r]->bsums;
 		__m128i sub = _mm_hadd_epi16(_mm_loadu_si128(bs), _mm_loadu_si128(bs + 1));
 		__m128i mn = _mm_madd_epi16(sub, mins);
-		float dx = x[r]->d;
-		if (Q5) {
-			acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]),
-			                         _mm256_set1_ps(d * dx), acc[r]);
-			acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_zextsi128_si256(mn)),
-			                          _mm256_set1_ps(dmin * dx), acc[r]);
-		} else { /* k4lanes' arithmetic, in lane 0 */
-			__m128i i4 = _mm_add_epi32(_mm256_castsi256_si128(isum[r]),
-			                           _mm256_extracti128_si256(isum[r], 1));
-			i4 = _mm_hadd_epi32(i4, mn);
-			__m128 f =
-			    _mm_cvtepi32_ps(_mm_hadd_epi32(i4, i4)); /* dot, mins, dot, mins */
-			__m128 p = _mm_mul_ps(dd, _mm_set1_ps(dx));  /* d dx, dmin dx */
-			__m128 t = _mm_fmadd_ss(f, p, _mm256_castps256_ps128(acc[r]));
-			acc[r] = _mm256_castps128_ps256(
-			    _mm_fnmadd_ss(_mm_movehdup_ps(f), _mm_movehdup_ps(p), t));
-		}
+		/* klanes' arithmetic, in lane 0 */
+		__m128i i4 = _mm_add_epi32(_mm256_castsi256_si128(isum[r]),
+		                           _mm256_extracti128_si256(isum[r], 1));
+		i4 = _mm_hadd_epi32(i4, mn);
+		__m128 f = _mm_cvtepi32_ps(_mm_hadd_epi32(i4, i4)); /* dot, mins, dot, mins */
+		__m128 p = _mm_mul_ps(dd, _mm_set1_ps(x[r]->d));    /* d dx, dmin dx */
+		__m128 t = _mm_fmadd_ss(f, p, _mm256_castps256_ps128(acc[r]));
+		acc[r] = _mm256_castps128_ps256(
+		    _mm_fnmadd_ss(_mm_movehdup_ps(f), _mm_movehdup_ps(p), t));
 	}
 }
 
@@ -288,11 +279,11 @@ INL void SFX(ktile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R)
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++)
 		mrt__lin_store(a, m + r, n,
-		               wtype == MRT_TYPE_Q4_K ? _mm256_cvtss_f32(acc[r])
-		                                      : SFX(hsum)(acc[r]));
+		               wtype == MRT_TYPE_Q6_K ? SFX(hsum)(acc[r])
+		                                      : _mm256_cvtss_f32(acc[r]));
 }
 
-/* ---- Q4_K, 2 to 8 rows of X: 8 weight rows at once, one per lane ----
+/* ---- Q4_K and Q5_K, 2 to 8 rows of X: 8 weight rows at once, one per lane ----
  *
  * Each element of Y is computed as: for each super-block in order, the
  * exact int32 dot product of its weights (scales applied) with the Q8KX
@@ -304,12 +295,13 @@ INL void SFX(ktile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R)
  *
  * The 8 rows' bytes are transposed by 4-byte groups, so vector t holds the
  * weights 4t .. 4t + 3 of a sub-block of all 8 rows, and one maddubs takes
- * it against 4 activations broadcast to every lane. Nibbles stay unsigned:
- * a sub-block (32 weights, 0..15) adds up 8 maddubs in int16 (|sum| <= 16 x
- * 15 x 128 = 30720) before one madd with the rows' scales, where ktile
- * needs a madd per 32 weights and row. Q6_K in this form (a madd per 16
- * weights, and three transposes a group) was slower than ktile at 8 rows
- * from memory, so Q6_K and Q5_K keep ktile at every row count. */
+ * it against 4 activations broadcast to every lane. Weights stay unsigned:
+ * a Q4_K sub-block (32 weights, 0..15) adds up 8 maddubs in int16 (|sum| <=
+ * 16 x 15 x 128 = 30720) before one madd with the rows' scales, a Q5_K one
+ * (0..31) twice 4, where ktile needs a madd per 32 weights and row. Q6_K in
+ * this form (a madd per 16 weights, and three transposes a group) was
+ * slower than ktile at 8 rows from memory, so Q6_K keeps ktile at every
+ * row count. */
 
 /* In place: E[k] lane j becomes dword k of the former E[j]. */
 INL void SFX(tr8)(__m256i *E)
@@ -357,14 +349,16 @@ INL __m256i SFX(dup_words)(int w)
 	                                         0x04040404, 0x08080808, 0x0c0c0c0c));
 }
 
-/* Q4_K: rows [m, m + R) of X against weight rows n .. n + 7 (C of them real). */
-INL void SFX(k4lanes)(const mrt__lin *a, int64_t m, int R, int64_t n, int C, int prefetch)
+/* Q4_K (Q5 = 0) or Q5_K (Q5 = 1): rows [m, m + R) of X against weight rows
+ * n .. n + 7 (C of them real). */
+INL void SFX(klanes)(const mrt__lin *a, int Q5, int64_t m, int R, int64_t n, int C, int prefetch)
 {
+	const size_t bsz = Q5 ? sizeof(blk_q5_k) : sizeof(blk_q4_k), qs = Q5 ? 48 : 16;
 	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
 	const char *next = (const char *)w0 + 8 * a->wrow;
 	int off[8];
 	const __m256i voff = mrt__lane_rows(a->wrow, C, off);
-	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	const __m256i m4 = _mm256_set1_epi8(0x0f), x10 = _mm256_set1_epi8(0x10);
 	const __m256i dup0 = SFX(dup_words)(0), dup1 = SFX(dup_words)(1);
 	const mrt__q8k *x[KT_MAX_R];
 	__m256 acc[KT_MAX_R];
@@ -375,9 +369,9 @@ INL void SFX(k4lanes)(const mrt__lin *a, int64_t m, int R, int64_t n, int C, int
 	}
 	int64_t nb = a->K / MRT__QKK;
 	for (int64_t i = 0; i < nb; i++) {
-		const uint8_t *blk = w0 + (size_t)i * sizeof(blk_q4_k);
+		const uint8_t *blk = w0 + (size_t)i * bsz;
 		if (prefetch)
-			mrt__lane_prefetch(next, i, 8 * sizeof(blk_q4_k));
+			mrt__lane_prefetch(next, i, 8 * bsz);
 		__m256i g = _mm256_i32gather_epi32((const int *)blk, voff, 1);
 		__m256 dw = SFX(lane_f16)(g, 0), mw = SFX(lane_f16)(g, 2);
 		/* P[k], lane j: row j's 16-bit scales 2k, 2k + 1 (k < 4) or mins
@@ -391,24 +385,47 @@ INL void SFX(k4lanes)(const mrt__lin *a, int64_t m, int R, int64_t n, int C, int
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++)
 			isum[r] = _mm256_setzero_si256();
+		/* Q5_K: the fifth bits, qh[l] bit 2c (+ 1 for high nibbles) for
+		 * weight l of sub-block 2c (2c + 1), transposed as the nibbles */
+		__m256i QH[8];
+		if (Q5) {
+			mrt__lanes16(blk + 16, off, QH);
+			mrt__lanes16(blk + 32, off, QH + 4);
+		}
 #pragma GCC unroll 1
 		for (int c = 0; c < 4; c++) {
 			__m256i V[8];
-			mrt__lanes16(blk + 16 + 32 * c, off, V);
-			mrt__lanes16(blk + 32 + 32 * c, off, V + 4);
+			mrt__lanes16(blk + qs + 32 * c, off, V);
+			mrt__lanes16(blk + qs + 16 + 32 * c, off, V + 4);
 #pragma GCC unroll 2
 			for (int h = 0; h < 2; h++) {
 				__m256i W[8];
+				int bit = 2 * c + h; /* moves to bit 4 of each byte */
 #pragma GCC unroll 8
-				for (int t = 0; t < 8; t++)
+				for (int t = 0; t < 8; t++) {
 					W[t] = _mm256_and_si256(
 					    h ? _mm256_srli_epi16(V[t], 4) : V[t], m4);
+					if (Q5)
+						W[t] = _mm256_or_si256(
+						    W[t],
+						    _mm256_and_si256(
+						        bit <= 4
+						            ? _mm256_slli_epi16(QH[t], 4 - bit)
+						            : _mm256_srli_epi16(QH[t], bit - 4),
+						        x10));
+				}
 				__m256i S = _mm256_shuffle_epi8(P[c], h ? dup1 : dup0);
 #pragma GCC unroll 8
 				for (int r = 0; r < R; r++) {
-					__m256i s = mrt__lane_dot32u(W, x[r]->qs + 64 * c + 32 * h);
-					isum[r] =
-					    _mm256_add_epi32(isum[r], _mm256_madd_epi16(s, S));
+					const int8_t *xp = x[r]->qs + 64 * c + 32 * h;
+					/* Q5_K: 8 products of 31 x 128 fill an int16 */
+					__m256i p =
+					    Q5 ? _mm256_add_epi32(
+					             _mm256_madd_epi16(mrt__lane_dotu(W, xp, 4), S),
+					             _mm256_madd_epi16(
+					                 mrt__lane_dotu(W + 4, xp + 16, 4), S))
+					       : _mm256_madd_epi16(mrt__lane_dotu(W, xp, 8), S);
+					isum[r] = _mm256_add_epi32(isum[r], p);
 				}
 			}
 		}
@@ -435,13 +452,14 @@ INL void SFX(k4lanes)(const mrt__lin *a, int64_t m, int R, int64_t n, int C, int
 	mrt__lane_store(a, m, R, n, C, acc);
 }
 
-/* Q4_K: 8 weight rows at a time for 2 and more rows of X, one weight row
- * at a time (ktile) for one; Q5_K and Q6_K: one weight row at a time (it
- * stays in L1 across the row tiles). */
+/* Q4_K and Q5_K: 8 weight rows at a time for 2 and more rows of X, one
+ * weight row at a time (ktile) for one; Q6_K: one weight row at a time
+ * (it stays in L1 across the row tiles). */
 INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
                          int64_t n1)
 {
-	if (wtype == MRT_TYPE_Q4_K && m1 - m0 >= 2) {
+	if (wtype != MRT_TYPE_Q6_K && m1 - m0 >= 2) {
+		const int Q5 = wtype == MRT_TYPE_Q5_K;
 		for (int64_t n = n0; n < n1; n += 8) {
 			int C = n1 - n < 8 ? (int)(n1 - n) : 8;
 			int prefetch = n + 16 <= n1;
@@ -449,25 +467,25 @@ INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 				int R = m1 - m < KT_MAX_R ? (int)(m1 - m) : KT_MAX_R;
 				switch (R) {
 				case 8:
-					SFX(k4lanes)(a, m, 8, n, C, prefetch);
+					SFX(klanes)(a, Q5, m, 8, n, C, prefetch);
 					break;
 				case 7:
-					SFX(k4lanes)(a, m, 7, n, C, prefetch);
+					SFX(klanes)(a, Q5, m, 7, n, C, prefetch);
 					break;
 				case 6:
-					SFX(k4lanes)(a, m, 6, n, C, prefetch);
+					SFX(klanes)(a, Q5, m, 6, n, C, prefetch);
 					break;
 				case 5:
-					SFX(k4lanes)(a, m, 5, n, C, prefetch);
+					SFX(klanes)(a, Q5, m, 5, n, C, prefetch);
 					break;
 				case 4:
-					SFX(k4lanes)(a, m, 4, n, C, prefetch);
+					SFX(klanes)(a, Q5, m, 4, n, C, prefetch);
 					break;
 				case 3:
-					SFX(k4lanes)(a, m, 3, n, C, prefetch);
+					SFX(klanes)(a, Q5, m, 3, n, C, prefetch);
 					break;
 				case 2:
-					SFX(k4lanes)(a, m, 2, n, C, prefetch);
+					SFX(klanes)(a, Q5, m, 2, n, C, prefetch);
 					break;
 				default:
 					for (int64_t nn = n; nn < n + C; nn++)

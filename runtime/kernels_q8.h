@@ -70,15 +70,16 @@ mrt__lanes16(const uint8_t *p, const int *off, __m256i *V)
 	V[3] = _mm256_unpackhi_epi64(T1, T3);
 }
 
-/* The int16 sums over t of maddubs(V[t], x[4t .. 4t + 3] broadcast), for 8
- * vectors V of unsigned weights 0..15 (|sum| <= 16 x 15 x 128 = 30720):
- * lane j holds the two halves of row j's dot product with x[0 .. 31]. */
+/* The int16 sums over t < n of maddubs(V[t], x[4t .. 4t + 3] broadcast),
+ * for n vectors V of unsigned weights (8 of 0..15: |sum| <= 16 x 15 x 128
+ * = 30720; 4 of 0..31: 31744): lane j holds the two halves of row j's dot
+ * product with x[0 .. 4n - 1]. */
 static inline __attribute__((always_inline, target("avx2,fma,f16c"))) __m256i
-mrt__lane_dot32u(const __m256i *V, const int8_t *x)
+mrt__lane_dotu(const __m256i *V, const int8_t *x, int n)
 {
 	__m256i s = _mm256_setzero_si256();
 #pragma GCC unroll 8
-	for (int t = 0; t < 8; t++) {
+	for (int t = 0; t < n; t++) {
 		int32_t x4;
 		memcpy(&x4, x + 4 * t, 4);
 		s = _mm256_add_epi16(s, _mm256_maddubs_epi16(V[t], _mm256_set1_epi32(x4)));
