@@ -96,6 +96,15 @@ struct srv_llm_job {
 	srv_llm_job *head;
 	srv_llm_job **sibs; /* head: n_choices - 1 siblings */
 	int n_choices, index;
+	/* completions with several prompts: choice i answers prompt i / n. The
+	 * first choice of each prompt leads it (lead NULL: it owns the prompt's
+	 * echo text and logprobs); the others hold a reference to their lead
+	 * (lead set) and borrow them. The head keeps the other prompts' tokens
+	 * (more_ids, more_n: n_prompts - 1) until their leads take them. */
+	srv_llm_job *lead;
+	int n_prompts;
+	int32_t **more_ids;
+	int *more_n;
 	int api;             /* enum srv_llm_api (llm_api.c) */
 	int family;          /* the chat template family (chat API) */
 	srv_llm_tools tools; /* function calling (chat API) */
@@ -115,10 +124,10 @@ struct srv_llm_job {
 	/* echo (completions): the prompt's text, and with logprobs its tokens'
 	 * (n_prompt, the first without), written by the scheduler while it
 	 * reads the prompt and read once prompt_done is taken (as p_*) */
-	char *echo_text; /* owned by the head; a sibling borrows it */
+	char *echo_text; /* owned by a prompt's lead; its other choices borrow it */
 	double *embd;    /* /v1/embeddings: n_embd, written by the scheduler, read once finished */
 	int embd_b64;    /* head: encoding_format base64 */
-	srv_llm_tok *ptoks; /* the head's; a sibling answers with the head's */
+	srv_llm_tok *ptoks; /* the lead's; its other choices answer with the lead's */
 	int prompt_done, echo_sent;
 	size_t echo_pending; /* stream: the last bytes of echo_text not sent yet (they go with
 	                        the answer's first bytes: a character cut by the prompt's end) */

@@ -549,27 +549,80 @@ static size_t srv__piece_bytes(const mrt_model *model, int32_t tok, char *buf)
 	return n < 0 ? 0 : n > SRV__PIECE_MAX ? SRV__PIECE_MAX : (size_t)n;
 }
 
+/* A prompt's length against the context. 0 or -1 with e. */
+static int srv__prompt_fits(srv_llm *l, int n, srv__perr *e)
+{
+	if (n == 0)
+		PERR(e, "invalid_request", "the prompt is empty");
+	if (n >= srv_llm_n_ctx(l))
+		PERR(e, "context_length_exceeded",
+		     "the prompt holds %d tokens; this model's context is %d tokens", n,
+		     srv_llm_n_ctx(l));
+	return 0;
+}
+
+/* One completions prompt (a string, or token ids used as they are) into
+ * job->gen. 0 or -1 with e. */
+static int srv__completion_prompt(srv_llm_job *job, srv_model *m, json_t *p, srv__perr *e)
+{
+	srv_llm *l = m->llm;
+	if (json_is_array(p) && json_is_integer(json_array_get(p, 0)))
+		return srv__prompt_ids(job, l, p, e);
+	if (!json_is_string(p))
+		PERR(e, "invalid_request",
+		     "\"prompt\" must be a string, an array of token ids, or an array of either "
+		     "(several prompts)");
+	int n = srv__tokenize_text(m->model, json_string_value(p), srv_llm_info(l)->add_bos, 0,
+	                           &job->gen.prompt);
+	if (n < 0) {
+		srv__seterr(e, 500, "internal", "cannot tokenize the prompt");
+		return -1;
+	}
+	job->gen.n_prompt = n;
+	return srv__prompt_fits(l, n, e);
+}
+
+/* Completions' "prompt": one prompt into job->gen, or several (an array
+ * of strings or of token-id arrays, as OpenAI takes them): the first into
+ * job->gen, the others' tokens kept for their leads (srv__siblings), and
+ * "n" choices for each. 0 or -1 with e. */
+static int srv__completion_prompts(srv_llm_job *job, srv_model *m, json_t *p, srv__perr *e)
+{
+	size_t np = json_array_size(p);
+	if (!json_is_array(p) || json_is_integer(json_array_get(p, 0)) || np == 1)
+		return srv__completion_prompt(job, m, np == 1 ? json_array_get(p, 0) : p, e);
+	if (np == 0)
+		PERR(e, "invalid_request", "\"prompt\" is an empty array");
+	if (job->api != API_COMPLETION)
+		PERR(e, "invalid_request",
+		     "one prompt per request here (several: /v1/completions)");
+	if (np * (size_t)job->n_choices > 128)
+		PERR(e, "invalid_request",
+		     "%zu prompts x \"n\" %d choices; a request has at most 128 choices", np,
+		     job->n_choices);
+	job->more_ids = calloc(np - 1, sizeof(*job->more_ids));
+	job->more_n = calloc(np - 1, sizeof(*job->more_n));
+	if (!job->more_ids || !job->more_n)
+		PERR(e, "internal", "out of memory");
+	job->n_prompts = (int)np;
+	for (size_t k = 1; k < np; k++) {
+		srv_llm_job t = {0};
+		int rc = srv__completion_prompt(&t, m, json_array_get(p, k), e);
+		job->more_ids[k - 1] = t.gen.prompt;
+		job->more_n[k - 1] = t.gen.n_prompt;
+		if (rc < 0)
+			return -1;
+	}
+	job->n_choices *= (int)np;
+	return srv__completion_prompt(job, m, json_array_get(p, 0), e);
+}
+
 /* Tokenize the request's prompt into job->gen. 0 or -1 with e. */
 static int srv__prompt_read(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *e)
 {
 	srv_llm *l = m->llm;
 	const mrt_llm_info *info = srv_llm_info(l);
-	char *owned = NULL;
-	const char *text;
-	int add_bos = info->add_bos, special = 0;
-	if (job->api == API_CHAT) {
-		job->family = srv_llm_chat_family(l);
-		if (srv__tools(job, l, body, e) < 0 || !(owned = srv__chat_prompt(job, l, body, e)))
-			return -1;
-		if (srv__reasoning(job, m, body, owned, e) < 0) {
-			free(owned);
-			return -1;
-		}
-		text = owned;
-		special = 1;
-		if (srv_chat_emits_bos(srv_llm_chat_family(l)))
-			add_bos = 0;
-	} else {
+	if (job->api != API_CHAT) {
 		/* legacy completion fields that would change the answer */
 		int best_of = 1;
 		json_t *suffix = json_object_get(body, "suffix");
@@ -580,61 +633,63 @@ static int srv__prompt_read(srv_llm_job *job, srv_model *m, json_t *body, srv__p
 		if (suffix && !json_is_null(suffix) &&
 		    !(json_is_string(suffix) && json_string_length(suffix) == 0))
 			PERR(e, "unsupported", "\"suffix\" (insertion) is not supported");
-		json_t *p = json_object_get(body, "prompt");
-		if (json_is_array(p) && json_is_integer(json_array_get(p, 0)))
-			return srv__prompt_ids(job, l, p, e);
-		if (json_is_array(p) && json_array_size(p) == 1)
-			p = json_array_get(p, 0);
-		if (!json_is_string(p))
-			PERR(e, "invalid_request",
-			     "\"prompt\" must be a string, an array of one string or an array of "
-			     "token ids (one prompt per request)");
-		text = json_string_value(p);
+		return srv__completion_prompts(job, m, json_object_get(body, "prompt"), e);
 	}
-	int n = srv__tokenize_text(m->model, text, add_bos, special, &job->gen.prompt);
-	free(owned);
+	int add_bos = info->add_bos;
+	job->family = srv_llm_chat_family(l);
+	char *text;
+	if (srv__tools(job, l, body, e) < 0 || !(text = srv__chat_prompt(job, l, body, e)))
+		return -1;
+	if (srv__reasoning(job, m, body, text, e) < 0) {
+		free(text);
+		return -1;
+	}
+	if (srv_chat_emits_bos(srv_llm_chat_family(l)))
+		add_bos = 0;
+	int n = srv__tokenize_text(m->model, text, add_bos, 1, &job->gen.prompt);
+	free(text);
 	if (n < 0) {
 		srv__seterr(e, 500, "internal", "cannot tokenize the prompt");
 		return -1;
 	}
 	job->gen.n_prompt = n;
-	if (n == 0)
-		PERR(e, "invalid_request", "the prompt is empty");
-	if (n >= srv_llm_n_ctx(l))
-		PERR(e, "context_length_exceeded",
-		     "the prompt holds %d tokens; this model's context is %d tokens", n,
-		     srv_llm_n_ctx(l));
+	return srv__prompt_fits(l, n, e);
+}
+
+/* With echo (completions), a prompt lead's text as the model read it
+ * (its tokens' pieces, so that the logprobs' tokens and offsets index it)
+ * and, with logprobs, room for its tokens' logprobs. 0 or -1 (out of
+ * memory). */
+static int srv__echo_setup(srv_llm_job *job, const mrt_model *model)
+{
+	srv_llm_gen *g = &job->gen;
+	srv_strbuf b = {0};
+	char piece[SRV__PIECE_MAX];
+	for (int i = 0; i < g->n_prompt; i++) /* as the logprobs' tokens are written */
+		srv_strbuf_put(&b, piece, srv__piece_bytes(model, g->prompt[i], piece));
+	if (b.failed || !(job->echo_text = b.p ? b.p : strdup(""))) {
+		free(b.p);
+		return -1;
+	}
+	if (g->prompt_lp && !(job->ptoks = calloc((size_t)g->n_prompt, sizeof(srv_llm_tok))))
+		return -1;
+	for (int i = 0; job->ptoks && i < g->n_prompt; i++)
+		job->ptoks[i].id = g->prompt[i]; /* the scheduler adds the logprobs */
 	return 0;
 }
 
-/* The prompt; with echo (completions) its text as the model read it (its
- * tokens' pieces, so that the logprobs' tokens and offsets index it) and,
- * with logprobs, room for its tokens' logprobs. 0 or -1 with e. */
+/* The prompt, and its echo. 0 or -1 with e. */
 static int srv__prompt(srv_llm_job *job, srv_model *m, json_t *body, srv__perr *e)
 {
 	if (srv__prompt_read(job, m, body, e) < 0)
 		return -1;
 	if (!job->echo)
 		return 0;
-	srv_llm_gen *g = &job->gen;
-	g->prompt_lp = g->logprobs;
-	{
-		srv_strbuf b = {0};
-		char piece[SRV__PIECE_MAX];
-		for (int i = 0; i < g->n_prompt; i++) /* as the logprobs' tokens are written */
-			srv_strbuf_put(&b, piece, srv__piece_bytes(m->model, g->prompt[i], piece));
-		if (b.failed || !(job->echo_text = b.p ? b.p : strdup(""))) {
-			free(b.p);
-			srv__seterr(e, 500, "internal", "out of memory");
-			return -1;
-		}
-	}
-	if (g->prompt_lp && !(job->ptoks = calloc((size_t)g->n_prompt, sizeof(srv_llm_tok)))) {
+	job->gen.prompt_lp = job->gen.logprobs;
+	if (srv__echo_setup(job, m->model) < 0) {
 		srv__seterr(e, 500, "internal", "out of memory");
 		return -1;
 	}
-	for (int i = 0; job->ptoks && i < g->n_prompt; i++)
-		job->ptoks[i].id = g->prompt[i]; /* the scheduler adds the logprobs */
 	return 0;
 }
 
@@ -754,10 +809,14 @@ static void srv__job_free(srv_llm_job *job)
 	free(job->gen.prompt);
 	free(job->gen.bias_ids);
 	free(job->gen.bias);
-	if (!head) { /* a sibling borrows them */
+	if (!head) /* a sibling borrows it */
 		srv_schema_free(job->gen.schema);
+	if (!job->lead) /* the prompt's other choices borrow it */
 		free(job->echo_text);
-	}
+	for (int i = 0; job->more_ids && i < job->n_prompts - 1; i++)
+		free(job->more_ids[i]);
+	free(job->more_ids);
+	free(job->more_n);
 	free(job->ptoks);
 	free(job->embd);
 	srv_llm_tools_free(&job->tools);
@@ -767,7 +826,10 @@ static void srv__job_free(srv_llm_job *job)
 	free(job->out);
 	free(job->p_text);
 	free(job->p_toks);
+	srv_llm_job *lead = job->lead;
 	free(job);
+	if (lead)
+		srv_llm_job_unref(lead);
 	if (head)
 		srv_llm_job_unref(head);
 }
@@ -841,13 +903,15 @@ static void srv__on_hangup(uv_poll_t *p, int status, int events)
 	srv__group_cancel(job, 1);
 }
 
-/* The siblings of head for "n" > 1: copies of its request with seeds
- * seed + 1, seed + 2, ... 0 or -1 (out of memory). */
-static int srv__siblings(srv_llm_job *head)
+/* The siblings of head for "n" > 1 or several prompts: copies of its
+ * request with seeds seed + 1, seed + 2, ...; choice i answers prompt
+ * i / n, whose first choice leads it (its echo and prompt logprobs).
+ * 0 or -1 (out of memory). */
+static int srv__siblings(srv_llm_job *head, const mrt_model *model)
 {
-	int n = head->n_choices - 1;
-	for (int i = 0; i < n; i++) {
-		srv_llm_job *c = srv__sibling_new(head, i + 1);
+	int per = head->n_choices / (head->n_prompts > 1 ? head->n_prompts : 1);
+	for (int i = 1; i < head->n_choices; i++) {
+		srv_llm_job *c = srv__sibling_new(head, i);
 		if (!c)
 			return -1;
 		c->family = head->family;
@@ -856,15 +920,27 @@ static int srv__siblings(srv_llm_job *head)
 		c->think = head->think;
 		c->stream = head->stream;
 		c->echo = head->echo;
-		c->echo_text = head->echo_text;
 		srv_llm_gen *g = &c->gen;
 		*g = head->gen; /* then its own copies of what it owns */
-		g->sp.seed = head->gen.sp.seed + (uint64_t)(i + 1);
-		g->prompt_lp = 0; /* the head reads the prompt's logprobs for all */
+		g->sp.seed = head->gen.sp.seed + (uint64_t)i;
 		g->prompt = NULL, g->bias_ids = NULL, g->bias = NULL, g->n_stop = 0;
-		if (!(g->prompt = malloc(sizeof(int32_t) * (size_t)head->gen.n_prompt)))
-			return -1;
-		memcpy(g->prompt, head->gen.prompt, sizeof(int32_t) * (size_t)head->gen.n_prompt);
+		if (i % per == 0) { /* leads prompt i / per (> 0): takes its tokens */
+			g->prompt = head->more_ids[i / per - 1];
+			g->n_prompt = head->more_n[i / per - 1];
+			head->more_ids[i / per - 1] = NULL;
+			if (c->echo && srv__echo_setup(c, model) < 0)
+				return -1;
+		} else { /* borrows its lead's prompt, echo and prompt logprobs */
+			srv_llm_job *lead = srv__choice(head, i - i % per);
+			c->lead = lead;
+			lead->refs++;
+			c->echo_text = lead->echo_text;
+			g->prompt_lp = 0; /* the lead reads them for all */
+			g->n_prompt = lead->gen.n_prompt;
+			if (!(g->prompt = malloc(sizeof(int32_t) * (size_t)g->n_prompt)))
+				return -1;
+			memcpy(g->prompt, lead->gen.prompt, sizeof(int32_t) * (size_t)g->n_prompt);
+		}
 		for (; g->n_stop < head->gen.n_stop; g->n_stop++)
 			if (!(g->stop[g->n_stop] = strdup(head->gen.stop[g->n_stop])))
 				return -1;
@@ -966,7 +1042,7 @@ void srv_llm_route(srv_req *r, srv_model *m, json_t *body)
 		            m->cfg.name, srv_llm_max_queue(m->llm));
 		goto fail;
 	}
-	if (api != API_EMBED && srv__siblings(job) < 0) {
+	if (api != API_EMBED && srv__siblings(job, m->model) < 0) {
 		srv__seterr(&e, 500, "internal", "out of memory");
 		goto fail;
 	}
@@ -1089,10 +1165,10 @@ static json_t *srv__completion_logprobs(srv_llm_job *job, const mrt_model *model
 	return srv__lp_append(srv__lp_new(), model, job->toks, from, to, 0, off_io);
 }
 
-/* The choice that reads the prompt's logprobs for a request: the head. */
+/* The choice that reads the prompt's logprobs: the prompt's lead. */
 static const srv_llm_job *srv__lp_owner(const srv_llm_job *job)
 {
-	return job->head ? job->head : job;
+	return job->lead ? job->lead : job;
 }
 
 /* Whether a choice asked for the prompt's logprobs and will not have them:
@@ -1112,12 +1188,23 @@ static json_t *srv__prompt_logprobs(srv_llm_job *job, const mrt_model *model)
 	return srv__lp_append(srv__lp_new(), model, o->ptoks, 0, n, o->prompt_done ? 1 : n, &off);
 }
 
-/* Prompt tokens of a request: its prompt once, or every input's. */
+/* Prompt tokens of a request: each prompt's (or input's) once. */
 static int srv__prompt_tokens(srv_llm_job *head)
 {
-	int n = head->gen.n_prompt;
-	for (int i = 1; head->api == API_EMBED && i < head->n_choices; i++)
-		n += srv__choice(head, i)->gen.n_prompt;
+	int n = 0;
+	for (int i = 0; i < head->n_choices; i++)
+		if (!srv__choice(head, i)->lead)
+			n += srv__choice(head, i)->gen.n_prompt;
+	return n;
+}
+
+/* Of them, the tokens the slots already held (prompt_cache). */
+static int srv__cached_tokens(srv_llm_job *head)
+{
+	int n = 0;
+	for (int i = 0; i < head->n_choices; i++)
+		if (!srv__choice(head, i)->lead)
+			n += srv__choice(head, i)->n_cached;
 	return n;
 }
 
@@ -1131,10 +1218,10 @@ static json_t *srv__usage(srv_llm_job *head)
 	}
 	for (int i = 0; i < head->n_choices; i++)
 		completion += srv__choice(head, i)->n_completion;
-	json_t *u = json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", head->gen.n_prompt,
-	                      "completion_tokens", completion, "total_tokens",
-	                      head->gen.n_prompt + completion, "prompt_tokens_details",
-	                      "cached_tokens", head->n_cached);
+	int prompt = srv__prompt_tokens(head);
+	json_t *u = json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", prompt,
+	                      "completion_tokens", completion, "total_tokens", prompt + completion,
+	                      "prompt_tokens_details", "cached_tokens", srv__cached_tokens(head));
 	if (u && head->think_on) { /* OpenAI's count of the thoughts' tokens */
 		int r = 0;
 		for (int i = 0; i < head->n_choices; i++)
@@ -1523,9 +1610,10 @@ void srv_llm_job_progress(srv_llm_job *job)
 		srv__watch_stop(head);
 	if (r->llm_stream) {
 		srv__stream_progress(job, m);
-		/* choices that wait for the head's prompt logprobs to echo them */
-		for (int i = 1; job == head && head->gen.prompt_lp && i < head->n_choices; i++)
-			srv__stream_progress(srv__choice(head, i), m);
+		/* choices that wait for their lead's prompt logprobs to echo them */
+		for (int i = 1; !job->lead && job->gen.prompt_lp && i < head->n_choices; i++)
+			if (srv__choice(head, i)->lead == job)
+				srv__stream_progress(srv__choice(head, i), m);
 		if (head->out_suspended) {
 			head->out_suspended = 0;
 			MHD_resume_connection(r->conn);
@@ -1609,7 +1697,7 @@ void srv_llm_req_done(srv_req *r, srv_log_record *rec)
 		rec->completion_tokens = 0;
 		for (int i = 0; i < job->n_choices; i++)
 			rec->completion_tokens += srv__choice(job, i)->n_completion;
-		rec->cached_tokens = job->n_cached;
+		rec->cached_tokens = srv__cached_tokens(job);
 		rec->ttft_ms = job->ttft_ms;
 		snprintf(rec->finish_reason, sizeof(rec->finish_reason), "%s",
 		         job->finish ? srv_llm_finish_name(job->finish) : "cancelled");

@@ -779,17 +779,18 @@ static void srv__slot_sample(srv_llm *l, int si, const float *logits, uint64_t n
 
 /* ---- the scheduler loop ---- */
 
-/* Whether queued job j, a later choice of an "n" request, waits while its
- * first choice reads the same prompt in a slot: once that is read, the
- * prompt cache copies its keys and values instead of reading them again. */
+/* Whether queued job j, a later choice of an "n" request, waits while the
+ * first choice of its prompt (its lead) reads the same prompt in a slot:
+ * once that is read, the prompt cache copies its keys and values instead
+ * of reading them again. */
 static int srv__waits_for_head(const srv_llm *l, const srv_llm_job *j)
 {
-	if (!j->head || !l->prompt_cache || j->gen.prompt_lp || j->gen.pool ||
+	if (!j->lead || !l->prompt_cache || j->gen.prompt_lp || j->gen.pool ||
 	    j->gen.n_prompt <= SRV_LLM_COPY_MIN + 1)
 		return 0;
 	for (int i = 0; i < l->n_seq; i++) {
 		const srv__slot *s = &l->slots[i];
-		if (s->job == j->head && !s->finish && !s->generating)
+		if (s->job == j->lead && !s->finish && !s->generating)
 			return 1;
 	}
 	return 0;

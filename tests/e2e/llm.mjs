@@ -192,6 +192,35 @@ t.checkEq([s.text, s.fin], [c.choices[0].text, "length"], "streamed completion")
 		for (const x of ck.choices) byIdx[x.index].push(x);
 	t.checkEq(byIdx.map((cs) => [cs.map((x) => x.text).join(""), cs.flatMap((x) => x.logprobs?.token_logprobs ?? [])]),
 		e2.choices.map((x) => [x.text, x.logprobs.token_logprobs]), "echo with n = 3 streamed = whole");
+	// several prompts (OpenAI's array form): choice i answers prompt i / n as
+	// that prompt alone with seed + i would, echo and prompt logprobs its own
+	const mq = { model: "tiny", prompt: ["The quick", refPrompt, [5, 6, 7]], max_tokens: 4, n: 2,
+		temperature: 1, seed: 9, echo: true, logprobs: 1 };
+	const mp = await client.completions.create(mq);
+	const singles = [];
+	for (let i = 0; i < 6; i++)
+		singles.push(await client.completions.create({ ...mq, prompt: mq.prompt[i >> 1], n: 1, seed: 9 + i }));
+	const row = (x) => [x.text, x.finish_reason, x.logprobs.tokens, x.logprobs.token_logprobs];
+	t.checkEq([mp.choices.map((x) => x.index), mp.choices.map(row)],
+		[[0, 1, 2, 3, 4, 5], singles.map((x) => row(x.choices[0]))],
+		"three prompts x n = 2: each choice = its prompt alone with seed + index");
+	const sum = (f) => singles.reduce((a, x, i) => a + (f === "prompt_tokens" && i % 2 ? 0 : x.usage[f]), 0);
+	t.checkEq(counts(mp.usage), [sum("prompt_tokens"), sum("completion_tokens"),
+		sum("prompt_tokens") + sum("completion_tokens")], "several prompts: usage counts each prompt once");
+	const mIdx = [[], [], [], [], [], []];
+	for await (const ck of await client.completions.create({ ...mq, stream: true }))
+		for (const x of ck.choices) mIdx[x.index].push(x);
+	t.checkEq(mIdx.map((cs) => [cs.map((x) => x.text).join(""), cs.flatMap((x) => x.logprobs?.token_logprobs ?? [])]),
+		mp.choices.map((x) => [x.text, x.logprobs.token_logprobs]), "several prompts streamed = whole");
+	for (const [path, body, what] of [
+		["/v1/completions", { model: "tiny", prompt: [] }, "an empty prompt list"],
+		["/v1/completions", { model: "tiny", prompt: ["a", 5] }, "a prompt list with a number"],
+		["/v1/completions", { model: "tiny", prompt: ["a", [1, 1e6]] }, "a list with a token out of the vocabulary"],
+		["/v1/completions", { model: "tiny", prompt: ["a", "b"], n: 65 }, "prompts x n above 128"],
+		["/v1/predict", { model: "tiny", prompt: ["a", "b"] }, "several prompts on /v1/predict"]]) {
+		const r0 = await t.http(srv, "POST", path, body);
+		t.checkEq([r0.status, r0.json?.error?.code], [400, "invalid_request"], `${what} refused`);
+	}
 	const mc = await client.completions.create({ model: "tiny", prompt: refPrompt, max_completion_tokens: 0,
 		echo: true });
 	t.checkEq([mc.choices[0].text, mc.usage.completion_tokens], [promptText, 0], "max_completion_tokens 0 with echo");
