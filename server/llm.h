@@ -88,7 +88,8 @@ typedef struct srv_llm_tools {
 struct srv_llm_job {
 	srv_llm *llm;
 	srv_req *req; /* NULL once the request completed (client gone) */
-	int refs;     /* loop: request + scheduler + stream response (+ each sibling) */
+	int refs;     /* loop: request + scheduler + stream response (+ each sibling, + each
+	                 choice it leads) */
 	srv_llm_gen gen;
 	/* "n" choices: one job each. The first (the head) holds the request, the
 	 * stream output and a reference to each sibling; a sibling (head set)
