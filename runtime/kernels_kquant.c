@@ -249,7 +249,9 @@ INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, in
 	}
 }
 
-/* Rows [m, m + R) of X against weight row n. */
+/* Rows [m, m + R) of X against weight row n. Q4_K and Q5_K accumulate in
+ * lane 0 as klanes does in each lane; Q6_K in 8 float lanes summed at the
+ * end (it has no lane tile to match). */
 INL void SFX(ktile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R)
 {
 	const mrt__q8k *x[KT_MAX_R];
