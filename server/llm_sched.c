@@ -796,6 +796,31 @@ static int srv__waits_for_head(const srv_llm *l, const srv_llm_job *j)
 	return 0;
 }
 
+/* The request a job belongs to (its head: one per request). */
+static const srv_llm_job *srv__request_of(const srv_llm_job *j)
+{
+	return j->head ? j->head : j;
+}
+
+/* Whether queued job j (at position pos of the queue) waits because its
+ * request (n choices, several prompts or embedding inputs) already holds
+ * half the slots (at least one) while a job of another request waits
+ * behind it: one request's many jobs take turns with the others instead
+ * of holding every slot until the last of them is done. tail is the
+ * request of the queue's last job, other the position of the last job of
+ * another request than tail (-1: none). */
+static int srv__over_share(const srv_llm *l, const srv_llm_job *j, int pos, const srv_llm_job *tail,
+                           int other)
+{
+	const srv_llm_job *req = srv__request_of(j);
+	if (req == tail && pos >= other) /* nothing else behind it */
+		return 0;
+	int held = 0, share = l->n_seq / 2 > 1 ? l->n_seq / 2 : 1;
+	for (int i = 0; i < l->n_seq; i++)
+		held += l->slots[i].job && srv__request_of(l->slots[i].job) == req;
+	return held >= share;
+}
+
 /* Under lock: cancelled slots finish, cut ones (drain) end as "length" with
  * their text so far, queued jobs take free slots. */
 static void srv__admit(srv_llm *l)
@@ -816,11 +841,17 @@ static void srv__admit(srv_llm *l)
 	 * the prompt (as llama.cpp's slot similarity); else the free slot used
 	 * least recently, so a new conversation that shares only a template's
 	 * opening with the others leaves their tokens alone */
+	const srv_llm_job *tail = l->q_tail ? srv__request_of(l->q_tail) : NULL;
+	int other = -1, pos = 0;
+	for (const srv_llm_job *o = l->q_head; o; o = o->q_next, pos++)
+		if (srv__request_of(o) != tail)
+			other = pos;
 	srv_llm_job **pp = &l->q_head, *prev = NULL;
-	while (*pp) {
+	for (pos = 0; *pp; pos++) {
 		srv_llm_job *j = *pp;
 		int best = -1, best_keep = -1, lru = -1;
-		if (srv__waits_for_head(l, j)) { /* later jobs may go first */
+		/* later jobs may go first */
+		if (srv__waits_for_head(l, j) || srv__over_share(l, j, pos, tail, other)) {
 			prev = j;
 			pp = &j->q_next;
 			continue;

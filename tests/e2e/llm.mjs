@@ -868,6 +868,23 @@ for (const [q, what, code] of [
 	t.checkEq(gen.choices[0].text, alone, "a generation beside embeddings answers as alone");
 	t.check(Math.max(...emb.data.map((d, i) => far(d.embedding, er.mean[i]))) < 1e-5,
 		"embeddings beside a generation are unchanged");
+	// a request of many jobs takes turns with later requests: with 2 slots
+	// it holds one while another request waits, so a short completion sent
+	// once 128 long inputs queue ends before them (first come, first served,
+	// it would wait for all 128)
+	{
+		const many = Array.from({ length: 128 }, (_, i) => Array.from({ length: 120 }, (_, k) => 5 + (i * 7 + k) % 40));
+		const order = [];
+		const big = client.embeddings.create({ model: "emb", input: many }).then(() => order.push("embeddings"));
+		const queued = async () => Number(/^modeld_llm_queued_requests\{model="emb"\} (\S+)$/m
+			.exec((await t.http(srv, "GET", "/metrics")).text)[1]);
+		for (let i = 0; i < 2000 && order.length === 0 && await queued() === 0; i++)
+			await new Promise((r) => setTimeout(r, 2));
+		const small = client.completions.create({ model: "emb", prompt: [5, 6], max_tokens: 2, temperature: 0 })
+			.then(() => order.push("completion"));
+		await Promise.all([big, small]);
+		t.checkEq(order, ["completion", "embeddings"], "128 embedding inputs leave a slot to a later request");
+	}
 	for (const [body, what, code] of [[{ model: "emb", input: [] }, "no input", "invalid_request"],
 		[{ model: "emb", input: "" }, "an empty text", "invalid_request"],
 		[{ model: "emb", input: [[1, 2], []] }, "an empty input among others", "invalid_request"],
