@@ -406,18 +406,6 @@ static TGT void lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int
 
 /* ---- Q8_0 / Q4_0 ---- */
 
-/* The 8 rows' f16 scales at blk + their offsets, as floats: a gather of the
- * dwords, whose low 16 bits move to the low half. */
-INL __m256 lane_scales(const uint8_t *blk, __m256i voff)
-{
-	const __m256i half = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1,
-					      -1, 0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1,
-					      -1, -1);
-	__m256i g = _mm256_i32gather_epi32((const int *)blk, voff, 1);
-	g = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(g, half), 0x08);
-	return _mm256_cvtph_ps(_mm256_castsi256_si128(g));
-}
-
 /* Both types take 8 weight rows at once, one row per lane, so each element
  * of Y is computed as: for each block b in order, the exact int32 dot
  * product of the block's weights with its Q8X activations, then
@@ -464,7 +452,7 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C,
 		const uint8_t *blk = w0 + (size_t)b * bsz;
 		if (prefetch)
 			mrt__lane_prefetch(next, b, 8 * bsz);
-		__m256 dw = lane_scales(blk, voff);
+		__m256 dw = mrt__lane_f16(_mm256_i32gather_epi32((const int *)blk, voff, 1), 0);
 		__m256i V[8], aV[8];
 		/* 4 x 4 transposes of 4-byte groups, rows j and j + 4 side by side */
 		for (int h = 0; h < (q8 ? 2 : 1); h++)
@@ -528,7 +516,7 @@ INL void q8row(const mrt__lin *a, int64_t m, int64_t n, int C, int prefetch)
 		const uint8_t *blk = w0 + (size_t)b * 34;
 		if (prefetch)
 			mrt__lane_prefetch(next, b, 8 * 34);
-		__m256 dw = lane_scales(blk, voff);
+		__m256 dw = mrt__lane_f16(_mm256_i32gather_epi32((const int *)blk, voff, 1), 0);
 		__m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
 		__m256i P[8];
 #pragma GCC unroll 8

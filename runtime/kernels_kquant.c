@@ -328,20 +328,6 @@ INL void SFX(tr8)(__m256i *E)
 	}
 }
 
-/* The f16 at byte `at` (0 or 2) of the dwords gathered from the 8 rows'
- * blocks at blk + offsets, as floats. */
-INL __m256 SFX(lane_f16)(__m256i g, int at)
-{
-	const __m256i lo =
-	    _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5,
-	                     8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
-	const __m256i hi =
-	    _mm256_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, 2, 3, 6, 7,
-	                     10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1);
-	g = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(g, at ? hi : lo), 0x08);
-	return _mm256_cvtph_ps(_mm256_castsi256_si128(g));
-}
-
 /* Byte-shuffle control copying 16-bit word w (0 or 1) of each dword over
  * the whole dword. */
 INL __m256i SFX(dup_words)(int w)
@@ -375,7 +361,7 @@ INL void SFX(klanes)(const mrt__lin *a, int Q5, int64_t m, int R, int64_t n, int
 		if (prefetch)
 			mrt__lane_prefetch(next, i, 8 * bsz);
 		__m256i g = _mm256_i32gather_epi32((const int *)blk, voff, 1);
-		__m256 dw = SFX(lane_f16)(g, 0), mw = SFX(lane_f16)(g, 2);
+		__m256 dw = mrt__lane_f16(g, 0), mw = mrt__lane_f16(g, 2);
 		/* P[k], lane j: row j's 16-bit scales 2k, 2k + 1 (k < 4) or mins
 		 * 2k - 8, 2k - 7 (k >= 4) */
 		__m256i P[8];

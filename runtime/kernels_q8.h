@@ -1,8 +1,8 @@
 /* Pieces of the int8 kernels: the prefetch distance of the one-row
- * k-quant kernel, the row offsets and prefetch of the 8-rows-per-lane
- * tiles, and a Q8_0/Q4_0 block for the AVX-512 kernels. Included by the
- * SIMD files only; the AVX2-targeted functions inline into AVX-512
- * callers (a subset of their ISA). */
+ * k-quant kernel; the row offsets, prefetch, scales, transpose, dot
+ * product and store of the 8-rows-per-lane tiles; a Q8_0/Q4_0 block for
+ * the AVX-512 kernels. Included by the SIMD files only; the AVX2-targeted
+ * functions inline into AVX-512 callers (a subset of their ISA). */
 #ifndef MRT_KERNELS_Q8_H
 #define MRT_KERNELS_Q8_H
 
@@ -29,7 +29,7 @@ static inline size_t mrt__tile_prefetch(size_t tile)
 }
 
 /* The tiles that take 8 weight rows at once, one row per lane (AVX2
- * Q8_0/Q4_0, and Q4_K/Q6_K on every SIMD level): the byte offsets of rows
+ * Q8_0/Q4_0, and Q4_K/Q5_K on every SIMD level): the byte offsets of rows
  * n .. n + 7 from row n, rows past C repeating row C - 1, in off and as a
  * vector for gathers. */
 static inline __attribute__((always_inline, target("avx2,fma,f16c"))) __m256i
@@ -49,6 +49,21 @@ mrt__lane_prefetch(const char *next, int64_t b, size_t bytes)
 	const char *p = next + (size_t)b * bytes;
 	for (size_t o = 0; o < bytes; o += 64)
 		_mm_prefetch(p + o, _MM_HINT_T0);
+}
+
+/* The f16 at byte `at` (0 or 2) of each dword of g, gathered from the 8
+ * rows' blocks (lane j: row j), as floats. */
+static inline __attribute__((always_inline, target("avx2,fma,f16c"))) __m256
+mrt__lane_f16(__m256i g, int at)
+{
+	const __m256i lo =
+	    _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5,
+	                     8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+	const __m256i hi =
+	    _mm256_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, 2, 3, 6, 7,
+	                     10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1);
+	g = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(g, at ? hi : lo), 0x08);
+	return _mm256_cvtph_ps(_mm256_castsi256_si128(g));
 }
 
 /* V[0..3]: the 4-byte groups 0 .. 3 of the 16 bytes at p + off[j] of the 8

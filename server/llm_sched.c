@@ -591,14 +591,19 @@ static size_t srv__stop_holdback(const srv_llm_gen *g, const char *raw, size_t f
 	return best;
 }
 
+/* The request a job belongs to (its head: one per request). */
+static const srv_llm_job *srv__request_of(const srv_llm_job *j)
+{
+	return j->head ? j->head : j;
+}
+
 /* Append tok's bytes and move `emitted` as far as stop strings allow. */
 static void srv__slot_text(srv_llm *l, srv__slot *s, int32_t tok)
 {
 	char piece[256];
 	/* Mistral's call marker is a control token: shown when tools are
 	 * offered, so that the answer can be read as calls */
-	const srv_llm_job *h = s->job->head ? s->job->head : s->job;
-	int show = tok == l->tool_calls_tok && h->tools.mode != SRV_TOOLS_OFF;
+	int show = tok == l->tool_calls_tok && srv__request_of(s->job)->tools.mode != SRV_TOOLS_OFF;
 	int n = mrt_token_to_piece(l->m->model, tok, show, piece, sizeof(piece));
 	if (n < 0)
 		n = 0;
@@ -794,12 +799,6 @@ static int srv__waits_for_head(const srv_llm *l, const srv_llm_job *j)
 			return 1;
 	}
 	return 0;
-}
-
-/* The request a job belongs to (its head: one per request). */
-static const srv_llm_job *srv__request_of(const srv_llm_job *j)
-{
-	return j->head ? j->head : j;
 }
 
 /* Whether queued job j (at position pos of the queue) waits because its
