@@ -133,6 +133,43 @@ INL __m128i SFX(kq_scales_v)(const uint8_t *q)
 	return _mm_or_si128(lo, hi);
 }
 
+/* The weights (0..15, or 0..31 for Q5_K) of sub-blocks 2j and 2j + 1 of a
+ * Q4_K/Q5_K super-block: qs its nibbles, hb its 32 fifth-bit bytes. */
+INL void SFX(q45_w)(const uint8_t *qs, __m256i hb, int Q5, int j, __m256i *w0, __m256i *w1)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	__m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+	*w0 = _mm256_and_si256(q, m4);
+	*w1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+	if (Q5) { /* bit 2j / 2j+1 of qh[l] is bit 4 of sub-block 2j / 2j+1 */
+		const __m256i b0 = _mm256_set1_epi8((char)(1 << (2 * j)));
+		const __m256i b1 = _mm256_set1_epi8((char)(2 << (2 * j)));
+		const __m256i x10 = _mm256_set1_epi8(0x10);
+		*w0 = _mm256_or_si256(
+		    *w0, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, b0), b0), x10));
+		*w1 = _mm256_or_si256(
+		    *w1, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, b1), b1), x10));
+	}
+}
+
+/* The weights (0..63) of a Q6_K half's 32-byte groups 2p and 2p + 1 from
+ * its low bits l0, l1 (ql) and high bits hi (qh). */
+INL void SFX(q6_w)(__m256i l0, __m256i l1, __m256i hi, int p, __m256i *w0, __m256i *w1)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+	if (p == 0) {
+		*w0 = _mm256_or_si256(_mm256_and_si256(l0, m4),
+		                      _mm256_and_si256(_mm256_slli_epi16(hi, 4), m30));
+		*w1 = _mm256_or_si256(_mm256_and_si256(l1, m4),
+		                      _mm256_and_si256(_mm256_slli_epi16(hi, 2), m30));
+	} else {
+		*w0 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+		                      _mm256_and_si256(hi, m30));
+		*w1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+		                      _mm256_and_si256(_mm256_srli_epi16(hi, 2), m30));
+	}
+}
+
 /* Q4_K (Q5 = 0) or Q5_K (Q5 = 1) super-block i against R rows. */
 INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *const *x, int R,
                      __m256 *acc)
@@ -157,20 +194,8 @@ INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *con
 		isum[r] = _mm256_setzero_si256();
 #pragma GCC unroll 4
 	for (int j = 0; j < 4; j++) {
-		__m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
-		__m256i w0 = _mm256_and_si256(q, m4);
-		__m256i w1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-		if (Q5) { /* bit 2j / 2j+1 of qh[l] is bit 4 of sub-block 2j / 2j+1 */
-			const __m256i b0 = _mm256_set1_epi8((char)(1 << (2 * j)));
-			const __m256i b1 = _mm256_set1_epi8((char)(2 << (2 * j)));
-			const __m256i x10 = _mm256_set1_epi8(0x10);
-			w0 = _mm256_or_si256(
-			    w0,
-			    _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, b0), b0), x10));
-			w1 = _mm256_or_si256(
-			    w1,
-			    _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, b1), b1), x10));
-		}
+		__m256i w0, w1;
+		SFX(q45_w)(qs, hb, Q5, j, &w0, &w1);
 		__m256i s0 =
 		    _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0100 + 0x0404 * j)));
 		__m256i s1 =
@@ -204,7 +229,6 @@ INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *con
 INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, int R, __m256 *acc)
 {
 	const blk_q6_k *b = (const blk_q6_k *)wrow + i;
-	const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
 	/* the 16 scales as 16-bit words; scale k of a half sits in word k % 8 of
 	 * both 128-bit lanes of sch, and a byte shuffle broadcasts two of them */
 	__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
@@ -218,14 +242,8 @@ INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, in
 		__m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
 		__m256i hi = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
 		__m256i w[4];
-		w[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
-		                       _mm256_and_si256(_mm256_slli_epi16(hi, 4), m30));
-		w[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-		                       _mm256_and_si256(_mm256_slli_epi16(hi, 2), m30));
-		w[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-		                       _mm256_and_si256(hi, m30));
-		w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-		                       _mm256_and_si256(_mm256_srli_epi16(hi, 2), m30));
+		SFX(q6_w)(l0, l1, hi, 0, &w[0], &w[1]);
+		SFX(q6_w)(l0, l1, hi, 1, &w[2], &w[3]);
 		__m256i sch = _mm256_permute2x128_si256(sc16, sc16, h ? 0x11 : 0x00);
 #pragma GCC unroll 2
 		for (int p = 0; p < 2; p++) {
@@ -285,14 +303,162 @@ INL void SFX(ktile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R)
 		                                      : _mm256_cvtss_f32(acc[r]));
 }
 
+/* Q4_K (Q5 = 0) or Q5_K (Q5 = 1), one row m of X (a decode step) against
+ * weight rows n and n + 1: the activation loads and sums are shared, and
+ * the two rows' reductions share their horizontal adds (in cache, 768 x
+ * 768, one thread: Q4_K and Q5_K about 1.3x ktile alone). Each row's arithmetic is
+ * ktile's and klanes': lanes 0 and 2 of acc hold the two rows, lanes 1 and
+ * 3 carry nothing used. The two rows are prefetched as one linear stream,
+ * a pair's bytes ahead (two row streams each prefetched 2 KiB ahead left a
+ * 96 MB matrix at 9 GB/s instead of 14-16, two threads). */
+INL void SFX(kpair)(const mrt__lin *a, int Q5, int64_t m, int64_t n)
+{
+	const mrt__q8k *x = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)m);
+	const uint8_t *wr[2];
+	wr[0] = (const uint8_t *)a->W + a->wrow * (size_t)n;
+	wr[1] = wr[0] + a->wrow;
+	const size_t bsz = Q5 ? sizeof(blk_q5_k) : sizeof(blk_q4_k);
+	const int64_t nb = a->K / MRT__QKK;
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	const char *pf = (const char *)wr[0] + mrt__tile_prefetch(2 * a->wrow);
+	__m128 acc = _mm_setzero_ps();
+	for (int64_t i = 0; i < nb; i++, x++) {
+		const uint8_t *qs[2], *qh[2] = {NULL, NULL};
+		__m256i sc[2], hb[2], isum[2];
+		__m128i mins[2];
+		uint32_t dd[2];
+		mrt__lane_prefetch(pf, i, 2 * bsz);
+#pragma GCC unroll 2
+		for (int k = 0; k < 2; k++) {
+			const uint8_t *scp;
+			if (Q5) {
+				const blk_q5_k *b = (const blk_q5_k *)wr[k] + i;
+				qs[k] = b->qs, qh[k] = b->qh, scp = b->scales;
+				dd[k] = b->d | (uint32_t)b->dmin << 16;
+			} else {
+				const blk_q4_k *b = (const blk_q4_k *)wr[k] + i;
+				qs[k] = b->qs, scp = b->scales;
+				dd[k] = b->d | (uint32_t)b->dmin << 16;
+			}
+			__m256i sm = _mm256_cvtepu8_epi16(SFX(kq_scales_v)(scp));
+			sc[k] = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
+			mins[k] = _mm256_extracti128_si256(sm, 1);
+			hb[k] = Q5 ? _mm256_loadu_si256((const __m256i *)qh[k]) : m4;
+			isum[k] = _mm256_setzero_si256();
+		}
+#pragma GCC unroll 4
+		for (int j = 0; j < 4; j++) {
+			__m256i x0 = _mm256_loadu_si256((const __m256i *)(x->qs + 64 * j));
+			__m256i x1 = _mm256_loadu_si256((const __m256i *)(x->qs + 64 * j + 32));
+			const __m256i c0 = _mm256_set1_epi16((short)(0x0100 + 0x0404 * j));
+			const __m256i c1 = _mm256_set1_epi16((short)(0x0302 + 0x0404 * j));
+#pragma GCC unroll 2
+			for (int k = 0; k < 2; k++) {
+				__m256i w0, w1;
+				SFX(q45_w)(qs[k], hb[k], Q5, j, &w0, &w1);
+				__m256i p0 = _mm256_maddubs_epi16(w0, x0);
+				__m256i p1 = _mm256_maddubs_epi16(w1, x1);
+				isum[k] = _mm256_add_epi32(
+				    isum[k],
+				    _mm256_add_epi32(
+				        _mm256_madd_epi16(p0, _mm256_shuffle_epi8(sc[k], c0)),
+				        _mm256_madd_epi16(p1, _mm256_shuffle_epi8(sc[k], c1))));
+				KQ_PIN(isum[k]);
+			}
+		}
+		/* [dot n, mins n, dot n+1, mins n+1] */
+		const __m128i *bs = (const __m128i *)x->bsums;
+		__m128i sub = _mm_hadd_epi16(_mm_loadu_si128(bs), _mm_loadu_si128(bs + 1));
+		__m128i h[2];
+#pragma GCC unroll 2
+		for (int k = 0; k < 2; k++)
+			h[k] = _mm_hadd_epi32(_mm_add_epi32(_mm256_castsi256_si128(isum[k]),
+			                                    _mm256_extracti128_si256(isum[k], 1)),
+			                      _mm_madd_epi16(sub, mins[k]));
+		__m128 f = _mm_cvtepi32_ps(_mm_hadd_epi32(h[0], h[1]));
+		__m128 p = _mm_mul_ps(_mm_cvtph_ps(_mm_set_epi32(0, 0, (int)dd[1], (int)dd[0])),
+		                      _mm_set1_ps(x->d));
+		acc =
+		    _mm_fnmadd_ps(_mm_movehdup_ps(f), _mm_movehdup_ps(p), _mm_fmadd_ps(f, p, acc));
+	}
+	mrt__lin_store(a, m, n, _mm_cvtss_f32(acc));
+	mrt__lin_store(a, m, n + 1, _mm_cvtss_f32(_mm_movehl_ps(acc, acc)));
+}
+
+/* Q6_K, one row m of X against weight rows n and n + 1 with shared
+ * activation loads; each row's arithmetic is sb_q6's and ktile's. */
+INL void SFX(kpair6)(const mrt__lin *a, int64_t m, int64_t n)
+{
+	const mrt__q8k *x = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)m);
+	const blk_q6_k *wr[2];
+	wr[0] = (const blk_q6_k *)((const uint8_t *)a->W + a->wrow * (size_t)n);
+	wr[1] = (const blk_q6_k *)((const uint8_t *)wr[0] + a->wrow);
+	const int64_t nb = a->K / MRT__QKK;
+	const char *pf = (const char *)wr[0] + mrt__tile_prefetch(2 * a->wrow);
+	__m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+	for (int64_t i = 0; i < nb; i++, x++) {
+		__m256i sc16[2], isum[2];
+		mrt__lane_prefetch(pf, i, 2 * sizeof(blk_q6_k));
+#pragma GCC unroll 2
+		for (int k = 0; k < 2; k++) {
+			sc16[k] =
+			    _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wr[k][i].scales));
+			isum[k] = _mm256_setzero_si256();
+		}
+#pragma GCC unroll 2
+		for (int h = 0; h < 2; h++)
+#pragma GCC unroll 2
+			for (int p = 0; p < 2; p++) {
+				const int8_t *xq = x->qs + 128 * h + 64 * p;
+				__m256i x0 = _mm256_loadu_si256((const __m256i *)xq);
+				__m256i x1 = _mm256_loadu_si256((const __m256i *)(xq + 32));
+#pragma GCC unroll 2
+				for (int k = 0; k < 2; k++) {
+					const blk_q6_k *b = wr[k] + i;
+					__m256i l0 =
+					    _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+					__m256i l1 = _mm256_loadu_si256(
+					    (const __m256i *)(b->ql + 64 * h + 32));
+					__m256i hi =
+					    _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+					__m256i w0, w1;
+					SFX(q6_w)(l0, l1, hi, p, &w0, &w1);
+					__m256i sch = _mm256_permute2x128_si256(sc16[k], sc16[k],
+					                                        h ? 0x11 : 0x00);
+					__m256i s0 =
+					    _mm256_shuffle_epi8(sch, SFX(pick2)(4 * p, 4 * p + 1));
+					__m256i s1 = _mm256_shuffle_epi8(
+					    sch, SFX(pick2)(4 * p + 2, 4 * p + 3));
+					isum[k] = _mm256_add_epi32(
+					    isum[k],
+					    _mm256_add_epi32(
+					        _mm256_madd_epi16(_mm256_maddubs_epi16(w0, x0), s0),
+					        _mm256_madd_epi16(_mm256_maddubs_epi16(w1, x1),
+					                          s1)));
+					KQ_PIN(isum[k]);
+				}
+			}
+		__m256i bs = _mm256_loadu_si256((const __m256i *)x->bsums);
+#pragma GCC unroll 2
+		for (int k = 0; k < 2; k++) {
+			__m256i off = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16[k]), 5);
+			acc[k] =
+			    _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[k], off)),
+			                    _mm256_set1_ps(_cvtsh_ss(wr[k][i].d) * x->d), acc[k]);
+		}
+	}
+	mrt__lin_store(a, m, n, SFX(hsum)(acc[0]));
+	mrt__lin_store(a, m, n + 1, SFX(hsum)(acc[1]));
+}
+
 /* ---- Q4_K and Q5_K, 2 to 8 rows of X: 8 weight rows at once, one per lane ----
  *
  * Each element of Y is computed as: for each super-block in order, the
  * exact int32 dot product of its weights (scales applied) with the Q8KX
  * activations and the exact int32 sum of mins x activation sums, then
  * acc = fma((float)dot, d_w * d_x, acc) and acc = fma(-(float)mins,
- * dmin_w * d_x, acc), from 0. ktile does the same for one row of X, so a
- * row's result does not depend on the other rows (test_kernels,
+ * dmin_w * d_x, acc), from 0. ktile and kpair do the same for one row of
+ * X, so a row's result does not depend on the other rows (test_kernels,
  * test_llama).
  *
  * The 8 rows' bytes are transposed by 4-byte groups, so vector t holds the
@@ -440,9 +606,9 @@ INL void SFX(klanes)(const mrt__lin *a, int Q5, int64_t m, int R, int64_t n, int
 	mrt__lane_store(a, m, R, n, C, acc);
 }
 
-/* Q4_K and Q5_K: 8 weight rows at a time for 2 and more rows of X, one
- * weight row at a time (ktile) for one; Q6_K: one weight row at a time
- * (it stays in L1 across the row tiles). */
+/* Q4_K and Q5_K: 8 weight rows at a time for 2 and more rows of X, two
+ * (kpair) for one; Q6_K: two weight rows at a time for one row of X
+ * (kpair6), one (ktile) for more (it stays in L1 across the row tiles). */
 INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
                          int64_t n1)
 {
@@ -475,14 +641,29 @@ INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 				case 2:
 					SFX(klanes)(a, Q5, m, 2, n, C, prefetch);
 					break;
-				default:
-					for (int64_t nn = n; nn < n + C; nn++)
+				default: {
+					int64_t nn = n;
+					for (; nn + 1 < n + C; nn += 2)
+						SFX(kpair)(a, Q5, m, nn);
+					if (nn < n + C)
 						SFX(ktile)(a, wtype, m, nn, 1);
 					break;
+				}
 				}
 				m += R;
 			}
 		}
+		return;
+	}
+	if (m1 - m0 == 1) {
+		int64_t n = n0;
+		for (; n + 1 < n1; n += 2)
+			if (wtype == MRT_TYPE_Q6_K)
+				SFX(kpair6)(a, m0, n);
+			else
+				SFX(kpair)(a, wtype == MRT_TYPE_Q5_K, m0, n);
+		if (n < n1)
+			SFX(ktile)(a, wtype, m0, n, 1);
 		return;
 	}
 	for (int64_t n = n0; n < n1; n++)

@@ -40,9 +40,9 @@ mrt__lane_rows(size_t wrow, int C, int off[8])
 	return _mm256_loadu_si256((const __m256i *)off);
 }
 
-/* While a tile reads block b of one group of 8 rows, it prefetches the next
- * group linearly, `bytes` (8 rows' blocks) a block: 8 row streams left to
- * the hardware prefetchers ran at about 60% of the memory bandwidth. */
+/* While a tile reads block b of one group of rows, it prefetches the next
+ * group linearly, `bytes` (the group's blocks) a block: 8 row streams left
+ * to the hardware prefetchers ran at about 60% of the memory bandwidth. */
 static inline __attribute__((always_inline, target("avx2,fma,f16c"))) void
 mrt__lane_prefetch(const char *next, int64_t b, size_t bytes)
 {
