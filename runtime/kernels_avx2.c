@@ -5,6 +5,7 @@
  * in kernels_kquant.c), F16C panel expansion. Compiled for the
  * target by attribute only; kernels.c calls it when the CPU has AVX2. */
 #include <immintrin.h>
+#include <limits.h>
 #include <string.h>
 
 #include "kernels_impl.h"
@@ -424,9 +425,13 @@ static TGT void lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int
  * repeat row C - 1; their lanes are dropped. While it reads one group of
  * 8 rows, the tile prefetches the next group linearly (8 blocks' bytes a
  * block): 8 row streams left to the hardware prefetchers ran at about 60%
- * of the memory bandwidth. */
+ * of the memory bandwidth. For one row of X, h > 0 splits the group: lanes
+ * 0-3 take rows n .. n + 3 and lanes 4-7 rows n + h .. n + h + 3, so the
+ * two halves of a task's rows are read and prefetched as two streams side
+ * by side (Q8_0 from memory, 2 threads: about 1.2x the one stream). */
 #define QT_R 8
-INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C, int prefetch)
+INL void qtile_s(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C, int prefetch,
+                 int64_t h)
 {
 	__m256 acc[QT_R];
 	const int8_t *xq[QT_R];
@@ -436,9 +441,11 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C,
 	const int q8 = wtype == MRT_TYPE_Q8_0;
 	const size_t bsz = q8 ? 34 : 18;
 	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
-	const char *next = (const char *)w0 + 8 * a->wrow;
+	const char *next = (const char *)w0 + (h ? 4 : 8) * a->wrow;
+	const char *next2 = (const char *)w0 + (size_t)(h + 4) * a->wrow;
 	int off[8];
-	const __m256i voff = mrt__lane_rows(a->wrow, C, off);
+	const __m256i voff =
+	    h ? mrt__lane_rows_split(a->wrow, h, off) : mrt__lane_rows(a->wrow, C, off);
 	const __m256i ones = _mm256_set1_epi16(1), lo4 = _mm256_set1_epi8(0x0f);
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++) {
@@ -450,7 +457,10 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C,
 	int64_t nb = a->K / 32;
 	for (int64_t b = 0; b < nb; b++) {
 		const uint8_t *blk = w0 + (size_t)b * bsz;
-		if (prefetch)
+		if (h) {
+			mrt__lane_prefetch(next, b, 4 * bsz);
+			mrt__lane_prefetch(next2, b, 4 * bsz);
+		} else if (prefetch)
 			mrt__lane_prefetch(next, b, 8 * bsz);
 		__m256 dw = mrt__lane_f16(_mm256_i32gather_epi32((const int *)blk, voff, 1), 0);
 		__m256i V[8], aV[8];
@@ -491,7 +501,15 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C,
 						 _mm256_mul_ps(dw, _mm256_broadcast_ss(xd[r] + b)), acc[r]);
 		}
 	}
-	mrt__lane_store(a, m, R, n, C, acc);
+	if (h)
+		mrt__lane_store_split(a, m, n, h, acc[0]);
+	else
+		mrt__lane_store(a, m, R, n, C, acc);
+}
+
+INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C, int prefetch)
+{
+	qtile_s(a, wtype, m, R, n, C, prefetch, 0);
 }
 
 /* Q8_0, one row of X against weight rows n .. n + 7: qtile's arithmetic
@@ -500,21 +518,26 @@ INL void qtile(const mrt__lin *a, int wtype, int64_t m, int R, int64_t n, int C,
  * to one lane per row. Still about 6% fewer tokens/s for one stream than
  * the former one-row kernel, whose 8 float lanes per element no multi-row
  * tile shared (see tests/bench/README.md). */
-INL void q8row(const mrt__lin *a, int64_t m, int64_t n, int C, int prefetch)
+INL void q8row_s(const mrt__lin *a, int64_t m, int64_t n, int C, int prefetch, int64_t h)
 {
 	size_t dofs = mrt__q8x_dofs(a->K);
 	const int8_t *xq = (const int8_t *)(a->xq + a->xq_row * (size_t)m);
 	const float *xd = (const float *)((const uint8_t *)xq + dofs);
 	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
-	const char *next = (const char *)w0 + 8 * a->wrow;
+	const char *next = (const char *)w0 + (h ? 4 : 8) * a->wrow;
+	const char *next2 = (const char *)w0 + (size_t)(h + 4) * a->wrow;
 	int off[8];
-	const __m256i voff = mrt__lane_rows(a->wrow, C, off);
+	const __m256i voff =
+	    h ? mrt__lane_rows_split(a->wrow, h, off) : mrt__lane_rows(a->wrow, C, off);
 	const __m256i ones = _mm256_set1_epi16(1);
 	__m256 acc = _mm256_setzero_ps();
 	int64_t nb = a->K / 32;
 	for (int64_t b = 0; b < nb; b++) {
 		const uint8_t *blk = w0 + (size_t)b * 34;
-		if (prefetch)
+		if (h) {
+			mrt__lane_prefetch(next, b, 4 * 34);
+			mrt__lane_prefetch(next2, b, 4 * 34);
+		} else if (prefetch)
 			mrt__lane_prefetch(next, b, 8 * 34);
 		__m256 dw = mrt__lane_f16(_mm256_i32gather_epi32((const int *)blk, voff, 1), 0);
 		__m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
@@ -540,15 +563,38 @@ INL void q8row(const mrt__lin *a, int64_t m, int64_t n, int C, int prefetch)
 		acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i),
 				      _mm256_mul_ps(dw, _mm256_broadcast_ss(xd + b)), acc);
 	}
+	if (h) {
+		mrt__lane_store_split(a, m, n, h, acc);
+		return;
+	}
 	float v[8];
 	_mm256_storeu_ps(v, acc);
 	for (int j = 0; j < C; j++)
 		mrt__lin_store(a, m, n + j, v[j]);
 }
 
+INL void q8row(const mrt__lin *a, int64_t m, int64_t n, int C, int prefetch)
+{
+	q8row_s(a, m, n, C, prefetch, 0);
+}
+
 INL void lin_q_type(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
 		    int64_t n1)
 {
+	/* One row of X: the rows of W in two halves read side by side, each a
+	 * stream prefetched ahead (lane offsets are ints: chunks of W below
+	 * 2 GiB). */
+	int64_t cap = (int64_t)(INT_MAX / a->wrow) - 8;
+	while (m1 - m0 == 1 && n1 - n0 >= 8 && cap >= 8) {
+		int64_t h = ((n1 - n0 < cap ? n1 - n0 : cap) / 8) * 4;
+		for (int64_t t = 0; t < h; t += 4) {
+			if (wtype == MRT_TYPE_Q8_0)
+				q8row_s(a, m0, n0 + t, 8, 1, h);
+			else
+				qtile_s(a, wtype, m0, 1, n0 + t, 8, 1, h);
+		}
+		n0 += 2 * h;
+	}
 	for (int64_t n = n0; n < n1; n += 8) {
 		int C = n1 - n < 8 ? (int)(n1 - n) : 8;
 		int prefetch = n + 16 <= n1;

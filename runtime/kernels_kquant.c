@@ -304,30 +304,35 @@ INL void SFX(ktile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R)
 }
 
 /* Q4_K (Q5 = 0) or Q5_K (Q5 = 1), one row m of X (a decode step) against
- * weight rows n and n + 1: the activation loads and sums are shared, and
- * the two rows' reductions share their horizontal adds (in cache, 768 x
- * 768, one thread: Q4_K and Q5_K about 1.3x ktile alone). Each row's arithmetic is
- * ktile's and klanes': lanes 0 and 2 of acc hold the two rows, lanes 1 and
- * 3 carry nothing used. The two rows are prefetched as one linear stream,
- * a pair's bytes ahead (two row streams each prefetched 2 KiB ahead left a
- * 96 MB matrix at 9 GB/s instead of 14-16, two threads). */
-INL void SFX(kpair)(const mrt__lin *a, int Q5, int64_t m, int64_t n)
+ * weight rows n and n2: the activation loads and sums are shared, and the
+ * two rows' reductions share their horizontal adds (in cache, 768 x 768,
+ * one thread: about 1.3x ktile alone). Each row's arithmetic is ktile's
+ * and klanes': lanes 0 and 2 of acc hold the two rows, lanes 1 and 3 carry
+ * nothing used. Each row is prefetched ahead as its own stream; the caller
+ * pairs rows of the two halves of its range, and two streams read side by
+ * side drew more of the memory bandwidth than one (1.05-1.15x from memory,
+ * 2 threads; rows n and n + 1 as one stream gained nothing there). */
+INL void SFX(kpair)(const mrt__lin *a, int Q5, int64_t m, int64_t n, int64_t n2)
 {
 	const mrt__q8k *x = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)m);
 	const uint8_t *wr[2];
 	wr[0] = (const uint8_t *)a->W + a->wrow * (size_t)n;
-	wr[1] = wr[0] + a->wrow;
+	wr[1] = (const uint8_t *)a->W + a->wrow * (size_t)n2;
 	const size_t bsz = Q5 ? sizeof(blk_q5_k) : sizeof(blk_q4_k);
 	const int64_t nb = a->K / MRT__QKK;
 	const __m256i m4 = _mm256_set1_epi8(0x0f);
-	const char *pf = (const char *)wr[0] + mrt__tile_prefetch(2 * a->wrow);
 	__m128 acc = _mm_setzero_ps();
 	for (int64_t i = 0; i < nb; i++, x++) {
 		const uint8_t *qs[2], *qh[2] = {NULL, NULL};
 		__m256i sc[2], hb[2], isum[2];
 		__m128i mins[2];
 		uint32_t dd[2];
-		mrt__lane_prefetch(pf, i, 2 * bsz);
+		for (size_t o = 0; o < bsz; o += 64) {
+			_mm_prefetch((const char *)wr[0] + (size_t)i * bsz + MRT__W_PREFETCH + o,
+			             _MM_HINT_T0);
+			_mm_prefetch((const char *)wr[1] + (size_t)i * bsz + MRT__W_PREFETCH + o,
+			             _MM_HINT_T0);
+		}
 #pragma GCC unroll 2
 		for (int k = 0; k < 2; k++) {
 			const uint8_t *scp;
@@ -382,23 +387,25 @@ INL void SFX(kpair)(const mrt__lin *a, int Q5, int64_t m, int64_t n)
 		    _mm_fnmadd_ps(_mm_movehdup_ps(f), _mm_movehdup_ps(p), _mm_fmadd_ps(f, p, acc));
 	}
 	mrt__lin_store(a, m, n, _mm_cvtss_f32(acc));
-	mrt__lin_store(a, m, n + 1, _mm_cvtss_f32(_mm_movehl_ps(acc, acc)));
+	mrt__lin_store(a, m, n2, _mm_cvtss_f32(_mm_movehl_ps(acc, acc)));
 }
 
-/* Q6_K, one row m of X against weight rows n and n + 1 with shared
- * activation loads; each row's arithmetic is sb_q6's and ktile's. */
-INL void SFX(kpair6)(const mrt__lin *a, int64_t m, int64_t n)
+/* Q6_K, one row m of X against weight rows n and n2 with shared activation
+ * loads, as kpair; each row's arithmetic is sb_q6's and ktile's. */
+INL void SFX(kpair6)(const mrt__lin *a, int64_t m, int64_t n, int64_t n2)
 {
 	const mrt__q8k *x = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)m);
 	const blk_q6_k *wr[2];
 	wr[0] = (const blk_q6_k *)((const uint8_t *)a->W + a->wrow * (size_t)n);
-	wr[1] = (const blk_q6_k *)((const uint8_t *)wr[0] + a->wrow);
+	wr[1] = (const blk_q6_k *)((const uint8_t *)a->W + a->wrow * (size_t)n2);
 	const int64_t nb = a->K / MRT__QKK;
-	const char *pf = (const char *)wr[0] + mrt__tile_prefetch(2 * a->wrow);
 	__m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
 	for (int64_t i = 0; i < nb; i++, x++) {
 		__m256i sc16[2], isum[2];
-		mrt__lane_prefetch(pf, i, 2 * sizeof(blk_q6_k));
+		for (size_t o = 0; o < sizeof(blk_q6_k); o += 64) {
+			_mm_prefetch((const char *)(wr[0] + i) + MRT__W_PREFETCH + o, _MM_HINT_T0);
+			_mm_prefetch((const char *)(wr[1] + i) + MRT__W_PREFETCH + o, _MM_HINT_T0);
+		}
 #pragma GCC unroll 2
 		for (int k = 0; k < 2; k++) {
 			sc16[k] =
@@ -448,7 +455,7 @@ INL void SFX(kpair6)(const mrt__lin *a, int64_t m, int64_t n)
 		}
 	}
 	mrt__lin_store(a, m, n, SFX(hsum)(acc[0]));
-	mrt__lin_store(a, m, n + 1, SFX(hsum)(acc[1]));
+	mrt__lin_store(a, m, n2, SFX(hsum)(acc[1]));
 }
 
 /* ---- Q4_K and Q5_K, 2 to 8 rows of X: 8 weight rows at once, one per lane ----
@@ -644,7 +651,7 @@ INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 				default: {
 					int64_t nn = n;
 					for (; nn + 1 < n + C; nn += 2)
-						SFX(kpair)(a, Q5, m, nn);
+						SFX(kpair)(a, Q5, m, nn, nn + 1);
 					if (nn < n + C)
 						SFX(ktile)(a, wtype, m, nn, 1);
 					break;
@@ -655,15 +662,15 @@ INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 		}
 		return;
 	}
-	if (m1 - m0 == 1) {
-		int64_t n = n0;
-		for (; n + 1 < n1; n += 2)
+	if (m1 - m0 == 1) { /* rows n and n + h together: two streams of W */
+		int64_t h = (n1 - n0) / 2;
+		for (int64_t t = 0; t < h; t++)
 			if (wtype == MRT_TYPE_Q6_K)
-				SFX(kpair6)(a, m0, n);
+				SFX(kpair6)(a, m0, n0 + t, n0 + h + t);
 			else
-				SFX(kpair)(a, wtype == MRT_TYPE_Q5_K, m0, n);
-		if (n < n1)
-			SFX(ktile)(a, wtype, m0, n, 1);
+				SFX(kpair)(a, wtype == MRT_TYPE_Q5_K, m0, n0 + t, n0 + h + t);
+		if ((n1 - n0) & 1)
+			SFX(ktile)(a, wtype, m0, n1 - 1, 1);
 		return;
 	}
 	for (int64_t n = n0; n < n1; n++)

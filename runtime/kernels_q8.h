@@ -40,6 +40,16 @@ mrt__lane_rows(size_t wrow, int C, int off[8])
 	return _mm256_loadu_si256((const __m256i *)off);
 }
 
+/* The same for a split group: lanes 0-3 rows n .. n + 3, lanes 4-7 rows
+ * n + h .. n + h + 3. */
+static inline __attribute__((always_inline, target("avx2,fma,f16c"))) __m256i
+mrt__lane_rows_split(size_t wrow, int64_t h, int off[8])
+{
+	for (int j = 0; j < 8; j++)
+		off[j] = (int)(wrow * (size_t)(j < 4 ? j : h + j - 4));
+	return _mm256_loadu_si256((const __m256i *)off);
+}
+
 /* While a tile reads block b of one group of rows, it prefetches the next
  * group linearly, `bytes` (the group's blocks) a block: 8 row streams left
  * to the hardware prefetchers ran at about 60% of the memory bandwidth. */
@@ -113,6 +123,15 @@ mrt__lane_store(const mrt__lin *a, int64_t m, int R, int64_t n, int C, const __m
 		for (int j = 0; j < C; j++)
 			mrt__lin_store(a, m + r, n + j, v[j]);
 	}
+}
+
+static inline __attribute__((always_inline, target("avx2,fma,f16c"))) void
+mrt__lane_store_split(const mrt__lin *a, int64_t m, int64_t n, int64_t h, __m256 acc)
+{
+	float v[8];
+	_mm256_storeu_ps(v, acc);
+	for (int j = 0; j < 8; j++)
+		mrt__lin_store(a, m, n + (j < 4 ? j : h + j - 4), v[j]);
 }
 
 /* Block b of a Q8_0 or Q4_0 weight row as 32 signed int8 and its scale. */
