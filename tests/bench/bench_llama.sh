@@ -8,6 +8,10 @@
 # The machine is shared: the load average is printed before and after; a
 # figure taken with a load above the core count says more about the others.
 set -e
+# As the systemd unit does: OpenBLAS then starts no threads of its own (an
+# idle one polled with sched_yield beside the decoder here, about 2% of one
+# stream's tokens/s).
+export OPENBLAS_NUM_THREADS=1
 b=${1:-${top_builddir:-.}}
 threads=${2:-2}
 bench=$b/tests/bench/bench_llama
