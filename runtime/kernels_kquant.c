@@ -170,61 +170,6 @@ INL void SFX(q6_w)(__m256i l0, __m256i l1, __m256i hi, int p, __m256i *w0, __m25
 	}
 }
 
-/* Q4_K (Q5 = 0) or Q5_K (Q5 = 1) super-block i against R rows. */
-INL void SFX(sb_q45)(const uint8_t *wrow, int64_t i, int Q5, const mrt__q8k *const *x, int R,
-                     __m256 *acc)
-{
-	const uint8_t *qs, *qh = NULL, *scp;
-	uint16_t dh, dmh;
-	if (Q5) {
-		const blk_q5_k *b = (const blk_q5_k *)wrow + i;
-		qs = b->qs, qh = b->qh, scp = b->scales, dh = b->d, dmh = b->dmin;
-	} else {
-		const blk_q4_k *b = (const blk_q4_k *)wrow + i;
-		qs = b->qs, scp = b->scales, dh = b->d, dmh = b->dmin;
-	}
-	/* 16-bit scales 0-7, then mins 0-7; scale k is broadcast by a byte shuffle */
-	__m256i sm = _mm256_cvtepu8_epi16(SFX(kq_scales_v)(scp));
-	__m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
-	__m128i mins = _mm256_extracti128_si256(sm, 1);
-	const __m256i m4 = _mm256_set1_epi8(0x0f);
-	__m256i isum[KT_MAX_R], hb = Q5 ? _mm256_loadu_si256((const __m256i *)qh) : m4;
-#pragma GCC unroll 8
-	for (int r = 0; r < R; r++)
-		isum[r] = _mm256_setzero_si256();
-#pragma GCC unroll 4
-	for (int j = 0; j < 4; j++) {
-		__m256i w0, w1;
-		SFX(q45_w)(qs, hb, Q5, j, &w0, &w1);
-		__m256i s0 =
-		    _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0100 + 0x0404 * j)));
-		__m256i s1 =
-		    _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0302 + 0x0404 * j)));
-#pragma GCC unroll 8
-		for (int r = 0; r < R; r++) {
-			isum[r] = SFX(dot2)(isum[r], w0, w1, x[r]->qs + 64 * j, s0, s1);
-			KQ_PIN(isum[r]);
-		}
-	}
-	const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(dh | (uint32_t)dmh << 16)));
-#pragma GCC unroll 8
-	for (int r = 0; r < R; r++) {
-		/* the mins: sum over sub-blocks of mn[s] * (sum of the 32 q of s) */
-		const __m128i *bs = (const __m128i *)x[r]->bsums;
-		__m128i sub = _mm_hadd_epi16(_mm_loadu_si128(bs), _mm_loadu_si128(bs + 1));
-		__m128i mn = _mm_madd_epi16(sub, mins);
-		/* klanes' arithmetic, in lane 0 */
-		__m128i i4 = _mm_add_epi32(_mm256_castsi256_si128(isum[r]),
-		                           _mm256_extracti128_si256(isum[r], 1));
-		i4 = _mm_hadd_epi32(i4, mn);
-		__m128 f = _mm_cvtepi32_ps(_mm_hadd_epi32(i4, i4)); /* dot, mins, dot, mins */
-		__m128 p = _mm_mul_ps(dd, _mm_set1_ps(x[r]->d));    /* d dx, dmin dx */
-		__m128 t = _mm_fmadd_ss(f, p, _mm256_castps256_ps128(acc[r]));
-		acc[r] = _mm256_castps128_ps256(
-		    _mm_fnmadd_ss(_mm_movehdup_ps(f), _mm_movehdup_ps(p), t));
-	}
-}
-
 /* Q6_K super-block i against R rows: q in 0..63 stands for q - 32. */
 INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, int R, __m256 *acc)
 {
@@ -267,10 +212,9 @@ INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, in
 	}
 }
 
-/* Rows [m, m + R) of X against weight row n. Q4_K and Q5_K accumulate in
- * lane 0 as klanes does in each lane; Q6_K in 8 float lanes summed at the
- * end (it has no lane tile to match). */
-INL void SFX(ktile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R)
+/* Rows [m, m + R) of X against Q6_K weight row n, in 8 float lanes summed
+ * at the end (Q6_K has no lane tile to match). */
+INL void SFX(ktile)(const mrt__lin *a, int64_t m, int64_t n, int R)
 {
 	const mrt__q8k *x[KT_MAX_R];
 	__m256 acc[KT_MAX_R];
@@ -281,37 +225,30 @@ INL void SFX(ktile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R)
 		acc[r] = _mm256_setzero_ps();
 	}
 	int64_t nb = a->K / MRT__QKK;
-	size_t bsz = wtype == MRT_TYPE_Q6_K   ? sizeof(blk_q6_k)
-		     : wtype == MRT_TYPE_Q5_K ? sizeof(blk_q5_k)
-						: sizeof(blk_q4_k);
 	for (int64_t i = 0; i < nb; i++) {
-		for (size_t o = 0; o < bsz; o += 64)
-			_mm_prefetch((const char *)wrow + (size_t)i * bsz + MRT__W_PREFETCH + o,
-				     _MM_HINT_T0);
-		if (wtype == MRT_TYPE_Q6_K)
-			SFX(sb_q6)(wrow, i, x, R, acc);
-		else
-			SFX(sb_q45)(wrow, i, wtype == MRT_TYPE_Q5_K, x, R, acc);
+		for (size_t o = 0; o < sizeof(blk_q6_k); o += 64)
+			_mm_prefetch((const char *)wrow + (size_t)i * sizeof(blk_q6_k) +
+			                 MRT__W_PREFETCH + o,
+			             _MM_HINT_T0);
+		SFX(sb_q6)(wrow, i, x, R, acc);
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++)
 			x[r]++;
 	}
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++)
-		mrt__lin_store(a, m + r, n,
-		               wtype == MRT_TYPE_Q6_K ? SFX(hsum)(acc[r])
-		                                      : _mm256_cvtss_f32(acc[r]));
+		mrt__lin_store(a, m + r, n, SFX(hsum)(acc[r]));
 }
 
 /* Q4_K (Q5 = 0) or Q5_K (Q5 = 1), one row m of X (a decode step) against
- * weight rows n and n2: the activation loads and sums are shared, and the
- * two rows' reductions share their horizontal adds (in cache, 768 x 768,
- * one thread: about 1.3x ktile alone). Each row's arithmetic is ktile's
- * and klanes': lanes 0 and 2 of acc hold the two rows, lanes 1 and 3 carry
- * nothing used. Each row is prefetched ahead as its own stream; the caller
- * pairs rows of the two halves of its range, and two streams read side by
- * side drew more of the memory bandwidth than one (1.05-1.15x from memory,
- * 2 threads; rows n and n + 1 as one stream gained nothing there). */
+ * weight rows n and n2 (n2 = n: row n alone): the activation loads and
+ * sums are shared, and the two rows' reductions share their horizontal
+ * adds (in cache, 768 x 768, one thread: about 1.3x one row at a time).
+ * Each row's arithmetic is klanes': lanes 0 and 2 of acc hold the two
+ * rows, lanes 1 and 3 carry nothing used. Each row is prefetched ahead as its own stream; the
+ * caller pairs rows of the two halves of its range, and two streams read side by side drew more of
+ * the memory bandwidth than one (1.05-1.15x from memory, 2 threads; rows n and n + 1 as one stream
+ * gained nothing there). */
 INL void SFX(kpair)(const mrt__lin *a, int Q5, int64_t m, int64_t n, int64_t n2)
 {
 	const mrt__q8k *x = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)m);
@@ -387,7 +324,8 @@ INL void SFX(kpair)(const mrt__lin *a, int Q5, int64_t m, int64_t n, int64_t n2)
 		    _mm_fnmadd_ps(_mm_movehdup_ps(f), _mm_movehdup_ps(p), _mm_fmadd_ps(f, p, acc));
 	}
 	mrt__lin_store(a, m, n, _mm_cvtss_f32(acc));
-	mrt__lin_store(a, m, n2, _mm_cvtss_f32(_mm_movehl_ps(acc, acc)));
+	if (n2 != n) /* once: the store adds to Y when accumulating */
+		mrt__lin_store(a, m, n2, _mm_cvtss_f32(_mm_movehl_ps(acc, acc)));
 }
 
 /* Q6_K, one row m of X against weight rows n and n2 with shared activation
@@ -464,8 +402,8 @@ INL void SFX(kpair6)(const mrt__lin *a, int64_t m, int64_t n, int64_t n2)
  * exact int32 dot product of its weights (scales applied) with the Q8KX
  * activations and the exact int32 sum of mins x activation sums, then
  * acc = fma((float)dot, d_w * d_x, acc) and acc = fma(-(float)mins,
- * dmin_w * d_x, acc), from 0. ktile and kpair do the same for one row of
- * X, so a row's result does not depend on the other rows (test_kernels,
+ * dmin_w * d_x, acc), from 0. kpair does the same for one row of X, so
+ * a row's result does not depend on the other rows (test_kernels,
  * test_llama).
  *
  * The 8 rows' bytes are transposed by 4-byte groups, so vector t holds the
@@ -473,10 +411,10 @@ INL void SFX(kpair6)(const mrt__lin *a, int64_t m, int64_t n, int64_t n2)
  * it against 4 activations broadcast to every lane. Weights stay unsigned:
  * a Q4_K sub-block (32 weights, 0..15) adds up 8 maddubs in int16 (|sum| <=
  * 16 x 15 x 128 = 30720) before one madd with the rows' scales, a Q5_K one
- * (0..31) twice 4, where ktile needs a madd per 32 weights and row. Q6_K in
- * this form (a madd per 16 weights, and three transposes a group) was
- * slower than ktile at 8 rows from memory, so Q6_K keeps ktile at every
- * row count. */
+ * (0..31) twice 4, where kpair needs a madd per 32 weights and row. Q6_K
+ * in this form (a madd per 16 weights, and three transposes a group) was
+ * slower than ktile at 8 rows from memory, so Q6_K keeps ktile for 2 and
+ * more rows. */
 
 /* In place: E[k] lane j becomes dword k of the former E[j]. */
 INL void SFX(tr8)(__m256i *E)
@@ -648,14 +586,12 @@ INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 				case 2:
 					SFX(klanes)(a, Q5, m, 2, n, C, prefetch);
 					break;
-				default: {
-					int64_t nn = n;
-					for (; nn + 1 < n + C; nn += 2)
-						SFX(kpair)(a, Q5, m, nn, nn + 1);
-					if (nn < n + C)
-						SFX(ktile)(a, wtype, m, nn, 1);
+				default:
+					for (int64_t nn = n; nn < n + C; nn += 2) {
+						int64_t n2 = nn + 1 < n + C ? nn + 1 : nn;
+						SFX(kpair)(a, Q5, m, nn, n2);
+					}
 					break;
-				}
 				}
 				m += R;
 			}
@@ -669,8 +605,12 @@ INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 				SFX(kpair6)(a, m0, n0 + t, n0 + h + t);
 			else
 				SFX(kpair)(a, wtype == MRT_TYPE_Q5_K, m0, n0 + t, n0 + h + t);
-		if ((n1 - n0) & 1)
-			SFX(ktile)(a, wtype, m0, n1 - 1, 1);
+		if ((n1 - n0) & 1) {
+			if (wtype == MRT_TYPE_Q6_K)
+				SFX(ktile)(a, m0, n1 - 1, 1);
+			else
+				SFX(kpair)(a, wtype == MRT_TYPE_Q5_K, m0, n1 - 1, n1 - 1);
+		}
 		return;
 	}
 	for (int64_t n = n0; n < n1; n++)
@@ -679,19 +619,19 @@ INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 			int R = left >= 8 ? 8 : left >= 4 ? 4 : (int)left;
 			switch (R) {
 			case 8:
-				SFX(ktile)(a, wtype, m, n, 8);
+				SFX(ktile)(a, m, n, 8);
 				break;
 			case 4:
-				SFX(ktile)(a, wtype, m, n, 4);
+				SFX(ktile)(a, m, n, 4);
 				break;
 			case 3:
-				SFX(ktile)(a, wtype, m, n, 3);
+				SFX(ktile)(a, m, n, 3);
 				break;
 			case 2:
-				SFX(ktile)(a, wtype, m, n, 2);
+				SFX(ktile)(a, m, n, 2);
 				break;
 			default:
-				SFX(ktile)(a, wtype, m, n, 1);
+				SFX(ktile)(a, m, n, 1);
 				break;
 			}
 			m += R;
