@@ -434,6 +434,10 @@ static void test_exact(const char *level)
 			bad += exact_case(types[t], 512, 37, 0, 1, pool);
 		for (size_t t = 0; t < 3; t++, cases++)
 			bad += exact_case(types[t], 1030, 13, 1, 0, pool);
+		/* an odd number of 32-blocks (the AVX-512 tiles take two at a time) */
+		for (size_t t = 3; t < 5; t++, cases += 2)
+			bad += exact_case(types[t], 480, 23, 1, 0, pool) +
+			       exact_case(types[t], 32, 9, 0, 1, pool);
 		mrt__pool_free(pool);
 	}
 	fprintf(stderr, "exact, level %s: %d cases\n", mrt__cpu_level_name(), cases);
@@ -473,11 +477,11 @@ int main(void)
 	else
 		fprintf(stderr, "SKIP avx2 kernels: this CPU lacks AVX2/FMA/F16C\n");
 	if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
-		test_linear_level("avx512"); /* and, unset, avx512vnni where present */
+		test_linear_level("avx512"), test_exact("avx512"); /* and, unset, avx512vnni */
 	else
 		fprintf(stderr, "SKIP avx512 kernels: this CPU lacks AVX-512\n");
 	if (__builtin_cpu_supports("avx512vnni"))
-		test_linear_level("native");
+		test_linear_level("native"), test_exact("native");
 	else
 		fprintf(stderr, "SKIP avx512vnni kernels: this CPU lacks AVX-512 VNNI\n");
 	TEST_END();
