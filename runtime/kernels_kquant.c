@@ -78,6 +78,7 @@ void mrt__lin_k_generic(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, i
 #undef SFX
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define SFX(name) name##_avx512
+#define KQ_ZMM 1 /* kpair keeps its two rows in the halves of a 512-bit vector */
 #include "kernels_kquant.c"
 
 #else /* KERN_PASS: the int8 kernel for target TGT */
@@ -288,6 +289,51 @@ INL void SFX(kpair)(const mrt__lin *a, int Q5, int64_t m, int64_t n, int64_t n2)
 			hb[k] = Q5 ? _mm256_loadu_si256((const __m256i *)qh[k]) : m4;
 			isum[k] = _mm256_setzero_si256();
 		}
+#ifdef KQ_ZMM
+		/* row n in the low half, n2 in the high one: the same integer sums */
+		{
+			__m512i sz = _mm512_inserti64x4(_mm512_castsi256_si512(sc[0]), sc[1], 1);
+			__m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(hb[0]), hb[1], 1);
+			__m512i iz = _mm512_setzero_si512();
+			const __m512i m4z = _mm512_set1_epi8(0x0f);
+#pragma GCC unroll 4
+			for (int j = 0; j < 4; j++) {
+				__m512i x0 = _mm512_broadcast_i64x4(
+				    _mm256_loadu_si256((const __m256i *)(x->qs + 64 * j)));
+				__m512i x1 = _mm512_broadcast_i64x4(
+				    _mm256_loadu_si256((const __m256i *)(x->qs + 64 * j + 32)));
+				__m512i q = _mm512_inserti64x4(
+				    _mm512_castsi256_si512(
+				        _mm256_loadu_si256((const __m256i *)(qs[0] + 32 * j))),
+				    _mm256_loadu_si256((const __m256i *)(qs[1] + 32 * j)), 1);
+				__m512i w0 = _mm512_and_si512(q, m4z);
+				__m512i w1 = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4z);
+				if (Q5) {
+					const __m512i x10 = _mm512_set1_epi8(0x10);
+					w0 = _mm512_mask_add_epi8(
+					    w0,
+					    _mm512_test_epi8_mask(
+					        hz, _mm512_set1_epi8((char)(1 << (2 * j)))),
+					    w0, x10);
+					w1 = _mm512_mask_add_epi8(
+					    w1,
+					    _mm512_test_epi8_mask(
+					        hz, _mm512_set1_epi8((char)(2 << (2 * j)))),
+					    w1, x10);
+				}
+				const __m512i c0 = _mm512_set1_epi16((short)(0x0100 + 0x0404 * j));
+				const __m512i c1 = _mm512_set1_epi16((short)(0x0302 + 0x0404 * j));
+				__m512i p0 = _mm512_madd_epi16(_mm512_maddubs_epi16(w0, x0),
+				                               _mm512_shuffle_epi8(sz, c0));
+				__m512i p1 = _mm512_madd_epi16(_mm512_maddubs_epi16(w1, x1),
+				                               _mm512_shuffle_epi8(sz, c1));
+				iz = _mm512_add_epi32(iz, _mm512_add_epi32(p0, p1));
+				KQ_PIN(iz);
+			}
+			isum[0] = _mm512_castsi512_si256(iz);
+			isum[1] = _mm512_extracti64x4_epi64(iz, 1);
+		}
+#else
 #pragma GCC unroll 4
 		for (int j = 0; j < 4; j++) {
 			__m256i x0 = _mm256_loadu_si256((const __m256i *)(x->qs + 64 * j));
@@ -308,6 +354,7 @@ INL void SFX(kpair)(const mrt__lin *a, int Q5, int64_t m, int64_t n, int64_t n2)
 				KQ_PIN(isum[k]);
 			}
 		}
+#endif
 		/* [dot n, mins n, dot n+1, mins n+1] */
 		const __m128i *bs = (const __m128i *)x->bsums;
 		__m128i sub = _mm_hadd_epi16(_mm_loadu_si128(bs), _mm_loadu_si128(bs + 1));
@@ -350,6 +397,68 @@ INL void SFX(kpair6)(const mrt__lin *a, int64_t m, int64_t n, int64_t n2)
 			    _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wr[k][i].scales));
 			isum[k] = _mm256_setzero_si256();
 		}
+#ifdef KQ_ZMM
+		{
+			__m512i sz =
+			    _mm512_inserti64x4(_mm512_castsi256_si512(sc16[0]), sc16[1], 1);
+			__m512i iz = _mm512_setzero_si512();
+			const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+#pragma GCC unroll 2
+			for (int h = 0; h < 2; h++) {
+				/* 128-bit lanes [n lo, n lo, n2 lo, n2 lo] or the high ones */
+				__m512i sch = _mm512_shuffle_i64x2(sz, sz, h ? 0xf5 : 0xa0);
+				const blk_q6_k *b0 = wr[0] + i, *b1 = wr[1] + i;
+#define KQ_LD2(f, o)                                                                               \
+	_mm512_inserti64x4(                                                                        \
+	    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0->f + (o)))),            \
+	    _mm256_loadu_si256((const __m256i *)(b1->f + (o))), 1)
+				__m512i l0 = KQ_LD2(ql, 64 * h), l1 = KQ_LD2(ql, 64 * h + 32);
+				__m512i hi = KQ_LD2(qh, 32 * h);
+#undef KQ_LD2
+#pragma GCC unroll 2
+				for (int p = 0; p < 2; p++) {
+					const int8_t *xq = x->qs + 128 * h + 64 * p;
+					__m512i x0 = _mm512_broadcast_i64x4(
+					    _mm256_loadu_si256((const __m256i *)xq));
+					__m512i x1 = _mm512_broadcast_i64x4(
+					    _mm256_loadu_si256((const __m256i *)(xq + 32)));
+					__m512i w0, w1;
+					if (p == 0) {
+						w0 = _mm512_or_si512(
+						    _mm512_and_si512(l0, m4),
+						    _mm512_and_si512(_mm512_slli_epi16(hi, 4),
+						                     m30));
+						w1 = _mm512_or_si512(
+						    _mm512_and_si512(l1, m4),
+						    _mm512_and_si512(_mm512_slli_epi16(hi, 2),
+						                     m30));
+					} else {
+						w0 = _mm512_or_si512(
+						    _mm512_and_si512(_mm512_srli_epi16(l0, 4), m4),
+						    _mm512_and_si512(hi, m30));
+						w1 = _mm512_or_si512(
+						    _mm512_and_si512(_mm512_srli_epi16(l1, 4), m4),
+						    _mm512_and_si512(_mm512_srli_epi16(hi, 2),
+						                     m30));
+					}
+					__m512i c0 =
+					    _mm512_broadcast_i64x4(SFX(pick2)(4 * p, 4 * p + 1));
+					__m512i c1 = _mm512_broadcast_i64x4(
+					    SFX(pick2)(4 * p + 2, 4 * p + 3));
+					iz = _mm512_add_epi32(
+					    iz,
+					    _mm512_add_epi32(
+					        _mm512_madd_epi16(_mm512_maddubs_epi16(w0, x0),
+					                          _mm512_shuffle_epi8(sch, c0)),
+					        _mm512_madd_epi16(_mm512_maddubs_epi16(w1, x1),
+					                          _mm512_shuffle_epi8(sch, c1))));
+					KQ_PIN(iz);
+				}
+			}
+			isum[0] = _mm512_castsi512_si256(iz);
+			isum[1] = _mm512_extracti64x4_epi64(iz, 1);
+		}
+#else
 #pragma GCC unroll 2
 		for (int h = 0; h < 2; h++)
 #pragma GCC unroll 2
@@ -383,6 +492,7 @@ INL void SFX(kpair6)(const mrt__lin *a, int64_t m, int64_t n, int64_t n2)
 					KQ_PIN(isum[k]);
 				}
 			}
+#endif
 		__m256i bs = _mm256_loadu_si256((const __m256i *)x->bsums);
 #pragma GCC unroll 2
 		for (int k = 0; k < 2; k++) {
