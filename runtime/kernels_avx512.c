@@ -47,8 +47,8 @@ static void expand(int wtype, const uint16_t *src, float *dst, int64_t n)
 
 const mrt__kern mrt__kern_avx512 = {lin_f,   lin_q_512, mrt__lin_k_avx512,
 				    quant_x, quant_k,   expand};
-const mrt__kern mrt__kern_avx512vnni = {lin_f, lin_q_vnni, mrt__lin_k_avx512, quant_x,
-					 quant_k, expand};
+const mrt__kern mrt__kern_avx512vnni = {lin_f,   lin_q_vnni, mrt__lin_k_vnni,
+                                        quant_x, quant_k,    expand};
 
 #else /* KERN_PASS: the Q8_0/Q4_0 kernel for target TGT */
 

@@ -90,6 +90,7 @@ void mrt__lin_k_avx2(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int6
 /* mrt_quantize(MRT_TYPE_Q8_K) of nb super-blocks of finite x, the same bytes, on AVX2. */
 void mrt__quant_k_avx2(const float *x, mrt__q8k *b, int64_t nb);
 void mrt__lin_k_avx512(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+void mrt__lin_k_vnni(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 
 extern const mrt__kern mrt__kern_generic;
 extern const mrt__kern mrt__kern_avx2;

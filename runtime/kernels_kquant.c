@@ -80,6 +80,12 @@ void mrt__lin_k_generic(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, i
 #define SFX(name) name##_avx512
 #define KQ_ZMM 1 /* kpair keeps its two rows in the halves of a 512-bit vector */
 #include "kernels_kquant.c"
+#undef TGT
+#undef SFX
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+#define SFX(name) name##_vnni
+#define KQ_VNNI 1 /* Q4_K tiles of 8 weight rows with vpdpbusd */
+#include "kernels_kquant.c"
 
 #else /* KERN_PASS: the int8 kernel for target TGT */
 
@@ -558,6 +564,54 @@ INL __m256i SFX(dup_words)(int w)
 	                                         0x04040404, 0x08080808, 0x0c0c0c0c));
 }
 
+/* klanes' weight row offsets (mrt__lane_rows), x row pointers and zeroed
+ * accumulators; then for a super-block of
+ * its 8 rows at blk (prefetching the next tile's at pf unless NULL): dw,
+ * mw their d and dmin; P[k], lane j: row j's 16-bit scales 2k, 2k + 1 (k < 4) or mins
+ * 2k - 8, 2k - 7 (k >= 4). */
+INL void SFX(kl_rows)(const mrt__lin *a, int64_t m, int R, int C, int *off, __m256i *voff,
+                      const mrt__q8k **x, __m256 *acc)
+{
+	*voff = mrt__lane_rows(a->wrow, C, off);
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++) {
+		x[r] = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)(m + r));
+		acc[r] = _mm256_setzero_ps();
+	}
+}
+
+INL void SFX(kl_scales)(const uint8_t *blk, const char *pf, size_t bsz, const int *off,
+                        __m256i voff, __m256 *dw, __m256 *mw, __m256i *P)
+{
+	if (pf)
+		mrt__lane_prefetch(pf, 0, 8 * bsz);
+	__m256i g = _mm256_i32gather_epi32((const int *)blk, voff, 1);
+	*dw = mrt__lane_f16(g, 0);
+	*mw = mrt__lane_f16(g, 2);
+#pragma GCC unroll 8
+	for (int j = 0; j < 8; j++)
+		P[j] = _mm256_cvtepu8_epi16(SFX(kq_scales_v)(blk + off[j] + 4));
+	SFX(tr8)(P);
+}
+
+/* acc plus the super-block's dot products is (lane j: row j) scaled, minus
+ * its mins against x's sums. */
+INL __m256 SFX(kl_accum)(__m256 acc, __m256i is, const __m256i *P, __m256 dw, __m256 mw,
+                         const mrt__q8k *x)
+{
+	const __m128i *bs = (const __m128i *)x->bsums;
+	__m256i sub = _mm256_broadcastsi128_si256(
+	    _mm_hadd_epi16(_mm_loadu_si128(bs), _mm_loadu_si128(bs + 1)));
+	__m256i mn = _mm256_add_epi32(
+	    _mm256_add_epi32(_mm256_madd_epi16(P[4], _mm256_shuffle_epi32(sub, 0x00)),
+	                     _mm256_madd_epi16(P[5], _mm256_shuffle_epi32(sub, 0x55))),
+	    _mm256_add_epi32(_mm256_madd_epi16(P[6], _mm256_shuffle_epi32(sub, 0xaa)),
+	                     _mm256_madd_epi16(P[7], _mm256_shuffle_epi32(sub, 0xff))));
+	__m256 dx = _mm256_set1_ps(x->d);
+	acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_mul_ps(dw, dx), acc);
+	return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mn), _mm256_mul_ps(mw, dx), acc);
+}
+
 /* Q4_K (Q5 = 0) or Q5_K (Q5 = 1): rows [m, m + R) of X against weight rows
  * n .. n + 7 (C of them real). */
 INL void SFX(klanes)(const mrt__lin *a, int Q5, int64_t m, int R, int64_t n, int C, int prefetch)
@@ -566,30 +620,18 @@ INL void SFX(klanes)(const mrt__lin *a, int Q5, int64_t m, int R, int64_t n, int
 	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
 	const char *next = (const char *)w0 + 8 * a->wrow;
 	int off[8];
-	const __m256i voff = mrt__lane_rows(a->wrow, C, off);
+	__m256i voff;
 	const __m256i m4 = _mm256_set1_epi8(0x0f), x10 = _mm256_set1_epi8(0x10);
 	const __m256i dup0 = SFX(dup_words)(0), dup1 = SFX(dup_words)(1);
 	const mrt__q8k *x[KT_MAX_R];
 	__m256 acc[KT_MAX_R];
-#pragma GCC unroll 8
-	for (int r = 0; r < R; r++) {
-		x[r] = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)(m + r));
-		acc[r] = _mm256_setzero_ps();
-	}
-	int64_t nb = a->K / MRT__QKK;
-	for (int64_t i = 0; i < nb; i++) {
+	SFX(kl_rows)(a, m, R, C, off, &voff, x, acc);
+	for (int64_t i = 0; i < a->K / MRT__QKK; i++) {
 		const uint8_t *blk = w0 + (size_t)i * bsz;
-		if (prefetch)
-			mrt__lane_prefetch(next, i, 8 * bsz);
-		__m256i g = _mm256_i32gather_epi32((const int *)blk, voff, 1);
-		__m256 dw = mrt__lane_f16(g, 0), mw = mrt__lane_f16(g, 2);
-		/* P[k], lane j: row j's 16-bit scales 2k, 2k + 1 (k < 4) or mins
-		 * 2k - 8, 2k - 7 (k >= 4) */
+		const char *pf = prefetch ? next + (size_t)i * 8 * bsz : NULL;
+		__m256 dw, mw;
 		__m256i P[8];
-#pragma GCC unroll 8
-		for (int j = 0; j < 8; j++)
-			P[j] = _mm256_cvtepu8_epi16(SFX(kq_scales_v)(blk + off[j] + 4));
-		SFX(tr8)(P);
+		SFX(kl_scales)(blk, pf, bsz, off, voff, &dw, &mw, P);
 		__m256i isum[KT_MAX_R];
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++)
@@ -640,25 +682,114 @@ INL void SFX(klanes)(const mrt__lin *a, int Q5, int64_t m, int R, int64_t n, int
 		}
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++) {
-			const __m128i *bs = (const __m128i *)x[r]->bsums;
-			__m256i sub = _mm256_broadcastsi128_si256(
-			    _mm_hadd_epi16(_mm_loadu_si128(bs), _mm_loadu_si128(bs + 1)));
-			__m256i mn = _mm256_add_epi32(
-			    _mm256_add_epi32(
-			        _mm256_madd_epi16(P[4], _mm256_shuffle_epi32(sub, 0x00)),
-			        _mm256_madd_epi16(P[5], _mm256_shuffle_epi32(sub, 0x55))),
-			    _mm256_add_epi32(
-			        _mm256_madd_epi16(P[6], _mm256_shuffle_epi32(sub, 0xaa)),
-			        _mm256_madd_epi16(P[7], _mm256_shuffle_epi32(sub, 0xff))));
-			__m256 dx = _mm256_set1_ps(x[r]->d);
-			acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_mul_ps(dw, dx),
-			                         acc[r]);
-			acc[r] =
-			    _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mn), _mm256_mul_ps(mw, dx), acc[r]);
-			x[r]++;
+			acc[r] = SFX(kl_accum)(acc[r], isum[r], P, dw, mw, x[r]++);
 		}
 	}
 	mrt__lane_store(a, m, R, n, C, acc);
+}
+
+#ifdef KQ_VNNI
+/* klanes for Q4_K with AVX-512 VNNI: the same exact int32 sums, the weight
+ * rows transposed by 8-byte groups instead of 4. Qword j of a 512-bit
+ * vector holds 16 nibbles of row j; its low nibbles meet 8 activations of
+ * sub-block 2c broadcast to every qword, its high ones 8 of sub-block 2c +
+ * 1, in vpdpbusd (int32 sums, no int16 stage), and the two int32 sums of
+ * row j (dwords 2j, 2j + 1) are multiplied by its scales, then folded. */
+INL void SFX(klanes4v)(const mrt__lin *a, int64_t m, int R, int64_t n, int C, int prefetch)
+{
+	const size_t bsz = sizeof(blk_q4_k);
+	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
+	const char *next = (const char *)w0 + 8 * a->wrow;
+	int off[8];
+	__m256i voff;
+	const __m512i m4 = _mm512_set1_epi8(0x0f), lo16 = _mm512_set1_epi32(0xffff);
+	const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+	const mrt__q8k *x[KT_MAX_R];
+	__m256 acc[KT_MAX_R];
+	SFX(kl_rows)(a, m, R, C, off, &voff, x, acc);
+	for (int64_t i = 0; i < a->K / MRT__QKK; i++) {
+		const uint8_t *blk = w0 + (size_t)i * bsz;
+		const char *pf = prefetch ? next + (size_t)i * 8 * bsz : NULL;
+		__m256 dw, mw;
+		__m256i P[8];
+		SFX(kl_scales)(blk, pf, bsz, off, voff, &dw, &mw, P);
+		__m512i isum[KT_MAX_R];
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++)
+			isum[r] = _mm512_setzero_si512();
+#pragma GCC unroll 1
+		for (int c = 0; c < 4; c++) {
+			/* W[q]: bytes 8q .. 8q + 7 of the rows' 32 qs bytes of c, qword
+			 * j row j; low nibbles then (W[q + 4]) high nibbles */
+			__m512i W[8];
+#pragma GCC unroll 2
+			for (int k = 0; k < 2; k++) {
+				const uint8_t *p = blk + 16 + 32 * c + 16 * k;
+				__m512i B[2];
+#pragma GCC unroll 2
+				for (int e = 0; e < 2; e++) {
+					__m512i v = _mm512_castsi128_si512(
+					    _mm_loadu_si128((const __m128i *)(p + off[e])));
+					v = _mm512_inserti32x4(
+					    v, _mm_loadu_si128((const __m128i *)(p + off[e + 2])),
+					    1);
+					v = _mm512_inserti32x4(
+					    v, _mm_loadu_si128((const __m128i *)(p + off[e + 4])),
+					    2);
+					B[e] = _mm512_inserti32x4(
+					    v, _mm_loadu_si128((const __m128i *)(p + off[e + 6])),
+					    3);
+				}
+				__m512i q0 = _mm512_unpacklo_epi64(B[0], B[1]);
+				__m512i q1 = _mm512_unpackhi_epi64(B[0], B[1]);
+				W[2 * k] = _mm512_and_si512(q0, m4);
+				W[2 * k + 1] = _mm512_and_si512(q1, m4);
+				W[2 * k + 4] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
+				W[2 * k + 5] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
+			}
+			/* row j's scales of sub-blocks 2c, 2c + 1 in dwords 2j, 2j + 1 */
+			__m512i sc = _mm512_permutexvar_epi32(dup, _mm512_castsi256_si512(P[c]));
+			__m512i s0 = _mm512_and_si512(sc, lo16), s1 = _mm512_srli_epi32(sc, 16);
+#pragma GCC unroll 8
+			for (int r = 0; r < R; r++) {
+				const int8_t *xp = x[r]->qs + 64 * c;
+				__m512i d0 = _mm512_setzero_si512(), d1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+				for (int q = 0; q < 4; q++) {
+					int64_t x0, x1;
+					memcpy(&x0, xp + 8 * q, 8);
+					memcpy(&x1, xp + 32 + 8 * q, 8);
+					d0 = _mm512_dpbusd_epi32(d0, W[q], _mm512_set1_epi64(x0));
+					d1 = _mm512_dpbusd_epi32(d1, W[q + 4],
+					                         _mm512_set1_epi64(x1));
+				}
+				isum[r] = _mm512_add_epi32(
+				    isum[r], _mm512_add_epi32(_mm512_mullo_epi32(d0, s0),
+				                              _mm512_mullo_epi32(d1, s1)));
+			}
+		}
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++) {
+			/* dwords 2j + 2j + 1 -> lane j */
+			__m256i is = _mm512_cvtepi64_epi32(
+			    _mm512_add_epi32(isum[r], _mm512_srli_epi64(isum[r], 32)));
+			acc[r] = SFX(kl_accum)(acc[r], is, P, dw, mw, x[r]++);
+		}
+	}
+	mrt__lane_store(a, m, R, n, C, acc);
+}
+#endif
+
+/* klanes, or on AVX-512 VNNI klanes4v for Q4_K. */
+INL void SFX(klanes_at)(const mrt__lin *a, int Q5, int64_t m, int R, int64_t n, int C, int prefetch)
+{
+#ifdef KQ_VNNI
+	if (!Q5) {
+		SFX(klanes4v)(a, m, R, n, C, prefetch);
+		return;
+	}
+#endif
+	SFX(klanes)(a, Q5, m, R, n, C, prefetch);
 }
 
 /* Q4_K and Q5_K: 8 weight rows at a time for 2 and more rows of X, two
@@ -676,25 +807,25 @@ INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 				int R = m1 - m < KT_MAX_R ? (int)(m1 - m) : KT_MAX_R;
 				switch (R) {
 				case 8:
-					SFX(klanes)(a, Q5, m, 8, n, C, prefetch);
+					SFX(klanes_at)(a, Q5, m, 8, n, C, prefetch);
 					break;
 				case 7:
-					SFX(klanes)(a, Q5, m, 7, n, C, prefetch);
+					SFX(klanes_at)(a, Q5, m, 7, n, C, prefetch);
 					break;
 				case 6:
-					SFX(klanes)(a, Q5, m, 6, n, C, prefetch);
+					SFX(klanes_at)(a, Q5, m, 6, n, C, prefetch);
 					break;
 				case 5:
-					SFX(klanes)(a, Q5, m, 5, n, C, prefetch);
+					SFX(klanes_at)(a, Q5, m, 5, n, C, prefetch);
 					break;
 				case 4:
-					SFX(klanes)(a, Q5, m, 4, n, C, prefetch);
+					SFX(klanes_at)(a, Q5, m, 4, n, C, prefetch);
 					break;
 				case 3:
-					SFX(klanes)(a, Q5, m, 3, n, C, prefetch);
+					SFX(klanes_at)(a, Q5, m, 3, n, C, prefetch);
 					break;
 				case 2:
-					SFX(klanes)(a, Q5, m, 2, n, C, prefetch);
+					SFX(klanes_at)(a, Q5, m, 2, n, C, prefetch);
 					break;
 				default:
 					for (int64_t nn = n; nn < n + C; nn += 2) {
