@@ -185,9 +185,19 @@ INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, in
 	 * both 128-bit lanes of sch, and a byte shuffle broadcasts two of them */
 	__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
 	__m256i isum[KT_MAX_R];
+#ifdef KQ_ZMM
+	/* 64 weights a vector: int32 lane l + 8 holds what lane l of the
+	 * 256-bit code adds for the second 32, so folding the halves gives
+	 * the same sums */
+	__m512i isz[KT_MAX_R];
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++)
+		isz[r] = _mm512_setzero_si512();
+#else
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++)
 		isum[r] = _mm256_setzero_si256();
+#endif
 #pragma GCC unroll 2
 	for (int h = 0; h < 2; h++) {
 		__m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
@@ -196,6 +206,26 @@ INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, in
 		__m256i w[4];
 		SFX(q6_w)(l0, l1, hi, 0, &w[0], &w[1]);
 		SFX(q6_w)(l0, l1, hi, 1, &w[2], &w[3]);
+#ifdef KQ_ZMM
+		__m512i schz = _mm512_broadcast_i32x4(h ? _mm256_extracti128_si256(sc16, 1)
+		                                        : _mm256_castsi256_si128(sc16));
+#pragma GCC unroll 2
+		for (int p = 0; p < 2; p++) {
+			__m512i wz =
+			    _mm512_inserti64x4(_mm512_castsi256_si512(w[2 * p]), w[2 * p + 1], 1);
+			__m512i sz = _mm512_shuffle_epi8(
+			    schz,
+			    _mm512_inserti64x4(_mm512_castsi256_si512(SFX(pick2)(4 * p, 4 * p + 1)),
+			                       SFX(pick2)(4 * p + 2, 4 * p + 3), 1));
+#pragma GCC unroll 8
+			for (int r = 0; r < R; r++) {
+				__m512i xz = _mm512_loadu_si512(x[r]->qs + 128 * h + 64 * p);
+				isz[r] = _mm512_add_epi32(
+				    isz[r], _mm512_madd_epi16(_mm512_maddubs_epi16(wz, xz), sz));
+				KQ_PIN(isz[r]);
+			}
+		}
+#else
 		__m256i sch = _mm256_permute2x128_si256(sc16, sc16, h ? 0x11 : 0x00);
 #pragma GCC unroll 2
 		for (int p = 0; p < 2; p++) {
@@ -208,7 +238,14 @@ INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, in
 				KQ_PIN(isum[r]);
 			}
 		}
+#endif
 	}
+#ifdef KQ_ZMM
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++)
+		isum[r] = _mm256_add_epi32(_mm512_castsi512_si256(isz[r]),
+		                           _mm512_extracti64x4_epi64(isz[r], 1));
+#endif
 	float d = _cvtsh_ss(b->d);
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++) {
