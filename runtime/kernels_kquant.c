@@ -1,8 +1,10 @@
 /* Q4_K / Q5_K / Q6_K weights against Q8KX activations (kernels_impl.h): the
- * plain-C kernel, and an int8 kernel compiled twice from one text, for AVX2
- * and for AVX-512 (this file includes itself with KERN_PASS set). Weight
- * nibbles are unsigned, so pmaddubsw takes them as its unsigned operand; the
- * Q4_K/Q5_K mins and the Q6_K offset of 32 come from the activation sums. */
+ * plain-C kernel, and an int8 kernel compiled three times from one text, for
+ * AVX2, AVX-512 (KQ_ZMM: some tiles in 512-bit vectors) and AVX-512 VNNI
+ * (KQ_VNNI: Q4_K tiles with vpdpbusd); this file includes itself with
+ * KERN_PASS set. Weight nibbles are unsigned, so pmaddubsw (vpdpbusd) takes
+ * them as its unsigned operand; the Q4_K/Q5_K mins and the Q6_K offset of 32
+ * come from the activation sums. */
 #ifndef KERN_PASS
 #include <immintrin.h>
 #include <string.h>
@@ -601,11 +603,8 @@ INL __m256i SFX(dup_words)(int w)
 	                                         0x04040404, 0x08080808, 0x0c0c0c0c));
 }
 
-/* klanes' weight row offsets (mrt__lane_rows), x row pointers and zeroed
- * accumulators; then for a super-block of
- * its 8 rows at blk (prefetching the next tile's at pf unless NULL): dw,
- * mw their d and dmin; P[k], lane j: row j's 16-bit scales 2k, 2k + 1 (k < 4) or mins
- * 2k - 8, 2k - 7 (k >= 4). */
+/* A klanes tile's weight row offsets (mrt__lane_rows), x row pointers and
+ * zeroed accumulators. */
 INL void SFX(kl_rows)(const mrt__lin *a, int64_t m, int R, int C, int *off, __m256i *voff,
                       const mrt__q8k **x, __m256 *acc)
 {
@@ -617,6 +616,9 @@ INL void SFX(kl_rows)(const mrt__lin *a, int64_t m, int R, int C, int *off, __m2
 	}
 }
 
+/* A super-block of a klanes tile's 8 rows at blk, prefetching the next
+ * tile's at pf unless NULL: dw, mw their d and dmin; P[k], lane j: row j's
+ * 16-bit scales 2k, 2k + 1 (k < 4) or mins 2k - 8, 2k - 7 (k >= 4). */
 INL void SFX(kl_scales)(const uint8_t *blk, const char *pf, size_t bsz, const int *off,
                         __m256i voff, __m256 *dw, __m256 *mw, __m256i *P)
 {
