@@ -54,6 +54,12 @@ const mrt__kern mrt__kern_avx512vnni = {lin_f,   lin_q_vnni, mrt__lin_k_vnni,
 
 #define INL static inline __attribute__((always_inline)) TGT
 
+INL __m512 SFX(pair)(float d0, float d1)
+{
+	return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(d0)), _mm256_set1_ps(d1),
+	                          1);
+}
+
 #if !VNNI
 /* w . x in 16 int32 lanes without VNNI: |w| times x with w's sign. */
 INL __m512i SFX(dot)(__m512i w, __m512i aw, __m512i x)
@@ -62,15 +68,7 @@ INL __m512i SFX(dot)(__m512i w, __m512i aw, __m512i x)
 	__m512i sx = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
 	return _mm512_madd_epi16(_mm512_maddubs_epi16(aw, sx), _mm512_set1_epi16(1));
 }
-#endif
 
-INL __m512 SFX(pair)(float d0, float d1)
-{
-	return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(d0)), _mm256_set1_ps(d1),
-				  1);
-}
-
-#if !VNNI
 INL void SFX(qtile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, int C)
 {
 	__m512 acc[4][2];
