@@ -284,6 +284,9 @@ size_t mrt__linear_exact_scratch(int wtype, int64_t M, int64_t K)
 	return mrt__linear_xtype(wtype, M) == MRT_TYPE_F32 ? 0 : mrt__linear_scratch(wtype, M, K);
 }
 
+#define COL_ALIGN 8 /* W rows per task: a multiple of this */
+#define COL_MIN 64  /* and at least this many in guided chunks */
+
 enum job_kind { JOB_LIN_F, JOB_LIN_Q, JOB_LIN_K, JOB_QUANT_X, JOB_QUANT_K, JOB_PANEL, JOB_LIN_DEQ };
 
 /* One pool run: task t covers row chunk t / n_col_chunks and column chunk
@@ -293,6 +296,7 @@ typedef struct lin_job {
 	const mrt__kern *kern;
 	int kind;
 	int64_t rows, rows_per, cols, cols_per, n_col_chunks;
+	int guided; /* > 0: one row chunk, columns in guided chunks for this many threads */
 	float *panel;
 	int64_t p0; /* first W row of the panel */
 } lin_job;
@@ -353,6 +357,11 @@ static void lin_task(void *arg, int task, int n_tasks)
 	int64_t m0 = (task / j->n_col_chunks) * j->rows_per, n0 = (task % j->n_col_chunks) * j->cols_per;
 	int64_t m1 = m0 + j->rows_per < j->rows ? m0 + j->rows_per : j->rows;
 	int64_t n1 = n0 + j->cols_per < j->cols ? n0 + j->cols_per : j->cols;
+	if (j->guided) {
+		m0 = 0;
+		m1 = j->rows;
+		mrt__guided_chunk(j->cols, COL_ALIGN, COL_MIN, j->guided, task, &n0, &n1);
+	}
 	switch (j->kind) {
 	case JOB_LIN_F: j->kern->lin_f(j->a, m0, m1, n0, n1); break;
 	case JOB_LIN_Q: j->kern->lin_q(j->a, m0, m1, n0, n1); break;
@@ -365,8 +374,10 @@ static void lin_task(void *arg, int task, int n_tasks)
 }
 
 /* Run kind over rows x cols on the pool: rows in chunks of at most
- * DEQ_ROWS (when split_rows), columns in multiples of 8 so every thread
- * streams its own rows of W. */
+ * DEQ_ROWS (when split_rows), columns in multiples of COL_ALIGN so every
+ * thread streams its own rows of W. With one chunk of rows (decoding),
+ * the columns go in guided chunks (kernels.h); else about 4 tasks a
+ * thread. */
 static void run_split(lin_job *j, mrt__pool *pool, int64_t rows, int64_t cols, int split_rows)
 {
 	int nt = mrt__pool_size(pool);
@@ -375,9 +386,15 @@ static void run_split(lin_job *j, mrt__pool *pool, int64_t rows, int64_t cols, i
 	j->rows_per = rows;
 	j->cols_per = cols;
 	j->n_col_chunks = 1;
+	j->guided = 0;
 	if (split_rows && rows > DEQ_ROWS)
 		j->rows_per = DEQ_ROWS;
 	int64_t n_row_chunks = ceil_div(rows, j->rows_per);
+	if (nt > 1 && cols > 1 && n_row_chunks == 1) {
+		j->guided = nt;
+		mrt__pool_run(pool, mrt__guided_count(cols, COL_ALIGN, COL_MIN, nt), lin_task, j);
+		return;
+	}
 	if (nt > 1 && cols > 1) {
 		int64_t want = ceil_div(4 * (int64_t)nt, n_row_chunks);
 		int64_t per = (ceil_div(cols, want) + 7) & ~(int64_t)7;

@@ -29,8 +29,8 @@
 #define ATT_SERIAL 1024   /* attention below this many key visits x heads runs inline */
 #define ROWS_SERIAL 4096  /* elementwise steps below this many elements run inline */
 #define GROUP_MAX_M 8     /* batches up to this size use the fused linear groups */
-#define GROUP_TASKS_PER_THREAD 2
 #define GROUP_ALIGN 16 /* weight rows per task: a multiple of this */
+#define GROUP_MIN 64   /* and at least this many (guided chunks, kernels.h) */
 
 struct mrt_llm_ctx {
 	const mrt__llama *l;
@@ -61,9 +61,9 @@ struct mrt_llm_ctx {
 	int *tiles;          /* n_batch: first entry of each attention tile, then the end */
 	float *scores;       /* n_att_tasks x 2 rows of n_ctx */
 	void *lin_scratch;   /* quantized activations of the int8 types */
-	char *group_scratch; /* n_group_tasks x group_stride bytes (fused linear groups) */
+	char *group_scratch; /* n_threads x group_stride bytes (fused linear groups) */
 	size_t group_stride;
-	int n_att_tasks, att_rows, n_group_tasks, n_tiles;
+	int n_att_tasks, att_rows, n_tiles;
 
 	float *logits; /* n_batch rows of n_vocab, allocated at creation: pages
 	                  become resident only as batches ask for that many rows */
@@ -112,7 +112,7 @@ static size_t lin_scratch_bytes(const mrt__llama *l, int64_t m)
 	return best;
 }
 
-/* Scratch of one task of a fused linear group: the quantized activations
+/* Scratch of one thread of a fused linear group: the quantized activations
  * of up to GROUP_MAX_M rows for the widest input (n_embd or n_ff). */
 static size_t group_scratch_bytes(const mrt__llama *l)
 {
@@ -138,10 +138,9 @@ static int make_arena(mrt_llm_ctx *c)
 
 	c->n_att_tasks = ATT_TASKS_PER_THREAD * c->p.n_threads;
 	c->att_rows = group > ATT_ROWS ? group : ATT_ROWS;
-	c->n_group_tasks = GROUP_TASKS_PER_THREAD * c->p.n_threads;
 	c->group_stride = group_scratch_bytes(l);
 	if (c->group_stride == SIZE_MAX ||
-	    __builtin_mul_overflow(c->group_stride, (size_t)c->n_group_tasks, &grp_bytes))
+	    __builtin_mul_overflow(c->group_stride, (size_t)c->p.n_threads, &grp_bytes))
 		return -1;
 	o_x = arena_take(&off, nb * ne, sizeof(float));
 	o_xn = arena_take(&off, nb * ne, sizeof(float));
@@ -564,16 +563,16 @@ static int linear(mrt_llm_ctx *c, const float *x, const mrt__lweight *w, float *
 /* A fused group for small batches: up to three weight matrices that read
  * the same m rows of x (Q, K, V; or gate and up, then SiLU) as one pool
  * job. When the parts quantize x the same way it is quantized once, before
- * (xq); else each task quantizes it in its own scratch. Task t takes its
- * share of the stacked output rows, rounded to GROUP_ALIGN, and calls the
- * kernels on the caller's thread; each value is computed as a whole-matrix
- * call would. */
+ * (xq); else each task quantizes it in its thread's scratch. Task t takes
+ * guided chunk t of the stacked output rows (kernels.h: large chunks first,
+ * small ones last, multiples of GROUP_ALIGN) and calls the kernels on its
+ * own thread; each value is computed as a whole-matrix call would. */
 typedef struct group_job {
 	mrt_llm_ctx *c;
 	const float *x;
 	const mrt__lweight *w[3];
 	float *y[3];
-	int n[3], n_parts, m, k, silu;
+	int n[3], n_parts, m, k, silu, n_threads;
 	void *xq; /* x quantized for every part, or NULL */
 	atomic_int rc;
 } group_job;
@@ -606,10 +605,13 @@ static int group_rows(const group_job *j)
 static void group_task(void *arg, int task, int n_tasks)
 {
 	group_job *j = arg;
-	void *scratch = j->c->group_scratch + (size_t)task * j->c->group_stride;
-	int total = group_rows(j), rc = 0;
-	int per = ((total + n_tasks - 1) / n_tasks + GROUP_ALIGN - 1) / GROUP_ALIGN * GROUP_ALIGN;
-	int r0 = task * per, r1 = r0 + per < total ? r0 + per : total;
+	void *scratch =
+	    j->c->group_scratch + (size_t)mrt__pool_thread(j->c->pool) * j->c->group_stride;
+	int rc = 0;
+	int64_t lo, hi;
+	(void)n_tasks;
+	mrt__guided_chunk(group_rows(j), GROUP_ALIGN, GROUP_MIN, j->n_threads, task, &lo, &hi);
+	int r0 = (int)lo, r1 = (int)hi;
 	if (r0 >= r1)
 		return;
 	if (j->silu) {
@@ -632,8 +634,8 @@ static void group_task(void *arg, int task, int n_tasks)
 
 static int run_group(mrt_llm_ctx *c, group_job *j)
 {
-	int total = group_rows(j);
-	int n_tasks = (total + GROUP_ALIGN - 1) / GROUP_ALIGN;
+	j->n_threads = mrt__pool_size(c->pool);
+	int n_tasks = mrt__guided_count(group_rows(j), GROUP_ALIGN, GROUP_MIN, j->n_threads);
 
 	int xtype = mrt__linear_xtype(j->w[0]->type, j->m), rc;
 	for (int p = 1; p < j->n_parts; p++)
@@ -647,8 +649,7 @@ static int run_group(mrt_llm_ctx *c, group_job *j)
 		j->xq = c->lin_scratch;
 	}
 	atomic_init(&j->rc, 0);
-	mrt__pool_run(c->pool, n_tasks < c->n_group_tasks ? n_tasks : c->n_group_tasks, group_task,
-	              j);
+	mrt__pool_run(c->pool, n_tasks, group_task, j);
 	return atomic_load(&j->rc);
 }
 

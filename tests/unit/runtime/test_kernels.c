@@ -29,6 +29,55 @@ static void count_task(void *arg, int task, int n_tasks)
 	atomic_fetch_add(&hits[task], 1);
 }
 
+/* Each task records the pool thread that ran it. */
+typedef struct who_job {
+	mrt__pool *pool;
+	atomic_int seen[4]; /* tasks run by thread number i */
+	atomic_int out_of_range;
+} who_job;
+
+static void who_task(void *arg, int task, int n_tasks)
+{
+	who_job *j = arg;
+	int t = mrt__pool_thread(j->pool);
+	if (t < 0 || t >= mrt__pool_size(j->pool))
+		atomic_fetch_add(&j->out_of_range, 1);
+	else
+		atomic_fetch_add(&j->seen[t], 1);
+	for (volatile int spin = 0; spin < 20000; spin++)
+		; /* long enough that a worker joins */
+}
+
+/* Guided chunks tile [0, total) in order, aligned, never growing, each at
+ * least min_chunk but the last. */
+static void test_guided(void)
+{
+	static const int64_t totals[] = {1, 8, 16, 17, 64, 100, 768, 2304, 4096, 32000};
+	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++)
+		for (int nt = 1; nt <= 4; nt++) {
+			int64_t total = totals[i], at = 0, prev = INT64_MAX;
+			int n = mrt__guided_count(total, 8, 64, nt), bad = 0;
+			CHECK(n >= 1 && n <= 64);
+			for (int t = 0; t < n; t++) {
+				int64_t lo, hi;
+				mrt__guided_chunk(total, 8, 64, nt, t, &lo, &hi);
+				bad += lo != at || hi <= lo || (hi - lo > prev) ||
+				       (hi < total && ((hi - lo) % 8 != 0 || hi - lo < 64));
+				prev = hi - lo;
+				at = hi;
+			}
+			CHECK_EQ_INT(bad, 0);
+			CHECK(at == total);
+		}
+	/* one thread takes all; 2 threads: half of what is left each time */
+	int64_t lo, hi;
+	CHECK_EQ_INT(mrt__guided_count(2304, 16, 64, 1), 1);
+	CHECK_EQ_INT(mrt__guided_count(2304, 16, 64, 2), 6);
+	mrt__guided_chunk(2304, 16, 64, 2, 1, &lo, &hi);
+	CHECK(lo == 1152 && hi == 1728);
+	CHECK_EQ_INT(mrt__guided_count(0, 16, 64, 2), 0);
+}
+
 static void test_pool(void)
 {
 	for (int threads = 1; threads <= 3; threads++) {
@@ -50,6 +99,26 @@ static void test_pool(void)
 	}
 	CHECK(mrt__pool_new(0) == NULL);
 	CHECK_EQ_INT(mrt__pool_size(NULL), 1);
+
+	/* thread numbers: 0 for the caller, 1 .. n - 1 for workers, and 0
+	 * outside a pool or for another pool */
+	mrt__pool *pool = mrt__pool_new(3), *other = mrt__pool_new(2);
+	CHECK(pool != NULL && other != NULL);
+	CHECK_EQ_INT(mrt__pool_thread(pool), 0);
+	CHECK_EQ_INT(mrt__pool_thread(NULL), 0);
+	who_job j = {.pool = pool};
+	for (int run = 0; run < 200; run++)
+		mrt__pool_run(pool, 16, who_task, &j);
+	CHECK_EQ_INT(atomic_load(&j.out_of_range), 0);
+	CHECK_EQ_INT(atomic_load(&j.seen[0]) + atomic_load(&j.seen[1]) + atomic_load(&j.seen[2]),
+	             200 * 16);
+	CHECK(atomic_load(&j.seen[1]) > 0 || atomic_load(&j.seen[2]) > 0);
+	who_job k = {.pool = pool}; /* tasks of other ask about pool: never a worker of it */
+	for (int run = 0; run < 50; run++)
+		mrt__pool_run(other, 8, who_task, &k);
+	CHECK_EQ_INT(atomic_load(&k.seen[0]), 50 * 8);
+	mrt__pool_free(other);
+	mrt__pool_free(pool);
 }
 
 /* Activations as the quantized kernels see them: 32-blocks, d = amax / 127,
@@ -461,6 +530,7 @@ int main(void)
 {
 	openblas_set_num_threads(1);
 	test_pool();
+	test_guided();
 	test_errors();
 	test_scratch_monotonic();
 	test_vs_sgemm();
