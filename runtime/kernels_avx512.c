@@ -1,8 +1,9 @@
-/* AVX-512 (BW/VL/DQ) and AVX-512 VNNI kernel sets for Q8_0/Q4_0 weights:
- * two 32-blocks per 512-bit vector. The F32/F16/BF16 kernels and the
- * activation quantizer are the AVX2 ones (same bytes on every level).
- * This file includes itself with KERN_PASS set, once per target: without
- * VNNI the tile is qtile (maddubs with the sign trick), with it qtv. */
+/* AVX-512 (BW/VL/DQ) and AVX-512 VNNI kernel sets for Q8_0/Q4_0 weights.
+ * The F32/F16/BF16 kernels and the activation quantizer are the AVX2 ones
+ * (same bytes on every level). This file includes itself with KERN_PASS
+ * set, once per target: without VNNI the tile is qtile (two 32-blocks of
+ * a weight row per vector, maddubs with the sign trick), with it qlv (one
+ * weight row per lane, 16 rows a vector). */
 #ifndef KERN_PASS
 #include <immintrin.h>
 #include <string.h>
@@ -132,121 +133,185 @@ INL void SFX(qtile)(const mrt__lin *a, int wtype, int64_t m, int64_t n, int R, i
 }
 
 #else
-/* Rows m .. m + R - 1 of X (R <= 8) against weight rows rows[0 .. C - 1]
- * (C <= 4, R * C <= 16): qtile's arithmetic with fewer instructions a
- * block. The integer dot takes the weights as the unsigned operand (Q8_0:
- * w + 128; Q4_0: the nibble q, which stands for q - 8) and starts from
- * minus that offset times the lane sums of x, so each int32 lane holds the
- * same exact sum of four w * x as in qtile; the f16 scales of two blocks
- * are widened in one conversion (exact, as the scalar one). Every (row of
- * X, weight row) goes through the same operations whatever R and C. */
-INL void SFX(qtv)(const mrt__lin *a, int wtype, int64_t m, int R, const int64_t *rows, int C,
-                  size_t pfd)
+/* The 16 f16 scales of block `at` of rows rp, widened: through the scalar
+ * units (a gather cost one row of X a third of its speed). */
+INL __m512 SFX(lane_d16)(const uint8_t *const rp[16], size_t at)
+{
+	uint64_t d4[4];
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++) {
+		uint16_t h[4];
+#pragma GCC unroll 4
+		for (int u = 0; u < 4; u++)
+			memcpy(&h[u], rp[4 * k + u] + at, 2);
+		d4[k] = h[0] | (uint64_t)h[1] << 16 | (uint64_t)h[2] << 32 | (uint64_t)h[3] << 48;
+	}
+	return _mm512_cvtph_ps(_mm256_setr_epi64x((long long)d4[0], (long long)d4[1],
+	                                          (long long)d4[2], (long long)d4[3]));
+}
+
+/* Q8_0/Q4_0 with VNNI, one weight row per lane: rows m .. m + R - 1 of X
+ * (R <= 8) against 16 weight rows, lane j row rows[j] (rp). Per block, the
+ * 16 rows' 32 weights are transposed to V[t] (lane j: weights 4t .. 4t + 3
+ * of row j), and 8 vpdpbusd with x's 4-byte groups broadcast give each
+ * lane its row's whole-block dot. The weights are the unsigned operand:
+ * Q8_0 w + 128, Q4_0 the nibble q (standing for q - 8); the lane starts
+ * from minus that offset times the block's sum of x (Q8X keeps 8 x the
+ * sum), so it holds the exact integer w . x. Then, as every lane-per-row
+ * tile (the AVX2 qtile): acc += float(dot) * (dw * dx), block by block,
+ * so a row's result is the same whatever R, the rows beside it, or the
+ * level (AVX2 or this). The transpose is paid once per 16 rows and block
+ * for all R rows of X: at R = 8 about 19 vector operations per 512
+ * products, against 36 for two weight rows a vector. pf (or NULL): the
+ * next rows to prefetch, pf_bytes a block (see mrt__lane_prefetch), pf2 a
+ * second stream. */
+INL void SFX(qlv)(const mrt__lin *a, int wtype, int64_t m, int R, const uint8_t *const rp[16],
+                  const char *pf, const char *pf2, size_t pf_bytes, float out[8][16])
 {
 	const int q8 = wtype == MRT_TYPE_Q8_0;
 	const size_t bsz = q8 ? 34 : 18;
+	const size_t dofs = mrt__q8x_dofs(a->K), sofs = mrt__q8x_sofs(a->K);
 	const int8_t *xq[8];
 	const float *xd[8];
-	const uint8_t *w[4];
-	__m512 acc[8][4];
+	const int32_t *xs[8];
+	__m512 acc[8];
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++) {
 		xq[r] = (const int8_t *)(a->xq + a->xq_row * (size_t)(m + r));
-		xd[r] = (const float *)((const uint8_t *)xq[r] + mrt__q8x_dofs(a->K));
-#pragma GCC unroll 4
-		for (int c = 0; c < C; c++)
-			acc[r][c] = _mm512_setzero_ps();
+		xd[r] = (const float *)((const uint8_t *)xq[r] + dofs);
+		xs[r] = (const int32_t *)((const uint8_t *)xq[r] + sofs);
+		acc[r] = _mm512_setzero_ps();
 	}
-#pragma GCC unroll 4
-	for (int c = 0; c < C; c++)
-		w[c] = (const uint8_t *)a->W + a->wrow * (size_t)rows[c];
+	const __m512i lo2 = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+	const __m512i hi2 = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+	const __m512i nib = _mm512_set1_epi8(0x0f);
 	int64_t nb = a->K / 32;
-	const __m512i off = _mm512_set1_epi8((char)(q8 ? 0x80 : 8));
-	for (int64_t b = 0; b < nb; b += 2) {
-		int two = b + 1 < nb;
-		int64_t b1 = two ? b + 1 : b; /* an odd last block: its x half is zero */
-		__m512i wu[4];
-		__m512 dw[4];
+	for (int64_t b = 0; b < nb; b++) {
+		size_t at = (size_t)b * bsz;
+		if (pf)
+			mrt__lane_prefetch(pf, b, pf_bytes);
+		if (pf2)
+			mrt__lane_prefetch(pf2, b, pf_bytes);
+		__m512 dw = SFX(lane_d16)(rp, at);
+		__m512i V[8];
+		if (q8) {
+			/* Z[i] = rows i | i + 8, then an 8 x 8 transpose of 4-byte
+			 * groups in each half */
+			__m512i Z[8], T[8], U[8];
+#pragma GCC unroll 8
+			for (int i = 0; i < 8; i++)
+				Z[i] = _mm512_xor_si512(
+				    _mm512_inserti64x4(
+				        _mm512_castsi256_si512(
+				            _mm256_loadu_si256((const __m256i *)(rp[i] + at + 2))),
+				        _mm256_loadu_si256((const __m256i *)(rp[i + 8] + at + 2)),
+				        1),
+				    _mm512_set1_epi8((char)0x80));
 #pragma GCC unroll 4
-		for (int c = 0; c < C; c++) {
-			const uint8_t *p0 = w[c] + (size_t)b * bsz, *p1 = w[c] + (size_t)b1 * bsz;
-			_mm_prefetch((const char *)p0 + pfd, _MM_HINT_T0);
-			_mm_prefetch((const char *)p0 + pfd + 2 * bsz - 1, _MM_HINT_T0);
-			if (q8) {
-				wu[c] = _mm512_inserti64x4(
-				    _mm512_castsi256_si512(
-				        _mm256_loadu_si256((const __m256i *)(p0 + 2))),
-				    _mm256_loadu_si256((const __m256i *)(p1 + 2)), 1);
-				wu[c] = _mm512_xor_si512(wu[c], off);
-			} else {
-				/* [b lo, b hi, b1 lo, b1 hi] nibbles, 16 each */
-				__m256i t = _mm256_inserti128_si256(
-				    _mm256_castsi128_si256(
-				        _mm_loadu_si128((const __m128i *)(p0 + 2))),
-				    _mm_loadu_si128((const __m128i *)(p1 + 2)), 1);
-				wu[c] = _mm512_permutexvar_epi64(
-				    _mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3),
-				    _mm512_castsi256_si512(t));
-				wu[c] = _mm512_and_si512(
-				    _mm512_srlv_epi64(wu[c],
-				                      _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)),
-				    _mm512_set1_epi8(0x0f));
+			for (int i = 0; i < 8; i += 2) {
+				T[i] = _mm512_unpacklo_epi32(Z[i], Z[i + 1]);
+				T[i + 1] = _mm512_unpackhi_epi32(Z[i], Z[i + 1]);
 			}
-			__m256i dh = _mm256_inserti128_si256(
-			    _mm256_castsi128_si256(_mm_set1_epi16((short)(p0[0] | p0[1] << 8))),
-			    _mm_set1_epi16(two ? (short)(p1[0] | p1[1] << 8) : 0), 1);
-			dw[c] = _mm512_cvtph_ps(dh);
+#pragma GCC unroll 2
+			for (int i = 0; i < 8; i += 4) {
+				U[i] = _mm512_unpacklo_epi64(T[i], T[i + 2]);
+				U[i + 1] = _mm512_unpackhi_epi64(T[i], T[i + 2]);
+				U[i + 2] = _mm512_unpacklo_epi64(T[i + 1], T[i + 3]);
+				U[i + 3] = _mm512_unpackhi_epi64(T[i + 1], T[i + 3]);
+			}
+#pragma GCC unroll 4
+			for (int t = 0; t < 4; t++) {
+				V[t] = _mm512_permutex2var_epi64(U[t], lo2, U[t + 4]);
+				V[t + 4] = _mm512_permutex2var_epi64(U[t], hi2, U[t + 4]);
+			}
+		} else {
+			/* Z[i] = rows i | i + 4 | i + 8 | i + 12, a 4 x 4 transpose of
+			 * 4-byte groups in each 128-bit lane, then the nibbles:
+			 * group t's low ones are weights 4t .., its high ones 16 + 4t .. */
+			__m512i Z[4], T[4];
+#pragma GCC unroll 4
+			for (int i = 0; i < 4; i++) {
+				__m256i lo = _mm256_inserti128_si256(
+				    _mm256_castsi128_si256(
+				        _mm_loadu_si128((const __m128i *)(rp[i] + at + 2))),
+				    _mm_loadu_si128((const __m128i *)(rp[i + 4] + at + 2)), 1);
+				__m256i hi = _mm256_inserti128_si256(
+				    _mm256_castsi128_si256(
+				        _mm_loadu_si128((const __m128i *)(rp[i + 8] + at + 2))),
+				    _mm_loadu_si128((const __m128i *)(rp[i + 12] + at + 2)), 1);
+				Z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+			}
+			T[0] = _mm512_unpacklo_epi32(Z[0], Z[1]);
+			T[1] = _mm512_unpackhi_epi32(Z[0], Z[1]);
+			T[2] = _mm512_unpacklo_epi32(Z[2], Z[3]);
+			T[3] = _mm512_unpackhi_epi32(Z[2], Z[3]);
+			__m512i U[4] = {
+			    _mm512_unpacklo_epi64(T[0], T[2]), _mm512_unpackhi_epi64(T[0], T[2]),
+			    _mm512_unpacklo_epi64(T[1], T[3]), _mm512_unpackhi_epi64(T[1], T[3])};
+#pragma GCC unroll 4
+			for (int t = 0; t < 4; t++) {
+				V[t] = _mm512_and_si512(U[t], nib);
+				V[t + 4] = _mm512_and_si512(_mm512_srli_epi16(U[t], 4), nib);
+			}
 		}
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++) {
-			__m512i xv =
-			    _mm512_maskz_loadu_epi8(two ? ~0ULL : 0xffffffffULL, xq[r] + b * 32);
-			__m512i xc =
-			    _mm512_sub_epi32(_mm512_setzero_si512(),
-			                     _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, xv));
-			__m512 dx = SFX(pair)(xd[r][b], two ? xd[r][b + 1] : 0.0f);
-#pragma GCC unroll 4
-			for (int c = 0; c < C; c++) {
-				__m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(xc, wu[c], xv));
-				acc[r][c] = _mm512_fmadd_ps(f, _mm512_mul_ps(dw[c], dx), acc[r][c]);
+			const int8_t *x = xq[r] + b * 32;
+			/* four chains of two (integer sums: the order is free) */
+			__m512i i4[4];
+#pragma GCC unroll 8
+			for (int t = 0; t < 8; t++) {
+				int32_t x4;
+				memcpy(&x4, x + 4 * t, 4);
+				i4[t & 3] = t < 4 ? _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+				                                        V[t], _mm512_set1_epi32(x4))
+				                  : _mm512_dpbusd_epi32(i4[t & 3], V[t],
+				                                        _mm512_set1_epi32(x4));
 			}
+			__m512i xo = _mm512_set1_epi32(xs[r][b]); /* 8 x sum(x) */
+			__m512i i =
+			    _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(i4[0], i4[1]),
+			                                      _mm512_add_epi32(i4[2], i4[3])),
+			                     q8 ? _mm512_slli_epi32(xo, 4) : xo);
+			acc[r] =
+			    _mm512_fmadd_ps(_mm512_cvtepi32_ps(i),
+			                    _mm512_mul_ps(dw, _mm512_set1_ps(xd[r][b])), acc[r]);
 		}
 	}
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-		for (int c = 0; c < C; c++)
-			mrt__lin_store(a, m + r, rows[c], _mm512_reduce_add_ps(acc[r][c]));
+		_mm512_storeu_ps(out[r], acc[r]);
 }
 
-/* qtv for R rows of X against the C (1 or 2) weight rows at rows. */
-INL void SFX(qtv_rows)(const mrt__lin *a, int wtype, int64_t m, int R, const int64_t *rows, int C,
-                       size_t pfd)
+/* qlv for R (1 .. 8) rows of X: one instance per R, so acc stays in
+ * registers. */
+INL void SFX(qlv_rows)(const mrt__lin *a, int wtype, int64_t m, int R, const uint8_t *const rp[16],
+                       const char *pf, const char *pf2, size_t pf_bytes, float out[8][16])
 {
 	switch (R) {
 	case 8:
-		SFX(qtv)(a, wtype, m, 8, rows, C, pfd);
+		SFX(qlv)(a, wtype, m, 8, rp, pf, pf2, pf_bytes, out);
 		break;
 	case 7:
-		SFX(qtv)(a, wtype, m, 7, rows, C, pfd);
+		SFX(qlv)(a, wtype, m, 7, rp, pf, pf2, pf_bytes, out);
 		break;
 	case 6:
-		SFX(qtv)(a, wtype, m, 6, rows, C, pfd);
+		SFX(qlv)(a, wtype, m, 6, rp, pf, pf2, pf_bytes, out);
 		break;
 	case 5:
-		SFX(qtv)(a, wtype, m, 5, rows, C, pfd);
+		SFX(qlv)(a, wtype, m, 5, rp, pf, pf2, pf_bytes, out);
 		break;
 	case 4:
-		SFX(qtv)(a, wtype, m, 4, rows, C, pfd);
+		SFX(qlv)(a, wtype, m, 4, rp, pf, pf2, pf_bytes, out);
 		break;
 	case 3:
-		SFX(qtv)(a, wtype, m, 3, rows, C, pfd);
+		SFX(qlv)(a, wtype, m, 3, rp, pf, pf2, pf_bytes, out);
 		break;
 	case 2:
-		SFX(qtv)(a, wtype, m, 2, rows, C, pfd);
+		SFX(qlv)(a, wtype, m, 2, rp, pf, pf2, pf_bytes, out);
 		break;
 	default:
-		SFX(qtv)(a, wtype, m, 1, rows, C, pfd);
+		SFX(qlv)(a, wtype, m, 1, rp, pf, pf2, pf_bytes, out);
 		break;
 	}
 }
@@ -256,35 +321,42 @@ INL void SFX(lin_q_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 			 int64_t n1)
 {
 #if VNNI
+	const size_t bsz = wtype == MRT_TYPE_Q8_0 ? 34 : 18;
+	const uint8_t *W = a->W;
+	const uint8_t *rp[16];
+	float out[8][16];
+	int64_t n = n0;
 	if (m1 - m0 == 1) {
-		/* two streams: rows n, n + 1 with n + h, n + h + 1 */
-		int64_t h = (n1 - n0) / 4 * 2;
-		size_t pf2 = mrt__tile_prefetch(2 * a->wrow);
-		for (int64_t t = 0; t < h; t += 2) {
-			int64_t r[4] = {n0 + t, n0 + t + 1, n0 + h + t, n0 + h + t + 1};
-			SFX(qtv)(a, wtype, m0, 1, r, 4, pf2);
+		/* two streams: lanes 0-7 rows n .. n + 7, lanes 8-15 rows
+		 * n + h .. n + h + 7, each prefetching its next 8 rows */
+		int64_t h = (n1 - n0) / 16 * 8;
+		if ((uint64_t)(h + 8) * a->wrow >= (1ull << 31))
+			h = 0; /* gather offsets are int32: one stream of 16 rows */
+		for (int64_t t = 0; t < h; t += 8) {
+			for (int j = 0; j < 16; j++)
+				rp[j] = W + a->wrow * (size_t)(n0 + t + (j < 8 ? j : h + j - 8));
+			const char *pf = (const char *)rp[7] + a->wrow;
+			const char *pf2 = (const char *)rp[15] + a->wrow;
+			SFX(qlv)(a, wtype, m0, 1, rp, pf, pf2, 8 * bsz, out);
+			for (int j = 0; j < 16; j++)
+				mrt__lin_store(a, m0, n0 + t + (j < 8 ? j : h + j - 8), out[0][j]);
 		}
-		/* fewer than 4 rows left, side by side */
-		int64_t n = n0 + 2 * h, r[4] = {n, n + 1, n + 2, n + 3};
-		size_t pf = mrt__tile_prefetch((size_t)(n1 > n ? n1 - n : 1) * a->wrow);
-		if (n1 - n == 3)
-			SFX(qtv)(a, wtype, m0, 1, r, 3, pf);
-		else if (n1 - n == 2)
-			SFX(qtv)(a, wtype, m0, 1, r, 2, pf);
-		else if (n1 - n == 1)
-			SFX(qtv)(a, wtype, m0, 1, r, 1, pf);
-		return;
+		n = n0 + 2 * h;
 	}
-	/* 2 weight rows against up to 8 rows of X */
-	for (int64_t n = n0; n < n1; n += 2) {
-		int64_t r[2] = {n, n + 1};
-		size_t pf = mrt__tile_prefetch(2 * a->wrow);
+	/* 16 rows side by side (rows past the end repeat the last), the first
+	 * tile of X rows prefetching the next 16 */
+	for (; n < n1; n += 16) {
+		int C = n1 - n < 16 ? (int)(n1 - n) : 16;
+		for (int j = 0; j < 16; j++)
+			rp[j] = W + a->wrow * (size_t)(n + (j < C ? j : C - 1));
 		for (int64_t m = m0; m < m1; m += 8) {
 			int R = (int)(m1 - m < 8 ? m1 - m : 8);
-			if (n + 1 < n1)
-				SFX(qtv_rows)(a, wtype, m, R, r, 2, pf);
-			else
-				SFX(qtv_rows)(a, wtype, m, R, r, 1, pf);
+			const char *pf =
+			    m == m0 && n + 16 < n1 ? (const char *)rp[0] + 16 * a->wrow : NULL;
+			SFX(qlv_rows)(a, wtype, m, R, rp, pf, NULL, 16 * bsz, out);
+			for (int r = 0; r < R; r++)
+				for (int j = 0; j < C; j++)
+					mrt__lin_store(a, m + r, n + j, out[r][j]);
 		}
 	}
 #else
