@@ -707,7 +707,12 @@ const req2 = await client.chat.completions.create(toolReq("tools", "required"));
 fn = callOf(req2);
 t.check(req2.choices[0].finish_reason === "tool_calls" && ["add", "get_weather"].includes(fn?.name) &&
 	typeof JSON.parse(fn.arguments) === "object", `tool_choice required: a call of a tool: ${JSON.stringify(fn)}`);
-const l3 = await client.chat.completions.create(toolReq("tools3", named("get_weather")));
+// city bounded: with a random model and sampling, an open string may run to max_tokens
+const weatherShort = { type: "function", function: { ...weatherTool.function, parameters: {
+	...weatherTool.function.parameters, properties: { ...weatherTool.function.parameters.properties,
+		city: { type: "string", maxLength: 16 } } } } };
+const l3 = await client.chat.completions.create(toolReq("tools3", named("get_weather"),
+	{ tools: [weatherShort, addTool] }));
 fn = callOf(l3);
 args = fn ? JSON.parse(fn.arguments) : {};
 t.check(l3.choices[0].finish_reason === "tool_calls" && fn?.name === "get_weather" && typeof args.city === "string",
