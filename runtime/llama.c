@@ -187,18 +187,20 @@ static int make_arena(mrt_llm_ctx *c)
 	return 0;
 }
 
-/* A KV cache array: 2 MiB aligned and, where the kernel offers it,
- * backed by transparent huge pages. A decoding step stores each token's
- * key and value rows of every head in a page of its own; with 4 KiB pages
- * each such store missed the TLB, which the weights streaming through
- * evict (a page walk is costly under virtualisation). Freed with free(). */
+/* A KV cache array of 2 MiB or more: 2 MiB aligned and, where the kernel
+ * offers it, backed by transparent huge pages. A decoding step stores each
+ * token's key and value rows of every head in a page of its own; with
+ * 4 KiB pages each such store missed the TLB, which the weights streaming
+ * through evict (a page walk is costly under virtualisation). Freed with
+ * free(). */
 static void *kv_alloc(size_t bytes)
 {
+	const size_t huge = (size_t)2 << 20;
 	void *p = NULL;
-	if (posix_memalign(&p, (size_t)2 << 20, bytes) != 0)
+	if (posix_memalign(&p, bytes >= huge ? huge : 64, bytes) != 0)
 		return NULL;
 #ifdef MADV_HUGEPAGE
-	if (bytes >= (size_t)2 << 20)
+	if (bytes >= huge)
 		madvise(p, bytes, MADV_HUGEPAGE); /* a hint: 4 KiB pages work too */
 #endif
 	return p;
