@@ -605,10 +605,10 @@ INL __m256i SFX(dup_words)(int w)
 
 /* A klanes tile's weight row offsets (mrt__lane_rows), x row pointers and
  * zeroed accumulators. */
-INL void SFX(kl_rows)(const mrt__lin *a, int64_t m, int R, int C, int *off, __m256i *voff,
-                      const mrt__q8k **x, __m256 *acc)
+INL void SFX(kl_rows)(const mrt__lin *a, int64_t m, int R, int C, int *off, const mrt__q8k **x,
+                      __m256 *acc)
 {
-	*voff = mrt__lane_rows(a->wrow, C, off);
+	(void)mrt__lane_rows(a->wrow, C, off);
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++) {
 		x[r] = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)(m + r));
@@ -619,12 +619,18 @@ INL void SFX(kl_rows)(const mrt__lin *a, int64_t m, int R, int C, int *off, __m2
 /* A super-block of a klanes tile's 8 rows at blk, prefetching the next
  * tile's at pf unless NULL: dw, mw their d and dmin; P[k], lane j: row j's
  * 16-bit scales 2k, 2k + 1 (k < 4) or mins 2k - 8, 2k - 7 (k >= 4). */
-INL void SFX(kl_scales)(const uint8_t *blk, const char *pf, size_t bsz, const int *off,
-                        __m256i voff, __m256 *dw, __m256 *mw, __m256i *P)
+INL void SFX(kl_scales)(const uint8_t *blk, const char *pf, size_t bsz, const int *off, __m256 *dw,
+                        __m256 *mw, __m256i *P)
 {
 	if (pf)
 		mrt__lane_prefetch(pf, 0, 8 * bsz);
-	__m256i g = _mm256_i32gather_epi32((const int *)blk, voff, 1);
+	/* d and dmin of the 8 rows by scalar loads: with a gather instead,
+	 * klanes4v ran 0.90-0.93x at M = 8 and 2 on the AVX-512 host */
+	int32_t dd[8];
+#pragma GCC unroll 8
+	for (int j = 0; j < 8; j++)
+		memcpy(&dd[j], blk + off[j], 4);
+	__m256i g = _mm256_loadu_si256((const __m256i *)dd);
 	*dw = mrt__lane_f16(g, 0);
 	*mw = mrt__lane_f16(g, 2);
 #pragma GCC unroll 8
@@ -659,18 +665,17 @@ INL void SFX(klanes)(const mrt__lin *a, int Q5, int64_t m, int R, int64_t n, int
 	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
 	const char *next = (const char *)w0 + 8 * a->wrow;
 	int off[8];
-	__m256i voff;
 	const __m256i m4 = _mm256_set1_epi8(0x0f), x10 = _mm256_set1_epi8(0x10);
 	const __m256i dup0 = SFX(dup_words)(0), dup1 = SFX(dup_words)(1);
 	const mrt__q8k *x[KT_MAX_R];
 	__m256 acc[KT_MAX_R];
-	SFX(kl_rows)(a, m, R, C, off, &voff, x, acc);
+	SFX(kl_rows)(a, m, R, C, off, x, acc);
 	for (int64_t i = 0; i < a->K / MRT__QKK; i++) {
 		const uint8_t *blk = w0 + (size_t)i * bsz;
 		const char *pf = prefetch ? next + (size_t)i * 8 * bsz : NULL;
 		__m256 dw, mw;
 		__m256i P[8];
-		SFX(kl_scales)(blk, pf, bsz, off, voff, &dw, &mw, P);
+		SFX(kl_scales)(blk, pf, bsz, off, &dw, &mw, P);
 		__m256i isum[KT_MAX_R];
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++)
@@ -740,18 +745,17 @@ INL void SFX(klanes4v)(const mrt__lin *a, int64_t m, int R, int64_t n, int C, in
 	const uint8_t *w0 = (const uint8_t *)a->W + a->wrow * (size_t)n;
 	const char *next = (const char *)w0 + 8 * a->wrow;
 	int off[8];
-	__m256i voff;
 	const __m512i m4 = _mm512_set1_epi8(0x0f), lo16 = _mm512_set1_epi32(0xffff);
 	const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
 	const mrt__q8k *x[KT_MAX_R];
 	__m256 acc[KT_MAX_R];
-	SFX(kl_rows)(a, m, R, C, off, &voff, x, acc);
+	SFX(kl_rows)(a, m, R, C, off, x, acc);
 	for (int64_t i = 0; i < a->K / MRT__QKK; i++) {
 		const uint8_t *blk = w0 + (size_t)i * bsz;
 		const char *pf = prefetch ? next + (size_t)i * 8 * bsz : NULL;
 		__m256 dw, mw;
 		__m256i P[8];
-		SFX(kl_scales)(blk, pf, bsz, off, voff, &dw, &mw, P);
+		SFX(kl_scales)(blk, pf, bsz, off, &dw, &mw, P);
 		__m512i isum[KT_MAX_R];
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++)
