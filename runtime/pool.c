@@ -141,10 +141,9 @@ static uint64_t pool_work(mrt__pool *pool, uint64_t t)
 static void *pool_main(void *p)
 {
 	mrt__pool *pool = p;
-	uint64_t seen = 0;
+	uint64_t seen = 0; /* no run yet: generation 0 has no tasks */
 	thread_pool = pool;
-	thread_number = atomic_fetch_add_explicit(&pool->started, 1, memory_order_relaxed) +
-	                1; /* no run yet: generation 0 has no tasks */
+	thread_number = atomic_fetch_add_explicit(&pool->started, 1, memory_order_relaxed) + 1;
 	for (;;) {
 		if (!spin(pool, moved_on, seen)) {
 			pthread_mutex_lock(&pool->mu);
