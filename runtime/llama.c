@@ -599,7 +599,7 @@ typedef struct group_job {
 	const float *x;
 	const mrt__lweight *w[3];
 	float *y[3];
-	int n[3], n_parts, m, k, silu, n_threads;
+	int n[3], n_parts, m, k, silu;
 	void *xq; /* x quantized for every part, or NULL */
 	atomic_int rc;
 } group_job;
@@ -637,7 +637,8 @@ static void group_task(void *arg, int task, int n_tasks)
 	int rc = 0;
 	int64_t lo, hi;
 	(void)n_tasks;
-	mrt__guided_chunk(group_rows(j), GROUP_ALIGN, GROUP_MIN, j->n_threads, task, &lo, &hi);
+	mrt__guided_chunk(group_rows(j), GROUP_ALIGN, GROUP_MIN, mrt__pool_size(j->c->pool), task,
+	                  &lo, &hi);
 	int r0 = (int)lo, r1 = (int)hi;
 	if (r0 >= r1)
 		return;
@@ -661,8 +662,8 @@ static void group_task(void *arg, int task, int n_tasks)
 
 static int run_group(mrt_llm_ctx *c, group_job *j)
 {
-	j->n_threads = mrt__pool_size(c->pool);
-	int n_tasks = mrt__guided_count(group_rows(j), GROUP_ALIGN, GROUP_MIN, j->n_threads);
+	int n_tasks =
+	    mrt__guided_count(group_rows(j), GROUP_ALIGN, GROUP_MIN, mrt__pool_size(c->pool));
 
 	int xtype = mrt__linear_xtype(j->w[0]->type, j->m), rc;
 	for (int p = 1; p < j->n_parts; p++)
