@@ -514,6 +514,56 @@ static void test_exact(const char *level)
 	unsetenv("MRT_CPU");
 }
 
+/* Q8_0/Q4_0: the AVX-512 VNNI tile (qlv) and the AVX2 lane tiles compute
+ * every row the same way (exact integer block dots, then one float FMA a
+ * block), so their bytes are equal, for one row of X (its two-stream split
+ * and tail) and for more, with and without bias and accumulation. */
+static void test_vnni_matches_avx2(void)
+{
+	static const int types[] = {MRT_TYPE_Q8_0, MRT_TYPE_Q4_0};
+	static const int64_t shapes[][3] = {
+	    {1, 100, 768}, {1, 37, 480}, {5, 53, 64}, {9, 40, 2048}};
+	int bad = 0, cases = 0;
+	mrt__pool *pool = mrt__pool_new(2);
+	for (size_t t = 0; t < 2; t++)
+		for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++, cases++) {
+			int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+			uint64_t rb;
+			mrt_type_nbytes(types[t], (uint64_t)K, &rb);
+			float *X = malloc(sizeof(float) * (size_t)(M * K));
+			float *Wf = malloc(sizeof(float) * (size_t)(N * K));
+			float *bias = malloc(sizeof(float) * (size_t)N);
+			float *Y[2] = {malloc(sizeof(float) * (size_t)(M * N)),
+			               malloc(sizeof(float) * (size_t)(M * N))};
+			uint8_t *W = malloc(rb * (size_t)N);
+			size_t ss = (mrt__linear_exact_scratch(types[t], M, K) + 63) & ~(size_t)63;
+			void *scr = aligned_alloc(64, ss);
+			for (int64_t i = 0; i < M * K; i++)
+				X[i] = frand();
+			for (int64_t i = 0; i < N * K; i++)
+				Wf[i] = frand();
+			for (int64_t i = 0; i < N; i++)
+				bias[i] = frand();
+			mrt_quantize(types[t], Wf, W, (uint64_t)(N * K));
+			for (int lv = 0; lv < 2; lv++) {
+				for (int64_t i = 0; i < M * N; i++)
+					Y[lv][i] = (float)i; /* accumulated into on odd shapes */
+				if (lv == 0)
+					setenv("MRT_CPU", "avx2", 1);
+				else
+					unsetenv("MRT_CPU");
+				bad += mrt__linear_exact(X, (size_t)K, W, types[t],
+				                         s & 1 ? bias : NULL, Y[lv], (size_t)N, M,
+				                         N, K, (int)(s & 1), scr, pool) != 0;
+			}
+			bad += memcmp(Y[0], Y[1], sizeof(float) * (size_t)(M * N)) != 0;
+			free(X), free(Wf), free(bias), free(Y[0]), free(Y[1]), free(W), free(scr);
+		}
+	mrt__pool_free(pool);
+	fprintf(stderr, "avx512vnni Q8_0/Q4_0 against avx2: %d cases\n", cases);
+	CHECK_EQ_INT(bad, 0);
+}
+
 /* Scratch for the largest M serves every smaller M (callers rely on it). */
 static void test_scratch_monotonic(void)
 {
@@ -551,7 +601,7 @@ int main(void)
 	else
 		fprintf(stderr, "SKIP avx512 kernels: this CPU lacks AVX-512\n");
 	if (__builtin_cpu_supports("avx512vnni"))
-		test_linear_level("native"), test_exact("native");
+		test_linear_level("native"), test_exact("native"), test_vnni_matches_avx2();
 	else
 		fprintf(stderr, "SKIP avx512vnni kernels: this CPU lacks AVX-512 VNNI\n");
 	TEST_END();
