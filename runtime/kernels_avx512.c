@@ -182,8 +182,6 @@ INL void SFX(qlv)(const mrt__lin *a, int wtype, int64_t m, int R, const uint8_t 
 		xs[r] = (const int32_t *)((const uint8_t *)xq[r] + sofs);
 		acc[r] = _mm512_setzero_ps();
 	}
-	const __m512i lo2 = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
-	const __m512i hi2 = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
 	const __m512i nib = _mm512_set1_epi8(0x0f);
 	int64_t nb = a->K / 32;
 	for (int64_t b = 0; b < nb; b++) {
@@ -195,59 +193,14 @@ INL void SFX(qlv)(const mrt__lin *a, int wtype, int64_t m, int R, const uint8_t 
 		__m512 dw = SFX(lane_d16)(rp, at);
 		__m512i V[8];
 		if (q8) {
-			/* Z[i] = rows i | i + 8, then an 8 x 8 transpose of 4-byte
-			 * groups in each half */
-			__m512i Z[8], T[8], U[8];
+			mrt__lanes32x16(rp, at + 2, V);
 #pragma GCC unroll 8
-			for (int i = 0; i < 8; i++)
-				Z[i] = _mm512_xor_si512(
-				    _mm512_inserti64x4(
-				        _mm512_castsi256_si512(
-				            _mm256_loadu_si256((const __m256i *)(rp[i] + at + 2))),
-				        _mm256_loadu_si256((const __m256i *)(rp[i + 8] + at + 2)),
-				        1),
-				    _mm512_set1_epi8((char)0x80));
-#pragma GCC unroll 4
-			for (int i = 0; i < 8; i += 2) {
-				T[i] = _mm512_unpacklo_epi32(Z[i], Z[i + 1]);
-				T[i + 1] = _mm512_unpackhi_epi32(Z[i], Z[i + 1]);
-			}
-#pragma GCC unroll 2
-			for (int i = 0; i < 8; i += 4) {
-				U[i] = _mm512_unpacklo_epi64(T[i], T[i + 2]);
-				U[i + 1] = _mm512_unpackhi_epi64(T[i], T[i + 2]);
-				U[i + 2] = _mm512_unpacklo_epi64(T[i + 1], T[i + 3]);
-				U[i + 3] = _mm512_unpackhi_epi64(T[i + 1], T[i + 3]);
-			}
-#pragma GCC unroll 4
-			for (int t = 0; t < 4; t++) {
-				V[t] = _mm512_permutex2var_epi64(U[t], lo2, U[t + 4]);
-				V[t + 4] = _mm512_permutex2var_epi64(U[t], hi2, U[t + 4]);
-			}
+			for (int t = 0; t < 8; t++) /* w + 128 */
+				V[t] = _mm512_xor_si512(V[t], _mm512_set1_epi8((char)0x80));
 		} else {
-			/* Z[i] = rows i | i + 4 | i + 8 | i + 12, a 4 x 4 transpose of
-			 * 4-byte groups in each 128-bit lane, then the nibbles:
-			 * group t's low ones are weights 4t .., its high ones 16 + 4t .. */
-			__m512i Z[4], T[4];
-#pragma GCC unroll 4
-			for (int i = 0; i < 4; i++) {
-				__m256i lo = _mm256_inserti128_si256(
-				    _mm256_castsi128_si256(
-				        _mm_loadu_si128((const __m128i *)(rp[i] + at + 2))),
-				    _mm_loadu_si128((const __m128i *)(rp[i + 4] + at + 2)), 1);
-				__m256i hi = _mm256_inserti128_si256(
-				    _mm256_castsi128_si256(
-				        _mm_loadu_si128((const __m128i *)(rp[i + 8] + at + 2))),
-				    _mm_loadu_si128((const __m128i *)(rp[i + 12] + at + 2)), 1);
-				Z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-			}
-			T[0] = _mm512_unpacklo_epi32(Z[0], Z[1]);
-			T[1] = _mm512_unpackhi_epi32(Z[0], Z[1]);
-			T[2] = _mm512_unpacklo_epi32(Z[2], Z[3]);
-			T[3] = _mm512_unpackhi_epi32(Z[2], Z[3]);
-			__m512i U[4] = {
-			    _mm512_unpacklo_epi64(T[0], T[2]), _mm512_unpackhi_epi64(T[0], T[2]),
-			    _mm512_unpacklo_epi64(T[1], T[3]), _mm512_unpackhi_epi64(T[1], T[3])};
+			/* group t's low nibbles are weights 4t .., its high ones 16 + 4t .. */
+			__m512i U[4];
+			mrt__lanes16x16(rp, at + 2, U);
 #pragma GCC unroll 4
 			for (int t = 0; t < 4; t++) {
 				V[t] = _mm512_and_si512(U[t], nib);

@@ -134,6 +134,69 @@ mrt__lane_store_split(const mrt__lin *a, int64_t m, int64_t n, int64_t h, __m256
 		mrt__lin_store(a, m, n + (j < 4 ? j : h + j - 4), v[j]);
 }
 
+/* The one-weight-row-per-lane tiles of AVX-512 VNNI (16 rows): T[t] lane j
+ * holds the 4-byte group t of the 32 bytes at rp[j] + at (t < 8). Rows i
+ * and i + 8 share a vector, then an 8 x 8 transpose of 4-byte groups in
+ * each half. */
+static inline
+    __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))) void
+    mrt__lanes32x16(const uint8_t *const rp[16], size_t at, __m512i T[8])
+{
+	const __m512i lo2 = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+	const __m512i hi2 = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+	__m512i Z[8], U[8];
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i++)
+		Z[i] = _mm512_inserti64x4(
+		    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(rp[i] + at))),
+		    _mm256_loadu_si256((const __m256i *)(rp[i + 8] + at)), 1);
+#pragma GCC unroll 4
+	for (int i = 0; i < 8; i += 2) {
+		U[i] = _mm512_unpacklo_epi32(Z[i], Z[i + 1]);
+		U[i + 1] = _mm512_unpackhi_epi32(Z[i], Z[i + 1]);
+	}
+#pragma GCC unroll 2
+	for (int i = 0; i < 8; i += 4) {
+		Z[i] = _mm512_unpacklo_epi64(U[i], U[i + 2]);
+		Z[i + 1] = _mm512_unpackhi_epi64(U[i], U[i + 2]);
+		Z[i + 2] = _mm512_unpacklo_epi64(U[i + 1], U[i + 3]);
+		Z[i + 3] = _mm512_unpackhi_epi64(U[i + 1], U[i + 3]);
+	}
+#pragma GCC unroll 4
+	for (int t = 0; t < 4; t++) {
+		T[t] = _mm512_permutex2var_epi64(Z[t], lo2, Z[t + 4]);
+		T[t + 4] = _mm512_permutex2var_epi64(Z[t], hi2, Z[t + 4]);
+	}
+}
+
+/* The same for 16 bytes a row: T[t] lane j holds group t of rp[j] + at
+ * (t < 4). Rows i, i + 4, i + 8, i + 12 share a vector, then a 4 x 4
+ * transpose in each 128-bit lane. */
+static inline
+    __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))) void
+    mrt__lanes16x16(const uint8_t *const rp[16], size_t at, __m512i T[4])
+{
+	__m512i Z[4], U[4];
+#pragma GCC unroll 4
+	for (int i = 0; i < 4; i++) {
+		__m256i lo = _mm256_inserti128_si256(
+		    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(rp[i] + at))),
+		    _mm_loadu_si128((const __m128i *)(rp[i + 4] + at)), 1);
+		__m256i hi = _mm256_inserti128_si256(
+		    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(rp[i + 8] + at))),
+		    _mm_loadu_si128((const __m128i *)(rp[i + 12] + at)), 1);
+		Z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+	}
+	U[0] = _mm512_unpacklo_epi32(Z[0], Z[1]);
+	U[1] = _mm512_unpackhi_epi32(Z[0], Z[1]);
+	U[2] = _mm512_unpacklo_epi32(Z[2], Z[3]);
+	U[3] = _mm512_unpackhi_epi32(Z[2], Z[3]);
+	T[0] = _mm512_unpacklo_epi64(U[0], U[2]);
+	T[1] = _mm512_unpackhi_epi64(U[0], U[2]);
+	T[2] = _mm512_unpacklo_epi64(U[1], U[3]);
+	T[3] = _mm512_unpackhi_epi64(U[1], U[3]);
+}
+
 /* Block b of a Q8_0 or Q4_0 weight row as 32 signed int8 and its scale. */
 static inline __attribute__((always_inline, target("avx2,fma,f16c"))) __m256i
 mrt__q8_wblock(int wtype, const uint8_t *row, int64_t b, float *d)
