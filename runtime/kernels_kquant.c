@@ -100,12 +100,17 @@ void mrt__lin_k_generic(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, i
 #define KQ_PIN(v) __asm__("" : "+x"(v))
 #define KT_MAX_R 8 /* rows of X per tile: each weight super-block is decoded once for them */
 
-INL float SFX(hsum)(__m256 v)
+/* Lane r: the sum of the 8 int32 lanes of v[r], r < R (0 past R). */
+INL __m256i SFX(hsum8_i32)(const __m256i *v, int R)
 {
-	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
+	__m256i z = _mm256_setzero_si256(), h[4];
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++)
+		h[k] =
+		    _mm256_hadd_epi32(2 * k < R ? v[2 * k] : z, 2 * k + 1 < R ? v[2 * k + 1] : z);
+	__m256i lo = _mm256_hadd_epi32(h[0], h[1]), hi = _mm256_hadd_epi32(h[2], h[3]);
+	return _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20),
+	                        _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
 /* Byte-shuffle control broadcasting 16-bit word w0 over the low 128-bit
@@ -179,8 +184,22 @@ INL void SFX(q6_w)(__m256i l0, __m256i l1, __m256i hi, int p, __m256i *w0, __m25
 	}
 }
 
-/* Q6_K super-block i against R rows: q in 0..63 stands for q - 32. */
-INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, int R, __m256 *acc)
+/* ---- Q6_K ----
+ *
+ * Each element of Y is computed as: for each super-block in order, the
+ * exact int32 dot product of its weights (q - 32, scales applied) with the
+ * Q8KX activations, then acc = fma((float)dot, d_w * d_x, acc), from 0:
+ * klanes' contract for Q4_K without the mins. kpair6 (one row of X) and
+ * ktile both do this, so a row's result does not depend on the other rows,
+ * nor on the level. The dot
+ * cannot overflow: |q - 32| <= 32, |x| <= 127, |scale| <= 128, so its 256
+ * products add up to at most 256 x 32 x 127 x 128 = 133,169,152 < 2^31;
+ * the kernels take q unsigned (0..63) and subtract 32 x the scaled
+ * activation sums (bsums) afterwards, both parts below 2^29 too. */
+
+/* Q6_K super-block i against R rows: lane r of the result its exact dot
+ * product with x[r]; q in 0..63 stands for q - 32. */
+INL __m256i SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, int R)
 {
 	const blk_q6_k *b = (const blk_q6_k *)wrow + i;
 	/* the 16 scales as 16-bit words; scale k of a half sits in word k % 8 of
@@ -248,42 +267,46 @@ INL void SFX(sb_q6)(const uint8_t *wrow, int64_t i, const mrt__q8k *const *x, in
 		isum[r] = _mm256_add_epi32(_mm512_castsi512_si256(isz[r]),
 		                           _mm512_extracti64x4_epi64(isz[r], 1));
 #endif
-	float d = _cvtsh_ss(b->d);
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++) {
 		__m256i bs = _mm256_loadu_si256((const __m256i *)x[r]->bsums);
 		__m256i off = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
-		acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[r], off)),
-		                         _mm256_set1_ps(d * x[r]->d), acc[r]);
+		isum[r] = _mm256_sub_epi32(isum[r], off);
 	}
+	return SFX(hsum8_i32)(isum, R);
 }
 
-/* Rows [m, m + R) of X against Q6_K weight row n, in 8 float lanes summed
- * at the end (Q6_K has no lane tile to match). */
+/* Rows [m, m + R) of X against Q6_K weight row n: lane r of acc row m + r
+ * (with one FMA for the R rows' float steps: at 8 rows a scalar FMA and
+ * horizontal sum a row cost 0.85-0.88x in cache). */
 INL void SFX(ktile)(const mrt__lin *a, int64_t m, int64_t n, int R)
 {
 	const mrt__q8k *x[KT_MAX_R];
-	__m256 acc[KT_MAX_R];
 	const uint8_t *wrow = (const uint8_t *)a->W + a->wrow * (size_t)n;
 #pragma GCC unroll 8
-	for (int r = 0; r < R; r++) {
+	for (int r = 0; r < R; r++)
 		x[r] = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)(m + r));
-		acc[r] = _mm256_setzero_ps();
-	}
+	__m256 acc = _mm256_setzero_ps();
 	int64_t nb = a->K / MRT__QKK;
 	for (int64_t i = 0; i < nb; i++) {
 		for (size_t o = 0; o < sizeof(blk_q6_k); o += 64)
 			_mm_prefetch((const char *)wrow + (size_t)i * sizeof(blk_q6_k) +
 			                 MRT__W_PREFETCH + o,
 			             _MM_HINT_T0);
-		SFX(sb_q6)(wrow, i, x, R, acc);
+		__m256i dot = SFX(sb_q6)(wrow, i, x, R);
+		float dx[KT_MAX_R] = {0};
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++)
-			x[r]++;
+			dx[r] = x[r]++->d;
+		__m256 p = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(((const blk_q6_k *)wrow)[i].d)),
+		                         _mm256_loadu_ps(dx));
+		acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), p, acc);
 	}
+	float v[KT_MAX_R];
+	_mm256_storeu_ps(v, acc);
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++)
-		mrt__lin_store(a, m + r, n, SFX(hsum)(acc[r]));
+		mrt__lin_store(a, m + r, n, v[r]);
 }
 
 /* Q4_K (Q5 = 0) or Q5_K (Q5 = 1), one row m of X (a decode step) against
@@ -420,8 +443,9 @@ INL void SFX(kpair)(const mrt__lin *a, int Q5, int64_t m, int64_t n, int64_t n2)
 		mrt__lin_store(a, m, n2, _mm_cvtss_f32(_mm_movehl_ps(acc, acc)));
 }
 
-/* Q6_K, one row m of X against weight rows n and n2 with shared activation
- * loads, as kpair; each row's arithmetic is sb_q6's and ktile's. */
+/* Q6_K, one row m of X against weight rows n and n2 (n2 = n: row n alone)
+ * with shared activation loads, as kpair; each row's arithmetic is
+ * ktile's: lanes 0 and 1 of acc hold the two rows. */
 INL void SFX(kpair6)(const mrt__lin *a, int64_t m, int64_t n, int64_t n2)
 {
 	const mrt__q8k *x = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)m);
@@ -429,7 +453,7 @@ INL void SFX(kpair6)(const mrt__lin *a, int64_t m, int64_t n, int64_t n2)
 	wr[0] = (const blk_q6_k *)((const uint8_t *)a->W + a->wrow * (size_t)n);
 	wr[1] = (const blk_q6_k *)((const uint8_t *)a->W + a->wrow * (size_t)n2);
 	const int64_t nb = a->K / MRT__QKK;
-	__m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+	__m128 acc = _mm_setzero_ps();
 	for (int64_t i = 0; i < nb; i++, x++) {
 		__m256i sc16[2], isum[2];
 		for (size_t o = 0; o < sizeof(blk_q6_k); o += 64) {
@@ -540,15 +564,22 @@ INL void SFX(kpair6)(const mrt__lin *a, int64_t m, int64_t n, int64_t n2)
 #endif
 		__m256i bs = _mm256_loadu_si256((const __m256i *)x->bsums);
 #pragma GCC unroll 2
-		for (int k = 0; k < 2; k++) {
-			__m256i off = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16[k]), 5);
-			acc[k] =
-			    _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[k], off)),
-			                    _mm256_set1_ps(_cvtsh_ss(wr[k][i].d) * x->d), acc[k]);
-		}
+		for (int k = 0; k < 2; k++)
+			isum[k] = _mm256_sub_epi32(
+			    isum[k], _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16[k]), 5));
+		/* [dot n, dot n2, dot n, dot n2] */
+		__m256i h = _mm256_hadd_epi32(isum[0], isum[1]);
+		__m128i s =
+		    _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+		s = _mm_hadd_epi32(s, s);
+		__m128 p = _mm_mul_ps(
+		    _mm_cvtph_ps(_mm_cvtsi32_si128((int)(wr[0][i].d | (uint32_t)wr[1][i].d << 16))),
+		    _mm_set1_ps(x->d));
+		acc = _mm_fmadd_ps(_mm_cvtepi32_ps(s), p, acc);
 	}
-	mrt__lin_store(a, m, n, SFX(hsum)(acc[0]));
-	mrt__lin_store(a, m, n2, SFX(hsum)(acc[1]));
+	mrt__lin_store(a, m, n, _mm_cvtss_f32(acc));
+	if (n2 != n) /* once: the store adds to Y when accumulating */
+		mrt__lin_store(a, m, n2, _mm_cvtss_f32(_mm_movehdup_ps(acc)));
 }
 
 /* ---- Q4_K and Q5_K, 2 to 8 rows of X: 8 weight rows at once, one per lane ----
@@ -891,7 +922,7 @@ INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 				SFX(kpair)(a, wtype == MRT_TYPE_Q5_K, m0, n0 + t, n0 + h + t);
 		if ((n1 - n0) & 1) {
 			if (wtype == MRT_TYPE_Q6_K)
-				SFX(ktile)(a, m0, n1 - 1, 1);
+				SFX(kpair6)(a, m0, n1 - 1, n1 - 1);
 			else
 				SFX(kpair)(a, wtype == MRT_TYPE_Q5_K, m0, n1 - 1, n1 - 1);
 		}

@@ -444,7 +444,7 @@ static int exact_case(int wt, int64_t K, int64_t N, int accumulate, int use_bias
 		      mrt__pool *pool)
 {
 	enum { MAXM = 300 };
-	static const int64_t Ms[] = {2, 5, 16, 17, 64, 65, 130, MAXM};
+	static const int64_t Ms[] = {2, 3, 5, 8, 9, 16, 17, 64, 65, 130, MAXM};
 	mrt_type_info ti = mrt_type_get(wt);
 	uint64_t rb;
 	mrt_type_nbytes(wt, (uint64_t)K, &rb);
@@ -507,11 +507,61 @@ static void test_exact(const char *level)
 		for (size_t t = 3; t < 5; t++, cases += 2)
 			bad += exact_case(types[t], 480, 23, 1, 0, pool) +
 			       exact_case(types[t], 32, 9, 0, 1, pool);
+		/* the k-quants' 8- and 16-row tiles with a tail of 9 rows of W
+		 * (and an odd count for the one-row pairs), accumulating */
+		for (size_t t = 5; t < 8; t++, cases++)
+			bad += exact_case(types[t], 768, 41, 1, 0, pool);
 		mrt__pool_free(pool);
 	}
 	fprintf(stderr, "exact, level %s: %d cases\n", mrt__cpu_level_name(), cases);
 	CHECK_EQ_INT(bad, 0);
 	unsetenv("MRT_CPU");
+}
+
+/* Y for one shape at each level in levels (NULL: the best one), into
+ * Y[level]; odd shapes add bias and accumulate into Y. */
+static int levels_case(int wtype, const int64_t shape[3], int odd, const char *const *levels,
+                       int n_levels, mrt__pool *pool)
+{
+	int64_t M = shape[0], N = shape[1], K = shape[2];
+	uint64_t rb;
+	mrt_type_nbytes(wtype, (uint64_t)K, &rb);
+	float *X = malloc(sizeof(float) * (size_t)(M * K));
+	float *Wf = malloc(sizeof(float) * (size_t)(N * K));
+	float *bias = malloc(sizeof(float) * (size_t)N);
+	float *Y0 = malloc(sizeof(float) * (size_t)(M * N)),
+	      *Y = malloc(sizeof(float) * (size_t)(M * N));
+	uint8_t *W = malloc(rb * (size_t)N);
+	size_t ss = (mrt__linear_exact_scratch(wtype, M, K) + 63) & ~(size_t)63;
+	void *scr = aligned_alloc(64, ss);
+	int bad = 0;
+	for (int64_t i = 0; i < M * K; i++)
+		X[i] = frand();
+	for (int64_t i = 0; i < N * K; i++)
+		Wf[i] = frand();
+	for (int64_t i = 0; i < N; i++)
+		bias[i] = frand();
+	mrt_quantize(wtype, Wf, W, (uint64_t)(N * K));
+	for (int lv = 0; lv < n_levels; lv++) {
+		float *y = lv ? Y : Y0;
+		for (int64_t i = 0; i < M * N; i++)
+			y[i] = (float)i; /* accumulated into on odd shapes */
+		if (levels[lv])
+			setenv("MRT_CPU", levels[lv], 1);
+		else
+			unsetenv("MRT_CPU");
+		bad += mrt__linear_exact(X, (size_t)K, W, wtype, odd ? bias : NULL, y, (size_t)N, M,
+		                         N, K, odd, scr, pool) != 0;
+		if (lv && memcmp(Y0, Y, sizeof(float) * (size_t)(M * N)) != 0) {
+			fprintf(stderr, "  %s M=%lld N=%lld K=%lld: level %s differs from %s\n",
+			        mrt_type_get(wtype).name, (long long)M, (long long)N, (long long)K,
+			        levels[lv] ? levels[lv] : "native", levels[0]);
+			bad++;
+		}
+	}
+	unsetenv("MRT_CPU");
+	free(X), free(Wf), free(bias), free(Y0), free(Y), free(W), free(scr);
+	return bad;
 }
 
 /* Q8_0/Q4_0: the AVX-512 VNNI tile (qlv) and the AVX2 lane tiles compute
@@ -523,44 +573,39 @@ static void test_vnni_matches_avx2(void)
 	static const int types[] = {MRT_TYPE_Q8_0, MRT_TYPE_Q4_0};
 	static const int64_t shapes[][3] = {
 	    {1, 100, 768}, {1, 37, 480}, {5, 53, 64}, {9, 40, 2048}};
+	static const char *const levels[] = {"avx2", NULL};
 	int bad = 0, cases = 0;
 	mrt__pool *pool = mrt__pool_new(2);
 	for (size_t t = 0; t < 2; t++)
-		for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++, cases++) {
-			int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-			uint64_t rb;
-			mrt_type_nbytes(types[t], (uint64_t)K, &rb);
-			float *X = malloc(sizeof(float) * (size_t)(M * K));
-			float *Wf = malloc(sizeof(float) * (size_t)(N * K));
-			float *bias = malloc(sizeof(float) * (size_t)N);
-			float *Y[2] = {malloc(sizeof(float) * (size_t)(M * N)),
-			               malloc(sizeof(float) * (size_t)(M * N))};
-			uint8_t *W = malloc(rb * (size_t)N);
-			size_t ss = (mrt__linear_exact_scratch(types[t], M, K) + 63) & ~(size_t)63;
-			void *scr = aligned_alloc(64, ss);
-			for (int64_t i = 0; i < M * K; i++)
-				X[i] = frand();
-			for (int64_t i = 0; i < N * K; i++)
-				Wf[i] = frand();
-			for (int64_t i = 0; i < N; i++)
-				bias[i] = frand();
-			mrt_quantize(types[t], Wf, W, (uint64_t)(N * K));
-			for (int lv = 0; lv < 2; lv++) {
-				for (int64_t i = 0; i < M * N; i++)
-					Y[lv][i] = (float)i; /* accumulated into on odd shapes */
-				if (lv == 0)
-					setenv("MRT_CPU", "avx2", 1);
-				else
-					unsetenv("MRT_CPU");
-				bad += mrt__linear_exact(X, (size_t)K, W, types[t],
-				                         s & 1 ? bias : NULL, Y[lv], (size_t)N, M,
-				                         N, K, (int)(s & 1), scr, pool) != 0;
-			}
-			bad += memcmp(Y[0], Y[1], sizeof(float) * (size_t)(M * N)) != 0;
-			free(X), free(Wf), free(bias), free(Y[0]), free(Y[1]), free(W), free(scr);
-		}
+		for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++, cases++)
+			bad += levels_case(types[t], shapes[s], (int)(s & 1), levels, 2, pool);
 	mrt__pool_free(pool);
 	fprintf(stderr, "avx512vnni Q8_0/Q4_0 against avx2: %d cases\n", cases);
+	CHECK_EQ_INT(bad, 0);
+}
+
+/* Q4_K/Q5_K/Q6_K: every SIMD level computes a row as exact integer
+ * super-block dots and one float FMA each (klanes' and kpair6's contract),
+ * so AVX2, AVX-512 and VNNI (with its Q6_K lane tile) give the same bytes:
+ * one row of X (the two-stream pairs, an odd tail), 2 to 16 rows, tails
+ * of rows of W past the 8- and 16-row tiles, bias and accumulation. */
+static void test_kquant_levels(void)
+{
+	static const int types[] = {MRT_TYPE_Q4_K, MRT_TYPE_Q5_K, MRT_TYPE_Q6_K};
+	static const int64_t shapes[][3] = {{1, 100, 768}, {1, 37, 512},  {2, 53, 256},
+	                                    {3, 40, 768},  {5, 33, 1024}, {8, 70, 768},
+	                                    {9, 23, 512},  {16, 41, 256}};
+	static const char *const levels[] = {"avx2", "avx512", NULL};
+	int bad = 0, cases = 0;
+	for (int threads = 1; threads <= 2; threads++) {
+		mrt__pool *pool = threads > 1 ? mrt__pool_new(threads) : NULL;
+		for (size_t t = 0; t < 3; t++)
+			for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++, cases++)
+				bad +=
+				    levels_case(types[t], shapes[s], (int)(s & 1), levels, 3, pool);
+		mrt__pool_free(pool);
+	}
+	fprintf(stderr, "k-quants, avx512 and avx512vnni against avx2: %d cases\n", cases);
 	CHECK_EQ_INT(bad, 0);
 }
 
@@ -601,7 +646,8 @@ int main(void)
 	else
 		fprintf(stderr, "SKIP avx512 kernels: this CPU lacks AVX-512\n");
 	if (__builtin_cpu_supports("avx512vnni"))
-		test_linear_level("native"), test_exact("native"), test_vnni_matches_avx2();
+		test_linear_level("native"), test_exact("native"), test_vnni_matches_avx2(),
+		    test_kquant_levels();
 	else
 		fprintf(stderr, "SKIP avx512vnni kernels: this CPU lacks AVX-512 VNNI\n");
 	TEST_END();
