@@ -1,12 +1,13 @@
 /* Q4_K / Q5_K / Q6_K weights against Q8KX activations (kernels_impl.h): the
  * plain-C kernel, and an int8 kernel compiled three times from one text, for
  * AVX2, AVX-512 (KQ_ZMM: some tiles in 512-bit vectors) and AVX-512 VNNI
- * (KQ_VNNI: Q4_K tiles with vpdpbusd); this file includes itself with
+ * (KQ_VNNI: Q4_K and Q6_K tiles with vpdpbusd); this file includes itself with
  * KERN_PASS set. Weight nibbles are unsigned, so pmaddubsw (vpdpbusd) takes
  * them as its unsigned operand; the Q4_K/Q5_K mins and the Q6_K offset of 32
  * come from the activation sums. */
 #ifndef KERN_PASS
 #include <immintrin.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "kernels_impl.h"
@@ -86,7 +87,7 @@ void mrt__lin_k_generic(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, i
 #undef SFX
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 #define SFX(name) name##_vnni
-#define KQ_VNNI 1 /* Q4_K tiles of 8 weight rows with vpdpbusd */
+#define KQ_VNNI 1 /* Q4_K tiles of 8 weight rows, Q6_K of 16, with vpdpbusd */
 #include "kernels_kquant.c"
 
 #else /* KERN_PASS: the int8 kernel for target TGT */
@@ -189,9 +190,9 @@ INL void SFX(q6_w)(__m256i l0, __m256i l1, __m256i hi, int p, __m256i *w0, __m25
  * Each element of Y is computed as: for each super-block in order, the
  * exact int32 dot product of its weights (q - 32, scales applied) with the
  * Q8KX activations, then acc = fma((float)dot, d_w * d_x, acc), from 0:
- * klanes' contract for Q4_K without the mins. kpair6 (one row of X) and
- * ktile both do this, so a row's result does not depend on the other rows,
- * nor on the level. The dot
+ * klanes' contract for Q4_K without the mins. kpair6 (one row of X),
+ * ktile and on AVX-512 VNNI the lane tile q6lanes all do this, so a row's
+ * result does not depend on the other rows, nor on the level. The dot
  * cannot overflow: |q - 32| <= 32, |x| <= 127, |scale| <= 128, so its 256
  * products add up to at most 256 x 32 x 127 x 128 = 133,169,152 < 2^31;
  * the kernels take q unsigned (0..63) and subtract 32 x the scaled
@@ -600,7 +601,7 @@ INL void SFX(kpair6)(const mrt__lin *a, int64_t m, int64_t n, int64_t n2)
  * (0..31) twice 4, where kpair needs a madd per 32 weights and row. Q6_K
  * in this form (a madd per 16 weights, and three transposes a group) was
  * slower than ktile at 8 rows from memory, so Q6_K keeps ktile for 2 and
- * more rows. */
+ * more rows on AVX2 and AVX-512; with VNNI it has q6lanes. */
 
 /* In place: E[k] lane j becomes dword k of the former E[j]. */
 INL void SFX(tr8)(__m256i *E)
@@ -866,9 +867,211 @@ INL void SFX(klanes_at)(const mrt__lin *a, int Q5, int64_t m, int R, int64_t n, 
 	SFX(klanes)(a, Q5, m, R, n, C, prefetch);
 }
 
+#ifdef KQ_VNNI
+/* ---- Q6_K, 2 to 8 rows of X with AVX-512 VNNI: 16 weight rows at once, one per dword lane ----
+ *
+ * ktile's arithmetic (the Q6_K contract above) with the weight rows
+ * transposed, so the per-super-block dots come out one row per lane and
+ * the float step is one FMA for 16 rows. */
+
+/* V[t], t < 4: bytes 4t .. 4t + 3 of the 16 at rp[j] + at, dword j row j. */
+INL void SFX(q6_lanes16)(const uint8_t *const *rp, size_t at, __m512i *V)
+{
+	/* Z[i] = rows i | i + 4 | i + 8 | i + 12, then a 4 x 4 transpose of
+	 * 4-byte groups in each 128-bit lane */
+	__m512i Z[4];
+#pragma GCC unroll 4
+	for (int i = 0; i < 4; i++) {
+		__m256i lo = _mm256_inserti128_si256(
+		    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(rp[i] + at))),
+		    _mm_loadu_si128((const __m128i *)(rp[i + 4] + at)), 1);
+		__m256i hi = _mm256_inserti128_si256(
+		    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(rp[i + 8] + at))),
+		    _mm_loadu_si128((const __m128i *)(rp[i + 12] + at)), 1);
+		Z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+	}
+	__m512i T0 = _mm512_unpacklo_epi32(Z[0], Z[1]), T1 = _mm512_unpackhi_epi32(Z[0], Z[1]);
+	__m512i T2 = _mm512_unpacklo_epi32(Z[2], Z[3]), T3 = _mm512_unpackhi_epi32(Z[2], Z[3]);
+	V[0] = _mm512_unpacklo_epi64(T0, T2);
+	V[1] = _mm512_unpackhi_epi64(T0, T2);
+	V[2] = _mm512_unpacklo_epi64(T1, T3);
+	V[3] = _mm512_unpackhi_epi64(T1, T3);
+}
+
+/* Rows m .. m + R - 1 of X (R <= 8) against the 16 Q6_K weight rows rp
+ * (lane j: rp[j]), into out[r][j]. Per super-block and 16 bytes of ql, ql
+ * + 32 and qh, the rows' bytes are transposed (q6_lanes16) and decoded to
+ * W[t] (lane j: weights 4t .. 4t + 3 of a sub-block of row j, 0..63), and
+ * 4 vpdpbusd with x's 4-byte groups broadcast give each lane its row's
+ * sub-block dot (at most 16 x 63 x 127), times the row's scale (vpmulld).
+ * The lane starts from -32 x the row's scales against x's 16 sums
+ * (vpdpwssd), so it ends on the exact dot of q - 32. The transposes and
+ * the decoding are paid once for the R rows of X. pf (or NULL): the next
+ * 16 rows, their super-block prefetched a quarter in each of the four
+ * steps of this one's (all at once at its start, as klanes does, the
+ * prefetches stalled: 0.75-0.8x at 8 rows of X, 32000 x 768, one thread). */
+INL void SFX(q6lanes)(const mrt__lin *a, int64_t m, int R, const uint8_t *const rp[16],
+                      const char *pf, float out[KT_MAX_R][16])
+{
+	const size_t bsz = sizeof(blk_q6_k);
+	const mrt__q8k *x[KT_MAX_R];
+	__m512 acc[KT_MAX_R];
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++) {
+		x[r] = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)(m + r));
+		acc[r] = _mm512_setzero_ps();
+	}
+	const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+	/* byte shuffles giving each dword bytes b, b, b + 1, b + 1 of itself */
+	const __m512i in4 =
+	    _mm512_broadcast_i32x4(_mm_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c));
+	const __m512i pair[2] = {_mm512_add_epi8(in4, _mm512_set1_epi32(0x01010000)),
+	                         _mm512_add_epi8(in4, _mm512_set1_epi32(0x03030202))};
+	for (int64_t i = 0; i < a->K / MRT__QKK; i++) {
+		const size_t at = (size_t)i * bsz;
+		uint16_t d16[16];
+#pragma GCC unroll 16
+		for (int j = 0; j < 16; j++)
+			memcpy(&d16[j], rp[j] + at + offsetof(blk_q6_k, d), 2);
+		__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16));
+		/* S[t], dword j: row j's scales 4t .. 4t + 3; sc[s], dword j: its
+		 * scale s; P[k], dword j: its scales 2k, 2k + 1 as int16, times -32 */
+		__m512i S[4], sc[16], P[8];
+		SFX(q6_lanes16)(rp, at + offsetof(blk_q6_k, scales), S);
+#pragma GCC unroll 16
+		for (int s = 0; s < 16; s++)
+			sc[s] =
+			    _mm512_srai_epi32(_mm512_slli_epi32(S[s / 4], 24 - 8 * (s % 4)), 24);
+#pragma GCC unroll 8
+		for (int k = 0; k < 8; k++)
+			P[k] = _mm512_mullo_epi16(
+			    _mm512_srai_epi16(_mm512_shuffle_epi8(S[k / 2], pair[k % 2]), 8),
+			    _mm512_set1_epi16(-32));
+		__m512i isum[KT_MAX_R];
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++) {
+			isum[r] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+			for (int k = 0; k < 8; k++) {
+				int32_t b2;
+				memcpy(&b2, x[r]->bsums + 2 * k, 4);
+				isum[r] = _mm512_dpwssd_epi32(isum[r], P[k], _mm512_set1_epi32(b2));
+			}
+		}
+		/* weight 128h + 32g + l: ql[64h + l] (g = 0, 2) or ql[64h + 32 +
+		 * l] (g = 1, 3), low nibble for g < 2, and bits 2g, 2g + 1 of
+		 * qh[32h + l]; sub-block 8h + 2g + l / 16 */
+#pragma GCC unroll 1
+		for (int h = 0; h < 2; h++)
+#pragma GCC unroll 1
+			for (int l16 = 0; l16 < 2; l16++) {
+				__m512i LA[4], LB[4], H[4];
+				if (pf)
+					mrt__lane_prefetch(pf + (size_t)i * 16 * bsz, 2 * h + l16,
+					                   4 * bsz);
+				SFX(q6_lanes16)(rp, at + 64 * h + 16 * l16, LA);
+				SFX(q6_lanes16)(rp, at + 64 * h + 32 + 16 * l16, LB);
+				SFX(q6_lanes16)
+				(rp, at + offsetof(blk_q6_k, qh) + 32 * h + 16 * l16, H);
+#pragma GCC unroll 4
+				for (int g = 0; g < 4; g++) {
+					__m512i W[4];
+#pragma GCC unroll 4
+					for (int t = 0; t < 4; t++) {
+						__m512i lo = g & 1 ? LB[t] : LA[t];
+						if (g >= 2)
+							lo = _mm512_srli_epi16(lo, 4);
+						__m512i hb = g == 0   ? _mm512_slli_epi16(H[t], 4)
+						             : g == 1 ? _mm512_slli_epi16(H[t], 2)
+						             : g == 2 ? H[t]
+						                      : _mm512_srli_epi16(H[t], 2);
+						W[t] = _mm512_or_si512(_mm512_and_si512(lo, m4),
+						                       _mm512_and_si512(hb, m30));
+					}
+					const int s = 8 * h + 2 * g + l16;
+#pragma GCC unroll 8
+					for (int r = 0; r < R; r++) {
+						const int8_t *xp = x[r]->qs + 16 * s;
+						__m512i d = _mm512_setzero_si512();
+#pragma GCC unroll 4
+						for (int t = 0; t < 4; t++) {
+							int32_t x4;
+							memcpy(&x4, xp + 4 * t, 4);
+							d = _mm512_dpbusd_epi32(
+							    d, W[t], _mm512_set1_epi32(x4));
+						}
+						isum[r] = _mm512_add_epi32(
+						    isum[r], _mm512_mullo_epi32(d, sc[s]));
+					}
+				}
+			}
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++) {
+			acc[r] =
+			    _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]),
+			                    _mm512_mul_ps(dw, _mm512_set1_ps(x[r]->d)), acc[r]);
+			x[r]++;
+		}
+	}
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++)
+		_mm512_storeu_ps(out[r], acc[r]);
+}
+
+/* Q6_K rows [m0, m1) of X (2 or more) against weight rows [n0, n1): 16
+ * weight rows side by side (rows past the end repeat the last), one
+ * q6lanes instance per R so acc stays in registers, the first tile of X
+ * rows prefetching the next 16. */
+INL void SFX(q6lanes_range)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	const uint8_t *rp[16];
+	float out[KT_MAX_R][16];
+	for (int64_t n = n0; n < n1; n += 16) {
+		int C = n1 - n < 16 ? (int)(n1 - n) : 16;
+		for (int j = 0; j < 16; j++)
+			rp[j] = (const uint8_t *)a->W + a->wrow * (size_t)(n + (j < C ? j : C - 1));
+		for (int64_t m = m0; m < m1; m += KT_MAX_R) {
+			int R = m1 - m < KT_MAX_R ? (int)(m1 - m) : KT_MAX_R;
+			const char *pf =
+			    m == m0 && n + 16 < n1 ? (const char *)rp[0] + 16 * a->wrow : NULL;
+			switch (R) {
+			case 8:
+				SFX(q6lanes)(a, m, 8, rp, pf, out);
+				break;
+			case 7:
+				SFX(q6lanes)(a, m, 7, rp, pf, out);
+				break;
+			case 6:
+				SFX(q6lanes)(a, m, 6, rp, pf, out);
+				break;
+			case 5:
+				SFX(q6lanes)(a, m, 5, rp, pf, out);
+				break;
+			case 4:
+				SFX(q6lanes)(a, m, 4, rp, pf, out);
+				break;
+			case 3:
+				SFX(q6lanes)(a, m, 3, rp, pf, out);
+				break;
+			case 2:
+				SFX(q6lanes)(a, m, 2, rp, pf, out);
+				break;
+			default:
+				SFX(q6lanes)(a, m, 1, rp, pf, out);
+				break;
+			}
+			for (int r = 0; r < R; r++)
+				for (int j = 0; j < C; j++)
+					mrt__lin_store(a, m + r, n + j, out[r][j]);
+		}
+	}
+}
+#endif
+
 /* Q4_K and Q5_K: 8 weight rows at a time for 2 and more rows of X, two
  * (kpair) for one; Q6_K: two weight rows at a time for one row of X
- * (kpair6), one (ktile) for more (it stays in L1 across the row tiles). */
+ * (kpair6), 16 (q6lanes) with VNNI for more, else one (ktile: it stays in
+ * L1 across the row tiles). */
 INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
                          int64_t n1)
 {
@@ -913,6 +1116,12 @@ INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 		}
 		return;
 	}
+#ifdef KQ_VNNI
+	if (m1 - m0 >= 2) {
+		SFX(q6lanes_range)(a, m0, m1, n0, n1);
+		return;
+	}
+#endif
 	if (m1 - m0 == 1) { /* rows n and n + h together: two streams of W */
 		int64_t h = (n1 - n0) / 2;
 		for (int64_t t = 0; t < h; t++)
