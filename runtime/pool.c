@@ -36,7 +36,6 @@
 
 #define TASK_MASK 0xffffffffu
 #define POOL_SPIN_NS 200000
-#define POOL_YIELD_NS 20000
 
 struct mrt__pool {
 	int n_threads; /* including the caller */
@@ -109,13 +108,15 @@ static int shares_cpu(const mrt__pool *pool, int me)
 
 /* Polls ready(pool, arg) until it holds, or (returns 0) after
  * POOL_SPIN_NS; the clock is read every 32 polls. The thread yields its
- * CPU at those reads when another thread of the pool shares it, or after
- * POOL_YIELD_NS: on a busy machine Linux may put the caller and a worker
- * on one CPU (in modeld, under HTTP load, 20 context switches a token),
- * and a thread polling there only keeps the one it waits for from
- * running. With a busy loop beside it, one 110M Q4_K_M stream ran
- * 1.30-1.42x the tokens/s of pure polling; on a quiet machine 0.98-1.02x
- * (interleaved rounds). */
+ * CPU at those reads when another thread of the pool last ran on it: on a
+ * busy machine Linux may put the caller and a worker on one CPU (in
+ * modeld, under HTTP load, 20 context switches a token), and a thread
+ * polling there only keeps the one it waits for from running. With a busy
+ * loop beside it, one 110M Q4_K_M stream ran 1.26x the tokens/s of pure
+ * polling. Yielding after some time of waiting as well (5 or 20 us) gained
+ * a little more there (1.30-1.42x), but a quiet machine then made 17-26
+ * thousand sched_yield calls in an 8-stream run of 64 steps (about 1.2 us
+ * each on this VM), where the CPU test makes none. */
 static int spin(mrt__pool *pool, int (*ready)(mrt__pool *, uint64_t), uint64_t arg)
 {
 	int64_t t0 = 0;
@@ -128,7 +129,7 @@ static int spin(mrt__pool *pool, int (*ready)(mrt__pool *, uint64_t), uint64_t a
 				t0 = t;
 			else if (t - t0 > POOL_SPIN_NS)
 				return 0;
-			if (t - t0 > POOL_YIELD_NS || shares_cpu(pool, me))
+			if (shares_cpu(pool, me))
 				sched_yield();
 		}
 	}
