@@ -521,11 +521,13 @@ static int linear_impl(const float *X, size_t ldx, const void *W, int wtype, con
 		      .accumulate = accumulate, .exact = exact};
 	int lvl = cpu_level();
 	const mrt__kern *kern = level_kern(lvl);
-	/* the AVX2 Q8_0/Q4_0 kernels address 8 weight rows by int32 offsets
-	 * (their scale gather); rows too long for that take the generic kernel,
-	 * whose arithmetic is also the same for every M */
-	if (lvl == LVL_AVX2 && (wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0) &&
-	    rb > INT32_MAX / 8)
+	/* the AVX2 Q8_0/Q4_0 kernels and the Q4_K/Q5_K tiles of every SIMD
+	 * level (klanes) address 8 weight rows by int32 offsets; rows too long
+	 * for that take the generic kernel, whose arithmetic is also the same
+	 * for every M */
+	if (rb > INT32_MAX / 8 &&
+	    ((lvl == LVL_AVX2 && (wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0)) ||
+	     (lvl >= LVL_AVX2 && (wtype == MRT_TYPE_Q4_K || wtype == MRT_TYPE_Q5_K))))
 		kern = &mrt__kern_generic;
 	lin_job j = {.a = &a, .kern = kern};
 	int xtype = mrt__linear_xtype(wtype, M);
