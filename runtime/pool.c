@@ -57,6 +57,7 @@ struct mrt__pool {
 	atomic_int stop;
 	atomic_int started; /* workers numbered so far */
 	atomic_int *cpu;    /* the CPU each thread (0: the caller) last ran on */
+	int n_cpu;          /* entries of cpu: set before any worker starts */
 };
 
 static _Thread_local const mrt__pool *thread_pool; /* the pool of a worker */
@@ -100,7 +101,7 @@ static int shares_cpu(const mrt__pool *pool, int me)
 {
 	int c = sched_getcpu();
 	atomic_store_explicit(&pool->cpu[me], c, memory_order_relaxed);
-	for (int t = 0; t < pool->n_threads; t++)
+	for (int t = 0; t < pool->n_cpu; t++) /* (n_threads grows as workers start) */
 		if (t != me && atomic_load_explicit(&pool->cpu[t], memory_order_relaxed) == c)
 			return 1;
 	return 0;
@@ -219,6 +220,7 @@ mrt__pool *mrt__pool_new(int n_threads)
 		goto fail_threads;
 	for (int i = 0; i < n_threads; i++)
 		atomic_init(&pool->cpu[i], -1);
+	pool->n_cpu = n_threads;
 	for (int i = 1; i < n_threads; i++) {
 		if (pthread_create(&pool->threads[i], NULL, pool_main, pool))
 			goto fail_create;
