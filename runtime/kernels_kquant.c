@@ -295,12 +295,17 @@ INL void SFX(ktile)(const mrt__lin *a, int64_t m, int64_t n, int R)
 			                 MRT__W_PREFETCH + o,
 			             _MM_HINT_T0);
 		__m256i dot = SFX(sb_q6)(wrow, i, x, R);
-		float dx[KT_MAX_R] = {0};
+		/* in registers: R scalar stores and one vector load of them
+		 * stall on store forwarding */
+		__m256 dx = _mm256_setr_ps(x[0]->d, R > 1 ? x[1]->d : 0.0f, R > 2 ? x[2]->d : 0.0f,
+		                           R > 3 ? x[3]->d : 0.0f, R > 4 ? x[4]->d : 0.0f,
+		                           R > 5 ? x[5]->d : 0.0f, R > 6 ? x[6]->d : 0.0f,
+		                           R > 7 ? x[7]->d : 0.0f);
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++)
-			dx[r] = x[r]++->d;
-		__m256 p = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(((const blk_q6_k *)wrow)[i].d)),
-		                         _mm256_loadu_ps(dx));
+			x[r]++;
+		__m256 p =
+		    _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(((const blk_q6_k *)wrow)[i].d)), dx);
 		acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), p, acc);
 	}
 	float v[KT_MAX_R];
