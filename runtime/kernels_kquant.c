@@ -1012,33 +1012,9 @@ INL void SFX(klanes_at)(const mrt__lin *a, int Q5, int64_t m, int R, int64_t n, 
  * transposed, so the per-super-block dots come out one row per lane and
  * the float step is one FMA for 16 rows. */
 
-/* V[t], t < 4: bytes 4t .. 4t + 3 of the 16 at rp[j] + at, dword j row j. */
-INL void SFX(q6_lanes16)(const uint8_t *const *rp, size_t at, __m512i *V)
-{
-	/* Z[i] = rows i | i + 4 | i + 8 | i + 12, then a 4 x 4 transpose of
-	 * 4-byte groups in each 128-bit lane */
-	__m512i Z[4];
-#pragma GCC unroll 4
-	for (int i = 0; i < 4; i++) {
-		__m256i lo = _mm256_inserti128_si256(
-		    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(rp[i] + at))),
-		    _mm_loadu_si128((const __m128i *)(rp[i + 4] + at)), 1);
-		__m256i hi = _mm256_inserti128_si256(
-		    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(rp[i + 8] + at))),
-		    _mm_loadu_si128((const __m128i *)(rp[i + 12] + at)), 1);
-		Z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-	}
-	__m512i T0 = _mm512_unpacklo_epi32(Z[0], Z[1]), T1 = _mm512_unpackhi_epi32(Z[0], Z[1]);
-	__m512i T2 = _mm512_unpacklo_epi32(Z[2], Z[3]), T3 = _mm512_unpackhi_epi32(Z[2], Z[3]);
-	V[0] = _mm512_unpacklo_epi64(T0, T2);
-	V[1] = _mm512_unpackhi_epi64(T0, T2);
-	V[2] = _mm512_unpacklo_epi64(T1, T3);
-	V[3] = _mm512_unpackhi_epi64(T1, T3);
-}
-
 /* Rows m .. m + R - 1 of X (R <= 8) against the 16 Q6_K weight rows rp
  * (lane j: rp[j]), into out[r][j]. Per super-block and 16 bytes of ql, ql
- * + 32 and qh, the rows' bytes are transposed (q6_lanes16) and decoded to
+ * + 32 and qh, the rows' bytes are transposed (mrt__lanes16x16) and decoded to
  * W[t] (lane j: weights 4t .. 4t + 3 of a sub-block of row j, 0..63), and
  * 4 vpdpbusd with x's 4-byte groups broadcast give each lane its row's
  * sub-block dot (at most 16 x 63 x 127), times the row's scale (vpmulld).
@@ -1075,7 +1051,7 @@ INL void SFX(q6lanes)(const mrt__lin *a, int64_t m, int R, const uint8_t *const 
 		/* S[t], dword j: row j's scales 4t .. 4t + 3; sc[s], dword j: its
 		 * scale s; P[k], dword j: its scales 2k, 2k + 1 as int16, times -32 */
 		__m512i S[4], sc[16], P[8];
-		SFX(q6_lanes16)(rp, at + offsetof(blk_q6_k, scales), S);
+		mrt__lanes16x16(rp, at + offsetof(blk_q6_k, scales), S);
 #pragma GCC unroll 16
 		for (int s = 0; s < 16; s++)
 			sc[s] =
@@ -1107,10 +1083,10 @@ INL void SFX(q6lanes)(const mrt__lin *a, int64_t m, int R, const uint8_t *const 
 				if (pf)
 					mrt__lane_prefetch(pf + (size_t)i * 16 * bsz, 2 * h + l16,
 					                   4 * bsz);
-				SFX(q6_lanes16)(rp, at + 64 * h + 16 * l16, LA);
-				SFX(q6_lanes16)(rp, at + 64 * h + 32 + 16 * l16, LB);
-				SFX(q6_lanes16)
-				(rp, at + offsetof(blk_q6_k, qh) + 32 * h + 16 * l16, H);
+				mrt__lanes16x16(rp, at + 64 * h + 16 * l16, LA);
+				mrt__lanes16x16(rp, at + 64 * h + 32 + 16 * l16, LB);
+				mrt__lanes16x16(rp, at + offsetof(blk_q6_k, qh) + 32 * h + 16 * l16,
+				                H);
 #pragma GCC unroll 4
 				for (int g = 0; g < 4; g++) {
 					__m512i W[4];
