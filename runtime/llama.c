@@ -28,6 +28,7 @@
 #define ATT_TASKS_PER_THREAD 4
 #define ATT_ROWS 16       /* queries per attention tile (tokens x heads of a KV head) */
 #define ATT_SERIAL 1024   /* attention below this many key visits x heads runs inline */
+#define ATT_PREFETCH 16384 /* bytes of an item's keys (and values) asked for ahead */
 #define ROWS_SERIAL 4096  /* elementwise steps below this many elements run inline */
 #define GROUP_MAX_M 8     /* batches up to this size use the fused linear groups */
 #define GROUP_ALIGN 16 /* weight rows per task: a multiple of this */
@@ -554,16 +555,45 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores)
 	}
 }
 
+/* Ask for the first ATT_PREFETCH bytes of item it's keys and values. A
+ * decoding step's keys and values are out of every cache (the weights
+ * streamed through since the layer last ran), and each item's head is a
+ * few KiB, too short for the hardware prefetcher to get ahead. */
+static void prefetch_item(const att_job *j, int it)
+{
+	const mrt_llm_ctx *c = j->c;
+	int tile = it / c->l->n_head_kv, last = c->tiles[tile + 1] - 1;
+	size_t at =
+	    kv_bytes(c, cache_at(c, j->seq[c->tiles[tile]], j->layer, it % c->l->n_head_kv, 0));
+	size_t bytes = kv_bytes(c, (size_t)(c->pos[last] + 1) * (size_t)c->l->head_dim);
+	if (bytes > ATT_PREFETCH)
+		bytes = ATT_PREFETCH;
+	for (size_t o = 0; o < bytes; o += 64) {
+		__builtin_prefetch((const char *)c->kcache + at + o, 0, 3);
+		__builtin_prefetch((const char *)c->vcache + at + o, 0, 3);
+	}
+}
+
 /* Items task, task + n_tasks, ...: strided so the costly late tiles of a
- * long prompt spread over every task. */
+ * long prompt spread over every task. Each asks for the next one's keys
+ * and values before it starts. One stream of the 110M Q4_K_M model, 16 to
+ * 166 deep: the attention step 18-20 -> 12-14 us a layer. Tokens/s: 1.02x
+ * with the machine quiet; 1.05-1.12x at 8 streams while other tenants
+ * loaded the memory (1.09x 400 deep, where 64 KiB instead of 16 gave
+ * 1.0x). Prefetching into L2 only, or every item at the start: no better. */
 static void att_task(void *arg, int task, int n_tasks)
 {
 	const att_job *j = arg;
 	int n_items = j->c->n_tiles * j->c->l->n_head_kv;
 	float *scores = j->c->scores + (size_t)task * 2 * (size_t)j->c->p.n_ctx;
 
-	for (int it = task; it < n_items; it += n_tasks)
+	if (task < n_items)
+		prefetch_item(j, task);
+	for (int it = task; it < n_items; it += n_tasks) {
+		if (it + n_tasks < n_items)
+			prefetch_item(j, it + n_tasks);
 		attend_item(j, it / j->c->l->n_head_kv, it % j->c->l->n_head_kv, scores);
+	}
 }
 
 static void attention(mrt_llm_ctx *c, const int32_t *seq, int n, int layer)
