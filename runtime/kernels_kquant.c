@@ -972,6 +972,9 @@ INL void SFX(lin_q4k_row)(const mrt__lin *a, int64_t m, int64_t n0, int64_t n1)
 	const uint8_t *rp[16];
 	float out[16];
 	int64_t h = (n1 - n0) / 16 * 8;
+	if (h > 0)
+		mrt__streams_start((const char *)W + a->wrow * (size_t)n0,
+		                   (const char *)W + a->wrow * (size_t)(n0 + h), a->wrow);
 	for (int64_t t = 0; t < h; t += 8) {
 		for (int j = 0; j < 16; j++)
 			rp[j] = W + a->wrow * (size_t)(n0 + t + (j < 8 ? j : h + j - 8));
