@@ -210,22 +210,31 @@ INL void SFX(qlv)(const mrt__lin *a, int wtype, int64_t m, int R, const uint8_t 
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++) {
 			const int8_t *x = xq[r] + b * 32;
-			/* four chains of two (integer sums: the order is free) */
+			__m512i xo = _mm512_set1_epi32(xs[r][b]); /* 8 x sum(x) */
+			if (q8)
+				xo = _mm512_slli_epi32(xo, 4);
+			/* integer sums, so the order is free: with 4 rows of X or
+			 * more, two chains of four, the first from minus the
+			 * offset (the rows' chains overlap; 3 operations fewer a
+			 * row and block than four chains: Q8_0 M = 8 124-126 ->
+			 * 143-147 GMAC/s, M = 4 101 -> 114, Q4_0 M = 8 139-145 ->
+			 * 153, one thread in L2); with fewer, four chains of two,
+			 * where one row's latency shows */
+			const int NC = R >= 4 ? 2 : 4;
 			__m512i i4[4];
 #pragma GCC unroll 8
 			for (int t = 0; t < 8; t++) {
 				int32_t x4;
 				memcpy(&x4, x + 4 * t, 4);
-				i4[t & 3] = t < 4 ? _mm512_dpbusd_epi32(_mm512_setzero_si512(),
-				                                        V[t], _mm512_set1_epi32(x4))
-				                  : _mm512_dpbusd_epi32(i4[t & 3], V[t],
-				                                        _mm512_set1_epi32(x4));
+				__m512i from = t >= NC ? i4[t % NC]
+				               : t == 0
+				                   ? _mm512_sub_epi32(_mm512_setzero_si512(), xo)
+				                   : _mm512_setzero_si512();
+				i4[t % NC] = _mm512_dpbusd_epi32(from, V[t], _mm512_set1_epi32(x4));
 			}
-			__m512i xo = _mm512_set1_epi32(xs[r][b]); /* 8 x sum(x) */
-			__m512i i =
-			    _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(i4[0], i4[1]),
-			                                      _mm512_add_epi32(i4[2], i4[3])),
-			                     q8 ? _mm512_slli_epi32(xo, 4) : xo);
+			__m512i i = NC == 2 ? _mm512_add_epi32(i4[0], i4[1])
+			                    : _mm512_add_epi32(_mm512_add_epi32(i4[0], i4[1]),
+			                                       _mm512_add_epi32(i4[2], i4[3]));
 			acc[r] =
 			    _mm512_fmadd_ps(_mm512_cvtepi32_ps(i),
 			                    _mm512_mul_ps(dw, _mm512_set1_ps(xd[r][b])), acc[r]);
