@@ -608,29 +608,6 @@ INL void SFX(kpair6)(const mrt__lin *a, int64_t m, int64_t n, int64_t n2)
  * slower than ktile at 8 rows from memory, so Q6_K keeps ktile for 2 and
  * more rows on AVX2 and AVX-512; with VNNI it has q6lanes. */
 
-/* In place: E[k] lane j becomes dword k of the former E[j]. */
-INL void SFX(tr8)(__m256i *E)
-{
-	__m256i t[8], u[8];
-#pragma GCC unroll 4
-	for (int j = 0; j < 4; j++) {
-		t[2 * j] = _mm256_unpacklo_epi32(E[2 * j], E[2 * j + 1]);
-		t[2 * j + 1] = _mm256_unpackhi_epi32(E[2 * j], E[2 * j + 1]);
-	}
-#pragma GCC unroll 2
-	for (int h = 0; h < 2; h++) {
-		u[4 * h] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
-		u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
-		u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
-		u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
-	}
-#pragma GCC unroll 4
-	for (int k = 0; k < 4; k++) {
-		E[k] = _mm256_permute2x128_si256(u[k], u[k + 4], 0x20);
-		E[k + 4] = _mm256_permute2x128_si256(u[k], u[k + 4], 0x31);
-	}
-}
-
 /* Byte-shuffle control copying 16-bit word w (0 or 1) of each dword over
  * the whole dword. */
 INL __m256i SFX(dup_words)(int w)
@@ -653,6 +630,40 @@ INL void SFX(kl_rows)(const mrt__lin *a, int64_t m, int R, int C, int *off, cons
 	}
 }
 
+/* The 16-byte heads (d, dmin, 12 bytes of scales) of a klanes tile's 8
+ * rows at blk, transposed by dwords (mrt__lanes16) and unpacked for the 8
+ * rows at once: dw, mw their d and dmin; S[h], lane j: row j's scales
+ * 4h .. 4h + 3, a byte each; Mn[h]: its mins 4h .. 4h + 3. In place of a
+ * shuffle ladder per row and an 8 x 8 transpose, one thread in L2, 1024 x
+ * 768, GMAC/s: Q4_K AVX2 M = 2 51-54 -> 54-57, M = 8 94-95 -> 95-100;
+ * AVX-512 M = 2 62-66 -> 67-73, M = 8 about 100 either way; Q5_K (VNNI
+ * level) M = 2 51-52 -> 57, M = 8 89 -> 92. */
+INL void SFX(kl_heads)(const uint8_t *blk, const int *off, __m256 *dw, __m256 *mw, __m256i *S,
+                       __m256i *Mn)
+{
+	__m256i H[4];
+	mrt__lanes16(blk, off, H);
+	*dw = mrt__lane_f16(H[0], 0);
+	*mw = mrt__lane_f16(H[0], 2);
+	const __m256i m4 = _mm256_set1_epi8(0x0f), m6 = _mm256_set1_epi8(0x3f),
+	              m30 = _mm256_set1_epi8(0x30);
+	S[0] = _mm256_and_si256(H[1], m6);
+	S[1] = _mm256_or_si256(_mm256_and_si256(H[3], m4),
+	                       _mm256_and_si256(_mm256_srli_epi32(H[1], 2), m30));
+	Mn[0] = _mm256_and_si256(H[2], m6);
+	Mn[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(H[3], 4), m4),
+	                        _mm256_and_si256(_mm256_srli_epi32(H[2], 2), m30));
+}
+
+/* Byte-shuffle control taking bytes 0, 1 (b = 0) or 2, 3 (b = 2) of each
+ * dword as two zero-extended 16-bit words. */
+INL __m256i SFX(kl_words)(int b)
+{
+	return _mm256_add_epi8(_mm256_set1_epi32(b ? (int)0x80038002 : (int)0x80018000),
+	                       _mm256_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, 0,
+	                                         0x04040404, 0x08080808, 0x0c0c0c0c));
+}
+
 /* A super-block of a klanes tile's 8 rows at blk, prefetching the next
  * tile's at pf unless NULL: dw, mw their d and dmin; P[k], lane j: row j's
  * 16-bit scales 2k, 2k + 1 (k < 4) or mins 2k - 8, 2k - 7 (k >= 4). */
@@ -661,20 +672,14 @@ INL void SFX(kl_scales)(const uint8_t *blk, const char *pf, size_t bsz, const in
 {
 	if (pf)
 		mrt__lane_prefetch(pf, 0, 8 * bsz);
-	/* d and dmin of the 8 rows by scalar loads: with a gather instead,
-	 * klanes4v (which then used this) ran 0.90-0.93x at M = 8 and 2 on
-	 * the AVX-512 host */
-	int32_t dd[8];
-#pragma GCC unroll 8
-	for (int j = 0; j < 8; j++)
-		memcpy(&dd[j], blk + off[j], 4);
-	__m256i g = _mm256_loadu_si256((const __m256i *)dd);
-	*dw = mrt__lane_f16(g, 0);
-	*mw = mrt__lane_f16(g, 2);
-#pragma GCC unroll 8
-	for (int j = 0; j < 8; j++)
-		P[j] = _mm256_cvtepu8_epi16(SFX(kq_scales_v)(blk + off[j] + 4));
-	SFX(tr8)(P);
+	__m256i S[2], Mn[2];
+	SFX(kl_heads)(blk, off, dw, mw, S, Mn);
+	const __m256i w01 = SFX(kl_words)(0), w23 = SFX(kl_words)(2);
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++) {
+		P[k] = _mm256_shuffle_epi8(S[k >> 1], k & 1 ? w23 : w01);
+		P[k + 4] = _mm256_shuffle_epi8(Mn[k >> 1], k & 1 ? w23 : w01);
+	}
 }
 
 /* acc plus the super-block's dot products is (lane j: row j) scaled, minus
@@ -786,42 +791,15 @@ INL void SFX(kl_heads_v)(const uint8_t *blk, const char *pf, size_t bsz, const i
 {
 	if (pf)
 		mrt__lane_prefetch(pf, 0, 8 * bsz);
-	__m256i A[4], t[4], H[4];
-#pragma GCC unroll 4
-	for (int j = 0; j < 4; j++)
-		A[j] = _mm256_inserti128_si256(
-		    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(blk + off[j]))),
-		    _mm_loadu_si128((const __m128i *)(blk + off[j + 4])), 1);
-	t[0] = _mm256_unpacklo_epi32(A[0], A[1]);
-	t[1] = _mm256_unpackhi_epi32(A[0], A[1]);
-	t[2] = _mm256_unpacklo_epi32(A[2], A[3]);
-	t[3] = _mm256_unpackhi_epi32(A[2], A[3]);
-	H[0] = _mm256_unpacklo_epi64(t[0], t[2]);
-	H[1] = _mm256_unpackhi_epi64(t[0], t[2]);
-	H[2] = _mm256_unpacklo_epi64(t[1], t[3]);
-	H[3] = _mm256_unpackhi_epi64(t[1], t[3]);
-	/* lanes 0-3 rows 0-3, lanes 4-7 rows 4-7 */
-	*dw = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(H[0]));
-	*mw = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32(H[0], 16)));
-	const __m256i m4 = _mm256_set1_epi8(0x0f), m6 = _mm256_set1_epi8(0x3f),
-	              m30 = _mm256_set1_epi8(0x30);
-	__m256i S1 = _mm256_or_si256(_mm256_and_si256(H[3], m4),
-	                             _mm256_and_si256(_mm256_srli_epi32(H[1], 2), m30));
-	__m256i Mn0 = _mm256_and_si256(H[2], m6);
-	__m256i Mn1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(H[3], 4), m4),
-	                              _mm256_and_si256(_mm256_srli_epi32(H[2], 2), m30));
+	__m256i S[2], Mn[2];
+	SFX(kl_heads)(blk, off, dw, mw, S, Mn);
 	const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-	Sd[0] = _mm512_permutexvar_epi32(dup, _mm512_castsi256_si512(_mm256_and_si256(H[1], m6)));
-	Sd[1] = _mm512_permutexvar_epi32(dup, _mm512_castsi256_si512(S1));
-	/* bytes 0, 1 (w01) or 2, 3 (w23) of each dword as 16-bit words */
-	const __m256i dw4 = _mm256_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, 0, 0x04040404,
-	                                      0x08080808, 0x0c0c0c0c);
-	const __m256i w01 = _mm256_add_epi8(_mm256_set1_epi32((int)0x80018000), dw4);
-	const __m256i w23 = _mm256_add_epi8(_mm256_set1_epi32((int)0x80038002), dw4);
-	Mw[0] = _mm256_shuffle_epi8(Mn0, w01);
-	Mw[1] = _mm256_shuffle_epi8(Mn0, w23);
-	Mw[2] = _mm256_shuffle_epi8(Mn1, w01);
-	Mw[3] = _mm256_shuffle_epi8(Mn1, w23);
+	Sd[0] = _mm512_permutexvar_epi32(dup, _mm512_castsi256_si512(S[0]));
+	Sd[1] = _mm512_permutexvar_epi32(dup, _mm512_castsi256_si512(S[1]));
+	const __m256i w01 = SFX(kl_words)(0), w23 = SFX(kl_words)(2);
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++)
+		Mw[k] = _mm256_shuffle_epi8(Mn[k >> 1], k & 1 ? w23 : w01);
 }
 
 /* x's 8 sub-block sums (of 32 activations), two 16-bit words a dword. */
