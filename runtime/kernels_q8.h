@@ -61,8 +61,10 @@ mrt__lane_rows_split(size_t wrow, int64_t h, int off[8])
  * host, 2 threads, weights from memory: Q4_K 768 x 768 8.4-9.1 us against
  * 9.4-10.3 in one set of rounds, no clear change in another (4096 rows: no
  * change). One 110M Q4_K_M stream: medians of the interleaved rounds'
- * ratios 1.015-1.09x in four sets of 12-30, 0.94x in one, quartiles about
- * 0.95-1.10 (the host's memory is shared); Q8_0 1.03-1.06x, Q4_0 0.99x. */
+ * ratios 1.015-1.09x in six sets of 12-30 and 0.94x in one (that one and
+ * two of the six against a build without the attention prefetch of the
+ * same session), quartiles about 0.95-1.10 (the host's memory is shared);
+ * Q8_0 1.03-1.06x, Q4_0 0.99x. */
 static inline __attribute__((always_inline)) void mrt__streams_start(const char *s0, const char *s1,
                                                                      size_t wrow)
 {
