@@ -292,17 +292,15 @@ INL void SFX(lin_q_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 		/* two streams: lanes 0-7 rows n .. n + 7, lanes 8-15 rows
 		 * n + h .. n + h + 7, each prefetching its next 8 rows */
 		int64_t h = (n1 - n0) / 16 * 8;
-		if (h > 0)
-			mrt__streams_start((const char *)W + a->wrow * (size_t)n0,
-			                   (const char *)W + a->wrow * (size_t)(n0 + h), a->wrow);
+		mrt__streams_start(a, n0, h);
 		for (int64_t t = 0; t < h; t += 8) {
 			for (int j = 0; j < 16; j++)
-				rp[j] = W + a->wrow * (size_t)(n0 + t + (j < 8 ? j : h + j - 8));
+				rp[j] = W + a->wrow * (size_t)mrt__split_row(n0, h, t, j);
 			const char *pf = (const char *)rp[7] + a->wrow;
 			const char *pf2 = (const char *)rp[15] + a->wrow;
 			SFX(qlv)(a, wtype, m0, 1, rp, pf, pf2, 8 * bsz, out);
 			for (int j = 0; j < 16; j++)
-				mrt__lin_store(a, m0, n0 + t + (j < 8 ? j : h + j - 8), out[0][j]);
+				mrt__lin_store(a, m0, mrt__split_row(n0, h, t, j), out[0][j]);
 		}
 		n = n0 + 2 * h;
 	}

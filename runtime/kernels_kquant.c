@@ -1032,17 +1032,15 @@ INL void SFX(lin_q4k_row)(const mrt__lin *a, int64_t m, int64_t n0, int64_t n1)
 	const uint8_t *rp[16];
 	float out[16];
 	int64_t h = (n1 - n0) / 16 * 8;
-	if (h > 0)
-		mrt__streams_start((const char *)W + a->wrow * (size_t)n0,
-		                   (const char *)W + a->wrow * (size_t)(n0 + h), a->wrow);
+	mrt__streams_start(a, n0, h);
 	for (int64_t t = 0; t < h; t += 8) {
 		for (int j = 0; j < 16; j++)
-			rp[j] = W + a->wrow * (size_t)(n0 + t + (j < 8 ? j : h + j - 8));
+			rp[j] = W + a->wrow * (size_t)mrt__split_row(n0, h, t, j);
 		SFX(klv)
 		(a, m, rp, (const char *)rp[7] + a->wrow, (const char *)rp[15] + a->wrow, 8 * bsz,
 		 out);
 		for (int j = 0; j < 16; j++)
-			mrt__lin_store(a, m, n0 + t + (j < 8 ? j : h + j - 8), out[j]);
+			mrt__lin_store(a, m, mrt__split_row(n0, h, t, j), out[j]);
 	}
 	int64_t n = n0 + 2 * h;
 	if (n < n1) {

@@ -50,32 +50,40 @@ mrt__lane_rows_split(size_t wrow, int64_t h, int off[8])
 	return _mm256_loadu_si256((const __m256i *)off);
 }
 
+/* Lane j (0-15) of step t of a one-row pass over two streams of 8 weight
+ * rows: lanes 0-7 read rows n0 + t .., lanes 8-15 rows n0 + h + t ... */
+static inline int64_t mrt__split_row(int64_t n0, int64_t h, int64_t t, int j)
+{
+	return n0 + t + (j < 8 ? j : h + j - 8);
+}
+
+/* The start of such a pass (h > 0 rows a stream), asked for at once: up
+ * to 512 bytes of each of its first 16 rows, which the first tile reads
+ * first. A tile's own prefetch reaches only the next tile, so a chunk
+ * otherwise starts with a run of demand misses, and a decoding step's
+ * chunks are short. Measured on the Zen 5 host, 2 threads, weights from
+ * memory: Q4_K 768 x 768 8.4-9.1 us against 9.4-10.3 in one set of
+ * rounds, no clear change in another (4096 rows: no change). One 110M
+ * Q4_K_M stream: medians of the interleaved rounds' ratios 1.015-1.09x in
+ * six sets of 12-30 and 0.94x in one (that one and two of the six against
+ * a build without the attention prefetch of the same session), quartiles
+ * about 0.95-1.10 (the host's memory is shared); Q8_0 1.03-1.06x, Q4_0
+ * 0.99x. */
+static inline __attribute__((always_inline)) void mrt__streams_start(const mrt__lin *a, int64_t n0,
+                                                                     int64_t h)
+{
+	size_t bytes = a->wrow < 512 ? a->wrow : 512;
+	for (int j = 0; j < 16 && h > 0; j++) {
+		const char *row =
+		    (const char *)a->W + a->wrow * (size_t)mrt__split_row(n0, h, 0, j);
+		for (size_t o = 0; o < bytes; o += 64)
+			_mm_prefetch(row + o, _MM_HINT_T0);
+	}
+}
+
 /* While a tile reads block b of one group of rows, it prefetches the next
  * group linearly, `bytes` (the group's blocks) a block: 8 row streams left
  * to the hardware prefetchers ran at about 60% of the memory bandwidth. */
-/* The start of a one-row pass over two streams of 8 weight rows (at s0
- * and s1, wrow bytes a row), asked for at once: up to 512 bytes of each
- * row, which the first tile reads first. A tile's own prefetch reaches
- * only the next tile, so a chunk otherwise starts with a run of demand
- * misses, and a decoding step's chunks are short. Measured on the Zen 5
- * host, 2 threads, weights from memory: Q4_K 768 x 768 8.4-9.1 us against
- * 9.4-10.3 in one set of rounds, no clear change in another (4096 rows: no
- * change). One 110M Q4_K_M stream: medians of the interleaved rounds'
- * ratios 1.015-1.09x in six sets of 12-30 and 0.94x in one (that one and
- * two of the six against a build without the attention prefetch of the
- * same session), quartiles about 0.95-1.10 (the host's memory is shared);
- * Q8_0 1.03-1.06x, Q4_0 0.99x. */
-static inline __attribute__((always_inline)) void mrt__streams_start(const char *s0, const char *s1,
-                                                                     size_t wrow)
-{
-	size_t bytes = wrow < 512 ? wrow : 512;
-	for (int r = 0; r < 8; r++)
-		for (size_t o = 0; o < bytes; o += 64) {
-			_mm_prefetch(s0 + (size_t)r * wrow + o, _MM_HINT_T0);
-			_mm_prefetch(s1 + (size_t)r * wrow + o, _MM_HINT_T0);
-		}
-}
-
 static inline __attribute__((always_inline, target("avx2,fma,f16c"))) void
 mrt__lane_prefetch(const char *next, int64_t b, size_t bytes)
 {
