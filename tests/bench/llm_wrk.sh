@@ -6,7 +6,8 @@
 # For 1, 2, 4 and 8 connections (each one stream, its next request sent as
 # the answer ends) it prints aggregate generated tokens/s, estimated as
 # connections x tokens per answer / mean answer time, the 8/1 ratio, and
-# the CPU time per generated token of modeld and of wrk.
+# the CPU time per generated token (at that rate over wrk's run) of modeld
+# and of wrk.
 # Usage: tests/bench/llm_wrk.sh [BUILDDIR]   (DURATION=8 seconds a width;
 # needs wrk, curl and ~1 GB of disk)
 set -eu
@@ -58,7 +59,8 @@ CONF
 		[ "$n" = 1 ] && r1=$rate
 		if [ "$n" = 8 ]; then
 			r8=$rate
-			tok=$(echo "$line" | awk '{print $2}')
+			# tokens streamed while both CPU times ran, answers cut off included
+			tok=$(echo "$line" | awk -v r="$rate" '{print r * $6 / 1e6}')
 			mcpu=$(awk -v m="$((m1 - m0))" -v t="$tok" -v hz="$(getconf CLK_TCK)" \
 				'BEGIN {printf "%.0f", m * 1e6 / hz / t}')
 			wcpu=$(cat "$work/t0" "$work/t1" | awk -v t="$tok" '
