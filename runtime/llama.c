@@ -343,17 +343,6 @@ const float *mrt_llm_hidden(const mrt_llm_ctx *c, int i)
 
 /* ---- forward pass: elementwise steps ---- */
 
-/* y = x / sqrt(mean(x^2) + eps) * w for one row of d. */
-static void rms_norm_row(float *y, const float *x, const float *w, int d, float eps)
-{
-	double ss = 0;
-	for (int j = 0; j < d; j++)
-		ss += (double)x[j] * x[j];
-	float scale = (float)(1.0 / sqrt(ss / d + eps));
-	for (int j = 0; j < d; j++)
-		y[j] = x[j] * scale * w[j];
-}
-
 /* RoPE in GGUF ("normal") order: within each head, the pairs (x[2i],
  * x[2i+1]) for 2i < n_rot turn by pos * base^(-2i/n_rot). */
 static void rope_tables(mrt_llm_ctx *c, int n)
@@ -433,8 +422,8 @@ static void rows_range(const rows_job *j, int r0, int r1)
 
 	for (int t = r0; t < r1; t++) {
 		if (j->kind == ROWS_NORM) {
-			rms_norm_row(c->xn + (size_t)t * e, c->x + (size_t)t * e, j->w, e,
-			             l->norm_eps);
+			c->ak.rms_norm(c->xn + (size_t)t * e, c->x + (size_t)t * e, j->w, e,
+			               l->norm_eps);
 		} else if (j->kind == ROWS_SILU) {
 			c->ak.silu(c->gate + (size_t)t * l->n_ff, c->up + (size_t)t * l->n_ff, l->n_ff);
 		} else {
@@ -844,8 +833,8 @@ static int output_logits(mrt_llm_ctx *c, const mrt_llm_batch *b)
 				c->logit_row[i] = -1;
 			if (want == 0 || (want == MRT_LLM_WANT_HIDDEN) != (pass == 2))
 				continue;
-			rms_norm_row(c->xn + (size_t)m * e, c->x + (size_t)i * e, l->output_norm, e,
-			             l->norm_eps);
+			c->ak.rms_norm(c->xn + (size_t)m * e, c->x + (size_t)i * e, l->output_norm,
+			               e, l->norm_eps);
 			c->logit_row[i] = m++;
 		}
 		if (pass == 1)

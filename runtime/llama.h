@@ -72,6 +72,9 @@ typedef struct mrt__attn_kern {
 	void (*store)(void *dst, const float *src, int n);
 	/* the SwiGLU gate, also here for its exp: g[i] = silu(g[i]) * u[i] */
 	void (*silu)(float *g, const float *u, int n);
+	/* RMSNorm of a row: y = x / sqrt(mean(x^2) + eps) * w (the sum of
+	 * squares in double; y may be x) */
+	void (*rms_norm)(float *y, const float *x, const float *w, int d, float eps);
 } mrt__attn_kern;
 
 /* KV cache element kinds of the attention kernels. */

@@ -233,6 +233,44 @@ static void check_silu(const mrt__attn_kern *ak, const char *name)
 	CHECK(same);
 }
 
+/* RMSNorm against the same formula in double, for row lengths with and
+ * without a SIMD tail, rows of large and of tiny values (where eps counts),
+ * and in place: the same bytes as into another row. */
+static void check_rms_norm(const mrt__attn_kern *ak, const char *name)
+{
+	static const int lens[] = {1, 7, 16, 17, 768, 1003};
+	enum { N = 1003 };
+	static float x[N], w[N], y[N], z[N];
+	double worst = 0;
+	int same = 1;
+	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
+		for (int mag = -12; mag <= 12; mag += 6) {
+			int d = lens[l];
+			float eps = 1e-5f;
+			for (int i = 0; i < d; i++) {
+				x[i] = uniform(-1, 1) * powf(2.0f, (float)mag);
+				w[i] = uniform(0.5f, 1.5f);
+			}
+			ak->rms_norm(y, x, w, d, eps);
+			double ss = 0;
+			for (int i = 0; i < d; i++)
+				ss += (double)x[i] * x[i];
+			double scale = 1.0 / sqrt(ss / d + eps);
+			for (int i = 0; i < d; i++) {
+				double want = x[i] * scale * w[i];
+				double e = fabs(y[i] - want) / (fabs(want) + 1e-30);
+				worst = e > worst ? e : worst;
+			}
+			memcpy(z, x, sizeof(float) * (size_t)d);
+			ak->rms_norm(z, z, w, d, eps);
+			same &= memcmp(z, y, sizeof(float) * (size_t)d) == 0;
+		}
+	if (worst > 3e-7)
+		fprintf(stderr, "%s rms_norm: worst rel err %.3g\n", name, worst);
+	CHECK(worst <= 3e-7);
+	CHECK(same);
+}
+
 int main(void)
 {
 	static const int lens[] = {1, 2, 3, 8, 17, 64, 129};
@@ -264,6 +302,8 @@ int main(void)
 	check_softmax_range(&fast);
 	check_silu(&ref, "ref");
 	check_silu(&fast, "best");
+	check_rms_norm(&ref, "ref");
+	check_rms_norm(&fast, "best");
 	/* a head size the SIMD set cannot take falls back to the reference */
 	mrt__attn_kern odd = mrt__attn_kernels(24, 0, 1), odd16 = mrt__attn_kernels(24, 1, 1);
 	CHECK(memcmp(&odd, &ref, sizeof(ref)) == 0);
