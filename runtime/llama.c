@@ -36,7 +36,7 @@
 #define ATT_PREFETCH 16384 /* bytes of an item's keys (and values) asked for ahead */
 #define ROWS_SERIAL 4096  /* elementwise steps below this many elements run inline */
 #define GROUP_MAX_M 8     /* batches up to this size use the fused linear groups */
-#define GROUP_ALIGN 16 /* weight rows per task: a multiple of this */
+#define GROUP_ALIGN 32    /* weight rows per task: a multiple of this (a Q8_0 cache block) */
 #define GROUP_MIN 64   /* and at least this many (guided chunks, kernels.h) */
 
 struct mrt_llm_ctx {
@@ -359,17 +359,20 @@ static void rope_tables(mrt_llm_ctx *c, int n)
 	}
 }
 
-static void rope_row(const mrt_llm_ctx *c, float *x, int t, int n_heads)
+/* Turn elements [lo, hi) (both even) of token t's query or key row x:
+ * the part of each head's first n_rot elements in that span. */
+static void rope_span(const mrt_llm_ctx *c, float *x, int t, int lo, int hi)
 {
-	int hd = c->l->head_dim, half = c->l->n_rot / 2;
-	const float *cs = c->rope_cs + (size_t)t * (size_t)c->l->n_rot;
+	int hd = c->l->head_dim, nr = c->l->n_rot;
+	const float *cs = c->rope_cs + (size_t)t * (size_t)nr;
 
-	for (int h = 0; h < n_heads; h++) {
-		float *v = x + (size_t)h * hd;
-		for (int i = 0; i < half; i++) {
-			float x0 = v[2 * i], x1 = v[2 * i + 1];
-			v[2 * i] = x0 * cs[2 * i] - x1 * cs[2 * i + 1];
-			v[2 * i + 1] = x0 * cs[2 * i + 1] + x1 * cs[2 * i];
+	for (int h0 = lo / hd * hd; h0 < hi; h0 += hd) {
+		int a = lo > h0 ? lo - h0 : 0, b = hi - h0 < nr ? hi - h0 : nr;
+		float *v = x + h0;
+		for (int i = a; i < b; i += 2) {
+			float x0 = v[i], x1 = v[i + 1];
+			v[i] = x0 * cs[i] - x1 * cs[i + 1];
+			v[i + 1] = x0 * cs[i + 1] + x1 * cs[i];
 		}
 	}
 }
@@ -380,6 +383,21 @@ static size_t cache_at(const mrt_llm_ctx *c, int seq, int layer, int kvh, int po
 	const mrt__llama *l = c->l;
 	return ((((size_t)seq * l->n_layer + layer) * l->n_head_kv + kvh) * c->p.n_ctx + pos) *
 	       l->head_dim;
+}
+
+/* Store elements [lo, hi) of batch entry t's key or value row x (n_embd_kv
+ * wide) in cache (kcache or vcache) at the entry's sequence and position;
+ * for a Q8_0 cache lo and hi are multiples of 32. */
+static void store_span(const mrt_llm_ctx *c, void *cache, const float *x, const int32_t *seq,
+                       int layer, int t, int lo, int hi)
+{
+	int hd = c->l->head_dim;
+
+	for (int h0 = lo / hd * hd; h0 < hi; h0 += hd) {
+		int a = lo > h0 ? lo - h0 : 0, b = hi - h0 < hd ? hi - h0 : hd;
+		size_t at = cache_at(c, seq[t], layer, h0 / hd, c->pos[t]) + (size_t)a;
+		c->ak.store((char *)cache + kv_bytes(c, at), x + h0 + a, b - a);
+	}
 }
 
 int mrt_llm_seq_copy(mrt_llm_ctx *c, int dst, int src, int n)
@@ -418,7 +436,7 @@ static void rows_range(const rows_job *j, int r0, int r1)
 {
 	mrt_llm_ctx *c = j->c;
 	const mrt__llama *l = c->l;
-	int e = l->n_embd, kv = l->n_embd_kv, hd = l->head_dim, eq = l->n_embd_q;
+	int e = l->n_embd, kv = l->n_embd_kv, eq = l->n_embd_q;
 
 	for (int t = r0; t < r1; t++) {
 		if (j->kind == ROWS_NORM) {
@@ -428,13 +446,10 @@ static void rows_range(const rows_job *j, int r0, int r1)
 			c->ak.silu(c->gate + (size_t)t * l->n_ff, c->up + (size_t)t * l->n_ff, l->n_ff);
 		} else {
 			float *k = c->k + (size_t)t * kv, *v = c->v + (size_t)t * kv;
-			rope_row(c, c->q + (size_t)t * eq, t, l->n_head);
-			rope_row(c, k, t, l->n_head_kv);
-			for (int h = 0; h < l->n_head_kv; h++) {
-				size_t at = cache_at(c, j->seq[t], j->layer, h, c->pos[t]);
-				c->ak.store((char *)c->kcache + kv_bytes(c, at), k + (size_t)h * hd, hd);
-				c->ak.store((char *)c->vcache + kv_bytes(c, at), v + (size_t)h * hd, hd);
-			}
+			rope_span(c, c->q + (size_t)t * eq, t, 0, eq);
+			rope_span(c, k, t, 0, kv);
+			store_span(c, c->kcache, k, j->seq, j->layer, t, 0, kv);
+			store_span(c, c->vcache, v, j->seq, j->layer, t, 0, kv);
 		}
 	}
 }
@@ -617,13 +632,19 @@ static int linear(mrt_llm_ctx *c, const float *x, const mrt__lweight *w, float *
  * (xq); else each task quantizes it in its thread's scratch. Task t takes
  * guided chunk t of the stacked output rows (kernels.h: large chunks first,
  * small ones last, multiples of GROUP_ALIGN) and calls the kernels on its
- * own thread; each value is computed as a whole-matrix call would. */
+ * own thread; each value is computed as a whole-matrix call would. Q, K
+ * and V (seq set) also turn their chunk's queries and keys and store its
+ * keys and values (ROWS_ROPE's work, the same values) while the rows are
+ * in the task's cache: a separate step read them from both threads'
+ * caches, as a pool run of its own at 8 streams. */
 typedef struct group_job {
 	mrt_llm_ctx *c;
 	const float *x;
 	const mrt__lweight *w[3];
 	float *y[3];
 	int n[3], n_parts, m, k, silu;
+	const int32_t *seq; /* Q, K, V: non-NULL to turn and store as ROWS_ROPE */
+	int layer;
 	void *xq; /* x quantized for every part, or NULL */
 	atomic_int rc;
 } group_job;
@@ -676,8 +697,17 @@ static void group_task(void *arg, int task, int n_tasks)
 	} else {
 		for (int p = 0, b = 0; p < j->n_parts && rc == 0; b += j->n[p++]) {
 			int lo = r0 > b ? r0 : b, hi = r1 < b + j->n[p] ? r1 : b + j->n[p];
-			if (lo < hi)
-				rc = group_part(j, p, lo - b, hi - b, scratch);
+			if (lo < hi && (rc = group_part(j, p, lo - b, hi - b, scratch)) == 0 &&
+			    j->seq)
+				for (int t = 0; t < j->m; t++) {
+					float *y = j->y[p] + (size_t)t * j->n[p];
+					if (p < 2)
+						rope_span(j->c, y, t, lo - b, hi - b);
+					if (p > 0)
+						store_span(j->c,
+						           p == 1 ? j->c->kcache : j->c->vcache, y,
+						           j->seq, j->layer, t, lo - b, hi - b);
+				}
 		}
 	}
 	if (rc != 0)
@@ -745,15 +775,19 @@ static int attention_block(mrt_llm_ctx *c, const mrt__llayer *y, int layer, cons
 		               .n = {eq, kv, kv},
 		               .n_parts = 3,
 		               .m = n,
-		               .k = e};
+		               .k = e,
+		               .seq = seq,
+		               .layer = layer};
 		if ((rc = run_group(c, &g)) != 0)
 			return rc;
-	} else if ((rc = linear(c, c->xn, &y->wq, c->q, n, eq, e, 0)) != 0 ||
-	           (rc = linear(c, c->xn, &y->wk, c->k, n, kv, e, 0)) != 0 ||
-	           (rc = linear(c, c->xn, &y->wv, c->v, n, kv, e, 0)) != 0)
-		return rc;
-	rows_job r = {.c = c, .kind = ROWS_ROPE, .n = n, .layer = layer, .seq = seq};
-	run_rows(c, &r, eq + 2 * kv);
+	} else {
+		if ((rc = linear(c, c->xn, &y->wq, c->q, n, eq, e, 0)) != 0 ||
+		    (rc = linear(c, c->xn, &y->wk, c->k, n, kv, e, 0)) != 0 ||
+		    (rc = linear(c, c->xn, &y->wv, c->v, n, kv, e, 0)) != 0)
+			return rc;
+		rows_job r = {.c = c, .kind = ROWS_ROPE, .n = n, .layer = layer, .seq = seq};
+		run_rows(c, &r, eq + 2 * kv);
+	}
 	attention(c, seq, n, layer);
 	return linear(c, c->att, &y->wo, c->x, n, e, eq, 1);
 }
