@@ -691,6 +691,16 @@ uint32_t mrt_gguf_version(const mrt_gguf *g)
 	return g->version;
 }
 
+int mrt_gguf_populate(const mrt_gguf *g)
+{
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+	if (!g->mapped)
+		return -1;
+	return madvise((void *)g->base, (size_t)g->size, MADV_POPULATE_READ) == 0 ? 0 : -1;
+}
+
 uint64_t mrt_gguf_file_size(const mrt_gguf *g)
 {
 	return g->size;

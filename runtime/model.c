@@ -450,6 +450,8 @@ mrt_model *mrt_model_load(const char *path, const mrt_model_params *params, char
 			mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 			goto fail;
 		}
+		if (p.use_mmap)
+			(void)mrt_gguf_populate(m->file); /* a hint: pages fault in otherwise */
 		return m;
 	}
 	if (!mrt_gguf_str_eq(arch, MRT_GRAPH_ARCH)) {

@@ -129,6 +129,14 @@ mrt_gguf *mrt_gguf_open(const char *path, char *err, size_t errlen);
  * Used by fuzzers and tests. */
 mrt_gguf *mrt_gguf_open_buffer(const void *buf, size_t len, char *err, size_t errlen);
 void mrt_gguf_close(mrt_gguf *g);
+/* Map every page of a file opened by mrt_gguf_open into the process now
+ * (MADV_POPULATE_READ), so inference does not fault pages in as it first
+ * reads them: the whole model on the first request after a load, and
+ * later each token embedding row on a page not read before (8 streams of
+ * the 110M Q4_K_M model: a step's 8 rows took 106 us with the faults, 61-66
+ * without, on a VM). Returns 0, or -1 when the handle is not a map or the
+ * kernel cannot (older than Linux 5.14): the pages then come in as read. */
+int mrt_gguf_populate(const mrt_gguf *g);
 
 uint32_t mrt_gguf_version(const mrt_gguf *g);
 uint64_t mrt_gguf_file_size(const mrt_gguf *g);
