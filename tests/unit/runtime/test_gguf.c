@@ -534,8 +534,13 @@ static void test_populate(void)
 		if (mrt_gguf_populate(eager) != 0) {
 			fprintf(stderr, "populate: not supported by this kernel, skipped\n");
 		} else {
-			CHECK(faults_reading(lazy) >= 1);
-			CHECK_EQ_INT((int)faults_reading(eager), 0);
+			long lazy_faults = faults_reading(lazy),
+			     eager_faults = faults_reading(eager);
+			CHECK(lazy_faults >= 1);
+			CHECK(eager_faults < lazy_faults);
+#ifndef __SANITIZE_ADDRESS__ /* ASan's shadow of the map faults in as read */
+			CHECK_EQ_INT((int)eager_faults, 0);
+#endif
 		}
 	}
 	mrt_gguf_close(lazy);
