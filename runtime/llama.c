@@ -636,7 +636,11 @@ static int linear(mrt_llm_ctx *c, const float *x, const mrt__lweight *w, float *
  * and V (seq set) also turn their chunk's queries and keys and store its
  * keys and values (ROWS_ROPE's work, the same values) while the rows are
  * in the task's cache: a separate step read them from both threads'
- * caches, as a pool run of its own at 8 streams. */
+ * caches, as a pool run of its own at 8 streams. The caller no longer asks
+ * for the cache lines of the stores ahead (it did for the separate step):
+ * the lines then came to its cache, and a task on the other thread had to
+ * take them from there; without it one stream ran 1.03-1.11x (medians of
+ * 10-20 interleaved rounds on a loaded host), 8 streams 0.96-1.03x. */
 typedef struct group_job {
 	mrt_llm_ctx *c;
 	const float *x;
@@ -737,35 +741,12 @@ static int run_group(mrt_llm_ctx *c, group_job *j)
 
 /* ---- layers ---- */
 
-/* Ask for the cache lines this layer's keys and values will be stored in
- * (ROWS_ROPE), so that they arrive while Q, K and V are computed: those
- * lines are usually out of every cache, and each store waited for its
- * line (at 8 streams, 384 lines a layer). Only for decoding-sized batches:
- * a long prompt's rows are stored consecutively and stream. */
-static void kv_prefetch(const mrt_llm_ctx *c, const int32_t *seq, int n, int layer)
-{
-	const mrt__llama *l = c->l;
-	size_t bytes = kv_bytes(c, (size_t)l->head_dim);
-	if (n > GROUP_MAX_M)
-		return;
-	for (int t = 0; t < n; t++)
-		for (int h = 0; h < l->n_head_kv; h++) {
-			size_t at = kv_bytes(c, cache_at(c, seq[t], layer, h, c->pos[t]));
-			for (size_t o = 0; o < bytes + 63; o += 64) {
-				size_t b = at + (o < bytes ? o : bytes - 1);
-				__builtin_prefetch((const char *)c->kcache + b, 1, 3);
-				__builtin_prefetch((const char *)c->vcache + b, 1, 3);
-			}
-		}
-}
-
 static int attention_block(mrt_llm_ctx *c, const mrt__llayer *y, int layer, const int32_t *seq,
                            int n)
 {
 	const mrt__llama *l = c->l;
 	int e = l->n_embd, kv = l->n_embd_kv, eq = l->n_embd_q, rc;
 
-	kv_prefetch(c, seq, n, layer);
 	norm_rows(c, y->attn_norm, n);
 	if (n <= GROUP_MAX_M) {
 		group_job g = {.c = c,
