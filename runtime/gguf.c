@@ -18,6 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
 #define GGUF_MAX_DEPTH 8 /* nesting of arrays inside a value */
 #define GGUF_DEFAULT_ALIGNMENT 32
 #define GGUF_MIN_KV_BYTES 13     /* key length (8) + value type (4) + a u8 value (1) */
@@ -693,12 +697,46 @@ uint32_t mrt_gguf_version(const mrt_gguf *g)
 
 int mrt_gguf_populate(const mrt_gguf *g)
 {
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22 /* Linux 5.14 */
-#endif
 	if (!g->mapped)
 		return -1;
 	return madvise((void *)g->base, (size_t)g->size, MADV_POPULATE_READ) == 0 ? 0 : -1;
+}
+
+int mrt_gguf_is_mapped(const mrt_gguf *g)
+{
+	return g->mapped;
+}
+
+/* The pages of [p, p + n) in g's map: covering (out = 1) or inside. */
+static int map_pages(const mrt_gguf *g, const void *p, uint64_t n, int out, char **a, size_t *len)
+{
+	uintptr_t base = (uintptr_t)g->base, at = (uintptr_t)p;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	if (!g->mapped || at < base || at - base > g->size || n > g->size - (at - base))
+		return -1;
+	uintptr_t lo = out ? at & ~(page - 1) : (at + page - 1) & ~(page - 1);
+	uintptr_t hi = out ? (at + n + page - 1) & ~(page - 1) : (at + n) & ~(page - 1);
+	*a = (char *)lo;
+	*len = hi > lo ? (size_t)(hi - lo) : 0;
+	return 0;
+}
+
+int mrt_gguf_populate_range(const mrt_gguf *g, const void *p, uint64_t n)
+{
+	char *a;
+	size_t len;
+	if (map_pages(g, p, n, 1, &a, &len) != 0)
+		return -1;
+	return len == 0 || madvise(a, len, MADV_POPULATE_READ) == 0 ? 0 : -1;
+}
+
+int mrt_gguf_drop_range(const mrt_gguf *g, const void *p, uint64_t n)
+{
+	char *a;
+	size_t len;
+	if (map_pages(g, p, n, 0, &a, &len) != 0)
+		return -1;
+	return len == 0 || madvise(a, len, MADV_DONTNEED) == 0 ? 0 : -1;
 }
 
 uint64_t mrt_gguf_file_size(const mrt_gguf *g)

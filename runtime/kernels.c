@@ -100,11 +100,91 @@ static const mrt__kern *level_kern(int lvl)
 	}
 }
 
+static int pack_type(int wtype)
+{
+	return wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0;
+}
+
+/* Block b of row r of a packed matrix (wtype without the flag, rows of
+ * wrow bytes, nb blocks), rebuilt as the file stores it into blk. */
+static void packed_block(int wtype, const uint8_t *W, size_t wrow, int64_t nb, int64_t r, int64_t b,
+                         uint8_t *blk)
+{
+	const uint8_t *grp = W + wrow * (size_t)(r / MRT__PACK_ROWS * MRT__PACK_ROWS);
+	size_t j = (size_t)(r % MRT__PACK_ROWS), sat, at = mrt__pack_at(wtype, nb, b, &sat);
+	uint8_t flip = wtype == MRT_TYPE_Q8_0 ? 0x80 : 0;
+	memcpy(blk, grp + sat + 2 * j, 2);
+	for (size_t t = 0; t < mrt__pack_payload(wtype) / 64; t++)
+		for (size_t i = 0; i < 4; i++)
+			blk[2 + 4 * t + i] = grp[at + 64 * t + 4 * j + i] ^ flip;
+}
+
+/* Elements [k, k + len) of row r (k and len multiples of 32) of a packed
+ * matrix as floats. */
+static void packed_span(int wtype, const void *W, size_t wrow, int64_t K, int64_t r, int64_t k,
+                        int64_t len, float *dst)
+{
+	uint8_t blk[34];
+	for (int64_t b = k / 32; b < (k + len) / 32; b++) {
+		packed_block(wtype, W, wrow, K / 32, r, b, blk);
+		mrt_dequantize(wtype, blk, dst + (b * 32 - k), 32);
+	}
+}
+
+int mrt__pack_ok(int wtype, int64_t N, int64_t K)
+{
+	uint64_t rb;
+	return cpu_level() == LVL_AVX512VNNI && pack_type(wtype) && N > 0 &&
+	       N % MRT__PACK_ROWS == 0 && K > 0 && K % 32 == 0 && N <= INT32_MAX &&
+	       K <= INT32_MAX && mrt_type_nbytes(wtype, (uint64_t)K, &rb) == 0 &&
+	       rb <= SIZE_MAX / MRT__PACK_ROWS;
+}
+
+int mrt__pack(int wtype, const void *src, void *dst, int64_t N, int64_t K)
+{
+	uint64_t rb;
+	if (!mrt__pack_ok(wtype, N, K) || mrt_type_nbytes(wtype, (uint64_t)K, &rb))
+		return MRT_ERR_INVALID;
+	size_t wrow = (size_t)rb, gsz = MRT__PACK_ROWS * wrow, bsz = wrow / ((size_t)K / 32);
+	int64_t nb = K / 32;
+	uint32_t flip = wtype == MRT_TYPE_Q8_0 ? 0x80808080u : 0;
+	uint8_t *tmp = malloc(gsz);
+	if (!tmp)
+		return MRT_ERR_NOMEM;
+	for (int64_t g = 0; g < N / MRT__PACK_ROWS; g++) {
+		const uint8_t *rows = (const uint8_t *)src + gsz * (size_t)g;
+		for (int64_t b = 0; b < nb; b++) {
+			size_t sat, at = mrt__pack_at(wtype, nb, b, &sat);
+			for (size_t j = 0; j < MRT__PACK_ROWS; j++) {
+				const uint8_t *blk = rows + wrow * j + bsz * (size_t)b;
+				memcpy(tmp + sat + 2 * j, blk, 2);
+				for (size_t t = 0; t < mrt__pack_payload(wtype) / 64; t++) {
+					uint32_t v;
+					memcpy(&v, blk + 2 + 4 * t, 4);
+					v ^= flip;
+					memcpy(tmp + at + 64 * t + 4 * j, &v, 4);
+				}
+			}
+		}
+		memcpy((uint8_t *)dst + gsz * (size_t)g, tmp, gsz);
+	}
+	free(tmp);
+	return 0;
+}
+
 int mrt__dequantize_row(int t, const void *W, int64_t r, int64_t K, float *dst)
 {
 	uint64_t rb;
+	int packed = (t & MRT__PACKED) != 0;
+	t &= ~MRT__PACKED;
 	if (r < 0 || K < 0 || mrt_type_nbytes(t, (uint64_t)K, &rb) || (rb && (uint64_t)r > SIZE_MAX / rb))
 		return MRT_ERR_INVALID;
+	if (packed) {
+		if (!pack_type(t) || K % 32)
+			return MRT_ERR_INVALID;
+		packed_span(t, W, (size_t)rb, K, r, 0, K, dst);
+		return 0;
+	}
 	if (mrt_dequantize(t, (const char *)W + (size_t)(rb * (uint64_t)r), dst, (size_t)K))
 		return MRT_ERR_UNSUPPORTED;
 	return 0;
@@ -254,6 +334,7 @@ static int is_kquant(int wtype)
 
 int mrt__linear_xtype(int wtype, int64_t M)
 {
+	wtype &= ~MRT__PACKED;
 	if (wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0)
 		return MRT_TYPE_Q8_0;
 	(void)M;
@@ -264,6 +345,7 @@ int mrt__linear_xtype(int wtype, int64_t M)
 
 size_t mrt__linear_scratch(int wtype, int64_t M, int64_t K)
 {
+	wtype &= ~MRT__PACKED;
 	if (M <= 0 || K <= 0)
 		return 0;
 	if (wtype == MRT_TYPE_F32)
@@ -297,6 +379,7 @@ typedef struct lin_job {
 	int kind;
 	int64_t rows, rows_per, cols, cols_per, n_col_chunks;
 	int guided; /* > 0: one row chunk, columns in guided chunks for this many threads */
+	int64_t align; /* columns per task: a multiple of this (COL_ALIGN, or 16 packed) */
 	float *panel;
 	int64_t p0; /* first W row of the panel */
 } lin_job;
@@ -321,8 +404,12 @@ static void deq_lin(const lin_job *j, int64_t m0, int64_t m1, int64_t n0, int64_
 		const char *wrow = (const char *)a->W + a->wrow * (size_t)n;
 		for (int64_t k = 0; k < a->K; k += chunk) {
 			int64_t len = a->K - k < chunk ? a->K - k : chunk;
-			mrt_dequantize(a->wtype, wrow + (size_t)k / ti.block_elems * ti.block_bytes,
-				       buf, (size_t)len);
+			if (a->packed)
+				packed_span(a->wtype, a->W, a->wrow, a->K, n, k, len, buf);
+			else
+				mrt_dequantize(a->wtype,
+				               wrow + (size_t)k / ti.block_elems * ti.block_bytes,
+				               buf, (size_t)len);
 			mrt__lin s = {.X = a->X + (size_t)m0 * a->ldx + k, .ldx = a->ldx, .W = buf,
 				      .wtype = MRT_TYPE_F32, .wrow = (size_t)len * sizeof(float),
 				      .Y = part, .ldy = 1, .M = m1 - m0, .N = 1, .K = len,
@@ -347,7 +434,8 @@ static void expand_panel(const lin_job *j, int64_t r0, int64_t r1)
 							   a->wrow * (size_t)(j->p0 + r)),
 					dst, a->K);
 		else
-			mrt__dequantize_row(a->wtype, a->W, j->p0 + r, a->K, dst);
+			mrt__dequantize_row(a->wtype | (a->packed ? MRT__PACKED : 0), a->W,
+			                    j->p0 + r, a->K, dst);
 	}
 }
 
@@ -360,7 +448,7 @@ static void lin_task(void *arg, int task, int n_tasks)
 	if (j->guided) {
 		m0 = 0;
 		m1 = j->rows;
-		mrt__guided_chunk(j->cols, COL_ALIGN, COL_MIN, j->guided, task, &n0, &n1);
+		mrt__guided_chunk(j->cols, j->align, COL_MIN, j->guided, task, &n0, &n1);
 	}
 	switch (j->kind) {
 	case JOB_LIN_F: j->kern->lin_f(j->a, m0, m1, n0, n1); break;
@@ -387,17 +475,18 @@ static void run_split(lin_job *j, mrt__pool *pool, int64_t rows, int64_t cols, i
 	j->cols_per = cols;
 	j->n_col_chunks = 1;
 	j->guided = 0;
+	j->align = j->a->packed ? MRT__PACK_ROWS : COL_ALIGN;
 	if (split_rows && rows > DEQ_ROWS)
 		j->rows_per = DEQ_ROWS;
 	int64_t n_row_chunks = ceil_div(rows, j->rows_per);
 	if (nt > 1 && cols > 1 && n_row_chunks == 1) {
 		j->guided = nt;
-		mrt__pool_run(pool, mrt__guided_count(cols, COL_ALIGN, COL_MIN, nt), lin_task, j);
+		mrt__pool_run(pool, mrt__guided_count(cols, j->align, COL_MIN, nt), lin_task, j);
 		return;
 	}
 	if (nt > 1 && cols > 1) {
 		int64_t want = ceil_div(4 * (int64_t)nt, n_row_chunks);
-		int64_t per = (ceil_div(cols, want) + 7) & ~(int64_t)7;
+		int64_t per = ceil_div(ceil_div(cols, want), j->align) * j->align;
 		j->cols_per = per < cols ? per : cols;
 		j->n_col_chunks = ceil_div(cols, j->cols_per);
 	}
@@ -505,7 +594,11 @@ static int linear_impl(const float *X, size_t ldx, const void *W, int wtype, con
 		       void *scratch, mrt__pool *pool, int prepared, int exact)
 {
 	uint64_t rb;
+	int packed = (wtype & MRT__PACKED) != 0;
+	wtype &= ~MRT__PACKED;
 	if (M < 0 || N < 0 || K < 0 || M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
+		return MRT_ERR_INVALID;
+	if (packed && (!pack_type(wtype) || N % MRT__PACK_ROWS || K % 32))
 		return MRT_ERR_INVALID;
 	if (!mrt_type_get(wtype).can_dequantize)
 		return MRT_ERR_UNSUPPORTED;
@@ -516,11 +609,27 @@ static int linear_impl(const float *X, size_t ldx, const void *W, int wtype, con
 	if (!scratch && (exact ? mrt__linear_exact_scratch(wtype, M, K)
 			       : mrt__linear_scratch(wtype, M, K)))
 		return MRT_ERR_INVALID;
-	mrt__lin a = {.X = X, .ldx = ldx, .W = W, .wtype = wtype, .wrow = (size_t)rb,
-		      .bias = bias, .Y = Y, .ldy = ldy, .M = M, .N = N, .K = K,
-		      .accumulate = accumulate, .exact = exact};
+	mrt__lin a = {.X = X,
+	              .ldx = ldx,
+	              .W = W,
+	              .wtype = wtype,
+	              .wrow = (size_t)rb,
+	              .bias = bias,
+	              .Y = Y,
+	              .ldy = ldy,
+	              .M = M,
+	              .N = N,
+	              .K = K,
+	              .accumulate = accumulate,
+	              .exact = exact,
+	              .packed = packed};
 	int lvl = cpu_level();
 	const mrt__kern *kern = level_kern(lvl);
+	if (packed && lvl != LVL_AVX512VNNI) { /* MRT_CPU lowered after packing */
+		lin_job j = {.a = &a, .kern = kern, .kind = JOB_LIN_DEQ};
+		run_split(&j, pool, M, N, 1);
+		return 0;
+	}
 	/* the AVX2 Q8_0/Q4_0 kernels and the Q4_K/Q5_K tiles of every SIMD
 	 * level (klanes) address 8 weight rows by int32 offsets; rows too long
 	 * for that take the generic kernel, whose arithmetic is also the same
@@ -577,6 +686,7 @@ int mrt__linear_exact(const float *X, size_t ldx, const void *W, int wtype, cons
 int mrt__linear_prepare(const float *X, size_t ldx, int wtype, int64_t M, int64_t K,
 			void *scratch, mrt__pool *pool)
 {
+	wtype &= ~MRT__PACKED;
 	int xtype = mrt__linear_xtype(wtype, M);
 	if (xtype == MRT_TYPE_F32 || M <= 0 || K <= 0 || M > INT32_MAX || K > INT32_MAX)
 		return 0;

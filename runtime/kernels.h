@@ -89,12 +89,29 @@ int mrt__linear_prepared(const float *X, size_t ldx, const void *W, int wtype, c
 			 float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate,
 			 void *scratch, mrt__pool *pool);
 
+/* ---- packed weights ----
+ * Q8_0 and Q4_0 matrices whose rows the AVX-512 VNNI tiles read 16 at a
+ * time can be reordered once (mrt__pack) into the layout of kernels_impl.h:
+ * the same bytes per 16 rows, no transposes left for the kernels. A packed
+ * matrix goes to the functions above as wtype | MRT__PACKED, with N and
+ * every row offset (W + r x row bytes) a multiple of 16; its results are
+ * bit for bit those of the unpacked matrix. Under a lower MRT_CPU level
+ * than the one it was packed for, it is dequantized row by row (F32
+ * arithmetic, slow). mrt__pack_ok: the current level reads wtype packed
+ * and N, K fit. mrt__pack: packs N rows of K from src into dst (the same
+ * byte count; dst may be src); MRT_ERR_INVALID when not mrt__pack_ok,
+ * MRT_ERR_NOMEM. */
+#define MRT__PACKED 0x100
+#define MRT__PACK_ROWS 16
+int mrt__pack_ok(int wtype, int64_t N, int64_t K);
+int mrt__pack(int wtype, const void *src, void *dst, int64_t N, int64_t K);
+
 /* Reference version of mrt__linear (plain C, dequantizes W row by row):
  * what every fast path is tested against. */
 int mrt__linear_ref(const float *X, size_t ldx, const void *W, int wtype, const float *bias,
 		    float *Y, size_t ldy, int64_t M, int64_t N, int64_t K, int accumulate);
 
-/* Dequantize row r (K elements) of a matrix of type t into dst. */
+/* Dequantize row r (K elements) of a matrix of type t (MRT__PACKED too) into dst. */
 int mrt__dequantize_row(int t, const void *W, int64_t r, int64_t K, float *dst);
 
 /* Name of the kernel set in use: "avx512vnni", "avx512", "avx2", "generic". */

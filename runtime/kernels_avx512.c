@@ -150,6 +150,60 @@ INL __m512 SFX(lane_d16)(const uint8_t *const rp[16], size_t at)
 	                                          (long long)d4[2], (long long)d4[3]));
 }
 
+/* Rows m .. m + R - 1 of Q8X xq: their quants, scales and sums, and
+ * zeroed accumulators. */
+INL void SFX(qlv_xrows)(const mrt__lin *a, int64_t m, int R, const int8_t **xq, const float **xd,
+                        const int32_t **xs, __m512 *acc)
+{
+	const size_t dofs = mrt__q8x_dofs(a->K), sofs = mrt__q8x_sofs(a->K);
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++) {
+		xq[r] = (const int8_t *)(a->xq + a->xq_row * (size_t)(m + r));
+		xd[r] = (const float *)((const uint8_t *)xq[r] + dofs);
+		xs[r] = (const int32_t *)((const uint8_t *)xq[r] + sofs);
+		acc[r] = _mm512_setzero_ps();
+	}
+}
+
+/* Block b of a one-weight-row-per-lane tile: V[t] (lane j: weights 4t ..
+ * 4t + 3 of row j, unsigned: Q8_0 w + 128, Q4_0 the nibble) and the 16
+ * rows' scales dw against rows r < R of X, into acc[r]. */
+INL void SFX(qlv_block)(int q8, int R, const int8_t *const *xq, const float *const *xd,
+                        const int32_t *const *xs, int64_t b, const __m512i *V, __m512 dw,
+                        __m512 *acc)
+{
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++) {
+		const int8_t *x = xq[r] + b * 32;
+		__m512i xo = _mm512_set1_epi32(xs[r][b]); /* 8 x sum(x) */
+		if (q8)
+			xo = _mm512_slli_epi32(xo, 4);
+		/* integer sums, so the order is free: with 4 rows of X or
+		 * more, two chains of four, the first from minus the
+		 * offset (the rows' chains overlap; 3 operations fewer a
+		 * row and block than four chains: Q8_0 M = 8 124-126 ->
+		 * 143-147 GMAC/s, M = 4 101 -> 114, Q4_0 M = 8 139-145 ->
+		 * 153, one thread in L2); with fewer, four chains of two,
+		 * where one row's latency shows */
+		const int NC = R >= 4 ? 2 : 4;
+		__m512i i4[4];
+#pragma GCC unroll 8
+		for (int t = 0; t < 8; t++) {
+			int32_t x4;
+			memcpy(&x4, x + 4 * t, 4);
+			__m512i from = t >= NC  ? i4[t % NC]
+			               : t == 0 ? _mm512_sub_epi32(_mm512_setzero_si512(), xo)
+			                        : _mm512_setzero_si512();
+			i4[t % NC] = _mm512_dpbusd_epi32(from, V[t], _mm512_set1_epi32(x4));
+		}
+		__m512i i = NC == 2 ? _mm512_add_epi32(i4[0], i4[1])
+		                    : _mm512_add_epi32(_mm512_add_epi32(i4[0], i4[1]),
+		                                       _mm512_add_epi32(i4[2], i4[3]));
+		acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i),
+		                         _mm512_mul_ps(dw, _mm512_set1_ps(xd[r][b])), acc[r]);
+	}
+}
+
 /* Q8_0/Q4_0 with VNNI, one weight row per lane: rows m .. m + R - 1 of X
  * (R <= 8) against 16 weight rows, lane j row rows[j] (rp). Per block, the
  * 16 rows' 32 weights are transposed to V[t] (lane j: weights 4t .. 4t + 3
@@ -170,18 +224,11 @@ INL void SFX(qlv)(const mrt__lin *a, int wtype, int64_t m, int R, const uint8_t 
 {
 	const int q8 = wtype == MRT_TYPE_Q8_0;
 	const size_t bsz = q8 ? 34 : 18;
-	const size_t dofs = mrt__q8x_dofs(a->K), sofs = mrt__q8x_sofs(a->K);
 	const int8_t *xq[8];
 	const float *xd[8];
 	const int32_t *xs[8];
 	__m512 acc[8];
-#pragma GCC unroll 8
-	for (int r = 0; r < R; r++) {
-		xq[r] = (const int8_t *)(a->xq + a->xq_row * (size_t)(m + r));
-		xd[r] = (const float *)((const uint8_t *)xq[r] + dofs);
-		xs[r] = (const int32_t *)((const uint8_t *)xq[r] + sofs);
-		acc[r] = _mm512_setzero_ps();
-	}
+	SFX(qlv_xrows)(a, m, R, xq, xd, xs, acc);
 	const __m512i nib = _mm512_set1_epi8(0x0f);
 	int64_t nb = a->K / 32;
 	for (int64_t b = 0; b < nb; b++) {
@@ -207,42 +254,97 @@ INL void SFX(qlv)(const mrt__lin *a, int wtype, int64_t m, int R, const uint8_t 
 				V[t + 4] = _mm512_and_si512(_mm512_srli_epi16(U[t], 4), nib);
 			}
 		}
-#pragma GCC unroll 8
-		for (int r = 0; r < R; r++) {
-			const int8_t *x = xq[r] + b * 32;
-			__m512i xo = _mm512_set1_epi32(xs[r][b]); /* 8 x sum(x) */
-			if (q8)
-				xo = _mm512_slli_epi32(xo, 4);
-			/* integer sums, so the order is free: with 4 rows of X or
-			 * more, two chains of four, the first from minus the
-			 * offset (the rows' chains overlap; 3 operations fewer a
-			 * row and block than four chains: Q8_0 M = 8 124-126 ->
-			 * 143-147 GMAC/s, M = 4 101 -> 114, Q4_0 M = 8 139-145 ->
-			 * 153, one thread in L2); with fewer, four chains of two,
-			 * where one row's latency shows */
-			const int NC = R >= 4 ? 2 : 4;
-			__m512i i4[4];
-#pragma GCC unroll 8
-			for (int t = 0; t < 8; t++) {
-				int32_t x4;
-				memcpy(&x4, x + 4 * t, 4);
-				__m512i from = t >= NC ? i4[t % NC]
-				               : t == 0
-				                   ? _mm512_sub_epi32(_mm512_setzero_si512(), xo)
-				                   : _mm512_setzero_si512();
-				i4[t % NC] = _mm512_dpbusd_epi32(from, V[t], _mm512_set1_epi32(x4));
-			}
-			__m512i i = NC == 2 ? _mm512_add_epi32(i4[0], i4[1])
-			                    : _mm512_add_epi32(_mm512_add_epi32(i4[0], i4[1]),
-			                                       _mm512_add_epi32(i4[2], i4[3]));
-			acc[r] =
-			    _mm512_fmadd_ps(_mm512_cvtepi32_ps(i),
-			                    _mm512_mul_ps(dw, _mm512_set1_ps(xd[r][b])), acc[r]);
-		}
+		SFX(qlv_block)(q8, R, xq, xd, xs, b, V, dw, acc);
 	}
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++)
 		_mm512_storeu_ps(out[r], acc[r]);
+}
+
+/* qlv on packed weights (kernels_impl.h): the 16 rows of group grp come
+ * as vectors and scales in one stream, the same arithmetic block by block
+ * (so the same results as qlv on the unpacked rows). Each record
+ * prefetches the one whole records ahead (mrt__tile_prefetch) when pf:
+ * the first tile of rows of X over a group. */
+INL void SFX(qlp)(const mrt__lin *a, int wtype, int64_t m, int R, const uint8_t *grp, int pf,
+                  float out[8][16])
+{
+	const int q8 = wtype == MRT_TYPE_Q8_0;
+	const size_t P = mrt__pack_payload(wtype), rec = 2 * P + 64;
+	const size_t pfd = mrt__tile_prefetch(rec);
+	const int8_t *xq[8];
+	const float *xd[8];
+	const int32_t *xs[8];
+	__m512 acc[8];
+	SFX(qlv_xrows)(a, m, R, xq, xd, xs, acc);
+	const __m512i nib = _mm512_set1_epi8(0x0f);
+	int64_t nb = a->K / 32;
+	for (int64_t b = 0; b < nb; b++) {
+		size_t sat, at = mrt__pack_at(wtype, nb, b, &sat);
+		if (pf && (b & 1) == 0)
+			for (size_t o = 0; o < rec; o += 64)
+				_mm_prefetch((const char *)grp + at + pfd + o, _MM_HINT_T0);
+		__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(grp + sat)));
+		__m512i V[8];
+		if (q8) {
+#pragma GCC unroll 8
+			for (int t = 0; t < 8; t++)
+				V[t] = _mm512_loadu_si512(grp + at + 64 * t);
+		} else {
+#pragma GCC unroll 4
+			for (int t = 0; t < 4; t++) {
+				__m512i U = _mm512_loadu_si512(grp + at + 64 * t);
+				V[t] = _mm512_and_si512(U, nib);
+				V[t + 4] = _mm512_and_si512(_mm512_srli_epi16(U, 4), nib);
+			}
+		}
+		SFX(qlv_block)(q8, R, xq, xd, xs, b, V, dw, acc);
+	}
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++)
+		_mm512_storeu_ps(out[r], acc[r]);
+}
+
+/* Packed rows [n0, n1) (multiples of 16) against rows [m0, m1) of X. */
+INL void SFX(qlp_range)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, int64_t n0,
+                        int64_t n1)
+{
+	float out[8][16];
+	for (int64_t n = n0; n < n1; n += MRT__PACK_ROWS) {
+		const uint8_t *grp = (const uint8_t *)a->W + a->wrow * (size_t)n;
+		for (int64_t m = m0; m < m1; m += 8) {
+			int R = (int)(m1 - m < 8 ? m1 - m : 8), pf = m == m0;
+			switch (R) {
+			case 8:
+				SFX(qlp)(a, wtype, m, 8, grp, pf, out);
+				break;
+			case 7:
+				SFX(qlp)(a, wtype, m, 7, grp, pf, out);
+				break;
+			case 6:
+				SFX(qlp)(a, wtype, m, 6, grp, pf, out);
+				break;
+			case 5:
+				SFX(qlp)(a, wtype, m, 5, grp, pf, out);
+				break;
+			case 4:
+				SFX(qlp)(a, wtype, m, 4, grp, pf, out);
+				break;
+			case 3:
+				SFX(qlp)(a, wtype, m, 3, grp, pf, out);
+				break;
+			case 2:
+				SFX(qlp)(a, wtype, m, 2, grp, pf, out);
+				break;
+			default:
+				SFX(qlp)(a, wtype, m, 1, grp, pf, out);
+				break;
+			}
+			for (int r = 0; r < R; r++)
+				for (int j = 0; j < MRT__PACK_ROWS; j++)
+					mrt__lin_store(a, m + r, n + j, out[r][j]);
+		}
+	}
 }
 
 /* qlv for R (1 .. 8) rows of X: one instance per R, so acc stays in
@@ -283,6 +385,10 @@ INL void SFX(lin_q_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 			 int64_t n1)
 {
 #if VNNI
+	if (a->packed) {
+		SFX(qlp_range)(a, wtype, m0, m1, n0, n1);
+		return;
+	}
 	const size_t bsz = wtype == MRT_TYPE_Q8_0 ? 34 : 18;
 	const uint8_t *W = a->W;
 	const uint8_t *rp[16];

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels.h"
+#include "mrt_gguf.h"
+
 /* Quantized activations ("Q8X"): each row of X is cut in blocks of 32 with
  * d = max|x| / 127 and q = nearbyint(x * (1 / d)) in [-127, 127]. Row r lives
  * at xq + r * xq_row: K int8 values, then K / 32 float scales at offset
@@ -43,6 +46,34 @@ static inline size_t mrt__q8k_row(int64_t K)
 	return (((size_t)K / MRT__QKK) * sizeof(mrt__q8k) + 63) & ~(size_t)63;
 }
 
+/* Packed Q8_0/Q4_0 weights (mrt__pack; wtype | MRT__PACKED): the same
+ * bytes as the file's rows, reordered for the one-weight-row-per-lane
+ * tiles so that they read each group of 16 rows as one linear stream with
+ * no transposes. Group g (rows 16g .. 16g + 15) keeps the bytes of those
+ * rows, from 16g x wrow. Its blocks go in pairs, a record of 2 x P + 64
+ * bytes (P = 512 for Q8_0, 256 for Q4_0): the payloads of blocks 2r and
+ * 2r + 1, then their 16 f16 scales each (row order). A payload is P / 64
+ * vectors; dword j of vector t holds bytes 4t .. 4t + 3 of row j's quants
+ * (Q8_0 xor 0x80, so unsigned w + 128; Q4_0 as stored, two nibbles a
+ * byte). An odd last block has a record of P + 32 bytes. Records of 64-byte
+ * multiples keep the vectors aligned when the group is. */
+static inline size_t mrt__pack_payload(int wtype)
+{
+	return wtype == MRT_TYPE_Q8_0 ? 512 : 256;
+}
+/* Offset in a group of block b's payload (of nb blocks); *scales: of its 16
+ * scales. */
+static inline size_t mrt__pack_at(int wtype, int64_t nb, int64_t b, size_t *scales)
+{
+	size_t P = mrt__pack_payload(wtype), rec = (size_t)(b / 2) * (2 * P + 64);
+	if (b & 1) {
+		*scales = rec + 2 * P + 32;
+		return rec + P;
+	}
+	*scales = rec + (b + 1 < nb ? 2 * P : P);
+	return rec;
+}
+
 /* One linear call: Y[M,N] (=|+=) X[M,K] W[N,K]^T + bias. Kernels compute the
  * rectangle rows [m0,m1) x columns [n0,n1) of Y. */
 typedef struct mrt__lin {
@@ -57,6 +88,7 @@ typedef struct mrt__lin {
 	int64_t M, N, K;
 	int accumulate;
 	int exact; /* no GEMM: a row's arithmetic whatever M (mrt__linear_exact) */
+	int packed;  /* W packed (mrt__pack): only lin_q of the VNNI level reads it */
 	uint8_t *xq; /* quantized activations: Q8X (Q8_0/Q4_0), Q8KX (k-quants) */
 	size_t xq_row;
 } mrt__lin;

@@ -656,7 +656,7 @@ typedef struct group_job {
 static int group_part(group_job *j, int p, int r0, int r1, void *scratch)
 {
 	uint64_t row;
-	if (mrt_type_nbytes(j->w[p]->type, (uint64_t)j->k, &row) != 0)
+	if (mrt_type_nbytes(j->w[p]->type & ~MRT__PACKED, (uint64_t)j->k, &row) != 0)
 		return MRT_ERR_INVALID;
 	const char *w = (const char *)j->w[p]->data + row * (uint64_t)r0;
 

@@ -12,7 +12,9 @@
 #include "tokenizer.h"
 
 /* A weight: its blocks in the map (borrowed, live as long as the file) and
- * its type (enum mrt_type). Rows of a matrix are contiguous. */
+ * its type (enum mrt_type). Rows of a matrix are contiguous; a matrix
+ * mrt__llama_pack reordered has type | MRT__PACKED (kernels.h) and its
+ * blocks in the model's packed buffer. */
 typedef struct mrt__lweight {
 	const void *data;
 	int type;
@@ -45,12 +47,24 @@ typedef struct mrt__llama {
 	mrt__lweight output;   /* n_vocab rows of n_embd; tok_embd when tied */
 	const float *output_norm;
 	mrt__llayer *layers; /* n_layer (owned) */
+	void *packed;        /* the packed matrices (owned), or NULL */
+	float *vectors;      /* the norms and rope_freqs copied out of the map (owned), or NULL */
+	size_t packed_bytes;
 } mrt__llama;
 
 /* Read and validate the hyper-parameters and tensors of an open llama file.
  * Returns a new model description, or NULL with a message in err. */
 mrt__llama *mrt__llama_load(const mrt_gguf *file, char *err, size_t errlen);
 void mrt__llama_free(mrt__llama *l);
+/* Reorder the Q8_0/Q4_0 matrices of the layers and an untied output matrix
+ * that the kernels in use read faster packed (mrt__pack_ok): into one
+ * buffer of the same size on huge pages where the file is mapped (each
+ * matrix's file pages populated, read, then given back, so the process
+ * holds the bytes once), in place in a file read into memory. Then the
+ * norm vectors are copied out of the map and the pages of the file still
+ * read are populated. Returns the bytes packed; a
+ * failed allocation leaves the matrices in place. */
+size_t mrt__llama_pack(mrt__llama *l, const mrt_gguf *f);
 
 /* Attention kernels (llama_attn.c). K and V rows are F32 or F16 cache
  * elements (the set is made for one type). scores: out[j] = scale *

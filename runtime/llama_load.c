@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include "kernels.h"
 #include "llama.h"
 #include "model_impl.h"
 #include "util.h"
@@ -342,10 +344,144 @@ fail:
 	return NULL;
 }
 
+/* The matrices mrt__llama_pack may reorder, with their rows and columns;
+ * returns the count (at most 7 a layer and the output). */
+static int pack_list(mrt__llama *l, mrt__lweight **w, int64_t *rows, int64_t *cols)
+{
+	int n = 0;
+	int64_t e = l->n_embd, eq = l->n_embd_q, kv = l->n_embd_kv, ff = l->n_ff;
+	for (int i = 0; i < l->n_layer; i++) {
+		mrt__llayer *y = &l->layers[i];
+		mrt__lweight *lw[] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->gate, &y->up, &y->down};
+		int64_t r[] = {eq, kv, kv, e, ff, ff, e}, c[] = {e, e, e, eq, e, e, ff};
+		for (int j = 0; j < 7; j++, n++)
+			w[n] = lw[j], rows[n] = r[j], cols[n] = c[j];
+	}
+	if (l->output.data != l->tok_embd.data) /* tied: the embedding rows are read as rows */
+		w[n] = &l->output, rows[n] = l->n_vocab, cols[n] = e, n++;
+	return n;
+}
+
+#define PACK_SLICE ((size_t)2 << 20)
+
+/* Copies of the norm weights (and rope_freqs) in the model's own memory,
+ * made before the matrices around them in the map are given back: a read
+ * of the map maps the whole large folio of the page cache around the page
+ * (Linux 6.x), so reading the norms from the map later took 28 MB of
+ * given-back weights of the 110M Q8_0 file back into the process on the
+ * first prompt. Left in the map when there is no memory for them. */
+static void own_vectors(mrt__llama *l)
+{
+	size_t e = (size_t)l->n_embd, nr = l->rope_freqs ? (size_t)l->n_rot / 2 : 0;
+	float *v = malloc(((size_t)l->n_layer * 2 + 1) * e * sizeof(float) + nr * sizeof(float));
+	if (v == NULL)
+		return;
+	l->vectors = v;
+	for (int i = 0; i < l->n_layer; i++) {
+		memcpy(v, l->layers[i].attn_norm, e * sizeof(float));
+		l->layers[i].attn_norm = v;
+		memcpy(v + e, l->layers[i].ffn_norm, e * sizeof(float));
+		l->layers[i].ffn_norm = v + e;
+		v += 2 * e;
+	}
+	memcpy(v, l->output_norm, e * sizeof(float));
+	l->output_norm = v;
+	if (nr) {
+		memcpy(v + e, l->rope_freqs, nr * sizeof(float));
+		l->rope_freqs = v + e;
+	}
+}
+
+size_t mrt__llama_pack(mrt__llama *l, const mrt_gguf *f)
+{
+	size_t cap = (size_t)l->n_layer * 7 + 1, total = 0, off = 0;
+	mrt__lweight **w = malloc(cap * sizeof(*w));
+	int64_t *rows = malloc(cap * sizeof(*rows)), *cols = malloc(cap * sizeof(*cols));
+	int n = 0, mapped = mrt_gguf_is_mapped(f);
+	uint64_t rb;
+	if (w && rows && cols)
+		n = pack_list(l, w, rows, cols);
+	for (int i = 0; i < n; i++)
+		if (mrt__pack_ok(w[i]->type, rows[i], cols[i]) &&
+		    mrt_type_nbytes(w[i]->type, (uint64_t)cols[i], &rb) == 0)
+			total += ((size_t)rb * (size_t)rows[i] + 63) & ~(size_t)63;
+	if (total && mapped) {
+		const size_t huge = (size_t)2 << 20;
+		if (posix_memalign(&l->packed, huge, total) != 0)
+			l->packed = NULL, total = 0;
+#ifdef MADV_HUGEPAGE
+		else
+			madvise(l->packed, total, MADV_HUGEPAGE); /* a hint: the weights stream
+			                                             through fewer TLB entries */
+#endif
+	}
+	if (total && mapped) { /* what stays in the map first, then the packing
+		                  gives back what its folios took along */
+		own_vectors(l);
+		if (mrt_type_nbytes(l->tok_embd.type, (uint64_t)l->n_embd, &rb) == 0)
+			(void)mrt_gguf_populate_range(f, l->tok_embd.data,
+			                              rb * (uint64_t)l->n_vocab);
+		for (int i = 0; i < n; i++)
+			if (!mrt__pack_ok(w[i]->type, rows[i], cols[i]) &&
+			    mrt_type_nbytes(w[i]->type, (uint64_t)cols[i], &rb) == 0)
+				(void)mrt_gguf_populate_range(f, w[i]->data,
+				                              rb * (uint64_t)rows[i]);
+	}
+	for (int i = 0; i < n && total; i++) {
+		if (!mrt__pack_ok(w[i]->type, rows[i], cols[i]) ||
+		    mrt_type_nbytes(w[i]->type, (uint64_t)cols[i], &rb) != 0)
+			continue;
+		size_t bytes = (size_t)rb * (size_t)rows[i];
+		const char *src = w[i]->data;
+		char *dst =
+		    mapped ? (char *)l->packed + off : (char *)src; /* a heap copy: in place */
+		/* slices of about PACK_SLICE bytes (whole groups), each dropped from
+		 * the map once packed: the process holds one matrix twice only a
+		 * slice at a time (a 26 MB Q8_0 output matrix whole: 29 MB more at
+		 * the peak) */
+		int64_t step =
+		    (int64_t)(PACK_SLICE / ((size_t)rb * MRT__PACK_ROWS)) * MRT__PACK_ROWS;
+		int rc = 0;
+		if (step < MRT__PACK_ROWS || !mapped) /* in place: all or nothing */
+			step = step < MRT__PACK_ROWS ? MRT__PACK_ROWS : rows[i];
+		for (int64_t r = 0; r < rows[i] && rc == 0; r += step) {
+			int64_t nr = rows[i] - r < step ? rows[i] - r : step;
+			size_t at = (size_t)rb * (size_t)r, len = (size_t)rb * (size_t)nr;
+			if (mapped)
+				(void)mrt_gguf_populate_range(f, src + at, len);
+			if ((rc = mrt__pack(w[i]->type, src + at, dst + at, nr, cols[i])) == 0 &&
+			    mapped)
+				(void)mrt_gguf_drop_range(f, src + at, len);
+		}
+		if (rc != 0) /* no memory for a group (mrt__pack fails before writing): the
+		                rest stays in place; the map still holds every byte */
+			break;
+		w[i]->data = dst;
+		w[i]->type |= MRT__PACKED;
+		if (mapped) { /* and the pages the slices shared */
+			(void)mrt_gguf_drop_range(f, src, bytes);
+			off += (bytes + 63) & ~(size_t)63;
+		}
+	}
+	l->packed_bytes = off;
+	if (mapped && off == 0)
+		(void)mrt_gguf_populate(f);
+	else if (mapped) /* a matrix left in place (no memory to pack it) */
+		for (int i = 0; i < n; i++)
+			if (!(w[i]->type & MRT__PACKED) &&
+			    mrt_type_nbytes(w[i]->type, (uint64_t)cols[i], &rb) == 0)
+				(void)mrt_gguf_populate_range(f, w[i]->data,
+				                              rb * (uint64_t)rows[i]);
+	free(w), free(rows), free(cols);
+	return mapped ? off : total;
+}
+
 void mrt__llama_free(mrt__llama *l)
 {
 	if (l == NULL)
 		return;
+	free(l->packed);
+	free(l->vectors);
 	free(l->layers);
 	mrt__tokenizer_free(l->tok);
 	free(l->tokenizer_model);

@@ -85,7 +85,7 @@ const char *mrt_cpu_features(void)
 
 mrt_model_params mrt_model_default_params(void)
 {
-	mrt_model_params p = {MRT_WEIGHTS_NATIVE, 1};
+	mrt_model_params p = {MRT_WEIGHTS_NATIVE, 1, 1};
 	return p;
 }
 
@@ -450,7 +450,9 @@ mrt_model *mrt_model_load(const char *path, const mrt_model_params *params, char
 			mrt__errf(err, errlen, MRT_ERR_NOMEM, "out of memory");
 			goto fail;
 		}
-		if (p.use_mmap)
+		if (p.repack)
+			(void)mrt__llama_pack(m->llama, m->file); /* populates the rest */
+		else if (p.use_mmap)
 			(void)mrt_gguf_populate(m->file); /* a hint: pages fault in otherwise */
 		return m;
 	}

@@ -137,6 +137,14 @@ void mrt_gguf_close(mrt_gguf *g);
  * without, on a VM). Returns 0, or -1 when the handle is not a map or the
  * kernel cannot (older than Linux 5.14): the pages then come in as read. */
 int mrt_gguf_populate(const mrt_gguf *g);
+/* The same for the pages of [p, p + n) inside the map (populate), or give
+ * back the whole pages inside it (drop: MADV_DONTNEED; a later read maps
+ * them again from the file). Returns 0, or -1 when the handle is not a map,
+ * the range is not inside it, or the kernel refuses. */
+int mrt_gguf_populate_range(const mrt_gguf *g, const void *p, uint64_t n);
+int mrt_gguf_drop_range(const mrt_gguf *g, const void *p, uint64_t n);
+/* 1 when the handle reads a map of the file (mrt_gguf_open), 0 for a buffer. */
+int mrt_gguf_is_mapped(const mrt_gguf *g);
 
 uint32_t mrt_gguf_version(const mrt_gguf *g);
 uint64_t mrt_gguf_file_size(const mrt_gguf *g);

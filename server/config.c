@@ -54,6 +54,7 @@ static const srv__cfg_entry srv__model_table[] = {
     M_INT(ctx_size, 16, 1 << 20, "2048"),
     M_INT(prompt_chunk, 1, 65536, "256"),
     M_INT(prompt_cache, 0, 1, "1"),
+    M_INT(repack, 0, 1, "1"),
     M_INT(max_tokens_default, 1, 1 << 20, "256"),
     M_STR(chat_template, ""),
     M_STR(kv_cache_type, "f16"),

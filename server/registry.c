@@ -19,6 +19,7 @@ static srv_model *srv__model_load(srv *s, const srv_model_cfg *mc, char *err, si
 		return NULL;
 	}
 	mrt_model_params mp = mrt_model_default_params();
+	mp.repack = (int)mc->repack;
 	m->model = mrt_model_load(mc->path, &mp, err, errlen);
 	if (!m->model)
 		goto fail_free;

@@ -366,8 +366,11 @@ static mrt_llm_ctx *open_ctx(const char *path, int threads, int n_ctx, mrt_model
 	char err[256];
 	mrt_llm_params p = mrt_llm_default_params();
 	mrt_llm_ctx *c;
+	mrt_model_params mp = mrt_model_default_params();
+	const char *repack = getenv("BENCH_REPACK"); /* 0: Q8_0/Q4_0 read in place */
 
-	if ((*m = mrt_model_load(path, NULL, err, sizeof(err))) == NULL) {
+	mp.repack = !repack || strcmp(repack, "0") != 0;
+	if ((*m = mrt_model_load(path, &mp, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s: %s\n", path, err);
 		return NULL;
 	}

@@ -10,6 +10,7 @@
 
 #include "kernels.h"
 #include "kernels_impl.h"
+#include "mrt.h"
 #include "mrt_gguf.h"
 #include "test.h"
 
@@ -584,6 +585,117 @@ static void test_vnni_matches_avx2(void)
 	CHECK_EQ_INT(bad, 0);
 }
 
+/* Packed Q8_0/Q4_0 (mrt__pack): the VNNI tile on the packed bytes gives
+ * the bytes of the unpacked matrix for every M (one row of X, tiles of 8
+ * and a tail), on 1 and 2 threads, exact and not, with bias and
+ * accumulation, for a matrix of an odd number of blocks a row, and for a
+ * slice of groups (W + 16 g rows); a row dequantizes to the unpacked row;
+ * packing in place gives the same bytes; under MRT_CPU=avx2 the packed
+ * matrix is dequantized and matches the reference; rows not a multiple of
+ * 16 are refused. */
+static int packed_case(int wtype, int64_t M, int64_t N, int64_t K, mrt__pool *pool)
+{
+	uint64_t rb;
+	mrt_type_nbytes(wtype, (uint64_t)K, &rb);
+	size_t wb = rb * (size_t)N;
+	float *X = malloc(sizeof(float) * (size_t)(M * K)),
+	      *Wf = malloc(sizeof(float) * (size_t)(N * K));
+	float *bias = malloc(sizeof(float) * (size_t)N),
+	      *Y0 = malloc(sizeof(float) * (size_t)(M * N)),
+	      *Y1 = malloc(sizeof(float) * (size_t)(M * N)),
+	      *r0 = malloc(sizeof(float) * (size_t)K), *r1 = malloc(sizeof(float) * (size_t)K);
+	uint8_t *W = malloc(wb), *P = malloc(wb), *Q = malloc(wb);
+	size_t ss = (mrt__linear_scratch(wtype, M, K) + 63) & ~(size_t)63;
+	void *scr = aligned_alloc(64, ss);
+	int bad = 0, pw = wtype | MRT__PACKED;
+	for (int64_t i = 0; i < M * K; i++)
+		X[i] = frand();
+	for (int64_t i = 0; i < N * K; i++)
+		Wf[i] = frand();
+	for (int64_t i = 0; i < N; i++)
+		bias[i] = frand();
+	mrt_quantize(wtype, Wf, W, (uint64_t)(N * K));
+	memcpy(Q, W, wb);
+	bad += mrt__pack(wtype, W, P, N, K) != 0;
+	bad += mrt__pack(wtype, Q, Q, N, K) != 0;
+	bad += memcmp(P, Q, wb) != 0;
+	bad += memcmp(P, W, wb) == 0; /* it did reorder */
+	for (int variant = 0; variant < 4; variant++) {
+		int odd = variant & 1, exact = variant < 2;
+		for (int64_t i = 0; i < M * N; i++)
+			Y0[i] = Y1[i] = (float)i;
+		int (*fn)(const float *, size_t, const void *, int, const float *, float *, size_t,
+		          int64_t, int64_t, int64_t, int, void *, mrt__pool *) =
+		    exact ? mrt__linear_exact : mrt__linear;
+		bad += fn(X, (size_t)K, W, wtype, odd ? bias : NULL, Y0, (size_t)N, M, N, K, odd,
+		          scr, pool) != 0;
+		bad += fn(X, (size_t)K, P, pw, odd ? bias : NULL, Y1, (size_t)N, M, N, K, odd, scr,
+		          pool) != 0;
+		if (memcmp(Y0, Y1, sizeof(float) * (size_t)(M * N)) != 0) {
+			fprintf(stderr, "  packed %s M=%lld N=%lld K=%lld variant %d differs\n",
+			        mrt_type_get(wtype).name, (long long)M, (long long)N, (long long)K,
+			        variant);
+			bad++;
+		}
+	}
+	/* the last group alone, through a row offset */
+	if (N >= 32) {
+		int64_t g0 = N - 16;
+		bad += mrt__linear_exact(X, (size_t)K, P + rb * (size_t)g0, pw, NULL, Y1, 16, M, 16,
+		                         K, 0, scr, pool) != 0;
+		bad += mrt__linear_exact(X, (size_t)K, W + rb * (size_t)g0, wtype, NULL, Y0, 16, M,
+		                         16, K, 0, scr, pool) != 0;
+		bad += memcmp(Y0, Y1, sizeof(float) * (size_t)(M * 16)) != 0;
+	}
+	for (int64_t r = 0; r < N; r += 7) {
+		bad += mrt__dequantize_row(pw, P, r, K, r1) != 0;
+		mrt__dequantize_row(wtype, W, r, K, r0);
+		bad += memcmp(r0, r1, sizeof(float) * (size_t)K) != 0;
+	}
+	/* a lower level than the packing one: dequantized rows */
+	setenv("MRT_CPU", "avx2", 1);
+	bad +=
+	    mrt__linear_exact(X, (size_t)K, P, pw, bias, Y1, (size_t)N, M, N, K, 0, scr, pool) != 0;
+	unsetenv("MRT_CPU");
+	mrt__linear_ref(X, (size_t)K, W, wtype, bias, Y0, (size_t)N, M, N, K, 0);
+	for (int64_t i = 0; i < M * N; i++)
+		if (fabsf(Y0[i] - Y1[i]) > 1e-4f * (1.0f + fabsf(Y0[i]))) {
+			fprintf(stderr, "  packed %s under avx2: [%lld] %g against %g\n",
+			        mrt_type_get(wtype).name, (long long)i, Y1[i], Y0[i]);
+			bad++;
+			break;
+		}
+	free(X), free(Wf), free(bias), free(Y0), free(Y1), free(r0), free(r1), free(W), free(P),
+	    free(Q), free(scr);
+	return bad;
+}
+
+static void test_packed(void)
+{
+	static const int types[] = {MRT_TYPE_Q8_0, MRT_TYPE_Q4_0};
+	static const int64_t shapes[][3] = {{1, 16, 32},   {1, 256, 768}, {3, 48, 96},
+	                                    {8, 64, 2048}, {13, 96, 160}, {17, 32, 768}};
+	int bad = 0, cases = 0;
+	for (int threads = 1; threads <= 2; threads++) {
+		mrt__pool *pool = mrt__pool_new(threads);
+		for (size_t t = 0; t < 2; t++)
+			for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++, cases++)
+				bad += packed_case(types[t], shapes[s][0], shapes[s][1],
+				                   shapes[s][2], pool);
+		mrt__pool_free(pool);
+	}
+	fprintf(stderr, "packed Q8_0/Q4_0: %d cases\n", cases);
+	CHECK_EQ_INT(bad, 0);
+	CHECK(!mrt__pack_ok(MRT_TYPE_Q8_0, 40, 64));
+	CHECK(!mrt__pack_ok(MRT_TYPE_Q4_K, 32, 256));
+	uint8_t w[34 * 8] = {0};
+	float x[32] = {0}, y[24];
+	CHECK_EQ_INT(mrt__linear_exact(x, 32, w, MRT_TYPE_Q8_0 | MRT__PACKED, NULL, y, 24, 1, 24,
+	                               32, 0, NULL, NULL),
+	             MRT_ERR_INVALID);
+	CHECK_EQ_INT(mrt__pack(MRT_TYPE_Q8_0, w, w, 8, 32), MRT_ERR_INVALID);
+}
+
 /* Q4_K/Q5_K/Q6_K: every SIMD level computes a row as exact integer
  * super-block dots and one float FMA each (klanes' and kpair6's contract),
  * so AVX2, AVX-512 and VNNI (with its Q6_K lane tile) give the same bytes:
@@ -647,7 +759,7 @@ int main(void)
 		fprintf(stderr, "SKIP avx512 kernels: this CPU lacks AVX-512\n");
 	if (__builtin_cpu_supports("avx512vnni"))
 		test_linear_level("native"), test_exact("native"), test_vnni_matches_avx2(),
-		    test_kquant_levels();
+		    test_kquant_levels(), test_packed();
 	else
 		fprintf(stderr, "SKIP avx512vnni kernels: this CPU lacks AVX-512 VNNI\n");
 	TEST_END();

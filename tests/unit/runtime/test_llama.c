@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kernels.h"
+#include "llama.h"
+#include "model_impl.h"
 #include "mrt.h"
 #include "mrt_gguf.h"
 #include "mrt_llm.h"
@@ -934,6 +937,58 @@ out:
 	mrt_model_free(m);
 }
 
+/* Packed Q8_0/Q4_0 matrices (mrt__llama_pack): the logits of every
+ * position of a sequence decoded one token at a time, and of a prompt read
+ * in one batch, are bit for bit those of the matrices read in place, from
+ * a map (a separate buffer) and from a copy in memory (packed in place);
+ * on a CPU without the packed kernels nothing is packed. */
+static void test_repack(const char *file)
+{
+	static const int32_t toks[12] = {1, 5, 9, 2, 7, 3, 11, 4, 8, 6, 10, 12};
+	static const int8_t wants[12] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+	static const int32_t seqs[12] = {0};
+	char path[600];
+	float *logits[3][2] = {{NULL}};
+	int n_vocab = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", fixdir, file);
+	for (int v = 0; v < 3; v++) {
+		mrt_model_params mp = mrt_model_default_params();
+		mp.repack = v > 0;
+		mp.use_mmap = v < 2;
+		mrt_model *m = mrt_model_load(path, &mp, err, sizeof(err));
+		CHECK(m != NULL);
+		if (m == NULL)
+			return;
+		const mrt__llama *l = mrt__model_llama(m);
+		n_vocab = l->n_vocab;
+		int packable =
+		    mrt__pack_ok(l->layers[0].wq.type & ~MRT__PACKED, l->n_embd_q, l->n_embd);
+		CHECK_EQ_INT((l->layers[0].wq.type & MRT__PACKED) != 0, v > 0 && packable);
+		CHECK_EQ_INT(l->packed_bytes > 0, v == 1 && packable);
+		if (v == 0 && !packable)
+			fprintf(stderr, "SKIP packed %s: this CPU has no packed kernels\n", file);
+		logits[v][0] = decode_alone(m, toks, 12, n_vocab);
+		mrt_llm_params p = mrt_llm_default_params();
+		p.n_ctx = BT_LEN;
+		mrt_llm_ctx *c = mrt_llm_ctx_new(m, &p, err, sizeof(err));
+		mrt_llm_batch b = {12, toks, seqs, wants};
+		logits[v][1] = malloc(sizeof(float) * 12 * (size_t)n_vocab);
+		CHECK(c != NULL && mrt_llm_decode(c, &b, err, sizeof(err)) == 0);
+		for (int i = 0; c && i < 12; i++)
+			memcpy(logits[v][1] + (size_t)i * n_vocab, mrt_llm_logits(c, i),
+			       sizeof(float) * (size_t)n_vocab);
+		mrt_llm_ctx_free(c);
+		mrt_model_free(m);
+	}
+	for (int v = 1; v < 3; v++)
+		for (int k = 0; k < 2; k++)
+			CHECK(memcmp(logits[0][k], logits[v][k],
+			             sizeof(float) * 12 * (size_t)n_vocab) == 0);
+	for (int v = 0; v < 3; v++)
+		free(logits[v][0]), free(logits[v][1]);
+}
+
 int main(void)
 {
 	const char *src = getenv("top_srcdir"), *tmp = getenv("TMPDIR");
@@ -955,6 +1010,9 @@ int main(void)
 	test_batched("kq-f16.gguf");
 	test_batched("kq-q4_k_m.gguf");
 	test_kv_q8();
+	test_repack("gqa-q8_0.gguf");
+	test_repack("gqa-q4_0.gguf");
+	test_repack("mha-q8_0.gguf");
 	test_hidden("gqa-f32.gguf");
 	test_hidden("kq-q4_k_m.gguf");
 	test_seq_keep("gqa-f32.gguf", MRT_TYPE_F16);
