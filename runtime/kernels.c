@@ -102,7 +102,24 @@ static const mrt__kern *level_kern(int lvl)
 
 static int pack_type(int wtype)
 {
-	return wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0;
+	return wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0 || wtype == MRT_TYPE_Q4_K ||
+	       wtype == MRT_TYPE_Q6_K;
+}
+
+/* Where the piece of block b (of nb a row) of row j of a group that starts
+ * at byte o of the block goes in the packed group (kernels_impl.h), and its
+ * length (*len: 2 or 4 bytes). */
+static size_t pack_piece(int wtype, int64_t nb, int64_t b, size_t o, size_t j, size_t *len)
+{
+	size_t at, sat;
+	if (wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0) {
+		at = mrt__pack_at(wtype, nb, b, &sat);
+		*len = o == 0 ? 2 : 4;
+		return o == 0 ? sat + 2 * j : at + 16 * (o - 2) + 4 * j;
+	}
+	size_t rec = (size_t)b * MRT__PACK_ROWS * mrt_type_get(wtype).block_bytes;
+	*len = wtype == MRT_TYPE_Q6_K && o == 208 ? 2 : 4;
+	return *len == 2 ? rec + 64 * 52 + 2 * j : rec + 16 * o + 4 * j;
 }
 
 /* Block b of row r of a packed matrix (wtype without the flag, rows of
@@ -111,23 +128,26 @@ static void packed_block(int wtype, const uint8_t *W, size_t wrow, int64_t nb, i
                          uint8_t *blk)
 {
 	const uint8_t *grp = W + wrow * (size_t)(r / MRT__PACK_ROWS * MRT__PACK_ROWS);
-	size_t j = (size_t)(r % MRT__PACK_ROWS), sat, at = mrt__pack_at(wtype, nb, b, &sat);
-	uint8_t flip = wtype == MRT_TYPE_Q8_0 ? 0x80 : 0;
-	memcpy(blk, grp + sat + 2 * j, 2);
-	for (size_t t = 0; t < mrt__pack_payload(wtype) / 64; t++)
-		for (size_t i = 0; i < 4; i++)
-			blk[2 + 4 * t + i] = grp[at + 64 * t + 4 * j + i] ^ flip;
+	size_t j = (size_t)(r % MRT__PACK_ROWS), len = 0, bsz = mrt_type_get(wtype).block_bytes;
+	for (size_t o = 0; o < bsz; o += len) {
+		size_t at = pack_piece(wtype, nb, b, o, j, &len);
+		memcpy(blk + o, grp + at, len);
+		if (wtype == MRT_TYPE_Q8_0 && o > 0)
+			for (size_t i = 0; i < len; i++)
+				blk[o + i] ^= 0x80;
+	}
 }
 
-/* Elements [k, k + len) of row r (k and len multiples of 32) of a packed
- * matrix as floats. */
+/* Elements [k, k + len) of row r (k and len multiples of the block) of a
+ * packed matrix as floats. */
 static void packed_span(int wtype, const void *W, size_t wrow, int64_t K, int64_t r, int64_t k,
                         int64_t len, float *dst)
 {
-	uint8_t blk[34];
-	for (int64_t b = k / 32; b < (k + len) / 32; b++) {
-		packed_block(wtype, W, wrow, K / 32, r, b, blk);
-		mrt_dequantize(wtype, blk, dst + (b * 32 - k), 32);
+	uint8_t blk[256];
+	int64_t be = (int64_t)mrt_type_get(wtype).block_elems;
+	for (int64_t b = k / be; b < (k + len) / be; b++) {
+		packed_block(wtype, W, wrow, K / be, r, b, blk);
+		mrt_dequantize(wtype, blk, dst + (b * be - k), (size_t)be);
 	}
 }
 
@@ -135,7 +155,8 @@ int mrt__pack_ok(int wtype, int64_t N, int64_t K)
 {
 	uint64_t rb;
 	return cpu_level() == LVL_AVX512VNNI && pack_type(wtype) && N > 0 &&
-	       N % MRT__PACK_ROWS == 0 && K > 0 && K % 32 == 0 && N <= INT32_MAX &&
+	       N % MRT__PACK_ROWS == 0 && K > 0 &&
+	       K % (int64_t)mrt_type_get(wtype).block_elems == 0 && N <= INT32_MAX &&
 	       K <= INT32_MAX && mrt_type_nbytes(wtype, (uint64_t)K, &rb) == 0 &&
 	       rb <= SIZE_MAX / MRT__PACK_ROWS;
 }
@@ -145,27 +166,25 @@ int mrt__pack(int wtype, const void *src, void *dst, int64_t N, int64_t K)
 	uint64_t rb;
 	if (!mrt__pack_ok(wtype, N, K) || mrt_type_nbytes(wtype, (uint64_t)K, &rb))
 		return MRT_ERR_INVALID;
-	size_t wrow = (size_t)rb, gsz = MRT__PACK_ROWS * wrow, bsz = wrow / ((size_t)K / 32);
-	int64_t nb = K / 32;
-	uint32_t flip = wtype == MRT_TYPE_Q8_0 ? 0x80808080u : 0;
+	size_t wrow = (size_t)rb, gsz = MRT__PACK_ROWS * wrow, len = 0;
+	size_t bsz = mrt_type_get(wtype).block_bytes;
+	int64_t nb = K / (int64_t)mrt_type_get(wtype).block_elems;
 	uint8_t *tmp = malloc(gsz);
 	if (!tmp)
 		return MRT_ERR_NOMEM;
 	for (int64_t g = 0; g < N / MRT__PACK_ROWS; g++) {
 		const uint8_t *rows = (const uint8_t *)src + gsz * (size_t)g;
-		for (int64_t b = 0; b < nb; b++) {
-			size_t sat, at = mrt__pack_at(wtype, nb, b, &sat);
+		for (int64_t b = 0; b < nb; b++)
 			for (size_t j = 0; j < MRT__PACK_ROWS; j++) {
 				const uint8_t *blk = rows + wrow * j + bsz * (size_t)b;
-				memcpy(tmp + sat + 2 * j, blk, 2);
-				for (size_t t = 0; t < mrt__pack_payload(wtype) / 64; t++) {
-					uint32_t v;
-					memcpy(&v, blk + 2 + 4 * t, 4);
-					v ^= flip;
-					memcpy(tmp + at + 64 * t + 4 * j, &v, 4);
+				for (size_t o = 0; o < bsz; o += len) {
+					uint8_t *to = tmp + pack_piece(wtype, nb, b, o, j, &len);
+					memcpy(to, blk + o, len);
+					if (wtype == MRT_TYPE_Q8_0 && o > 0)
+						for (size_t i = 0; i < len; i++)
+							to[i] ^= 0x80;
 				}
 			}
-		}
 		memcpy((uint8_t *)dst + gsz * (size_t)g, tmp, gsz);
 	}
 	free(tmp);
@@ -180,7 +199,7 @@ int mrt__dequantize_row(int t, const void *W, int64_t r, int64_t K, float *dst)
 	if (r < 0 || K < 0 || mrt_type_nbytes(t, (uint64_t)K, &rb) || (rb && (uint64_t)r > SIZE_MAX / rb))
 		return MRT_ERR_INVALID;
 	if (packed) {
-		if (!pack_type(t) || K % 32)
+		if (!pack_type(t) || K % (int64_t)mrt_type_get(t).block_elems)
 			return MRT_ERR_INVALID;
 		packed_span(t, W, (size_t)rb, K, r, 0, K, dst);
 		return 0;
@@ -598,7 +617,8 @@ static int linear_impl(const float *X, size_t ldx, const void *W, int wtype, con
 	wtype &= ~MRT__PACKED;
 	if (M < 0 || N < 0 || K < 0 || M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
 		return MRT_ERR_INVALID;
-	if (packed && (!pack_type(wtype) || N % MRT__PACK_ROWS || K % 32))
+	if (packed && (!pack_type(wtype) || N % MRT__PACK_ROWS ||
+	               K % (int64_t)mrt_type_get(wtype).block_elems))
 		return MRT_ERR_INVALID;
 	if (!mrt_type_get(wtype).can_dequantize)
 		return MRT_ERR_UNSUPPORTED;

@@ -1073,118 +1073,248 @@ INL void SFX(klanes_at)(const mrt__lin *a, int Q5, int64_t m, int R, int64_t n, 
  * transposed, so the per-super-block dots come out one row per lane and
  * the float step is one FMA for 16 rows. */
 
-/* Rows m .. m + R - 1 of X (R <= 8) against the 16 Q6_K weight rows rp
- * (lane j: rp[j]), into out[r][j]. Per super-block and 16 bytes of ql, ql
- * + 32 and qh, the rows' bytes are transposed (mrt__lanes16x16) and decoded to
- * W[t] (lane j: weights 4t .. 4t + 3 of a sub-block of row j, 0..63), and
- * 4 vpdpbusd with x's 4-byte groups broadcast give each lane its row's
- * sub-block dot (at most 16 x 63 x 127), times the row's scale (vpmulld).
- * The lane starts from -32 x the row's scales against x's 16 sums
- * (vpdpwssd), so it ends on the exact dot of q - 32. The transposes and
- * the decoding are paid once for the R rows of X. pf (or NULL): the next
- * 16 rows, their super-block prefetched a quarter in each of the four
- * steps of this one's (all at once at its start, as klanes does, the
- * prefetches stalled: 0.75-0.8x at 8 rows of X, 32000 x 768, one thread). */
-INL void SFX(q6lanes)(const mrt__lin *a, int64_t m, int R, const uint8_t *const rp[16],
-                      const char *pf, float out[KT_MAX_R][16])
+/* Rows m .. m + R - 1 of Q8KX xq and zeroed 16-lane accumulators. */
+INL void SFX(kq_xrows)(const mrt__lin *a, int64_t m, int R, const mrt__q8k **x, __m512 *acc)
 {
-	const size_t bsz = sizeof(blk_q6_k);
-	const mrt__q8k *x[KT_MAX_R];
-	__m512 acc[KT_MAX_R];
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++) {
 		x[r] = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)(m + r));
 		acc[r] = _mm512_setzero_ps();
 	}
+}
+
+/* One Q6_K super-block of 16 rows in the packed layout at sb (vector u:
+ * dword u of the 16 rows; their d at 64 x 52) against rows x[r] of X (r <
+ * R), into acc[r]: ktile's contract, a row per lane. The -32 offset starts
+ * each lane from the scales against x's 16 sums (vpdpwssd); per sub-block,
+ * 4 vpdpbusd with x's 4-byte groups broadcast give each lane its row's
+ * dot (at most 16 x 63 x 127), times the row's scale (vpmulld). The
+ * decoding is paid once for the R rows. pf (or NULL): 3360 bytes to
+ * prefetch, a quarter in each of the four steps (all at once, the
+ * prefetches stalled: 0.75-0.8x at 8 rows of X, 32000 x 768, one thread). */
+INL void SFX(q6_sb)(const uint8_t *sb, const mrt__q8k *const *x, int R, const char *pf, __m512 *acc)
+{
+	const size_t rec = MRT__PACK_ROWS * sizeof(blk_q6_k);
 	const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
 	/* byte shuffles giving each dword bytes b, b, b + 1, b + 1 of itself */
 	const __m512i in4 =
 	    _mm512_broadcast_i32x4(_mm_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c));
 	const __m512i pair[2] = {_mm512_add_epi8(in4, _mm512_set1_epi32(0x01010000)),
 	                         _mm512_add_epi8(in4, _mm512_set1_epi32(0x03030202))};
-	for (int64_t i = 0; i < a->K / MRT__QKK; i++) {
-		const size_t at = (size_t)i * bsz;
-		uint16_t d16[16];
-#pragma GCC unroll 16
-		for (int j = 0; j < 16; j++)
-			memcpy(&d16[j], rp[j] + at + offsetof(blk_q6_k, d), 2);
-		__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16));
-		/* S[t], dword j: row j's scales 4t .. 4t + 3; sc[s], dword j: its
-		 * scale s; P[k], dword j: its scales 2k, 2k + 1 as int16, times -32 */
-		__m512i S[4], sc[16], P[8];
-		mrt__lanes16x16(rp, at + offsetof(blk_q6_k, scales), S);
-#pragma GCC unroll 16
-		for (int s = 0; s < 16; s++)
-			sc[s] =
-			    _mm512_srai_epi32(_mm512_slli_epi32(S[s / 4], 24 - 8 * (s % 4)), 24);
-#pragma GCC unroll 8
-		for (int k = 0; k < 8; k++)
-			P[k] = _mm512_mullo_epi16(
-			    _mm512_srai_epi16(_mm512_shuffle_epi8(S[k / 2], pair[k % 2]), 8),
-			    _mm512_set1_epi16(-32));
-		__m512i isum[KT_MAX_R];
-#pragma GCC unroll 8
-		for (int r = 0; r < R; r++) {
-			isum[r] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-			for (int k = 0; k < 8; k++) {
-				int32_t b2;
-				memcpy(&b2, x[r]->bsums + 2 * k, 4);
-				isum[r] = _mm512_dpwssd_epi32(isum[r], P[k], _mm512_set1_epi32(b2));
-			}
-		}
-		/* weight 128h + 32g + l: ql[64h + l] (g = 0, 2) or ql[64h + 32 +
-		 * l] (g = 1, 3), low nibble for g < 2, and bits 2g, 2g + 1 of
-		 * qh[32h + l]; sub-block 8h + 2g + l / 16 */
-#pragma GCC unroll 1
-		for (int h = 0; h < 2; h++)
-#pragma GCC unroll 1
-			for (int l16 = 0; l16 < 2; l16++) {
-				__m512i LA[4], LB[4], H[4];
-				if (pf)
-					mrt__lane_prefetch(pf + (size_t)i * 16 * bsz, 2 * h + l16,
-					                   4 * bsz);
-				mrt__lanes16x16(rp, at + 64 * h + 16 * l16, LA);
-				mrt__lanes16x16(rp, at + 64 * h + 32 + 16 * l16, LB);
-				mrt__lanes16x16(rp, at + offsetof(blk_q6_k, qh) + 32 * h + 16 * l16,
-				                H);
+	/* vector u: dword u (bytes 4u .. 4u + 3) of the 16 rows */
+#define Q6P_V(byte) _mm512_loadu_si512(sb + 16 * (size_t)(byte))
+	__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sb + 64 * 52)));
+	__m512i S[4], sc[16], P[8];
 #pragma GCC unroll 4
-				for (int g = 0; g < 4; g++) {
-					__m512i W[4];
+	for (int t = 0; t < 4; t++)
+		S[t] = Q6P_V(offsetof(blk_q6_k, scales) + 4 * t);
+#pragma GCC unroll 16
+	for (int s = 0; s < 16; s++)
+		sc[s] = _mm512_srai_epi32(_mm512_slli_epi32(S[s / 4], 24 - 8 * (s % 4)), 24);
+#pragma GCC unroll 8
+	for (int k = 0; k < 8; k++)
+		P[k] = _mm512_mullo_epi16(
+		    _mm512_srai_epi16(_mm512_shuffle_epi8(S[k / 2], pair[k % 2]), 8),
+		    _mm512_set1_epi16(-32));
+	__m512i isum[KT_MAX_R];
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++) {
+		isum[r] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+		for (int k = 0; k < 8; k++) {
+			int32_t b2;
+			memcpy(&b2, x[r]->bsums + 2 * k, 4);
+			isum[r] = _mm512_dpwssd_epi32(isum[r], P[k], _mm512_set1_epi32(b2));
+		}
+	}
+#pragma GCC unroll 1
+	for (int h = 0; h < 2; h++)
+#pragma GCC unroll 1
+		for (int l16 = 0; l16 < 2; l16++) {
+			if (pf)
+				for (size_t o = (size_t)(2 * h + l16) * rec / 4;
+				     o < (size_t)(2 * h + l16 + 1) * rec / 4; o += 64)
+					_mm_prefetch(pf + o, _MM_HINT_T0);
+			__m512i LA[4], LB[4], H[4];
+#pragma GCC unroll 4
+			for (int t = 0; t < 4; t++) {
+				LA[t] = Q6P_V(64 * h + 16 * l16 + 4 * t);
+				LB[t] = Q6P_V(64 * h + 32 + 16 * l16 + 4 * t);
+				H[t] = Q6P_V(offsetof(blk_q6_k, qh) + 32 * h + 16 * l16 + 4 * t);
+			}
+#pragma GCC unroll 4
+			for (int g = 0; g < 4; g++) {
+				__m512i W[4];
+#pragma GCC unroll 4
+				for (int t = 0; t < 4; t++) {
+					__m512i lo = g & 1 ? LB[t] : LA[t];
+					if (g >= 2)
+						lo = _mm512_srli_epi16(lo, 4);
+					__m512i hb = g == 0   ? _mm512_slli_epi16(H[t], 4)
+					             : g == 1 ? _mm512_slli_epi16(H[t], 2)
+					             : g == 2 ? H[t]
+					                      : _mm512_srli_epi16(H[t], 2);
+					W[t] = _mm512_or_si512(_mm512_and_si512(lo, m4),
+					                       _mm512_and_si512(hb, m30));
+				}
+				const int s = 8 * h + 2 * g + l16;
+#pragma GCC unroll 8
+				for (int r = 0; r < R; r++) {
+					const int8_t *xp = x[r]->qs + 16 * s;
+					__m512i d = _mm512_setzero_si512();
 #pragma GCC unroll 4
 					for (int t = 0; t < 4; t++) {
-						__m512i lo = g & 1 ? LB[t] : LA[t];
-						if (g >= 2)
-							lo = _mm512_srli_epi16(lo, 4);
-						__m512i hb = g == 0   ? _mm512_slli_epi16(H[t], 4)
-						             : g == 1 ? _mm512_slli_epi16(H[t], 2)
-						             : g == 2 ? H[t]
-						                      : _mm512_srli_epi16(H[t], 2);
-						W[t] = _mm512_or_si512(_mm512_and_si512(lo, m4),
-						                       _mm512_and_si512(hb, m30));
+						int32_t x4;
+						memcpy(&x4, xp + 4 * t, 4);
+						d = _mm512_dpbusd_epi32(d, W[t],
+						                        _mm512_set1_epi32(x4));
 					}
-					const int s = 8 * h + 2 * g + l16;
-#pragma GCC unroll 8
-					for (int r = 0; r < R; r++) {
-						const int8_t *xp = x[r]->qs + 16 * s;
-						__m512i d = _mm512_setzero_si512();
-#pragma GCC unroll 4
-						for (int t = 0; t < 4; t++) {
-							int32_t x4;
-							memcpy(&x4, xp + 4 * t, 4);
-							d = _mm512_dpbusd_epi32(
-							    d, W[t], _mm512_set1_epi32(x4));
-						}
-						isum[r] = _mm512_add_epi32(
-						    isum[r], _mm512_mullo_epi32(d, sc[s]));
-					}
+					isum[r] =
+					    _mm512_add_epi32(isum[r], _mm512_mullo_epi32(d, sc[s]));
 				}
 			}
+		}
+#undef Q6P_V
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++) {
+		acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]),
+		                         _mm512_mul_ps(dw, _mm512_set1_ps(x[r]->d)), acc[r]);
+	}
+}
+
+/* Rows m .. m + R - 1 of X (R <= 8) against the 16 Q6_K weight rows rp
+ * (lane j: rp[j]), into out[r][j]: each super-block of the 16 rows is
+ * transposed by dwords (mrt__lanes16x16) into the packed layout on the
+ * stack, then q6_sb. pf (or NULL): the next 16 rows, their super-block
+ * prefetched a quarter in each of q6_sb's four steps. */
+INL void SFX(q6lanes)(const mrt__lin *a, int64_t m, int R, const uint8_t *const rp[16],
+                      const char *pf, float out[KT_MAX_R][16])
+{
+	const size_t bsz = sizeof(blk_q6_k);
+	const mrt__q8k *x[KT_MAX_R];
+	__m512 acc[KT_MAX_R];
+	_Alignas(64) uint8_t rec[MRT__PACK_ROWS * sizeof(blk_q6_k)];
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++) {
+		x[r] = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)(m + r));
+		acc[r] = _mm512_setzero_ps();
+	}
+	for (int64_t i = 0; i < a->K / MRT__QKK; i++) {
+		const size_t at = (size_t)i * bsz;
+#pragma GCC unroll 1
+		for (size_t u = 0; u < offsetof(blk_q6_k, d); u += 16) {
+			__m512i T[4];
+			mrt__lanes16x16(rp, at + u, T);
+#pragma GCC unroll 4
+			for (int t = 0; t < 4; t++)
+				_mm512_store_si512(rec + 16 * u + 64 * t, T[t]);
+		}
+#pragma GCC unroll 16
+		for (int j = 0; j < 16; j++)
+			memcpy(rec + 64 * 52 + 2 * j, rp[j] + at + offsetof(blk_q6_k, d), 2);
+		SFX(q6_sb)(rec, x, R, pf ? pf + (size_t)i * 16 * bsz : NULL, acc);
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++)
+			x[r]++;
+	}
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++)
+		_mm512_storeu_ps(out[r], acc[r]);
+}
+
+/* ---- packed Q4_K and Q6_K (mrt__pack), 1 to 8 rows of X, AVX-512 VNNI ----
+ *
+ * A packed super-block of 16 rows holds, as vector u, what mrt__lanes16x16
+ * and mrt__lanes32x16 make of dword u of the 16 rows, so klp is klv (and
+ * q6p q6lanes) with loads for the transposes, and every row of X shares
+ * the decoded weights: the same integer sums and float steps, the same
+ * bytes as the unpacked tiles. pf: prefetch the next super-blocks (the
+ * first tile of X rows over a group). */
+INL void SFX(klp)(const mrt__lin *a, int64_t m, int R, const uint8_t *grp, int pf,
+                  float out[KT_MAX_R][16])
+{
+	const size_t rec = MRT__PACK_ROWS * sizeof(blk_q4_k), pfd = mrt__tile_prefetch(rec);
+	const mrt__q8k *x[KT_MAX_R];
+	__m512 acc[KT_MAX_R];
+	SFX(kq_xrows)(a, m, R, x, acc);
+	const __m512i m4 = _mm512_set1_epi8(0x0f), m6 = _mm512_set1_epi8(0x3f),
+	              m30 = _mm512_set1_epi8(0x30);
+	const __m512i dw4 = _mm512_set4_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0);
+	const __m512i b0 = _mm512_add_epi8(_mm512_set1_epi32((int)0x80808000), dw4);
+	const __m512i w01 = _mm512_add_epi8(_mm512_set1_epi32((int)0x80018000), dw4);
+	const __m512i w23 = _mm512_add_epi8(_mm512_set1_epi32((int)0x80038002), dw4);
+	for (int64_t i = 0; i < a->K / MRT__QKK; i++) {
+		const uint8_t *sb = grp + (size_t)i * rec;
+		__m512i H[4];
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++)
+			H[k] = _mm512_loadu_si512(sb + 64 * k);
+		__m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(H[0]));
+		__m512 mw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(H[0], 16)));
+		__m512i S[2], Mn[2];
+		S[0] = _mm512_and_si512(H[1], m6);
+		S[1] = _mm512_or_si512(_mm512_and_si512(H[3], m4),
+		                       _mm512_and_si512(_mm512_srli_epi32(H[1], 2), m30));
+		Mn[0] = _mm512_and_si512(H[2], m6);
+		Mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(H[3], 4), m4),
+		                        _mm512_and_si512(_mm512_srli_epi32(H[2], 2), m30));
+		__m512i isum[KT_MAX_R];
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++)
+			isum[r] = _mm512_setzero_si512();
+#pragma GCC unroll 1
+		for (int c = 0; c < 4; c++) {
+			if (pf)
+				for (size_t o = (size_t)c * rec / 4; o < (size_t)(c + 1) * rec / 4;
+				     o += 64)
+					_mm_prefetch((const char *)sb + pfd + o, _MM_HINT_T0);
+#pragma GCC unroll 1
+			for (int h = 0; h < 2; h++) {
+				const int s = 2 * c + h;
+				__m512i w[8];
+#pragma GCC unroll 8
+				for (int t = 0; t < 8; t++) {
+					__m512i T = _mm512_loadu_si512(sb + 256 + 512 * c + 64 * t);
+					w[t] =
+					    _mm512_and_si512(h ? _mm512_srli_epi16(T, 4) : T, m4);
+				}
+				__m512i sc = _mm512_shuffle_epi8(
+				    S[s >> 2], _mm512_add_epi8(b0, _mm512_set1_epi32(s & 3)));
+#pragma GCC unroll 8
+				for (int r = 0; r < R; r++) {
+					const int8_t *xp = x[r]->qs + 32 * s;
+					__m512i d2[2];
+#pragma GCC unroll 8
+					for (int t = 0; t < 8; t++) {
+						int32_t x4;
+						memcpy(&x4, xp + 4 * t, 4);
+						d2[t & 1] = _mm512_dpbusd_epi32(
+						    t < 2 ? _mm512_setzero_si512() : d2[t & 1],
+						    w[t], _mm512_set1_epi32(x4));
+					}
+					isum[r] = _mm512_add_epi32(
+					    isum[r],
+					    _mm512_mullo_epi32(_mm512_add_epi32(d2[0], d2[1]), sc));
+				}
+			}
+		}
+		__m512i Mw[4];
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++)
+			Mw[k] = _mm512_shuffle_epi8(Mn[k >> 1], k & 1 ? w23 : w01);
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++) {
+			int32_t sub[4];
+			SFX(kq_subsums)(x[r], sub);
+			__m512i mn = _mm512_setzero_si512();
+#pragma GCC unroll 4
+			for (int k = 0; k < 4; k++)
+				mn = _mm512_dpwssd_epi32(mn, Mw[k], _mm512_set1_epi32(sub[k]));
+			__m512 dx = _mm512_set1_ps(x[r]->d);
+			acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), _mm512_mul_ps(dw, dx),
+			                         acc[r]);
 			acc[r] =
-			    _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]),
-			                    _mm512_mul_ps(dw, _mm512_set1_ps(x[r]->d)), acc[r]);
+			    _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mn), _mm512_mul_ps(mw, dx), acc[r]);
 			x[r]++;
 		}
 	}
@@ -1192,6 +1322,73 @@ INL void SFX(q6lanes)(const mrt__lin *a, int64_t m, int R, const uint8_t *const 
 	for (int r = 0; r < R; r++)
 		_mm512_storeu_ps(out[r], acc[r]);
 }
+
+/* q6_sb over a packed group's super-blocks. */
+INL void SFX(q6p)(const mrt__lin *a, int64_t m, int R, const uint8_t *grp, int pf,
+                  float out[KT_MAX_R][16])
+{
+	const size_t rec = MRT__PACK_ROWS * sizeof(blk_q6_k), pfd = mrt__tile_prefetch(rec);
+	const mrt__q8k *x[KT_MAX_R];
+	__m512 acc[KT_MAX_R];
+	SFX(kq_xrows)(a, m, R, x, acc);
+	for (int64_t i = 0; i < a->K / MRT__QKK; i++) {
+		const uint8_t *sb = grp + (size_t)i * rec;
+		SFX(q6_sb)(sb, x, R, pf ? (const char *)sb + pfd : NULL, acc);
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++)
+			x[r]++;
+	}
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++)
+		_mm512_storeu_ps(out[r], acc[r]);
+}
+
+/* Packed Q4_K or Q6_K rows [n0, n1) (multiples of 16) against rows [m0,
+ * m1) of X: one instance per R so acc stays in registers. */
+#define KP_CASE(fn, R)                                                                             \
+	case R:                                                                                    \
+		SFX(fn)(a, m, R, grp, pf, out);                                                    \
+		break
+INL void SFX(kpacked_range)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+	float out[KT_MAX_R][16];
+	for (int64_t n = n0; n < n1; n += MRT__PACK_ROWS) {
+		const uint8_t *grp = (const uint8_t *)a->W + a->wrow * (size_t)n;
+		for (int64_t m = m0; m < m1; m += KT_MAX_R) {
+			int R = m1 - m < KT_MAX_R ? (int)(m1 - m) : KT_MAX_R, pf = m == m0;
+			if (a->wtype == MRT_TYPE_Q4_K)
+				switch (R) {
+					KP_CASE(klp, 8);
+					KP_CASE(klp, 7);
+					KP_CASE(klp, 6);
+					KP_CASE(klp, 5);
+					KP_CASE(klp, 4);
+					KP_CASE(klp, 3);
+					KP_CASE(klp, 2);
+				default:
+					SFX(klp)(a, m, 1, grp, pf, out);
+					break;
+				}
+			else
+				switch (R) {
+					KP_CASE(q6p, 8);
+					KP_CASE(q6p, 7);
+					KP_CASE(q6p, 6);
+					KP_CASE(q6p, 5);
+					KP_CASE(q6p, 4);
+					KP_CASE(q6p, 3);
+					KP_CASE(q6p, 2);
+				default:
+					SFX(q6p)(a, m, 1, grp, pf, out);
+					break;
+				}
+			for (int r = 0; r < R; r++)
+				for (int j = 0; j < MRT__PACK_ROWS; j++)
+					mrt__lin_store(a, m + r, n + j, out[r][j]);
+		}
+	}
+}
+#undef KP_CASE
 
 /* Q6_K rows [m0, m1) of X (2 or more) against weight rows [n0, n1): 16
  * weight rows side by side (rows past the end repeat the last), one
@@ -1251,6 +1448,10 @@ INL void SFX(lin_k_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
                          int64_t n1)
 {
 #ifdef KQ_VNNI
+	if (a->packed) {
+		SFX(kpacked_range)(a, m0, m1, n0, n1);
+		return;
+	}
 	if (wtype == MRT_TYPE_Q4_K && m1 - m0 == 1) {
 		SFX(lin_q4k_row)(a, m0, n0, n1);
 		return;

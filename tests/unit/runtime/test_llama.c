@@ -1013,6 +1013,8 @@ int main(void)
 	test_repack("gqa-q8_0.gguf");
 	test_repack("gqa-q4_0.gguf");
 	test_repack("mha-q8_0.gguf");
+	test_repack("kq-q4_k_m.gguf");
+	test_repack("kq-q6_k.gguf");
 	test_hidden("gqa-f32.gguf");
 	test_hidden("kq-q4_k_m.gguf");
 	test_seq_keep("gqa-f32.gguf", MRT_TYPE_F16);
