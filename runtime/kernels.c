@@ -177,13 +177,27 @@ int mrt__pack(int wtype, const void *src, void *dst, int64_t N, int64_t K)
 		for (int64_t b = 0; b < nb; b++)
 			for (size_t j = 0; j < MRT__PACK_ROWS; j++) {
 				const uint8_t *blk = rows + wrow * j + bsz * (size_t)b;
-				for (size_t o = 0; o < bsz; o += len) {
-					uint8_t *to = tmp + pack_piece(wtype, nb, b, o, j, &len);
-					memcpy(to, blk + o, len);
-					if (wtype == MRT_TYPE_Q8_0 && o > 0)
-						for (size_t i = 0; i < len; i++)
-							to[i] ^= 0x80;
+				/* the first piece and its length, then the dwords in
+				 * their stride (pack_piece) */
+				uint8_t *to = tmp + pack_piece(wtype, nb, b, 0, j, &len);
+				memcpy(to, blk, len);
+				size_t o = len, end = bsz - (bsz - len) % 4;
+				to = tmp + pack_piece(wtype, nb, b, o, j, &len);
+				for (; o < end; o += 4, to += 64) {
+					uint32_t v;
+					memcpy(&v, blk + o, 4);
+					memcpy(to, &v, 4);
 				}
+				if (o < bsz) /* Q6_K's d */
+					memcpy(tmp + pack_piece(wtype, nb, b, o, j, &len), blk + o,
+					       bsz - o);
+			}
+		if (wtype == MRT_TYPE_Q8_0) /* the quants unsigned, w + 128 */
+			for (int64_t b = 0; b < nb; b += 2) {
+				size_t sat, at = mrt__pack_at(wtype, nb, b, &sat);
+				size_t n = (b + 1 < nb ? 2 : 1) * mrt__pack_payload(wtype);
+				for (size_t i = 0; i < n; i++)
+					tmp[at + i] ^= 0x80;
 			}
 		memcpy((uint8_t *)dst + gsz * (size_t)g, tmp, gsz);
 	}
