@@ -20,9 +20,10 @@ const models = (dir) => ({
 	chat: { path: path.join(t.srcdir, "models/chat.gguf"), parallel: 1, max_queue: 64,
 		ctx_size: 256 },
 });
-// a's drain (part 3) finishes 12 queued generations of 250 tokens one after
-// the other: some 30 s on a sanitizer build of a busy machine, so past the
-// default drain_timeout_s, which would cut the last ones
+// a's drain (part 3) finishes its queued generations of 250 tokens one
+// after the other (about 4 s of them, at least 12): some 30 s on a
+// sanitizer build of a busy machine, so past the default drain_timeout_s,
+// which would cut the last ones
 const a = await t.start(t.tmpdir(), { drain_timeout_s: 300 }, models());
 const b = await t.start(t.tmpdir(), {}, models());
 const ndir = t.tmpdir();
@@ -199,12 +200,19 @@ t.check(ctl.status === 200 && !incremental(ctl),
 console.log(`SSE through a buffering nginx: ${describe(ctl)}`);
 
 // 3. drain: a's queue holds long generations, so it drains for a while;
-// meanwhile every request through nginx is answered 200 (503s retried on b)
+// meanwhile every request through nginx is answered 200 (503s retried on b).
+// How many: as many as take a about 4 s, timed on one (12 of them took
+// under a second on a fast build once the decoder got faster, and a had
+// exited before the requests below were sent)
 for (let k = 0; k < 6; k++) await t.http(via(ngx.base), "POST", "/v1/predict", bodies[0][1]);
+const gen = (k) => t.http(a, "POST", "/v1/completions",
+	{ model: "chat", prompt: "Once upon a time", temperature: 1.5, seed: k, max_tokens: 250 });
+const t0 = Date.now();
+t.checkEq((await gen(99)).status, 200, "a timed generation");
+const nGens = Math.min(60, Math.max(12, Math.ceil(4000 / Math.max(1, Date.now() - t0))));
+console.log(`drain: ${nGens} generations queued on a (one took ${Date.now() - t0} ms)`);
 const gens = [];
-for (let k = 0; k < 12; k++)
-	gens.push(t.http(a, "POST", "/v1/completions",
-		{ model: "chat", prompt: "Once upon a time", temperature: 1.5, seed: k, max_tokens: 250 }));
+for (let k = 0; k < nGens; k++) gens.push(gen(k));
 await t.sleep(30);
 const accessBefore = fs.readFileSync(path.join(ndir, "access.log"), "utf8").length;
 a.child.kill("SIGTERM");
