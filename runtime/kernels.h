@@ -90,8 +90,9 @@ int mrt__linear_prepared(const float *X, size_t ldx, const void *W, int wtype, c
 			 void *scratch, mrt__pool *pool);
 
 /* ---- packed weights ----
- * Q8_0 and Q4_0 matrices whose rows the AVX-512 VNNI tiles read 16 at a
- * time can be reordered once (mrt__pack) into the layout of kernels_impl.h:
+ * Q8_0, Q4_0, Q4_K and Q6_K matrices, whose rows the AVX-512 VNNI tiles
+ * read 16 at a time, can be reordered once (mrt__pack) into the layout of
+ * kernels_impl.h:
  * the same bytes per 16 rows, no transposes left for the kernels. A packed
  * matrix goes to the functions above as wtype | MRT__PACKED, with N and
  * every row offset (W + r x row bytes) a multiple of 16; its results are

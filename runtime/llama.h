@@ -56,14 +56,15 @@ typedef struct mrt__llama {
  * Returns a new model description, or NULL with a message in err. */
 mrt__llama *mrt__llama_load(const mrt_gguf *file, char *err, size_t errlen);
 void mrt__llama_free(mrt__llama *l);
-/* Reorder the Q8_0/Q4_0 matrices of the layers and an untied output matrix
- * that the kernels in use read faster packed (mrt__pack_ok): into one
- * buffer of the same size on huge pages where the file is mapped (each
- * matrix's file pages populated, read, then given back, so the process
- * holds the bytes once), in place in a file read into memory. Then the
- * norm vectors are copied out of the map and the pages of the file still
- * read are populated. Returns the bytes packed; a
- * failed allocation leaves the matrices in place. */
+/* Reorder the Q8_0/Q4_0/Q4_K/Q6_K matrices of the layers and an untied
+ * output matrix that the kernels in use read faster packed (mrt__pack_ok).
+ * Where the file is mapped: first the norm vectors are copied out of the
+ * map and what stays in it is populated (the embedding table, matrices not
+ * packed); then each matrix goes, in slices, into one buffer of the same
+ * total size on huge pages, its file pages populated, read and given back,
+ * so the process holds the bytes once. A file read into memory is packed
+ * in place. Returns the bytes packed; a failed allocation leaves the
+ * matrices in place (and the whole map populated). */
 size_t mrt__llama_pack(mrt__llama *l, const mrt_gguf *f);
 
 /* Attention kernels (llama_attn.c). K and V rows are F32 or F16 cache

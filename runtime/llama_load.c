@@ -1,7 +1,9 @@
 /* Loading a llama-architecture GGUF file as llama.cpp's converters write it:
  * the llama.* hyper-parameters (with llama.cpp's defaults), every tensor's
  * presence, type and shape checked against them, and mrt_llm_info_get().
- * Weights stay in the file's map; nothing is copied or dequantized here. */
+ * mrt__llama_load leaves the weights in the file's map, nothing copied or
+ * dequantized; mrt__llama_pack then reorders the matrices the kernels read
+ * faster packed (kernels.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
