@@ -103,7 +103,7 @@ static const mrt__kern *level_kern(int lvl)
 static int pack_type(int wtype)
 {
 	return wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0 || wtype == MRT_TYPE_Q4_K ||
-	       wtype == MRT_TYPE_Q6_K;
+	       wtype == MRT_TYPE_Q5_K || wtype == MRT_TYPE_Q6_K;
 }
 
 /* Where the piece of block b (of nb a row) of row j of a group that starts

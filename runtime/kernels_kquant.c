@@ -1222,18 +1222,23 @@ INL void SFX(q6lanes)(const mrt__lin *a, int64_t m, int R, const uint8_t *const 
 		_mm512_storeu_ps(out[r], acc[r]);
 }
 
-/* ---- packed Q4_K and Q6_K (mrt__pack), 1 to 8 rows of X, AVX-512 VNNI ----
+/* ---- packed Q4_K, Q5_K and Q6_K (mrt__pack), 1 to 8 rows of X, AVX-512 VNNI ----
  *
  * A packed super-block of 16 rows holds, as vector u, what mrt__lanes16x16
  * and mrt__lanes32x16 make of dword u of the 16 rows, so klp is klv (and
- * q6p q6lanes) with loads for the transposes, and every row of X shares
+ * q6p q6lanes) with loads for the transposes (Q5_K: klv with each weight's
+ * fifth bit from qh, as klanes takes it), and every row of X shares
  * the decoded weights: the same integer sums and float steps, the same
  * bytes as the unpacked tiles. pf: prefetch the next super-blocks (the
  * first tile of X rows over a group). */
-INL void SFX(klp)(const mrt__lin *a, int64_t m, int R, const uint8_t *grp, int pf,
+INL void SFX(klp)(const mrt__lin *a, int Q5, int64_t m, int R, const uint8_t *grp, int pf,
                   float out[KT_MAX_R][16])
 {
-	const size_t rec = MRT__PACK_ROWS * sizeof(blk_q4_k), pfd = mrt__tile_prefetch(rec);
+	const size_t rec = MRT__PACK_ROWS * (Q5 ? sizeof(blk_q5_k) : sizeof(blk_q4_k));
+	const size_t pfd = mrt__tile_prefetch(rec);
+	/* the vectors of qs (dwords 4 on, or 12 on after Q5_K's 32 bytes of qh) */
+	const size_t qs = 64 * (Q5 ? 12 : 4);
+	const __m512i m10 = _mm512_set1_epi8(0x10);
 	const mrt__q8k *x[KT_MAX_R];
 	__m512 acc[KT_MAX_R];
 	SFX(kq_xrows)(a, m, R, x, acc);
@@ -1274,9 +1279,17 @@ INL void SFX(klp)(const mrt__lin *a, int64_t m, int R, const uint8_t *grp, int p
 				__m512i w[8];
 #pragma GCC unroll 8
 				for (int t = 0; t < 8; t++) {
-					__m512i T = _mm512_loadu_si512(sb + 256 + 512 * c + 64 * t);
+					__m512i T = _mm512_loadu_si512(sb + qs + 512 * c + 64 * t);
 					w[t] =
 					    _mm512_and_si512(h ? _mm512_srli_epi16(T, 4) : T, m4);
+					if (Q5) { /* bit s of qh[l] as bit 4 of weight l */
+						__m512i q = _mm512_loadu_si512(sb + 64 * (4 + t));
+						q = s < 4   ? _mm512_slli_epi16(q, 4 - s)
+						    : s > 4 ? _mm512_srli_epi16(q, s - 4)
+						            : q;
+						w[t] =
+						    _mm512_or_si512(w[t], _mm512_and_si512(q, m10));
+					}
 				}
 				__m512i sc = _mm512_shuffle_epi8(
 				    S[s >> 2], _mm512_add_epi8(b0, _mm512_set1_epi32(s & 3)));
@@ -1343,7 +1356,19 @@ INL void SFX(q6p)(const mrt__lin *a, int64_t m, int R, const uint8_t *grp, int p
 		_mm512_storeu_ps(out[r], acc[r]);
 }
 
-/* Packed Q4_K or Q6_K rows [n0, n1) (multiples of 16) against rows [m0,
+INL void SFX(klp4)(const mrt__lin *a, int64_t m, int R, const uint8_t *grp, int pf,
+                   float out[KT_MAX_R][16])
+{
+	SFX(klp)(a, 0, m, R, grp, pf, out);
+}
+
+INL void SFX(klp5)(const mrt__lin *a, int64_t m, int R, const uint8_t *grp, int pf,
+                   float out[KT_MAX_R][16])
+{
+	SFX(klp)(a, 1, m, R, grp, pf, out);
+}
+
+/* Packed Q4_K, Q5_K or Q6_K rows [n0, n1) (multiples of 16) against rows [m0,
  * m1) of X: one instance per R so acc stays in registers. */
 #define KP_CASE(fn, R)                                                                             \
 	case R:                                                                                    \
@@ -1358,15 +1383,28 @@ INL void SFX(kpacked_range)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n
 			int R = m1 - m < KT_MAX_R ? (int)(m1 - m) : KT_MAX_R, pf = m == m0;
 			if (a->wtype == MRT_TYPE_Q4_K)
 				switch (R) {
-					KP_CASE(klp, 8);
-					KP_CASE(klp, 7);
-					KP_CASE(klp, 6);
-					KP_CASE(klp, 5);
-					KP_CASE(klp, 4);
-					KP_CASE(klp, 3);
-					KP_CASE(klp, 2);
+					KP_CASE(klp4, 8);
+					KP_CASE(klp4, 7);
+					KP_CASE(klp4, 6);
+					KP_CASE(klp4, 5);
+					KP_CASE(klp4, 4);
+					KP_CASE(klp4, 3);
+					KP_CASE(klp4, 2);
 				default:
-					SFX(klp)(a, m, 1, grp, pf, out);
+					SFX(klp4)(a, m, 1, grp, pf, out);
+					break;
+				}
+			else if (a->wtype == MRT_TYPE_Q5_K)
+				switch (R) {
+					KP_CASE(klp5, 8);
+					KP_CASE(klp5, 7);
+					KP_CASE(klp5, 6);
+					KP_CASE(klp5, 5);
+					KP_CASE(klp5, 4);
+					KP_CASE(klp5, 3);
+					KP_CASE(klp5, 2);
+				default:
+					SFX(klp5)(a, m, 1, grp, pf, out);
 					break;
 				}
 			else

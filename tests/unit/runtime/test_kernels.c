@@ -585,7 +585,7 @@ static void test_vnni_matches_avx2(void)
 	CHECK_EQ_INT(bad, 0);
 }
 
-/* Packed Q8_0/Q4_0/Q4_K/Q6_K (mrt__pack): the VNNI tiles on the packed bytes give
+/* Packed Q8_0/Q4_0/Q4_K/Q5_K/Q6_K (mrt__pack): the VNNI tiles on the packed bytes give
  * the bytes of the unpacked matrix for every M (one row of X, tiles of 8
  * and a tail), on 1 and 2 threads, exact and not, with bias and
  * accumulation, for a matrix of an odd number of blocks a row, and for a
@@ -672,7 +672,8 @@ static int packed_case(int wtype, int64_t M, int64_t N, int64_t K, mrt__pool *po
 
 static void test_packed(void)
 {
-	static const int types[] = {MRT_TYPE_Q8_0, MRT_TYPE_Q4_0, MRT_TYPE_Q4_K, MRT_TYPE_Q6_K};
+	static const int types[] = {MRT_TYPE_Q8_0, MRT_TYPE_Q4_0, MRT_TYPE_Q4_K, MRT_TYPE_Q5_K,
+	                            MRT_TYPE_Q6_K};
 	static const int64_t shapes[][3] = {{1, 16, 32},   {1, 256, 768}, {3, 48, 96},
 	                                    {8, 64, 2048}, {13, 96, 160}, {17, 32, 768}};
 	static const int64_t kshapes[][3] = {{1, 16, 256},  {1, 256, 768}, {2, 48, 512},
@@ -680,17 +681,17 @@ static void test_packed(void)
 	int bad = 0, cases = 0;
 	for (int threads = 1; threads <= 2; threads++) {
 		mrt__pool *pool = mrt__pool_new(threads);
-		for (size_t t = 0; t < 4; t++)
+		for (size_t t = 0; t < 5; t++)
 			for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++, cases++) {
 				const int64_t *sh = t < 2 ? shapes[s] : kshapes[s];
 				bad += packed_case(types[t], sh[0], sh[1], sh[2], pool);
 			}
 		mrt__pool_free(pool);
 	}
-	fprintf(stderr, "packed Q8_0/Q4_0/Q4_K/Q6_K: %d cases\n", cases);
+	fprintf(stderr, "packed Q8_0/Q4_0/Q4_K/Q5_K/Q6_K: %d cases\n", cases);
 	CHECK_EQ_INT(bad, 0);
 	CHECK(!mrt__pack_ok(MRT_TYPE_Q8_0, 40, 64));
-	CHECK(!mrt__pack_ok(MRT_TYPE_Q5_K, 32, 256));
+	CHECK(!mrt__pack_ok(MRT_TYPE_Q3_K, 32, 256));
 	CHECK(!mrt__pack_ok(MRT_TYPE_Q4_K, 32, 384));
 	uint8_t w[34 * 8] = {0};
 	float x[32] = {0}, y[24];

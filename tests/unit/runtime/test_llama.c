@@ -937,7 +937,7 @@ out:
 	mrt_model_free(m);
 }
 
-/* Packed Q8_0/Q4_0 matrices (mrt__llama_pack): the logits of every
+/* Packed matrices (mrt__llama_pack): the logits of every
  * position of a sequence decoded one token at a time, and of a prompt read
  * in one batch, are bit for bit those of the matrices read in place, from
  * a map (a separate buffer) and from a copy in memory (packed in place);
@@ -1015,6 +1015,7 @@ int main(void)
 	test_repack("mha-q8_0.gguf");
 	test_repack("kq-q4_k_m.gguf");
 	test_repack("kq-q6_k.gguf");
+	test_repack("kq-q5_k_m.gguf");
 	test_hidden("gqa-f32.gguf");
 	test_hidden("kq-q4_k_m.gguf");
 	test_seq_keep("gqa-f32.gguf", MRT_TYPE_F16);
