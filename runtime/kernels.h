@@ -90,7 +90,7 @@ int mrt__linear_prepared(const float *X, size_t ldx, const void *W, int wtype, c
 			 void *scratch, mrt__pool *pool);
 
 /* ---- packed weights ----
- * Q8_0, Q4_0, Q4_K and Q6_K matrices, whose rows the AVX-512 VNNI tiles
+ * Q8_0, Q4_0, Q4_K, Q5_K and Q6_K matrices, whose rows the AVX-512 VNNI tiles
  * read 16 at a time, can be reordered once (mrt__pack) into the layout of
  * kernels_impl.h:
  * the same bytes per 16 rows, no transposes left for the kernels. A packed

@@ -46,7 +46,7 @@ static inline size_t mrt__q8k_row(int64_t K)
 	return (((size_t)K / MRT__QKK) * sizeof(mrt__q8k) + 63) & ~(size_t)63;
 }
 
-/* Packed Q8_0/Q4_0/Q4_K/Q6_K weights (mrt__pack; wtype | MRT__PACKED): the same
+/* Packed Q8_0/Q4_0/Q4_K/Q5_K/Q6_K weights (mrt__pack; wtype | MRT__PACKED): the same
  * bytes as the file's rows, reordered for the one-weight-row-per-lane
  * tiles so that they read each group of 16 rows as one linear stream with
  * no transposes. Group g (rows 16g .. 16g + 15) keeps the bytes of those
@@ -56,8 +56,8 @@ static inline size_t mrt__q8k_row(int64_t K)
  * vectors; dword j of vector t holds bytes 4t .. 4t + 3 of row j's quants
  * (Q8_0 xor 0x80, so unsigned w + 128; Q4_0 as stored, two nibbles a
  * byte). An odd last block has a record of P + 32 bytes. Records of 64-byte
- * multiples keep the vectors aligned when the group is. Q4_K and Q6_K
- * (super-blocks of 144 and 210 bytes): super-block b of the group is a
+ * multiples keep the vectors aligned when the group is. Q4_K, Q5_K and
+ * Q6_K (super-blocks of 144, 176 and 210 bytes): super-block b of the group is a
  * record of 16 x the bytes at b x 16 x that; dword u of row j's
  * super-block at 64u + 4j (vector u, lane j), Q6_K's f16 d (bytes 208-209)
  * apart, the 16 rows' at 64 x 52. */

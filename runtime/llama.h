@@ -56,7 +56,7 @@ typedef struct mrt__llama {
  * Returns a new model description, or NULL with a message in err. */
 mrt__llama *mrt__llama_load(const mrt_gguf *file, char *err, size_t errlen);
 void mrt__llama_free(mrt__llama *l);
-/* Reorder the Q8_0/Q4_0/Q4_K/Q6_K matrices of the layers and an untied
+/* Reorder the Q8_0/Q4_0/Q4_K/Q5_K/Q6_K matrices of the layers and an untied
  * output matrix that the kernels in use read faster packed (mrt__pack_ok).
  * Where the file is mapped: first the norm vectors are copied out of the
  * map and what stays in it is populated (the embedding table, matrices not

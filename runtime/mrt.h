@@ -53,9 +53,9 @@ enum mrt_weights_mode {
 typedef struct mrt_model_params {
 	int weights_mode; /* enum mrt_weights_mode, default NATIVE */
 	int use_mmap;     /* 1 (default): map the file read-only and share pages */
-	int repack;       /* 1 (default): a language model's Q8_0/Q4_0/Q4_K/Q6_K matrices reordered
-	                     at load for this CPU's kernels (same bytes, held once, not
-	                     shared); 0: read in place from the file */
+	int repack; /* 1 (default): a language model's Q8_0/Q4_0/Q4_K/Q5_K/Q6_K matrices reordered
+	               at load for this CPU's kernels (same bytes, held once, not
+	               shared); 0: read in place from the file */
 } mrt_model_params;
 mrt_model_params mrt_model_default_params(void);
 

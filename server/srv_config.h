@@ -25,7 +25,7 @@ typedef struct srv_model_cfg {
 	int64_t ctx_size;           /* tokens per slot (capped by the model's) */
 	int64_t prompt_chunk;       /* prompt tokens fed per scheduler step */
 	int64_t prompt_cache;       /* 1: a slot keeps its tokens' KV for the next prompt */
-	int64_t repack;             /* 1: Q8_0/Q4_0/Q4_K/Q6_K matrices reordered at load */
+	int64_t repack;             /* 1: Q8_0/Q4_0/Q4_K/Q5_K/Q6_K matrices reordered at load */
 	int64_t max_tokens_default; /* max_tokens when a request gives none */
 	char chat_template[32];     /* family name overriding the file's, "" = detect */
 	char kv_cache_type[8];      /* "f16", "f32" or "q8_0" */
