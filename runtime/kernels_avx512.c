@@ -28,7 +28,7 @@
 
 static void lin_f(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
-	mrt__kern_avx2.lin_f(a, m0, m1, n0, n1);
+	mrt__lin_f_avx512(a, m0, m1, n0, n1);
 }
 
 static void quant_x(const mrt__lin *a, int64_t m0, int64_t m1)

@@ -121,6 +121,9 @@ typedef struct mrt__kern {
 } mrt__kern;
 
 /* The k-quant kernels of kernels_kquant.c, one per level. */
+/* The F32/F16/BF16 kernel of the AVX-512 levels (kernels_avx2.c): ftile's
+ * arithmetic in 512-bit vectors for 2-15 rows of X, the same bytes. */
+void mrt__lin_f_avx512(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 void mrt__lin_k_generic(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 void mrt__lin_k_avx2(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 /* mrt_quantize(MRT_TYPE_Q8_K) of nb super-blocks of finite x, the same bytes, on AVX2. */

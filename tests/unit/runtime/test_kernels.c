@@ -701,6 +701,26 @@ static void test_packed(void)
 	CHECK_EQ_INT(mrt__pack(MRT_TYPE_Q8_0, w, w, 8, 32), MRT_ERR_INVALID);
 }
 
+/* F32/F16/BF16 with 2-15 rows of X: the AVX-512 tile (two elements a
+ * 512-bit vector) gives each element the AVX2 tile's FMAs in the same
+ * order, so the same bytes: tiles of 8 rows and tails, 1-3 W rows past
+ * the 4-row groups, K with a tail past the 8-float steps. */
+static void test_f_zmm_matches_avx2(void)
+{
+	static const int types[] = {MRT_TYPE_F32, MRT_TYPE_F16, MRT_TYPE_BF16};
+	static const int64_t shapes[][3] = {
+	    {2, 64, 768}, {5, 53, 64}, {8, 40, 2048}, {9, 37, 483}, {15, 100, 768}};
+	static const char *const levels[] = {"avx2", "avx512"};
+	int bad = 0, cases = 0;
+	mrt__pool *pool = mrt__pool_new(2);
+	for (size_t t = 0; t < 3; t++)
+		for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++, cases++)
+			bad += levels_case(types[t], shapes[s], (int)(s & 1), levels, 2, pool);
+	mrt__pool_free(pool);
+	fprintf(stderr, "avx512 F32/F16/BF16 tiles against avx2: %d cases\n", cases);
+	CHECK_EQ_INT(bad, 0);
+}
+
 /* Q4_K/Q5_K/Q6_K: every SIMD level computes a row as exact integer
  * super-block dots and one float FMA each (klanes' and kpair6's contract),
  * so AVX2, AVX-512 and VNNI (with its Q6_K lane tile) give the same bytes:
@@ -759,7 +779,8 @@ int main(void)
 	else
 		fprintf(stderr, "SKIP avx2 kernels: this CPU lacks AVX2/FMA/F16C\n");
 	if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
-		test_linear_level("avx512"), test_exact("avx512"); /* and, unset, avx512vnni */
+		test_linear_level("avx512"), test_exact("avx512"), /* and, unset, avx512vnni */
+		    test_f_zmm_matches_avx2();
 	else
 		fprintf(stderr, "SKIP avx512 kernels: this CPU lacks AVX-512\n");
 	if (__builtin_cpu_supports("avx512vnni"))
