@@ -72,6 +72,9 @@ const srv = await t.start(dir, {}, {
 	one: { path: gguf, parallel: 1, max_queue: 1, ctx_size: 256, kv_cache_type: "f32" },
 	long: { path: longGguf, parallel: 1, max_queue: 4, ctx_size: 16384 },
 	chat: { path: path.join(t.srcdir, "models/chat.gguf"), parallel: 2, ctx_size: 256 },
+	chatin: { path: path.join(t.srcdir, "models/chat.gguf"), parallel: 1, ctx_size: 256, repack: 0 },
+	kqin: { path: path.join(t.srcdir, "tests/fixtures/llama/kq-q4_k_m.gguf"), parallel: 1,
+		ctx_size: 256, repack: 0 },
 	kq: { path: path.join(t.srcdir, "tests/fixtures/llama/kq-q4_k_m.gguf"), parallel: 8, ctx_size: 256 },
 	kq8: { path: path.join(t.srcdir, "tests/fixtures/llama/kq-q4_k_m.gguf"), parallel: 2, ctx_size: 256,
 		kv_cache_type: "q8_0" },
@@ -324,6 +327,16 @@ for (const x of t.readJSON("models/demo/chat.expected.json")) {
 		`chat.gguf: ${x.prompt}`);
 	s = await collect(await client.chat.completions.create({ ...q, stream: true }));
 	t.checkEq([s.text, s.fin], [x.text_f32, "stop"], `chat.gguf streamed: ${x.prompt}`);
+}
+
+// repack = 0 (every matrix read in place from the file): the tokens and
+// logprobs of the packed matrices, bit for bit
+for (const [a, b] of [["chat", "chatin"], ["kq", "kqin"]]) {
+	const q = { prompt: [1, 5, 9, 2], max_tokens: 24, temperature: 0, logprobs: 3 };
+	const x = await client.completions.create({ ...q, model: a });
+	const y = await client.completions.create({ ...q, model: b });
+	t.checkEq([y.choices[0].text, y.choices[0].logprobs], [x.choices[0].text, x.choices[0].logprobs],
+		`repack = 0 answers as the packed ${a}`);
 }
 
 // sampled text with byte-fallback pieces that are not UTF-8 on their own:
@@ -988,6 +1001,7 @@ for await (const m of client.models.list()) listed.push(m);
 t.checkEq(listed.map((m) => [m.id, m.object, m.owned_by, m.kind]),
 	[["tiny", "model", "modeld", "llm"], ["one", "model", "modeld", "llm"],
 		["long", "model", "modeld", "llm"], ["chat", "model", "modeld", "llm"],
+		["chatin", "model", "modeld", "llm"], ["kqin", "model", "modeld", "llm"],
 		["kq", "model", "modeld", "llm"], ["kq8", "model", "modeld", "llm"],
 		["nocache", "model", "modeld", "llm"], ["long2", "model", "modeld", "llm"],
 		["long2nc", "model", "modeld", "llm"], ["tools", "model", "modeld", "llm"],
