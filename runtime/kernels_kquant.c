@@ -923,6 +923,24 @@ INL void SFX(klanes4v)(const mrt__lin *a, int64_t m, int R, int64_t n, int C, in
 #endif
 
 #ifdef KQ_VNNI
+/* The heads of 16 Q4_K/Q5_K rows, dword k of row j in lane j of H[k]
+ * (H[0]: d | dmin << 16; H[1..3]: the scale bytes 0-3, 4-7, 8-11), as
+ * kq_scales_v unpacks them, a row per lane: dw, mw the rows' d and dmin;
+ * scales 0-3 and 4-7 (S), mins 0-3 and 4-7 (Mn), a byte each. */
+INL void SFX(kl_heads16)(const __m512i *H, __m512 *dw, __m512 *mw, __m512i *S, __m512i *Mn)
+{
+	const __m512i m4 = _mm512_set1_epi8(0x0f), m6 = _mm512_set1_epi8(0x3f),
+	              m30 = _mm512_set1_epi8(0x30);
+	*dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(H[0]));
+	*mw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(H[0], 16)));
+	S[0] = _mm512_and_si512(H[1], m6);
+	S[1] = _mm512_or_si512(_mm512_and_si512(H[3], m4),
+	                       _mm512_and_si512(_mm512_srli_epi32(H[1], 2), m30));
+	Mn[0] = _mm512_and_si512(H[2], m6);
+	Mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(H[3], 4), m4),
+	                        _mm512_and_si512(_mm512_srli_epi32(H[2], 2), m30));
+}
+
 /* Q4_K with VNNI, one row m of X (a decode step) against 16 weight rows
  * rp[0..15], one per lane of a 512-bit vector; the same arithmetic as
  * klanes and kpair (the exact int32 dot and mins of a super-block, then
@@ -947,8 +965,7 @@ INL void SFX(klv)(const mrt__lin *a, int64_t m, const uint8_t *const rp[16], con
 {
 	const mrt__q8k *x = (const mrt__q8k *)(a->xq + a->xq_row * (size_t)m);
 	__m512 acc = _mm512_setzero_ps();
-	const __m512i m4 = _mm512_set1_epi8(0x0f), m6 = _mm512_set1_epi8(0x3f),
-	              m30 = _mm512_set1_epi8(0x30);
+	const __m512i m4 = _mm512_set1_epi8(0x0f);
 	/* shuffle controls: byte k of each dword zero-extended (b0 + k), or
 	 * bytes 0, 1 (w01) and 2, 3 (w23) as 16-bit words */
 	const __m512i dw4 = _mm512_set4_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0);
@@ -960,17 +977,9 @@ INL void SFX(klv)(const mrt__lin *a, int64_t m, const uint8_t *const rp[16], con
 		/* H[0]: d | dmin << 16; H[1..3]: the scale bytes 0-3, 4-7, 8-11 */
 		__m512i H[4];
 		mrt__lanes16x16(rp, at, H);
-		__m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(H[0]));
-		__m512 mw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(H[0], 16)));
-		/* kq_scales_v's unpacking, a row per lane: scales 0-3 and 4-7
-		 * (S), mins 0-3 and 4-7 (Mn), a byte each */
+		__m512 dw, mw;
 		__m512i S[2], Mn[2];
-		S[0] = _mm512_and_si512(H[1], m6);
-		S[1] = _mm512_or_si512(_mm512_and_si512(H[3], m4),
-		                       _mm512_and_si512(_mm512_srli_epi32(H[1], 2), m30));
-		Mn[0] = _mm512_and_si512(H[2], m6);
-		Mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(H[3], 4), m4),
-		                        _mm512_and_si512(_mm512_srli_epi32(H[2], 2), m30));
+		SFX(kl_heads16)(H, &dw, &mw, S, Mn);
 		/* the mins against x's 8 sub-block sums, two a dword */
 		int32_t sub[4];
 		SFX(kq_subsums)(x, sub);
@@ -1242,8 +1251,7 @@ INL void SFX(klp)(const mrt__lin *a, int Q5, int64_t m, int R, const uint8_t *gr
 	const mrt__q8k *x[KT_MAX_R];
 	__m512 acc[KT_MAX_R];
 	SFX(kq_xrows)(a, m, R, x, acc);
-	const __m512i m4 = _mm512_set1_epi8(0x0f), m6 = _mm512_set1_epi8(0x3f),
-	              m30 = _mm512_set1_epi8(0x30);
+	const __m512i m4 = _mm512_set1_epi8(0x0f);
 	const __m512i dw4 = _mm512_set4_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0);
 	const __m512i b0 = _mm512_add_epi8(_mm512_set1_epi32((int)0x80808000), dw4);
 	const __m512i w01 = _mm512_add_epi8(_mm512_set1_epi32((int)0x80018000), dw4);
@@ -1254,15 +1262,9 @@ INL void SFX(klp)(const mrt__lin *a, int Q5, int64_t m, int R, const uint8_t *gr
 #pragma GCC unroll 4
 		for (int k = 0; k < 4; k++)
 			H[k] = _mm512_loadu_si512(sb + 64 * k);
-		__m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(H[0]));
-		__m512 mw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(H[0], 16)));
+		__m512 dw, mw;
 		__m512i S[2], Mn[2];
-		S[0] = _mm512_and_si512(H[1], m6);
-		S[1] = _mm512_or_si512(_mm512_and_si512(H[3], m4),
-		                       _mm512_and_si512(_mm512_srli_epi32(H[1], 2), m30));
-		Mn[0] = _mm512_and_si512(H[2], m6);
-		Mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(H[3], 4), m4),
-		                        _mm512_and_si512(_mm512_srli_epi32(H[2], 2), m30));
+		SFX(kl_heads16)(H, &dw, &mw, S, Mn);
 		__m512i isum[KT_MAX_R];
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++)
