@@ -340,9 +340,7 @@ INL void SFX(qlp_range)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, in
 				SFX(qlp)(a, wtype, m, 1, grp, pf, out);
 				break;
 			}
-			for (int r = 0; r < R; r++)
-				for (int j = 0; j < MRT__PACK_ROWS; j++)
-					mrt__lin_store(a, m + r, n + j, out[r][j]);
+			mrt__tile_store16(a, m, R, n, MRT__PACK_ROWS, out);
 		}
 	}
 }
@@ -405,8 +403,7 @@ INL void SFX(lin_q_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 			const char *pf = (const char *)rp[7] + a->wrow;
 			const char *pf2 = (const char *)rp[15] + a->wrow;
 			SFX(qlv)(a, wtype, m0, 1, rp, pf, pf2, 8 * bsz, out);
-			for (int j = 0; j < 16; j++)
-				mrt__lin_store(a, m0, mrt__split_row(n0, h, t, j), out[0][j]);
+			mrt__split_store16(a, m0, n0, h, t, out[0]);
 		}
 		n = n0 + 2 * h;
 	}
@@ -421,9 +418,7 @@ INL void SFX(lin_q_type)(const mrt__lin *a, int wtype, int64_t m0, int64_t m1, i
 			const char *pf =
 			    m == m0 && n + 16 < n1 ? (const char *)rp[0] + 16 * a->wrow : NULL;
 			SFX(qlv_rows)(a, wtype, m, R, rp, pf, NULL, 16 * bsz, out);
-			for (int r = 0; r < R; r++)
-				for (int j = 0; j < C; j++)
-					mrt__lin_store(a, m + r, n + j, out[r][j]);
+			mrt__tile_store16(a, m, R, n, C, out);
 		}
 	}
 #else

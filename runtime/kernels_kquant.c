@@ -1048,8 +1048,7 @@ INL void SFX(lin_q4k_row)(const mrt__lin *a, int64_t m, int64_t n0, int64_t n1)
 		SFX(klv)
 		(a, m, rp, (const char *)rp[7] + a->wrow, (const char *)rp[15] + a->wrow, 8 * bsz,
 		 out);
-		for (int j = 0; j < 16; j++)
-			mrt__lin_store(a, m, mrt__split_row(n0, h, t, j), out[j]);
+		mrt__split_store16(a, m, n0, h, t, out);
 	}
 	int64_t n = n0 + 2 * h;
 	if (n < n1) {
@@ -1422,9 +1421,7 @@ INL void SFX(kpacked_range)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n
 					SFX(q6p)(a, m, 1, grp, pf, out);
 					break;
 				}
-			for (int r = 0; r < R; r++)
-				for (int j = 0; j < MRT__PACK_ROWS; j++)
-					mrt__lin_store(a, m + r, n + j, out[r][j]);
+			mrt__tile_store16(a, m, R, n, MRT__PACK_ROWS, out);
 		}
 	}
 }
@@ -1472,9 +1469,7 @@ INL void SFX(q6lanes_range)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n
 				SFX(q6lanes)(a, m, 1, rp, pf, out);
 				break;
 			}
-			for (int r = 0; r < R; r++)
-				for (int j = 0; j < C; j++)
-					mrt__lin_store(a, m + r, n + j, out[r][j]);
+			mrt__tile_store16(a, m, R, n, C, out);
 		}
 	}
 }
