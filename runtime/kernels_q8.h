@@ -171,8 +171,7 @@ mrt__lane_store_split(const mrt__lin *a, int64_t m, int64_t n, int64_t h, __m256
  * made: packed Q4_K, one thread in L2, 1024 x 768, M = 8: 37 -> 32 us. */
 static inline
     __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))) void
-    mrt__tile_store16(const mrt__lin *a, int64_t m, int R, int64_t n, int C,
-                      const float (*out)[16])
+    mrt__tile_store16(const mrt__lin *a, int64_t m, int R, int64_t n, int C, const float (*out)[16])
 {
 	if (C < 16) {
 		for (int r = 0; r < R; r++)
