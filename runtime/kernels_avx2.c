@@ -817,11 +817,14 @@ TGT void mrt__quant_k_avx2(const float *x, mrt__q8k *b, int64_t nb)
 						       _mm256_packs_epi32(q[2], q[3]));
 			s = _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 			_mm256_storeu_si256((__m256i *)(b->qs + j), s);
-			__m128i lo = _mm256_castsi256_si128(s), hi = _mm256_extracti128_si256(s, 1);
-			b->bsums[j / 16] = (int16_t)(hsum_epi32(_mm256_cvtepi8_epi32(lo)) +
-						     hsum_epi32(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))));
-			b->bsums[j / 16 + 1] = (int16_t)(hsum_epi32(_mm256_cvtepi8_epi32(hi)) +
-							 hsum_epi32(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))));
+			/* the sums of 16: pairs (maddubs by 1), fours (madd), then
+			 * two horizontal adds within each 128-bit half */
+			__m256i t = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), s),
+			                              _mm256_set1_epi16(1));
+			t = _mm256_hadd_epi32(t, t);
+			t = _mm256_hadd_epi32(t, t);
+			b->bsums[j / 16] = (int16_t)_mm256_extract_epi32(t, 0);
+			b->bsums[j / 16 + 1] = (int16_t)_mm256_extract_epi32(t, 4);
 		}
 		b->d = 1.0f / iscale;
 	}
