@@ -1369,8 +1369,6 @@ INL void SFX(klp5)(const mrt__lin *a, int64_t m, int R, const uint8_t *grp, int 
 	SFX(klp)(a, 1, m, R, grp, pf, out);
 }
 
-/* Packed Q4_K, Q5_K or Q6_K rows [n0, n1) (multiples of 16) against rows [m0,
- * m1) of X: one instance per R so acc stays in registers. */
 /* One function per type and R (1 .. 8 rows of X), so acc stays in
  * registers and each is compiled on its own. Inlined into one function,
  * the 24 instances ran slower (one thread in L2, 1024 x 768, M = 8: Q4_K
@@ -1398,6 +1396,8 @@ KP_INSTS(q6p)
 	case R:                                                                                    \
 		SFX(fn##_r##R)(a, m, grp, pf, out);                                                \
 		break
+/* Packed Q4_K, Q5_K or Q6_K rows [n0, n1) (multiples of 16) against rows [m0,
+ * m1) of X. */
 INL void SFX(kpacked_range)(const mrt__lin *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
 	float out[KT_MAX_R][16];
