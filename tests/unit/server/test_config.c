@@ -38,14 +38,22 @@ static const want_key want_global[] = {
 	GI(drain_timeout_s, 1, 86400, 30),
 };
 
+/* clang-format off */
 static const want_key want_model[] = {
-    MI(max_batch_size, 1, 65536, 32), MI(max_batch_delay_us, 0, 10000000, 1000),
-    MI(batch_multiple, 1, 65536, 16), MI(max_queue, 1, 1 << 24, 1024),
-    MI(timeout_ms, 1, 3600000, 5000), MI(inline_max_us, 0, 1000, 0),
-    MI(parallel, 1, 256, 4),          MI(ctx_size, 16, 1 << 20, 2048),
-    MI(prompt_chunk, 1, 65536, 256),  MI(max_tokens_default, 1, 1 << 20, 256),
-    MI(prompt_cache, 0, 1, 1),        MI(repack, 0, 1, 1),
+	MI(max_batch_size, 1, 65536, 32),
+	MI(max_batch_delay_us, 0, 10000000, 1000),
+	MI(batch_multiple, 1, 65536, 16),
+	MI(max_queue, 1, 1 << 24, 1024),
+	MI(timeout_ms, 1, 3600000, 5000),
+	MI(inline_max_us, 0, 1000, 0),
+	MI(parallel, 1, 256, 4),
+	MI(ctx_size, 16, 1 << 20, 2048),
+	MI(prompt_chunk, 1, 65536, 256),
+	MI(max_tokens_default, 1, 1 << 20, 256),
+	MI(prompt_cache, 0, 1, 1),
+	MI(repack, 0, 1, 1),
 };
+/* clang-format on */
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
