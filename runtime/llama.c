@@ -33,7 +33,8 @@
  * to 80 deep, attention 155-180 -> 105-120 us a token, tokens/s 1.05x
  * (medians of 10 interleaved rounds, at 256 and at 0); Q8_0 1.04x. */
 #define ATT_SERIAL 256
-#define ATT_PREFETCH 16384 /* bytes of an item's keys (and values) asked for ahead */
+#define ATT_PREFETCH 16384 /* bytes of a prompt item's keys (and values) asked for ahead */
+#define ATT_CHUNK 8        /* keys a decoding item scores or sums between prefetches */
 #define ROWS_SERIAL 4096  /* elementwise steps below this many elements run inline */
 #define GROUP_MAX_M 8     /* batches up to this size use the fused linear groups */
 #define GROUP_ALIGN 32    /* weight rows per task: a multiple of this (a Q8_0 cache block) */
@@ -66,11 +67,12 @@ struct mrt_llm_ctx {
 	                        or -1 */
 	int n_logit_rows;    /* entries of the last decode with logits */
 	int *tiles;          /* n_batch: first entry of each attention tile, then the end */
-	float *scores;       /* n_att_tasks x 2 rows of n_ctx */
+	float *scores;       /* n_att_tasks x att_score_rows rows of n_ctx */
 	void *lin_scratch;   /* quantized activations of the int8 types */
 	char *group_scratch; /* n_threads x group_stride bytes (fused linear groups) */
 	size_t group_stride;
 	int n_att_tasks, att_rows, n_tiles;
+	int att_score_rows; /* 2, or the query heads per KV head when more */
 
 	float *logits; /* n_batch rows of n_vocab, allocated at creation: pages
 	                  become resident only as batches ask for that many rows */
@@ -145,6 +147,7 @@ static int make_arena(mrt_llm_ctx *c)
 
 	c->n_att_tasks = ATT_TASKS_PER_THREAD * c->p.n_threads;
 	c->att_rows = group > ATT_ROWS ? group : ATT_ROWS;
+	c->att_score_rows = group > 2 ? group : 2;
 	c->group_stride = group_scratch_bytes(l);
 	if (c->group_stride == SIZE_MAX ||
 	    __builtin_mul_overflow(c->group_stride, (size_t)c->p.n_threads, &grp_bytes))
@@ -163,7 +166,8 @@ static int make_arena(mrt_llm_ctx *c)
 	o_cnt = arena_take(&off, (size_t)c->p.n_seq, sizeof(int));
 	o_row = arena_take(&off, nb, sizeof(int));
 	o_tile = arena_take(&off, nb + 1, sizeof(int));
-	o_sc = arena_take(&off, 2 * (size_t)c->n_att_tasks, (size_t)c->p.n_ctx * sizeof(float));
+	o_sc = arena_take(&off, (size_t)c->att_score_rows * (size_t)c->n_att_tasks,
+	                  (size_t)c->p.n_ctx * sizeof(float));
 	o_grp = arena_take(&off, grp_bytes + 1, 1);
 	o_lin = arena_take(&off, lin == SIZE_MAX ? SIZE_MAX : lin + 1, 1);
 	if (off == SIZE_MAX || (off = (off + 63) & ~(size_t)63) == 0 ||
@@ -527,19 +531,99 @@ static att_row tile_row(const mrt_llm_ctx *c, int e0, int kvh, int r)
 	return row;
 }
 
-/* The queries of a tile two at a time over the keys both see, then the
- * longer one alone over the rest. scores holds two rows of n_ctx. */
-static void attend_item(const att_job *j, int tile, int kvh, float *scores)
+/* Where item it's keys and values start, and their bytes (each). */
+typedef struct att_span {
+	const char *k, *v;
+	size_t bytes;
+} att_span;
+
+static att_span item_span(const att_job *j, int it)
+{
+	const mrt_llm_ctx *c = j->c;
+	int tile = it / c->l->n_head_kv, last = c->tiles[tile + 1] - 1;
+	size_t at =
+	    kv_bytes(c, cache_at(c, j->seq[c->tiles[tile]], j->layer, it % c->l->n_head_kv, 0));
+	att_span s = {(const char *)c->kcache + at, (const char *)c->vcache + at,
+	              kv_bytes(c, (size_t)(c->pos[last] + 1) * (size_t)c->l->head_dim)};
+	return s;
+}
+
+/* Ask for the cache lines of bytes [lo, hi) from p. */
+static void prefetch_span(const char *p, size_t lo, size_t hi)
+{
+	for (size_t o = lo & ~(size_t)63; o < hi; o += 64)
+		__builtin_prefetch(p + o, 0, 3);
+}
+
+/* Item (tile, kvh); next is the item its task takes after it (bytes 0 when
+ * none). A decoding step's keys and values are out of every cache (the
+ * weights streamed through since the layer last ran), and each item's head
+ * is a few KiB, too short for the hardware prefetcher to get ahead, so an
+ * item asks for the next one's.
+ *
+ * A tile of one token (decoding) runs its keys ATT_CHUNK at a time, each
+ * chunk for all its queries (the heads sharing the KV head, two at a time),
+ * and after each chunk asks for the same share of the next item's keys
+ * (while scoring) or values (while summing). Asked for all at once before
+ * the item, hundreds of prefetches had stalled the core until most had
+ * arrived. Keys and values split in chunks give the whole call's bytes
+ * (llama.h), so a token's values do not depend on its tile.
+ *
+ * A tile of several tokens (a prompt) asks for the first ATT_PREFETCH bytes
+ * of the next item's keys and values, then takes its queries two at a time
+ * over the keys both see, then the longer one alone over the rest; after
+ * the first pair the head's keys and values are cache-warm. scores holds
+ * att_score_rows rows of n_ctx. */
+static void attend_item(const att_job *j, int tile, int kvh, float *scores, const att_span *next)
 {
 	const mrt_llm_ctx *c = j->c;
 	const mrt__llama *l = c->l;
 	int e0 = c->tiles[tile], hd = l->head_dim, group = l->n_head / l->n_head_kv;
 	int rows = (c->tiles[tile + 1] - e0) * group;
-	size_t base = cache_at(c, j->seq[e0], j->layer, kvh, 0);
+	size_t base = cache_at(c, j->seq[e0], j->layer, kvh, 0), n_ctx = (size_t)c->p.n_ctx;
 	const char *kc = (const char *)c->kcache + kv_bytes(c, base);
 	const char *vc = (const char *)c->vcache + kv_bytes(c, base);
-	float scale = 1.0f / sqrtf((float)hd), *sa = scores, *sb = scores + c->p.n_ctx;
+	float scale = 1.0f / sqrtf((float)hd), *sa = scores, *sb = scores + n_ctx;
 
+	if (rows == group) {
+		size_t row = kv_bytes(c, (size_t)hd), nb = next->bytes;
+		int n = tile_row(c, e0, kvh, 0).n_keys, n_ch = (n + ATT_CHUNK - 1) / ATT_CHUNK;
+
+		for (int i = 0; i < n_ch; i++) {
+			int s = i * ATT_CHUNK, m = n - s < ATT_CHUNK ? n - s : ATT_CHUNK;
+			for (int r = 0; r < rows; r += 2) {
+				const float *qa = tile_row(c, e0, kvh, r).q;
+				float *oa = scores + (size_t)r * n_ctx + s;
+				if (r + 1 < rows)
+					c->ak.scores2(qa, tile_row(c, e0, kvh, r + 1).q,
+					              kc + (size_t)s * row, m, hd, scale, oa,
+					              oa + n_ctx);
+				else
+					c->ak.scores(qa, kc + (size_t)s * row, m, hd, scale, oa);
+			}
+			prefetch_span(next->k, nb * (size_t)i / (size_t)n_ch,
+			              nb * (size_t)(i + 1) / (size_t)n_ch);
+		}
+		for (int r = 0; r < rows; r++)
+			c->ak.softmax(scores + (size_t)r * n_ctx, n);
+		for (int i = 0; i < n_ch; i++) {
+			int s = i * ATT_CHUNK, m = n - s < ATT_CHUNK ? n - s : ATT_CHUNK;
+			for (int r = 0; r < rows; r += 2) {
+				float *oa = tile_row(c, e0, kvh, r).out;
+				const float *pa = scores + (size_t)r * n_ctx + s;
+				if (r + 1 < rows)
+					c->ak.wsum2(pa, pa + n_ctx, vc + (size_t)s * row, m, hd, oa,
+					            tile_row(c, e0, kvh, r + 1).out, i > 0);
+				else
+					c->ak.wsum(pa, vc + (size_t)s * row, m, hd, oa, i > 0);
+			}
+			prefetch_span(next->v, nb * (size_t)i / (size_t)n_ch,
+			              nb * (size_t)(i + 1) / (size_t)n_ch);
+		}
+		return;
+	}
+	prefetch_span(next->k, 0, next->bytes < ATT_PREFETCH ? next->bytes : ATT_PREFETCH);
+	prefetch_span(next->v, 0, next->bytes < ATT_PREFETCH ? next->bytes : ATT_PREFETCH);
 	for (int r = 0; r < rows; r += 2) {
 		att_row a = tile_row(c, e0, kvh, r);
 		if (r + 1 == rows) {
@@ -558,50 +642,33 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores)
 			c->ak.scores(lg->q, kc + rest, lg->n_keys - nc, hd, scale, sl + nc);
 		c->ak.softmax(sa, a.n_keys);
 		c->ak.softmax(sb, b.n_keys);
-		c->ak.wsum2(sa, sb, vc, nc, hd, a.out, b.out);
+		c->ak.wsum2(sa, sb, vc, nc, hd, a.out, b.out, 0);
 		if (lg->n_keys > nc)
 			c->ak.wsum(sl + nc, vc + rest, lg->n_keys - nc, hd, lg->out, 1);
 	}
 }
 
-/* Ask for the first ATT_PREFETCH bytes of item it's keys and values. A
- * decoding step's keys and values are out of every cache (the weights
- * streamed through since the layer last ran), and each item's head is a
- * few KiB, too short for the hardware prefetcher to get ahead. */
-static void prefetch_item(const att_job *j, int it)
-{
-	const mrt_llm_ctx *c = j->c;
-	int tile = it / c->l->n_head_kv, last = c->tiles[tile + 1] - 1;
-	size_t at =
-	    kv_bytes(c, cache_at(c, j->seq[c->tiles[tile]], j->layer, it % c->l->n_head_kv, 0));
-	size_t bytes = kv_bytes(c, (size_t)(c->pos[last] + 1) * (size_t)c->l->head_dim);
-	if (bytes > ATT_PREFETCH)
-		bytes = ATT_PREFETCH;
-	for (size_t o = 0; o < bytes; o += 64) {
-		__builtin_prefetch((const char *)c->kcache + at + o, 0, 3);
-		__builtin_prefetch((const char *)c->vcache + at + o, 0, 3);
-	}
-}
-
 /* Items task, task + n_tasks, ...: strided so the costly late tiles of a
- * long prompt spread over every task. Each asks for the next one's keys
- * and values before it starts. One stream of the 110M Q4_K_M model, 16 to
- * 166 deep: the attention step 18-20 -> 12-14 us a layer. Tokens/s: 1.02x
- * with the machine quiet; 1.05-1.12x at 8 streams while other tenants
- * loaded the memory (1.09x 400 deep, where 64 KiB instead of 16 gave
- * 1.0x). Prefetching into L2 only, or every item at the start: no better. */
+ * long prompt spread over every task. The first item's keys and values are
+ * asked for before it starts, each next one's while the one before runs
+ * (attend_item). */
 static void att_task(void *arg, int task, int n_tasks)
 {
 	const att_job *j = arg;
 	int n_items = j->c->n_tiles * j->c->l->n_head_kv;
-	float *scores = j->c->scores + (size_t)task * 2 * (size_t)j->c->p.n_ctx;
+	float *scores = j->c->scores + (size_t)task * j->c->att_score_rows * (size_t)j->c->p.n_ctx;
 
-	if (task < n_items)
-		prefetch_item(j, task);
+	if (task < n_items) {
+		att_span s = item_span(j, task);
+		size_t n = s.bytes < ATT_PREFETCH ? s.bytes : ATT_PREFETCH;
+		prefetch_span(s.k, 0, n);
+		prefetch_span(s.v, 0, n);
+	}
 	for (int it = task; it < n_items; it += n_tasks) {
+		att_span next = {NULL, NULL, 0};
 		if (it + n_tasks < n_items)
-			prefetch_item(j, it + n_tasks);
-		attend_item(j, it / j->c->l->n_head_kv, it % j->c->l->n_head_kv, scores);
+			next = item_span(j, it + n_tasks);
+		attend_item(j, it / j->c->l->n_head_kv, it % j->c->l->n_head_kv, scores, &next);
 	}
 }
 

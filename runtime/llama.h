@@ -72,9 +72,10 @@ size_t mrt__llama_pack(mrt__llama *l, const mrt_gguf *f);
  * (q . k_j) for n_keys contiguous rows k_j of hd elements. softmax: in place
  * over n. wsum: out (+)= sum_j p[j] v_j in key order (accumulate: start
  * from out), so a sum split into two key ranges equals the whole.
- * scores2/wsum2: two queries at once, sharing the loads of K and V. Every
- * value is computed the same way whatever the pairing, so batching never
- * changes a result. store: n floats into a cache row of the set's type. */
+ * scores2/wsum2: two queries at once, sharing the loads of K and V (wsum2's
+ * accumulate holds for both outputs). Every value is computed the same way
+ * whatever the pairing, so batching never changes a result. store: n
+ * floats into a cache row of the set's type. */
 typedef struct mrt__attn_kern {
 	void (*scores)(const float *q, const void *k, int n_keys, int hd, float scale, float *out);
 	void (*scores2)(const float *qa, const float *qb, const void *k, int n_keys, int hd,
@@ -83,7 +84,7 @@ typedef struct mrt__attn_kern {
 	void (*wsum)(const float *p, const void *v, int n_keys, int hd, float *out,
 	             int accumulate);
 	void (*wsum2)(const float *pa, const float *pb, const void *v, int n_keys, int hd,
-	              float *outa, float *outb);
+	              float *outa, float *outb, int accumulate);
 	void (*store)(void *dst, const float *src, int n);
 	/* the SwiGLU gate, also here for its exp: g[i] = silu(g[i]) * u[i] */
 	void (*silu)(float *g, const float *u, int n);

@@ -16,12 +16,12 @@
 /* scores: out[j] = scale * (q . k_j) for the n_keys contiguous rows k_j of
  * hd elements. wsum: out (+)= sum_j p[j] v_j, summed in key order, so a sum
  * split in two key ranges (the second accumulating) equals the whole one.
- * scores2/wsum2: the same for two queries at once, sharing the loads of
- * K and V. Each value is computed the same way whatever tile, pairing or
- * batch it belongs to, so batching never changes a result. The _t
- * templates take H = 0 for F32, 1 for F16 and 2 for Q8_0 elements (then
- * hd % 32 == 0); the _f32, _f16 and _q8 entry points at the end
- * instantiate them. */
+ * scores2/wsum2: the same for two queries at once, sharing the loads of K
+ * and V (wsum2 accumulates into both outputs or neither). Each value is
+ * computed the same way whatever tile, pairing or batch it belongs to, so
+ * batching never changes a result. The _t templates take H = 0 for F32, 1
+ * for F16 and 2 for Q8_0 elements (then hd % 32 == 0); the _f32, _f16 and
+ * _q8 entry points at the end instantiate them. */
 
 #define INL static inline __attribute__((always_inline))
 #define Q8_BLOCK 34 /* bytes of 32 Q8_0 elements: F16 scale, then 32 int8 */
@@ -183,7 +183,7 @@ INL TGT void q8_wsum_cols(const float *pa, const float *pb, const uint8_t *v, in
 #pragma GCC unroll 8
 	for (int u = 0; u < 4 * NB; u++) {
 		o[u] = accumulate ? _mm256_loadu_ps(outa + i + 8 * u) : _mm256_setzero_ps();
-		ob[u] = _mm256_setzero_ps();
+		ob[u] = accumulate && pb ? _mm256_loadu_ps(outb + i + 8 * u) : _mm256_setzero_ps();
 	}
 	for (int j = 0; j < n_keys; j++, v += row) {
 #pragma GCC unroll 2
@@ -293,10 +293,10 @@ INL void scores2_ref_t(const float *qa, const float *qb, const void *k, int n_ke
 }
 
 INL void wsum2_ref_t(const float *pa, const float *pb, const void *v, int n_keys, int hd,
-                     float *outa, float *outb, int H)
+                     float *outa, float *outb, int accumulate, int H)
 {
-	wsum_ref_t(pa, v, n_keys, hd, outa, 0, H);
-	wsum_ref_t(pb, v, n_keys, hd, outb, 0, H);
+	wsum_ref_t(pa, v, n_keys, hd, outa, accumulate, H);
+	wsum_ref_t(pb, v, n_keys, hd, outb, accumulate, H);
 }
 
 /* softmax in place: x[i] = exp(x[i] - max) / sum. */
@@ -460,20 +460,22 @@ INL TGT void scores2_avx2_t(const float *qa, const float *qb, const void *k, int
 }
 
 INL TGT void wsum2_avx2_t(const float *pa, const float *pb, const void *v, int n_keys, int hd,
-                          float *outa, float *outb, int H)
+                          float *outa, float *outb, int accumulate, int H)
 {
 	int i = 0;
 
 	if (H == 2) {
-		q8_wsum(pa, pb, v, n_keys, hd, outa, outb, 0);
+		q8_wsum(pa, pb, v, n_keys, hd, outa, outb, accumulate);
 		return;
 	}
 	/* 32 values of both queries at a time: 8 FMA chains */
 	for (; i + 32 <= hd; i += 32) {
 		__m256 a[4], b[4];
 #pragma GCC unroll 4
-		for (int u = 0; u < 4; u++)
-			a[u] = b[u] = _mm256_setzero_ps();
+		for (int u = 0; u < 4; u++) {
+			a[u] = accumulate ? _mm256_loadu_ps(outa + i + 8 * u) : _mm256_setzero_ps();
+			b[u] = accumulate ? _mm256_loadu_ps(outb + i + 8 * u) : _mm256_setzero_ps();
+		}
 		const void *vr = v;
 		for (int j = 0; j < n_keys; j++, vr = kv_off(vr, (size_t)hd, H)) {
 			__m256 pj = _mm256_set1_ps(pa[j]), qj = _mm256_set1_ps(pb[j]);
@@ -491,7 +493,11 @@ INL TGT void wsum2_avx2_t(const float *pa, const float *pb, const void *v, int n
 		}
 	}
 	for (; i < hd; i += 16) {
-		__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+		__m256 z = _mm256_setzero_ps();
+		__m256 a0 = accumulate ? _mm256_loadu_ps(outa + i) : z;
+		__m256 a1 = accumulate ? _mm256_loadu_ps(outa + i + 8) : z;
+		__m256 b0 = accumulate ? _mm256_loadu_ps(outb + i) : z;
+		__m256 b1 = accumulate ? _mm256_loadu_ps(outb + i + 8) : z;
 		const void *vr = v;
 		for (int j = 0; j < n_keys; j++, vr = kv_off(vr, (size_t)hd, H)) {
 			__m256 v0 = kv_load8(vr, (size_t)i, H), v1 = kv_load8(vr, (size_t)i + 8, H);
@@ -659,19 +665,19 @@ TGT static void store_q8_avx2(void *dst, const float *src, int n)
 	attr static void name##_q8 params { name##_t(__VA_ARGS__, 2); }
 #define KV_SET(attr, isa)                                                                          \
 	KV_ENTRY(attr, scores_##isa,                                                               \
-	         (const float *q, const void *k, int n_keys, int hd, float scale, float *out), q, \
+	         (const float *q, const void *k, int n_keys, int hd, float scale, float *out), q,  \
 	         k, n_keys, hd, scale, out)                                                        \
 	KV_ENTRY(attr, scores2_##isa,                                                              \
-	         (const float *qa, const float *qb, const void *k, int n_keys, int hd, float scale, \
-	          float *outa, float *outb),                                                       \
+	         (const float *qa, const float *qb, const void *k, int n_keys, int hd,             \
+	          float scale, float *outa, float *outb),                                          \
 	         qa, qb, k, n_keys, hd, scale, outa, outb)                                         \
 	KV_ENTRY(attr, wsum_##isa,                                                                 \
-	         (const float *p, const void *v, int n_keys, int hd, float *out, int acc), p, v,  \
+	         (const float *p, const void *v, int n_keys, int hd, float *out, int acc), p, v,   \
 	         n_keys, hd, out, acc)                                                             \
 	KV_ENTRY(attr, wsum2_##isa,                                                                \
-	         (const float *pa, const float *pb, const void *v, int n_keys, int hd, float *outa, \
-	          float *outb),                                                                    \
-	         pa, pb, v, n_keys, hd, outa, outb)
+	         (const float *pa, const float *pb, const void *v, int n_keys, int hd,             \
+	          float *outa, float *outb, int acc),                                              \
+	         pa, pb, v, n_keys, hd, outa, outb, acc)
 #define NOATTR
 KV_SET(NOATTR, ref)
 KV_SET(TGT, avx2)

@@ -1,7 +1,10 @@
 /* Llama decoder benchmark (never run by make check): writes a random
  * llama model, measures prompt and decode tokens/s through the runtime with
  * 1..8 sequences per batch, and the memory bandwidth that bounds decoding.
- *   bench_llama make OUT.gguf          random 110M model (F32)
+ *   bench_llama make OUT.gguf [KV_HEADS]
+ *                                      random 110M model (F32); KV_HEADS
+ *                                      (a divisor of 12, default 12) for
+ *                                      grouped-query attention
  *   bench_llama quant IN OUT TYPE      re-quantize (k-quants too)
  *   bench_llama bw                     read GB/s, 2 threads: median, best
  *   bench_llama run FILE [THREADS]     one table row (medians of 3 rounds)
@@ -107,7 +110,7 @@ static int add_vocab(mrt_gguf_writer *w)
 	return rc;
 }
 
-static int make_model(const char *path)
+static int make_model(const char *path, int kv_heads)
 {
 	mrt_gguf_writer *w = mrt_gguf_writer_new();
 	char name[64], err[256];
@@ -120,6 +123,7 @@ static int make_model(const char *path)
 	rc |= mrt_gguf_writer_set_u32(w, "llama.block_count", LAYERS);
 	rc |= mrt_gguf_writer_set_u32(w, "llama.feed_forward_length", FF);
 	rc |= mrt_gguf_writer_set_u32(w, "llama.attention.head_count", HEADS);
+	rc |= mrt_gguf_writer_set_u32(w, "llama.attention.head_count_kv", (uint32_t)kv_heads);
 	rc |= mrt_gguf_writer_set_u32(w, "llama.vocab_size", VOCAB);
 	/* the keys llama.cpp insists on, so a peer can load the same file */
 	rc |= mrt_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
@@ -132,8 +136,8 @@ static int make_model(const char *path)
 		float scale; /* 0: a norm weight of ones */
 	} blk[] = {{"attn_norm", DIM, 0, 0},
 	           {"attn_q", DIM, DIM, s},
-	           {"attn_k", DIM, DIM, s},
-	           {"attn_v", DIM, DIM, s},
+	           {"attn_k", DIM, DIM / HEADS * kv_heads, s},
+	           {"attn_v", DIM, DIM / HEADS * kv_heads, s},
 	           {"attn_output", DIM, DIM, s},
 	           {"ffn_norm", DIM, 0, 0},
 	           {"ffn_gate", DIM, FF, s},
@@ -582,8 +586,14 @@ int main(int argc, char **argv)
 	/* as modeld runs it: the runtime's pool splits sgemm calls itself, and
 	 * OpenBLAS threads beside the pool would compete for the cores */
 	openblas_set_num_threads(1);
-	if (argc == 3 && strcmp(argv[1], "make") == 0)
-		return make_model(argv[2]);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "make") == 0) {
+		int kv_heads = argc == 4 ? atoi(argv[3]) : HEADS;
+		if (kv_heads < 1 || HEADS % kv_heads != 0) {
+			fprintf(stderr, "make: KV_HEADS must divide %d\n", HEADS);
+			return 2;
+		}
+		return make_model(argv[2], kv_heads);
+	}
 	if (argc == 5 && strcmp(argv[1], "quant") == 0)
 		return quantize(argv[2], argv[3], argv[4]);
 	if (argc == 2 && strcmp(argv[1], "bw") == 0)
@@ -596,7 +606,7 @@ int main(int argc, char **argv)
 		return deep(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "run") == 0)
 		return run(argv[2], argc == 4 ? atoi(argv[3]) : 2);
-	fprintf(stderr, "usage: bench_llama make OUT.gguf | quant IN OUT TYPE | bw | "
+	fprintf(stderr, "usage: bench_llama make OUT.gguf [KV_HEADS] | quant IN OUT TYPE | bw | "
 	                "run FILE [THREADS] | profile FILE THREADS STREAMS STEPS | "
 	                "deep FILE THREADS STREAMS DEPTH STEPS | attn KEYS HEADS\n");
 	return 2;

@@ -64,6 +64,7 @@ static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd,
 	float *sb = malloc(sizeof(float) * n), *s1 = malloc(sizeof(float) * n);
 	float *oa = malloc(sizeof(float) * hd), *ob = malloc(sizeof(float) * hd);
 	float *o1 = malloc(sizeof(float) * hd), *o2 = malloc(sizeof(float) * hd);
+	float *o3 = malloc(sizeof(float) * hd), *o4 = malloc(sizeof(float) * hd);
 	double *want = malloc(sizeof(double) * hd), worst = 0;
 	float scale = 1.0f / sqrtf((float)hd) * 3; /* peaked enough to test softmax */
 	int n1 = n > 1 ? n / 2 : 1, exact = 1;
@@ -99,12 +100,19 @@ static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd,
 	for (int j = 0; j < n; j++)
 		total += sa[j];
 	CHECK_NEAR(total, 1.0, 1e-5);
-	ak->wsum2(sa, sb, vb, n1, hd, oa, ob);
+	ak->wsum2(sa, sb, vb, n1, hd, oa, ob, 0);
 	if (n > n1)
 		ak->wsum(sa + n1, vb + rest, n - n1, hd, oa, 1);
 	ak->wsum(sa, vb, n, hd, o1, 0);
 	ak->wsum(sb, vb, n1, hd, o2, 0);
 	exact &= memcmp(oa, o1, sizeof(float) * hd) == 0 && memcmp(ob, o2, sizeof(float) * hd) == 0;
+	/* the pair split in two key ranges, the second accumulating (a
+	 * decoding step's chunks): the whole single calls' bytes */
+	int h = n1 / 2;
+	ak->wsum2(sa, sb, vb, h, hd, o3, o4, 0);
+	ak->wsum2(sa + h, sb + h, vb + kv_bytes(kv_kind, (size_t)h * hd), n1 - h, hd, o3, o4, 1);
+	ak->wsum(sa, vb, n1, hd, o1, 0);
+	exact &= memcmp(o3, o1, sizeof(float) * hd) == 0 && memcmp(o4, o2, sizeof(float) * hd) == 0;
 	CHECK(exact);
 	attend_double(q, k, v, n, hd, scale, want);
 	for (int i = 0; i < hd; i++) {
@@ -121,7 +129,7 @@ static void check_set(const mrt__attn_kern *ak, const char *name, int n, int hd,
 		        kv_names[kv_kind], n, hd, worst, exact);
 	CHECK(worst <= 2e-5);
 	free(k), free(v), free(kc), free(vc), free(q), free(sa), free(sb), free(s1);
-	free(oa), free(ob), free(o1), free(o2), free(want);
+	free(oa), free(ob), free(o1), free(o2), free(o3), free(o4), free(want);
 }
 
 /* Softmax of arguments spanning more than exp's range: tiny terms vanish,
