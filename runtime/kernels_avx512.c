@@ -189,12 +189,10 @@ INL void SFX(qlv_block)(int q8, int R, const int8_t *const *xq, const float *con
 		__m512i i4[4];
 #pragma GCC unroll 8
 		for (int t = 0; t < 8; t++) {
-			int32_t x4;
-			memcpy(&x4, x + 4 * t, 4);
 			__m512i from = t >= NC  ? i4[t % NC]
 			               : t == 0 ? _mm512_sub_epi32(_mm512_setzero_si512(), xo)
 			                        : _mm512_setzero_si512();
-			i4[t % NC] = _mm512_dpbusd_epi32(from, V[t], _mm512_set1_epi32(x4));
+			i4[t % NC] = mrt__dpbusd_bcst(from, V[t], x + 4 * t);
 		}
 		__m512i i = NC == 2 ? _mm512_add_epi32(i4[0], i4[1])
 		                    : _mm512_add_epi32(_mm512_add_epi32(i4[0], i4[1]),

@@ -1008,13 +1008,11 @@ INL void SFX(klv)(const mrt__lin *a, int64_t m, const uint8_t *const rp[16], con
 				__m512i d2[2];
 #pragma GCC unroll 8
 				for (int t = 0; t < 8; t++) {
-					int32_t x4;
-					memcpy(&x4, xp + 4 * t, 4);
 					__m512i w = _mm512_and_si512(
 					    h ? _mm512_srli_epi16(T[t], 4) : T[t], m4);
-					d2[t & 1] = _mm512_dpbusd_epi32(
-					    t < 2 ? _mm512_setzero_si512() : d2[t & 1], w,
-					    _mm512_set1_epi32(x4));
+					d2[t & 1] = mrt__dpbusd_bcst(t < 2 ? _mm512_setzero_si512()
+					                                   : d2[t & 1],
+					                             w, xp + 4 * t);
 				}
 				/* sub-block sb's scale, zero-extended in each dword */
 				__m512i sc = _mm512_shuffle_epi8(
@@ -1171,12 +1169,8 @@ INL void SFX(q6_sb)(const uint8_t *sb, const mrt__q8k *const *x, int R, const ch
 					const int8_t *xp = x[r]->qs + 16 * s;
 					__m512i d = _mm512_setzero_si512();
 #pragma GCC unroll 4
-					for (int t = 0; t < 4; t++) {
-						int32_t x4;
-						memcpy(&x4, xp + 4 * t, 4);
-						d = _mm512_dpbusd_epi32(d, W[t],
-						                        _mm512_set1_epi32(x4));
-					}
+					for (int t = 0; t < 4; t++)
+						d = mrt__dpbusd_bcst(d, W[t], xp + 4 * t);
 					isum[r] =
 					    _mm512_add_epi32(isum[r], _mm512_mullo_epi32(d, sc[s]));
 				}
@@ -1299,13 +1293,10 @@ INL void SFX(klp)(const mrt__lin *a, int Q5, int64_t m, int R, const uint8_t *gr
 					const int8_t *xp = x[r]->qs + 32 * s;
 					__m512i d2[2];
 #pragma GCC unroll 8
-					for (int t = 0; t < 8; t++) {
-						int32_t x4;
-						memcpy(&x4, xp + 4 * t, 4);
-						d2[t & 1] = _mm512_dpbusd_epi32(
+					for (int t = 0; t < 8; t++)
+						d2[t & 1] = mrt__dpbusd_bcst(
 						    t < 2 ? _mm512_setzero_si512() : d2[t & 1],
-						    w[t], _mm512_set1_epi32(x4));
-					}
+						    w[t], xp + 4 * t);
 					isum[r] = _mm512_add_epi32(
 					    isum[r],
 					    _mm512_mullo_epi32(_mm512_add_epi32(d2[0], d2[1]), sc));
