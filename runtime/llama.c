@@ -555,6 +555,14 @@ static void prefetch_span(const char *p, size_t lo, size_t hi)
 		__builtin_prefetch(p + o, 0, 3);
 }
 
+/* Ask for the first ATT_PREFETCH bytes of an item's keys and values. */
+static void prefetch_start(const att_span *s)
+{
+	size_t n = s->bytes < ATT_PREFETCH ? s->bytes : ATT_PREFETCH;
+	prefetch_span(s->k, 0, n);
+	prefetch_span(s->v, 0, n);
+}
+
 /* Item (tile, kvh); next is the item its task takes after it (bytes 0 when
  * none). A decoding step's keys and values are out of every cache (the
  * weights streamed through since the layer last ran), and each item's head
@@ -622,8 +630,7 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores, cons
 		}
 		return;
 	}
-	prefetch_span(next->k, 0, next->bytes < ATT_PREFETCH ? next->bytes : ATT_PREFETCH);
-	prefetch_span(next->v, 0, next->bytes < ATT_PREFETCH ? next->bytes : ATT_PREFETCH);
+	prefetch_start(next);
 	for (int r = 0; r < rows; r += 2) {
 		att_row a = tile_row(c, e0, kvh, r);
 		if (r + 1 == rows) {
@@ -659,10 +666,8 @@ static void att_task(void *arg, int task, int n_tasks)
 	float *scores = j->c->scores + (size_t)task * j->c->att_score_rows * (size_t)j->c->p.n_ctx;
 
 	if (task < n_items) {
-		att_span s = item_span(j, task);
-		size_t n = s.bytes < ATT_PREFETCH ? s.bytes : ATT_PREFETCH;
-		prefetch_span(s.k, 0, n);
-		prefetch_span(s.v, 0, n);
+		att_span first = item_span(j, task);
+		prefetch_start(&first);
 	}
 	for (int it = task; it < n_items; it += n_tasks) {
 		att_span next = {NULL, NULL, 0};
