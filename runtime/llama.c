@@ -593,19 +593,19 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores, cons
 	const char *vc = (const char *)c->vcache + kv_bytes(c, base);
 	float scale = 1.0f / sqrtf((float)hd), *sa = scores, *sb = scores + n_ctx;
 
-	if (rows == group) {
+	if (rows == group) { /* the token's query heads and output rows lie side by side */
+		att_row a = tile_row(c, e0, kvh, 0);
 		size_t row = kv_bytes(c, (size_t)hd), nb = next->bytes;
-		int n = tile_row(c, e0, kvh, 0).n_keys, n_ch = (n + ATT_CHUNK - 1) / ATT_CHUNK;
+		int n = a.n_keys, n_ch = (n + ATT_CHUNK - 1) / ATT_CHUNK;
 
 		for (int i = 0; i < n_ch; i++) {
 			int s = i * ATT_CHUNK, m = n - s < ATT_CHUNK ? n - s : ATT_CHUNK;
 			for (int r = 0; r < rows; r += 2) {
-				const float *qa = tile_row(c, e0, kvh, r).q;
+				const float *qa = a.q + (size_t)r * hd;
 				float *oa = scores + (size_t)r * n_ctx + s;
 				if (r + 1 < rows)
-					c->ak.scores2(qa, tile_row(c, e0, kvh, r + 1).q,
-					              kc + (size_t)s * row, m, hd, scale, oa,
-					              oa + n_ctx);
+					c->ak.scores2(qa, qa + hd, kc + (size_t)s * row, m, hd,
+					              scale, oa, oa + n_ctx);
 				else
 					c->ak.scores(qa, kc + (size_t)s * row, m, hd, scale, oa);
 			}
@@ -617,11 +617,11 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores, cons
 		for (int i = 0; i < n_ch; i++) {
 			int s = i * ATT_CHUNK, m = n - s < ATT_CHUNK ? n - s : ATT_CHUNK;
 			for (int r = 0; r < rows; r += 2) {
-				float *oa = tile_row(c, e0, kvh, r).out;
+				float *oa = a.out + (size_t)r * hd;
 				const float *pa = scores + (size_t)r * n_ctx + s;
 				if (r + 1 < rows)
 					c->ak.wsum2(pa, pa + n_ctx, vc + (size_t)s * row, m, hd, oa,
-					            tile_row(c, e0, kvh, r + 1).out, i > 0);
+					            oa + hd, i > 0);
 				else
 					c->ak.wsum(pa, vc + (size_t)s * row, m, hd, oa, i > 0);
 			}
