@@ -555,6 +555,12 @@ static void prefetch_span(const char *p, size_t lo, size_t hi)
 		__builtin_prefetch(p + o, 0, 3);
 }
 
+/* Ask for share i of n of bytes from p. */
+static void prefetch_share(const char *p, size_t bytes, int i, int n)
+{
+	prefetch_span(p, bytes * (size_t)i / (size_t)n, bytes * (size_t)(i + 1) / (size_t)n);
+}
+
 /* Ask for the first ATT_PREFETCH bytes of an item's keys and values. */
 static void prefetch_start(const att_span *s)
 {
@@ -563,11 +569,11 @@ static void prefetch_start(const att_span *s)
 	prefetch_span(s->v, 0, n);
 }
 
-/* Item (tile, kvh); next is the item its task takes after it (bytes 0 when
- * none). A decoding step's keys and values are out of every cache (the
- * weights streamed through since the layer last ran), and each item's head
- * is a few KiB, too short for the hardware prefetcher to get ahead, so an
- * item asks for the next one's.
+/* Item (tile, kvh), its keys and values at cur; next is the item its task
+ * takes after it (bytes 0 when none). A decoding step's keys and values
+ * are out of every cache (the weights streamed through since the layer
+ * last ran), and each item's head is a few KiB, too short for the hardware
+ * prefetcher to get ahead, so an item asks for the next one's.
  *
  * A tile of one token (decoding) runs its keys ATT_CHUNK at a time, each
  * chunk for all its queries (the heads sharing the KV head, two at a time),
@@ -582,15 +588,15 @@ static void prefetch_start(const att_span *s)
  * over the keys both see, then the longer one alone over the rest; after
  * the first pair the head's keys and values are cache-warm. scores holds
  * att_score_rows rows of n_ctx. */
-static void attend_item(const att_job *j, int tile, int kvh, float *scores, const att_span *next)
+static void attend_item(const att_job *j, int tile, int kvh, float *scores, const att_span *cur,
+                        const att_span *next)
 {
 	const mrt_llm_ctx *c = j->c;
 	const mrt__llama *l = c->l;
 	int e0 = c->tiles[tile], hd = l->head_dim, group = l->n_head / l->n_head_kv;
 	int rows = (c->tiles[tile + 1] - e0) * group;
-	size_t base = cache_at(c, j->seq[e0], j->layer, kvh, 0), n_ctx = (size_t)c->p.n_ctx;
-	const char *kc = (const char *)c->kcache + kv_bytes(c, base);
-	const char *vc = (const char *)c->vcache + kv_bytes(c, base);
+	size_t n_ctx = (size_t)c->p.n_ctx;
+	const char *kc = cur->k, *vc = cur->v;
 	float scale = 1.0f / sqrtf((float)hd), *sa = scores, *sb = scores + n_ctx;
 
 	if (rows == group) { /* the token's query heads and output rows lie side by side */
@@ -609,8 +615,7 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores, cons
 				else
 					c->ak.scores(qa, kc + (size_t)s * row, m, hd, scale, oa);
 			}
-			prefetch_span(next->k, nb * (size_t)i / (size_t)n_ch,
-			              nb * (size_t)(i + 1) / (size_t)n_ch);
+			prefetch_share(next->k, nb, i, n_ch);
 		}
 		for (int r = 0; r < rows; r++)
 			c->ak.softmax(scores + (size_t)r * n_ctx, n);
@@ -625,8 +630,7 @@ static void attend_item(const att_job *j, int tile, int kvh, float *scores, cons
 				else
 					c->ak.wsum(pa, vc + (size_t)s * row, m, hd, oa, i > 0);
 			}
-			prefetch_span(next->v, nb * (size_t)i / (size_t)n_ch,
-			              nb * (size_t)(i + 1) / (size_t)n_ch);
+			prefetch_share(next->v, nb, i, n_ch);
 		}
 		return;
 	}
@@ -665,15 +669,17 @@ static void att_task(void *arg, int task, int n_tasks)
 	int n_items = j->c->n_tiles * j->c->l->n_head_kv;
 	float *scores = j->c->scores + (size_t)task * j->c->att_score_rows * (size_t)j->c->p.n_ctx;
 
-	if (task < n_items) {
-		att_span first = item_span(j, task);
-		prefetch_start(&first);
-	}
+	if (task >= n_items)
+		return;
+	att_span cur = item_span(j, task);
+	prefetch_start(&cur);
 	for (int it = task; it < n_items; it += n_tasks) {
 		att_span next = {NULL, NULL, 0};
 		if (it + n_tasks < n_items)
 			next = item_span(j, it + n_tasks);
-		attend_item(j, it / j->c->l->n_head_kv, it % j->c->l->n_head_kv, scores, &next);
+		attend_item(j, it / j->c->l->n_head_kv, it % j->c->l->n_head_kv, scores, &cur,
+		            &next);
+		cur = next;
 	}
 }
 
