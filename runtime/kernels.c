@@ -161,45 +161,57 @@ int mrt__pack_ok(int wtype, int64_t N, int64_t K)
 	       rb <= SIZE_MAX / MRT__PACK_ROWS;
 }
 
+void mrt__pack_group_ref(int wtype, const uint8_t *rows, size_t wrow, int64_t nb, uint8_t *out)
+{
+	size_t bsz = mrt_type_get(wtype).block_bytes, len = 0;
+	for (int64_t b = 0; b < nb; b++)
+		for (size_t j = 0; j < MRT__PACK_ROWS; j++) {
+			const uint8_t *blk = rows + wrow * j + bsz * (size_t)b;
+			/* the first piece and its length, then the dwords in their
+			 * stride (pack_piece) */
+			uint8_t *to = out + pack_piece(wtype, nb, b, 0, j, &len);
+			memcpy(to, blk, len);
+			size_t o = len, end = bsz - (bsz - len) % 4;
+			to = out + pack_piece(wtype, nb, b, o, j, &len);
+			for (; o < end; o += 4, to += 64) {
+				uint32_t v;
+				memcpy(&v, blk + o, 4);
+				memcpy(to, &v, 4);
+			}
+			if (o < bsz) /* Q6_K's d */
+				memcpy(out + pack_piece(wtype, nb, b, o, j, &len), blk + o,
+				       bsz - o);
+		}
+	if (wtype == MRT_TYPE_Q8_0) /* the quants unsigned, w + 128 */
+		for (int64_t b = 0; b < nb; b += 2) {
+			size_t sat, at = mrt__pack_at(wtype, nb, b, &sat);
+			size_t n = (b + 1 < nb ? 2 : 1) * mrt__pack_payload(wtype);
+			for (size_t i = 0; i < n; i++)
+				out[at + i] ^= 0x80;
+		}
+}
+
+/* Group by group; a group packed in place goes through tmp. */
 int mrt__pack(int wtype, const void *src, void *dst, int64_t N, int64_t K)
 {
 	uint64_t rb;
 	if (!mrt__pack_ok(wtype, N, K) || mrt_type_nbytes(wtype, (uint64_t)K, &rb))
 		return MRT_ERR_INVALID;
-	size_t wrow = (size_t)rb, gsz = MRT__PACK_ROWS * wrow, len = 0;
-	size_t bsz = mrt_type_get(wtype).block_bytes;
+	size_t wrow = (size_t)rb, gsz = MRT__PACK_ROWS * wrow,
+	       all = gsz * (size_t)(N / MRT__PACK_ROWS);
 	int64_t nb = K / (int64_t)mrt_type_get(wtype).block_elems;
-	uint8_t *tmp = malloc(gsz);
-	if (!tmp)
+	const uint8_t *s = src;
+	uint8_t *d = dst, *tmp = NULL;
+	int overlap = s < d + all && d < s + all;
+	if (overlap && (tmp = malloc(gsz)) == NULL)
 		return MRT_ERR_NOMEM;
+	void (*group)(int, const uint8_t *, size_t, int64_t, uint8_t *) =
+	    wrow < ((size_t)1 << 27) ? mrt__pack_group_avx512 : mrt__pack_group_ref;
 	for (int64_t g = 0; g < N / MRT__PACK_ROWS; g++) {
-		const uint8_t *rows = (const uint8_t *)src + gsz * (size_t)g;
-		for (int64_t b = 0; b < nb; b++)
-			for (size_t j = 0; j < MRT__PACK_ROWS; j++) {
-				const uint8_t *blk = rows + wrow * j + bsz * (size_t)b;
-				/* the first piece and its length, then the dwords in
-				 * their stride (pack_piece) */
-				uint8_t *to = tmp + pack_piece(wtype, nb, b, 0, j, &len);
-				memcpy(to, blk, len);
-				size_t o = len, end = bsz - (bsz - len) % 4;
-				to = tmp + pack_piece(wtype, nb, b, o, j, &len);
-				for (; o < end; o += 4, to += 64) {
-					uint32_t v;
-					memcpy(&v, blk + o, 4);
-					memcpy(to, &v, 4);
-				}
-				if (o < bsz) /* Q6_K's d */
-					memcpy(tmp + pack_piece(wtype, nb, b, o, j, &len), blk + o,
-					       bsz - o);
-			}
-		if (wtype == MRT_TYPE_Q8_0) /* the quants unsigned, w + 128 */
-			for (int64_t b = 0; b < nb; b += 2) {
-				size_t sat, at = mrt__pack_at(wtype, nb, b, &sat);
-				size_t n = (b + 1 < nb ? 2 : 1) * mrt__pack_payload(wtype);
-				for (size_t i = 0; i < n; i++)
-					tmp[at + i] ^= 0x80;
-			}
-		memcpy((uint8_t *)dst + gsz * (size_t)g, tmp, gsz);
+		size_t at = gsz * (size_t)g;
+		group(wtype, s + at, wrow, nb, overlap ? tmp : d + at);
+		if (overlap)
+			memcpy(d + at, tmp, gsz);
 	}
 	free(tmp);
 	return 0;

@@ -46,6 +46,58 @@ static void expand(int wtype, const uint16_t *src, float *dst, int64_t n)
 	mrt__kern_avx2.expand(wtype, src, dst, n);
 }
 
+/* mrt__pack_group on AVX-512: the dwords of the 16 rows' block b go
+ * through the transposes of the unpacked tiles, 8 at a time
+ * (mrt__lanes32x16), the last 4 of a 4 mod 8 run 4 at a time
+ * (mrt__lanes16x16); the 2-byte pieces (the Q8_0/Q4_0 scales, Q6_K's d)
+ * are a gather of the dword that holds them, narrowed to 16 bits. No read
+ * leaves the group's blocks. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))) void
+mrt__pack_group_avx512(int wtype, const uint8_t *rows, size_t wrow, int64_t nb, uint8_t *out)
+{
+	const size_t bsz = mrt_type_get(wtype).block_bytes;
+	const __m512i idx = _mm512_mullo_epi32(
+	    _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+	    _mm512_set1_epi32((int)wrow));
+	const __m512i flip = _mm512_set1_epi8((char)(wtype == MRT_TYPE_Q8_0 ? 0x80 : 0));
+	const int qb = wtype == MRT_TYPE_Q8_0 || wtype == MRT_TYPE_Q4_0;
+	const size_t first = qb ? 2 : 0, n_dw = (bsz - first) / 4; /* 8, 4, 36, 44, 52 */
+	const uint8_t *rp[16];
+	for (int j = 0; j < 16; j++)
+		rp[j] = rows + wrow * (size_t)j;
+
+	for (int64_t b = 0; b < nb; b++) {
+		size_t blk = bsz * (size_t)b, at, piece;
+		if (qb) {
+			at = mrt__pack_at(wtype, nb, b, &piece);
+		} else {
+			at = (size_t)b * MRT__PACK_ROWS * bsz;
+			piece = at + 64 * n_dw; /* Q6_K's d */
+		}
+		if (qb || bsz % 4) { /* the 2-byte piece: scale (bytes 0-1) or d (208-209) */
+			__m512i v = _mm512_i32gather_epi32(idx, rows + blk + (qb ? 0 : bsz - 4), 1);
+			if (!qb)
+				v = _mm512_srli_epi32(v, 16);
+			_mm256_storeu_si256((__m256i *)(out + piece), _mm512_cvtepi32_epi16(v));
+		}
+		size_t d = 0;
+		for (; d + 8 <= n_dw; d += 8) {
+			__m512i T[8];
+			mrt__lanes32x16(rp, blk + first + 4 * d, T);
+			for (int t = 0; t < 8; t++)
+				_mm512_storeu_si512(out + at + 64 * (d + (size_t)t),
+				                    _mm512_xor_si512(T[t], flip));
+		}
+		if (d < n_dw) { /* 4 left */
+			__m512i T[4];
+			mrt__lanes16x16(rp, blk + first + 4 * d, T);
+			for (int t = 0; t < 4; t++)
+				_mm512_storeu_si512(out + at + 64 * (d + (size_t)t),
+				                    _mm512_xor_si512(T[t], flip));
+		}
+	}
+}
+
 const mrt__kern mrt__kern_avx512 = {lin_f,   lin_q_512, mrt__lin_k_avx512,
 				    quant_x, quant_k,   expand};
 const mrt__kern mrt__kern_avx512vnni = {lin_f,   lin_q_vnni, mrt__lin_k_vnni,

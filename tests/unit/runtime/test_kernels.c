@@ -590,7 +590,8 @@ static void test_vnni_matches_avx2(void)
  * and a tail), on 1 and 2 threads, exact and not, with bias and
  * accumulation, for a matrix of an odd number of blocks a row, and for a
  * slice of groups (W + 16 g rows); a row dequantizes to the unpacked row;
- * packing in place gives the same bytes; under MRT_CPU=avx2 the packed
+ * packing in place gives the same bytes, and so does the plain C packer
+ * (mrt__pack takes the AVX-512 transposes); under MRT_CPU=avx2 the packed
  * matrix is dequantized and matches the reference; rows not a multiple of
  * 16 are refused. */
 static int packed_case(int wtype, int64_t M, int64_t N, int64_t K, mrt__pool *pool)
@@ -620,6 +621,15 @@ static int packed_case(int wtype, int64_t M, int64_t N, int64_t K, mrt__pool *po
 	bad += mrt__pack(wtype, Q, Q, N, K) != 0;
 	bad += memcmp(P, Q, wb) != 0;
 	bad += memcmp(P, W, wb) == 0; /* it did reorder */
+	int64_t nb = K / (int64_t)mrt_type_get(wtype).block_elems;
+	for (int64_t g = 0; g < N / MRT__PACK_ROWS; g++) /* the plain C packer, in Q */
+		mrt__pack_group_ref(wtype, W + 16 * rb * (size_t)g, (size_t)rb, nb,
+		                    Q + 16 * rb * (size_t)g);
+	if (memcmp(P, Q, wb) != 0) {
+		fprintf(stderr, "  packed %s N=%lld K=%lld: not the plain C packer's bytes\n",
+		        mrt_type_get(wtype).name, (long long)N, (long long)K);
+		bad++;
+	}
 	for (int variant = 0; variant < 4; variant++) {
 		int odd = variant & 1, exact = variant < 2;
 		for (int64_t i = 0; i < M * N; i++)
