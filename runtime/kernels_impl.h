@@ -137,9 +137,10 @@ extern const mrt__kern mrt__kern_avx512;
 extern const mrt__kern mrt__kern_avx512vnni;
 
 /* One group of a packed matrix (kernels_impl.h layout): the 16 rows of nb
- * blocks at rows (wrow bytes apart, wrow < 2^27) into out, which holds
- * 16 x wrow bytes and does not overlap them. mrt__pack_group_ref is the
- * plain C form, the AVX-512 one the same bytes. */
+ * blocks at rows (wrow bytes apart) into out, which holds 16 x wrow bytes
+ * and does not overlap them. mrt__pack_group_ref is the plain C form; the
+ * AVX-512 one gives the same bytes, for wrow < 2^27 (its gather offsets
+ * are 32-bit; mrt__pack takes the plain C form above that). */
 void mrt__pack_group_ref(int wtype, const uint8_t *rows, size_t wrow, int64_t nb, uint8_t *out);
 void mrt__pack_group_avx512(int wtype, const uint8_t *rows, size_t wrow, int64_t nb, uint8_t *out);
 
