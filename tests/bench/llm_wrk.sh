@@ -12,13 +12,14 @@
 # rounds' own ratios, so a burst of other load on a shared host moves one
 # round, not the comparison.
 # Usage: tests/bench/llm_wrk.sh [BUILDDIR]   (DURATION=8 seconds a width,
-# ROUNDS=3; needs wrk, curl and ~1 GB of disk)
+# ROUNDS=3, TYPES="f32 q8_0 q4_0 q4_k"; needs wrk, curl and ~1 GB of disk)
 set -eu
 here=$(cd "$(dirname "$0")/http" && pwd)
 top_srcdir=$(cd "$here/../../.." && pwd)
 builddir=$(cd "${1:-.}" && pwd)
 duration=${DURATION:-8}
 rounds=${ROUNDS:-3}
+types=${TYPES:-f32 q8_0 q4_0 q4_k}
 . "$here/lib.sh"
 need curl
 "$builddir/tests/bench/bench_llama" make "$work/f32.gguf"
@@ -33,7 +34,7 @@ median() { sort -g | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); medians of $rounds rounds"
 echo "tokens/s at 1, 2, 4 and 8 streams; us/token: CPU time a token at 8 streams, modeld's and wrk's"
 printf '%-6s %9s %9s %9s %9s  %5s  %-12s  %s\n' type 1 2 4 8 8/1 "us/token" "8/1 by round"
-for t in f32 q8_0 q4_0 q4_k; do
+for t in $types; do
 	port=$(free_port)
 	cat >"$work/$t.conf" <<CONF
 listen = 127.0.0.1:$port
