@@ -314,14 +314,14 @@ INL void SFX(qlv)(const mrt__lin *a, int wtype, int64_t m, int R, const uint8_t 
 /* qlv on packed weights (kernels_impl.h): the 16 rows of group grp come
  * as vectors and scales in one stream, the same arithmetic block by block
  * (so the same results as qlv on the unpacked rows). Each record
- * prefetches the one whole records ahead (mrt__tile_prefetch) when pf:
+ * prefetches whole records ahead (mrt__pack_prefetch) when pf:
  * the first tile of rows of X over a group. */
 INL void SFX(qlp)(const mrt__lin *a, int wtype, int64_t m, int R, const uint8_t *grp, int pf,
                   float out[8][16])
 {
 	const int q8 = wtype == MRT_TYPE_Q8_0;
 	const size_t P = mrt__pack_payload(wtype), rec = 2 * P + 64;
-	const size_t pfd = mrt__tile_prefetch(rec);
+	const size_t pfd = mrt__pack_prefetch(rec);
 	const int8_t *xq[8];
 	const float *xd[8];
 	const int32_t *xs[8];

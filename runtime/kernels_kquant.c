@@ -1237,7 +1237,7 @@ INL void SFX(klp)(const mrt__lin *a, int Q5, int64_t m, int R, const uint8_t *gr
                   float out[KT_MAX_R][16])
 {
 	const size_t rec = MRT__PACK_ROWS * (Q5 ? sizeof(blk_q5_k) : sizeof(blk_q4_k));
-	const size_t pfd = mrt__tile_prefetch(rec);
+	const size_t pfd = mrt__pack_prefetch(rec);
 	/* the vectors of qs (dwords 4 on, or 12 on after Q5_K's 32 bytes of qh) */
 	const size_t qs = 64 * (Q5 ? 12 : 4);
 	const __m512i m10 = _mm512_set1_epi8(0x10);
@@ -1332,7 +1332,7 @@ INL void SFX(klp)(const mrt__lin *a, int Q5, int64_t m, int R, const uint8_t *gr
 INL void SFX(q6p)(const mrt__lin *a, int64_t m, int R, const uint8_t *grp, int pf,
                   float out[KT_MAX_R][16])
 {
-	const size_t rec = MRT__PACK_ROWS * sizeof(blk_q6_k), pfd = mrt__tile_prefetch(rec);
+	const size_t rec = MRT__PACK_ROWS * sizeof(blk_q6_k), pfd = mrt__pack_prefetch(rec);
 	const mrt__q8k *x[KT_MAX_R];
 	__m512 acc[KT_MAX_R];
 	SFX(kq_xrows)(a, m, R, x, acc);

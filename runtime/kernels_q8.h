@@ -28,6 +28,20 @@ static inline size_t mrt__tile_prefetch(size_t tile)
 	return (MRT__W_PREFETCH + tile - 1) / tile * tile;
 }
 
+/* The packed tiles (kernels_impl.h layout) read a group of 16 rows as one
+ * stream and prefetch the first whole record at MRT__PACK_PREFETCH bytes
+ * or beyond. At MRT__W_PREFETCH that was one or two records (2.2-3.4 KiB
+ * for the k-quants), less than a core reads in one memory latency when it
+ * streams weights at M = 1; 4 KiB ran Q4_0 and Q4_K 1.03-1.06x at one
+ * stream and 1.01-1.09x at 8, Q8_0 0.94-1.02x at one (quartiles across
+ * 1.0) and 1.03x at 8 (12-30 interleaved rounds a figure, noisy host;
+ * tests/bench/README.md); 8 and 16 KiB were no better. */
+#define MRT__PACK_PREFETCH 4096
+static inline size_t mrt__pack_prefetch(size_t rec)
+{
+	return (MRT__PACK_PREFETCH + rec - 1) / rec * rec;
+}
+
 /* The tiles that take 8 weight rows at once, one row per lane (AVX2
  * Q8_0/Q4_0, and Q4_K/Q5_K on every SIMD level): the byte offsets of rows
  * n .. n + 7 from row n, rows past C repeating row C - 1, in off and as a
