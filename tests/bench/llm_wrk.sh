@@ -20,6 +20,9 @@ builddir=$(cd "${1:-.}" && pwd)
 duration=${DURATION:-8}
 rounds=${ROUNDS:-3}
 types=${TYPES:-f32 q8_0 q4_0 q4_k}
+for t in $types; do
+	case $t in f32 | q8_0 | q4_0 | q4_k) ;; *) echo "TYPES: $t is not one of f32 q8_0 q4_0 q4_k" >&2; exit 2 ;; esac
+done
 . "$here/lib.sh"
 need curl
 "$builddir/tests/bench/bench_llama" make "$work/f32.gguf"
