@@ -72,6 +72,7 @@ struct mrt_llm_ctx {
 	char *group_scratch; /* n_threads x group_stride bytes (fused linear groups) */
 	size_t group_stride;
 	int n_att_tasks, att_rows, n_tiles;
+	int decoding;       /* make_tiles: no entry continues the one before (attention) */
 	int att_score_rows; /* 2, or the query heads per KV head when more */
 
 	float *logits; /* n_batch rows of n_vocab, allocated at creation: pages
@@ -496,9 +497,12 @@ static void make_tiles(mrt_llm_ctx *c, const int32_t *seq, int n)
 	int max_tok = c->att_rows / group > 0 ? c->att_rows / group : 1, len = 0;
 
 	c->n_tiles = 0;
+	c->decoding = 1;
 	for (int i = 0; i < n; i++) {
-		if (len > 0 && len < max_tok && seq[i] == seq[i - 1] &&
-		    c->pos[i] == c->pos[i - 1] + 1) {
+		int next = i > 0 && seq[i] == seq[i - 1] && c->pos[i] == c->pos[i - 1] + 1;
+		if (next) /* a prompt's */
+			c->decoding = 0;
+		if (len > 0 && len < max_tok && next) {
 			len++;
 			continue;
 		}
@@ -683,18 +687,21 @@ static void att_task(void *arg, int task, int n_tasks)
 	}
 }
 
-/* A step of decoding tokens only (a tile each) takes one task a thread:
- * its items are alike, and a task's first item is the one whose keys and
- * values nobody asked for ahead. Against ATT_TASKS_PER_THREAD tasks a
- * thread: one 110M Q4_K_M stream 200 to 264 deep 1.08x, 8 streams 36 to
- * 100 deep 1.01-1.03x, grouped-query (4 KV heads) 1.03x (medians of 12-16
- * interleaved rounds). Prompt tiles differ in cost and keep more tasks: a
- * 1536-token prompt with a task a thread took 1.5-2% longer. */
+/* A step of decoding tokens only (a tile each, none continuing the entry
+ * before: make_tiles) takes one task a thread: its items are alike, and a
+ * task's first item is the one whose keys and values nobody asked for
+ * ahead. Against ATT_TASKS_PER_THREAD tasks a thread: one 110M Q4_K_M
+ * stream 200 to 264 deep 1.08x, 8 streams 36 to 100 deep 1.01-1.03x,
+ * grouped-query (4 KV heads) 1.03x (medians of 12-16 interleaved rounds).
+ * Prompt tiles differ in cost and keep more tasks: a 1536-token prompt
+ * with a task a thread took 1.5-2% longer. A prompt of a model with more
+ * than ATT_ROWS query heads a KV head has tiles of one token too, but its
+ * entries continue each other, so it keeps them. */
 static void attention(mrt_llm_ctx *c, const int32_t *seq, int n, int layer)
 {
 	att_job j = {c, seq, layer};
 	int n_items = c->n_tiles * c->l->n_head_kv;
-	int most = c->n_tiles == n ? mrt__pool_size(c->pool) : c->n_att_tasks;
+	int most = c->decoding ? mrt__pool_size(c->pool) : c->n_att_tasks;
 	int64_t work = 0;
 
 	for (int t = 0; t < n; t++)
