@@ -20,12 +20,18 @@
  * 1-16 KiB for the row stream on AVX2 hosts measured (tests/bench). */
 #define MRT__W_PREFETCH 2048
 
+/* The first multiple of tile at dist bytes or beyond: how far ahead a tile
+ * that reads tile bytes at a time prefetches, whole tiles on. */
+static inline size_t mrt__prefetch_whole(size_t dist, size_t tile)
+{
+	return (dist + tile - 1) / tile * tile;
+}
+
 /* A tile that reads `tile` bytes of W rows side by side prefetches the same
- * offset whole tiles on: the first multiple of tile at MRT__W_PREFETCH or
- * beyond. */
+ * offset whole tiles on, from MRT__W_PREFETCH. */
 static inline size_t mrt__tile_prefetch(size_t tile)
 {
-	return (MRT__W_PREFETCH + tile - 1) / tile * tile;
+	return mrt__prefetch_whole(MRT__W_PREFETCH, tile);
 }
 
 /* The packed tiles (kernels_impl.h layout) read a group of 16 rows as one
@@ -39,7 +45,7 @@ static inline size_t mrt__tile_prefetch(size_t tile)
 #define MRT__PACK_PREFETCH 4096
 static inline size_t mrt__pack_prefetch(size_t rec)
 {
-	return (MRT__PACK_PREFETCH + rec - 1) / rec * rec;
+	return mrt__prefetch_whole(MRT__PACK_PREFETCH, rec);
 }
 
 /* The tiles that take 8 weight rows at once, one row per lane (AVX2
