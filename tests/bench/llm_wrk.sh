@@ -19,17 +19,21 @@ top_srcdir=$(cd "$here/../../.." && pwd)
 builddir=$(cd "${1:-.}" && pwd)
 duration=${DURATION:-8}
 rounds=${ROUNDS:-3}
-types=${TYPES:-f32 q8_0 q4_0 q4_k}
+known="f32 q8_0 q4_0 q4_k"
+types=${TYPES:-$known}
 for t in $types; do
-	case $t in f32 | q8_0 | q4_0 | q4_k) ;; *) echo "TYPES: $t is not one of f32 q8_0 q4_0 q4_k" >&2; exit 2 ;; esac
+	case " $known " in *" $t "*) ;; *) echo "TYPES: $t is not one of $known" >&2; exit 2 ;; esac
 done
 . "$here/lib.sh"
 need curl
+# the F32 model, and the types asked for quantized from it
 "$builddir/tests/bench/bench_llama" make "$work/f32.gguf"
-for t in q8_0 q4_0; do
-	"$modelctl" quantize "$work/f32.gguf" "$work/$t.gguf" "$t" >/dev/null
+for t in $types; do
+	case $t in
+	q8_0 | q4_0) "$modelctl" quantize "$work/f32.gguf" "$work/$t.gguf" "$t" >/dev/null ;;
+	q4_k) "$builddir/tests/bench/bench_llama" quant "$work/f32.gguf" "$work/q4_k.gguf" q4_k ;;
+	esac
 done
-"$builddir/tests/bench/bench_llama" quant "$work/f32.gguf" "$work/q4_k.gguf" q4_k
 printf '{"model": "m", "prompt": [1, 100, 200, 300], "max_tokens": 64, "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}' \
 	>"$work/body.json"
 # median of the numbers on standard input, one a line
